@@ -1,0 +1,127 @@
+# xdp-canary: line-rate canary splitter (XDP data plane + userspace tools).
+# `make` builds everything into $(BUILD); `make help` lists the targets.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+V        ?= 0
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+
+PKGS        := libbpf libxdp yaml-0.1 json-c libmicrohttpd libcurl
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ARCH_INC    := -I/usr/include/$(shell $(CC) -dumpmachine)
+
+BPF_CFLAGS  := -g -O2 -Wall -Werror -target bpf -mcpu=v3 $(ARCH_INC) -Ibpf
+CFLAGS      ?= -O2 -g
+CFLAGS      += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	       -Wno-missing-field-initializers -D_GNU_SOURCE \
+	       -Ibpf -Iuserspace/lib -I$(BUILD) $(PKG_CFLAGS)
+LDLIBS      := $(PKG_LIBS) -lelf -lz -lm
+
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS    := $(wildcard bpf/*.h)
+
+LIB_SRCS    := $(wildcard userspace/lib/*.c)
+LIB_OBJS    := $(patsubst userspace/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
+LIB_HDRS    := $(wildcard userspace/lib/*.h)
+LIBCANARY   := $(BUILD)/libcanary.a
+
+PROG_SRCS   := $(wildcard userspace/*.c)
+PROGS       := $(patsubst userspace/%.c,$(BUILD)/%,$(PROG_SRCS))
+
+TEST_SRCS   := $(wildcard tests/unit/*.c)
+TEST_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+
+INSTALL_PROGS := canary-loader canaryctl canaryd
+
+.PHONY: all deps test unit integration bench sim demo install clean help format
+
+all: $(PROGS) $(TEST_BINS)
+
+help:
+	@echo 'Targets:'
+	@echo '  all       build the BPF objects, skeletons, tools and test programs (default)'
+	@echo '  test      run unit and integration tests as root (installs missing deps)'
+	@echo '  unit      run only the unit tests'
+	@echo '  bench     run the data-plane benchmark (prints ratio tables)'
+	@echo '  sim       run the full analysis simulation'
+	@echo '  demo      build, run the namespace demo end to end, tear down'
+	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin'
+	@echo '  clean     remove $(BUILD)'
+	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
+
+$(BUILD) $(BUILD)/lib $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/lib/%.o: userspace/lib/%.c $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBCANARY): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/%: userspace/%.c $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIBCANARY) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/lib/testlib.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/tests
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
+
+deps:
+	$(Q)scripts/install-deps.sh --if-missing
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tests/run.sh all
+
+unit: all
+	$(Q)BUILD=$(BUILD) tests/run.sh unit
+
+integration: all
+	$(Q)BUILD=$(BUILD) tests/run.sh integration
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/bench.sh
+
+sim: all
+	$(Q)$(BUILD)/canary-sim --full
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(addprefix $(BUILD)/,$(INSTALL_PROGS)) $(DESTDIR)$(PREFIX)/sbin/
+
+format:
+	clang-format -i bpf/*.[ch] userspace/*.c userspace/lib/*.[ch] tests/unit/*.c tests/lib/*.h
+
+clean:
+	rm -rf $(BUILD)

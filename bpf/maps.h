@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* maps.h: the data plane's maps. Layouts come from xdp_canary.h; names are the
+ * CANARY_MAP_* identifiers, which are also the pin file names. */
+#ifndef CANARY_MAPS_H
+#define CANARY_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "xdp_canary.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct canary_meta);
+} CANARY_MAP_META SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CANARY_MAX_SERVICES);
+	__type(key, struct canary_endpoint);
+	__type(value, struct svc_info);
+} CANARY_MAP_SERVICES SEC(".maps");
+
+/* Outer array indexed by service id; each slot holds a one-entry array with the
+ * service's whole svc_config. Userspace replaces the inner map to change a split. */
+struct svc_config_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct svc_config);
+};
+
+/* Clang emits only a forward declaration for a value type named inside __array();
+ * this unused global makes it emit struct svc_config in full, so libbpf can size the
+ * inner map and canaryctl can give each inner map a readable BTF value type. */
+struct svc_config canary_btf_svc_config __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, CANARY_MAX_SERVICES);
+	__type(key, __u32);
+	__array(values, struct svc_config_inner);
+} CANARY_MAP_SVC_CONFIGS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CANARY_MAX_BACKEND_KEYS);
+	__type(key, struct canary_endpoint);
+	__type(value, struct backend_info);
+} CANARY_MAP_BACKENDS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CANARY_MAX_OVERRIDES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct override_key);
+	__type(value, struct override_value);
+} CANARY_MAP_OVERRIDES SEC(".maps");
+
+/* Shared (not per-CPU) LRU: the two directions of a flow may be handled on
+ * different CPUs, and a per-CPU LRU would then lose flows (katran#30). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CANARY_DEFAULT_FLOWS);
+	__type(key, struct flow_key);
+	__type(value, struct flow_state);
+} CANARY_MAP_FLOWS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CANARY_MAX_SERVICES * CANARY_ARMS);
+	__type(key, __u32);
+	__type(value, struct arm_stats);
+} CANARY_MAP_ARM_STATS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct backend_stats);
+} CANARY_MAP_BACKEND_STATS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct reason_stats);
+} CANARY_MAP_REASONS SEC(".maps");
+
+#endif /* CANARY_MAPS_H */

@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* xdp_canary.bpf.c: the splitter. It matches service traffic, pins each new flow to the
+ * stable or the canary arm, NATs it to a backend of that arm and rewrites replies back. */
+#include "parsing.h"
+#include "maps.h"
+#include "canary_csum.h"
+#include "canary_hash.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+
+/* Load-time settings: the loader writes them before load (see canary-loader --help). */
+const volatile __u64 syn_timeout_ns = CANARY_DEF_SYN_TIMEOUT * NSEC_PER_SEC;
+const volatile __u64 tcp_idle_ns = CANARY_DEF_TCP_IDLE * NSEC_PER_SEC;
+const volatile __u64 tcp_closing_ns = CANARY_DEF_TCP_CLOSING * NSEC_PER_SEC;
+const volatile __u64 udp_idle_ns = CANARY_DEF_UDP_IDLE * NSEC_PER_SEC;
+
+static __always_inline struct arm_stats *arm_stats_of(__u32 svc, __u32 arm)
+{
+	__u32 idx = svc * CANARY_ARMS + (arm & 1);
+
+	return bpf_map_lookup_elem(&CANARY_MAP_ARM_STATS, &idx);
+}
+
+static __always_inline struct backend_stats *backend_stats_of(__u32 svc, __u32 arm, __u32 bidx)
+{
+	__u32 idx = (svc * CANARY_ARMS + (arm & 1)) * CANARY_MAX_BACKENDS +
+		    (bidx & (CANARY_MAX_BACKENDS - 1));
+
+	return bpf_map_lookup_elem(&CANARY_MAP_BACKEND_STATS, &idx);
+}
+
+/* ---- flow table ------------------------------------------------------------------------ */
+
+static __always_inline __u64 flow_timeout(const struct flow_state *f)
+{
+	switch (f->state) {
+	case CANARY_FLOW_UDP:
+		return udp_idle_ns;
+	case CANARY_FLOW_SYN_SENT:
+	case CANARY_FLOW_SYN_RECV:
+		return syn_timeout_ns;
+	case CANARY_FLOW_ESTABLISHED:
+		return tcp_idle_ns;
+	default:
+		return tcp_closing_ns;
+	}
+}
+
+/* Idle for longer than its state allows. Stamps are refreshed at most once per
+ * CANARY_NEXTHOP_TTL_NS, so ages have that granularity. Signed arithmetic: a stamp
+ * written on another CPU may be a little ahead of our clock. */
+static __always_inline bool flow_expired(const struct flow_state *f, __u64 now)
+{
+	__u64 seen = f->fwd_seen_ns > f->rev_seen_ns ? f->fwd_seen_ns : f->rev_seen_ns;
+
+	return (__s64)(now - seen) > (__s64)flow_timeout(f);
+}
+
+/* TCP flags seen in either direction move the state towards closed. */
+static __always_inline void flow_track_close(struct flow_state *f, __u8 flags)
+{
+	if (flags & TCPF_RST)
+		f->state = CANARY_FLOW_CLOSED;
+	else if ((flags & TCPF_FIN) && f->state != CANARY_FLOW_CLOSED)
+		f->state = CANARY_FLOW_CLOSING;
+}
+
+/* ---- choosing an arm and a backend ---------------------------------------------------- */
+
+static __always_inline struct svc_config *svc_config_of(__u32 svc_id)
+{
+	__u32 zero = 0;
+	void *inner;
+
+	inner = bpf_map_lookup_elem(&CANARY_MAP_SVC_CONFIGS, &svc_id);
+	if (!inner)
+		return NULL;
+	return bpf_map_lookup_elem(inner, &zero);
+}
+
+/* Client-group override for this source, if the service has any. */
+static __always_inline int override_arm(const struct pkt *p, __u32 svc_id)
+{
+	struct override_key ok = {};
+	struct override_value *ov;
+
+	ok.prefixlen = 32 + 128;
+	ok.svc = bpf_htonl(svc_id);
+	if (p->key.svc.family == CANARY_AF_INET) {
+		ok.addr[10] = 0xff;
+		ok.addr[11] = 0xff;
+		__builtin_memcpy(&ok.addr[12], &p->key.client.v4, 4);
+	} else {
+		__builtin_memcpy(ok.addr, &p->key.client, 16);
+	}
+	ov = bpf_map_lookup_elem(&CANARY_MAP_OVERRIDES, &ok);
+	return ov ? (int)(ov->arm & 1) : -1;
+}
+
+/* Decide a new flow: override, else weight bucket; then the backend from the arm's
+ * Maglev ring. Fills f; returns false when the service has no backend at all. */
+static __always_inline bool flow_decide(const struct pkt *p, __u32 svc_id,
+					struct flow_state *f, struct reason_stats *rs)
+{
+	const struct canary_backend *be;
+	struct svc_config *cfg;
+	__u32 hash, slot, arm, idx;
+	int ov = -1;
+
+	cfg = svc_config_of(svc_id);
+	if (!cfg)
+		return false;
+
+	hash = canary_decision_hash(&p->key, cfg);
+	if (cfg->flags & CANARY_SVC_F_OVERRIDES)
+		ov = override_arm(p, svc_id);
+	if (ov >= 0) {
+		arm = ov;
+		f->flags |= CANARY_FLOW_F_OVERRIDE;
+		rs->override_hits++;
+	} else {
+		arm = canary_bucket(hash) < cfg->canary_weight ? CANARY_ARM_CANARY
+							       : CANARY_ARM_STABLE;
+	}
+	if (cfg->nbackends[arm] == 0) {
+		arm ^= 1;
+		if (cfg->nbackends[arm] == 0)
+			return false;
+		f->flags |= CANARY_FLOW_F_FALLBACK;
+		rs->arm_fallback++;
+	}
+
+	slot = canary_ring_slot(hash);
+	/* The compiler knows x % N < N and would drop this check; the verifier does not
+	 * know it, so hide the value from the compiler first. */
+	barrier_var(slot);
+	if (slot >= CANARY_RING_SIZE)
+		return false;
+	idx = cfg->ring[arm][slot];
+	if (idx >= CANARY_MAX_BACKENDS || idx >= cfg->nbackends[arm])
+		return false;
+	be = &cfg->backends[arm][idx];
+
+	f->backend = be->addr;
+	f->backend_port = be->port;
+	f->csum_ip = be->csum_ip;
+	f->csum_l4 = be->csum_l4;
+	f->svc = svc_id;
+	f->arm = arm;
+	f->backend_idx = idx;
+	return true;
+}
+
+/* ---- forwarding ------------------------------------------------------------------------ */
+
+/* Resolve the next hop towards dst with the kernel FIB. */
+static __always_inline int nexthop_resolve(struct xdp_md *ctx, const struct pkt *p,
+					   const union canary_addr *src,
+					   const union canary_addr *dst, struct canary_nexthop *nh)
+{
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	fib.family = p->key.svc.family;
+	fib.l4_protocol = p->key.svc.proto;
+	fib.tot_len = p->l3_len;
+	fib.ifindex = ctx->ingress_ifindex;
+	if (fib.family == CANARY_AF_INET) {
+		fib.tos = p->tos;
+		fib.ipv4_src = src->v4;
+		fib.ipv4_dst = dst->v4;
+	} else {
+		fib.flowinfo = 0;
+		__builtin_memcpy(fib.ipv6_src, src, 16);
+		__builtin_memcpy(fib.ipv6_dst, dst, 16);
+	}
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		nh->ifindex = fib.ifindex;
+		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+	} else {
+		nh->ifindex = 0;
+	}
+	return rc;
+}
+
+/* Keep a direction's next hop fresh: re-resolve when unresolved or older than the
+ * TTL, so route and neighbour changes are picked up within CANARY_NEXTHOP_TTL_NS. */
+static __always_inline int nexthop_get(struct xdp_md *ctx, const struct pkt *p,
+				       const union canary_addr *src, const union canary_addr *dst,
+				       struct canary_nexthop *nh, __u64 *stamp, __u64 now)
+{
+	if (nh->ifindex && (__s64)(now - *stamp) < (__s64)CANARY_NEXTHOP_TTL_NS)
+		return BPF_FIB_LKUP_RET_SUCCESS;
+	*stamp = now;
+	return nexthop_resolve(ctx, p, src, dst, nh);
+}
+
+static __always_inline __u16 l4_csum_apply(__u16 check, __u16 delta, __u8 proto)
+{
+	__u16 c;
+
+	/* A zero UDP checksum means "none"; keep it, and never produce one. */
+	if (proto == IPPROTO_UDP && check == 0)
+		return 0;
+	c = canary_csum_apply(check, delta);
+	if (proto == IPPROTO_UDP && c == 0)
+		c = 0xffff;
+	return c;
+}
+
+/* Rewrite one endpoint (the destination for dst=true, else the source) of the packet
+ * to addr:port, updating checksums by the precomputed deltas. The bounds were checked
+ * by the parser; they are checked again here only because the verifier cannot tie
+ * the family to the parse path that checked them. */
+static __always_inline void nat_rewrite(struct pkt *p, bool dst, const union canary_addr *addr,
+					__be16 port, __u16 csum_ip, __u16 csum_l4)
+{
+	__u8 proto = p->key.svc.proto;
+	__be16 *ports = p->l4;
+	__sum16 *check;
+
+	if (p->key.svc.family == CANARY_AF_INET) {
+		struct iphdr *iph = p->l3;
+
+		if ((void *)(iph + 1) > p->data_end)
+			return;
+		if (dst)
+			iph->daddr = addr->v4;
+		else
+			iph->saddr = addr->v4;
+		iph->check = canary_csum_apply(iph->check, csum_ip);
+	} else {
+		struct ipv6hdr *ip6h = p->l3;
+
+		if ((void *)(ip6h + 1) > p->data_end)
+			return;
+		if (dst)
+			__builtin_memcpy(&ip6h->daddr, addr, 16);
+		else
+			__builtin_memcpy(&ip6h->saddr, addr, 16);
+	}
+
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		if ((void *)(th + 1) > p->data_end)
+			return;
+		check = &th->check;
+	} else {
+		struct udphdr *uh = p->l4;
+
+		if ((void *)(uh + 1) > p->data_end)
+			return;
+		check = &uh->check;
+	}
+	ports[dst ? 1 : 0] = port;
+	*check = l4_csum_apply(*check, csum_l4, proto);
+}
+
+/* Send the (already rewritten) frame to its next hop, or let the kernel resolve the
+ * neighbour, or drop it when there is no route at all. */
+static __always_inline int xmit(struct xdp_md *ctx, struct pkt *p, int fib_rc,
+				const struct canary_nexthop *nh, struct reason_stats *rs)
+{
+	if (fib_rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		rs->pass_no_neigh++;
+		return XDP_PASS;
+	}
+	if (fib_rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		rs->drop_fib++;
+		return XDP_DROP;
+	}
+	__builtin_memcpy(p->eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
+	if (nh->ifindex == ctx->ingress_ifindex) {
+		rs->fwd_tx++;
+		return XDP_TX;
+	}
+	rs->fwd_redirect++;
+	return bpf_redirect(nh->ifindex, 0);
+}
+
+static __always_inline bool fib_usable(int rc)
+{
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH;
+}
+
+/* Client -> service. */
+static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, __u32 svc_id,
+				   struct reason_stats *rs)
+{
+	bool tcp = p->key.svc.proto == IPPROTO_TCP;
+	bool syn = tcp && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct flow_state *f, fresh;
+	struct backend_stats *bs;
+	struct arm_stats *as;
+	int fib_rc;
+
+	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &p->key);
+	if (f) {
+		bool expired = flow_expired(f, now);
+
+		if (syn) {
+			if (expired || f->state >= CANARY_FLOW_CLOSING) {
+				/* The tuple's earlier connection ended: a reused port. */
+				rs->flow_reused++;
+				f = NULL;
+			} else if (f->state <= CANARY_FLOW_SYN_RECV && f->syn_count < 255) {
+				f->syn_count++;
+			}
+		} else if (!tcp && expired) {
+			rs->flow_reused++;
+			f = NULL;
+		} else if (tcp) {
+			if (p->tcp_flags & (TCPF_RST | TCPF_FIN))
+				flow_track_close(f, p->tcp_flags);
+			else if (f->state == CANARY_FLOW_SYN_RECV && (p->tcp_flags & TCPF_ACK))
+				f->state = CANARY_FLOW_ESTABLISHED;
+		}
+	}
+
+	if (f) {
+		fib_rc = nexthop_get(ctx, p, &p->key.client, &f->backend, &f->fwd_nh,
+				     &f->fwd_seen_ns, now);
+		if (!fib_usable(fib_rc))
+			goto drop;
+	} else {
+		__builtin_memset(&fresh, 0, sizeof(fresh));
+		if (!flow_decide(p, svc_id, &fresh, rs)) {
+			rs->drop_no_backend++;
+			return XDP_DROP;
+		}
+		fib_rc = nexthop_resolve(ctx, p, &p->key.client, &fresh.backend, &fresh.fwd_nh);
+		if (!fib_usable(fib_rc))
+			goto drop;
+		fresh.fwd_seen_ns = now;
+		fresh.created_ns = now;
+		if (!tcp) {
+			fresh.state = CANARY_FLOW_UDP;
+		} else if (syn) {
+			fresh.state = CANARY_FLOW_SYN_SENT;
+			fresh.syn_count = 1;
+		} else {
+			fresh.state = CANARY_FLOW_ESTABLISHED;
+			fresh.flags |= CANARY_FLOW_F_MIDSTREAM;
+			flow_track_close(&fresh, p->tcp_flags);
+			rs->flow_midstream++;
+		}
+		/* A stray RST creates no state (as in Katran): it is forwarded and forgotten. */
+		if (!(tcp && (p->tcp_flags & TCPF_RST))) {
+			if (bpf_map_update_elem(&CANARY_MAP_FLOWS, &p->key, &fresh, BPF_ANY))
+				rs->flow_insert_fail++;
+			else if (!(fresh.flags & CANARY_FLOW_F_MIDSTREAM))
+				rs->flow_new++;
+		}
+		as = arm_stats_of(svc_id, fresh.arm);
+		if (as)
+			as->flows++;
+		bs = backend_stats_of(svc_id, fresh.arm, fresh.backend_idx);
+		if (bs)
+			bs->flows++;
+		f = &fresh;
+	}
+
+	as = arm_stats_of(f->svc, f->arm);
+	if (as) {
+		as->fwd_packets++;
+		as->fwd_bytes += p->len;
+	}
+	bs = backend_stats_of(f->svc, f->arm, f->backend_idx);
+	if (bs) {
+		bs->fwd_packets++;
+		bs->fwd_bytes += p->len;
+	}
+	nat_rewrite(p, true, &f->backend, f->backend_port, f->csum_ip, f->csum_l4);
+	return xmit(ctx, p, fib_rc, &f->fwd_nh, rs);
+
+drop:
+	rs->drop_fib++;
+	return XDP_DROP;
+}
+
+/* Backend -> client: restore VIP:port as the source. The rewrite itself needs only the
+ * backend entry, so replies survive the loss of their flow entry. */
+static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct reason_stats *rs)
+{
+	struct canary_endpoint be_key = {};
+	struct canary_nexthop nh_local;
+	struct canary_nexthop *nh;
+	struct backend_info *bi;
+	struct flow_key fk = {};
+	struct flow_state *f;
+	struct arm_stats *as;
+	__u64 now, stamp;
+	__u32 svc, arm;
+	int fib_rc;
+
+	/* In a reply the backend is the packet's source: key.client / client_port. */
+	be_key.addr = p->key.client;
+	be_key.port = p->key.client_port;
+	be_key.proto = p->key.svc.proto;
+	be_key.family = p->key.svc.family;
+	bi = bpf_map_lookup_elem(&CANARY_MAP_BACKENDS, &be_key);
+	if (!bi) {
+		rs->pass_not_service++;
+		return XDP_PASS;
+	}
+
+	fk.svc = bi->vip;
+	fk.client = p->key.svc.addr;
+	fk.client_port = p->key.svc.port;
+	now = bpf_ktime_get_coarse_ns();
+	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
+	if (f) {
+		svc = f->svc;
+		arm = f->arm;
+		if (p->key.svc.proto == IPPROTO_TCP) {
+			__u8 fl = p->tcp_flags;
+
+			if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) &&
+			    f->state == CANARY_FLOW_SYN_SENT)
+				f->state = CANARY_FLOW_SYN_RECV;
+			if (fl & (TCPF_RST | TCPF_FIN))
+				flow_track_close(f, fl);
+		}
+		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &f->rev_nh,
+				     &f->rev_seen_ns, now);
+		nh = &f->rev_nh;
+	} else {
+		rs->reply_no_flow++;
+		svc = bi->svc;
+		arm = bi->arm;
+		stamp = 0;
+		nh_local.ifindex = 0;
+		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &nh_local, &stamp, now);
+		nh = &nh_local;
+	}
+	if (!fib_usable(fib_rc)) {
+		rs->drop_fib++;
+		return XDP_DROP;
+	}
+
+	as = arm_stats_of(svc, arm);
+	if (as) {
+		as->rev_packets++;
+		as->rev_bytes += p->len;
+	}
+	nat_rewrite(p, false, &bi->vip.addr, bi->vip.port, bi->csum_ip, bi->csum_l4);
+	return xmit(ctx, p, fib_rc, nh, rs);
+}
+
+SEC("xdp")
+int CANARY_PROG_NAME(struct xdp_md *ctx)
+{
+	struct reason_stats *rs;
+	struct svc_info *svc;
+	struct pkt p = {};
+	__u32 zero = 0;
+
+	rs = bpf_map_lookup_elem(&CANARY_MAP_REASONS, &zero);
+	if (!rs)
+		return XDP_PASS;
+
+	switch (parse_packet(ctx, &p)) {
+	case PARSE_OK:
+		break;
+	case PARSE_NOT_IP:
+		rs->pass_not_ip++;
+		return XDP_PASS;
+	case PARSE_VLAN:
+		rs->pass_vlan++;
+		return XDP_PASS;
+	case PARSE_FRAGMENT:
+		rs->pass_fragment++;
+		return XDP_PASS;
+	case PARSE_IPV6_EXT:
+		rs->pass_ipv6_ext++;
+		return XDP_PASS;
+	case PARSE_MALFORMED:
+		rs->pass_malformed++;
+		return XDP_PASS;
+	default: /* other L4 protocols and ICMP */
+		rs->pass_not_service++;
+		return XDP_PASS;
+	}
+
+	svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p.key.svc);
+	if (svc)
+		return forward(ctx, &p, svc->id, rs);
+	return reply(ctx, &p, rs);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* xdp_canary.h: the one header shared by the XDP data plane and userspace.
+ * Every limit, map name and map value layout lives here, in fixed-width types. */
+#ifndef XDP_CANARY_H
+#define XDP_CANARY_H
+
+#include <linux/types.h>
+
+/* Bumped whenever a map layout below changes; the loader refuses pins made by a
+ * build with a different ABI instead of silently misreading them. */
+#define CANARY_ABI_VERSION 1
+
+/* ---- limits ---------------------------------------------------------------------------- */
+#define CANARY_MAX_SERVICES	 256
+#define CANARY_MAX_BACKENDS	 64 /* per arm */
+#define CANARY_MAX_BACKEND_KEYS	 (2 * CANARY_MAX_SERVICES * CANARY_MAX_BACKENDS)
+#define CANARY_MAX_OVERRIDES	 16384 /* client-group prefixes, all services together */
+#define CANARY_RING_SIZE	 4093	   /* Maglev slots per arm; prime, >> MAX_BACKENDS */
+#define CANARY_NAME_LEN		 32	   /* service name incl. NUL: at most 31 characters */
+#define CANARY_WEIGHT_SCALE	 10000	   /* canary weight is in basis points */
+#define CANARY_DEFAULT_FLOWS	 1048576   /* flow-table entries unless --flows says otherwise */
+#define CANARY_MAX_IPV6_EXT	 4	   /* extension headers walked before giving up */
+#define CANARY_HIST_BUCKETS	 24	   /* log2 microsecond buckets: [2^i, 2^(i+1)) us */
+#define CANARY_HTTP_CLASSES	 6	   /* index 1..5 = 1xx..5xx, 0 = unparseable status */
+#define CANARY_NO_BACKEND	 0xff	   /* ring slot that names no backend */
+
+/* Default timeouts (seconds); the loader can override them at attach time. */
+#define CANARY_DEF_SYN_TIMEOUT	   30	/* SYN seen, handshake not finished */
+#define CANARY_DEF_TCP_IDLE	   3600 /* established TCP with no packets */
+#define CANARY_DEF_TCP_CLOSING	   10	/* after FIN or RST: long enough to close */
+#define CANARY_DEF_UDP_IDLE	   30
+/* How often a flow's cached next hop is re-resolved with bpf_fib_lookup (ns). */
+#define CANARY_NEXTHOP_TTL_NS	   1000000000ULL
+
+/* ---- map names ---------------------------------------------------------------------------
+ * The BPF program declares each map under these identifiers; userspace pins and opens
+ * them by the same names (CANARY_STR(CANARY_MAP_FLOWS) == "flows"). */
+#define CANARY_MAP_META		   meta
+#define CANARY_MAP_SERVICES	   services
+#define CANARY_MAP_SVC_CONFIGS	   svc_configs
+#define CANARY_MAP_BACKENDS	   backends
+#define CANARY_MAP_OVERRIDES	   overrides
+#define CANARY_MAP_FLOWS	   flows
+#define CANARY_MAP_ARM_STATS	   arm_stats
+#define CANARY_MAP_BACKEND_STATS   backend_stats
+#define CANARY_MAP_REASONS	   reasons
+#define CANARY_PROG_NAME	   xdp_canary
+
+#define CANARY__STR(x)		   #x
+#define CANARY_STR(x)		   CANARY__STR(x)
+#define CANARY_DEFAULT_PIN_ROOT	   "/sys/fs/bpf/xdp-canary"
+
+/* Address families as the kernel numbers them (AF_INET, AF_INET6); the BPF side has
+ * no <sys/socket.h>. */
+#define CANARY_AF_INET		   2
+#define CANARY_AF_INET6		   10
+
+/* ---- enums ------------------------------------------------------------------------------ */
+enum canary_arm {
+	CANARY_ARM_STABLE = 0,
+	CANARY_ARM_CANARY = 1,
+	CANARY_ARMS = 2,
+};
+
+enum canary_hash_mode {
+	CANARY_HASH_FLOW = 0,	/* 5-tuple: each connection decided on its own */
+	CANARY_HASH_CLIENT = 1, /* masked source address: one client, one arm */
+};
+
+/* svc_config.flags */
+#define CANARY_SVC_F_OVERRIDES (1U << 0) /* the service has client-group overrides */
+#define CANARY_SVC_F_HTTP      (1U << 1) /* count HTTP status classes on replies */
+
+/* backend_info.flags */
+#define CANARY_BACKEND_F_DRAINING (1U << 0) /* removed from its arm; kept for replies */
+
+enum canary_flow_state {
+	CANARY_FLOW_UDP = 0,
+	CANARY_FLOW_SYN_SENT,	 /* client SYN forwarded, no SYN-ACK yet */
+	CANARY_FLOW_SYN_RECV,	 /* backend SYN-ACK seen, client ACK not yet */
+	CANARY_FLOW_ESTABLISHED, /* handshake complete (or picked up mid-stream) */
+	CANARY_FLOW_CLOSING,	 /* FIN seen in either direction */
+	CANARY_FLOW_CLOSED,	 /* RST seen in either direction */
+};
+
+/* flow_state.flags */
+#define CANARY_FLOW_F_MIDSTREAM	 (1U << 0) /* first packet seen was not a SYN */
+#define CANARY_FLOW_F_OVERRIDE	 (1U << 1) /* arm came from a client-group override */
+#define CANARY_FLOW_F_FALLBACK	 (1U << 2) /* chosen arm was empty, other arm used */
+
+/* ---- keys and values ------------------------------------------------------------------- */
+
+/* An IPv4 address sits in v4 (== v6[0]) with the other words zero. Network byte order. */
+union canary_addr {
+	__be32 v4;
+	__be32 v6[4];
+	__u8 bytes[16];
+};
+
+/* One side of a connection: address, port, L4 protocol (IPPROTO_TCP/UDP) and
+ * family (AF_INET/AF_INET6). Used as the key of `services` and of `backends`. */
+struct canary_endpoint {
+	union canary_addr addr;
+	__be16 port;
+	__u8 proto;
+	__u8 family;
+};
+
+/* Value of `services`: which slot of svc_configs/arm_stats belongs to this VIP. */
+struct svc_info {
+	__u32 id; /* 0 .. CANARY_MAX_SERVICES-1 */
+	char name[CANARY_NAME_LEN];
+};
+
+/* A backend as the forward path needs it. csum_* are the ones'-complement deltas
+ * (RFC 1624) that turn the VIP:port checksums into backend:port ones, computed
+ * once in userspace so the fast path does one add per checksum. */
+struct canary_backend {
+	union canary_addr addr;
+	__be16 port;
+	__u16 csum_ip; /* IPv4 header: VIP -> backend address */
+	__u16 csum_l4; /* TCP/UDP pseudo-header + port */
+	__u16 pad;
+};
+
+/* The whole run-time state of one service, swapped in as one unit: userspace builds
+ * a fresh single-entry inner map and replaces svc_configs[id] with one update, so a
+ * packet sees either the old split or the new one, never a mix. */
+struct svc_config {
+	__u32 generation;    /* bumped by every change; shown by status */
+	__u32 salt;	     /* per-service hash salt */
+	__u16 canary_weight; /* basis points, 0..10000 */
+	__u8 hash_mode;	     /* enum canary_hash_mode */
+	__u8 flags;	     /* CANARY_SVC_F_* */
+	__be32 client_mask_v4;	  /* source mask for CANARY_HASH_CLIENT */
+	__be32 client_mask_v6[4];
+	__u16 nbackends[CANARY_ARMS];
+	struct canary_backend backends[CANARY_ARMS][CANARY_MAX_BACKENDS];
+	/* Maglev slot tables: ring[arm][hash % RING_SIZE] = backend index. */
+	__u8 ring[CANARY_ARMS][CANARY_RING_SIZE];
+};
+
+/* Value of `backends` (keyed by backend endpoint): lets the reply path restore the
+ * VIP statelessly and attribute the reply to its arm. */
+struct backend_info {
+	struct canary_endpoint vip;
+	__u16 csum_ip; /* deltas backend -> VIP (the forward deltas negated) */
+	__u16 csum_l4;
+	__u16 svc;
+	__u8 arm;
+	__u8 index; /* position in the arm's backend list */
+	__u32 flags; /* CANARY_BACKEND_F_* */
+};
+
+/* Key of `overrides` (LPM trie). IPv4 prefixes are stored v4-mapped (::ffff:a.b.c.d),
+ * so prefixlen = 32 (service id) + 96 + v4 prefix, or 32 + v6 prefix. */
+struct override_key {
+	__u32 prefixlen;
+	__be32 svc; /* service id, always matched in full */
+	__u8 addr[16];
+};
+
+struct override_value {
+	__u32 arm; /* enum canary_arm */
+};
+
+/* Key of `flows`: the client's view of a connection. svc comes first so that the
+ * same bytes serve as the `services` lookup key. */
+struct flow_key {
+	struct canary_endpoint svc; /* VIP, service port, proto, family */
+	union canary_addr client;
+	__be16 client_port;
+	__u16 pad;
+};
+
+/* Cached next hop for one direction of a flow (refreshed every NEXTHOP_TTL). */
+struct canary_nexthop {
+	__u32 ifindex; /* 0 = not resolved */
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
+/* Value of `flows`: where the flow goes, its TCP state, and per-flow health state. */
+struct flow_state {
+	union canary_addr backend;
+	__be16 backend_port;
+	__u16 csum_ip; /* forward deltas VIP -> backend */
+	__u16 csum_l4;
+	__u16 svc;
+	__u8 arm;
+	__u8 backend_idx;
+	__u8 state; /* enum canary_flow_state */
+	__u8 flags; /* CANARY_FLOW_F_* */
+	struct canary_nexthop fwd_nh; /* towards the backend */
+	struct canary_nexthop rev_nh; /* towards the client */
+	__u64 fwd_seen_ns; /* coarse clock, refreshed at most once per NEXTHOP_TTL */
+	__u64 rev_seen_ns;
+	__u64 created_ns;
+	/* health signals */
+	__u64 syn_ns;	 /* first SYN (precise clock) */
+	__u64 req_ns;	 /* client payload awaiting its first reply byte, 0 = none */
+	__u32 err_flags; /* CANARY_ERR_* seen on this flow (atomic or) */
+	__u8 syn_count;	 /* SYNs forwarded for this handshake */
+	__u8 http_state; /* CANARY_HTTP_* */
+	__u16 pad2;
+};
+
+/* flow_state.err_flags: which errors this flow saw (for "errored flows"). */
+#define CANARY_ERR_RESET      (1U << 0) /* backend sent RST */
+#define CANARY_ERR_SYN_RETX   (1U << 1) /* SYN retransmitted before any SYN-ACK */
+#define CANARY_ERR_ICMP	      (1U << 2) /* ICMP error quoting this flow */
+#define CANARY_ERR_HTTP_5XX   (1U << 3) /* backend answered 5xx */
+#define CANARY_ERR_UNANSWERED (1U << 4) /* left the table with its SYN unanswered */
+#define CANARY_ERR_COUNTED    (1U << 31) /* errored_flows already counted */
+
+/* Per-arm counters (per-CPU array indexed by svc * CANARY_ARMS + arm). "fwd" is
+ * client -> backend, "rev" is backend -> client. */
+struct arm_stats {
+	__u64 fwd_packets;
+	__u64 fwd_bytes;
+	__u64 rev_packets;
+	__u64 rev_bytes;
+	__u64 flows; /* new flows assigned to this arm */
+	/* health signals */
+	__u64 backend_resets; /* RST segments sent by backends */
+	__u64 reset_flows;    /* flows ended by a backend RST */
+	__u64 syn_retransmits; /* SYNs repeated before any SYN-ACK */
+	__u64 syn_unanswered;  /* flows that left the table with SYN unanswered */
+	__u64 icmp_errors;     /* ICMP errors mapped to a flow of this arm */
+	__u64 errored_flows;   /* flows that saw at least one error above or 5xx */
+	__u64 http_responses;  /* status lines parsed */
+	__u64 http_class[CANARY_HTTP_CLASSES];
+	__u64 ttfb_count;	/* first-byte samples */
+	__u64 ttfb_sum_us;
+	__u64 ttfb_hist[CANARY_HIST_BUCKETS];
+	__u64 handshake_count; /* SYN -> SYN-ACK samples */
+	__u64 handshake_sum_us;
+	__u64 handshake_hist[CANARY_HIST_BUCKETS];
+};
+
+/* Per-backend counters (per-CPU array indexed by
+ * (svc * CANARY_ARMS + arm) * CANARY_MAX_BACKENDS + backend index). */
+struct backend_stats {
+	__u64 fwd_packets;
+	__u64 fwd_bytes;
+	__u64 flows;
+	__u64 backend_resets;
+	__u64 syn_unanswered;
+	__u64 icmp_errors;
+	__u64 http_5xx;
+	__u64 errored_flows;
+};
+
+/* Global reason counters (per-CPU array with one entry). Each packet that is not
+ * forwarded by the fast path lands in exactly one pass_* or drop_* field. */
+struct reason_stats {
+	__u64 pass_not_ip;	/* not IPv4/IPv6 (ARP, LLDP, ...) */
+	__u64 pass_not_service; /* IP traffic to no service and from no backend */
+	__u64 pass_vlan;	/* 802.1Q / 802.1ad tagged: not parsed */
+	__u64 pass_fragment;	/* IPv4 or IPv6 fragment: ports unknown */
+	__u64 pass_malformed;	/* truncated or inconsistent L2/L3/L4 header */
+	__u64 pass_ipv6_ext;	/* IPv6 extension chain unsupported or too long */
+	__u64 pass_no_neigh;	/* rewritten, next hop unresolved: kernel resolves */
+	__u64 drop_no_backend;	/* service has no backend in either arm */
+	__u64 drop_fib;		/* no route to the backend or the client */
+	__u64 fwd_redirect;	/* forwarded with XDP_REDIRECT */
+	__u64 fwd_tx;		/* forwarded with XDP_TX (same interface) */
+	__u64 flow_new;		/* flows created by a SYN or first UDP datagram */
+	__u64 flow_midstream;	/* TCP non-SYN with no entry: decided afresh */
+	__u64 flow_reused;	/* SYN on a closed/expired entry: decided afresh */
+	__u64 flow_insert_fail; /* flow table update failed */
+	__u64 reply_no_flow;	/* reply with no flow entry: rewritten statelessly */
+	__u64 override_hits;	/* new flows placed by a client-group override */
+	__u64 arm_fallback;	/* chosen arm had no backend; the other was used */
+	__u64 icmp_mapped;	/* ICMP errors matched to a flow */
+};
+
+/* Value of `meta`: what the pinned maps were created with. */
+struct canary_meta {
+	__u32 abi_version;
+	__u32 flow_capacity;
+	__u32 syn_timeout_s;
+	__u32 tcp_idle_s;
+	__u32 tcp_closing_s;
+	__u32 udp_idle_s;
+};
+
+#endif /* XDP_CANARY_H */

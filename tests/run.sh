@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs the test programs and sums their "ok"/"not ok" lines into one closing line.
+#   tests/run.sh unit|integration|all [NAME-FILTER]
+# Unit tests are build/tests/test_* (C, BPF_PROG_TEST_RUN and libraries); integration
+# tests are tests/integration/*.sh (namespaces and real traffic, root only).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+what=${1:-all}
+filter=${2:-}
+pass=0
+fail=0
+failed=()
+
+run_one() {
+	local name=$1
+	shift
+	local log rc
+	log=$(mktemp)
+	echo "== $name"
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	local p f
+	p=$(grep -c '^ok - ' "$log")
+	f=$(grep -c '^not ok - ' "$log")
+	# A program that dies without reporting a failure still failed.
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - $name: exited with status $rc"
+		f=1
+	fi
+	pass=$((pass + p))
+	fail=$((fail + f))
+	[ "$f" -gt 0 ] && failed+=("$name")
+	rm -f "$log"
+}
+
+if [ "$what" = unit ] || [ "$what" = all ]; then
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] || continue
+		[ -n "$filter" ] && [[ $t != *"$filter"* ]] && continue
+		run_one "unit/$(basename "$t")" "$t"
+	done
+fi
+
+if [ "$what" = integration ] || [ "$what" = all ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "not ok - integration: the integration tests need root (sudo make test)"
+		fail=$((fail + 1))
+	else
+		for t in tests/integration/*.sh; do
+			[ -f "$t" ] || continue
+			[ -n "$filter" ] && [[ $t != *"$filter"* ]] && continue
+			run_one "integration/$(basename "$t" .sh)" env BUILD="$BUILD" bash "$t"
+		done
+	fi
+fi
+
+echo
+[ ${#failed[@]} -gt 0 ] && echo "failing: ${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,522 @@
+/* apply.c: make the maps match a validated services file, service by service, in an
+ * order that never lets a packet see a half-made change:
+ *   reply entries for new backends -> new overrides -> the svc_config swap (one
+ *   update) -> the services key -> removal of stale overrides and backends. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "apply.h"
+#include "util.h"
+
+struct plan {
+	const struct service_spec *spec;
+	struct service_state *cur; /* NULL for a new service */
+	uint32_t id;
+	struct canary_endpoint key;
+	struct svc_config cfg;
+	bool key_changed, cfg_changed, ov_changed;
+};
+
+static bool same_key(const struct canary_endpoint *a, const struct canary_endpoint *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+/* Overrides of one service currently in the trie. */
+struct ov_list {
+	unsigned int n;
+	struct override_key keys[CANARY_MAX_OVERRIDES];
+	struct override_value vals[CANARY_MAX_OVERRIDES];
+};
+
+static int overrides_of(struct canary_maps *m, uint32_t id, struct ov_list *l)
+{
+	struct override_key key, next;
+	void *prev = NULL;
+
+	l->n = 0;
+	while (bpf_map_get_next_key(m->overrides, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (ntohl(key.svc) != id || l->n >= CANARY_MAX_OVERRIDES)
+			continue;
+		if (bpf_map_lookup_elem(m->overrides, &key, &l->vals[l->n]))
+			continue;
+		l->keys[l->n++] = key;
+	}
+	return 0;
+}
+
+static bool ov_spec_present(const struct service_spec *s, uint32_t id,
+			    const struct override_key *k, const struct override_value *v)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->noverrides; i++) {
+		struct override_key sk;
+
+		override_key_make(id, s->overrides[i].family, &s->overrides[i].addr,
+				  s->overrides[i].plen, &sk);
+		if (!memcmp(&sk, k, sizeof(sk)) && (!v || v->arm == (uint32_t)s->overrides[i].arm))
+			return true;
+	}
+	return false;
+}
+
+static bool overrides_differ(const struct service_spec *s, uint32_t id, const struct ov_list *l)
+{
+	unsigned int i;
+
+	if (l->n != s->noverrides)
+		return true;
+	for (i = 0; i < l->n; i++)
+		if (!ov_spec_present(s, id, &l->keys[i], &l->vals[i]))
+			return true;
+	return false;
+}
+
+int stats_reset(struct canary_maps *m, uint32_t id)
+{
+	size_t ncpu = canary_ncpus();
+	void *zero_arm = calloc(ncpu, sizeof(struct arm_stats));
+	void *zero_be = calloc(ncpu, sizeof(struct backend_stats));
+	int arm, err = 0;
+	uint32_t i, k;
+
+	if (!zero_arm || !zero_be) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		k = id * CANARY_ARMS + arm;
+		if (bpf_map_update_elem(m->arm_stats, &k, zero_arm, BPF_ANY))
+			err = -errno;
+		for (i = 0; i < CANARY_MAX_BACKENDS; i++) {
+			k = (id * CANARY_ARMS + arm) * CANARY_MAX_BACKENDS + i;
+			if (bpf_map_update_elem(m->backend_stats, &k, zero_be, BPF_ANY))
+				err = -errno;
+		}
+	}
+out:
+	free(zero_arm);
+	free(zero_be);
+	return err;
+}
+
+/* Describe what differs between two configs, for the per-service report line. */
+static void describe_change(const struct svc_config *a, const struct svc_config *b,
+			    bool key_changed, bool ov_changed, char *buf, size_t len)
+{
+	char w1[16], w2[16];
+	size_t used = 0;
+
+	buf[0] = 0;
+#define ADD(...) used += snprintf(buf + used, used < len ? len - used : 0, __VA_ARGS__)
+	if (key_changed)
+		ADD("%svip/port/protocol", used ? ", " : "");
+	if (a->canary_weight != b->canary_weight)
+		ADD("%scanary_weight %s%% -> %s%%", used ? ", " : "",
+		    bp_str(a->canary_weight, w1, sizeof(w1)),
+		    bp_str(b->canary_weight, w2, sizeof(w2)));
+	if (a->hash_mode != b->hash_mode || a->client_mask_v4 != b->client_mask_v4 ||
+	    memcmp(a->client_mask_v6, b->client_mask_v6, sizeof(a->client_mask_v6)))
+		ADD("%shash", used ? ", " : "");
+	if (a->salt != b->salt)
+		ADD("%ssalt", used ? ", " : "");
+	if ((a->flags ^ b->flags) & CANARY_SVC_F_HTTP)
+		ADD("%shttp", used ? ", " : "");
+	if (a->nbackends[0] != b->nbackends[0] ||
+	    memcmp(a->backends[0], b->backends[0], sizeof(a->backends[0])))
+		ADD("%sstable backends", used ? ", " : "");
+	if (a->nbackends[1] != b->nbackends[1] ||
+	    memcmp(a->backends[1], b->backends[1], sizeof(a->backends[1])))
+		ADD("%scanary backends", used ? ", " : "");
+	if (ov_changed)
+		ADD("%soverrides", used ? ", " : "");
+#undef ADD
+}
+
+/* Write reply entries for every backend of the plan's new config. */
+static int backends_upsert(struct canary_maps *m, const struct plan *p)
+{
+	int arm;
+	unsigned int i;
+
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		for (i = 0; i < p->cfg.nbackends[arm]; i++) {
+			struct canary_endpoint k;
+			struct backend_info v, cur;
+
+			backend_entry(&p->key, &p->cfg.backends[arm][i], p->id, arm, i, &k, &v);
+			if (bpf_map_lookup_elem(m->backends, &k, &cur) == 0 &&
+			    !memcmp(&cur, &v, sizeof(v)))
+				continue;
+			if (bpf_map_update_elem(m->backends, &k, &v, BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+static bool cfg_has_backend(const struct svc_config *cfg, const struct canary_endpoint *k)
+{
+	int arm;
+	unsigned int i;
+
+	for (arm = 0; arm < CANARY_ARMS; arm++)
+		for (i = 0; i < cfg->nbackends[arm]; i++)
+			if (cfg->backends[arm][i].port == k->port &&
+			    !memcmp(&cfg->backends[arm][i].addr, &k->addr, sizeof(k->addr)))
+				return true;
+	return false;
+}
+
+/* Mark reply entries of service id that are not in cfg (NULL: all) as draining:
+ * flows pinned to a removed backend still need their replies rewritten. */
+static int backends_mark_draining(struct canary_maps *m, uint32_t id, const struct svc_config *cfg)
+{
+	struct canary_endpoint key, next;
+	struct backend_info v;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(m->backends, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(m->backends, &key, &v) || v.svc != id)
+			continue;
+		if (cfg && key.proto == v.vip.proto && cfg_has_backend(cfg, &key))
+			continue;
+		if (v.flags & CANARY_BACKEND_F_DRAINING)
+			continue;
+		v.flags |= CANARY_BACKEND_F_DRAINING;
+		if (bpf_map_update_elem(m->backends, &key, &v, BPF_EXIST))
+			return -errno;
+	}
+	return 0;
+}
+
+struct drain_scan {
+	unsigned int n;
+	struct canary_endpoint keys[CANARY_MAX_BACKEND_KEYS];
+	struct backend_info vals[CANARY_MAX_BACKEND_KEYS];
+	unsigned int refs[CANARY_MAX_BACKEND_KEYS];
+};
+
+static int drain_visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
+{
+	struct drain_scan *s = ctx;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->vals[i].svc == v->svc && s->keys[i].port == v->backend_port &&
+		    s->keys[i].proto == k->svc.proto &&
+		    !memcmp(&s->keys[i].addr, &v->backend, sizeof(v->backend)))
+			s->refs[i]++;
+	return 0;
+}
+
+int backends_gc(struct canary_maps *m, unsigned int *deleted, unsigned int *kept)
+{
+	struct canary_endpoint key, next;
+	struct drain_scan *s;
+	void *prev = NULL;
+	unsigned int i;
+	int err;
+
+	*deleted = *kept = 0;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(m->backends, prev, &next) == 0 && s->n < CANARY_MAX_BACKEND_KEYS) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(m->backends, &key, &s->vals[s->n]))
+			continue;
+		if (!(s->vals[s->n].flags & CANARY_BACKEND_F_DRAINING))
+			continue;
+		s->keys[s->n++] = key;
+	}
+	err = s->n ? flows_foreach(m, drain_visit, s) : 0;
+	for (i = 0; !err && i < s->n; i++) {
+		if (s->refs[i]) {
+			(*kept)++;
+			continue;
+		}
+		if (bpf_map_delete_elem(m->backends, &s->keys[i]) == 0)
+			(*deleted)++;
+	}
+	free(s);
+	return err;
+}
+
+/* Backends of the file that the maps say belong to a service the file does not
+ * name: refuse, rather than steal another service's backend. */
+static int check_foreign_backends(struct canary_maps *m, const struct canary_config *cfg,
+				  struct plan *plans, struct service_state *cur, unsigned int ncur)
+{
+	struct canary_endpoint key, next;
+	struct backend_info v;
+	void *prev = NULL;
+	unsigned int i, j;
+	int arm, errors = 0;
+
+	while (bpf_map_get_next_key(m->backends, prev, &next) == 0) {
+		bool ours = false;
+
+		key = next;
+		prev = &key;
+		/* Draining entries of removed backends may be taken over. */
+		if (bpf_map_lookup_elem(m->backends, &key, &v) ||
+		    (v.flags & CANARY_BACKEND_F_DRAINING))
+			continue;
+		for (i = 0; i < cfg->nservices; i++)
+			if (plans[i].id == v.svc && plans[i].cur)
+				ours = true;
+		if (ours)
+			continue;
+		for (i = 0; i < cfg->nservices; i++) {
+			for (arm = 0; arm < CANARY_ARMS; arm++) {
+				for (j = 0; j < plans[i].cfg.nbackends[arm]; j++) {
+					const struct canary_backend *b = &plans[i].cfg.backends[arm][j];
+					const char *owner = "another service";
+					char ep[80];
+					unsigned int c;
+
+					if (b->port != key.port || key.proto != plans[i].key.proto ||
+					    memcmp(&b->addr, &key.addr, sizeof(key.addr)))
+						continue;
+					for (c = 0; c < ncur; c++)
+						if (cur[c].info.id == v.svc)
+							owner = cur[c].info.name;
+					endpoint_str(key.family, &key.addr, ntohs(key.port), ep,
+						     sizeof(ep));
+					log_error("%s:%d: services[%u].%s: backend %s belongs to "
+						  "service '%s', which this file does not name; remove "
+						  "it there first (or apply both together)",
+						  cfg->file, plans[i].spec->backends[arm][j].line, i,
+						  arm_name(arm), ep, owner);
+					errors++;
+				}
+			}
+		}
+	}
+	return errors ? -EINVAL : 0;
+}
+
+int config_apply(struct canary_maps *m, const struct canary_config *cfg,
+		 const struct apply_opts *opts, struct apply_summary *sum)
+{
+	struct service_state *cur = NULL;
+	struct plan *plans = NULL;
+	struct ov_list *ovl = NULL;
+	bool used[CANARY_MAX_SERVICES] = {};
+	unsigned int ncur = 0, i, j, total_ov = 0;
+	int err;
+
+	memset(sum, 0, sizeof(*sum));
+	err = service_list(m, &cur, &ncur);
+	if (err)
+		return err;
+	plans = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*plans));
+	ovl = malloc(sizeof(*ovl));
+	if (!plans || !ovl) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < ncur; i++)
+		used[cur[i].info.id] = true;
+
+	/* Plan every service before writing anything. */
+	for (i = 0; i < cfg->nservices; i++) {
+		struct plan *p = &plans[i];
+
+		p->spec = &cfg->services[i];
+		service_spec_key(p->spec, &p->key);
+		service_build_config(p->spec, &p->cfg);
+		for (j = 0; j < ncur; j++)
+			if (!strcmp(cur[j].info.name, p->spec->name))
+				p->cur = &cur[j];
+		for (j = 0; j < ncur; j++) {
+			if (same_key(&cur[j].key, &p->key) && &cur[j] != p->cur) {
+				bool renamed_here = false;
+				unsigned int k;
+
+				for (k = 0; k < cfg->nservices; k++)
+					if (!strcmp(cfg->services[k].name, cur[j].info.name))
+						renamed_here = true;
+				if (!renamed_here && !opts->prune) {
+					log_error("%s:%d: services[%u].vip: service '%s' already uses "
+						  "this vip, port and protocol; remove or change it "
+						  "first (or use --prune)",
+						  cfg->file, p->spec->line, i, cur[j].info.name);
+					err = -EINVAL;
+				}
+			}
+		}
+		total_ov += p->spec->noverrides;
+	}
+	if (total_ov > CANARY_MAX_OVERRIDES) {
+		log_error("%s: %u overrides in all; at most %d are supported", cfg->file, total_ov,
+			  CANARY_MAX_OVERRIDES);
+		err = -EINVAL;
+	}
+	for (i = 0; i < cfg->nservices; i++) {
+		struct plan *p = &plans[i];
+
+		if (p->cur) {
+			p->id = p->cur->info.id;
+			continue;
+		}
+		for (j = 0; j < CANARY_MAX_SERVICES && used[j]; j++)
+			;
+		if (j == CANARY_MAX_SERVICES) {
+			log_error("%s:%d: services[%u]: no free service slot (%d in use); remove "
+				  "services with --prune first",
+				  cfg->file, p->spec->line, i, CANARY_MAX_SERVICES);
+			err = -EINVAL;
+			break;
+		}
+		used[j] = true;
+		p->id = j;
+	}
+	if (!err)
+		err = check_foreign_backends(m, cfg, plans, cur, ncur);
+	if (err) {
+		log_error("%s: nothing was changed", cfg->file);
+		goto out;
+	}
+
+	for (i = 0; i < cfg->nservices; i++) {
+		struct plan *p = &plans[i];
+
+		if (!p->cur) {
+			p->cfg_changed = p->key_changed = p->ov_changed = true;
+			continue;
+		}
+		p->key_changed = !same_key(&p->cur->key, &p->key);
+		p->cfg_changed = !svc_config_equal(&p->cur->cfg, &p->cfg);
+		overrides_of(m, p->id, ovl);
+		p->ov_changed = overrides_differ(p->spec, p->id, ovl);
+	}
+
+	/* Execute. */
+	for (i = 0; i < cfg->nservices; i++) {
+		struct plan *p = &plans[i];
+		const struct service_spec *s = p->spec;
+		char what[256];
+
+		if (p->cur && !p->key_changed && !p->cfg_changed && !p->ov_changed) {
+			sum->unchanged++;
+			if (opts->out)
+				fprintf(opts->out, "%s: unchanged\n", s->name);
+			continue;
+		}
+		if (p->cur)
+			describe_change(&p->cur->cfg, &p->cfg, p->key_changed, p->ov_changed, what,
+					sizeof(what));
+		if (opts->out)
+			fprintf(opts->out, "%s: %s%s%s\n", s->name,
+				opts->dry_run ? "would be " : "", p->cur ? "changed: " : "created",
+				p->cur ? what : "");
+		if (p->cur)
+			sum->changed++;
+		else
+			sum->created++;
+		if (opts->dry_run)
+			continue;
+
+		if (!p->cur) {
+			err = stats_reset(m, p->id);
+			if (err)
+				goto fail;
+		}
+		err = backends_upsert(m, p);
+		if (err)
+			goto fail;
+		for (j = 0; j < s->noverrides; j++) {
+			struct override_key k;
+			struct override_value v = {.arm = (uint32_t)s->overrides[j].arm};
+
+			override_key_make(p->id, s->overrides[j].family, &s->overrides[j].addr,
+					  s->overrides[j].plen, &k);
+			if (bpf_map_update_elem(m->overrides, &k, &v, BPF_ANY)) {
+				err = -errno;
+				goto fail;
+			}
+		}
+		if (p->cfg_changed) {
+			err = svc_config_publish(m, p->id, s->name, &p->cfg);
+			if (err)
+				goto fail;
+		}
+		if (p->key_changed) {
+			struct svc_info info = {.id = p->id};
+
+			snprintf(info.name, sizeof(info.name), "%s", s->name);
+			if (bpf_map_update_elem(m->services, &p->key, &info, BPF_ANY)) {
+				err = -errno;
+				goto fail;
+			}
+			if (p->cur)
+				bpf_map_delete_elem(m->services, &p->cur->key);
+		}
+		overrides_of(m, p->id, ovl);
+		for (j = 0; j < ovl->n; j++)
+			if (!ov_spec_present(s, p->id, &ovl->keys[j], NULL))
+				bpf_map_delete_elem(m->overrides, &ovl->keys[j]);
+		err = backends_mark_draining(m, p->id, &p->cfg);
+		if (err)
+			goto fail;
+	}
+
+	/* Services in the maps that the file does not name. */
+	for (i = 0; i < ncur; i++) {
+		bool named = false;
+
+		for (j = 0; j < cfg->nservices; j++)
+			if (!strcmp(cfg->services[j].name, cur[i].info.name))
+				named = true;
+		if (named)
+			continue;
+		if (!opts->prune) {
+			sum->kept++;
+			if (opts->out)
+				fprintf(opts->out, "%s: not in %s, left as it is (--prune removes it)\n",
+					cur[i].info.name, cfg->file);
+			continue;
+		}
+		sum->removed++;
+		if (opts->out)
+			fprintf(opts->out, "%s: %sremoved\n", cur[i].info.name,
+				opts->dry_run ? "would be " : "");
+		if (opts->dry_run)
+			continue;
+		bpf_map_delete_elem(m->services, &cur[i].key);
+		bpf_map_delete_elem(m->svc_configs, &cur[i].info.id);
+		overrides_of(m, cur[i].info.id, ovl);
+		for (j = 0; j < ovl->n; j++)
+			bpf_map_delete_elem(m->overrides, &ovl->keys[j]);
+		err = backends_mark_draining(m, cur[i].info.id, NULL);
+		if (err)
+			goto fail;
+	}
+	if (!opts->dry_run) {
+		err = backends_gc(m, &sum->drained, &sum->draining);
+		if (err)
+			goto fail;
+	}
+	err = 0;
+	goto out;
+fail:
+	log_error("applying %s failed part-way: %s; the services reported above were changed, "
+		  "re-run the same apply to finish",
+		  cfg->file, strerror(-err));
+out:
+	free(cur);
+	free(plans);
+	free(ovl);
+	return err;
+}

@@ -1,0 +1,57 @@
+/* pins.h: opening the pinned xdp-canary maps under a pin root, with the checks that
+ * keep one build from misreading another build's maps. */
+#ifndef CANARY_PINS_H
+#define CANARY_PINS_H
+
+#include <limits.h>
+#include <stdint.h>
+#include "xdp_canary.h"
+
+struct canary_maps {
+	char root[PATH_MAX];
+	int meta;
+	int services;
+	int svc_configs;
+	int backends;
+	int overrides;
+	int flows;
+	int arm_stats;
+	int backend_stats;
+	int reasons;
+};
+
+/* Name, expected value size and place in struct canary_maps of every pinned map. */
+struct canary_map_desc {
+	const char *name;
+	uint32_t value_size; /* 0 = not checked (map-in-map values are ids) */
+	size_t offset;
+};
+extern const struct canary_map_desc canary_map_descs[];
+extern const unsigned int canary_map_count;
+
+static inline int *canary_map_fd(struct canary_maps *m, const struct canary_map_desc *d)
+{
+	return (int *)((char *)m + d->offset);
+}
+
+/* Mount bpffs on /sys/fs/bpf if it is not mounted. Returns 0 or -errno. */
+int bpffs_ensure(void);
+
+/* Open every map pinned under root and check the ABI. On failure prints one
+ * sentence with a hint and returns -errno; nothing is left open. */
+int canary_maps_open(struct canary_maps *m, const char *root);
+void canary_maps_close(struct canary_maps *m);
+
+/* Whether root holds xdp-canary pins at all (the meta map). */
+int canary_pins_exist(const char *root);
+
+/* Read the meta entry. */
+int canary_meta_read(struct canary_maps *m, struct canary_meta *meta);
+
+/* Kernel memory charged to a map (fdinfo "memlock"), in bytes; 0 if unknown. */
+uint64_t map_memlock(int fd);
+
+/* Number of possible CPUs, for per-CPU map values. */
+int canary_ncpus(void);
+
+#endif

@@ -1,0 +1,102 @@
+/* service.h: a service as userspace describes it (from YAML or the CLI), and the
+ * operations that turn it into map state: build, publish atomically, read back. */
+#ifndef CANARY_SERVICE_H
+#define CANARY_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "pins.h"
+#include "xdp_canary.h"
+
+struct backend_spec {
+	union canary_addr addr;
+	uint16_t port; /* host order */
+	int line;      /* source line in the config, 0 if none */
+};
+
+struct override_spec {
+	union canary_addr addr; /* host bits already zero */
+	int family;
+	int plen;
+	int arm; /* enum canary_arm */
+	int line;
+};
+
+struct service_spec {
+	char name[CANARY_NAME_LEN];
+	int line;
+	int family;
+	union canary_addr vip;
+	uint16_t port; /* host order */
+	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t hash_mode;
+	int prefix_v4;
+	int prefix_v6;
+	uint16_t weight_bp;
+	bool salt_set;
+	uint32_t salt;
+	bool http;
+	unsigned int nbackends[CANARY_ARMS];
+	struct backend_spec backends[CANARY_ARMS][CANARY_MAX_BACKENDS];
+	unsigned int noverrides;
+	struct override_spec *overrides;
+};
+
+/* A service as found in the maps. */
+struct service_state {
+	struct canary_endpoint key;
+	struct svc_info info;
+	struct svc_config cfg;
+};
+
+static inline const char *arm_name(int arm)
+{
+	return arm == CANARY_ARM_CANARY ? "canary" : "stable";
+}
+
+/* The salt a service gets when the config names none: derived from its name, so
+ * every service splits independently and re-applying a file changes nothing. */
+uint32_t service_default_salt(const char *name);
+
+/* The services-map key (VIP, port, protocol, family) of a spec. */
+void service_spec_key(const struct service_spec *s, struct canary_endpoint *key);
+
+/* Build the complete svc_config (weights, masks, checksum deltas, Maglev rings).
+ * generation is left 0; publishing sets it. */
+void service_build_config(const struct service_spec *s, struct svc_config *cfg);
+
+/* Build the backends-map entries for one backend of a config. */
+void backend_entry(const struct canary_endpoint *vip, const struct canary_backend *b,
+		   uint16_t svc, int arm, int index, struct canary_endpoint *key,
+		   struct backend_info *val);
+
+/* LPM key of an override. */
+void override_key_make(uint32_t svc_id, int family, const union canary_addr *addr, int plen,
+		       struct override_key *key);
+/* Inverse of override_key_make: family, address, prefix length. */
+void override_key_parse(const struct override_key *key, int *family, union canary_addr *addr,
+			int *plen);
+
+/* All services in the maps, sorted by name. *out is malloc'ed. */
+int service_list(struct canary_maps *m, struct service_state **out, unsigned int *n);
+/* One service by name; -ENOENT (and a message naming the known ones) if absent. */
+int service_find(struct canary_maps *m, const char *name, struct service_state *out);
+
+/* Read the current svc_config of a service id. */
+int svc_config_read(struct canary_maps *m, uint32_t id, struct svc_config *cfg);
+/* Make cfg the service's live config with one map update: a fresh inner map is built
+ * and swapped into svc_configs[id]. Bumps cfg->generation. */
+int svc_config_publish(struct canary_maps *m, uint32_t id, const char *name,
+		       struct svc_config *cfg);
+
+/* Set a service's canary weight (basis points) atomically. */
+int service_set_weight(struct canary_maps *m, const char *name, uint16_t bp, uint16_t *old_bp);
+
+/* Compare two configs, ignoring the generation counter. */
+bool svc_config_equal(const struct svc_config *a, const struct svc_config *b);
+
+/* Call fn for every flow-table entry (batched reads). fn returns non-zero to stop. */
+typedef int (*flow_visit_fn)(const struct flow_key *k, const struct flow_state *v, void *ctx);
+int flows_foreach(struct canary_maps *m, flow_visit_fn fn, void *ctx);
+
+#endif

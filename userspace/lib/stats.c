@@ -1,0 +1,95 @@
+/* stats.c: reading the per-CPU counters and summing them across CPUs. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "stats.h"
+#include "util.h"
+
+/* Every counter struct is made of __u64 fields only, so summing is word by word. */
+_Static_assert(sizeof(struct arm_stats) % 8 == 0, "arm_stats must be all __u64");
+_Static_assert(sizeof(struct backend_stats) % 8 == 0, "backend_stats must be all __u64");
+_Static_assert(sizeof(struct reason_stats) % 8 == 0, "reason_stats must be all __u64");
+
+static int percpu_sum(int fd, uint32_t key, void *out, size_t size)
+{
+	int ncpu = canary_ncpus(), c;
+	size_t words = size / 8, w;
+	__u64 *buf, *sum = out;
+
+	buf = calloc(ncpu, size);
+	if (!buf)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, buf)) {
+		int err = -errno;
+
+		free(buf);
+		return err;
+	}
+	memset(out, 0, size);
+	for (c = 0; c < ncpu; c++)
+		for (w = 0; w < words; w++)
+			sum[w] += buf[c * words + w];
+	free(buf);
+	return 0;
+}
+
+int arm_stats_read(struct canary_maps *m, uint32_t svc, int arm, struct arm_stats *out)
+{
+	return percpu_sum(m->arm_stats, svc * CANARY_ARMS + arm, out, sizeof(*out));
+}
+
+int backend_stats_read(struct canary_maps *m, uint32_t svc, int arm, int idx,
+		       struct backend_stats *out)
+{
+	return percpu_sum(m->backend_stats,
+			  (svc * CANARY_ARMS + arm) * CANARY_MAX_BACKENDS + idx, out,
+			  sizeof(*out));
+}
+
+int reasons_read(struct canary_maps *m, struct reason_stats *out)
+{
+	return percpu_sum(m->reasons, 0, out, sizeof(*out));
+}
+
+#define RF(f) {#f, offsetof(struct reason_stats, f)}
+const struct reason_field reason_fields[] = {
+	RF(pass_not_ip),     RF(pass_not_service), RF(pass_vlan),	 RF(pass_fragment),
+	RF(pass_malformed),  RF(pass_ipv6_ext),	   RF(pass_no_neigh),	 RF(drop_no_backend),
+	RF(drop_fib),	     RF(fwd_redirect),	   RF(fwd_tx),		 RF(flow_new),
+	RF(flow_midstream),  RF(flow_reused),	   RF(flow_insert_fail), RF(reply_no_flow),
+	RF(override_hits),   RF(arm_fallback),	   RF(icmp_mapped),
+};
+#undef RF
+const unsigned int reason_field_count = ARRAY_SIZE(reason_fields);
+_Static_assert(sizeof(reason_fields) / sizeof(reason_fields[0]) ==
+		       sizeof(struct reason_stats) / 8,
+	       "every reason_stats field needs a reason_fields entry");
+
+double hist_quantile_us(const __u64 *hist, unsigned int nbuckets, double q)
+{
+	__u64 total = 0, seen = 0;
+	unsigned int i;
+	double target;
+
+	for (i = 0; i < nbuckets; i++)
+		total += hist[i];
+	if (!total)
+		return -1;
+	target = q * (double)total;
+	for (i = 0; i < nbuckets; i++) {
+		double lo = i ? (double)(1ull << i) : 0, hi = (double)(1ull << (i + 1));
+
+		if (hist[i] && seen + hist[i] >= target) {
+			double frac = (target - seen) / (double)hist[i];
+
+			if (frac < 0)
+				frac = 0;
+			return lo + frac * (hi - lo);
+		}
+		seen += hist[i];
+	}
+	return (double)(1ull << nbuckets);
+}

@@ -1,0 +1,303 @@
+/* util.c: logging, address parsing and formatting shared by the xdp-canary tools. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "util.h"
+
+int canary_verbose;
+
+static void vlog(const char *level, const char *fmt, va_list ap)
+{
+	extern const char *__progname;
+
+	fprintf(stderr, "%s: %s", __progname, level);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("error: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!canary_verbose)
+		return;
+	va_start(ap, fmt);
+	vlog("debug: ", fmt, ap);
+	va_end(ap);
+}
+
+static int lib_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!canary_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int xdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	if (!canary_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void canary_quiet_libs(void)
+{
+	libbpf_set_print(lib_print);
+	libxdp_set_print(xdp_print);
+}
+
+int addr_parse(const char *s, union canary_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, s, &out->v4) == 1)
+		return CANARY_AF_INET;
+	if (inet_pton(AF_INET6, s, out->bytes) == 1)
+		return CANARY_AF_INET6;
+	return 0;
+}
+
+static int port_parse(const char *s, uint16_t *port)
+{
+	char *end;
+	long v;
+
+	if (!*s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int endpoint_parse(const char *s, union canary_addr *addr, uint16_t *port)
+{
+	char buf[128];
+	const char *colon;
+	size_t n;
+	int fam;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return 0;
+		n = close - s - 1;
+		if (n >= sizeof(buf))
+			return 0;
+		memcpy(buf, s + 1, n);
+		buf[n] = 0;
+		fam = addr_parse(buf, addr);
+		if (fam != CANARY_AF_INET6 || port_parse(close + 2, port))
+			return 0;
+		return fam;
+	}
+	colon = strrchr(s, ':');
+	if (!colon || strchr(s, ':') != colon)
+		return 0; /* bare IPv6 without brackets is ambiguous */
+	n = colon - s;
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	fam = addr_parse(buf, addr);
+	if (fam != CANARY_AF_INET || port_parse(colon + 1, port))
+		return 0;
+	return fam;
+}
+
+int prefix_parse(const char *s, union canary_addr *addr, int *plen)
+{
+	char buf[128];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	char *end;
+	long v;
+	int fam, max;
+
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	fam = addr_parse(buf, addr);
+	if (!fam)
+		return 0;
+	max = fam == CANARY_AF_INET ? 32 : 128;
+	if (!slash) {
+		*plen = max;
+		return fam;
+	}
+	if (!isdigit((unsigned char)slash[1]))
+		return 0;
+	errno = 0;
+	v = strtol(slash + 1, &end, 10);
+	if (errno || *end || v < 0 || v > max)
+		return 0;
+	*plen = (int)v;
+	return fam;
+}
+
+const char *addr_str(int family, const union canary_addr *a, char *buf, size_t len)
+{
+	if (!inet_ntop(family == CANARY_AF_INET ? AF_INET : AF_INET6, a, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *endpoint_str(int family, const union canary_addr *a, uint16_t port, char *buf,
+			 size_t len)
+{
+	char ab[CANARY_ADDRSTRLEN];
+
+	addr_str(family, a, ab, sizeof(ab));
+	if (family == CANARY_AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ab, port);
+	else
+		snprintf(buf, len, "%s:%u", ab, port);
+	return buf;
+}
+
+void addr_prefix_mask(int family, int plen, union canary_addr *out)
+{
+	int words = family == CANARY_AF_INET ? 1 : 4;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < words; i++) {
+		int bits = plen - 32 * i;
+
+		if (bits >= 32)
+			out->v6[i] = 0xffffffffu;
+		else if (bits > 0)
+			out->v6[i] = htonl(~0u << (32 - bits));
+	}
+}
+
+void addr_mask(int family, union canary_addr *a, int plen)
+{
+	union canary_addr m;
+	int i;
+
+	addr_prefix_mask(family, plen, &m);
+	for (i = 0; i < 4; i++)
+		a->v6[i] &= m.v6[i];
+}
+
+int percent_to_bp(const char *s, uint16_t *bp, const char **why)
+{
+	long whole = 0, frac = 0;
+	int fdigits = 0;
+	const char *p = s;
+
+	if (!*p) {
+		*why = "is empty";
+		return -1;
+	}
+	if (!isdigit((unsigned char)*p)) {
+		*why = "must be a number from 0 to 100 with at most two decimals";
+		return -1;
+	}
+	while (isdigit((unsigned char)*p)) {
+		whole = whole * 10 + (*p++ - '0');
+		if (whole > 100)
+			break;
+	}
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p)) {
+			if (++fdigits > 2) {
+				*why = "has more than two decimals";
+				return -1;
+			}
+			frac = frac * 10 + (*p++ - '0');
+		}
+		if (fdigits == 0) {
+			*why = "must be a number from 0 to 100 with at most two decimals";
+			return -1;
+		}
+	}
+	if (*p == '%')
+		p++;
+	if (*p) {
+		*why = "must be a number from 0 to 100 with at most two decimals";
+		return -1;
+	}
+	if (fdigits == 1)
+		frac *= 10;
+	if (whole > 100 || (whole == 100 && frac)) {
+		*why = "is above 100";
+		return -1;
+	}
+	*bp = (uint16_t)(whole * 100 + frac);
+	return 0;
+}
+
+const char *bp_str(unsigned int bp, char *buf, size_t len)
+{
+	if (bp % 100 == 0)
+		snprintf(buf, len, "%u", bp / 100);
+	else if (bp % 10 == 0)
+		snprintf(buf, len, "%u.%u", bp / 100, (bp % 100) / 10);
+	else
+		snprintf(buf, len, "%u.%02u", bp / 100, bp % 100);
+	return buf;
+}
+
+bool service_name_valid(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n == 0 || n >= CANARY_NAME_LEN)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}

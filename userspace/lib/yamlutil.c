@@ -1,0 +1,353 @@
+/* yamlutil.c: typed, line-numbered access to a YAML document (libyaml), so every
+ * config error can say "FILE:LINE: field: what is wrong". */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "yamlutil.h"
+
+int ydoc_load(struct ydoc *d, const char *path)
+{
+	yaml_parser_t parser;
+	FILE *f;
+	int ok;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->file, sizeof(d->file), "%s", path);
+	f = fopen(path, "r");
+	if (!f) {
+		int err = -errno;
+
+		log_error("cannot read %s: %s", path, strerror(errno));
+		return err;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	ok = yaml_parser_load(&parser, &d->doc);
+	if (!ok) {
+		log_error("%s:%zu: YAML syntax error: %s%s%s", path,
+			  parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown",
+			  parser.context ? " " : "", parser.context ? parser.context : "");
+	}
+	yaml_parser_delete(&parser);
+	fclose(f);
+	if (!ok)
+		return -EINVAL;
+	d->loaded = true;
+	if (!yaml_document_get_root_node(&d->doc)) {
+		log_error("%s: the file is empty", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void ydoc_free(struct ydoc *d)
+{
+	if (d->loaded)
+		yaml_document_delete(&d->doc);
+	d->loaded = false;
+}
+
+yaml_node_t *ydoc_root(struct ydoc *d)
+{
+	return yaml_document_get_root_node(&d->doc);
+}
+
+void yerr(struct ydoc *d, const yaml_node_t *n, const char *path, const char *fmt, ...)
+{
+	extern const char *__progname;
+	va_list ap;
+
+	d->errors++;
+	fprintf(stderr, "%s: error: %s:%d: %s: ", __progname, d->file, yline(n), path);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+yaml_node_t *ynode(struct ydoc *d, int id)
+{
+	return yaml_document_get_node(&d->doc, id);
+}
+
+const char *yscalar(const yaml_node_t *n)
+{
+	if (!n || n->type != YAML_SCALAR_NODE)
+		return NULL;
+	return (const char *)n->data.scalar.value;
+}
+
+bool yis_map(const yaml_node_t *n)
+{
+	return n && n->type == YAML_MAPPING_NODE;
+}
+
+bool yis_seq(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SEQUENCE_NODE;
+}
+
+int yseq_len(const yaml_node_t *seq)
+{
+	if (!yis_seq(seq))
+		return 0;
+	return (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+yaml_node_t *yseq_item(struct ydoc *d, const yaml_node_t *seq, int i)
+{
+	return ynode(d, seq->data.sequence.items.start[i]);
+}
+
+/* Levenshtein distance for short keys, to suggest the field a typo meant. */
+static int edit_distance(const char *a, const char *b)
+{
+	int la = strlen(a), lb = strlen(b), i, j;
+	int prev[64], cur[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (prev[j] + 1 < c)
+				c = prev[j] + 1;
+			if (cur[j - 1] + 1 < c)
+				c = cur[j - 1] + 1;
+			cur[j] = c;
+		}
+		memcpy(prev, cur, sizeof(int) * (lb + 1));
+	}
+	return prev[lb];
+}
+
+void ycheck_keys(struct ydoc *d, yaml_node_t *map, const char *path,
+		 const char *const *allowed)
+{
+	yaml_node_pair_t *p, *q;
+
+	if (!yis_map(map))
+		return;
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = ynode(d, p->key);
+		const char *key = yscalar(k);
+		const char *best = NULL;
+		int bestd = 3, i;
+		bool known = false;
+
+		if (!key) {
+			yerr(d, k, path, "keys must be plain words");
+			continue;
+		}
+		for (i = 0; allowed[i]; i++) {
+			int dist;
+
+			if (!strcmp(key, allowed[i])) {
+				known = true;
+				break;
+			}
+			dist = edit_distance(key, allowed[i]);
+			if (dist < bestd) {
+				bestd = dist;
+				best = allowed[i];
+			}
+		}
+		if (!known) {
+			if (best)
+				yerr(d, k, path, "unknown field '%s' (did you mean '%s'?)", key, best);
+			else
+				yerr(d, k, path, "unknown field '%s'", key);
+			continue;
+		}
+		for (q = map->data.mapping.pairs.start; q < p; q++) {
+			const char *prev = yscalar(ynode(d, q->key));
+
+			if (prev && !strcmp(prev, key)) {
+				yerr(d, k, path, "field '%s' appears twice", key);
+				break;
+			}
+		}
+	}
+}
+
+yaml_node_t *yget(struct ydoc *d, yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *p;
+
+	if (!yis_map(map))
+		return NULL;
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		const char *k = yscalar(ynode(d, p->key));
+
+		if (k && !strcmp(k, key))
+			return ynode(d, p->value);
+	}
+	return NULL;
+}
+
+/* Shared front half of the typed getters: find the key, require a scalar. */
+static int scalar_of(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
+		     bool required, yaml_node_t **node, const char **val, char *field, size_t flen)
+{
+	snprintf(field, flen, "%s%s%s", path, *path ? "." : "", key);
+	*node = yget(d, map, key);
+	if (!*node) {
+		if (required) {
+			yerr(d, map, field, "missing (this field is required)");
+			return -1;
+		}
+		return 0;
+	}
+	*val = yscalar(*node);
+	if (!*val) {
+		yerr(d, *node, field, "must be a single value, not a list or mapping");
+		return -1;
+	}
+	return 1;
+}
+
+int yget_str(struct ydoc *d, yaml_node_t *map, const char *path, const char *key, char *out,
+	     size_t len, bool required)
+{
+	char field[256];
+	yaml_node_t *n;
+	const char *v;
+	int rc = scalar_of(d, map, path, key, required, &n, &v, field, sizeof(field));
+
+	if (rc <= 0)
+		return rc;
+	if (strlen(v) >= len) {
+		yerr(d, n, field, "is longer than %zu characters", len - 1);
+		return -1;
+	}
+	snprintf(out, len, "%s", v);
+	return 1;
+}
+
+int yget_long(struct ydoc *d, yaml_node_t *map, const char *path, const char *key, long min,
+	      long max, long *out, bool required)
+{
+	char field[256], *end;
+	yaml_node_t *n;
+	const char *v;
+	long x;
+	int rc = scalar_of(d, map, path, key, required, &n, &v, field, sizeof(field));
+
+	if (rc <= 0)
+		return rc;
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if (errno || end == v || *end) {
+		yerr(d, n, field, "'%s' is not a whole number (expected %ld..%ld)", v, min, max);
+		return -1;
+	}
+	if (x < min || x > max) {
+		yerr(d, n, field, "%ld is out of range (expected %ld..%ld)", x, min, max);
+		return -1;
+	}
+	*out = x;
+	return 1;
+}
+
+int yget_double(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
+		double min, double max, double *out, bool required)
+{
+	char field[256], *end;
+	yaml_node_t *n;
+	const char *v;
+	double x;
+	int rc = scalar_of(d, map, path, key, required, &n, &v, field, sizeof(field));
+
+	if (rc <= 0)
+		return rc;
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(x)) {
+		yerr(d, n, field, "'%s' is not a number", v);
+		return -1;
+	}
+	if (x < min || x > max) {
+		yerr(d, n, field, "%g is out of range (expected %g..%g)", x, min, max);
+		return -1;
+	}
+	*out = x;
+	return 1;
+}
+
+int yget_bool(struct ydoc *d, yaml_node_t *map, const char *path, const char *key, bool *out,
+	      bool required)
+{
+	char field[256];
+	yaml_node_t *n;
+	const char *v;
+	int rc = scalar_of(d, map, path, key, required, &n, &v, field, sizeof(field));
+
+	if (rc <= 0)
+		return rc;
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+		*out = true;
+		return 1;
+	}
+	if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off")) {
+		*out = false;
+		return 1;
+	}
+	yerr(d, n, field, "'%s' is not true or false", v);
+	return -1;
+}
+
+int parse_duration_ms(const char *s, long *out_ms)
+{
+	char *end;
+	double v;
+	double mult;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -1;
+	if (!*end || !strcmp(end, "s"))
+		mult = 1000;
+	else if (!strcmp(end, "ms"))
+		mult = 1;
+	else if (!strcmp(end, "m"))
+		mult = 60000;
+	else if (!strcmp(end, "h"))
+		mult = 3600000;
+	else
+		return -1;
+	if (v * mult > 1e12)
+		return -1;
+	*out_ms = (long)llround(v * mult);
+	return 0;
+}
+
+int yget_duration_ms(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
+		     long *out_ms, bool required)
+{
+	char field[256];
+	yaml_node_t *n;
+	const char *v;
+	int rc = scalar_of(d, map, path, key, required, &n, &v, field, sizeof(field));
+
+	if (rc <= 0)
+		return rc;
+	if (parse_duration_ms(v, out_ms)) {
+		yerr(d, n, field, "'%s' is not a duration (use e.g. 500ms, 10s, 2m, 1h)", v);
+		return -1;
+	}
+	return 1;
+}

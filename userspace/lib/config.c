@@ -224,7 +224,7 @@ static void check_service(struct ydoc *d, yaml_node_t *map, int idx, struct serv
 		     "or set canary_weight: 0");
 	for (i = 0; i < s->noverrides; i++)
 		if (s->nbackends[s->overrides[i].arm] == 0)
-			yerr(d, yget(d, map, "overrides"), path,
+			yerr(d, yseq_item(d, yget(d, map, "overrides"), i), path,
 			     "overrides[%u] pins clients to %s, which has no backends", i,
 			     arm_name(s->overrides[i].arm));
 
@@ -329,6 +329,7 @@ int config_load(const char *path, struct canary_config *cfg)
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	err = ydoc_load(&d, path);
 	if (err) {
+		log_error("%s: nothing was changed", path);
 		ydoc_free(&d);
 		return err;
 	}

@@ -1,0 +1,186 @@
+# topology.sh: the namespace topology shared by the demo and the integration tests.
+# Source it, then call topo_create; topo_destroy removes everything (call it from a
+# trap on EXIT). Names carry a random id, so two runs never collide.
+#
+#   client ns (eth0 10.0.1.2, fd00:1::2; client groups 10.1.0.0/16)
+#        |  veth
+#   splitter ns (to-cli 10.0.1.1, to-st 10.0.2.1, to-ca 10.0.3.1; XDP on all three)
+#        |                          |
+#   stable ns (eth0 10.0.2.2,.3)    canary ns (eth0 10.0.3.2,.3)
+#
+# The VIPs (10.0.0.10, fd00::10) belong to no namespace: the client routes them to
+# the splitter, whose XDP program rewrites them to a backend.
+
+TOPO_ID=${TOPO_ID:-$(printf '%04x%04x' $RANDOM $RANDOM)}
+NS_CLI=xcan-$TOPO_ID-cli
+NS_SPL=xcan-$TOPO_ID-spl
+NS_ST=xcan-$TOPO_ID-st
+NS_CA=xcan-$TOPO_ID-ca
+PIN_ROOT=${PIN_ROOT:-/sys/fs/bpf/xdp-canary-$TOPO_ID}
+BUILD=${BUILD:-build}
+TOPO_PIDS=()
+TOPO_CREATED=0
+
+VIP4=10.0.0.10
+VIP6=fd00::10
+
+# Run a command in a namespace without remounting /sys, so the pins stay visible.
+in_ns() {
+	local ns=$1
+	shift
+	nsenter --net=/run/netns/"$ns" "$@"
+}
+spl() { in_ns "$NS_SPL" "$@"; }
+cli() { in_ns "$NS_CLI" "$@"; }
+
+# canaryctl against this topology's pins: ctl COMMAND ARGS...
+ctl() {
+	local cmd=$1
+	shift
+	spl "$BUILD/canaryctl" "$cmd" --pin-root "$PIN_ROOT" "$@"
+}
+
+# Make a veth end behave like a real NIC: full checksums on transmit, no TSO
+# super-packets, and checksums verified by the kernel on receive (so a bad rewrite
+# shows up in the Csum error counters). GRO on lets XDP_REDIRECT deliver to it.
+nic_like() {
+	local ns=$1 dev=$2
+	in_ns "$ns" ethtool -K "$dev" tx off rx off tso off gso off gro on >/dev/null 2>&1 ||
+		in_ns "$ns" ethtool -K "$dev" tx off gro on >/dev/null
+}
+
+topo_create() {
+	local ns
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	for ns in "$NS_CLI" "$NS_SPL" "$NS_ST" "$NS_CA"; do
+		ip netns add "$ns" || return 1
+	done
+	TOPO_CREATED=1
+	ip link add name eth0 netns "$NS_CLI" type veth peer name to-cli netns "$NS_SPL" || return 1
+	ip link add name eth0 netns "$NS_ST" type veth peer name to-st netns "$NS_SPL" || return 1
+	ip link add name eth0 netns "$NS_CA" type veth peer name to-ca netns "$NS_SPL" || return 1
+
+	for ns in "$NS_CLI" "$NS_SPL" "$NS_ST" "$NS_CA"; do
+		ip -n "$ns" link set lo up
+	done
+	# client
+	ip -n "$NS_CLI" addr add 10.0.1.2/24 dev eth0
+	ip -n "$NS_CLI" -6 addr add fd00:1::2/64 dev eth0 nodad
+	ip -n "$NS_CLI" link set eth0 up
+	ip -n "$NS_CLI" route add default via 10.0.1.1
+	ip -n "$NS_CLI" -6 route add default via fd00:1::1
+	# splitter
+	ip -n "$NS_SPL" addr add 10.0.1.1/24 dev to-cli
+	ip -n "$NS_SPL" addr add 10.0.2.1/24 dev to-st
+	ip -n "$NS_SPL" addr add 10.0.3.1/24 dev to-ca
+	ip -n "$NS_SPL" -6 addr add fd00:1::1/64 dev to-cli nodad
+	ip -n "$NS_SPL" -6 addr add fd00:2::1/64 dev to-st nodad
+	ip -n "$NS_SPL" -6 addr add fd00:3::1/64 dev to-ca nodad
+	for d in to-cli to-st to-ca; do ip -n "$NS_SPL" link set "$d" up; done
+	ip -n "$NS_SPL" route add 10.1.0.0/16 via 10.0.1.2
+	ip netns exec "$NS_SPL" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$NS_SPL" sysctl -qw net.ipv6.conf.all.forwarding=1
+	# backends
+	ip -n "$NS_ST" addr add 10.0.2.2/24 dev eth0
+	ip -n "$NS_ST" addr add 10.0.2.3/24 dev eth0
+	ip -n "$NS_ST" -6 addr add fd00:2::2/64 dev eth0 nodad
+	ip -n "$NS_ST" -6 addr add fd00:2::3/64 dev eth0 nodad
+	ip -n "$NS_CA" addr add 10.0.3.2/24 dev eth0
+	ip -n "$NS_CA" addr add 10.0.3.3/24 dev eth0
+	ip -n "$NS_CA" -6 addr add fd00:3::2/64 dev eth0 nodad
+	ip -n "$NS_CA" -6 addr add fd00:3::3/64 dev eth0 nodad
+	for ns in "$NS_ST" "$NS_CA"; do
+		ip -n "$ns" link set eth0 up
+	done
+	ip -n "$NS_ST" route add default via 10.0.2.1
+	ip -n "$NS_ST" -6 route add default via fd00:2::1
+	ip -n "$NS_CA" route add default via 10.0.3.1
+	ip -n "$NS_CA" -6 route add default via fd00:3::1
+	for ns in "$NS_CLI" "$NS_ST" "$NS_CA"; do
+		nic_like "$ns" eth0
+		# Many short connections from few addresses: widen the port range, reuse
+		# TIME_WAIT ports.
+		ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="10000 60999"
+		ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1
+		ip netns exec "$ns" sysctl -qw net.core.somaxconn=4096
+		ip netns exec "$ns" sysctl -qw net.ipv4.tcp_max_syn_backlog=4096
+	done
+	# Neighbours resolve on first use; pre-resolve so the very first flows take the
+	# XDP fast path instead of the kernel's (both work; this keeps counts simple).
+	in_ns "$NS_CLI" ping -c1 -W1 10.0.1.1 >/dev/null 2>&1
+	in_ns "$NS_ST" ping -c1 -W1 10.0.2.1 >/dev/null 2>&1
+	in_ns "$NS_CA" ping -c1 -W1 10.0.3.1 >/dev/null 2>&1
+	in_ns "$NS_ST" ping -c1 -W1 -I 10.0.2.3 10.0.2.1 >/dev/null 2>&1
+	in_ns "$NS_CA" ping -c1 -W1 -I 10.0.3.3 10.0.3.1 >/dev/null 2>&1
+	in_ns "$NS_CLI" ping -6 -c1 -W1 fd00:1::1 >/dev/null 2>&1
+	in_ns "$NS_ST" ping -6 -c1 -W1 fd00:2::1 >/dev/null 2>&1
+	in_ns "$NS_CA" ping -6 -c1 -W1 fd00:3::1 >/dev/null 2>&1
+	return 0
+}
+
+# Add N client addresses 10.1.X.Y (one "client" each) to the client namespace.
+topo_add_clients() {
+	local n=$1 i
+	for ((i = 0; i < n; i++)); do
+		echo "addr add 10.1.$((i / 250)).$((i % 250 + 1))/32 dev eth0"
+	done | ip -n "$NS_CLI" -b -
+}
+
+# Attach the splitter to all three interfaces (extra args go to canary-loader attach).
+topo_attach() {
+	spl "$BUILD/canary-loader" attach --dev to-cli --dev to-st --dev to-ca \
+		--pin-root "$PIN_ROOT" "$@"
+}
+
+# Start a backend in a namespace; remembers its pid for topo_destroy.
+#   topo_backend NS NAME ARGS...
+topo_backend() {
+	local ns=$1 name=$2
+	shift 2
+	in_ns "$ns" "$BUILD/canary-backend" --name "$name" --quiet "$@" \
+		>"${TOPO_LOGDIR:-/tmp}/backend-$TOPO_ID-$name.log" 2>&1 &
+	TOPO_PIDS+=($!)
+}
+
+# The standard backends: two stable instances and one canary, TCP 8080 and UDP 5353,
+# IPv4 and IPv6. Extra args (faults) go to the canary only.
+topo_backends() {
+	topo_backend "$NS_ST" stable-1 --listen 10.0.2.2:8080 --listen '[fd00:2::2]:8080' \
+		--udp 10.0.2.2:5353 --udp '[fd00:2::2]:5353'
+	topo_backend "$NS_ST" stable-2 --listen 10.0.2.3:8080 --listen '[fd00:2::3]:8080' \
+		--udp 10.0.2.3:5353 --udp '[fd00:2::3]:5353'
+	topo_backend "$NS_CA" canary-1 --listen 10.0.3.2:8080 --listen '[fd00:3::2]:8080' \
+		--udp 10.0.3.2:5353 --udp '[fd00:3::2]:5353' "$@"
+	topo_wait_port "$NS_ST" 10.0.2.2 8080 && topo_wait_port "$NS_ST" 10.0.2.3 8080 &&
+		topo_wait_port "$NS_CA" 10.0.3.2 8080
+}
+
+topo_wait_port() {
+	local ns=$1 addr=$2 port=$3 i
+	for ((i = 0; i < 100; i++)); do
+		in_ns "$ns" ss -Hltn "src $addr:$port" 2>/dev/null | grep -q LISTEN && return 0
+		sleep 0.05
+	done
+	echo "backend on $addr:$port in $ns did not come up" >&2
+	return 1
+}
+
+topo_destroy() {
+	local p ns
+	for p in "${TOPO_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${TOPO_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	TOPO_PIDS=()
+	[ "$TOPO_CREATED" = 1 ] || return 0
+	# Deleting the namespaces removes the veths and with them the XDP attachments.
+	for ns in "$NS_CLI" "$NS_SPL" "$NS_ST" "$NS_CA"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -d "$PIN_ROOT" ] && rm -rf "$PIN_ROOT"
+	TOPO_CREATED=0
+	return 0
+}

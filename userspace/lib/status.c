@@ -1,0 +1,440 @@
+/* status.c: what `canaryctl status` and `explain` show, as text and as JSON (json-c).
+ * The JSON builders are shared with canaryd's HTTP API. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+
+#include "canary_hash.h"
+#include "service.h"
+#include "stats.h"
+#include "status.h"
+#include "util.h"
+
+static const char *proto_name(int proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : "tcp";
+}
+
+static double bp_percent(unsigned int bp)
+{
+	return bp / 100.0;
+}
+
+/* Percent with at most two decimals, as a JSON number that prints exactly. */
+static struct json_object *json_percent(unsigned int bp)
+{
+	char buf[16];
+
+	return json_object_new_double_s(bp_percent(bp), bp_str(bp, buf, sizeof(buf)));
+}
+
+static void backend_name(const struct canary_endpoint *vip, const struct canary_backend *b,
+			 char *buf, size_t len)
+{
+	endpoint_str(vip->family, &b->addr, ntohs(b->port), buf, len);
+}
+
+struct override_row {
+	int family, plen, arm;
+	union canary_addr addr;
+};
+
+/* A service's overrides, read from the trie. */
+static int overrides_read(struct canary_maps *m, uint32_t id, struct override_row **rows,
+			  unsigned int *n)
+{
+	struct override_key key, next;
+	struct override_value v;
+	void *prev = NULL;
+	unsigned int cap = 16;
+
+	*n = 0;
+	*rows = malloc(cap * sizeof(**rows));
+	if (!*rows)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(m->overrides, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (ntohl(key.svc) != id || bpf_map_lookup_elem(m->overrides, &key, &v))
+			continue;
+		if (*n == cap) {
+			struct override_row *r = realloc(*rows, 2 * cap * sizeof(**rows));
+
+			if (!r)
+				return -ENOMEM;
+			*rows = r;
+			cap *= 2;
+		}
+		override_key_parse(&key, &(*rows)[*n].family, &(*rows)[*n].addr, &(*rows)[*n].plen);
+		(*rows)[*n].arm = v.arm;
+		(*n)++;
+	}
+	return 0;
+}
+
+struct json_object *status_service_json(struct canary_maps *m, const struct service_state *s)
+{
+	struct json_object *j = json_object_new_object(), *arms = json_object_new_object();
+	struct json_object *jov = json_object_new_array();
+	struct override_row *ov = NULL;
+	char buf[CANARY_ADDRSTRLEN];
+	unsigned int nov = 0, i;
+	int arm;
+
+	json_object_object_add(j, "name", json_object_new_string(s->info.name));
+	json_object_object_add(j, "id", json_object_new_int(s->info.id));
+	json_object_object_add(j, "vip", json_object_new_string(addr_str(
+						    s->key.family, &s->key.addr, buf, sizeof(buf))));
+	json_object_object_add(j, "port", json_object_new_int(ntohs(s->key.port)));
+	json_object_object_add(j, "protocol", json_object_new_string(proto_name(s->key.proto)));
+	json_object_object_add(j, "hash", json_object_new_string(s->cfg.hash_mode ==
+									 CANARY_HASH_CLIENT
+								 ? "client"
+								 : "flow"));
+	json_object_object_add(j, "canary_weight", json_percent(s->cfg.canary_weight));
+	json_object_object_add(j, "generation", json_object_new_int64(s->cfg.generation));
+	json_object_object_add(j, "http",
+			       json_object_new_boolean(s->cfg.flags & CANARY_SVC_F_HTTP));
+
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		struct json_object *ja = json_object_new_object(), *jb = json_object_new_array();
+		struct arm_stats a;
+
+		arm_stats_read(m, s->info.id, arm, &a);
+		json_object_object_add(ja, "packets",
+				       json_object_new_int64(a.fwd_packets + a.rev_packets));
+		json_object_object_add(ja, "bytes", json_object_new_int64(a.fwd_bytes + a.rev_bytes));
+		json_object_object_add(ja, "flows", json_object_new_int64(a.flows));
+		json_object_object_add(ja, "fwd_packets", json_object_new_int64(a.fwd_packets));
+		json_object_object_add(ja, "fwd_bytes", json_object_new_int64(a.fwd_bytes));
+		json_object_object_add(ja, "rev_packets", json_object_new_int64(a.rev_packets));
+		json_object_object_add(ja, "rev_bytes", json_object_new_int64(a.rev_bytes));
+		for (i = 0; i < s->cfg.nbackends[arm]; i++) {
+			struct json_object *jbe = json_object_new_object();
+			struct backend_stats b;
+			char ep[80];
+
+			backend_stats_read(m, s->info.id, arm, i, &b);
+			backend_name(&s->key, &s->cfg.backends[arm][i], ep, sizeof(ep));
+			json_object_object_add(jbe, "address", json_object_new_string(ep));
+			json_object_object_add(jbe, "flows", json_object_new_int64(b.flows));
+			json_object_object_add(jbe, "packets", json_object_new_int64(b.fwd_packets));
+			json_object_object_add(jbe, "bytes", json_object_new_int64(b.fwd_bytes));
+			json_object_array_add(jb, jbe);
+		}
+		json_object_object_add(ja, "backends", jb);
+		json_object_object_add(arms, arm_name(arm), ja);
+	}
+	json_object_object_add(j, "arms", arms);
+
+	overrides_read(m, s->info.id, &ov, &nov);
+	for (i = 0; i < nov; i++) {
+		struct json_object *jo = json_object_new_object();
+		char p[CANARY_ADDRSTRLEN + 8];
+
+		snprintf(p, sizeof(p), "%s/%d", addr_str(ov[i].family, &ov[i].addr, buf, sizeof(buf)),
+			 ov[i].plen);
+		json_object_object_add(jo, "prefix", json_object_new_string(p));
+		json_object_object_add(jo, "arm", json_object_new_string(arm_name(ov[i].arm)));
+		json_object_array_add(jov, jo);
+	}
+	free(ov);
+	json_object_object_add(j, "overrides", jov);
+	return j;
+}
+
+struct json_object *status_reasons_json(struct canary_maps *m)
+{
+	struct json_object *j = json_object_new_object();
+	struct reason_stats r;
+	unsigned int i;
+
+	reasons_read(m, &r);
+	for (i = 0; i < reason_field_count; i++)
+		json_object_object_add(
+			j, reason_fields[i].name,
+			json_object_new_int64(*(__u64 *)((char *)&r + reason_fields[i].offset)));
+	return j;
+}
+
+static void print_service(struct canary_maps *m, const struct service_state *s, FILE *f)
+{
+	char vip[80], w[16];
+	struct arm_stats a[CANARY_ARMS];
+	struct override_row *ov = NULL;
+	unsigned int nov = 0, i;
+	__u64 total;
+	int arm;
+
+	endpoint_str(s->key.family, &s->key.addr, ntohs(s->key.port), vip, sizeof(vip));
+	fprintf(f, "%s  %s/%s  hash %s", s->info.name, vip, proto_name(s->key.proto),
+		s->cfg.hash_mode == CANARY_HASH_CLIENT ? "client" : "flow");
+	fprintf(f, "  canary weight %s%%  (generation %u%s)\n",
+		bp_str(s->cfg.canary_weight, w, sizeof(w)), s->cfg.generation,
+		s->cfg.flags & CANARY_SVC_F_HTTP ? ", http" : "");
+	for (arm = 0; arm < CANARY_ARMS; arm++)
+		arm_stats_read(m, s->info.id, arm, &a[arm]);
+	total = a[0].flows + a[1].flows;
+	fprintf(f, "  %-7s %8s %10s %14s %14s %16s %16s\n", "arm", "backends", "flows",
+		"packets in", "packets out", "bytes in", "bytes out");
+	for (arm = 0; arm < CANARY_ARMS; arm++)
+		fprintf(f, "  %-7s %8u %10llu %14llu %14llu %16llu %16llu\n", arm_name(arm),
+			s->cfg.nbackends[arm], (unsigned long long)a[arm].flows,
+			(unsigned long long)a[arm].fwd_packets,
+			(unsigned long long)a[arm].rev_packets,
+			(unsigned long long)a[arm].fwd_bytes,
+			(unsigned long long)a[arm].rev_bytes);
+	if (total)
+		fprintf(f, "  measured canary share of flows: %.2f%% (%llu of %llu)\n",
+			100.0 * a[1].flows / total, (unsigned long long)a[1].flows,
+			(unsigned long long)total);
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		for (i = 0; i < s->cfg.nbackends[arm]; i++) {
+			struct backend_stats b;
+			char ep[80];
+
+			backend_stats_read(m, s->info.id, arm, i, &b);
+			backend_name(&s->key, &s->cfg.backends[arm][i], ep, sizeof(ep));
+			fprintf(f, "    %s[%u] %-28s flows %-10llu packets %-12llu bytes %llu\n",
+				arm_name(arm), i, ep, (unsigned long long)b.flows,
+				(unsigned long long)b.fwd_packets,
+				(unsigned long long)b.fwd_bytes);
+		}
+	}
+	overrides_read(m, s->info.id, &ov, &nov);
+	for (i = 0; i < nov; i++) {
+		char buf[CANARY_ADDRSTRLEN];
+
+		fprintf(f, "    override %s/%d -> %s\n",
+			addr_str(ov[i].family, &ov[i].addr, buf, sizeof(buf)), ov[i].plen,
+			arm_name(ov[i].arm));
+	}
+	free(ov);
+}
+
+int status_show(struct canary_maps *m, const char *name, bool json, FILE *f)
+{
+	struct service_state *list, one;
+	unsigned int n, i;
+	int err;
+
+	if (name) {
+		err = service_find(m, name, &one);
+		if (err)
+			return err;
+		list = &one;
+		n = 1;
+	} else {
+		err = service_list(m, &list, &n);
+		if (err)
+			return err;
+	}
+	if (json) {
+		struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+
+		for (i = 0; i < n; i++)
+			json_object_array_add(arr, status_service_json(m, &list[i]));
+		json_object_object_add(root, "services", arr);
+		json_object_object_add(root, "reasons", status_reasons_json(m));
+		fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+		json_object_put(root);
+	} else {
+		struct reason_stats r;
+		bool any = false;
+
+		if (!n)
+			fprintf(f, "no services configured; apply a file with 'canaryctl apply -f "
+				   "FILE'\n");
+		for (i = 0; i < n; i++) {
+			print_service(m, &list[i], f);
+			if (i + 1 < n)
+				fputc('\n', f);
+		}
+		if (!name) {
+			reasons_read(m, &r);
+			for (i = 0; i < reason_field_count; i++) {
+				__u64 v = *(__u64 *)((char *)&r + reason_fields[i].offset);
+
+				if (!v)
+					continue;
+				fprintf(f, "%s%s %llu", any ? ", " : "\nreasons: ",
+					reason_fields[i].name, (unsigned long long)v);
+				any = true;
+			}
+			if (any)
+				fputc('\n', f);
+		}
+	}
+	if (!name)
+		free(list);
+	return 0;
+}
+
+int status_print_overrides(struct canary_maps *m, const char *name)
+{
+	struct service_state *list, one;
+	unsigned int n, i, j, nov;
+
+	if (name) {
+		if (service_find(m, name, &one))
+			return -ENOENT;
+		list = &one;
+		n = 1;
+	} else if (service_list(m, &list, &n)) {
+		return -EIO;
+	}
+	for (i = 0; i < n; i++) {
+		struct override_row *ov = NULL;
+		char buf[CANARY_ADDRSTRLEN];
+
+		overrides_read(m, list[i].info.id, &ov, &nov);
+		for (j = 0; j < nov; j++)
+			printf("%s %s/%d %s\n", list[i].info.name,
+			       addr_str(ov[j].family, &ov[j].addr, buf, sizeof(buf)), ov[j].plen,
+			       arm_name(ov[j].arm));
+		free(ov);
+	}
+	if (!name)
+		free(list);
+	return 0;
+}
+
+int status_explain(struct canary_maps *m, const char *name, const char *src, int proto, bool json,
+		   FILE *f)
+{
+	static const char *state_names[] = {"udp", "syn_sent", "syn_recv", "established",
+					    "closing", "closed"};
+	struct service_state s;
+	struct flow_key k = {};
+	struct flow_state st;
+	struct override_key ok;
+	struct override_value ov;
+	const struct canary_backend *be;
+	char vip[80], cli[80], bep[80];
+	uint16_t sport;
+	uint32_t h, bucket, slot;
+	int fam, arm, oarm = -1, idx;
+	bool fallback = false, existing;
+
+	if (service_find(m, name, &s))
+		return 1;
+	fam = endpoint_parse(src, &k.client, &sport);
+	if (!fam) {
+		log_error("--src '%s' is not ADDR:PORT (IPv6 as [addr]:port)", src);
+		return 2;
+	}
+	if (fam != s.key.family) {
+		log_error("--src %s is not in the address family of %s's VIP", src, name);
+		return 2;
+	}
+	if (proto && proto != s.key.proto) {
+		log_error("%s is a %s service; --proto %s never reaches it", name,
+			  proto_name(s.key.proto), proto_name(proto));
+		return 2;
+	}
+	k.svc = s.key;
+	k.client_port = htons(sport);
+
+	/* The same steps as flow_decide() in the data plane, with the same code. */
+	h = canary_decision_hash(&k, &s.cfg);
+	bucket = canary_bucket(h);
+	if (s.cfg.flags & CANARY_SVC_F_OVERRIDES) {
+		union canary_addr a = k.client;
+
+		override_key_make(s.info.id, fam, &a, fam == CANARY_AF_INET ? 32 : 128, &ok);
+		if (bpf_map_lookup_elem(m->overrides, &ok, &ov) == 0)
+			oarm = ov.arm & 1;
+	}
+	arm = oarm >= 0 ? oarm : (bucket < s.cfg.canary_weight ? CANARY_ARM_CANARY : CANARY_ARM_STABLE);
+	if (s.cfg.nbackends[arm] == 0) {
+		arm ^= 1;
+		fallback = true;
+	}
+	slot = canary_ring_slot(h);
+	idx = s.cfg.nbackends[arm] ? s.cfg.ring[arm][slot] : -1;
+	be = idx >= 0 ? &s.cfg.backends[arm][idx] : NULL;
+	existing = bpf_map_lookup_elem(m->flows, &k, &st) == 0;
+
+	endpoint_str(s.key.family, &s.key.addr, ntohs(s.key.port), vip, sizeof(vip));
+	endpoint_str(fam, &k.client, sport, cli, sizeof(cli));
+	if (be)
+		backend_name(&s.key, be, bep, sizeof(bep));
+	if (json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "service", json_object_new_string(name));
+		json_object_object_add(j, "client", json_object_new_string(cli));
+		json_object_object_add(j, "hash", json_object_new_int64(h));
+		json_object_object_add(j, "bucket", json_object_new_int(bucket));
+		json_object_object_add(j, "canary_weight", json_percent(s.cfg.canary_weight));
+		json_object_object_add(j, "override", oarm >= 0 ? json_object_new_string(arm_name(oarm))
+								: NULL);
+		json_object_object_add(j, "arm", json_object_new_string(arm_name(arm)));
+		json_object_object_add(j, "fallback", json_object_new_boolean(fallback));
+		json_object_object_add(j, "backend", be ? json_object_new_string(bep) : NULL);
+		json_object_object_add(j, "backend_index", json_object_new_int(idx));
+		if (existing) {
+			struct json_object *je = json_object_new_object();
+			char ep[80];
+
+			endpoint_str(fam, &st.backend, ntohs(st.backend_port), ep, sizeof(ep));
+			json_object_object_add(je, "arm", json_object_new_string(arm_name(st.arm)));
+			json_object_object_add(je, "backend", json_object_new_string(ep));
+			json_object_object_add(
+				je, "state",
+				json_object_new_string(st.state < ARRAY_SIZE(state_names)
+							       ? state_names[st.state]
+							       : "?"));
+			json_object_object_add(j, "existing_flow", je);
+		}
+		fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+		json_object_put(j);
+		return 0;
+	}
+	fprintf(f, "%s: a new %s flow from %s to %s\n", name, proto_name(s.key.proto), cli, vip);
+	if (s.cfg.hash_mode == CANARY_HASH_CLIENT)
+		fprintf(f, "  hash     client mode (source /%d for IPv4, /%d for IPv6), salt 0x%08x: "
+			   "0x%08x\n",
+			__builtin_popcount(s.cfg.client_mask_v4),
+			__builtin_popcount(s.cfg.client_mask_v6[0]) +
+				__builtin_popcount(s.cfg.client_mask_v6[1]) +
+				__builtin_popcount(s.cfg.client_mask_v6[2]) +
+				__builtin_popcount(s.cfg.client_mask_v6[3]),
+			s.cfg.salt, h);
+	else
+		fprintf(f, "  hash     flow mode (5-tuple), salt 0x%08x: 0x%08x\n", s.cfg.salt, h);
+	{
+		char w[16];
+
+		fprintf(f, "  bucket   %u of %u; canary takes buckets below %u (weight %s%%)\n",
+			bucket, CANARY_WEIGHT_SCALE, s.cfg.canary_weight,
+			bp_str(s.cfg.canary_weight, w, sizeof(w)));
+	}
+	if (oarm >= 0)
+		fprintf(f, "  override the client is in an override prefix: %s\n", arm_name(oarm));
+	else
+		fprintf(f, "  override none\n");
+	fprintf(f, "  arm      %s%s\n", arm_name(arm),
+		fallback ? " (the chosen arm has no backends; the other arm takes it)" : "");
+	if (be)
+		fprintf(f, "  backend  %s (%s[%d], ring slot %u of %u)\n", bep, arm_name(arm), idx,
+			slot, CANARY_RING_SIZE);
+	else
+		fprintf(f, "  backend  none: the service has no backends, the flow is dropped\n");
+	if (existing) {
+		char ep[80];
+
+		endpoint_str(fam, &st.backend, ntohs(st.backend_port), ep, sizeof(ep));
+		fprintf(f, "  note     this tuple is already in the flow table (%s, %s): its packets "
+			   "keep going to %s %s\n",
+			st.state < ARRAY_SIZE(state_names) ? state_names[st.state] : "?",
+			st.flags & CANARY_FLOW_F_MIDSTREAM ? "picked up mid-stream" : "since its SYN",
+			arm_name(st.arm), ep);
+	}
+	return 0;
+}

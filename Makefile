@@ -17,6 +17,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
+# Keep the BPF objects and skeletons that pattern rules produce along the way.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 PKGS        := libbpf libxdp yaml-0.1 json-c libmicrohttpd libcurl
@@ -29,7 +31,7 @@ CFLAGS      ?= -O2 -g
 CFLAGS      += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	       -Wno-missing-field-initializers -D_GNU_SOURCE \
 	       -Ibpf -Iuserspace/lib -I$(BUILD) $(PKG_CFLAGS)
-LDLIBS      := $(PKG_LIBS) -lelf -lz -lm
+LDLIBS      := $(PKG_LIBS) -lelf -lz -lm -pthread
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -46,12 +48,14 @@ PROGS       := $(patsubst userspace/%.c,$(BUILD)/%,$(PROG_SRCS))
 
 TEST_SRCS   := $(wildcard tests/unit/*.c)
 TEST_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+BENCH_SRCS  := $(wildcard tests/bench/*.c)
+BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 INSTALL_PROGS := canary-loader canaryctl canaryd
 
 .PHONY: all deps test unit integration bench sim demo install clean help format
 
-all: $(PROGS) $(TEST_BINS)
+all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
 
 help:
 	@echo 'Targets:'
@@ -65,7 +69,7 @@ help:
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
 
-$(BUILD) $(BUILD)/lib $(BUILD)/tests:
+$(BUILD) $(BUILD)/lib $(BUILD)/tests $(BUILD)/bench:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -88,7 +92,11 @@ $(BUILD)/%: userspace/%.c $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUIL
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(LIBCANARY) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c tests/lib/testlib.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/tests
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: tests/bench/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/bench
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
 
@@ -107,7 +115,7 @@ integration: all
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)BUILD=$(BUILD) scripts/bench.sh
+	$(Q)$(BUILD)/bench/canary_bench
 
 sim: all
 	$(Q)$(BUILD)/canary-sim --full

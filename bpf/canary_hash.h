@@ -97,4 +97,17 @@ static __always_inline __u32 canary_ring_slot(__u32 hash)
 	return canary_hash_final(hash ^ 0x9e3779b9, 1) % CANARY_RING_SIZE;
 }
 
+/* First slot of a backend endpoint in the reply index. */
+static __always_inline __u32 canary_backend_slot(const struct canary_endpoint *k)
+{
+	__u32 h = 0x62656e64; /* "bend" */
+
+	h = canary_hash_word(h, k->addr.v6[0]);
+	h = canary_hash_word(h, k->addr.v6[1]);
+	h = canary_hash_word(h, k->addr.v6[2]);
+	h = canary_hash_word(h, k->addr.v6[3]);
+	h = canary_hash_word(h, (__u32)k->port | ((__u32)k->proto << 16) | ((__u32)k->family << 24));
+	return canary_hash_final(h, 5) & (CANARY_BACKEND_SLOTS - 1);
+}
+
 #endif /* CANARY_HASH_H */

@@ -43,12 +43,31 @@ struct {
 	__array(values, struct svc_config_inner);
 } CANARY_MAP_SVC_CONFIGS SEC(".maps");
 
+/* Every backend by endpoint, and removed ones still draining flows: the readable
+ * source of truth, kept by userspace. The data plane reads backend_index instead. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CANARY_MAX_BACKEND_KEYS);
 	__type(key, struct canary_endpoint);
 	__type(value, struct backend_info);
 } CANARY_MAP_BACKENDS SEC(".maps");
+
+struct backend_index_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CANARY_BACKEND_SLOTS);
+	__type(key, __u32);
+	__type(value, struct backend_slot);
+};
+
+/* Slot 0 holds the current reply index (see struct backend_slot). */
+struct backend_slot canary_btf_backend_slot __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct backend_index_inner);
+} CANARY_MAP_BACKEND_INDEX SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -87,5 +106,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct reason_stats);
 } CANARY_MAP_REASONS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct port_kinds);
+} CANARY_MAP_PORTS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct canary_clock);
+} CANARY_MAP_CLOCK SEC(".maps");
 
 #endif /* CANARY_MAPS_H */

@@ -287,81 +287,148 @@ static __always_inline bool fib_usable(int rc)
 	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH;
 }
 
-/* Client -> service. */
-static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, __u32 svc_id,
+/* ---- coarse clock ----------------------------------------------------------------------- */
+
+static int clock_tick(void *map, __u32 *key, struct canary_clock *c)
+{
+	c->now_ns = bpf_ktime_get_ns();
+	bpf_timer_start(&c->timer, CANARY_CLOCK_TICK_NS, 0);
+	return 0;
+}
+
+/* The coarse "now" of the fast path: one memory read instead of a clock helper (a
+ * helper call measured 10-20 ns per packet here; see docs/BENCHMARKS.md). */
+static __always_inline __u64 coarse_now(struct canary_clock *c)
+{
+	return c->now_ns;
+}
+
+/* Slow paths read the precise clock anyway; they also keep the coarse clock alive:
+ * arm the timer on first use, and catch up if it ever stopped ticking. */
+static __always_inline __u64 clock_sync(struct canary_clock *c)
+{
+	__u64 real = bpf_ktime_get_ns();
+
+	if ((__s64)(real - c->now_ns) > (__s64)(2 * CANARY_CLOCK_TICK_NS)) {
+		c->now_ns = real;
+		if (!c->armed) {
+			bpf_timer_init(&c->timer, &CANARY_MAP_CLOCK, 1 /* CLOCK_MONOTONIC */);
+			bpf_timer_set_callback(&c->timer, clock_tick);
+			c->armed = 1;
+		}
+		bpf_timer_start(&c->timer, CANARY_CLOCK_TICK_NS, 0);
+	}
+	return real;
+}
+
+/* ---- client -> service -------------------------------------------------------------------- */
+
+/* Place a new flow: decide, resolve its next hop, insert it (not for a stray RST).
+ * svc is the service when the caller already looked it up. Fills *fresh; returns an
+ * XDP verdict, or -1 when the flow may be forwarded. */
+static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct svc_info *svc,
+				       struct flow_state *fresh, struct canary_clock *clk,
+				       struct reason_stats *rs, int *fib_rc)
+{
+	bool tcp = p->key.svc.proto == IPPROTO_TCP;
+	bool syn = tcp && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+	struct backend_stats *bs;
+	struct arm_stats *as;
+	__u64 now;
+
+	if (!svc)
+		svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p->key.svc);
+	if (!svc) {
+		rs->pass_not_service++;
+		return XDP_PASS;
+	}
+	__builtin_memset(fresh, 0, sizeof(*fresh));
+	if (!flow_decide(p, svc->id, fresh, rs)) {
+		rs->drop_no_backend++;
+		return XDP_DROP;
+	}
+	*fib_rc = nexthop_resolve(ctx, p, &p->key.client, &fresh->backend, &fresh->fwd_nh);
+	if (!fib_usable(*fib_rc)) {
+		rs->drop_fib++;
+		return XDP_DROP;
+	}
+	now = clock_sync(clk);
+	fresh->fwd_seen_ns = coarse_now(clk);
+	fresh->created_ns = now;
+	if (!tcp) {
+		fresh->state = CANARY_FLOW_UDP;
+	} else if (syn) {
+		fresh->state = CANARY_FLOW_SYN_SENT;
+		fresh->syn_count = 1;
+		fresh->syn_ns = now;
+	} else {
+		fresh->state = CANARY_FLOW_ESTABLISHED;
+		fresh->flags |= CANARY_FLOW_F_MIDSTREAM;
+		flow_track_close(fresh, p->tcp_flags);
+		rs->flow_midstream++;
+	}
+	/* A stray RST creates no state (as in Katran): it is forwarded and forgotten. */
+	if (!(tcp && (p->tcp_flags & TCPF_RST))) {
+		if (bpf_map_update_elem(&CANARY_MAP_FLOWS, &p->key, fresh, BPF_ANY))
+			rs->flow_insert_fail++;
+		else if (!(fresh->flags & CANARY_FLOW_F_MIDSTREAM))
+			rs->flow_new++;
+	}
+	as = arm_stats_of(fresh->svc, fresh->arm);
+	if (as)
+		as->flows++;
+	bs = backend_stats_of(fresh->svc, fresh->arm, fresh->backend_idx);
+	if (bs)
+		bs->flows++;
+	return -1;
+}
+
+/* Client -> service. f is the flow entry if the lookup found one, else svc is the
+ * service it is addressed to. */
+static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flow_state *f,
+				   struct svc_info *svc, struct canary_clock *clk,
 				   struct reason_stats *rs)
 {
 	bool tcp = p->key.svc.proto == IPPROTO_TCP;
 	bool syn = tcp && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
-	__u64 now = bpf_ktime_get_coarse_ns();
-	struct flow_state *f, fresh;
+	__u64 now = coarse_now(clk);
 	struct backend_stats *bs;
+	struct flow_state fresh;
 	struct arm_stats *as;
-	int fib_rc;
+	int fib_rc, rc;
 
-	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &p->key);
 	if (f) {
-		bool expired = flow_expired(f, now);
-
 		if (syn) {
-			if (expired || f->state >= CANARY_FLOW_CLOSING) {
+			if (flow_expired(f, now) || f->state >= CANARY_FLOW_CLOSING) {
 				/* The tuple's earlier connection ended: a reused port. */
 				rs->flow_reused++;
 				f = NULL;
 			} else if (f->state <= CANARY_FLOW_SYN_RECV && f->syn_count < 255) {
 				f->syn_count++;
 			}
-		} else if (!tcp && expired) {
-			rs->flow_reused++;
-			f = NULL;
-		} else if (tcp) {
-			if (p->tcp_flags & (TCPF_RST | TCPF_FIN))
-				flow_track_close(f, p->tcp_flags);
-			else if (f->state == CANARY_FLOW_SYN_RECV && (p->tcp_flags & TCPF_ACK))
-				f->state = CANARY_FLOW_ESTABLISHED;
+		} else if (!tcp) {
+			if (flow_expired(f, now)) {
+				rs->flow_reused++;
+				f = NULL;
+			}
+		} else if (p->tcp_flags & (TCPF_RST | TCPF_FIN)) {
+			flow_track_close(f, p->tcp_flags);
+		} else if (f->state == CANARY_FLOW_SYN_RECV && (p->tcp_flags & TCPF_ACK)) {
+			f->state = CANARY_FLOW_ESTABLISHED;
 		}
 	}
 
 	if (f) {
 		fib_rc = nexthop_get(ctx, p, &p->key.client, &f->backend, &f->fwd_nh,
 				     &f->fwd_seen_ns, now);
-		if (!fib_usable(fib_rc))
-			goto drop;
-	} else {
-		__builtin_memset(&fresh, 0, sizeof(fresh));
-		if (!flow_decide(p, svc_id, &fresh, rs)) {
-			rs->drop_no_backend++;
+		if (!fib_usable(fib_rc)) {
+			rs->drop_fib++;
 			return XDP_DROP;
 		}
-		fib_rc = nexthop_resolve(ctx, p, &p->key.client, &fresh.backend, &fresh.fwd_nh);
-		if (!fib_usable(fib_rc))
-			goto drop;
-		fresh.fwd_seen_ns = now;
-		fresh.created_ns = now;
-		if (!tcp) {
-			fresh.state = CANARY_FLOW_UDP;
-		} else if (syn) {
-			fresh.state = CANARY_FLOW_SYN_SENT;
-			fresh.syn_count = 1;
-		} else {
-			fresh.state = CANARY_FLOW_ESTABLISHED;
-			fresh.flags |= CANARY_FLOW_F_MIDSTREAM;
-			flow_track_close(&fresh, p->tcp_flags);
-			rs->flow_midstream++;
-		}
-		/* A stray RST creates no state (as in Katran): it is forwarded and forgotten. */
-		if (!(tcp && (p->tcp_flags & TCPF_RST))) {
-			if (bpf_map_update_elem(&CANARY_MAP_FLOWS, &p->key, &fresh, BPF_ANY))
-				rs->flow_insert_fail++;
-			else if (!(fresh.flags & CANARY_FLOW_F_MIDSTREAM))
-				rs->flow_new++;
-		}
-		as = arm_stats_of(svc_id, fresh.arm);
-		if (as)
-			as->flows++;
-		bs = backend_stats_of(svc_id, fresh.arm, fresh.backend_idx);
-		if (bs)
-			bs->flows++;
+	} else {
+		rc = flow_create(ctx, p, svc, &fresh, clk, rs, &fib_rc);
+		if (rc >= 0)
+			return rc;
 		f = &fresh;
 	}
 
@@ -377,15 +444,37 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, __u32 svc_
 	}
 	nat_rewrite(p, true, &f->backend, f->backend_port, f->csum_ip, f->csum_l4);
 	return xmit(ctx, p, fib_rc, &f->fwd_nh, rs);
+}
 
-drop:
-	rs->drop_fib++;
-	return XDP_DROP;
+/* The backend behind a reply's source, from the reply index. */
+static __always_inline struct backend_info *backend_find(const struct canary_endpoint *k)
+{
+	struct backend_slot *slot;
+	__u32 zero = 0, h, i, idx;
+	void *table;
+
+	table = bpf_map_lookup_elem(&CANARY_MAP_BACKEND_INDEX, &zero);
+	if (!table)
+		return NULL;
+	h = canary_backend_slot(k);
+	for (i = 0; i < CANARY_BACKEND_PROBES; i++) {
+		idx = (h + i) & (CANARY_BACKEND_SLOTS - 1);
+		slot = bpf_map_lookup_elem(table, &idx);
+		if (!slot || !slot->key.family)
+			return NULL;
+		if (slot->key.port == k->port && slot->key.proto == k->proto &&
+		    slot->key.family == k->family && slot->key.addr.v6[0] == k->addr.v6[0] &&
+		    slot->key.addr.v6[1] == k->addr.v6[1] && slot->key.addr.v6[2] == k->addr.v6[2] &&
+		    slot->key.addr.v6[3] == k->addr.v6[3])
+			return &slot->info;
+	}
+	return NULL;
 }
 
 /* Backend -> client: restore VIP:port as the source. The rewrite itself needs only the
  * backend entry, so replies survive the loss of their flow entry. */
-static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct reason_stats *rs)
+static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canary_clock *clk,
+				 struct reason_stats *rs)
 {
 	struct canary_endpoint be_key = {};
 	struct canary_nexthop nh_local;
@@ -403,7 +492,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct reaso
 	be_key.port = p->key.client_port;
 	be_key.proto = p->key.svc.proto;
 	be_key.family = p->key.svc.family;
-	bi = bpf_map_lookup_elem(&CANARY_MAP_BACKENDS, &be_key);
+	bi = backend_find(&be_key);
 	if (!bi) {
 		rs->pass_not_service++;
 		return XDP_PASS;
@@ -412,7 +501,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct reaso
 	fk.svc = bi->vip;
 	fk.client = p->key.svc.addr;
 	fk.client_port = p->key.svc.port;
-	now = bpf_ktime_get_coarse_ns();
+	now = coarse_now(clk);
 	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
 	if (f) {
 		svc = f->svc;
@@ -455,13 +544,19 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct reaso
 SEC("xdp")
 int CANARY_PROG_NAME(struct xdp_md *ctx)
 {
+	struct canary_clock *clk;
 	struct reason_stats *rs;
+	struct port_kinds *pk;
 	struct svc_info *svc;
+	struct flow_state *f;
 	struct pkt p = {};
 	__u32 zero = 0;
+	__u8 kind;
 
 	rs = bpf_map_lookup_elem(&CANARY_MAP_REASONS, &zero);
-	if (!rs)
+	pk = bpf_map_lookup_elem(&CANARY_MAP_PORTS, &zero);
+	clk = bpf_map_lookup_elem(&CANARY_MAP_CLOCK, &zero);
+	if (!rs || !pk || !clk)
 		return XDP_PASS;
 
 	switch (parse_packet(ctx, &p)) {
@@ -487,10 +582,23 @@ int CANARY_PROG_NAME(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p.key.svc);
-	if (svc)
-		return forward(ctx, &p, svc->id, rs);
-	return reply(ctx, &p, rs);
+	/* To a service port: an established flow is found with one lookup, and only a
+	 * miss pays for the service lookup. */
+	kind = pk->kind[p.key.svc.port];
+	if (kind & CANARY_PORT_SERVICE) {
+		f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &p.key);
+		if (f)
+			return forward(ctx, &p, f, NULL, clk, rs);
+		svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p.key.svc);
+		if (svc)
+			return forward(ctx, &p, NULL, svc, clk, rs);
+	}
+	/* From a backend port: maybe a reply. */
+	kind = pk->kind[p.key.client_port];
+	if (kind & CANARY_PORT_BACKEND)
+		return reply(ctx, &p, clk, rs);
+	rs->pass_not_service++;
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

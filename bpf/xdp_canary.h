@@ -5,6 +5,7 @@
 #define XDP_CANARY_H
 
 #include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_timer */
 
 /* Bumped whenever a map layout below changes; the loader refuses pins made by a
  * build with a different ABI instead of silently misreading them. */
@@ -23,6 +24,8 @@
 #define CANARY_HIST_BUCKETS	 24	   /* log2 microsecond buckets: [2^i, 2^(i+1)) us */
 #define CANARY_HTTP_CLASSES	 6	   /* index 1..5 = 1xx..5xx, 0 = unparseable status */
 #define CANARY_NO_BACKEND	 0xff	   /* ring slot that names no backend */
+#define CANARY_BACKEND_SLOTS	 65536	   /* reply index slots (power of 2, >= 2x keys) */
+#define CANARY_BACKEND_PROBES	 8	   /* linear probes before a reply lookup gives up */
 
 /* Default timeouts (seconds); the loader can override them at attach time. */
 #define CANARY_DEF_SYN_TIMEOUT	   30	/* SYN seen, handshake not finished */
@@ -31,6 +34,9 @@
 #define CANARY_DEF_UDP_IDLE	   30
 /* How often a flow's cached next hop is re-resolved with bpf_fib_lookup (ns). */
 #define CANARY_NEXTHOP_TTL_NS	   1000000000ULL
+/* Period of the coarse clock that the fast path reads instead of calling a clock
+ * helper on every packet (ns). */
+#define CANARY_CLOCK_TICK_NS	   100000000ULL
 
 /* ---- map names ---------------------------------------------------------------------------
  * The BPF program declares each map under these identifiers; userspace pins and opens
@@ -39,11 +45,14 @@
 #define CANARY_MAP_SERVICES	   services
 #define CANARY_MAP_SVC_CONFIGS	   svc_configs
 #define CANARY_MAP_BACKENDS	   backends
+#define CANARY_MAP_BACKEND_INDEX   backend_index
 #define CANARY_MAP_OVERRIDES	   overrides
 #define CANARY_MAP_FLOWS	   flows
 #define CANARY_MAP_ARM_STATS	   arm_stats
 #define CANARY_MAP_BACKEND_STATS   backend_stats
 #define CANARY_MAP_REASONS	   reasons
+#define CANARY_MAP_PORTS	   ports
+#define CANARY_MAP_CLOCK	   clock
 #define CANARY_PROG_NAME	   xdp_canary
 
 #define CANARY__STR(x)		   #x
@@ -150,6 +159,17 @@ struct backend_info {
 	__u8 arm;
 	__u8 index; /* position in the arm's backend list */
 	__u32 flags; /* CANARY_BACKEND_F_* */
+};
+
+/* One slot of the reply index: an open-addressing table (linear probing from
+ * canary_backend_slot()) holding every entry of `backends`. The reply path reads it
+ * instead of the `backends` hash map: an array read costs a fraction of a hash-map
+ * lookup (docs/BENCHMARKS.md). Userspace rebuilds it whole and swaps it in with one
+ * update of `backend_index`; `backends` stays the readable source of truth.
+ * An empty slot has key.family == 0. */
+struct backend_slot {
+	struct canary_endpoint key;
+	struct backend_info info;
 };
 
 /* Key of `overrides` (LPM trie). IPv4 prefixes are stored v4-mapped (::ffff:a.b.c.d),
@@ -273,6 +293,27 @@ struct reason_stats {
 	__u64 override_hits;	/* new flows placed by a client-group override */
 	__u64 arm_fallback;	/* chosen arm had no backend; the other was used */
 	__u64 icmp_mapped;	/* ICMP errors matched to a flow */
+};
+
+/* Value of `ports` (a single entry), indexed by port in network byte order: which
+ * ports have a service and which have a backend, so unrelated traffic is passed
+ * after one array read instead of hash lookups. A set bit may be stale (it only
+ * costs a lookup); a missing one would hide a service, so userspace sets bits first
+ * and clears them last. */
+#define CANARY_PORT_SERVICE (1U << 0)
+#define CANARY_PORT_BACKEND (1U << 1)
+struct port_kinds {
+	__u8 kind[65536];
+};
+
+/* Value of `clock` (a single entry): a coarse monotonic clock advanced by a BPF timer
+ * every CANARY_CLOCK_TICK_NS, read by the fast path for ageing and next-hop
+ * refresh. now_ns is in the bpf_ktime_get_ns() timebase. */
+struct canary_clock {
+	struct bpf_timer timer;
+	__u64 now_ns;
+	__u32 armed;
+	__u32 pad;
 };
 
 /* Value of `meta`: what the pinned maps were created with. */

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
 #include "apply.h"
+#include "canary_hash.h"
 #include "util.h"
 
 struct plan {
@@ -103,6 +105,118 @@ int stats_reset(struct canary_maps *m, uint32_t id)
 out:
 	free(zero_arm);
 	free(zero_be);
+	return err;
+}
+
+int backend_index_publish(struct canary_maps *m)
+{
+	struct canary_endpoint key, next;
+	struct backend_slot *slots;
+	__u32 *idx = NULL, n = 0, i, zero = 0;
+	struct backend_slot *vals = NULL;
+	void *prev = NULL;
+	int fd = -1, err = 0;
+
+	slots = calloc(CANARY_BACKEND_SLOTS, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(m->backends, prev, &next) == 0) {
+		struct backend_info v;
+		__u32 h;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(m->backends, &key, &v))
+			continue;
+		h = canary_backend_slot(&key);
+		for (i = 0; i < CANARY_BACKEND_PROBES; i++) {
+			struct backend_slot *s = &slots[(h + i) & (CANARY_BACKEND_SLOTS - 1)];
+
+			if (!s->key.family) {
+				s->key = key;
+				s->info = v;
+				n++;
+				break;
+			}
+		}
+		if (i == CANARY_BACKEND_PROBES) {
+			/* With the table at most half full this needs a pathological hash. */
+			log_error("the reply index has no free slot within %d probes of a backend; "
+				  "please report this",
+				  CANARY_BACKEND_PROBES);
+			err = -ENOSPC;
+			goto out;
+		}
+	}
+
+	/* A fresh map starts zeroed (all slots empty): write the used slots only. */
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	vals = calloc(n ? n : 1, sizeof(*vals));
+	if (!idx || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, n = 0; i < CANARY_BACKEND_SLOTS; i++) {
+		if (!slots[i].key.family)
+			continue;
+		idx[n] = i;
+		vals[n++] = slots[i];
+	}
+	fd = inner_map_create(m, "backend_slots", "backend_slot", sizeof(struct backend_slot),
+			      CANARY_BACKEND_SLOTS);
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	if (n && bpf_map_update_batch(fd, idx, vals, &n, NULL)) {
+		err = -errno;
+		goto out;
+	}
+	if (bpf_map_update_elem(m->backend_index, &zero, &fd, BPF_ANY))
+		err = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(slots);
+	free(idx);
+	free(vals);
+	return err;
+}
+
+int ports_sync(struct canary_maps *m, const struct canary_config *also)
+{
+	struct canary_endpoint key, next;
+	struct port_kinds *pk;
+	void *prev = NULL;
+	__u32 zero = 0;
+	unsigned int i, a;
+	int arm, err = 0;
+
+	pk = calloc(1, sizeof(*pk));
+	if (!pk)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(m->services, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		pk->kind[key.port] |= CANARY_PORT_SERVICE;
+	}
+	prev = NULL;
+	while (bpf_map_get_next_key(m->backends, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		pk->kind[key.port] |= CANARY_PORT_BACKEND;
+	}
+	for (i = 0; also && i < also->nservices; i++) {
+		const struct service_spec *s = &also->services[i];
+
+		pk->kind[htons(s->port)] |= CANARY_PORT_SERVICE;
+		for (arm = 0; arm < CANARY_ARMS; arm++)
+			for (a = 0; a < s->nbackends[arm]; a++)
+				pk->kind[htons(s->backends[arm][a].port)] |= CANARY_PORT_BACKEND;
+	}
+	if (bpf_map_update_elem(m->ports, &zero, pk, BPF_ANY))
+		err = -errno;
+	free(pk);
 	return err;
 }
 
@@ -402,7 +516,12 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		p->ov_changed = overrides_differ(p->spec, p->id, ovl);
 	}
 
-	/* Execute. */
+	/* Execute. Port filter bits for everything old and new go first. */
+	if (!opts->dry_run) {
+		err = ports_sync(m, cfg);
+		if (err)
+			goto fail;
+	}
 	for (i = 0; i < cfg->nservices; i++) {
 		struct plan *p = &plans[i];
 		const struct service_spec *s = p->spec;
@@ -434,6 +553,8 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 				goto fail;
 		}
 		err = backends_upsert(m, p);
+		if (!err)
+			err = backend_index_publish(m);
 		if (err)
 			goto fail;
 		for (j = 0; j < s->noverrides; j++) {
@@ -505,6 +626,10 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 	}
 	if (!opts->dry_run) {
 		err = backends_gc(m, &sum->drained, &sum->draining);
+		if (!err)
+			err = backend_index_publish(m);
+		if (!err)
+			err = ports_sync(m, NULL);
 		if (err)
 			goto fail;
 	}

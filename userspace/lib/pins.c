@@ -22,6 +22,7 @@ const struct canary_map_desc canary_map_descs[] = {
 	{CANARY_STR(CANARY_MAP_SVC_CONFIGS), 0, offsetof(struct canary_maps, svc_configs)},
 	{CANARY_STR(CANARY_MAP_BACKENDS), sizeof(struct backend_info),
 	 offsetof(struct canary_maps, backends)},
+	{CANARY_STR(CANARY_MAP_BACKEND_INDEX), 0, offsetof(struct canary_maps, backend_index)},
 	{CANARY_STR(CANARY_MAP_OVERRIDES), sizeof(struct override_value),
 	 offsetof(struct canary_maps, overrides)},
 	{CANARY_STR(CANARY_MAP_FLOWS), sizeof(struct flow_state), offsetof(struct canary_maps, flows)},
@@ -31,6 +32,8 @@ const struct canary_map_desc canary_map_descs[] = {
 	 offsetof(struct canary_maps, backend_stats)},
 	{CANARY_STR(CANARY_MAP_REASONS), sizeof(struct reason_stats),
 	 offsetof(struct canary_maps, reasons)},
+	{CANARY_STR(CANARY_MAP_PORTS), sizeof(struct port_kinds), offsetof(struct canary_maps, ports)},
+	{CANARY_STR(CANARY_MAP_CLOCK), sizeof(struct canary_clock), offsetof(struct canary_maps, clock)},
 };
 const unsigned int canary_map_count = ARRAY_SIZE(canary_map_descs);
 

@@ -13,11 +13,14 @@ struct canary_maps {
 	int services;
 	int svc_configs;
 	int backends;
+	int backend_index;
 	int overrides;
 	int flows;
 	int arm_stats;
 	int backend_stats;
 	int reasons;
+	int ports;
+	int clock;
 };
 
 /* Name, expected value size and place in struct canary_maps of every pinned map. */

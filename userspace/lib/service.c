@@ -167,7 +167,8 @@ int svc_config_read(struct canary_maps *m, uint32_t id, struct svc_config *cfg)
 
 /* BTF ids that make inner maps readable in bpftool: the program's own BTF, found
  * through a map that carries it. Missing BTF only costs readability. */
-static void inner_btf(struct canary_maps *m, struct bpf_map_create_opts *opts)
+static void inner_btf(struct canary_maps *m, const char *value_type,
+		      struct bpf_map_create_opts *opts)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -180,7 +181,7 @@ static void inner_btf(struct canary_maps *m, struct bpf_map_create_opts *opts)
 	if (!btf)
 		return;
 	key_id = btf__find_by_name_kind(btf, "__u32", BTF_KIND_TYPEDEF);
-	val_id = btf__find_by_name_kind(btf, "svc_config", BTF_KIND_STRUCT);
+	val_id = btf__find_by_name_kind(btf, value_type, BTF_KIND_STRUCT);
 	if (key_id > 0 && val_id > 0) {
 		int fd = bpf_btf_get_fd_by_id(info.btf_id);
 
@@ -193,43 +194,51 @@ static void inner_btf(struct canary_maps *m, struct bpf_map_create_opts *opts)
 	btf__free(btf);
 }
 
+int inner_map_create(struct canary_maps *m, const char *name, const char *value_type,
+		     __u32 value_size, __u32 max_entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	char mname[BPF_OBJ_NAME_LEN];
+	size_t i;
+	int fd;
+
+	/* Map names allow [A-Za-z0-9_.] and 15 characters. */
+	snprintf(mname, sizeof(mname), "%s", name);
+	for (i = 0; mname[i]; i++)
+		if (mname[i] == '-')
+			mname[i] = '_';
+	inner_btf(m, value_type, &opts);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, mname, sizeof(__u32), value_size, max_entries,
+			    &opts);
+	if (fd < 0 && opts.btf_fd) {
+		/* Retry without BTF rather than fail on a readability extra. */
+		close(opts.btf_fd);
+		opts.btf_fd = 0;
+		opts.btf_key_type_id = opts.btf_value_type_id = 0;
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, mname, sizeof(__u32), value_size,
+				    max_entries, &opts);
+	} else if (opts.btf_fd) {
+		close(opts.btf_fd);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
 int svc_config_publish(struct canary_maps *m, uint32_t id, const char *name,
 		       struct svc_config *cfg)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
 	struct svc_config cur;
 	char mname[BPF_OBJ_NAME_LEN];
 	__u32 zero = 0;
 	int fd, err = 0;
-	size_t i;
 
 	if (svc_config_read(m, id, &cur) == 0)
 		cfg->generation = cur.generation + 1;
 	else
 		cfg->generation = 1;
-
-	/* Map names allow [A-Za-z0-9_.] and 15 characters. */
 	snprintf(mname, sizeof(mname), "svc_%s", name);
-	for (i = 0; mname[i]; i++)
-		if (mname[i] == '-')
-			mname[i] = '_';
-
-	inner_btf(m, &opts);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, mname, sizeof(__u32), sizeof(*cfg), 1, &opts);
-	if (fd < 0 && opts.btf_fd) {
-		/* Retry without BTF rather than fail on a readability extra. */
-		int btf_fd = opts.btf_fd;
-
-		opts.btf_fd = 0;
-		opts.btf_key_type_id = opts.btf_value_type_id = 0;
-		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, mname, sizeof(__u32), sizeof(*cfg), 1,
-				    &opts);
-		close(btf_fd);
-	} else if (opts.btf_fd) {
-		close(opts.btf_fd);
-	}
+	fd = inner_map_create(m, mname, "svc_config", sizeof(*cfg), 1);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY) ||
 	    bpf_map_update_elem(m->svc_configs, &id, &fd, BPF_ANY))
 		err = -errno;

@@ -89,6 +89,11 @@ int svc_config_read(struct canary_maps *m, uint32_t id, struct svc_config *cfg);
 int svc_config_publish(struct canary_maps *m, uint32_t id, const char *name,
 		       struct svc_config *cfg);
 
+/* A fresh single-purpose array map to be swapped into a map-in-map, with the
+ * program's BTF type value_type when it can be found. Returns an fd or -errno. */
+int inner_map_create(struct canary_maps *m, const char *name, const char *value_type,
+		     __u32 value_size, __u32 max_entries);
+
 /* Set a service's canary weight (basis points) atomically. */
 int service_set_weight(struct canary_maps *m, const char *name, uint16_t bp, uint16_t *old_bp);
 

@@ -1,0 +1,438 @@
+/* canary_bench.c: `make bench`. Two tables, each a ratio against a baseline measured in
+ * the same run:
+ *   1. ns per packet through BPF_PROG_TEST_RUN for each path of xdp_canary, against a
+ *      program that only swaps MACs and redirects;
+ *   2. packets per second delivered end to end through a veth "wire" with a live-frame
+ *      generator, xdp_canary against the same trivial forwarder.
+ * Every measurement checks its verdict and counters, so a path that silently became
+ * another path (see below) fails instead of producing a number. */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "pktbuild.h"
+#include "netfix.h"
+#include "apply.h"
+#include "service.h"
+#include "stats.h"
+#include "util.h"
+#include "bench.skel.h"
+#include "xdp_canary.h"
+#include "xdp_canary.skel.h"
+
+static unsigned int repeat = 1000000, trials = 7;
+static unsigned int live_packets = 20000000;
+static bool skip_live, quiet;
+
+/* The VIP is also the only backend, so the NAT rewrite maps the packet onto itself:
+ * with `repeat`, the kernel runs the program again on the buffer it just rewrote, and
+ * this way every iteration still sees the packet it claims to measure. */
+#define VIP "10.0.2.10"
+
+struct canary {
+	struct xdp_canary_bpf *skel;
+	struct canary_maps maps;
+	int prog_fd;
+};
+
+static int canary_load(struct canary *c, bool syn_always_new)
+{
+	struct canary_meta meta = {.abi_version = CANARY_ABI_VERSION};
+	struct service_spec spec = {};
+	struct canary_config cfg = {.nservices = 1, .services = &spec};
+	struct apply_opts ao = {0};
+	struct apply_summary sum;
+	struct bpf_map *map;
+	__u32 zero = 0;
+
+	c->skel = xdp_canary_bpf__open();
+	if (!c->skel)
+		return -1;
+	bpf_map__set_max_entries(c->skel->maps.flows, 65536);
+	/* A SYN normally finds its own entry from the previous iteration and counts as a
+	 * retransmission. With an "always expired" SYN timeout every SYN is decided
+	 * afresh (lookup, decision, FIB lookup, map update): the new-flow path. */
+	if (syn_always_new)
+		c->skel->rodata->syn_timeout_ns = ~0ull;
+	if (xdp_canary_bpf__load(c->skel))
+		return -1;
+	bpf_object__for_each_map(map, c->skel->obj)
+	{
+		unsigned int i;
+
+		for (i = 0; i < canary_map_count; i++)
+			if (!strcmp(bpf_map__name(map), canary_map_descs[i].name))
+				*canary_map_fd(&c->maps, &canary_map_descs[i]) = bpf_map__fd(map);
+	}
+	bpf_map_update_elem(c->maps.meta, &zero, &meta, BPF_ANY);
+	c->prog_fd = bpf_program__fd(c->skel->progs.xdp_canary);
+
+	snprintf(spec.name, sizeof(spec.name), "bench");
+	spec.family = addr_parse(VIP, &spec.vip);
+	spec.port = 80;
+	spec.proto = IPPROTO_TCP;
+	spec.hash_mode = CANARY_HASH_CLIENT;
+	spec.prefix_v4 = 32;
+	spec.prefix_v6 = 64;
+	spec.nbackends[0] = 1;
+	spec.backends[0][0].addr = spec.vip;
+	spec.backends[0][0].port = 80;
+	snprintf(cfg.file, sizeof(cfg.file), "(bench)");
+	return config_apply(&c->maps, &cfg, &ao, &sum);
+}
+
+static size_t build(uint8_t *buf, const char *src, int sport, const char *dst, int dport,
+		    uint8_t flags, const uint8_t *smac, const uint8_t *dmac)
+{
+	struct pkt_spec p = {};
+
+	p.family = addr_parse(src, &p.src);
+	addr_parse(dst, &p.dst);
+	p.sport = sport;
+	p.dport = dport;
+	p.proto = IPPROTO_TCP;
+	p.tcp_flags = flags;
+	p.seq = 1;
+	p.ack = 1;
+	memcpy(p.smac, smac, 6);
+	memcpy(p.dmac, dmac, 6);
+	return pkt_build(&p, buf, 256);
+}
+
+struct path {
+	const char *name;
+	int prog_fd;
+	int ifindex;
+	uint8_t pkt[256];
+	size_t len;
+	__u32 verdict;
+	/* Counter that must rise by exactly `repeat` per run. */
+	struct canary *c;
+	size_t reason_off;  /* offset in reason_stats, or -1 */
+	int arm_field;	    /* 0: none, 1: fwd_packets, 2: rev_packets */
+	double ns[32];
+	bool bad;
+};
+
+static __u64 counter(struct path *p)
+{
+	if (!p->c)
+		return 0;
+	if (p->arm_field) {
+		struct arm_stats a;
+
+		arm_stats_read(&p->c->maps, 0, 0, &a);
+		return p->arm_field == 1 ? a.fwd_packets : a.rev_packets;
+	}
+	{
+		struct reason_stats r;
+
+		reasons_read(&p->c->maps, &r);
+		return *(__u64 *)((char *)&r + p->reason_off);
+	}
+}
+
+static double run_path(struct path *p)
+{
+	uint8_t out[256];
+	struct xdp_md ctx = {.data = 0, .data_end = p->len, .ingress_ifindex = p->ifindex};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->pkt, .data_size_in = p->len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = repeat);
+	__u64 before = counter(p), after;
+
+	if (bpf_prog_test_run_opts(p->prog_fd, &o)) {
+		fprintf(stderr, "%s: test run failed: %s\n", p->name, strerror(errno));
+		p->bad = true;
+		return 0;
+	}
+	after = counter(p);
+	if (o.retval != p->verdict) {
+		if (!quiet)
+			fprintf(stderr, "%s: verdict %u, expected %u\n", p->name, o.retval, p->verdict);
+		p->bad = true;
+	}
+	/* Beyond the Ethernet header the frame must be exactly what went in. */
+	if (o.data_size_out != p->len || memcmp(out + 14, p->pkt + 14, p->len - 14)) {
+		if (!quiet)
+			fprintf(stderr, "%s: the program changed the packet, so later iterations would "
+				"measure another path\n",
+			p->name);
+		p->bad = true;
+	}
+	if (p->c && after - before != repeat) {
+		if (!quiet)
+			fprintf(stderr, "%s: counter rose by %llu, expected %u: not the intended path\n",
+			p->name, (unsigned long long)(after - before), repeat);
+		p->bad = true;
+	}
+	return o.duration;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- live frames ------------------------------------------------------------------------- */
+
+struct live {
+	struct bench_bpf *gen, *sink, *base;
+	int if_ga, if_gb, if_oa, if_ob;
+};
+
+static int live_setup(struct live *l)
+{
+	static const char *cmds[] = {
+		"ip link add ga address 02:00:00:00:04:01 type veth peer name gb address "
+		"02:00:00:00:04:02",
+		"ip link add oa address 02:00:00:00:05:01 type veth peer name ob address "
+		"02:00:00:00:05:02",
+		"for i in ga gb oa ob; do ip link set $i up; done",
+		"ip addr add 10.0.4.1/24 dev gb",
+		"ip addr add 10.0.5.1/24 dev oa",
+		"ip neigh replace 10.0.5.10 lladdr 02:00:00:00:05:02 dev oa nud permanent",
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (sh(cmds[i]))
+			return -1;
+	l->if_ga = if_nametoindex("ga");
+	l->if_gb = if_nametoindex("gb");
+	l->if_oa = if_nametoindex("oa");
+	l->if_ob = if_nametoindex("ob");
+	l->gen = bench_bpf__open_and_load();
+	l->sink = bench_bpf__open_and_load();
+	l->base = bench_bpf__open();
+	if (!l->gen || !l->sink || !l->base)
+		return -1;
+	l->base->rodata->out_ifindex = l->if_oa;
+	if (bench_bpf__load(l->base))
+		return -1;
+	return bpf_xdp_attach(l->if_ob, bpf_program__fd(l->sink->progs.xdp_sink), 0, NULL);
+}
+
+static __u64 sink_total(struct live *l)
+{
+	int n = canary_ncpus(), i;
+	__u64 v[256] = {}, sum = 0;
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(bpf_map__fd(l->sink->maps.sink_count), &zero, v);
+	for (i = 0; i < n && i < 256; i++)
+		sum += v[i];
+	return sum;
+}
+
+/* Push live_packets frames into ga (so through gb's program) and count what reaches ob. */
+static double live_run(struct live *l, int prog_fd, const uint8_t *pkt, size_t len,
+		       double *delivered_ratio)
+{
+	struct xdp_md ctx = {.data = 0, .data_end = len, .ingress_ifindex = l->if_ga};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = live_packets,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+	__u64 before, after;
+	uint64_t t0, t1;
+
+	if (bpf_xdp_attach(l->if_gb, prog_fd, 0, NULL))
+		return 0;
+	before = sink_total(l);
+	t0 = now_ns();
+	if (bpf_prog_test_run_opts(bpf_program__fd(l->gen->progs.xdp_gen), &o)) {
+		fprintf(stderr, "live-frame generator failed: %s\n", strerror(errno));
+		return 0;
+	}
+	usleep(20000); /* let the last NAPI batches drain */
+	t1 = now_ns();
+	after = sink_total(l);
+	bpf_xdp_detach(l->if_gb, 0, NULL);
+	*delivered_ratio = (double)(after - before) / live_packets;
+	return (after - before) / ((t1 - t0) / 1e9);
+}
+
+static void usage(void)
+{
+	printf("Usage: canary_bench [--repeat N] [--trials N] [--live-packets N] [--no-live]\n"
+	       "Measures xdp_canary against a trivial forwarder in the same run (needs root).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"repeat", required_argument, NULL, 'r'},
+		{"trials", required_argument, NULL, 't'},
+		{"live-packets", required_argument, NULL, 'l'},
+		{"no-live", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	struct canary est = {}, syn = {};
+	struct bench_bpf *base;
+	struct path paths[6];
+	struct live live = {};
+	unsigned int i, t, npaths = 6;
+	double med[6];
+	int opt, failed = 0;
+
+	while ((opt = getopt_long(argc, argv, "r:t:l:nh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			repeat = strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			trials = strtoul(optarg, NULL, 10);
+			if (trials < 1 || trials > 32)
+				trials = 7;
+			break;
+		case 'l':
+			live_packets = strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			skip_live = true;
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	canary_quiet_libs();
+	if (setup_netns()) {
+		fprintf(stderr, "cannot set up the private namespace (run as root)\n");
+		return 1;
+	}
+	base = bench_bpf__open();
+	if (!base)
+		return 1;
+	base->rodata->out_ifindex = if_xb;
+	if (bench_bpf__load(base) || canary_load(&est, false) || canary_load(&syn, true)) {
+		fprintf(stderr, "cannot load the programs (run with root)\n");
+		return 1;
+	}
+
+	memset(paths, 0, sizeof(paths));
+	paths[0] = (struct path){.name = "baseline: swap MACs + redirect",
+				 .prog_fd = bpf_program__fd(base->progs.xdp_baseline),
+				 .ifindex = if_xa, .verdict = XDP_REDIRECT};
+	paths[0].len = build(paths[0].pkt, "10.0.1.2", 40000, VIP, 80, TH_ACK, MAC_CLIENT, MAC_XA);
+	paths[1] = (struct path){.name = "pass-through (port of no service)", .prog_fd = est.prog_fd,
+				 .ifindex = if_xa, .verdict = XDP_PASS, .c = &est,
+				 .reason_off = offsetof(struct reason_stats, pass_not_service)};
+	paths[1].len = build(paths[1].pkt, "10.0.1.2", 40000, "10.0.9.9", 22, TH_ACK, MAC_CLIENT,
+			     MAC_XA);
+	paths[5] = (struct path){.name = "pass-through (service port, other address)",
+				 .prog_fd = est.prog_fd, .ifindex = if_xa, .verdict = XDP_PASS,
+				 .c = &est,
+				 .reason_off = offsetof(struct reason_stats, pass_not_service)};
+	paths[5].len = build(paths[5].pkt, "10.0.1.2", 40000, "10.0.9.9", 80, TH_ACK, MAC_CLIENT,
+			     MAC_XA);
+	paths[2] = (struct path){.name = "established (client -> backend)", .prog_fd = est.prog_fd,
+				 .ifindex = if_xa, .verdict = XDP_REDIRECT, .c = &est, .arm_field = 1};
+	paths[2].len = build(paths[2].pkt, "10.0.1.2", 40000, VIP, 80, TH_ACK, MAC_CLIENT, MAC_XA);
+	paths[3] = (struct path){.name = "reply (backend -> client)", .prog_fd = est.prog_fd,
+				 .ifindex = if_xb, .verdict = XDP_REDIRECT, .c = &est, .arm_field = 2};
+	paths[3].len = build(paths[3].pkt, VIP, 80, "10.0.1.2", 40000, TH_ACK, MAC_ST1, MAC_XB);
+	paths[4] = (struct path){.name = "new flow (SYN)", .prog_fd = syn.prog_fd, .ifindex = if_xa,
+				 .verdict = XDP_REDIRECT, .c = &syn,
+				 .reason_off = offsetof(struct reason_stats, flow_reused)};
+	paths[4].len = build(paths[4].pkt, "10.0.1.2", 40001, VIP, 80, TH_SYN, MAC_CLIENT, MAC_XA);
+
+	/* Warm up: create the established flow (a mid-stream ACK makes an entry, the
+	 * reply then finds it) and the SYN path's first entry. */
+	{
+		__u32 saved = repeat;
+
+		repeat = 1;
+		quiet = true;
+		for (i = 0; i < npaths; i++) {
+			run_path(&paths[i]);
+			paths[i].bad = false; /* the first SYN is a new flow, not a reuse */
+		}
+		repeat = saved;
+		quiet = false;
+	}
+	for (t = 0; t < trials; t++)
+		for (i = 0; i < npaths; i++)
+			paths[i].ns[t] = run_path(&paths[i]);
+	for (i = 0; i < npaths; i++) {
+		med[i] = median(paths[i].ns, trials);
+		failed |= paths[i].bad;
+	}
+
+	printf("\nxdp_canary per-packet cost, BPF_PROG_TEST_RUN, repeat %u, median of %u trials\n\n",
+	       repeat, trials);
+	printf("| path | ns per packet | vs baseline |\n|---|---:|---:|\n");
+	for (i = 0; i < npaths; i++)
+		printf("| %s | %.1f | %.2fx |\n", paths[i].name, med[i], med[i] / med[0]);
+	if (failed)
+		printf("\nSome paths did not behave as intended (see above); the numbers are not "
+		       "valid.\n");
+
+	if (!skip_live) {
+		uint8_t pkt[256];
+		size_t len;
+		double b[3], s[3], bd = 0, sd = 0, rb, rs;
+
+		if (live_setup(&live)) {
+			fprintf(stderr, "cannot set up the live-frame topology\n");
+			return 1;
+		}
+		/* xdp_canary on gb needs a service reachable through oa. */
+		{
+			struct service_spec spec = {};
+			struct canary_config cfg = {.nservices = 1, .services = &spec};
+			struct apply_opts ao = {0};
+			struct apply_summary sum;
+
+			snprintf(spec.name, sizeof(spec.name), "live");
+			spec.family = addr_parse("10.0.5.10", &spec.vip);
+			spec.port = 80;
+			spec.proto = IPPROTO_TCP;
+			spec.prefix_v4 = 32;
+			spec.prefix_v6 = 64;
+			spec.nbackends[0] = 1;
+			spec.backends[0][0].addr = spec.vip;
+			spec.backends[0][0].port = 80;
+			snprintf(cfg.file, sizeof(cfg.file), "(bench)");
+			config_apply(&est.maps, &cfg, &ao, &sum);
+		}
+		len = build(pkt, "10.0.4.2", 40000, "10.0.5.10", 80, TH_ACK,
+			    (const uint8_t[]){2, 0, 0, 0, 4, 1}, (const uint8_t[]){2, 0, 0, 0, 4, 2});
+		for (t = 0; t < 3; t++) {
+			b[t] = live_run(&live, bpf_program__fd(live.base->progs.xdp_baseline), pkt,
+					len, &rb);
+			s[t] = live_run(&live, est.prog_fd, pkt, len, &rs);
+			bd += rb / 3;
+			sd += rs / 3;
+		}
+		printf("\nEnd to end through veth: live-frame generator -> veth -> program -> "
+		       "veth -> counting sink\n%u frames per run, median of 3 runs\n\n",
+		       live_packets);
+		printf("| forwarder on the wire | Mpps delivered | share of frames delivered | "
+		       "vs baseline |\n|---|---:|---:|---:|\n");
+		printf("| baseline: swap MACs + redirect | %.2f | %.1f%% | 1.00x |\n",
+		       median(b, 3) / 1e6, 100 * bd);
+		printf("| xdp_canary, established flow | %.2f | %.1f%% | %.2fx |\n",
+		       median(s, 3) / 1e6, 100 * sd, median(s, 3) / median(b, 3));
+	}
+	return failed;
+}

@@ -88,14 +88,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CANARY_MAX_SERVICES * CANARY_ARMS);
+	__uint(max_entries, 2 * CANARY_MAX_SERVICES * CANARY_ARMS); /* data plane + sweeper */
 	__type(key, __u32);
 	__type(value, struct arm_stats);
 } CANARY_MAP_ARM_STATS SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS);
+	__uint(max_entries, 2 * CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct backend_stats);
 } CANARY_MAP_BACKEND_STATS SEC(".maps");
@@ -120,5 +120,20 @@ struct {
 	__type(key, __u32);
 	__type(value, struct canary_clock);
 } CANARY_MAP_CLOCK SEC(".maps");
+
+/* The data plane's counter slots (the sweeper has its own, see xdp_canary.h). */
+static __always_inline struct arm_stats *arm_stats_of(__u32 svc, __u32 arm)
+{
+	__u32 idx = CANARY_ARM_SLOT(svc, arm & 1);
+
+	return bpf_map_lookup_elem(&CANARY_MAP_ARM_STATS, &idx);
+}
+
+static __always_inline struct backend_stats *backend_stats_of(__u32 svc, __u32 arm, __u32 bidx)
+{
+	__u32 idx = CANARY_BACKEND_SLOT(svc, arm & 1, bidx & (CANARY_MAX_BACKENDS - 1));
+
+	return bpf_map_lookup_elem(&CANARY_MAP_BACKEND_STATS, &idx);
+}
 
 #endif /* CANARY_MAPS_H */

@@ -5,6 +5,7 @@
 #include "maps.h"
 #include "canary_csum.h"
 #include "canary_hash.h"
+#include "health.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -13,21 +14,6 @@ const volatile __u64 syn_timeout_ns = CANARY_DEF_SYN_TIMEOUT * NSEC_PER_SEC;
 const volatile __u64 tcp_idle_ns = CANARY_DEF_TCP_IDLE * NSEC_PER_SEC;
 const volatile __u64 tcp_closing_ns = CANARY_DEF_TCP_CLOSING * NSEC_PER_SEC;
 const volatile __u64 udp_idle_ns = CANARY_DEF_UDP_IDLE * NSEC_PER_SEC;
-
-static __always_inline struct arm_stats *arm_stats_of(__u32 svc, __u32 arm)
-{
-	__u32 idx = svc * CANARY_ARMS + (arm & 1);
-
-	return bpf_map_lookup_elem(&CANARY_MAP_ARM_STATS, &idx);
-}
-
-static __always_inline struct backend_stats *backend_stats_of(__u32 svc, __u32 arm, __u32 bidx)
-{
-	__u32 idx = (svc * CANARY_ARMS + (arm & 1)) * CANARY_MAX_BACKENDS +
-		    (bidx & (CANARY_MAX_BACKENDS - 1));
-
-	return bpf_map_lookup_elem(&CANARY_MAP_BACKEND_STATS, &idx);
-}
 
 /* ---- flow table ------------------------------------------------------------------------ */
 
@@ -148,6 +134,8 @@ static __always_inline bool flow_decide(const struct pkt *p, __u32 svc_id,
 	f->svc = svc_id;
 	f->arm = arm;
 	f->backend_idx = idx;
+	if (cfg->flags & CANARY_SVC_F_HTTP)
+		f->flags |= CANARY_FLOW_F_HTTP;
 	return true;
 }
 
@@ -367,6 +355,8 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 		flow_track_close(fresh, p->tcp_flags);
 		rs->flow_midstream++;
 	}
+	as = arm_stats_of(fresh->svc, fresh->arm);
+	health_request(p, fresh, as);
 	/* A stray RST creates no state (as in Katran): it is forwarded and forgotten. */
 	if (!(tcp && (p->tcp_flags & TCPF_RST))) {
 		if (bpf_map_update_elem(&CANARY_MAP_FLOWS, &p->key, fresh, BPF_ANY))
@@ -374,7 +364,6 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 		else if (!(fresh->flags & CANARY_FLOW_F_MIDSTREAM))
 			rs->flow_new++;
 	}
-	as = arm_stats_of(fresh->svc, fresh->arm);
 	if (as)
 		as->flows++;
 	bs = backend_stats_of(fresh->svc, fresh->arm, fresh->backend_idx);
@@ -394,6 +383,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 	__u64 now = coarse_now(clk);
 	struct backend_stats *bs;
 	struct flow_state fresh;
+	bool syn_retx = false;
 	struct arm_stats *as;
 	int fib_rc, rc;
 
@@ -403,8 +393,12 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 				/* The tuple's earlier connection ended: a reused port. */
 				rs->flow_reused++;
 				f = NULL;
-			} else if (f->state <= CANARY_FLOW_SYN_RECV && f->syn_count < 255) {
-				f->syn_count++;
+			} else if (f->state <= CANARY_FLOW_SYN_RECV) {
+				/* A retransmitted SYN keeps its pending entry; before any
+				 * SYN-ACK it is a sign of an unresponsive backend. */
+				syn_retx = f->state == CANARY_FLOW_SYN_SENT;
+				if (f->syn_count < 255)
+					f->syn_count++;
 			}
 		} else if (!tcp) {
 			if (flow_expired(f, now)) {
@@ -442,6 +436,8 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 		bs->fwd_packets++;
 		bs->fwd_bytes += p->len;
 	}
+	if (f != &fresh)
+		health_forward(p, f, syn_retx, as, bs);
 	nat_rewrite(p, true, &f->backend, f->backend_port, f->csum_ip, f->csum_l4);
 	return xmit(ctx, p, fib_rc, &f->fwd_nh, rs);
 }
@@ -504,28 +500,19 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 	now = coarse_now(clk);
 	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
 	if (f) {
-		svc = f->svc;
-		arm = f->arm;
-		if (p->key.svc.proto == IPPROTO_TCP) {
-			__u8 fl = p->tcp_flags;
-
-			if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) &&
-			    f->state == CANARY_FLOW_SYN_SENT)
-				f->state = CANARY_FLOW_SYN_RECV;
-			if (fl & (TCPF_RST | TCPF_FIN))
-				flow_track_close(f, fl);
-		}
 		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &f->rev_nh,
 				     &f->rev_seen_ns, now);
 		nh = &f->rev_nh;
+		svc = f->svc;
+		arm = f->arm;
 	} else {
 		rs->reply_no_flow++;
-		svc = bi->svc;
-		arm = bi->arm;
 		stamp = 0;
 		nh_local.ifindex = 0;
 		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &nh_local, &stamp, now);
 		nh = &nh_local;
+		svc = bi->svc;
+		arm = bi->arm;
 	}
 	if (!fib_usable(fib_rc)) {
 		rs->drop_fib++;
@@ -536,6 +523,18 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 	if (as) {
 		as->rev_packets++;
 		as->rev_bytes += p->len;
+	}
+	if (f) {
+		health_reply(ctx, p, f, as, backend_stats_of(svc, arm, f->backend_idx));
+		if (p->key.svc.proto == IPPROTO_TCP) {
+			if ((p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) &&
+			    f->state == CANARY_FLOW_SYN_SENT)
+				f->state = CANARY_FLOW_SYN_RECV;
+			if (p->tcp_flags & (TCPF_RST | TCPF_FIN))
+				flow_track_close(f, p->tcp_flags);
+		}
+	} else if (p->tcp_flags & TCPF_RST && as) {
+		as->backend_resets++;
 	}
 	nat_rewrite(p, false, &bi->vip.addr, bi->vip.port, bi->csum_ip, bi->csum_l4);
 	return xmit(ctx, p, fib_rc, nh, rs);

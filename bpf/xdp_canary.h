@@ -96,6 +96,7 @@ enum canary_flow_state {
 #define CANARY_FLOW_F_MIDSTREAM	 (1U << 0) /* first packet seen was not a SYN */
 #define CANARY_FLOW_F_OVERRIDE	 (1U << 1) /* arm came from a client-group override */
 #define CANARY_FLOW_F_FALLBACK	 (1U << 2) /* chosen arm was empty, other arm used */
+#define CANARY_FLOW_F_HTTP	 (1U << 3) /* the service counts HTTP status lines */
 
 /* ---- keys and values ------------------------------------------------------------------- */
 
@@ -127,8 +128,8 @@ struct svc_info {
 struct canary_backend {
 	union canary_addr addr;
 	__be16 port;
-	__u16 csum_ip; /* IPv4 header: VIP -> backend address */
-	__u16 csum_l4; /* TCP/UDP pseudo-header + port */
+	__u16 csum_ip; /* the address alone: VIP -> backend (IPv4 header, ICMP quotes) */
+	__u16 csum_l4; /* address and port: TCP/UDP checksums */
 	__u16 pad;
 };
 
@@ -211,18 +212,31 @@ struct flow_state {
 	__u8 backend_idx;
 	__u8 state; /* enum canary_flow_state */
 	__u8 flags; /* CANARY_FLOW_F_* */
+	__u32 err_flags; /* CANARY_ERR_* seen on this flow (atomic or) */
 	struct canary_nexthop fwd_nh; /* towards the backend */
 	struct canary_nexthop rev_nh; /* towards the client */
 	__u64 fwd_seen_ns; /* coarse clock, refreshed at most once per NEXTHOP_TTL */
 	__u64 rev_seen_ns;
 	__u64 created_ns;
-	/* health signals */
-	__u64 syn_ns;	 /* first SYN (precise clock) */
-	__u64 req_ns;	 /* client payload awaiting its first reply byte, 0 = none */
-	__u32 err_flags; /* CANARY_ERR_* seen on this flow (atomic or) */
+	/* health signals (precise clock, bpf_ktime_get_ns) */
+	__u64 syn_ns; /* first SYN */
+	__u64 req_ns; /* start of the client request awaiting its first reply byte */
 	__u8 syn_count;	 /* SYNs forwarded for this handshake */
-	__u8 http_state; /* CANARY_HTTP_* */
+	__u8 http_state; /* enum canary_http_state */
+	__u8 http_pos;	 /* bytes of "HTTP/1.x NNN" matched so far */
+	__u8 pad;
+	__u16 http_code; /* status digits gathered so far */
 	__u16 pad2;
+};
+
+/* Request/response tracking per flow: a client payload after the backend answered (or
+ * the first one) starts a request; the backend's first payload after it ends it (TTFB),
+ * and on HTTP services its status line is parsed. */
+enum canary_http_state {
+	CANARY_HTTP_IDLE = 0, /* no request yet */
+	CANARY_HTTP_REQUEST,  /* client sent payload, no reply byte yet */
+	CANARY_HTTP_STATUS,   /* reply started, status line incomplete (split segment) */
+	CANARY_HTTP_RESPONSE, /* reply under way; the next client payload is a new request */
 };
 
 /* flow_state.err_flags: which errors this flow saw (for "errored flows"). */
@@ -233,8 +247,12 @@ struct flow_state {
 #define CANARY_ERR_UNANSWERED (1U << 4) /* left the table with its SYN unanswered */
 #define CANARY_ERR_COUNTED    (1U << 31) /* errored_flows already counted */
 
-/* Per-arm counters (per-CPU array indexed by svc * CANARY_ARMS + arm). "fwd" is
+/* Per-arm counters, in a per-CPU array. Slot CANARY_ARM_SLOT(svc, arm) is written by
+ * the data plane; slot CANARY_SWEEP_SLOT(svc, arm) by the userspace flow sweeper
+ * (the only writer that sees flows leave the table). Readers add both. "fwd" is
  * client -> backend, "rev" is backend -> client. */
+#define CANARY_ARM_SLOT(svc, arm)   ((svc) * CANARY_ARMS + (arm))
+#define CANARY_SWEEP_SLOT(svc, arm) (CANARY_MAX_SERVICES * CANARY_ARMS + CANARY_ARM_SLOT(svc, arm))
 struct arm_stats {
 	__u64 fwd_packets;
 	__u64 fwd_bytes;
@@ -242,15 +260,15 @@ struct arm_stats {
 	__u64 rev_bytes;
 	__u64 flows; /* new flows assigned to this arm */
 	/* health signals */
-	__u64 backend_resets; /* RST segments sent by backends */
-	__u64 reset_flows;    /* flows ended by a backend RST */
+	__u64 backend_resets;  /* RST segments sent by backends */
+	__u64 reset_flows;     /* flows ended by a backend RST */
 	__u64 syn_retransmits; /* SYNs repeated before any SYN-ACK */
-	__u64 syn_unanswered;  /* flows that left the table with SYN unanswered */
+	__u64 syn_unanswered;  /* flows that left the table with SYN unanswered (sweeper) */
 	__u64 icmp_errors;     /* ICMP errors mapped to a flow of this arm */
-	__u64 errored_flows;   /* flows that saw at least one error above or 5xx */
-	__u64 http_responses;  /* status lines parsed */
-	__u64 http_class[CANARY_HTTP_CLASSES];
-	__u64 ttfb_count;	/* first-byte samples */
+	__u64 errored_flows;   /* flows that saw at least one error above or a 5xx */
+	__u64 requests;	       /* request/response exchanges seen (TTFB samples) */
+	__u64 http_responses;  /* status lines counted (HTTP services) */
+	__u64 http_class[CANARY_HTTP_CLASSES]; /* [1..5] = 1xx..5xx, [0] = unparseable */
 	__u64 ttfb_sum_us;
 	__u64 ttfb_hist[CANARY_HIST_BUCKETS];
 	__u64 handshake_count; /* SYN -> SYN-ACK samples */
@@ -258,15 +276,22 @@ struct arm_stats {
 	__u64 handshake_hist[CANARY_HIST_BUCKETS];
 };
 
-/* Per-backend counters (per-CPU array indexed by
- * (svc * CANARY_ARMS + arm) * CANARY_MAX_BACKENDS + backend index). */
+/* Per-backend counters (per-CPU array). Slot CANARY_BACKEND_SLOT(svc, arm, index) is the
+ * data plane's, CANARY_BACKEND_SWEEP_SLOT the sweeper's, as for arm_stats. */
+#define CANARY_BACKEND_SLOT(svc, arm, idx)                                                      \
+	(CANARY_ARM_SLOT(svc, arm) * CANARY_MAX_BACKENDS + (idx))
+#define CANARY_BACKEND_SWEEP_SLOT(svc, arm, idx)                                                \
+	(CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS + CANARY_BACKEND_SLOT(svc, arm, idx))
 struct backend_stats {
 	__u64 fwd_packets;
 	__u64 fwd_bytes;
 	__u64 flows;
 	__u64 backend_resets;
+	__u64 reset_flows;
+	__u64 syn_retransmits;
 	__u64 syn_unanswered;
 	__u64 icmp_errors;
+	__u64 http_responses;
 	__u64 http_5xx;
 	__u64 errored_flows;
 };
@@ -292,7 +317,8 @@ struct reason_stats {
 	__u64 reply_no_flow;	/* reply with no flow entry: rewritten statelessly */
 	__u64 override_hits;	/* new flows placed by a client-group override */
 	__u64 arm_fallback;	/* chosen arm had no backend; the other was used */
-	__u64 icmp_mapped;	/* ICMP errors matched to a flow */
+	__u64 icmp_mapped;	/* ICMP errors matched to a flow and translated */
+	__u64 icmp_unmatched;	/* ICMP errors that quote no known flow: passed */
 };
 
 /* Value of `ports` (a single entry), indexed by port in network byte order: which

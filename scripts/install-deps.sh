@@ -7,7 +7,7 @@ PKGS=(
 	clang llvm gcc make pkg-config
 	libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 	libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
-	iproute2 ethtool nftables conntrack curl wrk prometheus
+	iproute2 ethtool nftables conntrack curl wrk prometheus jq util-linux
 )
 
 missing=()

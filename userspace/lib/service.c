@@ -47,7 +47,7 @@ static void csum_deltas(int family, const union canary_addr *from_addr, __be16 f
 	unsigned int alen = family == CANARY_AF_INET ? 4 : 16;
 	__u16 a = canary_csum_delta(from_addr, to_addr, alen);
 
-	*ip = family == CANARY_AF_INET ? a : 0;
+	*ip = a;
 	*l4 = canary_csum_add(a, canary_csum_delta(&from_port, &to_port, 2));
 }
 

@@ -60,7 +60,7 @@ const struct reason_field reason_fields[] = {
 	RF(pass_malformed),  RF(pass_ipv6_ext),	   RF(pass_no_neigh),	 RF(drop_no_backend),
 	RF(drop_fib),	     RF(fwd_redirect),	   RF(fwd_tx),		 RF(flow_new),
 	RF(flow_midstream),  RF(flow_reused),	   RF(flow_insert_fail), RF(reply_no_flow),
-	RF(override_hits),   RF(arm_fallback),	   RF(icmp_mapped),
+	RF(override_hits),   RF(arm_fallback),	   RF(icmp_mapped),	 RF(icmp_unmatched),
 };
 #undef RF
 const unsigned int reason_field_count = ARRAY_SIZE(reason_fields);

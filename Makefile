@@ -48,6 +48,8 @@ PROGS       := $(patsubst userspace/%.c,$(BUILD)/%,$(PROG_SRCS))
 
 TEST_SRCS   := $(wildcard tests/unit/*.c)
 TEST_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TOOL_SRCS   := $(wildcard tests/tools/*.c)
+TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 BENCH_SRCS  := $(wildcard tests/bench/*.c)
 BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
@@ -55,7 +57,7 @@ INSTALL_PROGS := canary-loader canaryctl canaryd
 
 .PHONY: all deps test unit integration bench sim demo install clean help format
 
-all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
+all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 help:
 	@echo 'Targets:'
@@ -69,7 +71,7 @@ help:
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
 
-$(BUILD) $(BUILD)/lib $(BUILD)/tests $(BUILD)/bench:
+$(BUILD) $(BUILD)/lib $(BUILD)/tests $(BUILD)/bench $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -99,6 +101,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HD
 $(BUILD)/bench/%: tests/bench/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/bench
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
+
+$(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 deps:
 	$(Q)scripts/install-deps.sh --if-missing

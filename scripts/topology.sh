@@ -118,11 +118,12 @@ topo_create() {
 	return 0
 }
 
-# Add N client addresses 10.1.X.Y (one "client" each) to the client namespace.
+# Add N consecutive client addresses from 10.1.0.1 (one "client" each) to the client
+# namespace, matching canary-client --source-range 10.1.0.1/N.
 topo_add_clients() {
 	local n=$1 i
-	for ((i = 0; i < n; i++)); do
-		echo "addr add 10.1.$((i / 250)).$((i % 250 + 1))/32 dev eth0"
+	for ((i = 1; i <= n; i++)); do
+		echo "addr add 10.1.$((i / 256)).$((i % 256))/32 dev eth0"
 	done | ip -n "$NS_CLI" -b -
 }
 

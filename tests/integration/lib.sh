@@ -22,6 +22,10 @@ check() {
 # near DESCRIPTION VALUE WANT TOL: |VALUE - WANT| <= TOL (decimals allowed).
 near() {
 	local desc=$1 v=$2 want=$3 tol=$4
+	if ! [[ $v =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then
+		not_ok "$desc (got '$v', not a number)"
+		return
+	fi
 	if awk -v v="$v" -v w="$want" -v t="$tol" 'BEGIN { d = v - w; if (d < 0) d = -d; exit !(d <= t) }'; then
 		ok "$desc ($v, want $want +- $tol)"
 	else
@@ -71,5 +75,5 @@ fi
 # The canary-client in the client namespace.
 client() { cli "$BUILD/canary-client" "$@"; }
 
-# Percentage a/b with two decimals.
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print 0; else printf "%.2f", 100 * a / b }'; }
+# Percentage a/b with two decimals ("nan" when b is empty or zero, which near rejects).
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "nan"; else printf "%.2f", 100 * a / b }'; }

@@ -124,18 +124,18 @@ int main(void)
 	refuse("weight with three decimals",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
 	       "    canary_weight: 10.125\n    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.3.2:80\"]\n",
-	       5, "services[0]", "more than two decimals");
+	       5, "services[0].canary_weight", "more than two decimals");
 	refuse("weight above 100",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
 	       "    canary_weight: 101\n    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.3.2:80\"]\n",
-	       5, "services[0]", "is above 100");
+	       5, "services[0].canary_weight", "is above 100");
 	refuse("misspelt field",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
 	       "    canary_wieght: 10\n    stable: [\"10.0.2.2:80\"]\n",
 	       5, "services[0]", "did you mean 'canary_weight'");
 	refuse("bad vip",
 	       "services:\n  - name: web\n    vip: 10.0.0.300\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
-	       3, "services[0]", "not an IPv4 or IPv6 address");
+	       3, "services[0].vip", "not an IPv4 or IPv6 address");
 	refuse("port out of range",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 70000\n    stable: [\"10.0.2.2:80\"]\n",
 	       4, "services[0].port", "out of range");
@@ -145,10 +145,10 @@ int main(void)
 	refuse("bad protocol",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    protocol: sctp\n"
 	       "    stable: [\"10.0.2.2:80\"]\n",
-	       5, "services[0]", "must be tcp or udp");
+	       5, "services[0].protocol", "must be tcp or udp");
 	refuse("bad name",
 	       "services:\n  - name: Web!\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
-	       2, "services[0]", "a-z, 0-9");
+	       2, "services[0].name", "a-z, 0-9");
 	refuse("backend not address:port",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
 	       "    stable:\n      - \"10.0.2.2\"\n",
@@ -160,7 +160,7 @@ int main(void)
 	refuse("canary weight without canary backends",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    canary_weight: 5\n"
 	       "    stable: [\"10.0.2.2:80\"]\n",
-	       5, "services[0]", "canary has no backends");
+	       5, "services[0].canary_weight", "canary has no backends");
 	refuse("backend in both arms",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
 	       "    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.2.2:80\"]\n",
@@ -168,11 +168,11 @@ int main(void)
 	refuse("two services with one name",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
 	       "  - name: web\n    vip: 10.0.0.11\n    port: 80\n    stable: [\"10.0.2.3:80\"]\n",
-	       6, "services[1]", "already used by services[0]");
+	       6, "services[1].name", "already used by services[0]");
 	refuse("two services on one vip and port",
 	       "services:\n  - name: a\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
 	       "  - name: b\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.3:80\"]\n",
-	       7, "services[1]", "the same as services[0]");
+	       7, "services[1].vip", "the same as services[0]");
 	refuse("backend shared by two services",
 	       "services:\n  - name: a\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
 	       "  - name: b\n    vip: 10.0.0.11\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
@@ -183,7 +183,7 @@ int main(void)
 	refuse("override with a bad arm",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
 	       "    canary: [\"10.0.3.2:80\"]\n    overrides:\n      - { prefix: 10.0.1.0/24, arm: blue }\n",
-	       8, "services[0].overrides[0]", "must be stable or canary");
+	       8, "services[0].overrides[0].arm", "must be stable or canary");
 	refuse("override to an empty arm",
 	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
 	       "    overrides:\n      - { prefix: 10.0.1.0/24, arm: canary }\n",
@@ -198,7 +198,7 @@ int main(void)
 			 "    stable: [\"10.0.2.2:80\"]\n",
 			 &cfg) != 0,
 		    "refused");
-	ASSERT_TRUE(strstr(errbuf, ":3: services[0]") && strstr(errbuf, ":4: services[0].port") &&
+	ASSERT_TRUE(strstr(errbuf, ":3: services[0].vip") && strstr(errbuf, ":4: services[0].port") &&
 			    strstr(errbuf, "2 problems"),
 		    "both the vip and the port are reported, with a count");
 	return test_summary();

@@ -1,5 +1,6 @@
 /* config.c: parsing and validating the services file for `canaryctl apply`. */
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,20 @@ static const char *const svc_keys[] = {
 	"client_prefix_v6", "canary_weight", "salt",	     "http",	 "stable", "canary",
 	"overrides",	 NULL};
 static const char *const ov_keys[] = {"prefix", "arm", NULL};
+
+/* An error about field key of the mapping at path, reported at the key's value. */
+static void __attribute__((format(printf, 5, 6)))
+ferr(struct ydoc *d, yaml_node_t *map, const char *path, const char *key, const char *fmt, ...)
+{
+	char field[300], msg[512];
+	va_list ap;
+
+	snprintf(field, sizeof(field), "%s.%s", path, key);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	yerr(d, yget(d, map, key) ?: map, field, "%s", msg);
+}
 
 static void parse_backends(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
 			   struct service_spec *s, int arm)
@@ -107,14 +122,14 @@ static void parse_overrides(struct ydoc *d, yaml_node_t *map, const char *path,
 			continue;
 		fam = prefix_parse(prefix, &o->addr, &o->plen);
 		if (!fam) {
-			yerr(d, yget(d, it, "prefix"), ifield,
-			     "prefix '%s' is not ADDR/LEN (e.g. 10.0.1.128/25 or fd00:1::/64)",
+			ferr(d, it, ifield, "prefix",
+			     "'%s' is not ADDR/LEN (e.g. 10.0.1.128/25 or fd00:1::/64)",
 			     prefix);
 			continue;
 		}
 		if (s->family && fam != s->family) {
-			yerr(d, yget(d, it, "prefix"), ifield,
-			     "prefix '%s' is not in the VIP's address family", prefix);
+			ferr(d, it, ifield, "prefix",
+			     "'%s' is not in the VIP's address family", prefix);
 			continue;
 		}
 		if (!strcmp(arm, "canary"))
@@ -122,7 +137,7 @@ static void parse_overrides(struct ydoc *d, yaml_node_t *map, const char *path,
 		else if (!strcmp(arm, "stable"))
 			o->arm = CANARY_ARM_STABLE;
 		else {
-			yerr(d, yget(d, it, "arm"), ifield, "arm '%s' must be stable or canary",
+			ferr(d, it, ifield, "arm", "'%s' must be stable or canary",
 			     arm);
 			continue;
 		}
@@ -149,14 +164,14 @@ static void parse_service(struct ydoc *d, yaml_node_t *map, int idx, struct serv
 
 	if (yget_str(d, map, path, "name", s->name, sizeof(s->name), true) > 0 &&
 	    !service_name_valid(s->name))
-		yerr(d, yget(d, map, "name"), path,
-		     "name '%s' must be 1..31 characters of a-z, 0-9, '_' and '-'", s->name);
+		ferr(d, map, path, "name",
+		     "'%s' must be 1..31 characters of a-z, 0-9, '_' and '-'", s->name);
 
 	if (yget_str(d, map, path, "vip", buf, sizeof(buf), true) > 0) {
 		s->family = addr_parse(buf, &s->vip);
 		if (!s->family)
-			yerr(d, yget(d, map, "vip"), path,
-			     "vip '%s' is not an IPv4 or IPv6 address literal", buf);
+			ferr(d, map, path, "vip",
+			     "'%s' is not an IPv4 or IPv6 address literal", buf);
 	}
 	if (yget_long(d, map, path, "port", 1, 65535, &v, true) > 0)
 		s->port = (uint16_t)v;
@@ -166,7 +181,7 @@ static void parse_service(struct ydoc *d, yaml_node_t *map, int idx, struct serv
 		if (!strcmp(buf, "udp"))
 			s->proto = IPPROTO_UDP;
 		else if (strcmp(buf, "tcp"))
-			yerr(d, yget(d, map, "protocol"), path, "protocol '%s' must be tcp or udp",
+			ferr(d, map, path, "protocol", "'%s' must be tcp or udp",
 			     buf);
 	}
 	s->hash_mode = CANARY_HASH_CLIENT;
@@ -174,8 +189,8 @@ static void parse_service(struct ydoc *d, yaml_node_t *map, int idx, struct serv
 		if (!strcmp(buf, "flow"))
 			s->hash_mode = CANARY_HASH_FLOW;
 		else if (strcmp(buf, "client"))
-			yerr(d, yget(d, map, "hash"), path,
-			     "hash '%s' must be flow (5-tuple) or client (source address)", buf);
+			ferr(d, map, path, "hash",
+			     "'%s' must be flow (5-tuple) or client (source address)", buf);
 	}
 	s->prefix_v4 = 32;
 	s->prefix_v6 = 64;
@@ -189,8 +204,8 @@ static void parse_service(struct ydoc *d, yaml_node_t *map, int idx, struct serv
 		const char *why;
 
 		if (percent_to_bp(buf, &s->weight_bp, &why))
-			yerr(d, yget(d, map, "canary_weight"), path,
-			     "canary_weight '%s' %s (a percent 0..100, e.g. 10 or 2.5)", buf, why);
+			ferr(d, map, path, "canary_weight",
+			     "'%s' %s (a percent 0..100, e.g. 10 or 2.5)", buf, why);
 	}
 	if (yget_long(d, map, path, "salt", 0, 0xffffffffL, &v, false) > 0) {
 		s->salt = (uint32_t)v;
@@ -215,13 +230,13 @@ static void check_service(struct ydoc *d, yaml_node_t *map, int idx, struct serv
 	snprintf(path, sizeof(path), "services[%d]", idx);
 	if (s->weight_bp < CANARY_WEIGHT_SCALE && s->nbackends[CANARY_ARM_STABLE] == 0 &&
 	    yget(d, map, "stable"))
-		yerr(d, yget(d, map, "stable"), path,
-		     "stable has no backends but canary_weight is below 100, so some flows "
+		ferr(d, map, path, "stable",
+		     "has no backends but canary_weight is below 100, so some flows "
 		     "would have nowhere to go");
 	if (s->weight_bp > 0 && s->nbackends[CANARY_ARM_CANARY] == 0)
-		yerr(d, yget(d, map, "canary_weight") ?: map, path,
-		     "canary_weight is above 0 but canary has no backends; add canary backends "
-		     "or set canary_weight: 0");
+		ferr(d, map, path, "canary_weight",
+		     "is above 0 but canary has no backends; add canary backends or set "
+		     "canary_weight: 0");
 	for (i = 0; i < s->noverrides; i++)
 		if (s->nbackends[s->overrides[i].arm] == 0)
 			yerr(d, yseq_item(d, yget(d, map, "overrides"), i), path,
@@ -269,12 +284,12 @@ static void check_services(struct ydoc *d, yaml_node_t *seq, struct canary_confi
 			struct service_spec *t = &cfg->services[j];
 
 			if (s->name[0] && !strcmp(s->name, t->name))
-				yerr(d, yget(d, map, "name"), path,
-				     "service name '%s' is already used by services[%u] (line %d)",
+				ferr(d, map, path, "name",
+				     "'%s' is already used by services[%u] (line %d)",
 				     s->name, j, t->line);
 			if (s->family && s->family == t->family && s->port == t->port &&
 			    s->proto == t->proto && !memcmp(&s->vip, &t->vip, sizeof(s->vip)))
-				yerr(d, yget(d, map, "vip"), path,
+				ferr(d, map, path, "vip",
 				     "vip, port and protocol are the same as services[%u] ('%s')", j,
 				     t->name);
 		}

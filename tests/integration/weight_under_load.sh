@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# weight_under_load.sh: long-lived keep-alive connections keep their backend while the
+# canary weight is raised step by step (and rolled back): zero broken connections, no
+# connection ever answered by two backends. New connections follow the new weights.
+. "$(dirname "$0")/lib.sh"
+
+need "create topology" topo_create
+need "attach" topo_attach >/dev/null
+need "start backends" topo_backends
+CFG=$TOPO_LOGDIR/services.yaml
+cat >"$CFG" <<'YAML'
+services:
+  - name: web
+    vip: 10.0.0.10
+    port: 80
+    hash: flow
+    canary_weight: 1
+    stable: ["10.0.2.2:8080", "10.0.2.3:8080"]
+    canary: ["10.0.3.2:8080"]
+  - name: web6
+    vip: "fd00::10"
+    port: 80
+    hash: flow
+    canary_weight: 1
+    stable: ["[fd00:2::2]:8080", "[fd00:2::3]:8080"]
+    canary: ["[fd00:3::2]:8080"]
+YAML
+need "apply" ctl apply -f "$CFG" >/dev/null
+
+# 200 keep-alive connections (v4 and v6), a request on each every 50 ms, for 12 s.
+client --target 10.0.0.10:80 --hold 12 --connections 200 --interval 50 --expect-2xx \
+	>"$TOPO_LOGDIR/hold4.json" 2>"$TOPO_LOGDIR/hold4.err" &
+h4=$!
+client --target '[fd00::10]:80' --hold 12 --connections 200 --interval 50 --expect-2xx \
+	>"$TOPO_LOGDIR/hold6.json" 2>"$TOPO_LOGDIR/hold6.err" &
+h6=$!
+# Meanwhile, a stream of new connections, and the weight moving under both.
+client --target 10.0.0.10:80 --rate 200 --duration 11 --expect-2xx \
+	>"$TOPO_LOGDIR/rate.json" 2>"$TOPO_LOGDIR/rate.err" &
+rt=$!
+sleep 1
+for w in 5 10 25 50 75 100 0 50; do
+	ctl set-weight web "$w" >/dev/null
+	ctl set-weight web6 "$w" >/dev/null
+	sleep 1.2
+done
+wait $h4 $h6 $rt
+
+for f in hold4 hold6; do
+	j=$(cat "$TOPO_LOGDIR/$f.json")
+	eq "$f: all 200 connections established" "$(jq .established <<<"$j")" 200
+	eq "$f: broken connections while the weight moved 8 times" "$(jq .broken <<<"$j")" 0
+	eq "$f: connections answered by more than one backend" "$(jq .switched <<<"$j")" 0
+	ge "$f: requests served on the held connections" "$(jq .requests <<<"$j")" 30000
+done
+j=$(cat "$TOPO_LOGDIR/rate.json")
+eq "new connections during the changes: none failed" "$(jq .failed <<<"$j")" 0
+ge "new connections during the changes: some reached canary" \
+	"$(jq '[.backends | to_entries[] | select(.key | startswith("canary")) | .value] | add // 0' <<<"$j")" 100
+gen=$(ctl status web --json | jq '.services[0].generation')
+eq "each weight change was one config generation" "$gen" 9

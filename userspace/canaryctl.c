@@ -18,6 +18,7 @@
 #include "service.h"
 #include "stats.h"
 #include "status.h"
+#include "sweep.h"
 #include "util.h"
 
 static const char *pin_root = CANARY_DEFAULT_PIN_ROOT;
@@ -44,7 +45,7 @@ static int simple_opts(int argc, char **argv)
 	};
 	int opt;
 
-	while ((opt = cli_getopt(argc, argv, "+p:h", opts)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "p:h", opts)) != -1) {
 		if (opt == 'p')
 			pin_root = optarg;
 		else if (opt == 'h')
@@ -423,6 +424,30 @@ static int cmd_explain(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_sweep(int argc, char **argv)
+{
+	struct canary_maps m;
+	struct sweep_result r;
+	int rc = simple_opts(argc, argv), err;
+
+	if (rc)
+		return rc == 'h' ? 0 : EXIT_USAGE;
+	if (optind < argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (open_maps(&m))
+		return 1;
+	err = flows_sweep(&m, &r);
+	canary_maps_close(&m);
+	if (err) {
+		log_error("sweep failed: %s", strerror(-err));
+		return 1;
+	}
+	printf("swept %llu flows: %llu expired and removed, %llu of them with an unanswered SYN\n",
+	       (unsigned long long)r.scanned, (unsigned long long)r.expired,
+	       (unsigned long long)r.unanswered);
+	return 0;
+}
+
 static const struct cli_cmd cmds[] = {
 	{"apply", cmd_apply, "apply a services file (YAML)",
 	 "apply -f FILE [--dry-run] [--prune] [--pin-root DIR]\n"
@@ -452,6 +477,11 @@ static const struct cli_cmd cmds[] = {
 	{"status", cmd_status, "show weights, backends and per-arm counters",
 	 "status [SERVICE] [--json] [--pin-root DIR]\n"
 	 "  -j, --json              machine-readable output\n" PIN_ROOT_HELP},
+	{"sweep", cmd_sweep, "remove expired flows; count unanswered SYNs",
+	 "sweep [--pin-root DIR]\n"
+	 "One pass of the flow-table sweeper that canaryd runs every interval: removes\n"
+	 "entries idle for longer than their state's timeout and counts the flows that\n"
+	 "leave with their SYN never answered (syn_unanswered).\n" PIN_ROOT_HELP},
 	{"explain", cmd_explain, "say which arm and backend a new flow would get",
 	 "explain SERVICE --src ADDR:PORT [--proto tcp|udp] [--json] [--pin-root DIR]\n"
 	 "Computes the decision with the data plane's own hashing code, and reports an\n"

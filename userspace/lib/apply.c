@@ -93,13 +93,18 @@ int stats_reset(struct canary_maps *m, uint32_t id)
 		goto out;
 	}
 	for (arm = 0; arm < CANARY_ARMS; arm++) {
-		k = id * CANARY_ARMS + arm;
-		if (bpf_map_update_elem(m->arm_stats, &k, zero_arm, BPF_ANY))
-			err = -errno;
-		for (i = 0; i < CANARY_MAX_BACKENDS; i++) {
-			k = (id * CANARY_ARMS + arm) * CANARY_MAX_BACKENDS + i;
-			if (bpf_map_update_elem(m->backend_stats, &k, zero_be, BPF_ANY))
+		uint32_t slots[2] = {CANARY_ARM_SLOT(id, arm), CANARY_SWEEP_SLOT(id, arm)};
+
+		for (k = 0; k < 2; k++)
+			if (bpf_map_update_elem(m->arm_stats, &slots[k], zero_arm, BPF_ANY))
 				err = -errno;
+		for (i = 0; i < CANARY_MAX_BACKENDS; i++) {
+			uint32_t b[2] = {CANARY_BACKEND_SLOT(id, arm, i),
+					 CANARY_BACKEND_SWEEP_SLOT(id, arm, i)};
+
+			for (k = 0; k < 2; k++)
+				if (bpf_map_update_elem(m->backend_stats, &b[k], zero_be, BPF_ANY))
+					err = -errno;
 		}
 	}
 out:

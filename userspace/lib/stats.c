@@ -36,17 +36,37 @@ static int percpu_sum(int fd, uint32_t key, void *out, size_t size)
 	return 0;
 }
 
+/* Add the sweeper's slot to the data plane's, word by word. */
+static int two_slots(int fd, uint32_t a, uint32_t b, void *out, size_t size)
+{
+	__u64 *sum = out, *tmp;
+	size_t w;
+	int err;
+
+	err = percpu_sum(fd, a, out, size);
+	if (err)
+		return err;
+	tmp = malloc(size);
+	if (!tmp)
+		return -ENOMEM;
+	err = percpu_sum(fd, b, tmp, size);
+	for (w = 0; !err && w < size / 8; w++)
+		sum[w] += tmp[w];
+	free(tmp);
+	return err;
+}
+
 int arm_stats_read(struct canary_maps *m, uint32_t svc, int arm, struct arm_stats *out)
 {
-	return percpu_sum(m->arm_stats, svc * CANARY_ARMS + arm, out, sizeof(*out));
+	return two_slots(m->arm_stats, CANARY_ARM_SLOT(svc, arm), CANARY_SWEEP_SLOT(svc, arm), out,
+			 sizeof(*out));
 }
 
 int backend_stats_read(struct canary_maps *m, uint32_t svc, int arm, int idx,
 		       struct backend_stats *out)
 {
-	return percpu_sum(m->backend_stats,
-			  (svc * CANARY_ARMS + arm) * CANARY_MAX_BACKENDS + idx, out,
-			  sizeof(*out));
+	return two_slots(m->backend_stats, CANARY_BACKEND_SLOT(svc, arm, idx),
+			 CANARY_BACKEND_SWEEP_SLOT(svc, arm, idx), out, sizeof(*out));
 }
 
 int reasons_read(struct canary_maps *m, struct reason_stats *out)

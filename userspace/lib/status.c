@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "analysis.h"
 #include "canary_hash.h"
 #include "service.h"
 #include "stats.h"
@@ -37,6 +38,69 @@ static void backend_name(const struct canary_endpoint *vip, const struct canary_
 			 char *buf, size_t len)
 {
 	endpoint_str(vip->family, &b->addr, ntohs(b->port), buf, len);
+}
+
+/* A ratio with its Wilson 95% interval, for people to read. */
+static struct json_object *json_ratio(__u64 x, __u64 n)
+{
+	struct json_object *j = json_object_new_object(), *ci = json_object_new_array();
+	struct av_interval w = av_wilson(x, n, 1.96);
+
+	json_object_object_add(j, "events", json_object_new_int64(x));
+	json_object_object_add(j, "of", json_object_new_int64(n));
+	json_object_object_add(j, "ratio", json_object_new_double(n ? (double)x / n : 0));
+	json_object_array_add(ci, json_object_new_double(w.lo));
+	json_object_array_add(ci, json_object_new_double(w.hi));
+	json_object_object_add(j, "wilson95", ci);
+	return j;
+}
+
+/* p50/p90/p99 and mean in milliseconds from a log2-us histogram. */
+static struct json_object *json_latency(const __u64 *hist, __u64 count, __u64 sum_us)
+{
+	struct json_object *j = json_object_new_object();
+	static const double qs[] = {0.5, 0.9, 0.99};
+	static const char *names[] = {"p50", "p90", "p99"};
+	unsigned int i;
+
+	json_object_object_add(j, "count", json_object_new_int64(count));
+	json_object_object_add(j, "mean", count ? json_object_new_double(sum_us / 1000.0 / count)
+						: NULL);
+	for (i = 0; i < 3; i++) {
+		double us = hist_quantile_us(hist, CANARY_HIST_BUCKETS, qs[i]);
+
+		json_object_object_add(j, names[i], us < 0 ? NULL : json_object_new_double(us / 1000.0));
+	}
+	return j;
+}
+
+struct json_object *status_signals_json(const struct arm_stats *a)
+{
+	struct json_object *j = json_object_new_object(), *http = json_object_new_object();
+	struct json_object *r = json_object_new_object();
+	static const char *cls[] = {"unparsed", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	unsigned int i;
+
+	json_object_object_add(j, "backend_resets", json_object_new_int64(a->backend_resets));
+	json_object_object_add(j, "reset_flows", json_object_new_int64(a->reset_flows));
+	json_object_object_add(j, "syn_retransmits", json_object_new_int64(a->syn_retransmits));
+	json_object_object_add(j, "syn_unanswered", json_object_new_int64(a->syn_unanswered));
+	json_object_object_add(j, "icmp_errors", json_object_new_int64(a->icmp_errors));
+	json_object_object_add(j, "errored_flows", json_object_new_int64(a->errored_flows));
+	json_object_object_add(j, "requests", json_object_new_int64(a->requests));
+	json_object_object_add(http, "responses", json_object_new_int64(a->http_responses));
+	for (i = 0; i < CANARY_HTTP_CLASSES; i++)
+		json_object_object_add(http, cls[i], json_object_new_int64(a->http_class[i]));
+	json_object_object_add(j, "http", http);
+	json_object_object_add(r, "errored_flows", json_ratio(a->errored_flows, a->flows));
+	json_object_object_add(r, "reset_flows", json_ratio(a->reset_flows, a->flows));
+	json_object_object_add(r, "syn_unanswered", json_ratio(a->syn_unanswered, a->flows));
+	json_object_object_add(r, "http_5xx", json_ratio(a->http_class[5], a->http_responses));
+	json_object_object_add(j, "ratios", r);
+	json_object_object_add(j, "ttfb_ms", json_latency(a->ttfb_hist, a->requests, a->ttfb_sum_us));
+	json_object_object_add(j, "handshake_ms", json_latency(a->handshake_hist, a->handshake_count,
+							       a->handshake_sum_us));
+	return j;
 }
 
 struct override_row {
@@ -114,6 +178,7 @@ struct json_object *status_service_json(struct canary_maps *m, const struct serv
 		json_object_object_add(ja, "fwd_bytes", json_object_new_int64(a.fwd_bytes));
 		json_object_object_add(ja, "rev_packets", json_object_new_int64(a.rev_packets));
 		json_object_object_add(ja, "rev_bytes", json_object_new_int64(a.rev_bytes));
+		json_object_object_add(ja, "signals", status_signals_json(&a));
 		for (i = 0; i < s->cfg.nbackends[arm]; i++) {
 			struct json_object *jbe = json_object_new_object();
 			struct backend_stats b;
@@ -125,6 +190,17 @@ struct json_object *status_service_json(struct canary_maps *m, const struct serv
 			json_object_object_add(jbe, "flows", json_object_new_int64(b.flows));
 			json_object_object_add(jbe, "packets", json_object_new_int64(b.fwd_packets));
 			json_object_object_add(jbe, "bytes", json_object_new_int64(b.fwd_bytes));
+			json_object_object_add(jbe, "errored_flows", json_object_new_int64(b.errored_flows));
+			json_object_object_add(jbe, "backend_resets",
+					       json_object_new_int64(b.backend_resets));
+			json_object_object_add(jbe, "syn_retransmits",
+					       json_object_new_int64(b.syn_retransmits));
+			json_object_object_add(jbe, "syn_unanswered",
+					       json_object_new_int64(b.syn_unanswered));
+			json_object_object_add(jbe, "icmp_errors", json_object_new_int64(b.icmp_errors));
+			json_object_object_add(jbe, "http_responses",
+					       json_object_new_int64(b.http_responses));
+			json_object_object_add(jbe, "http_5xx", json_object_new_int64(b.http_5xx));
 			json_object_array_add(jb, jbe);
 		}
 		json_object_object_add(ja, "backends", jb);
@@ -162,6 +238,65 @@ struct json_object *status_reasons_json(struct canary_maps *m)
 	return j;
 }
 
+static void print_ratio(const char *name, __u64 x, __u64 n, FILE *f)
+{
+	struct av_interval w = av_wilson(x, n, 1.96);
+
+	if (!n) {
+		fprintf(f, " %-28s", "-");
+		return;
+	}
+	fprintf(f, " %5.2f%% [%5.2f, %5.2f] %-7s", 100.0 * x / n, 100 * w.lo, 100 * w.hi, name);
+}
+
+static void print_latency(const __u64 *hist, __u64 count, FILE *f)
+{
+	double p[3];
+	static const double qs[] = {0.5, 0.9, 0.99};
+	int i;
+
+	if (!count) {
+		fprintf(f, " %-26s", "-");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		p[i] = hist_quantile_us(hist, CANARY_HIST_BUCKETS, qs[i]) / 1000.0;
+	fprintf(f, " %7.2f %7.2f %8.2f  ", p[0], p[1], p[2]);
+}
+
+/* Health per arm: error ratios with Wilson 95% intervals, TTFB quantiles. */
+static void print_signals(const struct arm_stats *a, bool http, FILE *f)
+{
+	int arm;
+
+	fprintf(f, "  %-7s %28s %28s %8s %8s %6s\n", "health", "errored flows [95% CI]",
+		"backend-reset flows", "resets", "syn-retx", "icmp");
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		fprintf(f, "  %-7s", arm_name(arm));
+		print_ratio("", a[arm].errored_flows, a[arm].flows, f);
+		print_ratio("", a[arm].reset_flows, a[arm].flows, f);
+		fprintf(f, " %8llu %8llu %6llu\n", (unsigned long long)a[arm].backend_resets,
+			(unsigned long long)a[arm].syn_retransmits,
+			(unsigned long long)a[arm].icmp_errors);
+	}
+	fprintf(f, "  %-7s %28s %-26s %-26s\n", "", http ? "http 5xx [95% CI]" : "",
+		"ttfb ms p50 p90 p99", "handshake ms p50 p90 p99");
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		fprintf(f, "  %-7s", arm_name(arm));
+		if (http)
+			print_ratio("", a[arm].http_class[5], a[arm].http_responses, f);
+		else
+			fprintf(f, " %28s", "");
+		print_latency(a[arm].ttfb_hist, a[arm].requests, f);
+		print_latency(a[arm].handshake_hist, a[arm].handshake_count, f);
+		fprintf(f, "\n");
+	}
+	if (a[0].syn_unanswered + a[1].syn_unanswered)
+		fprintf(f, "  unanswered SYN flows: stable %llu, canary %llu\n",
+			(unsigned long long)a[0].syn_unanswered,
+			(unsigned long long)a[1].syn_unanswered);
+}
+
 static void print_service(struct canary_maps *m, const struct service_state *s, FILE *f)
 {
 	char vip[80], w[16];
@@ -193,6 +328,7 @@ static void print_service(struct canary_maps *m, const struct service_state *s, 
 		fprintf(f, "  measured canary share of flows: %.2f%% (%llu of %llu)\n",
 			100.0 * a[1].flows / total, (unsigned long long)a[1].flows,
 			(unsigned long long)total);
+	print_signals(a, s->cfg.flags & CANARY_SVC_F_HTTP, f);
 	for (arm = 0; arm < CANARY_ARMS; arm++) {
 		for (i = 0; i < s->cfg.nbackends[arm]; i++) {
 			struct backend_stats b;

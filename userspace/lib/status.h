@@ -11,6 +11,9 @@ struct json_object;
 
 /* One service with per-arm and per-backend counters (canaryctl status --json). */
 struct json_object *status_service_json(struct canary_maps *m, const struct service_state *s);
+/* An arm's health signals: counts, ratios with Wilson 95% intervals, latency quantiles. */
+struct arm_stats;
+struct json_object *status_signals_json(const struct arm_stats *a);
 /* The global reason counters as an object of name -> count. */
 struct json_object *status_reasons_json(struct canary_maps *m);
 

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* icmp.h: ICMP errors that quote a packet of a flow. An error about a packet we sent to
+ * a backend (destination unreachable, too big, time exceeded, parameter problem) is
+ * counted against the flow's arm and translated back, so the client sees it quote the
+ * packet it sent to the VIP: path MTU discovery and "connection refused" keep working.
+ * An error from the client side about a reply is translated towards the backend. */
+#ifndef CANARY_ICMP_H
+#define CANARY_ICMP_H
+
+#include "health.h"
+#include "nat.h"
+
+#define ICMP4_DEST_UNREACH  3
+#define ICMP4_SOURCE_QUENCH 4
+#define ICMP4_TIME_EXCEEDED 11
+#define ICMP4_PARAMETERPROB 12
+#define ICMP6_DST_UNREACH   1
+#define ICMP6_PKT_TOOBIG    2
+#define ICMP6_TIME_EXCEED   3
+#define ICMP6_PARAMPROB	    4
+
+static __always_inline bool icmp_is_error(__u8 family, __u8 type)
+{
+	if (family == CANARY_AF_INET)
+		return type == ICMP4_DEST_UNREACH || type == ICMP4_SOURCE_QUENCH ||
+		       type == ICMP4_TIME_EXCEEDED || type == ICMP4_PARAMETERPROB;
+	return type >= ICMP6_DST_UNREACH && type <= ICMP6_PARAMPROB;
+}
+
+/* Ones'-complement delta of one 16-bit word changing from old to new. */
+static __always_inline __u32 csum_word_delta(__u16 old, __u16 new)
+{
+	return (__u16)~old + (__u32) new;
+}
+
+/* The quoted packet inside an ICMP error, as pointers into the frame. */
+struct icmp_quote {
+	__u8 *icmp;	   /* ICMP header (8 bytes, checked) */
+	void *ip;	   /* quoted IP header (checked) */
+	__be16 *ports;	   /* quoted L4 ports (4 bytes, checked) */
+	__sum16 *l4_check; /* quoted L4 checksum, NULL when not quoted */
+	struct canary_endpoint src, dst;
+};
+
+static __always_inline bool icmp_quote_parse(struct pkt *p, struct icmp_quote *q)
+{
+	void *data_end = p->data_end;
+	__u8 proto, *l4;
+
+	q->icmp = p->l4;
+	if ((void *)(q->icmp + 8) > data_end)
+		return false;
+	q->ip = q->icmp + 8;
+	if (p->key.svc.family == CANARY_AF_INET) {
+		struct iphdr *in = q->ip;
+
+		/* A quote with IP options is left alone (rare, and counted as unmatched). */
+		if ((void *)(in + 1) > data_end || in->version != 4 || in->ihl != 5)
+			return false;
+		proto = in->protocol;
+		q->src.addr.v4 = in->saddr;
+		q->dst.addr.v4 = in->daddr;
+		l4 = (__u8 *)(in + 1);
+	} else {
+		struct ipv6hdr *in = q->ip;
+
+		if ((void *)(in + 1) > data_end || in->version != 6)
+			return false;
+		proto = in->nexthdr;
+		__builtin_memcpy(&q->src.addr, &in->saddr, 16);
+		__builtin_memcpy(&q->dst.addr, &in->daddr, 16);
+		l4 = (__u8 *)(in + 1);
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return false;
+	if ((void *)(l4 + 8) > data_end)
+		return false;
+	q->ports = (__be16 *)l4;
+	q->src.port = q->ports[0];
+	q->dst.port = q->ports[1];
+	q->src.proto = q->dst.proto = proto;
+	q->src.family = q->dst.family = p->key.svc.family;
+	q->l4_check = NULL;
+	if (proto == IPPROTO_UDP)
+		q->l4_check = (__sum16 *)(l4 + 6);
+	else if ((void *)(l4 + 18) <= data_end)
+		q->l4_check = (__sum16 *)(l4 + 16);
+	return true;
+}
+
+/* Rewrite one endpoint of the quoted packet (its source for src=true, else its
+ * destination) to addr:port, with the address delta d_addr and the address+port delta
+ * d_l4; returns the delta this adds to the ICMP checksum. */
+static __always_inline __u32 icmp_quote_rewrite(struct pkt *p, struct icmp_quote *q, bool src,
+						const union canary_addr *addr, __be16 port,
+						__u16 d_addr, __u16 d_l4)
+{
+	__u32 acc = d_addr;
+	__be16 old_port;
+	__u16 c, old;
+
+	if (p->key.svc.family == CANARY_AF_INET) {
+		struct iphdr *in = q->ip;
+
+		if ((void *)(in + 1) > p->data_end)
+			return 0;
+		if (src)
+			in->saddr = addr->v4;
+		else
+			in->daddr = addr->v4;
+		old = in->check;
+		in->check = canary_csum_apply(old, d_addr);
+		acc += csum_word_delta(old, in->check);
+	} else {
+		struct ipv6hdr *in = q->ip;
+
+		if ((void *)(in + 1) > p->data_end)
+			return 0;
+		if (src)
+			__builtin_memcpy(&in->saddr, addr, 16);
+		else
+			__builtin_memcpy(&in->daddr, addr, 16);
+	}
+	old_port = q->ports[src ? 0 : 1];
+	q->ports[src ? 0 : 1] = port;
+	acc += csum_word_delta(old_port, port);
+	if (q->l4_check && (void *)(q->l4_check + 1) <= p->data_end) {
+		old = *q->l4_check;
+		c = l4_csum_apply(old, d_l4, q->src.proto);
+		*q->l4_check = c;
+		acc += csum_word_delta(old, c);
+	}
+	return acc;
+}
+
+/* Replace the outer source (src=true) or destination address; returns its delta to an
+ * ICMPv6 checksum (which covers the pseudo-header), 0 for ICMPv4. */
+static __always_inline __u32 icmp_outer_rewrite(struct pkt *p, bool src,
+						const union canary_addr *addr, __u16 d_addr)
+{
+	if (p->key.svc.family == CANARY_AF_INET) {
+		struct iphdr *iph = p->l3;
+
+		if ((void *)(iph + 1) > p->data_end)
+			return 0;
+		if (src)
+			iph->saddr = addr->v4;
+		else
+			iph->daddr = addr->v4;
+		iph->check = canary_csum_apply(iph->check, d_addr);
+		return 0;
+	} else {
+		struct ipv6hdr *ip6h = p->l3;
+
+		if ((void *)(ip6h + 1) > p->data_end)
+			return 0;
+		if (src)
+			__builtin_memcpy(&ip6h->saddr, addr, 16);
+		else
+			__builtin_memcpy(&ip6h->daddr, addr, 16);
+		return d_addr;
+	}
+}
+
+static __always_inline bool addr_eq(const union canary_addr *a, const union canary_addr *b)
+{
+	return a->v6[0] == b->v6[0] && a->v6[1] == b->v6[1] && a->v6[2] == b->v6[2] &&
+	       a->v6[3] == b->v6[3];
+}
+
+static __always_inline int icmp_send(struct xdp_md *ctx, struct pkt *p, const union canary_addr *src,
+				     const union canary_addr *dst, struct reason_stats *rs)
+{
+	struct canary_nexthop nh = {};
+	int rc = nexthop_resolve(ctx, p, src, dst, &nh);
+
+	rs->icmp_mapped++;
+	return xmit(ctx, p, rc, &nh, rs);
+}
+
+static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct reason_stats *rs)
+{
+	struct icmp_quote q = {};
+	struct backend_info *bi;
+	struct flow_state *f;
+	struct flow_key fk = {};
+	struct svc_info *svc;
+	union canary_addr outer_src, outer_dst;
+	__u32 acc;
+
+	if (!icmp_quote_parse(p, &q) || !icmp_is_error(p->key.svc.family, q.icmp[0]))
+		goto unmatched;
+	outer_src = p->key.client;
+	outer_dst = p->key.svc.addr;
+
+	/* About a packet we sent to a backend: the quote runs client -> backend. */
+	bi = backend_find(&q.dst);
+	if (bi) {
+		struct arm_stats *as;
+		struct backend_stats *bs;
+		__u32 arm = bi->arm, idx = bi->index;
+
+		fk.svc = bi->vip;
+		fk.client = q.src.addr;
+		fk.client_port = q.src.port;
+		f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
+		if (f) {
+			arm = f->arm;
+			idx = f->backend_idx;
+		}
+		as = arm_stats_of(bi->svc, arm);
+		bs = backend_stats_of(bi->svc, arm, idx);
+		if (as)
+			as->icmp_errors++;
+		if (bs)
+			bs->icmp_errors++;
+		if (f)
+			flow_error(f, CANARY_ERR_ICMP, as, bs);
+
+		acc = icmp_quote_rewrite(p, &q, false, &bi->vip.addr, bi->vip.port, bi->csum_ip,
+					 bi->csum_l4);
+		/* Sent by the backend itself (port unreachable): it must come from the VIP. */
+		if (addr_eq(&outer_src, &q.dst.addr)) {
+			acc += icmp_outer_rewrite(p, true, &bi->vip.addr, bi->csum_ip);
+			outer_src = bi->vip.addr;
+		}
+		if ((void *)(q.icmp + 4) > p->data_end)
+			return XDP_PASS;
+		*(__sum16 *)(q.icmp + 2) = canary_csum_apply(*(__u16 *)(q.icmp + 2),
+							     canary_csum_fold(acc));
+		return icmp_send(ctx, p, &outer_src, &outer_dst, rs);
+	}
+
+	/* About a reply the client got: the quote runs VIP -> client. */
+	svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &q.src);
+	if (svc && addr_eq(&outer_dst, &q.src.addr)) {
+		fk.svc = q.src;
+		fk.client = q.dst.addr;
+		fk.client_port = q.dst.port;
+		f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
+		if (!f)
+			goto unmatched;
+		acc = icmp_quote_rewrite(p, &q, true, &f->backend, f->backend_port, f->csum_ip,
+					 f->csum_l4);
+		acc += icmp_outer_rewrite(p, false, &f->backend, f->csum_ip);
+		if ((void *)(q.icmp + 4) > p->data_end)
+			return XDP_PASS;
+		*(__sum16 *)(q.icmp + 2) = canary_csum_apply(*(__u16 *)(q.icmp + 2),
+							     canary_csum_fold(acc));
+		return icmp_send(ctx, p, &outer_src, &f->backend, rs);
+	}
+
+unmatched:
+	rs->icmp_unmatched++;
+	return XDP_PASS;
+}
+
+#endif /* CANARY_ICMP_H */

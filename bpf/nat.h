@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* nat.h: rewriting and forwarding: next-hop resolution and caching, the NAT rewrite
+ * with precomputed checksum deltas, and the reply index lookup. */
+#ifndef CANARY_NAT_H
+#define CANARY_NAT_H
+
+#include "parsing.h"
+#include "maps.h"
+#include "canary_csum.h"
+#include "canary_hash.h"
+
+/* ---- forwarding ------------------------------------------------------------------------ */
+
+/* Resolve the next hop towards dst with the kernel FIB. */
+static __always_inline int nexthop_resolve(struct xdp_md *ctx, const struct pkt *p,
+					   const union canary_addr *src,
+					   const union canary_addr *dst, struct canary_nexthop *nh)
+{
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	fib.family = p->key.svc.family;
+	fib.l4_protocol = p->key.svc.proto;
+	fib.tot_len = p->l3_len;
+	fib.ifindex = ctx->ingress_ifindex;
+	if (fib.family == CANARY_AF_INET) {
+		fib.tos = p->tos;
+		fib.ipv4_src = src->v4;
+		fib.ipv4_dst = dst->v4;
+	} else {
+		fib.flowinfo = 0;
+		__builtin_memcpy(fib.ipv6_src, src, 16);
+		__builtin_memcpy(fib.ipv6_dst, dst, 16);
+	}
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		nh->ifindex = fib.ifindex;
+		__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+	} else {
+		nh->ifindex = 0;
+	}
+	return rc;
+}
+
+/* Keep a direction's next hop fresh: re-resolve when unresolved or older than the
+ * TTL, so route and neighbour changes are picked up within CANARY_NEXTHOP_TTL_NS. */
+static __always_inline int nexthop_get(struct xdp_md *ctx, const struct pkt *p,
+				       const union canary_addr *src, const union canary_addr *dst,
+				       struct canary_nexthop *nh, __u64 *stamp, __u64 now)
+{
+	if (nh->ifindex && (__s64)(now - *stamp) < (__s64)CANARY_NEXTHOP_TTL_NS)
+		return BPF_FIB_LKUP_RET_SUCCESS;
+	*stamp = now;
+	return nexthop_resolve(ctx, p, src, dst, nh);
+}
+
+static __always_inline __u16 l4_csum_apply(__u16 check, __u16 delta, __u8 proto)
+{
+	__u16 c;
+
+	/* A zero UDP checksum means "none"; keep it, and never produce one. */
+	if (proto == IPPROTO_UDP && check == 0)
+		return 0;
+	c = canary_csum_apply(check, delta);
+	if (proto == IPPROTO_UDP && c == 0)
+		c = 0xffff;
+	return c;
+}
+
+/* Rewrite one endpoint (the destination for dst=true, else the source) of the packet
+ * to addr:port, updating checksums by the precomputed deltas. The bounds were checked
+ * by the parser; they are checked again here only because the verifier cannot tie
+ * the family to the parse path that checked them. */
+static __always_inline void nat_rewrite(struct pkt *p, bool dst, const union canary_addr *addr,
+					__be16 port, __u16 csum_ip, __u16 csum_l4)
+{
+	__u8 proto = p->key.svc.proto;
+	__be16 *ports = p->l4;
+	__sum16 *check;
+
+	if (p->key.svc.family == CANARY_AF_INET) {
+		struct iphdr *iph = p->l3;
+
+		if ((void *)(iph + 1) > p->data_end)
+			return;
+		if (dst)
+			iph->daddr = addr->v4;
+		else
+			iph->saddr = addr->v4;
+		iph->check = canary_csum_apply(iph->check, csum_ip);
+	} else {
+		struct ipv6hdr *ip6h = p->l3;
+
+		if ((void *)(ip6h + 1) > p->data_end)
+			return;
+		if (dst)
+			__builtin_memcpy(&ip6h->daddr, addr, 16);
+		else
+			__builtin_memcpy(&ip6h->saddr, addr, 16);
+	}
+
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		if ((void *)(th + 1) > p->data_end)
+			return;
+		check = &th->check;
+	} else {
+		struct udphdr *uh = p->l4;
+
+		if ((void *)(uh + 1) > p->data_end)
+			return;
+		check = &uh->check;
+	}
+	ports[dst ? 1 : 0] = port;
+	*check = l4_csum_apply(*check, csum_l4, proto);
+}
+
+/* Send the (already rewritten) frame to its next hop, or let the kernel resolve the
+ * neighbour, or drop it when there is no route at all. */
+static __always_inline int xmit(struct xdp_md *ctx, struct pkt *p, int fib_rc,
+				const struct canary_nexthop *nh, struct reason_stats *rs)
+{
+	if (fib_rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		rs->pass_no_neigh++;
+		return XDP_PASS;
+	}
+	if (fib_rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		rs->drop_fib++;
+		return XDP_DROP;
+	}
+	__builtin_memcpy(p->eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
+	if (nh->ifindex == ctx->ingress_ifindex) {
+		rs->fwd_tx++;
+		return XDP_TX;
+	}
+	rs->fwd_redirect++;
+	return bpf_redirect(nh->ifindex, 0);
+}
+
+static __always_inline bool fib_usable(int rc)
+{
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH;
+}
+
+/* The backend behind a reply's source, from the reply index. */
+static __always_inline struct backend_info *backend_find(const struct canary_endpoint *k)
+{
+	struct backend_slot *slot;
+	__u32 zero = 0, h, i, idx;
+	void *table;
+
+	table = bpf_map_lookup_elem(&CANARY_MAP_BACKEND_INDEX, &zero);
+	if (!table)
+		return NULL;
+	h = canary_backend_slot(k);
+	for (i = 0; i < CANARY_BACKEND_PROBES; i++) {
+		idx = (h + i) & (CANARY_BACKEND_SLOTS - 1);
+		slot = bpf_map_lookup_elem(table, &idx);
+		if (!slot || !slot->key.family)
+			return NULL;
+		if (slot->key.port == k->port && slot->key.proto == k->proto &&
+		    slot->key.family == k->family && slot->key.addr.v6[0] == k->addr.v6[0] &&
+		    slot->key.addr.v6[1] == k->addr.v6[1] && slot->key.addr.v6[2] == k->addr.v6[2] &&
+		    slot->key.addr.v6[3] == k->addr.v6[3])
+			return &slot->info;
+	}
+	return NULL;
+}
+
+#endif /* CANARY_NAT_H */

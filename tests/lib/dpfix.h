@@ -1,0 +1,237 @@
+/* dpfix.h: running the real xdp_canary program through BPF_PROG_TEST_RUN in the
+ * netfix.h namespace: a private loaded instance, services built with the same apply
+ * code canaryctl uses, and helpers to send fixtures and read counters and flows. */
+#ifndef XDP_CANARY_DPFIX_H
+#define XDP_CANARY_DPFIX_H
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "testlib.h"
+#include "pktbuild.h"
+#include "netfix.h"
+#include "apply.h"
+#include "service.h"
+#include "stats.h"
+#include "util.h"
+#include "xdp_canary.skel.h"
+
+struct instance {
+	struct xdp_canary_bpf *skel;
+	struct canary_maps maps;
+	int prog_fd;
+};
+
+/* Load a private (unpinned) copy of the program; timeouts in ms, 0 = default. */
+static inline int instance_load(struct instance *in, unsigned int udp_idle_ms, unsigned int syn_ms)
+{
+	struct bpf_map *map;
+	struct canary_meta meta = {.abi_version = CANARY_ABI_VERSION};
+	__u32 zero = 0;
+
+	memset(in, 0, sizeof(*in));
+	in->skel = xdp_canary_bpf__open();
+	if (!in->skel)
+		return -1;
+	bpf_map__set_max_entries(in->skel->maps.flows, 65536);
+	if (udp_idle_ms)
+		in->skel->rodata->udp_idle_ns = udp_idle_ms * 1000000ull;
+	if (syn_ms)
+		in->skel->rodata->syn_timeout_ns = syn_ms * 1000000ull;
+	if (xdp_canary_bpf__load(in->skel)) {
+		xdp_canary_bpf__destroy(in->skel);
+		return -1;
+	}
+	bpf_object__for_each_map(map, in->skel->obj)
+	{
+		unsigned int i;
+
+		for (i = 0; i < canary_map_count; i++)
+			if (!strcmp(bpf_map__name(map), canary_map_descs[i].name))
+				*canary_map_fd(&in->maps, &canary_map_descs[i]) = bpf_map__fd(map);
+	}
+	bpf_map_update_elem(in->maps.meta, &zero, &meta, BPF_ANY);
+	in->prog_fd = bpf_program__fd(in->skel->progs.xdp_canary);
+	return 0;
+}
+
+/* ---- building services ----------------------------------------------------------------- */
+
+static inline void spec_init(struct service_spec *s, const char *name, const char *vip, int port,
+		      int proto, int mode, uint16_t weight_bp)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->family = addr_parse(vip, &s->vip);
+	s->port = port;
+	s->proto = proto;
+	s->hash_mode = mode;
+	s->prefix_v4 = 32;
+	s->prefix_v6 = 64;
+	s->weight_bp = weight_bp;
+}
+
+static inline void spec_backend(struct service_spec *s, int arm, const char *ep)
+{
+	struct backend_spec *b = &s->backends[arm][s->nbackends[arm]++];
+
+	if (!endpoint_parse(ep, &b->addr, &b->port))
+		fprintf(stderr, "bad endpoint %s\n", ep);
+}
+
+static inline int apply_specs(struct instance *in, struct service_spec *specs, unsigned int n)
+{
+	struct canary_config cfg = {.nservices = n, .services = specs};
+	struct apply_opts o = {0};
+	struct apply_summary sum;
+
+	snprintf(cfg.file, sizeof(cfg.file), "(test)");
+	return config_apply(&in->maps, &cfg, &o, &sum);
+}
+
+/* ---- running packets -------------------------------------------------------------------- */
+
+struct run {
+	__u32 retval;
+	__u32 len;
+	uint8_t out[2048];
+};
+
+static inline int xdp_run(struct instance *in, int ifindex, const uint8_t *pkt, size_t len, struct run *r)
+{
+	struct xdp_md ctx = {.data = 0, .data_end = len, .ingress_ifindex = ifindex};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	int err = bpf_prog_test_run_opts(in->prog_fd, &o);
+
+	if (err)
+		fprintf(stderr, "bpf_prog_test_run_opts: %s\n", strerror(errno));
+	r->retval = o.retval;
+	r->len = o.data_size_out;
+	return err;
+}
+
+static inline void spec_pkt(struct pkt_spec *p, const char *src, int sport, const char *dst, int dport,
+		     int proto, uint8_t flags)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = addr_parse(src, &p->src);
+	addr_parse(dst, &p->dst);
+	p->sport = sport;
+	p->dport = dport;
+	p->proto = proto;
+	p->tcp_flags = flags;
+	p->seq = 1000;
+	p->ack = flags & TH_ACK ? 2000 : 0;
+}
+
+/* Run p in on ifindex; expect verdict, and when want != NULL, exactly that frame out. */
+static inline bool expect_frame(struct instance *in, int ifindex, const struct pkt_spec *p,
+			 __u32 verdict, const struct pkt_spec *want, const char *what)
+{
+	uint8_t inbuf[2048], wantbuf[2048];
+	size_t len = pkt_build(p, inbuf, sizeof(inbuf)), wlen;
+	struct run r;
+	bool ok;
+	char msg[200];
+
+	if (xdp_run(in, ifindex, inbuf, len, &r))
+		return ASSERT_TRUE(false, "prog test run");
+	snprintf(msg, sizeof(msg), "%s: verdict", what);
+	ok = ASSERT_EQ(r.retval, verdict, msg);
+	if (!want) {
+		snprintf(msg, sizeof(msg), "%s: frame unchanged", what);
+		return ASSERT_TRUE(r.len == len && !memcmp(r.out, inbuf, len), msg) && ok;
+	}
+	wlen = pkt_build(want, wantbuf, sizeof(wantbuf));
+	snprintf(msg, sizeof(msg), "%s: checksums verify after rewrite", what);
+	ok &= ASSERT_TRUE(pkt_csums_ok(r.out, r.len), msg);
+	snprintf(msg, sizeof(msg), "%s: output bytes", what);
+	ok &= ASSERT_TRUE(r.len == wlen && !memcmp(r.out, wantbuf, wlen), msg);
+	if (r.len == wlen && memcmp(r.out, wantbuf, wlen)) {
+		size_t i;
+
+		for (i = 0; i < wlen; i++)
+			if (r.out[i] != wantbuf[i])
+				printf("#   byte %zu: got %02x want %02x\n", i, r.out[i], wantbuf[i]);
+	}
+	return ok;
+}
+
+static inline bool flow_get(struct instance *in, const char *client, int cport, const char *vip,
+		     int vport, int proto, struct flow_state *st)
+{
+	struct flow_key k = {};
+
+	k.svc.family = addr_parse(vip, &k.svc.addr);
+	k.svc.port = htons(vport);
+	k.svc.proto = proto;
+	addr_parse(client, &k.client);
+	k.client_port = htons(cport);
+	return bpf_map_lookup_elem(in->maps.flows, &k, st) == 0;
+}
+
+static inline struct reason_stats reasons(struct instance *in)
+{
+	struct reason_stats r;
+
+	reasons_read(&in->maps, &r);
+	return r;
+}
+
+static inline struct arm_stats armst(struct instance *in, uint32_t svc, int arm)
+{
+	struct arm_stats a;
+
+	arm_stats_read(&in->maps, svc, arm, &a);
+	return a;
+}
+
+static inline uint32_t svc_id(struct instance *in, const char *name)
+{
+	struct service_state s;
+
+	return service_find(&in->maps, name, &s) == 0 ? s.info.id : 0xffffffff;
+}
+
+/* Shorthands for a frame's expected rewrite. */
+static inline struct pkt_spec fwd_to(const struct pkt_spec *p, const char *backend, int bport,
+			      const uint8_t *dmac, const uint8_t *smac)
+{
+	struct pkt_spec w = *p;
+
+	addr_parse(backend, &w.dst);
+	w.dport = bport;
+	memcpy(w.dmac, dmac, 6);
+	memcpy(w.smac, smac, 6);
+	return w;
+}
+
+static inline struct pkt_spec rev_from(const struct pkt_spec *p, const char *vip, int vport)
+{
+	struct pkt_spec w = *p;
+
+	addr_parse(vip, &w.src);
+	w.sport = vport;
+	memcpy(w.dmac, MAC_CLIENT, 6);
+	memcpy(w.smac, MAC_XA, 6);
+	return w;
+}
+
+static inline void client_macs(struct pkt_spec *p)
+{
+	memcpy(p->smac, MAC_CLIENT, 6);
+	memcpy(p->dmac, MAC_XA, 6);
+}
+
+static inline void backend_macs(struct pkt_spec *p, const uint8_t *bmac, const uint8_t *ifmac)
+{
+	memcpy(p->smac, bmac, 6);
+	memcpy(p->dmac, ifmac, 6);
+}
+
+#endif

@@ -1,0 +1,449 @@
+/* test_health.c: the per-arm health signals, through the real program under
+ * BPF_PROG_TEST_RUN: crafted sequences (SYN, retransmitted SYN, SYN-ACK, RST, HTTP
+ * status lines whole, split and truncated, ICMP errors quoting a flow) and exact
+ * counter values; ICMP translations checked byte for byte with checksums rebuilt from
+ * scratch; and the sweeper's count of unanswered SYNs. Needs root. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpfix.h"
+#include "sweep.h"
+
+static struct instance in;
+static uint32_t web, api, dns;
+
+static const char *GET = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/* Send a TCP packet of the flow 10.0.1.2:cport <-> 10.0.0.10:vport, served by a stable
+ * backend on 10.0.2.x, in either direction, with flags and payload; returns the verdict. */
+static __u32 tcp(int cport, int vport, const char *backend, int bport, bool from_client,
+		 uint8_t flags, const char *payload)
+{
+	struct pkt_spec p;
+	uint8_t buf[512];
+	struct run r;
+	char vip[] = "10.0.0.10";
+
+	if (from_client) {
+		spec_pkt(&p, "10.0.1.2", cport, vip, vport, IPPROTO_TCP, flags);
+		client_macs(&p);
+	} else {
+		spec_pkt(&p, backend, bport, "10.0.1.2", cport, IPPROTO_TCP, flags);
+		backend_macs(&p, MAC_ST1, MAC_XB);
+	}
+	p.payload = payload;
+	p.plen = payload ? strlen(payload) : 0;
+	if (xdp_run(&in, from_client ? if_xa : if_xb, buf, pkt_build(&p, buf, sizeof(buf)), &r))
+		return ~0u;
+	return r.retval;
+}
+
+#define C(cport, flags, payload) tcp(cport, 80, "10.0.2.2", 8080, true, flags, payload)
+#define B(cport, flags, payload) tcp(cport, 80, "10.0.2.2", 8080, false, flags, payload)
+
+static struct arm_stats st(uint32_t id)
+{
+	return armst(&in, id, CANARY_ARM_STABLE);
+}
+
+static struct backend_stats bst(uint32_t id)
+{
+	struct backend_stats b;
+
+	backend_stats_read(&in.maps, id, CANARY_ARM_STABLE, 0, &b);
+	return b;
+}
+
+static void establish(int cport)
+{
+	C(cport, TH_SYN, NULL);
+	B(cport, TH_SYN | TH_ACK, NULL);
+	C(cport, TH_ACK, NULL);
+}
+
+static void test_syn_signals(void)
+{
+	struct arm_stats a0 = st(web), a1;
+	struct backend_stats b0 = bst(web), b1;
+	struct flow_state f;
+
+	TEST_CASE("SYN retransmitted before any SYN-ACK");
+	C(50000, TH_SYN, NULL);
+	C(50000, TH_SYN, NULL);
+	a1 = st(web);
+	b1 = bst(web);
+	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 1, "syn_retransmits +1");
+	ASSERT_EQ(b1.syn_retransmits - b0.syn_retransmits, 1, "backend syn_retransmits +1");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "errored_flows +1");
+	ASSERT_EQ(a1.flows - a0.flows, 1, "still one flow");
+	flow_get(&in, "10.0.1.2", 50000, "10.0.0.10", 80, IPPROTO_TCP, &f);
+	ASSERT_TRUE(f.err_flags & CANARY_ERR_SYN_RETX, "flow flagged SYN_RETX");
+
+	TEST_CASE("SYN-ACK gives a handshake sample; a later SYN is not held against it");
+	B(50000, TH_SYN | TH_ACK, NULL);
+	C(50000, TH_SYN, NULL); /* the client lost the SYN-ACK: not the backend's fault */
+	a1 = st(web);
+	ASSERT_EQ(a1.handshake_count - a0.handshake_count, 1, "handshake_count +1");
+	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 1, "syn_retransmits unchanged");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "errored_flows unchanged");
+}
+
+static void test_resets(void)
+{
+	struct arm_stats a0 = st(web), a1;
+	struct backend_stats b0 = bst(web), b1;
+
+	TEST_CASE("backend RST ends a flow");
+	establish(50001);
+	ASSERT_EQ(B(50001, TH_RST, NULL), XDP_REDIRECT, "backend RST forwarded");
+	a1 = st(web);
+	b1 = bst(web);
+	ASSERT_EQ(a1.backend_resets - a0.backend_resets, 1, "backend_resets +1");
+	ASSERT_EQ(a1.reset_flows - a0.reset_flows, 1, "reset_flows +1");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "errored_flows +1");
+	ASSERT_EQ(b1.reset_flows - b0.reset_flows, 1, "backend reset_flows +1");
+	B(50001, TH_RST, NULL);
+	a1 = st(web);
+	ASSERT_EQ(a1.backend_resets - a0.backend_resets, 2, "a second RST counts as a segment");
+	ASSERT_EQ(a1.reset_flows - a0.reset_flows, 1, "but not as a second flow");
+
+	TEST_CASE("client RST is not a backend reset");
+	establish(50002);
+	C(50002, TH_RST, NULL);
+	a1 = st(web);
+	ASSERT_EQ(a1.backend_resets - a0.backend_resets, 2, "backend_resets unchanged");
+}
+
+static void test_http(void)
+{
+	struct arm_stats a0 = st(web), a1;
+	struct backend_stats b0 = bst(web), b1;
+
+	TEST_CASE("HTTP 503 status line");
+	establish(50010);
+	C(50010, TH_ACK | TH_PSH, GET);
+	B(50010, TH_ACK | TH_PSH, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+	a1 = st(web);
+	b1 = bst(web);
+	ASSERT_EQ(a1.http_responses - a0.http_responses, 1, "http_responses +1");
+	ASSERT_EQ(a1.http_class[5] - a0.http_class[5], 1, "5xx +1");
+	ASSERT_EQ(b1.http_5xx - b0.http_5xx, 1, "backend http_5xx +1");
+	ASSERT_EQ(a1.requests - a0.requests, 1, "one TTFB sample");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "errored_flows +1");
+
+	TEST_CASE("the rest of a response is not another response");
+	B(50010, TH_ACK | TH_PSH, "HTTP/1.1 200 OK but this is body text\r\n");
+	a1 = st(web);
+	ASSERT_EQ(a1.http_responses - a0.http_responses, 1, "http_responses unchanged");
+
+	TEST_CASE("keep-alive: the next request's response counts");
+	C(50010, TH_ACK | TH_PSH, GET);
+	C(50010, TH_ACK | TH_PSH, "more of the same request");
+	B(50010, TH_ACK | TH_PSH, "HTTP/1.0 200 OK\r\n\r\n");
+	a1 = st(web);
+	ASSERT_EQ(a1.http_class[2] - a0.http_class[2], 1, "2xx +1");
+	ASSERT_EQ(a1.requests - a0.requests, 2, "two TTFB samples");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "a flow errs once");
+
+	TEST_CASE("status line split across segments");
+	C(50010, TH_ACK | TH_PSH, GET);
+	B(50010, TH_ACK | TH_PSH, "HTTP/1.1 5");
+	a1 = st(web);
+	ASSERT_EQ(a1.http_responses - a0.http_responses, 2, "nothing counted on the first half");
+	B(50010, TH_ACK | TH_PSH, "02 Bad Gateway\r\n\r\n");
+	a1 = st(web);
+	ASSERT_EQ(a1.http_responses - a0.http_responses, 3, "counted when it completes");
+	ASSERT_EQ(a1.http_class[5] - a0.http_class[5], 2, "as a 5xx");
+	ASSERT_EQ(a1.requests - a0.requests, 3, "one TTFB sample for the split response");
+
+	TEST_CASE("truncated status line");
+	C(50010, TH_ACK | TH_PSH, GET);
+	B(50010, TH_ACK | TH_PSH, "HTTP/1.1 2");
+	C(50010, TH_ACK | TH_PSH, GET); /* the client moves on: the line never completed */
+	a1 = st(web);
+	ASSERT_EQ(a1.http_class[0] - a0.http_class[0], 1, "counted as unparsed");
+	ASSERT_EQ(a1.http_responses - a0.http_responses, 4, "responses +1");
+
+	TEST_CASE("not HTTP at all");
+	B(50010, TH_ACK | TH_PSH, "SSH-2.0-OpenSSH_9.2\r\n");
+	a1 = st(web);
+	ASSERT_EQ(a1.http_class[0] - a0.http_class[0], 2, "unparsed +1");
+	ASSERT_EQ(a1.http_class[5] - a0.http_class[5], 2, "5xx unchanged");
+
+	TEST_CASE("a status code out of range");
+	C(50010, TH_ACK | TH_PSH, GET);
+	B(50010, TH_ACK | TH_PSH, "HTTP/1.1 999 Odd\r\n");
+	a1 = st(web);
+	ASSERT_EQ(a1.http_class[0] - a0.http_class[0], 3, "unparsed +1");
+
+	TEST_CASE("service without http: TTFB only");
+	a0 = st(api);
+	tcp(50020, 81, "10.0.2.2", 8081, true, TH_SYN, NULL);
+	tcp(50020, 81, "10.0.2.2", 8081, false, TH_SYN | TH_ACK, NULL);
+	tcp(50020, 81, "10.0.2.2", 8081, true, TH_ACK | TH_PSH, GET);
+	tcp(50020, 81, "10.0.2.2", 8081, false, TH_ACK | TH_PSH, "HTTP/1.1 500 Oops\r\n\r\n");
+	a1 = st(api);
+	ASSERT_EQ(a1.requests - a0.requests, 1, "one TTFB sample");
+	ASSERT_EQ(a1.http_responses - a0.http_responses, 0, "no status line counted");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 0, "no error");
+}
+
+/* ---- ICMP ------------------------------------------------------------------------------- */
+
+/* Ethernet + IP + ICMP error quoting `quote` (an IP packet). */
+static size_t icmp_frame(uint8_t *buf, int family, const char *src, const char *dst,
+			 uint8_t type, uint8_t code, const uint8_t *quote, size_t qlen,
+			 const uint8_t *smac, const uint8_t *dmac)
+{
+	union canary_addr s, d;
+	size_t l3 = family == CANARY_AF_INET ? 20 : 40, len = 14 + l3 + 8 + qlen;
+	uint8_t *ic = buf + 14 + l3;
+	uint32_t sum;
+
+	memset(buf, 0, len);
+	addr_parse(src, &s);
+	addr_parse(dst, &d);
+	memcpy(buf, dmac, 6);
+	memcpy(buf + 6, smac, 6);
+	if (family == CANARY_AF_INET) {
+		struct iphdr *ip = (struct iphdr *)(buf + 14);
+
+		buf[12] = 0x08;
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = htons(20 + 8 + qlen);
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_ICMP;
+		ip->saddr = s.v4;
+		ip->daddr = d.v4;
+		ip->check = htons(csum_finish(csum_partial_words(ip, 20, 0)));
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(buf + 14);
+
+		buf[12] = 0x86;
+		buf[13] = 0xdd;
+		ip6->version = 6;
+		ip6->payload_len = htons(8 + qlen);
+		ip6->nexthdr = IPPROTO_ICMPV6;
+		ip6->hop_limit = 64;
+		memcpy(&ip6->saddr, s.bytes, 16);
+		memcpy(&ip6->daddr, d.bytes, 16);
+	}
+	ic[0] = type;
+	ic[1] = code;
+	if (type == 2 && family == CANARY_AF_INET6)
+		*(uint32_t *)(ic + 4) = htonl(1280); /* MTU of "packet too big" */
+	memcpy(ic + 8, quote, qlen);
+	sum = family == CANARY_AF_INET6 ? pseudo_sum(family, &s, &d, IPPROTO_ICMPV6, 8 + qlen) : 0;
+	*(uint16_t *)(ic + 2) = htons(csum_finish(csum_partial_words(ic, 8 + qlen, sum)));
+	return len;
+}
+
+/* The IP packet (no Ethernet header) of a pkt_spec. */
+static size_t ip_packet(const struct pkt_spec *p, uint8_t *buf)
+{
+	uint8_t tmp[512];
+	size_t len = pkt_build(p, tmp, sizeof(tmp));
+
+	memcpy(buf, tmp + 14, len - 14);
+	return len - 14;
+}
+
+static bool icmp_csum_ok(const uint8_t *f, size_t len)
+{
+	int v6 = f[12] == 0x86;
+	size_t l3 = v6 ? 40 : 20;
+	const uint8_t *ic = f + 14 + l3;
+	uint32_t sum = 0;
+
+	if (!v6 && csum_finish(csum_partial_words(f + 14, 20, 0)))
+		return false;
+	if (v6)
+		sum = pseudo_sum(CANARY_AF_INET6, f + 14 + 8, f + 14 + 24, IPPROTO_ICMPV6,
+				 len - 14 - l3);
+	return csum_finish(csum_partial_words(ic, len - 14 - l3, sum)) == 0;
+}
+
+static void expect_icmp(int ifindex, const uint8_t *frame, size_t len, __u32 verdict,
+			const uint8_t *want, size_t wlen, const char *what)
+{
+	struct run r;
+	char msg[160];
+
+	xdp_run(&in, ifindex, frame, len, &r);
+	snprintf(msg, sizeof(msg), "%s: verdict", what);
+	ASSERT_EQ(r.retval, verdict, msg);
+	if (!want)
+		return;
+	snprintf(msg, sizeof(msg), "%s: every checksum verifies from scratch", what);
+	ASSERT_TRUE(icmp_csum_ok(r.out, r.len), msg);
+	snprintf(msg, sizeof(msg), "%s: output bytes", what);
+	if (!ASSERT_TRUE(r.len == wlen && !memcmp(r.out, want, wlen), msg)) {
+		size_t i;
+
+		for (i = 0; i < wlen && i < r.len; i++)
+			if (r.out[i] != want[i])
+				printf("#   byte %zu: got %02x want %02x\n", i, r.out[i], want[i]);
+	}
+}
+
+static void test_icmp(void)
+{
+	uint8_t q[256], qw[256], frame[512], want[512];
+	struct pkt_spec p, pw;
+	size_t ql, len, wlen;
+	struct arm_stats a0, a1;
+	struct reason_stats r0, r1;
+	uint8_t dg[512];
+	struct run r;
+
+	TEST_CASE("ICMP port unreachable from a backend, quoting a UDP flow");
+	spec_pkt(&p, "10.0.1.2", 5000, "10.0.0.10", 53, IPPROTO_UDP, 0);
+	p.payload = "query!!";
+	p.plen = 7;
+	client_macs(&p);
+	xdp_run(&in, if_xa, dg, pkt_build(&p, dg, sizeof(dg)), &r); /* create the flow */
+	a0 = st(dns);
+	r0 = reasons(&in);
+	/* What the backend's kernel quotes: the datagram as it arrived, to 10.0.2.2:5353. */
+	pw = p;
+	addr_parse("10.0.2.2", &pw.dst);
+	pw.dport = 5353;
+	ql = ip_packet(&pw, q);
+	len = icmp_frame(frame, CANARY_AF_INET, "10.0.2.2", "10.0.1.2", 3, 3, q, ql, MAC_ST1, MAC_XB);
+	/* What the client must see: from the VIP, quoting what it sent to the VIP. */
+	ql = ip_packet(&p, qw);
+	wlen = icmp_frame(want, CANARY_AF_INET, "10.0.0.10", "10.0.1.2", 3, 3, qw, ql, MAC_XA,
+			  MAC_CLIENT);
+	expect_icmp(if_xb, frame, len, XDP_REDIRECT, want, wlen, "translated for the client");
+	a1 = st(dns);
+	r1 = reasons(&in);
+	ASSERT_EQ(a1.icmp_errors - a0.icmp_errors, 1, "stable icmp_errors +1");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "errored_flows +1");
+	ASSERT_EQ(r1.icmp_mapped - r0.icmp_mapped, 1, "icmp_mapped +1");
+
+	TEST_CASE("ICMPv6 packet too big from a router, quoting a TCP flow");
+	spec_pkt(&p, "fd00:1::2", 41000, "fd00::10", 80, IPPROTO_TCP, TH_ACK);
+	p.payload = "0123456789abcdef";
+	p.plen = 16;
+	client_macs(&p);
+	xdp_run(&in, if_xa, dg, pkt_build(&p, dg, sizeof(dg)), &r); /* mid-stream: an entry */
+	pw = p;
+	addr_parse("fd00:2::2", &pw.dst);
+	pw.dport = 8080;
+	ql = ip_packet(&pw, q);
+	len = icmp_frame(frame, CANARY_AF_INET6, "fd00:2::1", "fd00:1::2", 2, 0, q, ql, MAC_ST1,
+			 MAC_XB);
+	ql = ip_packet(&p, qw);
+	wlen = icmp_frame(want, CANARY_AF_INET6, "fd00:2::1", "fd00:1::2", 2, 0, qw, ql, MAC_XA,
+			  MAC_CLIENT);
+	expect_icmp(if_xb, frame, len, XDP_REDIRECT, want, wlen, "v6 translated for the client");
+
+	TEST_CASE("ICMP from the client side, quoting a reply, goes to the backend");
+	spec_pkt(&p, "10.0.0.10", 53, "10.0.1.2", 5000, IPPROTO_UDP, 0);
+	p.payload = "answer";
+	p.plen = 6;
+	ql = ip_packet(&p, q);
+	len = icmp_frame(frame, CANARY_AF_INET, "10.0.1.2", "10.0.0.10", 3, 3, q, ql, MAC_CLIENT,
+			 MAC_XA);
+	pw = p;
+	addr_parse("10.0.2.2", &pw.src);
+	pw.sport = 5353;
+	ql = ip_packet(&pw, qw);
+	wlen = icmp_frame(want, CANARY_AF_INET, "10.0.1.2", "10.0.2.2", 3, 3, qw, ql, MAC_XB,
+			  MAC_ST1);
+	a0 = st(dns);
+	expect_icmp(if_xa, frame, len, XDP_REDIRECT, want, wlen, "translated for the backend");
+	a1 = st(dns);
+	ASSERT_EQ(a1.icmp_errors - a0.icmp_errors, 0, "not counted against the backend");
+
+	TEST_CASE("ICMP quoting no known flow passes untouched");
+	r0 = reasons(&in);
+	spec_pkt(&p, "10.0.1.2", 5999, "10.0.9.9", 53, IPPROTO_UDP, 0);
+	ql = ip_packet(&p, q);
+	len = icmp_frame(frame, CANARY_AF_INET, "10.0.9.9", "10.0.1.2", 3, 3, q, ql, MAC_ST1, MAC_XB);
+	memcpy(want, frame, len);
+	expect_icmp(if_xb, frame, len, XDP_PASS, NULL, 0, "unmatched");
+	r1 = reasons(&in);
+	ASSERT_EQ(r1.icmp_unmatched - r0.icmp_unmatched, 1, "icmp_unmatched +1");
+
+	TEST_CASE("ICMP echo is not an error: passed");
+	len = icmp_frame(frame, CANARY_AF_INET, "10.0.1.2", "10.0.0.10", 8, 0, q, 8, MAC_CLIENT,
+			 MAC_XA);
+	expect_icmp(if_xa, frame, len, XDP_PASS, NULL, 0, "echo request");
+}
+
+static void test_sweeper(void)
+{
+	struct arm_stats a0 = st(web), a1;
+	struct backend_stats b0 = bst(web), b1;
+	struct sweep_result res;
+	struct flow_state f;
+
+	TEST_CASE("sweeper counts flows that leave with their SYN unanswered");
+	C(50100, TH_SYN, NULL);		      /* never answered */
+	C(50101, TH_SYN, NULL);		      /* answered */
+	B(50101, TH_SYN | TH_ACK, NULL);
+	usleep(1300 * 1000); /* the instance's meta says: SYN timeout 1 s */
+	establish(50102);    /* fresh: must survive */
+	ASSERT_EQ(flows_sweep(&in.maps, &res), 0, "sweep runs");
+	a1 = st(web);
+	b1 = bst(web);
+	ASSERT_EQ(a1.syn_unanswered - a0.syn_unanswered, 1, "syn_unanswered +1");
+	ASSERT_EQ(b1.syn_unanswered - b0.syn_unanswered, 1, "backend syn_unanswered +1");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "errored_flows +1");
+	ASSERT_TRUE(!flow_get(&in, "10.0.1.2", 50100, "10.0.0.10", 80, IPPROTO_TCP, &f),
+		    "the unanswered entry is gone");
+	ASSERT_TRUE(!flow_get(&in, "10.0.1.2", 50101, "10.0.0.10", 80, IPPROTO_TCP, &f),
+		    "the expired answered entry is gone too");
+	ASSERT_TRUE(flow_get(&in, "10.0.1.2", 50102, "10.0.0.10", 80, IPPROTO_TCP, &f),
+		    "the fresh entry stays");
+	ASSERT_TRUE(res.unanswered == 1 && res.expired >= 2, "result counts");
+	ASSERT_EQ(flows_sweep(&in.maps, &res), 0, "second sweep runs");
+	a1 = st(web);
+	ASSERT_EQ(a1.syn_unanswered - a0.syn_unanswered, 1, "nothing counted twice");
+}
+
+int main(void)
+{
+	struct service_spec s[3];
+	struct canary_meta meta = {.abi_version = CANARY_ABI_VERSION, .flow_capacity = 65536,
+				   .syn_timeout_s = 1, .tcp_idle_s = 3600, .tcp_closing_s = 10,
+				   .udp_idle_s = 30};
+	__u32 zero = 0;
+
+	canary_quiet_libs();
+	TEST_CASE("setup");
+	if (!ASSERT_EQ(setup_netns(), 0, "private netns") ||
+	    !ASSERT_EQ(instance_load(&in, 0, 0), 0, "load xdp_canary"))
+		return test_summary();
+	bpf_map_update_elem(in.maps.meta, &zero, &meta, BPF_ANY);
+	spec_init(&s[0], "web", "10.0.0.10", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+	s[0].http = true;
+	spec_backend(&s[0], 0, "10.0.2.2:8080");
+	spec_backend(&s[0], 1, "10.0.3.2:8080");
+	spec_init(&s[1], "api", "10.0.0.10", 81, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+	spec_backend(&s[1], 0, "10.0.2.2:8081");
+	spec_init(&s[2], "dns", "10.0.0.10", 53, IPPROTO_UDP, CANARY_HASH_FLOW, 0);
+	spec_backend(&s[2], 0, "10.0.2.2:5353");
+	if (!ASSERT_EQ(apply_specs(&in, s, 3), 0, "apply services"))
+		return test_summary();
+	{
+		struct service_spec v6;
+
+		spec_init(&v6, "web6", "fd00::10", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+		spec_backend(&v6, 0, "[fd00:2::2]:8080");
+		ASSERT_EQ(apply_specs(&in, &v6, 1), 0, "apply v6 service");
+	}
+	web = svc_id(&in, "web");
+	api = svc_id(&in, "api");
+	dns = svc_id(&in, "dns");
+	test_syn_signals();
+	test_resets();
+	test_http();
+	test_icmp();
+	test_sweeper();
+	xdp_canary_bpf__destroy(in.skel);
+	return test_summary();
+}

@@ -1,0 +1,188 @@
+/* sweep.c: the flow-table sweeper (see sweep.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "service.h"
+#include "sweep.h"
+#include "util.h"
+
+/* Sweeper counts per (service, arm) and per backend, added to the sweeper's slots. */
+struct sweep_ctx {
+	struct canary_maps *m;
+	struct canary_meta meta;
+	uint64_t now;
+	struct sweep_result *r;
+	struct arm_stats arm[CANARY_MAX_SERVICES * CANARY_ARMS];
+	struct backend_stats be[CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS];
+	bool dirty;
+};
+
+static uint64_t timeout_ns(const struct canary_meta *m, int state)
+{
+	uint64_t s;
+
+	switch (state) {
+	case CANARY_FLOW_UDP:
+		s = m->udp_idle_s;
+		break;
+	case CANARY_FLOW_SYN_SENT:
+	case CANARY_FLOW_SYN_RECV:
+		s = m->syn_timeout_s;
+		break;
+	case CANARY_FLOW_ESTABLISHED:
+		s = m->tcp_idle_s;
+		break;
+	default:
+		s = m->tcp_closing_s;
+	}
+	return s * 1000000000ull;
+}
+
+static bool expired(const struct sweep_ctx *c, const struct flow_state *v)
+{
+	uint64_t seen = v->fwd_seen_ns > v->rev_seen_ns ? v->fwd_seen_ns : v->rev_seen_ns;
+
+	return (int64_t)(c->now - seen) > (int64_t)timeout_ns(&c->meta, v->state);
+}
+
+static int visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
+{
+	struct sweep_ctx *c = ctx;
+	struct flow_state cur;
+
+	c->r->scanned++;
+	if (!expired(c, v))
+		return 0;
+	/* Look again right before deleting: a packet may have revived it meanwhile. */
+	if (bpf_map_lookup_elem(c->m->flows, k, &cur) || !expired(c, &cur))
+		return 0;
+	if (bpf_map_delete_elem(c->m->flows, k))
+		return 0;
+	c->r->expired++;
+	if (cur.state == CANARY_FLOW_SYN_SENT && cur.svc < CANARY_MAX_SERVICES) {
+		uint32_t a = CANARY_ARM_SLOT(cur.svc, cur.arm & 1);
+		uint32_t b = a * CANARY_MAX_BACKENDS + (cur.backend_idx % CANARY_MAX_BACKENDS);
+
+		c->r->unanswered++;
+		c->arm[a].syn_unanswered++;
+		c->be[b].syn_unanswered++;
+		if (!(cur.err_flags & CANARY_ERR_COUNTED)) {
+			c->arm[a].errored_flows++;
+			c->be[b].errored_flows++;
+		}
+		c->dirty = true;
+	}
+	return 0;
+}
+
+/* Add counts to a sweeper slot of a per-CPU map: CPU 0's copy takes the sum. */
+static int slot_add(int fd, uint32_t key, const void *delta, size_t size)
+{
+	int ncpu = canary_ncpus();
+	__u64 *buf = calloc(ncpu, size);
+	const __u64 *d = delta;
+	size_t w;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, buf) == 0) {
+		for (w = 0; w < size / 8; w++)
+			buf[w] += d[w];
+		if (bpf_map_update_elem(fd, &key, buf, BPF_ANY))
+			err = -errno;
+	} else {
+		err = -errno;
+	}
+	free(buf);
+	return err;
+}
+
+static bool nonzero(const void *p, size_t size)
+{
+	const __u64 *w = p;
+	size_t i;
+
+	for (i = 0; i < size / 8; i++)
+		if (w[i])
+			return true;
+	return false;
+}
+
+/* One lock file per pin root, so two sweepers never add to the same slots at once. */
+static int lock_open(const char *root)
+{
+	char path[PATH_MAX], name[200];
+	size_t i;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s", root);
+	for (i = 0; name[i]; i++)
+		if (name[i] == '/')
+			name[i] = '_';
+	snprintf(path, sizeof(path), "/run/lock/xdp-canary%s.lock", name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/tmp/xdp-canary%s.lock", name);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	}
+	if (fd >= 0 && flock(fd, LOCK_EX)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+int flows_sweep(struct canary_maps *m, struct sweep_result *r)
+{
+	struct sweep_ctx *c;
+	struct timespec ts;
+	uint32_t i;
+	int err, lock;
+
+	memset(r, 0, sizeof(*r));
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->m = m;
+	c->r = r;
+	err = canary_meta_read(m, &c->meta);
+	if (err)
+		goto out;
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: the stamps' timebase. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c->now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+
+	lock = lock_open(m->root);
+	if (lock < 0) {
+		err = -errno;
+		log_error("cannot take the sweeper lock: %s", strerror(errno));
+		goto out;
+	}
+	err = flows_foreach(m, visit, c);
+	for (i = 0; !err && c->dirty && i < CANARY_MAX_SERVICES * CANARY_ARMS; i++) {
+		uint32_t svc = i / CANARY_ARMS, arm = i % CANARY_ARMS, b;
+
+		if (nonzero(&c->arm[i], sizeof(c->arm[i])))
+			err = slot_add(m->arm_stats, CANARY_SWEEP_SLOT(svc, arm), &c->arm[i],
+				       sizeof(c->arm[i]));
+		for (b = 0; !err && b < CANARY_MAX_BACKENDS; b++) {
+			struct backend_stats *d = &c->be[i * CANARY_MAX_BACKENDS + b];
+
+			if (nonzero(d, sizeof(*d)))
+				err = slot_add(m->backend_stats,
+					       CANARY_BACKEND_SWEEP_SLOT(svc, arm, b), d, sizeof(*d));
+		}
+	}
+	close(lock);
+out:
+	free(c);
+	return err;
+}

@@ -666,6 +666,24 @@ static int cmd_status(int argc, char **argv)
 			}
 			free(svcs);
 		}
+		{
+			__u32 zero = 0, idx_id;
+			int fd;
+
+			/* The reply index hangs off backend_index, also unpinned. */
+			if (bpf_map_lookup_elem(m.backend_index, &zero, &idx_id) == 0) {
+				fd = bpf_map_get_fd_by_id(idx_id);
+				if (fd >= 0) {
+					uint64_t mem = map_memlock(fd);
+
+					total += mem;
+					if (!json)
+						printf("  %-14s %10.1f KiB  (the reply index)\n",
+						       "backend_slots", mem / 1024.0);
+					close(fd);
+				}
+			}
+		}
 		total += inner;
 		if (!json) {
 			printf("  %-14s %10.1f KiB  (%u per-service config maps)\n", "svc_<name>",

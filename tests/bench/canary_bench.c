@@ -42,7 +42,7 @@ struct canary {
 	int prog_fd;
 };
 
-static int canary_load(struct canary *c, bool syn_always_new)
+static int canary_load(struct canary *c, bool syn_always_new, bool sniff_every_reply)
 {
 	struct canary_meta meta = {.abi_version = CANARY_ABI_VERSION};
 	struct service_spec spec = {};
@@ -61,6 +61,10 @@ static int canary_load(struct canary *c, bool syn_always_new)
 	 * afresh (lookup, decision, FIB lookup, map update): the new-flow path. */
 	if (syn_always_new)
 		c->skel->rodata->syn_timeout_ns = ~0ull;
+	/* Likewise a reply normally answers its request once; this makes every reply the
+	 * first byte of an answer: a TTFB sample and a status-line parse each time. */
+	if (sniff_every_reply)
+		c->skel->rodata->bench_every_reply_answers = true;
 	if (xdp_canary_bpf__load(c->skel))
 		return -1;
 	bpf_object__for_each_map(map, c->skel->obj)
@@ -81,6 +85,7 @@ static int canary_load(struct canary *c, bool syn_always_new)
 	spec.hash_mode = CANARY_HASH_CLIENT;
 	spec.prefix_v4 = 32;
 	spec.prefix_v6 = 64;
+	spec.http = true;
 	spec.nbackends[0] = 1;
 	spec.backends[0][0].addr = spec.vip;
 	spec.backends[0][0].port = 80;
@@ -88,10 +93,14 @@ static int canary_load(struct canary *c, bool syn_always_new)
 	return config_apply(&c->maps, &cfg, &ao, &sum);
 }
 
-static size_t build(uint8_t *buf, const char *src, int sport, const char *dst, int dport,
-		    uint8_t flags, const uint8_t *smac, const uint8_t *dmac)
+static size_t build_payload(uint8_t *buf, const char *src, int sport, const char *dst, int dport,
+			    uint8_t flags, const uint8_t *smac, const uint8_t *dmac,
+			    const char *payload)
 {
 	struct pkt_spec p = {};
+
+	p.payload = payload;
+	p.plen = payload ? strlen(payload) : 0;
 
 	p.family = addr_parse(src, &p.src);
 	addr_parse(dst, &p.dst);
@@ -106,6 +115,12 @@ static size_t build(uint8_t *buf, const char *src, int sport, const char *dst, i
 	return pkt_build(&p, buf, 256);
 }
 
+static size_t build(uint8_t *buf, const char *src, int sport, const char *dst, int dport,
+		    uint8_t flags, const uint8_t *smac, const uint8_t *dmac)
+{
+	return build_payload(buf, src, sport, dst, dport, flags, smac, dmac, NULL);
+}
+
 struct path {
 	const char *name;
 	int prog_fd;
@@ -116,7 +131,7 @@ struct path {
 	/* Counter that must rise by exactly `repeat` per run. */
 	struct canary *c;
 	size_t reason_off;  /* offset in reason_stats, or -1 */
-	int arm_field;	    /* 0: none, 1: fwd_packets, 2: rev_packets */
+	int arm_field;	    /* 0: none, 1: fwd_packets, 2: rev_packets, 3: 2xx responses */
 	double ns[32];
 	bool bad;
 };
@@ -129,7 +144,9 @@ static __u64 counter(struct path *p)
 		struct arm_stats a;
 
 		arm_stats_read(&p->c->maps, 0, 0, &a);
-		return p->arm_field == 1 ? a.fwd_packets : a.rev_packets;
+		return p->arm_field == 1 ? a.fwd_packets
+		       : p->arm_field == 2 ? a.rev_packets
+					   : a.http_class[2];
 	}
 	{
 		struct reason_stats r;
@@ -283,12 +300,12 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	struct canary est = {}, syn = {};
+	struct canary est = {}, syn = {}, sniff = {};
 	struct bench_bpf *base;
-	struct path paths[6];
+	struct path paths[8];
 	struct live live = {};
-	unsigned int i, t, npaths = 6;
-	double med[6];
+	unsigned int i, t, npaths = 8;
+	double med[8];
 	int opt, failed = 0;
 
 	while ((opt = getopt_long(argc, argv, "r:t:l:nh", opts, NULL)) != -1) {
@@ -324,7 +341,8 @@ int main(int argc, char **argv)
 	if (!base)
 		return 1;
 	base->rodata->out_ifindex = if_xb;
-	if (bench_bpf__load(base) || canary_load(&est, false) || canary_load(&syn, true)) {
+	if (bench_bpf__load(base) || canary_load(&est, false, false) ||
+	    canary_load(&syn, true, false) || canary_load(&sniff, false, true)) {
 		fprintf(stderr, "cannot load the programs (run with root)\n");
 		return 1;
 	}
@@ -355,6 +373,25 @@ int main(int argc, char **argv)
 				 .verdict = XDP_REDIRECT, .c = &syn,
 				 .reason_off = offsetof(struct reason_stats, flow_reused)};
 	paths[4].len = build(paths[4].pkt, "10.0.1.2", 40001, VIP, 80, TH_SYN, MAC_CLIENT, MAC_XA);
+
+	paths[6] = (struct path){.name = "reply with payload, response under way",
+				 .prog_fd = est.prog_fd, .ifindex = if_xb, .verdict = XDP_REDIRECT,
+				 .c = &est, .arm_field = 2};
+	paths[6].len = build_payload(paths[6].pkt, VIP, 80, "10.0.1.2", 40000, TH_ACK | TH_PSH,
+				     MAC_ST1, MAC_XB, "<html>... the middle of a response ...");
+	paths[7] = (struct path){.name = "reply, HTTP status line (TTFB + sniffing)",
+				 .prog_fd = sniff.prog_fd, .ifindex = if_xb, .verdict = XDP_REDIRECT,
+				 .c = &sniff, .arm_field = 3};
+	paths[7].len = build_payload(paths[7].pkt, VIP, 80, "10.0.1.2", 40000, TH_ACK | TH_PSH,
+				     MAC_ST1, MAC_XB, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+	/* The sniffing instance needs its flow too (a mid-stream ACK creates it). */
+	{
+		struct path warm = paths[2];
+
+		warm.prog_fd = sniff.prog_fd;
+		warm.c = NULL;
+		run_path(&warm);
+	}
 
 	/* Warm up: create the established flow (a mid-stream ACK makes an entry, the
 	 * reply then finds it) and the SYN path's first entry. */

@@ -167,21 +167,24 @@ topo_wait_port() {
 }
 
 topo_destroy() {
+	# Runs from EXIT traps, also under `set -e`: no step may abort the rest.
 	local p ns
 	for p in "${TOPO_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
+		kill "$p" 2>/dev/null || true
 	done
 	for p in "${TOPO_PIDS[@]}"; do
-		wait "$p" 2>/dev/null
+		wait "$p" 2>/dev/null || true
 	done
 	TOPO_PIDS=()
 	[ "$TOPO_CREATED" = 1 ] || return 0
 	# Deleting the namespaces removes the veths and with them the XDP attachments.
 	for ns in "$NS_CLI" "$NS_SPL" "$NS_ST" "$NS_CA"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
 	done
-	[ -d "$PIN_ROOT" ] && rm -rf "$PIN_ROOT"
+	if [ -d "$PIN_ROOT" ]; then
+		rm -rf "$PIN_ROOT" || true
+	fi
 	TOPO_CREATED=0
 	return 0
 }

@@ -343,12 +343,14 @@ static int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
+		{"rates", optional_argument, NULL, 'r'},
 		{"pin-root", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	struct canary_maps m;
 	bool json = false;
+	double window = 0;
 	int opt, rc;
 
 	while ((opt = cli_getopt(argc, argv, "jp:h", opts)) != -1) {
@@ -356,6 +358,15 @@ static int cmd_status(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'r': {
+			char *end;
+
+			window = optarg ? strtod(optarg, &end) : 1.0;
+			if (optarg && (*end || window <= 0 || window > 3600))
+				return cli_usage_error("--rates=SECONDS must be a number of seconds "
+						       "above 0, e.g. --rates=5");
+			break;
+		}
 		case 'p':
 			pin_root = optarg;
 			break;
@@ -369,7 +380,7 @@ static int cmd_status(int argc, char **argv)
 		return cli_usage_error("expected at most one SERVICE");
 	if (open_maps(&m))
 		return 1;
-	rc = status_show(&m, optind < argc ? argv[optind] : NULL, json, stdout);
+	rc = status_show(&m, optind < argc ? argv[optind] : NULL, json, window, stdout);
 	canary_maps_close(&m);
 	return rc ? 1 : 0;
 }
@@ -475,8 +486,12 @@ static const struct cli_cmd cmds[] = {
 	 "the service's overrides match its file again.\n"
 	 "  -a, --arm ARM           stable or canary\n" PIN_ROOT_HELP},
 	{"status", cmd_status, "show weights, backends and per-arm counters",
-	 "status [SERVICE] [--json] [--pin-root DIR]\n"
-	 "  -j, --json              machine-readable output\n" PIN_ROOT_HELP},
+	 "status [SERVICE] [--json] [--rates[=SECONDS]] [--pin-root DIR]\n"
+	 "Per arm: traffic, health (error ratios with Wilson 95% intervals, TTFB and\n"
+	 "handshake p50/p90/p99) and per-backend counters.\n"
+	 "  -j, --json              machine-readable output\n"
+	 "      --rates[=SECONDS]   also per-second rates, from two readings SECONDS apart\n"
+	 "                          (default 1)\n" PIN_ROOT_HELP},
 	{"sweep", cmd_sweep, "remove expired flows; count unanswered SYNs",
 	 "sweep [--pin-root DIR]\n"
 	 "One pass of the flow-table sweeper that canaryd runs every interval: removes\n"

@@ -27,18 +27,22 @@ services:
 YAML
 need "apply" ctl apply -f "$CFG" >/dev/null
 
-# 200 keep-alive connections (v4 and v6), a request on each every 50 ms, for 12 s.
-client --target 10.0.0.10:80 --hold 12 --connections 200 --interval 50 --expect-2xx \
+# 200 keep-alive connections (v4 and v6), a request on each every 50 ms, for 14 s.
+client --target 10.0.0.10:80 --hold 14 --connections 200 --interval 50 --expect-2xx \
 	>"$TOPO_LOGDIR/hold4.json" 2>"$TOPO_LOGDIR/hold4.err" &
 h4=$!
-client --target '[fd00::10]:80' --hold 12 --connections 200 --interval 50 --expect-2xx \
+client --target '[fd00::10]:80' --hold 14 --connections 200 --interval 50 --expect-2xx \
 	>"$TOPO_LOGDIR/hold6.json" 2>"$TOPO_LOGDIR/hold6.err" &
 h6=$!
 # Meanwhile, a stream of new connections, and the weight moving under both.
-client --target 10.0.0.10:80 --rate 200 --duration 11 --expect-2xx \
+client --target 10.0.0.10:80 --rate 200 --duration 13 --expect-2xx \
 	>"$TOPO_LOGDIR/rate.json" 2>"$TOPO_LOGDIR/rate.err" &
 rt=$!
 sleep 1
+# status --rates reads the counters twice: the new-connection rate shows.
+rates=$(ctl status web --rates=1.5 --json)
+fps=$(jq '[.services[0].arms[].rates.flows_per_s] | add' <<<"$rates")
+near "status --rates: new flows per second under a 200/s load" "$(printf '%.0f' "$fps")" 200 50
 for w in 5 10 25 50 75 100 0 50; do
 	ctl set-weight web "$w" >/dev/null
 	ctl set-weight web6 "$w" >/dev/null

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
@@ -353,11 +354,35 @@ static void print_service(struct canary_maps *m, const struct service_state *s, 
 	free(ov);
 }
 
-int status_show(struct canary_maps *m, const char *name, bool json, FILE *f)
+/* Per-second rates of an arm between two readings. */
+static struct json_object *rates_json(const struct arm_stats *a0, const struct arm_stats *a1,
+				      double dt)
+{
+	struct json_object *j = json_object_new_object();
+
+#define RATE(name, expr) json_object_object_add(j, name, json_object_new_double((expr) / dt))
+	RATE("packets_per_s",
+	     (double)(a1->fwd_packets + a1->rev_packets - a0->fwd_packets - a0->rev_packets));
+	RATE("bytes_per_s", (double)(a1->fwd_bytes + a1->rev_bytes - a0->fwd_bytes - a0->rev_bytes));
+	RATE("flows_per_s", (double)(a1->flows - a0->flows));
+	RATE("requests_per_s", (double)(a1->requests - a0->requests));
+	RATE("errored_flows_per_s", (double)(a1->errored_flows - a0->errored_flows));
+	RATE("http_5xx_per_s", (double)(a1->http_class[5] - a0->http_class[5]));
+	RATE("backend_resets_per_s", (double)(a1->backend_resets - a0->backend_resets));
+	RATE("syn_retransmits_per_s", (double)(a1->syn_retransmits - a0->syn_retransmits));
+#undef RATE
+	return j;
+}
+
+int status_show(struct canary_maps *m, const char *name, bool json, double rate_window_s,
+		FILE *f)
 {
 	struct service_state *list, one;
+	struct arm_stats(*before)[CANARY_ARMS] = NULL;
 	unsigned int n, i;
-	int err;
+	uint64_t t0 = 0;
+	double dt = 0;
+	int err, arm;
 
 	if (name) {
 		err = service_find(m, name, &one);
@@ -370,11 +395,39 @@ int status_show(struct canary_maps *m, const char *name, bool json, FILE *f)
 		if (err)
 			return err;
 	}
+	/* Rates need two readings: take one now, the second while printing. */
+	if (rate_window_s > 0) {
+		before = calloc(n ? n : 1, sizeof(*before));
+		if (!before)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			for (arm = 0; arm < CANARY_ARMS; arm++)
+				arm_stats_read(m, list[i].info.id, arm, &before[i][arm]);
+		t0 = now_ns();
+		usleep((useconds_t)(rate_window_s * 1e6));
+		dt = (now_ns() - t0) / 1e9;
+	}
 	if (json) {
 		struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
 
-		for (i = 0; i < n; i++)
-			json_object_array_add(arr, status_service_json(m, &list[i]));
+		for (i = 0; i < n; i++) {
+			struct json_object *js = status_service_json(m, &list[i]), *arms;
+
+			if (before && json_object_object_get_ex(js, "arms", &arms)) {
+				for (arm = 0; arm < CANARY_ARMS; arm++) {
+					struct json_object *ja;
+					struct arm_stats now;
+
+					arm_stats_read(m, list[i].info.id, arm, &now);
+					if (json_object_object_get_ex(arms, arm_name(arm), &ja))
+						json_object_object_add(ja, "rates",
+								       rates_json(&before[i][arm], &now, dt));
+				}
+			}
+			json_object_array_add(arr, js);
+		}
+		if (before)
+			json_object_object_add(root, "rate_window_s", json_object_new_double(dt));
 		json_object_object_add(root, "services", arr);
 		json_object_object_add(root, "reasons", status_reasons_json(m));
 		fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
@@ -388,6 +441,20 @@ int status_show(struct canary_maps *m, const char *name, bool json, FILE *f)
 				   "FILE'\n");
 		for (i = 0; i < n; i++) {
 			print_service(m, &list[i], f);
+			for (arm = 0; before && arm < CANARY_ARMS; arm++) {
+				struct arm_stats a1, *a0 = &before[i][arm];
+
+				arm_stats_read(m, list[i].info.id, arm, &a1);
+				fprintf(f,
+					"  rates   %-7s %9.1f pkt/s %8.1f flows/s %8.1f req/s %7.1f "
+					"errored flows/s %7.1f 5xx/s  (over %.1f s)\n",
+					arm_name(arm),
+					(a1.fwd_packets + a1.rev_packets - a0->fwd_packets -
+					 a0->rev_packets) / dt,
+					(a1.flows - a0->flows) / dt, (a1.requests - a0->requests) / dt,
+					(a1.errored_flows - a0->errored_flows) / dt,
+					(a1.http_class[5] - a0->http_class[5]) / dt, dt);
+			}
 			if (i + 1 < n)
 				fputc('\n', f);
 		}
@@ -408,6 +475,7 @@ int status_show(struct canary_maps *m, const char *name, bool json, FILE *f)
 	}
 	if (!name)
 		free(list);
+	free(before);
 	return 0;
 }
 

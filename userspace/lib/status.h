@@ -17,8 +17,10 @@ struct json_object *status_signals_json(const struct arm_stats *a);
 /* The global reason counters as an object of name -> count. */
 struct json_object *status_reasons_json(struct canary_maps *m);
 
-/* All services (name == NULL) or one, as text or JSON. */
-int status_show(struct canary_maps *m, const char *name, bool json, FILE *f);
+/* All services (name == NULL) or one, as text or JSON. With rate_window_s > 0 the
+ * counters are read twice that far apart and per-second rates are added. */
+int status_show(struct canary_maps *m, const char *name, bool json, double rate_window_s,
+		FILE *f);
 int status_print_overrides(struct canary_maps *m, const char *name);
 /* Where a new flow from src would go. Returns an exit code. */
 int status_explain(struct canary_maps *m, const char *name, const char *src, int proto, bool json,

@@ -104,7 +104,7 @@ $(BUILD)/bench/%: tests/bench/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_H
 
 $(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@
 
 deps:
 	$(Q)scripts/install-deps.sh --if-missing

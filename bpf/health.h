@@ -84,7 +84,12 @@ static __always_inline void health_forward(struct pkt *p, struct flow_state *f, 
 			as->syn_retransmits++;
 		if (bs)
 			bs->syn_retransmits++;
-		flow_error(f, CANARY_ERR_SYN_RETX, as, bs);
+		if (!(flow_error(f, CANARY_ERR_SYN_RETX, as, bs) & CANARY_ERR_SYN_RETX)) {
+			if (as)
+				as->syn_retx_flows++;
+			if (bs)
+				bs->syn_retx_flows++;
+		}
 	}
 	health_request(p, f, as);
 }

@@ -263,6 +263,7 @@ struct arm_stats {
 	__u64 backend_resets;  /* RST segments sent by backends */
 	__u64 reset_flows;     /* flows ended by a backend RST */
 	__u64 syn_retransmits; /* SYNs repeated before any SYN-ACK */
+	__u64 syn_retx_flows;  /* flows with at least one such repeated SYN */
 	__u64 syn_unanswered;  /* flows that left the table with SYN unanswered (sweeper) */
 	__u64 icmp_errors;     /* ICMP errors mapped to a flow of this arm */
 	__u64 errored_flows;   /* flows that saw at least one error above or a 5xx */
@@ -289,6 +290,7 @@ struct backend_stats {
 	__u64 backend_resets;
 	__u64 reset_flows;
 	__u64 syn_retransmits;
+	__u64 syn_retx_flows;
 	__u64 syn_unanswered;
 	__u64 icmp_errors;
 	__u64 http_responses;

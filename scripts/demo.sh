@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# demo.sh: `sudo make demo`. Builds nothing itself (make does); creates the namespace
-# topology, starts real backends, attaches the splitter and walks through a canary
-# release by hand: 90/10 split, a bigger step, a rollback. Everything is torn down at
-# the end, also on Ctrl-C or failure.
+# demo.sh: `sudo make demo`. On a namespace topology with real backends and real
+# traffic: a 90/10 split by hand, then canaryd runs two rollouts. A healthy canary ramps
+# to 100%; a second canary starts answering 500 to 10% of requests part-way through
+# and is rolled back automatically. canaryd's decisions are printed as they happen.
+# Everything is torn down at the end, also on Ctrl-C or failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -21,6 +22,7 @@ run() {
 	printf '$ %s\n' "$*"
 	"$@"
 }
+ctl() { spl "$BUILD/canaryctl" "$@"; }
 if [ "$(id -u)" -ne 0 ]; then
 	echo "the demo creates network namespaces and attaches XDP: run it as root (sudo make demo)" >&2
 	exit 1
@@ -31,9 +33,12 @@ topo_create
 topo_add_clients 500
 echo "namespaces: $NS_CLI $NS_SPL $NS_ST $NS_CA; pins under $PIN_ROOT"
 topo_attach
-topo_backends
+FAULTS=$TOPO_LOGDIR/canary.faults
+: >"$FAULTS"
+topo_backends --faults-file "$FAULTS"
+CANARY_PID=$BG_PID
 
-say "Service: web at 10.0.0.10:80, client-hash split, canary at 10%"
+say "Service web at 10.0.0.10:80: client-hash split, canary at 10%"
 cat >"$TOPO_LOGDIR/web.yaml" <<'YAML'
 services:
   - name: web
@@ -41,40 +46,77 @@ services:
     port: 80
     hash: client          # each client stays on one arm
     canary_weight: 10
-    http: true
+    http: true            # count HTTP status classes of replies
     stable: ["10.0.2.2:8080", "10.0.2.3:8080"]
     canary: ["10.0.3.2:8080"]
 YAML
 cat "$TOPO_LOGDIR/web.yaml"
-run spl "$BUILD/canaryctl" apply -f "$TOPO_LOGDIR/web.yaml" --pin-root "$PIN_ROOT"
+run ctl apply -f "$TOPO_LOGDIR/web.yaml" --pin-root "$PIN_ROOT"
+r=$(cli "$BUILD/canary-client" --target 10.0.0.10:80 --source-range 10.1.0.1/500 \
+	--connections 3000 --concurrency 64 --requests-per-conn 2)
+jq -r '"3000 connections from 500 clients: \(.ok) ok, \(.failed) failed; answers: \(.backends | to_entries | map("\(.key)=\(.value)") | join(" "))"' <<<"$r"
+run ctl status web --pin-root "$PIN_ROOT"
+run ctl explain web --src 10.1.0.7:40000 --pin-root "$PIN_ROOT"
+run ctl rollback web --pin-root "$PIN_ROOT"
 
-traffic() {
-	local r
-	r=$(cli "$BUILD/canary-client" --target 10.0.0.10:80 --source-range 10.1.0.1/500 \
-		--connections 3000 --concurrency 64 --requests-per-conn 2)
-	jq -r '"client saw: \(.ok) connections ok, \(.failed) failed; answers by backend: \(.backends | to_entries | map("\(.key)=\(.value)") | join(" "))"' <<<"$r"
-}
+say "Start canaryd, the rollout agent, and a steady load (300 new connections/s)"
+bg_in_ns "$NS_SPL" "$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state" \
+	2>"$TOPO_LOGDIR/canaryd.log"
+for i in $(seq 1 50); do
+	spl curl -sf -o /dev/null http://127.0.0.1:9181/healthz && break
+	sleep 0.1
+done
+# Print canaryd's decisions as they happen.
+tail --pid=$$ -n +1 -f "$TOPO_LOGDIR/canaryd.log" > >(sed -u 's/^/    canaryd | /') &
+TAIL=$!
+TOPO_PIDS+=("$TAIL")
+bg_in_ns "$NS_CLI" "$BUILD/canary-client" --target 10.0.0.10:80 --source-range 10.1.0.1/500 \
+	--rate 300 --duration 120 >/dev/null 2>&1
+LOAD=$BG_PID
 
-say "Real traffic: 3000 connections from 500 clients"
-traffic
-run spl "$BUILD/canaryctl" status web --pin-root "$PIN_ROOT"
+cat >"$TOPO_LOGDIR/plan.yaml" <<'YAML'
+service: web
+steps: [5, 20, 50, 100]
+hold: 5s
+min_flows: 50
+analysis:
+  alpha: 0.01
+  tolerance: 1.1
+  signals: [http_5xx, resets, unanswered_syn, errored_flows]
+on_rollback: drain
+YAML
+say "Rollout 1: a healthy canary"
+cat "$TOPO_LOGDIR/plan.yaml"
+run ctl plan --dry-run "$TOPO_LOGDIR/plan.yaml"
+run ctl rollout start web --plan "$TOPO_LOGDIR/plan.yaml"
+ctl rollout status web --wait --timeout 90 >/dev/null || true
+sleep 0.3
+run ctl rollout status web
 
-say "The canary looks fine: move to 50%"
-run spl "$BUILD/canaryctl" set-weight web 50 --pin-root "$PIN_ROOT"
-traffic
-spl "$BUILD/canaryctl" status web --pin-root "$PIN_ROOT" | head -4
+say "Rollout 2: a canary that starts failing 10% of requests at its second step"
+ctl set-weight web 0 --pin-root "$PIN_ROOT" >/dev/null
+run ctl rollout start web --plan "$TOPO_LOGDIR/plan.yaml"
+for i in $(seq 1 300); do
+	[ "$(ctl rollout status web --json | jq .step)" -ge 2 ] && break
+	sleep 0.1
+done
+echo "    (the canary backend now answers 500 to 10% of requests)"
+echo "error_rate=0.1" >"$FAULTS"
+kill -HUP "$CANARY_PID"
+ctl rollout status web --wait --timeout 60 >/dev/null || true
+sleep 0.3
+run ctl rollout status web
+run ctl history web
+before=$(ctl status web --json --pin-root "$PIN_ROOT" | jq '.services[0].arms.canary.flows')
+sleep 2
+after=$(ctl status web --json --pin-root "$PIN_ROOT" | jq '.services[0].arms.canary.flows')
+echo "new canary flows in the 2 s after the rollback: $((after - before))"
 
-say "Where would client 10.1.0.7 go, and why?"
-run spl "$BUILD/canaryctl" explain web --src 10.1.0.7:40000 --pin-root "$PIN_ROOT"
-
-say "Roll back: every new connection goes to stable again"
-run spl "$BUILD/canaryctl" rollback web --pin-root "$PIN_ROOT"
-before=$(spl "$BUILD/canaryctl" status web --json --pin-root "$PIN_ROOT" | jq '.services[0].arms.canary.flows')
-traffic
-after=$(spl "$BUILD/canaryctl" status web --json --pin-root "$PIN_ROOT" | jq '.services[0].arms.canary.flows')
-echo "new canary flows after the rollback: $((after - before))"
+say "Prometheus metrics (a few of them)"
+spl curl -s http://127.0.0.1:9181/metrics | grep -E '^xdp_canary_(rollout_phase\{.*\} 1|weight_changes_total\{.*\} [1-9]|evalue\{|canary_weight_ratio)' || true
 
 say "Data-plane footprint"
 run spl "$BUILD/canary-loader" status --pin-root "$PIN_ROOT"
-
+kill "$LOAD" 2>/dev/null || true
+kill "$TAIL" 2>/dev/null || true
 say "Tearing down"

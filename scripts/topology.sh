@@ -31,6 +31,18 @@ in_ns() {
 	nsenter --net=/run/netns/"$ns" "$@"
 }
 spl() { in_ns "$NS_SPL" "$@"; }
+
+# Start a command in a namespace in the background. nsenter execs the command, so
+# BG_PID is the command's own pid (a backgrounded shell function would give the pid
+# of a subshell instead, and killing that would leave the command running).
+# Redirect the call itself: bg_in_ns NS CMD... >log 2>&1
+bg_in_ns() {
+	local ns=$1
+	shift
+	nsenter --net=/run/netns/"$ns" "$@" &
+	BG_PID=$!
+	TOPO_PIDS+=("$BG_PID")
+}
 cli() { in_ns "$NS_CLI" "$@"; }
 
 # canaryctl against this topology's pins: ctl COMMAND ARGS...
@@ -138,9 +150,8 @@ topo_attach() {
 topo_backend() {
 	local ns=$1 name=$2
 	shift 2
-	in_ns "$ns" "$BUILD/canary-backend" --name "$name" --quiet "$@" \
-		>"${TOPO_LOGDIR:-/tmp}/backend-$TOPO_ID-$name.log" 2>&1 &
-	TOPO_PIDS+=($!)
+	bg_in_ns "$ns" "$BUILD/canary-backend" --name "$name" --quiet "$@" \
+		>"${TOPO_LOGDIR:-/tmp}/backend-$TOPO_ID-$name.log" 2>&1
 }
 
 # The standard backends: two stable instances and one canary, TCP 8080 and UDP 5353,

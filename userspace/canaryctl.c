@@ -10,11 +10,13 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "agentclient.h"
 #include "apply.h"
 #include "canary_hash.h"
 #include "cli.h"
 #include "config.h"
 #include "pins.h"
+#include "plan.h"
 #include "service.h"
 #include "stats.h"
 #include "status.h"
@@ -22,6 +24,7 @@
 #include "util.h"
 
 static const char *pin_root = CANARY_DEFAULT_PIN_ROOT;
+static const char *agent = CANARY_DEFAULT_AGENT;
 
 #define PIN_ROOT_HELP "  -p, --pin-root DIR      pin root (default " CANARY_DEFAULT_PIN_ROOT ")\n"
 
@@ -118,39 +121,6 @@ static int cmd_apply(int argc, char **argv)
 
 /* ---- weights ------------------------------------------------------------------------------ */
 
-static int delete_canary_visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
-{
-	struct {
-		struct canary_maps *m;
-		uint32_t id;
-		unsigned long n;
-	} *c = ctx;
-
-	if (v->svc == c->id && v->arm == CANARY_ARM_CANARY &&
-	    bpf_map_delete_elem(c->m->flows, k) == 0)
-		c->n++;
-	return 0;
-}
-
-/* Remove a service's canary entries from the flow table, so that from now on every
- * packet of the service is decided afresh (at weight 0: stable). */
-static long reset_canary_flows(struct canary_maps *m, const char *name)
-{
-	struct service_state s;
-	struct {
-		struct canary_maps *m;
-		uint32_t id;
-		unsigned long n;
-	} c = {m, 0, 0};
-
-	if (service_find(m, name, &s))
-		return -ENOENT;
-	c.id = s.info.id;
-	if (flows_foreach(m, delete_canary_visit, &c))
-		return -EIO;
-	return (long)c.n;
-}
-
 static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 {
 	struct canary_maps m;
@@ -165,8 +135,11 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 		printf("%s: canary weight %s%% -> %s%%\n", name, bp_str(old, a, sizeof(a)),
 		       bp_str(bp, b, sizeof(b)));
 		if (reset_flows) {
-			long n = reset_canary_flows(&m, name);
+			struct service_state s;
+			long n = -ENOENT;
 
+			if (service_find(&m, name, &s) == 0)
+				n = service_reset_flows(&m, s.info.id, CANARY_ARM_CANARY);
 			if (n < 0)
 				err = (int)n;
 			else
@@ -459,6 +432,506 @@ static int cmd_sweep(int argc, char **argv)
 	return 0;
 }
 
+
+/* ---- rollouts (through canaryd) --------------------------------------------------------- */
+
+#define AGENT_HELP                                                                             \
+	"      --agent ADDR:PORT   canaryd's API (default " CANARY_DEFAULT_AGENT                  \
+	", or $CANARY_AGENT)\n"
+
+static double jnum(struct json_object *j, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(j, k, &v) ? json_object_get_double(v) : 0;
+}
+
+static const char *jstr(struct json_object *j, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(j, k, &v) && v ? json_object_get_string(v) : "";
+}
+
+static struct json_object *jget(struct json_object *j, const char *k)
+{
+	struct json_object *v = NULL;
+
+	json_object_object_get_ex(j, k, &v);
+	return v;
+}
+
+/* Call the agent; on failure print why and return NULL (exit code in *rc). */
+static struct json_object *call(const char *method, const char *path, struct json_object *body,
+				int ok_code, int *rc)
+{
+	struct json_object *reply;
+	char err[512];
+	long code;
+
+	if (agent_call(agent, method, path, body, &code, &reply, err, sizeof(err))) {
+		log_error("%s", err);
+		*rc = 1;
+		return NULL;
+	}
+	if (code != ok_code) {
+		const char *msg = agent_error(reply, "unexpected reply");
+
+		/* Plan errors come back as the agent printed them, one per line. */
+		if (strstr(msg, ": error: "))
+			fputs(msg, stderr);
+		else
+			log_error("%s", msg);
+		json_object_put(reply);
+		*rc = code == 404 ? 2 : 1;
+		return NULL;
+	}
+	*rc = 0;
+	return reply;
+}
+
+static bool phase_ended(const char *phase)
+{
+	return !strcmp(phase, "Succeeded") || !strcmp(phase, "RolledBack") ||
+	       !strcmp(phase, "Aborted");
+}
+
+static void print_rollout(struct json_object *j, FILE *f)
+{
+	struct json_object *arms = jget(j, "arms"), *ev = jget(j, "evidence"), *ms = jget(j, "metrics");
+	struct json_object *share = jget(j, "measured_share");
+	size_t i;
+	int arm;
+
+	fprintf(f, "%s: %s, step %d/%d at %g%%", jstr(j, "service"), jstr(j, "phase"),
+		(int)jnum(j, "step"), (int)jnum(j, "steps"), jnum(j, "canary_weight"));
+	if (share)
+		fprintf(f, " (measured %.2f%% of new flows this step)", json_object_get_double(share));
+	fprintf(f, "\n  %s\n", jstr(j, "reason"));
+	fprintf(f, "  in step %.0fs; hold %.1f of %gs (runs while the canary gets traffic); canary "
+		   "flows %d of %d\n",
+		jnum(j, "time_in_step_s"), jnum(j, "hold_accrued_s"), jnum(j, "hold_s"),
+		(int)jnum(j, "step_canary_flows"), (int)jnum(j, "min_flows"));
+	fprintf(f, "  %-7s %10s %10s %10s %12s %8s %10s\n", "arm", "flows/s", "pkt/s", "req/s",
+		"errored/s", "5xx/s", "resets/s");
+	for (arm = 0; arm < 2; arm++) {
+		struct json_object *a = jget(arms, arm ? "canary" : "stable"), *r = jget(a, "rates");
+
+		fprintf(f, "  %-7s %10.1f %10.1f %10.1f %12.2f %8.2f %10.2f\n", arm ? "canary" : "stable",
+			jnum(r, "flows_per_s"), jnum(r, "packets_per_s"), jnum(r, "requests_per_s"),
+			jnum(r, "errored_flows_per_s"), jnum(r, "http_5xx_per_s"),
+			jnum(r, "backend_resets_per_s"));
+	}
+	fprintf(f, "  evidence against the canary (rolls back when E reaches the threshold):\n");
+	for (i = 0; ev && i < json_object_array_length(ev); i++) {
+		struct json_object *e = json_object_array_get_idx(ev, i);
+		struct json_object *c = jget(e, "canary"), *st = jget(e, "stable");
+
+		fprintf(f, "    %-16s E=%-10.3g threshold %-6g canary %6d/%-8d stable %6d/%-8d %s\n",
+			jstr(e, "signal"), jnum(e, "e_value"), jnum(e, "threshold"),
+			(int)jnum(c, "events"), (int)jnum(c, "exposure"), (int)jnum(st, "events"),
+			(int)jnum(st, "exposure"), jstr(e, "verdict"));
+	}
+	for (i = 0; ms && i < json_object_array_length(ms); i++) {
+		struct json_object *m = json_object_array_get_idx(ms, i);
+		struct json_object *st = jget(m, "stable"), *c = jget(m, "canary");
+
+		fprintf(f, "    metric %-9s stable %.4f (%d/%d)  canary %.4f (%d/%d)  from %s%s%s\n",
+			jstr(m, "name"), jnum(st, "rate"), (int)jnum(st, "successes"),
+			(int)jnum(st, "trials"), jnum(c, "rate"), (int)jnum(c, "successes"),
+			(int)jnum(c, "trials"), jstr(m, "source"),
+			jnum(m, "consecutive_errors") ? ", errors: " : "", jstr(m, "last_error"));
+	}
+}
+
+static int rollout_start(const char *svc, const char *file)
+{
+	struct json_object *body, *reply;
+	char abspath[PATH_MAX], *text;
+	struct plan p;
+	size_t len;
+	FILE *f;
+	int rc;
+
+	/* Validate here first, so errors name the file the user wrote. */
+	if (plan_load(file, &p))
+		return 1;
+	if (strcmp(p.service, svc)) {
+		log_error("%s is a plan for service '%s', not '%s'", file, p.service, svc);
+		return 1;
+	}
+	f = fopen(file, "r");
+	if (!f) {
+		log_error("cannot read %s: %s", file, strerror(errno));
+		return 1;
+	}
+	text = NULL;
+	len = 0;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		fclose(f);
+		log_error("cannot read %s", file);
+		return 1;
+	}
+	fclose(f);
+	if (!realpath(file, abspath))
+		snprintf(abspath, sizeof(abspath), "%s", file);
+	body = json_object_new_object();
+	json_object_object_add(body, "plan_text", json_object_new_string(text));
+	json_object_object_add(body, "plan_file", json_object_new_string(abspath));
+	free(text);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/api/v1/rollouts/%s", svc);
+		reply = call("POST", path, body, 201, &rc);
+	}
+	json_object_put(body);
+	if (!reply)
+		return rc;
+	printf("%s: rollout started: step 1/%d at %g%%\n", svc, (int)jnum(reply, "steps"),
+	       jnum(reply, "canary_weight"));
+	json_object_put(reply);
+	return 0;
+}
+
+static int rollout_status(const char *svc, bool json, bool wait, double timeout)
+{
+	char path[128];
+	struct json_object *reply;
+	uint64_t t0 = now_ns();
+	int rc;
+
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s", svc);
+	for (;;) {
+		reply = call("GET", path, NULL, 200, &rc);
+		if (!reply)
+			return rc;
+		if (!wait || phase_ended(jstr(reply, "phase")))
+			break;
+		if (timeout > 0 && (now_ns() - t0) / 1e9 >= timeout) {
+			print_rollout(reply, stdout);
+			json_object_put(reply);
+			log_error("%s: the rollout did not end within %gs", svc, timeout);
+			return 3;
+		}
+		json_object_put(reply);
+		sleep(1);
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+	else
+		print_rollout(reply, stdout);
+	rc = wait && strcmp(jstr(reply, "phase"), "Succeeded") ? 1 : 0;
+	json_object_put(reply);
+	return rc;
+}
+
+static int rollout_command(const char *svc, const char *cmd, bool full)
+{
+	char path[128];
+	struct json_object *body = NULL, *reply;
+	int rc;
+
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s/%s", svc, cmd);
+	if (full) {
+		body = json_object_new_object();
+		json_object_object_add(body, "full", json_object_new_boolean(1));
+	}
+	reply = call("POST", path, body ? body : json_object_new_object(), 200, &rc);
+	json_object_put(body);
+	if (!reply)
+		return rc;
+	printf("%s: %s: %s\n", svc, jstr(reply, "phase"), jstr(reply, "reason"));
+	json_object_put(reply);
+	return 0;
+}
+
+static int cmd_rollout(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"plan", required_argument, NULL, 'f'},	  {"full", no_argument, NULL, 'F'},
+		{"json", no_argument, NULL, 'j'},	  {"wait", no_argument, NULL, 'w'},
+		{"timeout", required_argument, NULL, 't'}, {"agent", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},	  {},
+	};
+	const char *plan = NULL, *verb, *svc;
+	bool full = false, json = false, wait = false;
+	double timeout = 0;
+	char *end;
+	int opt;
+
+	while ((opt = cli_getopt(argc, argv, "f:jt:a:h", opts)) != -1) {
+		switch (opt) {
+		case 'f':
+			plan = optarg;
+			break;
+		case 'F':
+			full = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'w':
+			wait = true;
+			break;
+		case 't':
+			timeout = strtod(optarg, &end);
+			if (*end || timeout <= 0)
+				return cli_usage_error("--timeout '%s' must be a number of seconds",
+						       optarg);
+			break;
+		case 'a':
+			agent = optarg;
+			break;
+		case 'h':
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("expected an action and a SERVICE, e.g. 'rollout status web'");
+	verb = argv[optind];
+	svc = argv[optind + 1];
+	if (!service_name_valid(svc))
+		return cli_usage_error("'%s' is not a service name", svc);
+	if (plan && strcmp(verb, "start"))
+		return cli_usage_error("--plan only goes with 'rollout start'");
+	if (full && strcmp(verb, "promote"))
+		return cli_usage_error("--full only goes with 'rollout promote'");
+	if ((wait || json || timeout) && strcmp(verb, "status"))
+		return cli_usage_error("--json, --wait and --timeout go with 'rollout status'");
+	if (timeout && !wait)
+		return cli_usage_error("--timeout goes with --wait");
+	if (!strcmp(verb, "start")) {
+		if (!plan)
+			return cli_usage_error("say which plan with --plan FILE");
+		return rollout_start(svc, plan);
+	}
+	if (!strcmp(verb, "status"))
+		return rollout_status(svc, json, wait, timeout);
+	if (!strcmp(verb, "pause") || !strcmp(verb, "resume") || !strcmp(verb, "abort") ||
+	    !strcmp(verb, "promote"))
+		return rollout_command(svc, verb, full);
+	return cli_usage_error("unknown action '%s' (start, status, pause, resume, abort, promote)",
+			       verb);
+}
+
+static int cmd_history(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"agent", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	struct json_object *reply;
+	bool json = false;
+	char path[128];
+	size_t i;
+	int opt, rc;
+
+	while ((opt = cli_getopt(argc, argv, "ja:h", opts)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'a')
+			agent = optarg;
+		else if (opt == 'h')
+			return 0;
+		else
+			return EXIT_USAGE;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("expected one SERVICE");
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s/history", argv[optind]);
+	reply = call("GET", path, NULL, 200, &rc);
+	if (!reply)
+		return rc;
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+	} else {
+		if (!json_object_array_length(reply))
+			printf("no weight changes recorded for %s\n", argv[optind]);
+		for (i = 0; i < json_object_array_length(reply); i++) {
+			struct json_object *e = json_object_array_get_idx(reply, i);
+
+			char from[24], to[24];
+
+			snprintf(from, sizeof(from), "%g%%", jnum(e, "old_weight"));
+			snprintf(to, sizeof(to), "%g%%", jnum(e, "new_weight"));
+			printf("%s  %7s -> %-7s %-13s step %d/%d  %s: %s\n    evidence: %s\n",
+			       jstr(e, "time"), from, to, jstr(e, "reason"), (int)jnum(e, "step"),
+			       (int)jnum(e, "steps"), jstr(e, "phase"), jstr(e, "detail"),
+			       jstr(e, "evidence"));
+		}
+	}
+	json_object_put(reply);
+	return 0;
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"interval", required_argument, NULL, 'i'}, {"count", required_argument, NULL, 'n'},
+		{"agent", required_argument, NULL, 'a'},    {"pin-root", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},	    {},
+	};
+	double interval = 1;
+	long count = -1;
+	char *end;
+	int opt;
+
+	while ((opt = cli_getopt(argc, argv, "i:n:a:p:h", opts)) != -1) {
+		switch (opt) {
+		case 'i':
+			interval = strtod(optarg, &end);
+			if (*end || interval < 0.1)
+				return cli_usage_error("--interval '%s' must be 0.1 seconds or more",
+						       optarg);
+			break;
+		case 'n':
+			count = strtol(optarg, &end, 10);
+			if (*end || count < 1)
+				return cli_usage_error("--count '%s' must be a positive number", optarg);
+			break;
+		case 'a':
+			agent = optarg;
+			break;
+		case 'p':
+			pin_root = optarg;
+			break;
+		case 'h':
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1)
+		return cli_usage_error("expected at most one SERVICE");
+	while (count < 0 || count-- > 0) {
+		struct json_object *reply = NULL;
+		struct canary_maps m;
+		char err[512], *buf = NULL;
+		size_t blen = 0;
+		FILE *f = open_memstream(&buf, &blen);
+		long code;
+		size_t i;
+
+		if (!f)
+			return 1;
+		/* The data plane's view (needs the pins), then the rollouts (needs canaryd). */
+		if (open_maps(&m) == 0) {
+			status_show(&m, optind < argc ? argv[optind] : NULL, false, interval, f);
+			canary_maps_close(&m);
+		}
+		if (agent_call(agent, "GET", "/api/v1/rollouts", NULL, &code, &reply, err,
+			       sizeof(err)))
+			fprintf(f, "\n(no rollouts: %s)\n", err);
+		for (i = 0; reply && code == 200 && i < json_object_array_length(reply); i++) {
+			struct json_object *r = json_object_array_get_idx(reply, i);
+
+			if (optind < argc && strcmp(jstr(r, "service"), argv[optind]))
+				continue;
+			fputc('\n', f);
+			print_rollout(r, f);
+		}
+		json_object_put(reply);
+		fclose(f);
+		/* Clear the screen and draw the frame at once, like top. */
+		printf("\033[H\033[2J%s", buf ? buf : "");
+		fflush(stdout);
+		free(buf);
+	}
+	return 0;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dry-run", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	struct plan p;
+	int opt;
+
+	while ((opt = cli_getopt(argc, argv, "nh", opts)) != -1) {
+		if (opt == 'h')
+			return 0;
+		if (opt != 'n')
+			return EXIT_USAGE;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("expected one plan FILE");
+	if (plan_load(argv[optind], &p))
+		return 1;
+	plan_print_schedule(&p, stdout);
+	return 0;
+}
+
+static int cmd_metric(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"arm", required_argument, NULL, 'A'},	     {"name", required_argument, NULL, 'N'},
+		{"successes", required_argument, NULL, 's'}, {"trials", required_argument, NULL, 't'},
+		{"agent", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
+		{},
+	};
+	const char *arm = NULL, *name = NULL;
+	long long succ = -1, trials = -1;
+	struct json_object *body, *reply;
+	char *end;
+	int opt, rc;
+
+	while ((opt = cli_getopt(argc, argv, "a:h", opts)) != -1) {
+		switch (opt) {
+		case 'A':
+			arm = optarg;
+			break;
+		case 'N':
+			name = optarg;
+			break;
+		case 's':
+			succ = strtoll(optarg, &end, 10);
+			if (*end || succ < 0)
+				return cli_usage_error("--successes '%s' must be a count", optarg);
+			break;
+		case 't':
+			trials = strtoll(optarg, &end, 10);
+			if (*end || trials < 0)
+				return cli_usage_error("--trials '%s' must be a count", optarg);
+			break;
+		case 'a':
+			agent = optarg;
+			break;
+		case 'h':
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2 || strcmp(argv[optind], "push"))
+		return cli_usage_error("expected 'metric push SERVICE --arm ARM --name NAME "
+				       "--successes S --trials T'");
+	if (!arm || (strcmp(arm, "stable") && strcmp(arm, "canary")))
+		return cli_usage_error("--arm must be stable or canary");
+	if (!name || succ < 0 || trials < 0)
+		return cli_usage_error("--name, --successes and --trials are all needed");
+	if (succ > trials)
+		return cli_usage_error("--successes (%lld) cannot exceed --trials (%lld)", succ,
+				       trials);
+	body = json_object_new_object();
+	json_object_object_add(body, "service", json_object_new_string(argv[optind + 1]));
+	json_object_object_add(body, "arm", json_object_new_string(arm));
+	json_object_object_add(body, "name", json_object_new_string(name));
+	json_object_object_add(body, "successes", json_object_new_int64(succ));
+	json_object_object_add(body, "trials", json_object_new_int64(trials));
+	reply = call("POST", "/api/v1/metrics", body, 200, &rc);
+	json_object_put(body);
+	json_object_put(reply);
+	return rc;
+}
+
 static const struct cli_cmd cmds[] = {
 	{"apply", cmd_apply, "apply a services file (YAML)",
 	 "apply -f FILE [--dry-run] [--prune] [--pin-root DIR]\n"
@@ -492,6 +965,32 @@ static const struct cli_cmd cmds[] = {
 	 "  -j, --json              machine-readable output\n"
 	 "      --rates[=SECONDS]   also per-second rates, from two readings SECONDS apart\n"
 	 "                          (default 1)\n" PIN_ROOT_HELP},
+	{"rollout", cmd_rollout, "start and steer a progressive rollout (through canaryd)",
+	 "rollout start SERVICE --plan FILE\n"
+	 "       canaryctl rollout status SERVICE [--json] [--wait [--timeout S]]\n"
+	 "       canaryctl rollout pause|resume|abort SERVICE\n"
+	 "       canaryctl rollout promote SERVICE [--full]\n"
+	 "The plan is validated here and in canaryd. status shows the step, the set and\n"
+	 "measured share, per-arm rates, and each signal's evidence against its threshold;\n"
+	 "with --wait it blocks until the rollout ends and exits 0 only for Succeeded (1 for\n"
+	 "RolledBack/Aborted, 3 on --timeout). promote passes a gate or the current step;\n"
+	 "--full goes straight to 100%.\n" AGENT_HELP},
+	{"history", cmd_history, "list a service's weight changes and why",
+	 "history SERVICE [--json]\n"
+	 "Every weight change canaryd made or saw: time, old -> new, reason (start, step,\n"
+	 "promote, auto-rollback, abort, manual) and the evidence at that moment.\n" AGENT_HELP},
+	{"watch", cmd_watch, "live view of arms, rates, errors and evidence",
+	 "watch [SERVICE] [--interval S] [--count N]\n"
+	 "Redraws every interval (default 1 s) until Ctrl-C (or N times).\n" AGENT_HELP PIN_ROOT_HELP},
+	{"plan", cmd_plan, "validate a rollout plan and print its schedule",
+	 "plan --dry-run FILE\n"
+	 "Validates the plan and prints its steps, analysis, and fastest and slowest\n"
+	 "durations. Changes nothing.\n"},
+	{"metric", cmd_metric, "push business-metric counts for a running rollout",
+	 "metric push SERVICE --arm stable|canary --name NAME --successes S --trials T\n"
+	 "Adds S successes out of T trials (since the last push) to the arm's counts of a\n"
+	 "metric the rollout's plan lists with 'source: push'. The same as POST\n"
+	 "/api/v1/metrics on canaryd.\n" AGENT_HELP},
 	{"sweep", cmd_sweep, "remove expired flows; count unanswered SYNs",
 	 "sweep [--pin-root DIR]\n"
 	 "One pass of the flow-table sweeper that canaryd runs every interval: removes\n"
@@ -516,5 +1015,7 @@ int main(int argc, char **argv)
 		.cmds = cmds,
 	};
 
+	if (getenv("CANARY_AGENT"))
+		agent = getenv("CANARY_AGENT");
 	return cli_main(&c, argc, argv);
 }

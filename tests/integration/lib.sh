@@ -77,3 +77,52 @@ client() { cli "$BUILD/canary-client" "$@"; }
 
 # Percentage a/b with two decimals ("nan" when b is empty or zero, which near rejects).
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "nan"; else printf "%.2f", 100 * a / b }'; }
+
+# canaryctl for commands that talk to canaryd (it listens on loopback in the splitter's
+# namespace, so the default --agent reaches it).
+actl() { spl "$BUILD/canaryctl" "$@"; }
+
+# Start canaryd in the splitter's namespace; extra arguments go to canaryd.
+agent_start() {
+	local i
+	bg_in_ns "$NS_SPL" "$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state" \
+		"$@" 2>>"$TOPO_LOGDIR/canaryd.log"
+	AGENT_PID=$BG_PID
+	for ((i = 0; i < 50; i++)); do
+		# Up, and it is this one (not an older one still holding the port).
+		if kill -0 "$AGENT_PID" 2>/dev/null &&
+			spl curl -sf -o /dev/null http://127.0.0.1:9181/healthz; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "canaryd did not come up; its log:" >&2
+	cat "$TOPO_LOGDIR/canaryd.log" >&2
+	return 1
+}
+
+# Steady background load on a VIP for SECONDS (new connections at RATE per second).
+load_start() {
+	local target=$1 rate=$2 secs=$3 name=${4:-load}
+	client --target "$target" --rate "$rate" --duration "$secs" --timeout 3000 \
+		>"$TOPO_LOGDIR/$name.json" 2>"$TOPO_LOGDIR/$name.err" &
+	TOPO_PIDS+=($!)
+	LOAD_PID=$!
+}
+
+# The phase of a service's rollout.
+phase_of() { actl rollout status "$1" --json 2>/dev/null | jq -r .phase; }
+
+# Wait until the rollout's phase is one of the given ones (or TIMEOUT seconds pass).
+wait_phase() {
+	local svc=$1 timeout=$2 p i
+	shift 2
+	for ((i = 0; i < timeout * 10; i++)); do
+		p=$(phase_of "$svc")
+		for want in "$@"; do
+			[ "$p" = "$want" ] && return 0
+		done
+		sleep 0.1
+	done
+	return 1
+}

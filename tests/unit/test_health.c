@@ -74,7 +74,12 @@ static void test_syn_signals(void)
 	a1 = st(web);
 	b1 = bst(web);
 	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 1, "syn_retransmits +1");
+	ASSERT_EQ(a1.syn_retx_flows - a0.syn_retx_flows, 1, "syn_retx_flows +1");
 	ASSERT_EQ(b1.syn_retransmits - b0.syn_retransmits, 1, "backend syn_retransmits +1");
+	C(50000, TH_SYN, NULL);
+	a1 = st(web);
+	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 2, "a third SYN: syn_retransmits +2");
+	ASSERT_EQ(a1.syn_retx_flows - a0.syn_retx_flows, 1, "still one flow with repeated SYNs");
 	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "errored_flows +1");
 	ASSERT_EQ(a1.flows - a0.flows, 1, "still one flow");
 	flow_get(&in, "10.0.1.2", 50000, "10.0.0.10", 80, IPPROTO_TCP, &f);
@@ -85,7 +90,7 @@ static void test_syn_signals(void)
 	C(50000, TH_SYN, NULL); /* the client lost the SYN-ACK: not the backend's fault */
 	a1 = st(web);
 	ASSERT_EQ(a1.handshake_count - a0.handshake_count, 1, "handshake_count +1");
-	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 1, "syn_retransmits unchanged");
+	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 2, "syn_retransmits unchanged");
 	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 1, "errored_flows unchanged");
 }
 

@@ -390,3 +390,27 @@ out:
 	free(vals);
 	return err;
 }
+
+struct reset_ctx {
+	struct canary_maps *m;
+	uint32_t id;
+	int arm;
+	long n;
+};
+
+static int reset_visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
+{
+	struct reset_ctx *c = ctx;
+
+	if (v->svc == c->id && v->arm == c->arm && bpf_map_delete_elem(c->m->flows, k) == 0)
+		c->n++;
+	return 0;
+}
+
+long service_reset_flows(struct canary_maps *m, uint32_t svc_id, int arm)
+{
+	struct reset_ctx c = {m, svc_id, arm, 0};
+	int err = flows_foreach(m, reset_visit, &c);
+
+	return err ? err : c.n;
+}

@@ -100,6 +100,10 @@ int service_set_weight(struct canary_maps *m, const char *name, uint16_t bp, uin
 /* Compare two configs, ignoring the generation counter. */
 bool svc_config_equal(const struct svc_config *a, const struct svc_config *b);
 
+/* Remove a service's flows of one arm from the flow table, so their next packets are
+ * decided afresh. Returns how many were removed, or -errno. */
+long service_reset_flows(struct canary_maps *m, uint32_t svc_id, int arm);
+
 /* Call fn for every flow-table entry (batched reads). fn returns non-zero to stop. */
 typedef int (*flow_visit_fn)(const struct flow_key *k, const struct flow_state *v, void *ctx);
 int flows_foreach(struct canary_maps *m, flow_visit_fn fn, void *ctx);

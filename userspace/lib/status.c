@@ -85,6 +85,7 @@ struct json_object *status_signals_json(const struct arm_stats *a)
 	json_object_object_add(j, "backend_resets", json_object_new_int64(a->backend_resets));
 	json_object_object_add(j, "reset_flows", json_object_new_int64(a->reset_flows));
 	json_object_object_add(j, "syn_retransmits", json_object_new_int64(a->syn_retransmits));
+	json_object_object_add(j, "syn_retx_flows", json_object_new_int64(a->syn_retx_flows));
 	json_object_object_add(j, "syn_unanswered", json_object_new_int64(a->syn_unanswered));
 	json_object_object_add(j, "icmp_errors", json_object_new_int64(a->icmp_errors));
 	json_object_object_add(j, "errored_flows", json_object_new_int64(a->errored_flows));
@@ -95,6 +96,7 @@ struct json_object *status_signals_json(const struct arm_stats *a)
 	json_object_object_add(j, "http", http);
 	json_object_object_add(r, "errored_flows", json_ratio(a->errored_flows, a->flows));
 	json_object_object_add(r, "reset_flows", json_ratio(a->reset_flows, a->flows));
+	json_object_object_add(r, "syn_retx_flows", json_ratio(a->syn_retx_flows, a->flows));
 	json_object_object_add(r, "syn_unanswered", json_ratio(a->syn_unanswered, a->flows));
 	json_object_object_add(r, "http_5xx", json_ratio(a->http_class[5], a->http_responses));
 	json_object_object_add(j, "ratios", r);

@@ -11,18 +11,37 @@
 #include "util.h"
 #include "yamlutil.h"
 
+static int load_parser(struct ydoc *d, yaml_parser_t *parser)
+{
+	extern const char *__progname;
+	int ok = yaml_parser_load(parser, &d->doc);
+
+	if (!ok) {
+		fprintf(d->err ?: stderr, "%s: error: %s:%zu: YAML syntax error: %s%s%s\n",
+			__progname, d->file, parser->problem_mark.line + 1,
+			parser->problem ? parser->problem : "unknown", parser->context ? " " : "",
+			parser->context ? parser->context : "");
+		return -EINVAL;
+	}
+	d->loaded = true;
+	if (!yaml_document_get_root_node(&d->doc)) {
+		fprintf(d->err ?: stderr, "%s: error: %s: the file is empty\n", __progname, d->file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ydoc_load(struct ydoc *d, const char *path)
 {
 	yaml_parser_t parser;
 	FILE *f;
-	int ok;
+	int err;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->file, sizeof(d->file), "%s", path);
 	f = fopen(path, "r");
 	if (!f) {
-		int err = -errno;
-
+		err = -errno;
 		log_error("cannot read %s: %s", path, strerror(errno));
 		return err;
 	}
@@ -31,22 +50,26 @@ int ydoc_load(struct ydoc *d, const char *path)
 		return -ENOMEM;
 	}
 	yaml_parser_set_input_file(&parser, f);
-	ok = yaml_parser_load(&parser, &d->doc);
-	if (!ok) {
-		log_error("%s:%zu: YAML syntax error: %s%s%s", path,
-			  parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown",
-			  parser.context ? " " : "", parser.context ? parser.context : "");
-	}
+	err = load_parser(d, &parser);
 	yaml_parser_delete(&parser);
 	fclose(f);
-	if (!ok)
-		return -EINVAL;
-	d->loaded = true;
-	if (!yaml_document_get_root_node(&d->doc)) {
-		log_error("%s: the file is empty", path);
-		return -EINVAL;
-	}
-	return 0;
+	return err;
+}
+
+int ydoc_load_buffer(struct ydoc *d, const char *name, const char *text, size_t len, FILE *err)
+{
+	yaml_parser_t parser;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->err = err;
+	snprintf(d->file, sizeof(d->file), "%s", name);
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	rc = load_parser(d, &parser);
+	yaml_parser_delete(&parser);
+	return rc;
 }
 
 void ydoc_free(struct ydoc *d)
@@ -66,12 +89,14 @@ void yerr(struct ydoc *d, const yaml_node_t *n, const char *path, const char *fm
 	extern const char *__progname;
 	va_list ap;
 
+	FILE *f = d->err ?: stderr;
+
 	d->errors++;
-	fprintf(stderr, "%s: error: %s:%d: %s: ", __progname, d->file, yline(n), path);
+	fprintf(f, "%s: error: %s:%d: %s: ", __progname, d->file, yline(n), path);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fputc('\n', f);
 }
 
 yaml_node_t *ynode(struct ydoc *d, int id)

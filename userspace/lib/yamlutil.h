@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <yaml.h>
 
 struct ydoc {
@@ -12,10 +13,13 @@ struct ydoc {
 	yaml_document_t doc;
 	bool loaded;
 	int errors;
+	FILE *err; /* where problems are printed; stderr when NULL */
 };
 
 /* Load a file; on a syntax error prints it with its line and returns -EINVAL. */
 int ydoc_load(struct ydoc *d, const char *path);
+/* The same from memory; name stands for the file in messages, err receives them. */
+int ydoc_load_buffer(struct ydoc *d, const char *name, const char *text, size_t len, FILE *err);
 void ydoc_free(struct ydoc *d);
 yaml_node_t *ydoc_root(struct ydoc *d);
 

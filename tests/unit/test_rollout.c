@@ -1,0 +1,334 @@
+/* test_rollout.c: the rollout state machine with simulated counters: a healthy canary
+ * completes its plan, a bad one is rolled back, and manual changes, gates, missing
+ * traffic, guards, business metrics, commands and save/restore behave as specified. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "testlib.h"
+#include "plan.h"
+#include "rollout.h"
+
+/* A simulated service: counters that grow each tick by weight. */
+struct sim {
+	struct arm_stats arm[2];
+	uint16_t weight;
+	uint32_t generation;
+	double err_rate[2];  /* 5xx and errored-flow rate per arm */
+	double ctr[2];	     /* click-through rate per arm */
+	uint64_t flows_per_s; /* total */
+	int64_t now_ms;
+};
+
+static struct plan plan_of(const char *yaml)
+{
+	struct plan p;
+
+	if (plan_parse_text(yaml, strlen(yaml), "(test)", &p, NULL))
+		printf("# plan did not parse\n");
+	return p;
+}
+
+static void sim_step(struct sim *s, double dt)
+{
+	int arm;
+
+	for (arm = 0; arm < 2; arm++) {
+		double share = arm ? s->weight / 10000.0 : 1 - s->weight / 10000.0;
+		uint64_t f = (uint64_t)llround(s->flows_per_s * dt * share);
+		uint64_t e = (uint64_t)llround(f * s->err_rate[arm]);
+
+		s->arm[arm].flows += f;
+		s->arm[arm].fwd_packets += f * 5;
+		s->arm[arm].http_responses += f;
+		s->arm[arm].requests += f;
+		s->arm[arm].http_class[5] += e;
+		s->arm[arm].http_class[2] += f - e;
+		s->arm[arm].errored_flows += e;
+	}
+	s->now_ms += (int64_t)(dt * 1000);
+}
+
+/* One tick; applies the decision like canaryd does. */
+static void tick(struct rollout *r, struct sim *s, struct rollout_decision *d)
+{
+	struct rollout_input in;
+
+	sim_step(s, 1.0);
+	memcpy(in.arm, s->arm, sizeof(in.arm));
+	in.weight_bp = s->weight;
+	in.generation = s->generation;
+	in.dt = 1.0;
+	in.now_ms = s->now_ms;
+	rollout_tick(r, &in, d);
+	if (d->set_weight) {
+		s->weight = d->new_bp;
+		s->generation++;
+		r->generation = s->generation;
+	}
+}
+
+static void start(struct rollout *r, struct sim *s, const char *yaml)
+{
+	struct plan p = plan_of(yaml);
+	char err[200];
+
+	memset(s, 0, sizeof(*s));
+	s->flows_per_s = 2000;
+	s->err_rate[0] = s->err_rate[1] = 0.01;
+	s->now_ms = 1000000;
+	if (rollout_init(r, &p, yaml, 0, s->arm, s->now_ms, err, sizeof(err)))
+		printf("# init: %s\n", err);
+	s->weight = p.steps[0].weight_bp;
+	s->generation = 1;
+	r->weight_bp = s->weight;
+	r->generation = s->generation;
+}
+
+static const char *BASIC = "service: web\n"
+			   "steps: [1, 5, 25, 50, 100]\n"
+			   "hold: 10s\n"
+			   "min_flows: 200\n"
+			   "analysis:\n"
+			   "  alpha: 0.01\n"
+			   "  tolerance: 1.1\n"
+			   "  signals: [http_5xx, resets, unanswered_syn, errored_flows]\n"
+			   "on_rollback: drain\n";
+
+int main(void)
+{
+	struct rollout r;
+	struct rollout_decision d;
+	struct sim s;
+	int t, changes;
+	char err[256];
+
+	TEST_CASE("the minimal plan from the issue parses as written");
+	{
+		struct plan p = plan_of(BASIC);
+
+		ASSERT_EQ(p.nsteps, 5, "5 steps");
+		ASSERT_EQ(p.steps[0].weight_bp, 100, "first step 1%");
+		ASSERT_EQ(p.steps[4].weight_bp, 10000, "last step 100%");
+		ASSERT_EQ(p.steps[2].hold_ms, 10000, "hold 10s on every step");
+		ASSERT_EQ(p.steps[2].min_flows, 200, "min_flows on every step");
+		ASSERT_EQ(p.nsignals, 4, "4 signals");
+		ASSERT_EQ(p.on_rollback, ROLLBACK_DRAIN, "drain");
+	}
+
+	TEST_CASE("healthy canary completes the plan");
+	start(&r, &s, BASIC);
+	changes = 0;
+	for (t = 0; t < 200 && rollout_active(&r); t++) {
+		tick(&r, &s, &d);
+		changes += d.set_weight;
+	}
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "Succeeded");
+	ASSERT_EQ(s.weight, 10000, "weight 100%");
+	ASSERT_EQ(changes, 4, "four weight changes (1 -> 5 -> 25 -> 50 -> 100)");
+	ASSERT_TRUE(t >= 50 && t <= 60, "took about 5 holds of 10 s");
+	rollout_free(&r);
+
+	TEST_CASE("canary with 10x the errors is rolled back");
+	start(&r, &s, BASIC);
+	s.err_rate[1] = 0.10;
+	for (t = 0; t < 200 && rollout_active(&r); t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
+	ASSERT_EQ(s.weight, 0, "weight 0");
+	ASSERT_EQ(d.reason, WREASON_ROLLBACK, "reason auto-rollback");
+	ASSERT_TRUE(!d.reset_flows, "drain: flows not reset");
+	ASSERT_TRUE(strstr(d.log, "ROLLBACK") && strstr(d.log, "e-value"), "log line gives evidence");
+	ASSERT_TRUE(t < 60, "before the ramp ends");
+	printf("# %s\n", d.log);
+	rollout_free(&r);
+
+	TEST_CASE("on_rollback: reset asks for the canary flows to be dropped");
+	{
+		char yaml[1024];
+
+		snprintf(yaml, sizeof(yaml), "%s", BASIC);
+		strcpy(strstr(yaml, "on_rollback: drain"), "on_rollback: reset\n");
+		start(&r, &s, yaml);
+		s.err_rate[1] = 0.2;
+		for (t = 0; t < 200 && rollout_active(&r); t++)
+			tick(&r, &s, &d);
+		ASSERT_TRUE(d.reset_flows, "reset_flows set");
+		rollout_free(&r);
+	}
+
+	TEST_CASE("A/A: identical arms are never rolled back");
+	start(&r, &s, BASIC);
+	for (t = 0; t < 200 && rollout_active(&r); t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "Succeeded");
+	rollout_free(&r);
+
+	TEST_CASE("a manual weight change is recorded and not undone");
+	start(&r, &s, BASIC);
+	for (t = 0; t < 12; t++)
+		tick(&r, &s, &d);
+	s.weight = 3000; /* canaryctl set-weight web 30 */
+	s.generation++;
+	tick(&r, &s, &d);
+	ASSERT_TRUE(d.manual, "noticed within one tick");
+	ASSERT_EQ(d.new_bp, 3000, "the new weight is recorded");
+	ASSERT_EQ(r.phase, PHASE_PAUSED, "Paused");
+	ASSERT_EQ(r.pause, PAUSE_MANUAL_WEIGHT, "because of a manual weight");
+	s.err_rate[1] = 0.3;
+	for (t = 0; t < 30; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(s.weight, 3000, "the agent does not touch it, even with a bad canary");
+	ASSERT_EQ(rollout_resume(&r, &d, s.now_ms, err, sizeof(err)), 0, "resume");
+	ASSERT_EQ(d.new_bp, 5000, "resume continues from the next step above 30% (50%)");
+	rollout_free(&r);
+
+	TEST_CASE("a manual rollback ends the rollout");
+	start(&r, &s, BASIC);
+	tick(&r, &s, &d);
+	s.weight = 0;
+	s.generation++;
+	tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
+	ASSERT_TRUE(strstr(r.reason, "by hand") != NULL, "reason says by hand");
+	rollout_free(&r);
+
+	TEST_CASE("no traffic stops the clock, then pauses, and traffic resumes");
+	start(&r, &s, BASIC);
+	tick(&r, &s, &d);
+	s.flows_per_s = 0;
+	for (t = 0; t < 40; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_PAUSED, "Paused");
+	ASSERT_EQ(r.pause, PAUSE_NO_TRAFFIC, "for no traffic");
+	ASSERT_EQ(r.step, 0, "still at step 1: no traffic never counts as a pass");
+	ASSERT_TRUE(r.step_hold_s <= 1.5, "the hold did not run without traffic");
+	s.flows_per_s = 2000;
+	tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "Progressing again");
+	rollout_free(&r);
+
+	TEST_CASE("min_flows holds a step until the canary has seen enough flows");
+	start(&r, &s, BASIC);
+	s.flows_per_s = 100; /* 1 canary flow per second at 1% */
+	for (t = 0; t < 60; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.step, 0, "60 s in, 60 canary flows < 200: still step 1");
+	rollout_free(&r);
+
+	TEST_CASE("manual gate waits for promote");
+	start(&r, &s,
+	      "service: web\nsteps: [{weight: 10, gate: true}, 50]\nhold: 5s\nmin_flows: 10\n");
+	for (t = 0; t < 20; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_WAITING_GATE, "WaitingForGate");
+	ASSERT_EQ(s.weight, 1000, "weight stays");
+	ASSERT_EQ(rollout_promote(&r, false, &d, s.now_ms, err, sizeof(err)), 0, "promote");
+	ASSERT_EQ(d.new_bp, 5000, "next step");
+	ASSERT_EQ(d.reason, WREASON_PROMOTE, "reason promote");
+	rollout_free(&r);
+
+	TEST_CASE("guard: 30% 5xx with 100 responses rolls back at once");
+	start(&r, &s,
+	      "service: web\nsteps: [50, 100]\nhold: 60s\nanalysis:\n  signals: [resets]\n"
+	      "  guards:\n    - {signal: http_5xx, max_ratio: 0.2, min_exposure: 100}\n");
+	s.err_rate[1] = 0.3;
+	tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack in the first tick");
+	ASSERT_TRUE(strstr(r.reason, "guard") != NULL, "reason names the guard");
+	rollout_free(&r);
+
+	TEST_CASE("pause, resume, promote --full, abort");
+	start(&r, &s, BASIC);
+	tick(&r, &s, &d);
+	ASSERT_EQ(rollout_pause(&r, &d, err, sizeof(err)), 0, "pause");
+	ASSERT_EQ(r.phase, PHASE_PAUSED, "Paused");
+	for (t = 0; t < 30; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.step, 0, "paused: no step passes");
+	ASSERT_TRUE(rollout_promote(&r, false, &d, s.now_ms, err, sizeof(err)) != 0,
+		    "promote while paused is refused");
+	ASSERT_EQ(rollout_resume(&r, &d, s.now_ms, err, sizeof(err)), 0, "resume");
+	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "Progressing");
+	ASSERT_EQ(rollout_promote(&r, true, &d, s.now_ms, err, sizeof(err)), 0, "promote --full");
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "Succeeded");
+	ASSERT_EQ(d.new_bp, 10000, "weight 100%");
+	ASSERT_TRUE(rollout_abort(&r, &d, s.now_ms, err, sizeof(err)) != 0,
+		    "abort after the end is refused");
+	rollout_free(&r);
+	start(&r, &s, BASIC);
+	ASSERT_EQ(rollout_abort(&r, &d, s.now_ms, err, sizeof(err)), 0, "abort");
+	ASSERT_EQ(r.phase, PHASE_ABORTED, "Aborted");
+	ASSERT_EQ(d.new_bp, 0, "weight 0");
+	rollout_free(&r);
+
+	TEST_CASE("business metric: lower CTR on the canary is rolled back");
+	{
+		const char *yaml = "service: reco\nsteps: [10, 50, 100]\nhold: 30s\nmin_flows: 10\n"
+				   "analysis:\n  signals: [resets]\n  metrics:\n"
+				   "    - {name: ctr, direction: lower_is_worse, source: push}\n";
+
+		start(&r, &s, yaml);
+		for (t = 0; t < 200 && rollout_active(&r); t++) {
+			uint64_t trials[2], succ[2];
+			int arm;
+
+			for (arm = 0; arm < 2; arm++) {
+				double share = arm ? s.weight / 10000.0 : 1 - s.weight / 10000.0;
+
+				trials[arm] = (uint64_t)(400 * share);
+				succ[arm] = (uint64_t)llround(trials[arm] * (arm ? 0.15 : 0.30));
+				rollout_metric_push(&r, "ctr", arm, succ[arm], trials[arm], s.now_ms, err,
+						    sizeof(err));
+			}
+			tick(&r, &s, &d);
+		}
+		ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
+		ASSERT_TRUE(strstr(r.reason, "ctr") != NULL, "because of ctr");
+		rollout_free(&r);
+
+		TEST_CASE("business metric: a source that stops reporting pauses, never rolls back");
+		start(&r, &s, yaml);
+		for (t = 0; t < 45; t++)
+			tick(&r, &s, &d);
+		ASSERT_EQ(r.phase, PHASE_PAUSED, "Paused");
+		ASSERT_EQ(r.pause, PAUSE_METRIC_ERRORS, "for measurement errors");
+		ASSERT_TRUE(s.weight > 0, "not rolled back");
+		rollout_metric_push(&r, "ctr", 1, 3, 10, s.now_ms, err, sizeof(err));
+		tick(&r, &s, &d);
+		ASSERT_EQ(r.phase, PHASE_PROGRESSING, "resumes when reports come back");
+		ASSERT_TRUE(rollout_metric_push(&r, "nope", 1, 1, 1, s.now_ms, err, sizeof(err)) != 0,
+			    "an unknown metric is refused");
+		ASSERT_TRUE(rollout_metric_push(&r, "ctr", 1, 5, 1, s.now_ms, err, sizeof(err)) != 0,
+			    "successes above trials are refused");
+		rollout_free(&r);
+	}
+
+	TEST_CASE("save and restore mid-ramp: same step, same evidence");
+	{
+		struct rollout r2;
+		struct json_object *j;
+		char e1[768], e2[768];
+
+		start(&r, &s, BASIC);
+		s.err_rate[1] = 0.02;
+		for (t = 0; t < 25; t++)
+			tick(&r, &s, &d);
+		j = rollout_to_json(&r);
+		ASSERT_EQ(rollout_from_json(&r2, j, err, sizeof(err)), 0, "restores");
+		json_object_put(j);
+		ASSERT_EQ(r2.step, r.step, "same step");
+		ASSERT_EQ(r2.phase, r.phase, "same phase");
+		ASSERT_NEAR(r2.step_hold_s, r.step_hold_s, 1e-9, "same hold time");
+		rollout_evidence(&r, e1, sizeof(e1));
+		rollout_evidence(&r2, e2, sizeof(e2));
+		ASSERT_TRUE(!strcmp(e1, e2), "same evidence");
+		ASSERT_TRUE(!memcmp(&r.checks[0].st, &r2.checks[0].st, sizeof(r.checks[0].st)),
+			    "bit-identical test state");
+		rollout_free(&r2);
+		rollout_free(&r);
+	}
+	return test_summary();
+}

@@ -1,0 +1,868 @@
+/* rollout.c: the rollout state machine (see rollout.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "rollout.h"
+#include "util.h"
+
+const char *const rollout_phase_names[PHASE_COUNT] = {
+	"Idle",	     "Progressing", "Paused",	  "WaitingForGate",
+	"Promoting", "Succeeded",   "RolledBack", "Aborted",
+};
+const char *const pause_reason_names[PAUSE_COUNT] = {"", "user", "manual_weight", "no_traffic",
+						     "metric_errors"};
+const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "promote",
+							"auto-rollback", "abort", "manual"};
+
+#define LOG(d, ...) snprintf((d)->log, sizeof((d)->log), __VA_ARGS__)
+
+static const char *pct(uint16_t bp, char *buf, size_t len)
+{
+	bp_str(bp, buf, len);
+	strncat(buf, "%", len - strlen(buf) - 1);
+	return buf;
+}
+
+/* ---- checks ------------------------------------------------------------------------------ */
+
+/* The library's default grids, moved so that the tolerance becomes the null ratio. */
+static int check_config(struct av_config *cfg, bool lower_is_worse, double alpha, double tol,
+			bool early, int unit, char *err, size_t len)
+{
+	double k;
+	unsigned int i;
+
+	if (lower_is_worse)
+		av_config_default_lower_is_worse(cfg);
+	else
+		av_config_default(cfg);
+	k = tol / cfg->rollback.r_null;
+	cfg->rollback.r_null = tol;
+	cfg->rollback.alpha = alpha;
+	for (i = 0; i < cfg->rollback.n_alt; i++)
+		cfg->rollback.alt[i] *= k;
+	cfg->promote.r_null *= k;
+	for (i = 0; i < cfg->promote.n_alt; i++)
+		cfg->promote.alt[i] *= k;
+	cfg->promote_enabled = early;
+	cfg->unit = unit;
+	return av_config_finalize(cfg, err, len) ? -EINVAL : 0;
+}
+
+static int build_checks(struct rollout *r, char *err, size_t len)
+{
+	const struct plan *p = &r->plan;
+	unsigned int i;
+	char why[160];
+
+	r->nchecks = 0;
+	for (i = 0; i < p->nsignals; i++) {
+		struct rollout_check *c = &r->checks[r->nchecks++];
+		int k = p->signals[i].kind;
+
+		c->kind = k;
+		c->metric = -1;
+		snprintf(c->name, sizeof(c->name), "%s", plan_signal_names[k]);
+		if (check_config(&c->cfg, false, p->signals[i].alpha, p->signals[i].tolerance,
+				 p->early_promotion,
+				 k == SIG_HTTP_5XX || k == SIG_TTFB ? AV_UNIT_RESPONSES
+								   : AV_UNIT_FLOWS,
+				 why, sizeof(why))) {
+			snprintf(err, len, "signal %s: %s", c->name, why);
+			return -EINVAL;
+		}
+		av_state_init(&c->st, &c->cfg);
+	}
+	for (i = 0; i < p->nmetrics; i++) {
+		struct rollout_check *c = &r->checks[r->nchecks++];
+		const struct plan_metric *m = &p->metrics[i];
+
+		c->kind = SIG_METRIC;
+		c->metric = i;
+		snprintf(c->name, sizeof(c->name), "%s", m->name);
+		if (check_config(&c->cfg, m->lower_is_worse, m->alpha, m->tolerance,
+				 p->early_promotion, AV_UNIT_TRIALS, why, sizeof(why))) {
+			snprintf(err, len, "metric %s: %s", m->name, why);
+			return -EINVAL;
+		}
+		av_state_init(&c->st, &c->cfg);
+	}
+	return 0;
+}
+
+/* TTFB histogram bucket i holds [2^i, 2^(i+1)) us: inclusive upper edges. */
+static uint64_t ttfb_above(const struct arm_stats *a, uint64_t bound_us)
+{
+	uint64_t upper[CANARY_HIST_BUCKETS];
+	unsigned int i;
+
+	for (i = 0; i < CANARY_HIST_BUCKETS; i++)
+		upper[i] = i + 1 == CANARY_HIST_BUCKETS ? UINT64_MAX : (2ull << i) - 1;
+	return av_hist_above((const uint64_t *)a->ttfb_hist, upper, CANARY_HIST_BUCKETS, bound_us,
+			     NULL);
+}
+
+void rollout_check_counts(const struct rollout *r, const struct rollout_check *c,
+			  const struct arm_stats a[CANARY_ARMS], uint64_t x[CANARY_ARMS],
+			  uint64_t n[CANARY_ARMS])
+{
+	int arm;
+
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		const struct arm_stats *s = &a[arm];
+
+		switch (c->kind) {
+		case SIG_HTTP_5XX:
+			x[arm] = s->http_class[5];
+			n[arm] = s->http_responses;
+			break;
+		case SIG_RESETS:
+			x[arm] = s->reset_flows;
+			n[arm] = s->flows;
+			break;
+		case SIG_UNANSWERED_SYN:
+			x[arm] = s->syn_retx_flows;
+			n[arm] = s->flows;
+			break;
+		case SIG_ERRORED_FLOWS:
+			x[arm] = s->errored_flows;
+			n[arm] = s->flows;
+			break;
+		case SIG_TTFB: {
+			unsigned int i;
+			uint64_t bound = 0;
+
+			for (i = 0; i < r->plan.nsignals; i++)
+				if (r->plan.signals[i].kind == SIG_TTFB)
+					bound = r->plan.signals[i].ttfb_bound_us;
+			x[arm] = ttfb_above(s, bound);
+			n[arm] = s->requests;
+			break;
+		}
+		default:
+			x[arm] = r->metrics[c->metric].successes[arm];
+			n[arm] = r->metrics[c->metric].trials[arm];
+		}
+	}
+}
+
+void rollout_evidence(const struct rollout *r, char *buf, size_t len)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = 0;
+	for (i = 0; i < r->nchecks && used < len; i++) {
+		const struct rollout_check *c = &r->checks[i];
+		uint64_t x[2], n[2];
+
+		rollout_check_counts(r, c, r->last, x, n);
+		used += snprintf(buf + used, len - used,
+				 "%s%s E=%.3g/%g (canary %" PRIu64 "/%" PRIu64 ", stable %" PRIu64
+				 "/%" PRIu64 ")",
+				 i ? ", " : "", c->name, av_evalue(&c->st.rollback),
+				 1 / c->cfg.rollback.alpha, c->st.x[AV_CANARY], c->st.n[AV_CANARY],
+				 c->st.x[AV_STABLE], c->st.n[AV_STABLE]);
+	}
+}
+
+/* ---- life cycle -------------------------------------------------------------------------- */
+
+int rollout_init(struct rollout *r, const struct plan *p, const char *plan_text, uint32_t svc_id,
+		 const struct arm_stats now[CANARY_ARMS], int64_t now_ms, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	r->plan = *p;
+	r->plan_text = strdup(plan_text ? plan_text : "");
+	if (!r->plan_text) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r->svc_id = svc_id;
+	if (build_checks(r, err, errlen))
+		return -EINVAL;
+	r->phase = p->steps[0].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+								: PHASE_PROGRESSING;
+	r->step = 0;
+	r->started_ms = r->step_started_ms = now_ms;
+	memcpy(r->base, now, sizeof(r->base));
+	memcpy(r->step_base, now, sizeof(r->step_base));
+	memcpy(r->last, now, sizeof(r->last));
+	snprintf(r->reason, sizeof(r->reason), "started: step 1 of %u", p->nsteps);
+	return 0;
+}
+
+void rollout_free(struct rollout *r)
+{
+	free(r->plan_text);
+	r->plan_text = NULL;
+}
+
+bool rollout_active(const struct rollout *r)
+{
+	return r->phase == PHASE_PROGRESSING || r->phase == PHASE_PAUSED ||
+	       r->phase == PHASE_WAITING_GATE || r->phase == PHASE_PROMOTING;
+}
+
+static void set_weight(struct rollout *r, struct rollout_decision *d, uint16_t bp, int reason)
+{
+	d->set_weight = true;
+	d->old_bp = r->weight_bp;
+	d->new_bp = bp;
+	d->reason = reason;
+	d->changed = true;
+	r->weight_bp = bp;
+}
+
+/* Move to step idx (weight, counters, promotion evidence), from a tick or a command. */
+static void enter_step(struct rollout *r, unsigned int idx, const struct arm_stats now[2],
+		       int64_t now_ms, struct rollout_decision *d, int reason)
+{
+	unsigned int i;
+
+	r->step = idx;
+	r->step_hold_s = 0;
+	r->gate_open = false;
+	r->step_started_ms = now_ms;
+	memcpy(r->step_base, now, sizeof(r->step_base));
+	for (i = 0; i < r->nchecks; i++)
+		av_promote_reset(&r->checks[i].st);
+	r->phase = r->plan.steps[idx].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+								       : PHASE_PROGRESSING;
+	r->pause = PAUSE_NONE;
+	set_weight(r, d, r->plan.steps[idx].weight_bp, reason);
+}
+
+static void finish(struct rollout *r, int phase, int64_t now_ms)
+{
+	r->phase = phase;
+	r->pause = PAUSE_NONE;
+	r->ended_ms = now_ms;
+}
+
+static const char *svc(const struct rollout *r)
+{
+	return r->plan.service;
+}
+
+/* ---- the tick ---------------------------------------------------------------------------- */
+
+static bool metric_trouble(const struct rollout *r, char *buf, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->plan.nmetrics; i++)
+		if (r->metrics[i].consecutive_errors >= r->plan.metrics[i].error_limit) {
+			snprintf(buf, len, "metric %s: %d measurement errors in a row (%s)",
+				 r->plan.metrics[i].name, r->metrics[i].consecutive_errors,
+				 r->metrics[i].last_error);
+			return true;
+		}
+	return false;
+}
+
+/* Push metrics that stopped reporting count as measurement errors, once per tick. */
+static void metric_staleness(struct rollout *r, int64_t now_ms)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->plan.nmetrics; i++) {
+		const struct plan_metric *m = &r->plan.metrics[i];
+		struct metric_state *ms = &r->metrics[i];
+		int64_t since = ms->last_report_ms > r->started_ms ? ms->last_report_ms : r->started_ms;
+
+		if (m->source != METRIC_PUSH || now_ms - since <= m->stale_ms)
+			continue;
+		ms->consecutive_errors++;
+		snprintf(ms->last_error, sizeof(ms->last_error), "no report for %.0f s",
+			 (now_ms - since) / 1000.0);
+	}
+}
+
+void rollout_tick(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d)
+{
+	const struct plan_step *step;
+	char ev[768], a[16], b[16], why[256];
+	uint64_t cdelta, sdelta, flows_at_step;
+	unsigned int i;
+	bool all_promote = r->nchecks > 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r)) {
+		memcpy(r->last, in->arm, sizeof(r->last));
+		return;
+	}
+	/* Traffic in this interval, before r->last moves on. */
+	cdelta = in->arm[1].fwd_packets - r->last[1].fwd_packets;
+	sdelta = in->arm[0].fwd_packets - r->last[0].fwd_packets;
+
+	/* A weight set by someone else wins: record it, never undo it. */
+	if (in->generation != r->generation) {
+		d->manual = true;
+		d->old_bp = r->weight_bp;
+		d->new_bp = in->weight_bp;
+		d->reason = WREASON_MANUAL;
+		d->changed = true;
+		r->generation = in->generation;
+		r->weight_bp = in->weight_bp;
+		memcpy(r->last, in->arm, sizeof(r->last));
+		if (in->weight_bp == 0) {
+			finish(r, PHASE_ROLLED_BACK, in->now_ms);
+			snprintf(r->reason, sizeof(r->reason), "rolled back by hand (weight %s -> 0%%)",
+				 pct(d->old_bp, a, sizeof(a)));
+		} else if (in->weight_bp == CANARY_WEIGHT_SCALE) {
+			finish(r, PHASE_SUCCEEDED, in->now_ms);
+			snprintf(r->reason, sizeof(r->reason), "promoted by hand (weight %s -> 100%%)",
+				 pct(d->old_bp, a, sizeof(a)));
+		} else if (in->weight_bp != d->old_bp) {
+			r->phase = PHASE_PAUSED;
+			r->pause = PAUSE_MANUAL_WEIGHT;
+			snprintf(r->reason, sizeof(r->reason),
+				 "weight set to %s by hand; waiting ('canaryctl rollout resume' "
+				 "continues from the next step above it)",
+				 pct(in->weight_bp, a, sizeof(a)));
+		} else {
+			snprintf(r->reason, sizeof(r->reason),
+				 "the service was changed by hand at the same weight");
+		}
+		LOG(d, "%s: manual change noticed: weight %s -> %s; %s: %s", svc(r),
+		    pct(d->old_bp, a, sizeof(a)), pct(d->new_bp, b, sizeof(b)),
+		    rollout_phase_names[r->phase], r->reason);
+		return;
+	}
+
+	/* Evidence: every check sees every interval. */
+	for (i = 0; i < r->nchecks; i++) {
+		struct rollout_check *c = &r->checks[i];
+		uint64_t x[2], n[2];
+
+		rollout_check_counts(r, c, in->arm, x, n);
+		c->last_poll = av_update(&c->cfg, &c->st, n[1], x[1], n[0], x[0]);
+		if (av_verdict(&c->cfg, &c->st) != AV_PROMOTE)
+			all_promote = false;
+	}
+	memcpy(r->last, in->arm, sizeof(r->last));
+	rollout_evidence(r, ev, sizeof(ev));
+
+	/* Roll back on evidence or a guard, unless a person has taken over the weight. */
+	if (r->pause != PAUSE_MANUAL_WEIGHT && r->weight_bp > 0) {
+		const char *what = NULL;
+
+		for (i = 0; i < r->nchecks && !what; i++) {
+			struct rollout_check *c = &r->checks[i];
+
+			if (av_verdict(&c->cfg, &c->st) == AV_ROLLBACK) {
+				snprintf(why, sizeof(why),
+					 "%s: e-value %.3g reached 1/alpha = %g (canary %" PRIu64
+					 "/%" PRIu64 ", stable %" PRIu64 "/%" PRIu64 ")",
+					 c->name, av_evalue(&c->st.rollback), 1 / c->cfg.rollback.alpha,
+					 c->st.x[AV_CANARY], c->st.n[AV_CANARY], c->st.x[AV_STABLE],
+					 c->st.n[AV_STABLE]);
+				what = why;
+			}
+		}
+		for (i = 0; i < r->plan.nguards && !what; i++) {
+			const struct plan_guard *g = &r->plan.guards[i];
+			struct rollout_check tmp = {.kind = g->kind};
+			uint64_t x[2], n[2], bx[2], bn[2];
+
+			rollout_check_counts(r, &tmp, in->arm, x, n);
+			rollout_check_counts(r, &tmp, r->base, bx, bn);
+			if (av_guard_ratio(x[1] - bx[1], n[1] - bn[1], g->min_exposure, g->max_ratio)) {
+				snprintf(why, sizeof(why),
+					 "guard: canary %s ratio %.3f > %g (%" PRIu64 " of %" PRIu64 ")",
+					 plan_signal_names[g->kind],
+					 (double)(x[1] - bx[1]) / (double)(n[1] - bn[1]), g->max_ratio,
+					 x[1] - bx[1], n[1] - bn[1]);
+				what = why;
+			}
+		}
+		if (what) {
+			uint16_t old = r->weight_bp;
+
+			set_weight(r, d, 0, WREASON_ROLLBACK);
+			d->reset_flows = r->plan.on_rollback == ROLLBACK_RESET;
+			finish(r, PHASE_ROLLED_BACK, in->now_ms);
+			snprintf(r->reason, sizeof(r->reason), "%s", what);
+			LOG(d, "%s: ROLLBACK at step %u/%u: weight %s -> 0%%%s: %s; evidence: %s",
+			    svc(r), r->step + 1, r->plan.nsteps, pct(old, a, sizeof(a)),
+			    d->reset_flows ? " (canary flows reset)" : " (canary flows drain)", what,
+			    ev);
+			return;
+		}
+	}
+
+	/* Measurement errors pause (never roll back); recovery resumes. */
+	metric_staleness(r, in->now_ms);
+	if (metric_trouble(r, why, sizeof(why))) {
+		if (r->phase == PHASE_PROGRESSING || r->phase == PHASE_PROMOTING) {
+			r->phase = PHASE_PAUSED;
+			r->pause = PAUSE_METRIC_ERRORS;
+			snprintf(r->reason, sizeof(r->reason), "%s", why);
+			d->changed = true;
+			LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps, why);
+			return;
+		}
+	} else if (r->phase == PHASE_PAUSED && r->pause == PAUSE_METRIC_ERRORS) {
+		r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+										   : PHASE_PROGRESSING;
+		r->pause = PAUSE_NONE;
+		snprintf(r->reason, sizeof(r->reason), "metrics are reporting again");
+		d->changed = true;
+		LOG(d, "%s: resumed at step %u/%u: metrics are reporting again", svc(r), r->step + 1,
+		    r->plan.nsteps);
+		return;
+	}
+
+	/* No traffic is neither a failure nor a success: stop the clock, then pause. */
+	if (!cdelta && !sdelta) {
+		r->idle_s += in->dt;
+		if (r->idle_s * 1000 >= r->plan.no_traffic_ms &&
+		    (r->phase == PHASE_PROGRESSING || r->phase == PHASE_PROMOTING)) {
+			r->phase = PHASE_PAUSED;
+			r->pause = PAUSE_NO_TRAFFIC;
+			snprintf(r->reason, sizeof(r->reason),
+				 "no traffic for %.0f s; resumes when traffic returns", r->idle_s);
+			d->changed = true;
+			LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps,
+			    r->reason);
+		}
+		return;
+	}
+	r->idle_s = 0;
+	if (r->phase == PHASE_PAUSED && r->pause == PAUSE_NO_TRAFFIC) {
+		r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+										   : PHASE_PROGRESSING;
+		r->pause = PAUSE_NONE;
+		snprintf(r->reason, sizeof(r->reason), "traffic is back");
+		d->changed = true;
+		LOG(d, "%s: resumed at step %u/%u: traffic is back", svc(r), r->step + 1,
+		    r->plan.nsteps);
+	}
+	if (r->phase != PHASE_PROGRESSING && r->phase != PHASE_PROMOTING)
+		return;
+	if (cdelta)
+		r->step_hold_s += in->dt;
+
+	/* Does the step pass? */
+	step = &r->plan.steps[r->step];
+	flows_at_step = in->arm[1].flows - r->step_base[1].flows;
+	if (flows_at_step < step->min_flows)
+		return;
+	if (r->step_hold_s * 1000 < step->hold_ms &&
+	    !(r->plan.early_promotion && all_promote && r->step + 1 < r->plan.nsteps))
+		return;
+
+	if (r->step + 1 == r->plan.nsteps) {
+		finish(r, PHASE_SUCCEEDED, in->now_ms);
+		snprintf(r->reason, sizeof(r->reason), "all %u steps passed", r->plan.nsteps);
+		d->changed = true;
+		LOG(d, "%s: SUCCEEDED: canary at 100%% held %.0f s with %" PRIu64 " flows; evidence: %s",
+		    svc(r), r->step_hold_s, flows_at_step, ev);
+		return;
+	}
+	if (step->gate && !r->gate_open) {
+		r->phase = PHASE_WAITING_GATE;
+		snprintf(r->reason, sizeof(r->reason),
+			 "step %u/%u passed; waiting for 'canaryctl rollout promote %s'", r->step + 1,
+			 r->plan.nsteps, svc(r));
+		d->changed = true;
+		LOG(d, "%s: %s; evidence: %s", svc(r), r->reason, ev);
+		return;
+	}
+	{
+		uint16_t old = r->weight_bp;
+		bool early = r->step_hold_s * 1000 < step->hold_ms;
+		double held = r->step_hold_s;
+
+		enter_step(r, r->step + 1, in->arm, in->now_ms, d, WREASON_STEP);
+		snprintf(r->reason, sizeof(r->reason), "step %u/%u", r->step + 1, r->plan.nsteps);
+		LOG(d, "%s: step %u/%u: weight %s -> %s (%s after %.0f s, %" PRIu64
+		       " canary flows >= %" PRIu64 "); evidence: %s",
+		    svc(r), r->step + 1, r->plan.nsteps, pct(old, a, sizeof(a)),
+		    pct(r->weight_bp, b, sizeof(b)),
+		    early ? "early promotion: evidence that the canary is not worse" : "hold passed",
+		    held, flows_at_step, step->min_flows, ev);
+	}
+}
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+static int need_active(const struct rollout *r, char *err, size_t len)
+{
+	if (rollout_active(r))
+		return 0;
+	snprintf(err, len, "the rollout of %s has ended (%s); start a new one with 'canaryctl "
+			   "rollout start'",
+		 svc(r), rollout_phase_names[r->phase]);
+	return -EINVAL;
+}
+
+int rollout_pause(struct rollout *r, struct rollout_decision *d, char *err, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	if (need_active(r, err, len))
+		return -EINVAL;
+	if (r->phase == PHASE_PAUSED && r->pause == PAUSE_USER) {
+		snprintf(err, len, "the rollout of %s is already paused", svc(r));
+		return -EINVAL;
+	}
+	r->phase = PHASE_PAUSED;
+	r->pause = PAUSE_USER;
+	snprintf(r->reason, sizeof(r->reason), "paused by hand at step %u/%u", r->step + 1,
+		 r->plan.nsteps);
+	d->changed = true;
+	LOG(d, "%s: paused by hand at step %u/%u (weight stays)", svc(r), r->step + 1,
+	    r->plan.nsteps);
+	return 0;
+}
+
+int rollout_resume(struct rollout *r, struct rollout_decision *d, int64_t now_ms, char *err,
+		   size_t len)
+{
+	char a[16];
+
+	memset(d, 0, sizeof(*d));
+	if (need_active(r, err, len))
+		return -EINVAL;
+	if (r->phase != PHASE_PAUSED) {
+		snprintf(err, len, "the rollout of %s is not paused (%s)", svc(r),
+			 rollout_phase_names[r->phase]);
+		return -EINVAL;
+	}
+	if (r->pause == PAUSE_MANUAL_WEIGHT) {
+		unsigned int i;
+
+		/* Continue from the first step above the weight set by hand. */
+		for (i = 0; i < r->plan.nsteps && r->plan.steps[i].weight_bp <= r->weight_bp; i++)
+			;
+		if (i == r->plan.nsteps)
+			i = r->plan.nsteps - 1;
+		enter_step(r, i, r->last, now_ms, d, WREASON_STEP);
+		snprintf(r->reason, sizeof(r->reason), "resumed by hand at step %u/%u", i + 1,
+			 r->plan.nsteps);
+		LOG(d, "%s: resumed by hand: step %u/%u, weight %s", svc(r), i + 1, r->plan.nsteps,
+		    pct(r->weight_bp, a, sizeof(a)));
+		return 0;
+	}
+	r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+									   : PHASE_PROGRESSING;
+	r->pause = PAUSE_NONE;
+	r->idle_s = 0;
+	snprintf(r->reason, sizeof(r->reason), "resumed by hand at step %u/%u", r->step + 1,
+		 r->plan.nsteps);
+	d->changed = true;
+	LOG(d, "%s: %s", svc(r), r->reason);
+	return 0;
+}
+
+int rollout_abort(struct rollout *r, struct rollout_decision *d, int64_t now_ms, char *err,
+		  size_t len)
+{
+	char a[16];
+	uint16_t old = r->weight_bp;
+
+	memset(d, 0, sizeof(*d));
+	if (need_active(r, err, len))
+		return -EINVAL;
+	set_weight(r, d, 0, WREASON_ABORT);
+	d->reset_flows = r->plan.on_rollback == ROLLBACK_RESET;
+	finish(r, PHASE_ABORTED, now_ms);
+	snprintf(r->reason, sizeof(r->reason), "aborted by hand at step %u/%u", r->step + 1,
+		 r->plan.nsteps);
+	LOG(d, "%s: ABORTED by hand at step %u/%u: weight %s -> 0%%", svc(r), r->step + 1,
+	    r->plan.nsteps, pct(old, a, sizeof(a)));
+	return 0;
+}
+
+int rollout_promote(struct rollout *r, bool full, struct rollout_decision *d, int64_t now_ms,
+		    char *err, size_t len)
+{
+	char a[16], b[16];
+	uint16_t old = r->weight_bp;
+
+	memset(d, 0, sizeof(*d));
+	if (need_active(r, err, len))
+		return -EINVAL;
+	if (full) {
+		if (r->weight_bp != CANARY_WEIGHT_SCALE)
+			set_weight(r, d, CANARY_WEIGHT_SCALE, WREASON_PROMOTE);
+		finish(r, PHASE_SUCCEEDED, now_ms);
+		d->changed = true;
+		snprintf(r->reason, sizeof(r->reason), "promoted to 100%% by hand (--full) from step "
+						       "%u/%u",
+			 r->step + 1, r->plan.nsteps);
+		LOG(d, "%s: PROMOTED by hand (--full): weight %s -> 100%%; succeeded", svc(r),
+		    pct(old, a, sizeof(a)));
+		return 0;
+	}
+	if (r->phase == PHASE_PAUSED) {
+		snprintf(err, len, "the rollout of %s is paused (%s); resume it first, or use --full",
+			 svc(r), pause_reason_names[r->pause]);
+		return -EINVAL;
+	}
+	if (r->step + 1 == r->plan.nsteps) {
+		finish(r, PHASE_SUCCEEDED, now_ms);
+		d->changed = true;
+		snprintf(r->reason, sizeof(r->reason), "promoted by hand at 100%%");
+		LOG(d, "%s: PROMOTED by hand at 100%%: succeeded", svc(r));
+		return 0;
+	}
+	enter_step(r, r->step + 1, r->last, now_ms, d, WREASON_PROMOTE);
+	snprintf(r->reason, sizeof(r->reason), "step %u/%u (promoted by hand)", r->step + 1,
+		 r->plan.nsteps);
+	LOG(d, "%s: promoted by hand: step %u/%u, weight %s -> %s", svc(r), r->step + 1,
+	    r->plan.nsteps, pct(old, a, sizeof(a)), pct(r->weight_bp, b, sizeof(b)));
+	return 0;
+}
+
+/* ---- business metrics -------------------------------------------------------------------- */
+
+int rollout_metric_push(struct rollout *r, const char *name, int arm, uint64_t successes,
+			uint64_t trials, int64_t now_ms, char *err, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->plan.nmetrics; i++) {
+		struct metric_state *m = &r->metrics[i];
+
+		if (strcmp(r->plan.metrics[i].name, name))
+			continue;
+		if (r->plan.metrics[i].source != METRIC_PUSH) {
+			snprintf(err, len, "metric %s of %s is read from Prometheus, not pushed", name,
+				 svc(r));
+			return -EINVAL;
+		}
+		if (successes > trials) {
+			snprintf(err, len, "successes (%" PRIu64 ") exceed trials (%" PRIu64 ")",
+				 successes, trials);
+			return -EINVAL;
+		}
+		m->successes[arm & 1] += successes;
+		m->trials[arm & 1] += trials;
+		m->consecutive_errors = 0;
+		m->last_error[0] = 0;
+		m->last_report_ms = now_ms;
+		return 0;
+	}
+	snprintf(err, len, "the plan of %s has no metric named '%s'", svc(r), name);
+	return -ENOENT;
+}
+
+void rollout_metric_reading(struct rollout *r, unsigned int idx, bool ok,
+			    const uint64_t successes[CANARY_ARMS],
+			    const uint64_t trials[CANARY_ARMS], const char *error, int64_t now_ms)
+{
+	struct metric_state *m;
+
+	if (idx >= r->plan.nmetrics)
+		return;
+	m = &r->metrics[idx];
+	if (!ok) {
+		m->consecutive_errors++;
+		snprintf(m->last_error, sizeof(m->last_error), "%s", error ? error : "error");
+		return;
+	}
+	memcpy(m->successes, successes, sizeof(m->successes));
+	memcpy(m->trials, trials, sizeof(m->trials));
+	m->consecutive_errors = 0;
+	m->last_error[0] = 0;
+	m->last_report_ms = now_ms;
+}
+
+/* ---- persistence ------------------------------------------------------------------------- */
+
+static struct json_object *u64_array(const void *p, size_t bytes)
+{
+	struct json_object *a = json_object_new_array();
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < bytes / 8; i++)
+		json_object_array_add(a, json_object_new_uint64(w[i]));
+	return a;
+}
+
+static int u64_from_array(struct json_object *a, void *p, size_t bytes)
+{
+	uint64_t *w = p;
+	size_t i;
+
+	if (!a || !json_object_is_type(a, json_type_array) ||
+	    json_object_array_length(a) != bytes / 8)
+		return -1;
+	for (i = 0; i < bytes / 8; i++)
+		w[i] = json_object_get_uint64(json_object_array_get_idx(a, i));
+	return 0;
+}
+
+struct json_object *rollout_to_json(const struct rollout *r)
+{
+	struct json_object *j = json_object_new_object(), *checks = json_object_new_array();
+	struct json_object *metrics = json_object_new_array(), *arr;
+	char text[AV_STATE_TEXT];
+	unsigned int i;
+	int arm;
+
+	json_object_object_add(j, "version", json_object_new_int(1));
+	json_object_object_add(j, "service", json_object_new_string(r->plan.service));
+	json_object_object_add(j, "plan_file", json_object_new_string(r->plan.file));
+	json_object_object_add(j, "plan_text", json_object_new_string(r->plan_text ?: ""));
+	json_object_object_add(j, "svc_id", json_object_new_int64(r->svc_id));
+	json_object_object_add(j, "phase", json_object_new_string(rollout_phase_names[r->phase]));
+	json_object_object_add(j, "pause", json_object_new_int(r->pause));
+	json_object_object_add(j, "reason", json_object_new_string(r->reason));
+	json_object_object_add(j, "step", json_object_new_int(r->step));
+	json_object_object_add(j, "step_hold_s", json_object_new_double(r->step_hold_s));
+	json_object_object_add(j, "idle_s", json_object_new_double(r->idle_s));
+	json_object_object_add(j, "generation", json_object_new_int64(r->generation));
+	json_object_object_add(j, "weight_bp", json_object_new_int(r->weight_bp));
+	json_object_object_add(j, "gate_open", json_object_new_boolean(r->gate_open));
+	json_object_object_add(j, "started_ms", json_object_new_int64(r->started_ms));
+	json_object_object_add(j, "step_started_ms", json_object_new_int64(r->step_started_ms));
+	json_object_object_add(j, "ended_ms", json_object_new_int64(r->ended_ms));
+	arr = json_object_new_array();
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "base", u64_array(&r->base[arm], sizeof(r->base[arm])));
+		json_object_object_add(o, "step_base",
+				       u64_array(&r->step_base[arm], sizeof(r->step_base[arm])));
+		json_object_object_add(o, "last", u64_array(&r->last[arm], sizeof(r->last[arm])));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(j, "counters", arr);
+	for (i = 0; i < r->nchecks; i++) {
+		struct json_object *c = json_object_new_object();
+
+		av_state_format(&r->checks[i].st, text, sizeof(text));
+		json_object_object_add(c, "name", json_object_new_string(r->checks[i].name));
+		json_object_object_add(c, "state", json_object_new_string(text));
+		json_object_array_add(checks, c);
+	}
+	json_object_object_add(j, "checks", checks);
+	for (i = 0; i < r->plan.nmetrics; i++) {
+		const struct metric_state *m = &r->metrics[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(r->plan.metrics[i].name));
+		json_object_object_add(o, "successes", u64_array(m->successes, sizeof(m->successes)));
+		json_object_object_add(o, "trials", u64_array(m->trials, sizeof(m->trials)));
+		json_object_object_add(o, "errors", json_object_new_int(m->consecutive_errors));
+		json_object_object_add(o, "last_error", json_object_new_string(m->last_error));
+		json_object_object_add(o, "last_report_ms", json_object_new_int64(m->last_report_ms));
+		json_object_array_add(metrics, o);
+	}
+	json_object_object_add(j, "metrics", metrics);
+	return j;
+}
+
+static struct json_object *get(struct json_object *j, const char *k)
+{
+	struct json_object *v = NULL;
+
+	json_object_object_get_ex(j, k, &v);
+	return v;
+}
+
+int rollout_from_json(struct rollout *r, struct json_object *j, char *err, size_t len)
+{
+	const char *text = json_object_get_string(get(j, "plan_text"));
+	const char *file = json_object_get_string(get(j, "plan_file"));
+	const char *phase = json_object_get_string(get(j, "phase"));
+	struct json_object *checks = get(j, "checks"), *metrics = get(j, "metrics");
+	struct json_object *counters = get(j, "counters");
+	struct plan p;
+	unsigned int i;
+	int arm, ph;
+	FILE *devnull;
+
+	memset(r, 0, sizeof(*r));
+	if (!text || !phase || !checks || !counters) {
+		snprintf(err, len, "the state is incomplete");
+		return -EINVAL;
+	}
+	/* The plan was valid when it started; parse it again, quietly. */
+	devnull = fopen("/dev/null", "w");
+	if (plan_parse_text(text, strlen(text), file ?: "(saved plan)", &p, devnull)) {
+		if (devnull)
+			fclose(devnull);
+		snprintf(err, len, "the saved plan no longer parses");
+		return -EINVAL;
+	}
+	if (devnull)
+		fclose(devnull);
+	r->plan = p;
+	r->plan_text = strdup(text);
+	if (!r->plan_text || build_checks(r, err, len))
+		return -EINVAL;
+	for (ph = 0; ph < PHASE_COUNT && strcmp(phase, rollout_phase_names[ph]); ph++)
+		;
+	if (ph == PHASE_COUNT) {
+		snprintf(err, len, "unknown phase '%s'", phase);
+		return -EINVAL;
+	}
+	r->phase = ph;
+	r->svc_id = json_object_get_int64(get(j, "svc_id"));
+	r->pause = json_object_get_int(get(j, "pause"));
+	snprintf(r->reason, sizeof(r->reason), "%s", json_object_get_string(get(j, "reason")) ?: "");
+	r->step = json_object_get_int(get(j, "step"));
+	r->step_hold_s = json_object_get_double(get(j, "step_hold_s"));
+	r->idle_s = json_object_get_double(get(j, "idle_s"));
+	r->generation = json_object_get_int64(get(j, "generation"));
+	r->weight_bp = json_object_get_int(get(j, "weight_bp"));
+	r->gate_open = json_object_get_boolean(get(j, "gate_open"));
+	r->started_ms = json_object_get_int64(get(j, "started_ms"));
+	r->step_started_ms = json_object_get_int64(get(j, "step_started_ms"));
+	r->ended_ms = json_object_get_int64(get(j, "ended_ms"));
+	if (r->step >= r->plan.nsteps || r->pause >= PAUSE_COUNT) {
+		snprintf(err, len, "the saved step or pause reason is out of range");
+		return -EINVAL;
+	}
+	if (json_object_array_length(counters) != CANARY_ARMS) {
+		snprintf(err, len, "the saved counters are malformed");
+		return -EINVAL;
+	}
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		struct json_object *o = json_object_array_get_idx(counters, arm);
+
+		if (u64_from_array(get(o, "base"), &r->base[arm], sizeof(r->base[arm])) ||
+		    u64_from_array(get(o, "step_base"), &r->step_base[arm],
+				   sizeof(r->step_base[arm])) ||
+		    u64_from_array(get(o, "last"), &r->last[arm], sizeof(r->last[arm]))) {
+			snprintf(err, len, "the saved counters do not match this build");
+			return -EINVAL;
+		}
+	}
+	if (json_object_array_length(checks) != r->nchecks) {
+		snprintf(err, len, "the saved evidence does not match the plan");
+		return -EINVAL;
+	}
+	for (i = 0; i < r->nchecks; i++) {
+		const char *st = json_object_get_string(get(json_object_array_get_idx(checks, i),
+							    "state"));
+
+		if (!st || av_state_parse(&r->checks[i].st, st) ||
+		    r->checks[i].st.fingerprint != r->checks[i].cfg.fingerprint) {
+			snprintf(err, len, "the saved evidence of %s does not match the plan",
+				 r->checks[i].name);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; metrics && i < r->plan.nmetrics && i < json_object_array_length(metrics); i++) {
+		struct json_object *o = json_object_array_get_idx(metrics, i);
+		struct metric_state *m = &r->metrics[i];
+
+		u64_from_array(get(o, "successes"), m->successes, sizeof(m->successes));
+		u64_from_array(get(o, "trials"), m->trials, sizeof(m->trials));
+		m->consecutive_errors = json_object_get_int(get(o, "errors"));
+		snprintf(m->last_error, sizeof(m->last_error), "%s",
+			 json_object_get_string(get(o, "last_error")) ?: "");
+		m->last_report_ms = json_object_get_int64(get(o, "last_report_ms"));
+	}
+	return 0;
+}

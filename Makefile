@@ -122,6 +122,7 @@ integration: all
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(BUILD)/bench/canary_bench
+	$(Q)BUILD=$(BUILD) scripts/bench-agent.sh
 
 sim: all
 	$(Q)$(BUILD)/canary-sim --full

@@ -528,8 +528,16 @@ static void poll_once(double dt)
 		in.now_ms = now;
 		rollout_tick(r, &in, &d);
 		apply(r, &d, now);
-		if (rollout_active(r) && !d.changed)
-			persist(r); /* the evidence moved: keep it */
+		/* The evidence moved: keep it (an idle poll changes nothing that matters). */
+		if (rollout_active(r) && !d.changed && !d.set_weight && !d.manual) {
+			bool moved = false;
+			unsigned int k;
+
+			for (k = 0; k < r->nchecks; k++)
+				moved |= r->checks[k].last_poll != AV_POLL_IDLE;
+			if (moved)
+				persist(r);
+		}
 	}
 	A.have_prev = true;
 	A.stats.polls++;

@@ -17,8 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "pktbuild.h"
-#include "netfix.h"
+#include "dpfix.h"
 #include "apply.h"
 #include "service.h"
 #include "stats.h"
@@ -36,61 +35,37 @@ static bool skip_live, quiet;
  * this way every iteration still sees the packet it claims to measure. */
 #define VIP "10.0.2.10"
 
-struct canary {
-	struct xdp_canary_bpf *skel;
-	struct canary_maps maps;
-	int prog_fd;
+struct tune {
+	bool syn_always_new, sniff_every_reply;
 };
 
-static int canary_load(struct canary *c, bool syn_always_new, bool sniff_every_reply)
+static void tune_bench(struct xdp_canary_bpf *skel, void *arg)
 {
-	struct canary_meta meta = {.abi_version = CANARY_ABI_VERSION};
-	struct service_spec spec = {};
-	struct canary_config cfg = {.nservices = 1, .services = &spec};
-	struct apply_opts ao = {0};
-	struct apply_summary sum;
-	struct bpf_map *map;
-	__u32 zero = 0;
+	const struct tune *t = arg;
 
-	c->skel = xdp_canary_bpf__open();
-	if (!c->skel)
-		return -1;
-	bpf_map__set_max_entries(c->skel->maps.flows, 65536);
 	/* A SYN normally finds its own entry from the previous iteration and counts as a
 	 * retransmission. With an "always expired" SYN timeout every SYN is decided
 	 * afresh (lookup, decision, FIB lookup, map update): the new-flow path. */
-	if (syn_always_new)
-		c->skel->rodata->syn_timeout_ns = ~0ull;
+	if (t->syn_always_new)
+		skel->rodata->syn_timeout_ns = ~0ull;
 	/* Likewise a reply normally answers its request once; this makes every reply the
 	 * first byte of an answer: a TTFB sample and a status-line parse each time. */
-	if (sniff_every_reply)
-		c->skel->rodata->bench_every_reply_answers = true;
-	if (xdp_canary_bpf__load(c->skel))
+	if (t->sniff_every_reply)
+		skel->rodata->bench_every_reply_answers = true;
+}
+
+/* An instance with one HTTP service whose VIP is its own only backend. */
+static int canary_load(struct instance *c, bool syn_always_new, bool sniff_every_reply)
+{
+	struct tune t = {syn_always_new, sniff_every_reply};
+	struct service_spec spec;
+
+	if (instance_load_tuned(c, tune_bench, &t))
 		return -1;
-	bpf_object__for_each_map(map, c->skel->obj)
-	{
-		unsigned int i;
-
-		for (i = 0; i < canary_map_count; i++)
-			if (!strcmp(bpf_map__name(map), canary_map_descs[i].name))
-				*canary_map_fd(&c->maps, &canary_map_descs[i]) = bpf_map__fd(map);
-	}
-	bpf_map_update_elem(c->maps.meta, &zero, &meta, BPF_ANY);
-	c->prog_fd = bpf_program__fd(c->skel->progs.xdp_canary);
-
-	snprintf(spec.name, sizeof(spec.name), "bench");
-	spec.family = addr_parse(VIP, &spec.vip);
-	spec.port = 80;
-	spec.proto = IPPROTO_TCP;
-	spec.hash_mode = CANARY_HASH_CLIENT;
-	spec.prefix_v4 = 32;
-	spec.prefix_v6 = 64;
+	spec_init(&spec, "bench", VIP, 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 0);
 	spec.http = true;
-	spec.nbackends[0] = 1;
-	spec.backends[0][0].addr = spec.vip;
-	spec.backends[0][0].port = 80;
-	snprintf(cfg.file, sizeof(cfg.file), "(bench)");
-	return config_apply(&c->maps, &cfg, &ao, &sum);
+	spec_backend(&spec, 0, VIP ":80");
+	return apply_specs(c, &spec, 1);
 }
 
 static size_t build_payload(uint8_t *buf, const char *src, int sport, const char *dst, int dport,
@@ -129,7 +104,7 @@ struct path {
 	size_t len;
 	__u32 verdict;
 	/* Counter that must rise by exactly `repeat` per run. */
-	struct canary *c;
+	struct instance *c;
 	size_t reason_off;  /* offset in reason_stats, or -1 */
 	int arm_field;	    /* 0: none, 1: fwd_packets, 2: rev_packets, 3: 2xx responses */
 	double ns[32];
@@ -300,7 +275,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	struct canary est = {}, syn = {}, sniff = {};
+	struct instance est = {}, syn = {}, sniff = {};
 	struct bench_bpf *base;
 	struct path paths[8];
 	struct live live = {};
@@ -435,22 +410,11 @@ int main(int argc, char **argv)
 		}
 		/* xdp_canary on gb needs a service reachable through oa. */
 		{
-			struct service_spec spec = {};
-			struct canary_config cfg = {.nservices = 1, .services = &spec};
-			struct apply_opts ao = {0};
-			struct apply_summary sum;
+			struct service_spec spec;
 
-			snprintf(spec.name, sizeof(spec.name), "live");
-			spec.family = addr_parse("10.0.5.10", &spec.vip);
-			spec.port = 80;
-			spec.proto = IPPROTO_TCP;
-			spec.prefix_v4 = 32;
-			spec.prefix_v6 = 64;
-			spec.nbackends[0] = 1;
-			spec.backends[0][0].addr = spec.vip;
-			spec.backends[0][0].port = 80;
-			snprintf(cfg.file, sizeof(cfg.file), "(bench)");
-			config_apply(&est.maps, &cfg, &ao, &sum);
+			spec_init(&spec, "live", "10.0.5.10", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 0);
+			spec_backend(&spec, 0, "10.0.5.10:80");
+			apply_specs(&est, &spec, 1);
 		}
 		len = build(pkt, "10.0.4.2", 40000, "10.0.5.10", 80, TH_ACK,
 			    (const uint8_t[]){2, 0, 0, 0, 4, 1}, (const uint8_t[]){2, 0, 0, 0, 4, 2});

@@ -28,6 +28,23 @@ rc=$?
 eq "bad --mode is a usage error (exit 2)" "$rc" 2
 check "... naming the option and a hint" grep -q "\-\-mode 'turbo' must be native or skb; try 'canary-loader attach --help'" <<<"$out"
 
+# A device without native XDP support gets the hint to use generic XDP.
+ip -n "$NS_SPL" link add nonative0 type bridge
+ip -n "$NS_SPL" link set nonative0 up
+out=$(spl "$LOADER" attach --dev nonative0 --pin-root "$PIN_ROOT" 2>&1)
+if grep -q "does not support native XDP; try --mode skb" <<<"$out"; then
+	ok "no native XDP: says to try --mode skb"
+elif grep -q "attached xdp_canary" <<<"$out"; then
+	# Should a kernel give bridges native XDP, there is nothing to refuse.
+	ok "no native XDP: (this kernel's bridge supports native XDP)"
+	spl "$LOADER" detach --dev nonative0 --pin-root "$PIN_ROOT" >/dev/null
+else
+	not_ok "no native XDP: unexpected answer: $out"
+fi
+out=$(spl "$LOADER" attach --dev nonative0 --mode skb --pin-root "$PIN_ROOT" 2>&1)
+check "... and --mode skb attaches" grep -q "attached xdp_canary (id [0-9]*, skb mode) to nonative0" <<<"$out"
+spl "$LOADER" detach --dev nonative0 --pin-root "$PIN_ROOT" >/dev/null
+
 out=$(spl setpriv --reuid=65534 --regid=65534 --clear-groups "$LOADER" attach --dev to-cli --pin-root "$PIN_ROOT" 2>&1)
 check "not root: says it needs root" grep -q "needs root" <<<"$out"
 

@@ -25,10 +25,11 @@ struct instance {
 	int prog_fd;
 };
 
-/* Load a private (unpinned) copy of the program; timeouts in ms, 0 = default. */
-static inline int instance_load(struct instance *in, unsigned int udp_idle_ms, unsigned int syn_ms)
+/* Load a private (unpinned) copy of the program; tune (may be NULL) adjusts its
+ * load-time constants first. */
+static inline int instance_load_tuned(struct instance *in,
+				      void (*tune)(struct xdp_canary_bpf *, void *), void *arg)
 {
-	struct bpf_map *map;
 	struct canary_meta meta = {.abi_version = CANARY_ABI_VERSION};
 	__u32 zero = 0;
 
@@ -37,25 +38,34 @@ static inline int instance_load(struct instance *in, unsigned int udp_idle_ms, u
 	if (!in->skel)
 		return -1;
 	bpf_map__set_max_entries(in->skel->maps.flows, 65536);
-	if (udp_idle_ms)
-		in->skel->rodata->udp_idle_ns = udp_idle_ms * 1000000ull;
-	if (syn_ms)
-		in->skel->rodata->syn_timeout_ns = syn_ms * 1000000ull;
+	if (tune)
+		tune(in->skel, arg);
 	if (xdp_canary_bpf__load(in->skel)) {
 		xdp_canary_bpf__destroy(in->skel);
 		return -1;
 	}
-	bpf_object__for_each_map(map, in->skel->obj)
-	{
-		unsigned int i;
-
-		for (i = 0; i < canary_map_count; i++)
-			if (!strcmp(bpf_map__name(map), canary_map_descs[i].name))
-				*canary_map_fd(&in->maps, &canary_map_descs[i]) = bpf_map__fd(map);
-	}
+	canary_maps_from_obj(&in->maps, in->skel->obj);
 	bpf_map_update_elem(in->maps.meta, &zero, &meta, BPF_ANY);
 	in->prog_fd = bpf_program__fd(in->skel->progs.xdp_canary);
 	return 0;
+}
+
+static inline void tune_timeouts(struct xdp_canary_bpf *skel, void *arg)
+{
+	const unsigned int *ms = arg; /* udp idle, syn */
+
+	if (ms[0])
+		skel->rodata->udp_idle_ns = ms[0] * 1000000ull;
+	if (ms[1])
+		skel->rodata->syn_timeout_ns = ms[1] * 1000000ull;
+}
+
+/* With timeouts in ms (0 = default). */
+static inline int instance_load(struct instance *in, unsigned int udp_idle_ms, unsigned int syn_ms)
+{
+	unsigned int ms[2] = {udp_idle_ms, syn_ms};
+
+	return instance_load_tuned(in, tune_timeouts, ms);
 }
 
 /* ---- building services ----------------------------------------------------------------- */

@@ -374,7 +374,8 @@ int backends_gc(struct canary_maps *m, unsigned int *deleted, unsigned int *kept
 /* Backends of the file that the maps say belong to a service the file does not
  * name: refuse, rather than steal another service's backend. */
 static int check_foreign_backends(struct canary_maps *m, const struct canary_config *cfg,
-				  struct plan *plans, struct service_state *cur, unsigned int ncur)
+				  struct plan *plans, struct service_state *cur, unsigned int ncur,
+				  bool prune)
 {
 	struct canary_endpoint key, next;
 	struct backend_info v;
@@ -394,7 +395,8 @@ static int check_foreign_backends(struct canary_maps *m, const struct canary_con
 		for (i = 0; i < cfg->nservices; i++)
 			if (plans[i].id == v.svc && plans[i].cur)
 				ours = true;
-		if (ours)
+		/* With --prune every other service goes away: its backends are free. */
+		if (ours || prune)
 			continue;
 		for (i = 0; i < cfg->nservices; i++) {
 			for (arm = 0; arm < CANARY_ARMS; arm++) {
@@ -502,7 +504,7 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		p->id = j;
 	}
 	if (!err)
-		err = check_foreign_backends(m, cfg, plans, cur, ncur);
+		err = check_foreign_backends(m, cfg, plans, cur, ncur, opts->prune);
 	if (err) {
 		log_error("%s: nothing was changed", cfg->file);
 		goto out;
@@ -620,7 +622,14 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 				opts->dry_run ? "would be " : "");
 		if (opts->dry_run)
 			continue;
-		bpf_map_delete_elem(m->services, &cur[i].key);
+		/* The key may already serve a service of this file (it took over the VIP). */
+		{
+			struct svc_info now;
+
+			if (bpf_map_lookup_elem(m->services, &cur[i].key, &now) == 0 &&
+			    now.id == cur[i].info.id)
+				bpf_map_delete_elem(m->services, &cur[i].key);
+		}
 		bpf_map_delete_elem(m->svc_configs, &cur[i].info.id);
 		overrides_of(m, cur[i].info.id, ovl);
 		for (j = 0; j < ovl->n; j++)

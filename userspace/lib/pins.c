@@ -75,6 +75,22 @@ void canary_maps_close(struct canary_maps *m)
 	}
 }
 
+void canary_maps_from_obj(struct canary_maps *m, struct bpf_object *obj)
+{
+	struct bpf_map *map;
+	unsigned int i;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < canary_map_count; i++)
+		*canary_map_fd(m, &canary_map_descs[i]) = -1;
+	bpf_object__for_each_map(map, obj)
+	{
+		for (i = 0; i < canary_map_count; i++)
+			if (!strcmp(bpf_map__name(map), canary_map_descs[i].name))
+				*canary_map_fd(m, &canary_map_descs[i]) = bpf_map__fd(map);
+	}
+}
+
 int canary_meta_read(struct canary_maps *m, struct canary_meta *meta)
 {
 	__u32 zero = 0;

@@ -48,6 +48,10 @@ void canary_maps_close(struct canary_maps *m);
 /* Whether root holds xdp-canary pins at all (the meta map). */
 int canary_pins_exist(const char *root);
 
+/* The maps of a loaded object (not pinned), by name: for tests and benchmarks. */
+struct bpf_object;
+void canary_maps_from_obj(struct canary_maps *m, struct bpf_object *obj);
+
 /* Read the meta entry. */
 int canary_meta_read(struct canary_maps *m, struct canary_meta *meta);
 

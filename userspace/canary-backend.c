@@ -18,13 +18,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+
+#include "evkit.h"
+#include "util.h"
 
 #define PROG	       "canary-backend"
 #define MAX_HEADER     16384 /* request line + headers, as the brief's bound */
@@ -75,17 +76,14 @@ struct conn {
 	bool peer_eof;
 	bool close_after_flush;
 	bool parse_blocked; /* parsing paused until unsent output drops below OUT_HIGH_WATER */
-	char *in;
-	size_t in_len, in_cap;
+	struct bytebuf in;
 	uint64_t body_left; /* Content-Length bytes of the current request still to discard */
-	char *out;
-	size_t out_len, out_off, out_cap;
+	struct bytebuf out;
 	bool have_pend; /* a parsed request waits for its body before being answered */
 	int d_status;	/* the response held back by --delay */
 	bool d_head, d_close, d_ka;
 	int64_t last_active;
-	int64_t timer_at;
-	size_t heap_idx;
+	struct timer_node timer; /* idle, --delay or linger deadline */
 };
 
 struct stats {
@@ -102,15 +100,14 @@ static struct {
 	const char *pidfile;
 	struct endpoint *tcp_eps, *udp_eps;
 	size_t n_tcp, n_udp;
-	uint64_t rng;
+	struct rng rng;
 	long idle_ms;
 	int backlog;
 	bool quiet, refuse, no_accept;
 	int epfd;
 	int reserve_fd; /* spare descriptor released to shed a connection when out of fds */
 	struct stats st;
-	struct conn **heap;
-	size_t heap_len, heap_cap;
+	struct timer_heap timers; /* every connection, keyed by its deadline */
 	int64_t now;
 } g = {
     .cli = {.error_status = 500},
@@ -181,31 +178,6 @@ static void usage(FILE *f)
 	    DEF_IDLE_MS, DEF_BACKLOG);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* splitmix64: tiny, seedable and good enough for Bernoulli draws. */
-static uint64_t rng_next(void)
-{
-	uint64_t z = (g.rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static bool chance(double p)
-{
-	if (p <= 0)
-		return false;
-	return (double)(rng_next() >> 11) * 0x1.0p-53 < p;
-}
-
 /* ---- option parsing ---- */
 
 static bool parse_double01(const char *s, double *out)
@@ -237,57 +209,20 @@ static bool parse_long(const char *s, long min, long max, long *out)
 /* "10.0.2.2:8080" or "[fd00:2::2]:8080". */
 static bool parse_endpoint(const char *text, struct endpoint *ep)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *port;
-	size_t hlen;
-	long p;
-
 	memset(ep, 0, sizeof(*ep));
 	ep->text = text;
-	if (text[0] == '[') {
-		const char *rb = strchr(text, ']');
-
-		if (!rb || rb[1] != ':')
-			return false;
-		hlen = rb - text - 1;
-		if (hlen >= sizeof(host))
-			return false;
-		memcpy(host, text + 1, hlen);
-		port = rb + 2;
-	} else {
-		const char *colon = strrchr(text, ':');
-
-		if (!colon || strchr(text, ':') != colon)
-			return false;
-		hlen = colon - text;
-		if (hlen >= sizeof(host))
-			return false;
-		memcpy(host, text, hlen);
-		port = colon + 1;
-	}
-	host[hlen] = '\0';
-	if (!parse_long(port, 1, 65535, &p))
+	switch (endpoint_parse_sockaddr(text, &ep->ss, &ep->len)) {
+	case AF_INET:
+		ep->wildcard =
+		    ((struct sockaddr_in *)&ep->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+		return true;
+	case AF_INET6:
+		ep->wildcard =
+		    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ep->ss)->sin6_addr);
+		return true;
+	default:
 		return false;
-	if (text[0] == '[') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ep->ss;
-
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return false;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(p);
-		ep->len = sizeof(*s6);
-		ep->wildcard = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ep->ss;
-
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return false;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(p);
-		ep->len = sizeof(*s4);
-		ep->wildcard = s4->sin_addr.s_addr == htonl(INADDR_ANY);
 	}
-	return true;
 }
 
 static bool valid_name(const char *s)
@@ -437,15 +372,6 @@ static void faults_reload(bool at_start)
 
 /* ---- stats ---- */
 
-/* Shortest faithful form: 0.1 rather than json-c's 0.10000000000000001. */
-static struct json_object *json_num(double v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%.10g", v);
-	return json_object_new_double_s(v, buf);
-}
-
 static void stats_print(void)
 {
 	struct json_object *o = json_object_new_object(), *f = json_object_new_object();
@@ -470,78 +396,16 @@ static void stats_print(void)
 	json_object_put(o);
 }
 
-/* ---- timer heap: one slot per connection, keyed by timer_at ---- */
+/* ---- timers: one deadline per connection ---- */
 
-static bool heap_less(size_t a, size_t b)
+static struct conn *conn_of(struct timer_node *t)
 {
-	return g.heap[a]->timer_at < g.heap[b]->timer_at;
+	return t ? container_of(t, struct conn, timer) : NULL;
 }
 
-static void heap_swap(size_t a, size_t b)
+static int timer_set(struct conn *c, int64_t at)
 {
-	struct conn *t = g.heap[a];
-
-	g.heap[a] = g.heap[b];
-	g.heap[b] = t;
-	g.heap[a]->heap_idx = a;
-	g.heap[b]->heap_idx = b;
-}
-
-static void heap_fix(size_t i)
-{
-	while (i > 0 && heap_less(i, (i - 1) / 2)) {
-		heap_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < g.heap_len && heap_less(l, m))
-			m = l;
-		if (r < g.heap_len && heap_less(r, m))
-			m = r;
-		if (m == i)
-			break;
-		heap_swap(i, m);
-		i = m;
-	}
-}
-
-static int heap_set(struct conn *c, int64_t at)
-{
-	c->timer_at = at;
-	if (c->heap_idx != SIZE_MAX) {
-		heap_fix(c->heap_idx);
-		return 0;
-	}
-	if (g.heap_len == g.heap_cap) {
-		size_t cap = g.heap_cap ? g.heap_cap * 2 : 1024;
-		struct conn **h = realloc(g.heap, cap * sizeof(*h));
-
-		if (!h)
-			return -1;
-		g.heap = h;
-		g.heap_cap = cap;
-	}
-	c->heap_idx = g.heap_len;
-	g.heap[g.heap_len++] = c;
-	heap_fix(c->heap_idx);
-	return 0;
-}
-
-static void heap_del(struct conn *c)
-{
-	size_t i = c->heap_idx;
-
-	if (i == SIZE_MAX)
-		return;
-	c->heap_idx = SIZE_MAX;
-	g.heap_len--;
-	if (i == g.heap_len)
-		return;
-	g.heap[i] = g.heap[g.heap_len];
-	g.heap[i]->heap_idx = i;
-	heap_fix(i);
+	return theap_set(&g.timers, &c->timer, at);
 }
 
 /* Idle deadline, or "far future" when idle connections are kept forever. */
@@ -556,10 +420,10 @@ static int64_t idle_deadline(const struct conn *c)
 
 static void conn_close(struct conn *c)
 {
-	heap_del(c);
+	theap_del(&g.timers, &c->timer);
 	close(c->src.fd);
-	free(c->in);
-	free(c->out);
+	buf_free(&c->in);
+	buf_free(&c->out);
 	free(c);
 	g.st.open--;
 }
@@ -572,27 +436,6 @@ static void conn_reset(struct conn *c)
 	setsockopt(c->src.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	g.st.resets++;
 	conn_close(c);
-}
-
-static int out_append(struct conn *c, const char *data, size_t len)
-{
-	if (c->out_off > 0 && c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	if (c->out_len + len > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 512;
-		char *p;
-
-		while (cap < c->out_len + len)
-			cap *= 2;
-		p = realloc(c->out, cap);
-		if (!p)
-			return -1;
-		c->out = p;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, data, len);
-	c->out_len += len;
-	return 0;
 }
 
 static const char *reason(int status)
@@ -639,9 +482,9 @@ static int respond(struct conn *c, int status, bool head, bool close_conn, bool 
 		     status, reason(status), g.body_len, g.name,
 		     close_conn ? "Connection: close\r\n"
 				: (ka_header ? "Connection: keep-alive\r\n" : ""));
-	if (out_append(c, hdr, (size_t)n) < 0)
+	if (buf_append(&c->out, hdr, (size_t)n) < 0)
 		return -1;
-	if (!head && out_append(c, g.body, g.body_len) < 0)
+	if (!head && buf_append(&c->out, g.body, g.body_len) < 0)
 		return -1;
 	if (status < 300)
 		g.st.resp_2xx++;
@@ -731,30 +574,17 @@ static int parse_request(const char *buf, size_t len, struct request *rq)
 			rq->hdr_len = nl + 1 - buf;
 			return 1;
 		} else {
-			const char *colon = memchr(p, ':', le - p), *v, *ve;
+			const char *v, *ve;
 			size_t nlen;
 
 			/* Obsolete line folding and nameless fields are rejected (RFC 9112 5.2). */
-			if (!colon || colon == p || *p == ' ' || *p == '\t')
+			if (*p == ' ' || *p == '\t' || http_field_split(p, le, &nlen, &v, &ve) < 0)
 				return 400;
-			nlen = colon - p;
-			v = colon + 1;
-			ve = le;
-			while (v < ve && (*v == ' ' || *v == '\t'))
-				v++;
-			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-				ve--;
 			if (nlen == 14 && !strncasecmp(p, "Content-Length", 14)) {
-				uint64_t cl = 0;
-				const char *d;
+				uint64_t cl;
 
-				if (v == ve)
+				if (http_content_length(v, ve, &cl) < 0)
 					return 400;
-				for (d = v; d < ve; d++) {
-					if (*d < '0' || *d > '9' || cl > (UINT64_MAX - 9) / 10)
-						return 400;
-					cl = cl * 10 + (uint64_t)(*d - '0');
-				}
 				if (have_cl && cl != rq->content_length)
 					return 400;
 				have_cl = true;
@@ -776,16 +606,6 @@ static int parse_request(const char *buf, size_t len, struct request *rq)
 	}
 }
 
-static void in_consume(struct conn *c, size_t n)
-{
-	if (n >= c->in_len) {
-		c->in_len = 0;
-		return;
-	}
-	memmove(c->in, c->in + n, c->in_len - n);
-	c->in_len -= n;
-}
-
 /* Answers the request whose head and body are now complete: reset, delay or respond.
  * Returns -1 if c was freed. */
 static int conn_answer(struct conn *c)
@@ -800,11 +620,11 @@ static int conn_answer(struct conn *c)
 			return -1;
 		}
 	}
-	status = chance(g.cur.error_rate) ? g.cur.error_status : 200;
+	status = rng_chance(&g.rng, g.cur.error_rate) ? g.cur.error_status : 200;
 	if (g.cur.delay_ms > 0) {
 		c->state = CS_DELAYED;
 		c->d_status = status;
-		if (heap_set(c, g.now + g.cur.delay_ms * NSEC_PER_MSEC) < 0) {
+		if (timer_set(c, g.now + g.cur.delay_ms * NSEC_PER_MSEC) < 0) {
 			conn_close(c);
 			return -1;
 		}
@@ -827,9 +647,9 @@ static int conn_parse(struct conn *c)
 		int r;
 
 		if (c->body_left > 0) {
-			size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+			size_t n = c->in.len < c->body_left ? c->in.len : (size_t)c->body_left;
 
-			in_consume(c, n);
+			buf_consume(&c->in, n);
 			c->body_left -= n;
 			if (c->body_left > 0)
 				break;
@@ -841,25 +661,25 @@ static int conn_parse(struct conn *c)
 		}
 		if (c->state != CS_ACTIVE)
 			break;
-		if (c->out_len - c->out_off > OUT_HIGH_WATER) {
+		if (buf_pending(&c->out) > OUT_HIGH_WATER) {
 			c->parse_blocked = true;
 			break;
 		}
-		if (c->in_len == 0)
+		if (c->in.len == 0)
 			break;
-		r = parse_request(c->in, c->in_len, &rq);
+		r = parse_request(c->in.data, c->in.len, &rq);
 		if (r == 0)
 			break;
 		if (r != 1) {
 			/* Malformed: answer once and close, the stream cannot be resynchronised. */
-			c->in_len = 0;
+			c->in.len = 0;
 			if (respond(c, r, false, true, false) < 0) {
 				conn_close(c);
 				return -1;
 			}
 			break;
 		}
-		in_consume(c, rq.hdr_len);
+		buf_consume(&c->in, rq.hdr_len);
 		g.st.requests++;
 		c->body_left = rq.content_length;
 		c->have_pend = true;
@@ -867,15 +687,15 @@ static int conn_parse(struct conn *c)
 		c->d_close = rq.http10 ? !(rq.conn_ka && !rq.conn_close) : rq.conn_close;
 		c->d_ka = !c->d_close && rq.http10;
 		/* The client waits for this before sending the body (RFC 9110 10.1.1). */
-		if (rq.expect_continue && rq.content_length > 0 && c->in_len == 0 &&
-		    out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0) {
+		if (rq.expect_continue && rq.content_length > 0 && c->in.len == 0 &&
+		    buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0) {
 			conn_close(c);
 			return -1;
 		}
 	}
 	/* A client that half-closed gets answers to what it sent, then we close. */
 	if (c->peer_eof && c->state == CS_ACTIVE && !c->close_after_flush &&
-	    (c->body_left > 0 || parse_request(c->in, c->in_len, &(struct request){}) != 1))
+	    (c->body_left > 0 || parse_request(c->in.data, c->in.len, &(struct request){}) != 1))
 		c->close_after_flush = true;
 	return 0;
 }
@@ -886,7 +706,7 @@ static int conn_read(struct conn *c)
 	for (;;) {
 		ssize_t n;
 
-		if (c->state == CS_LINGER || (c->body_left > 0 && c->in_len == 0)) {
+		if (c->state == CS_LINGER || (c->body_left > 0 && c->in.len == 0)) {
 			/* Nothing to keep: linger drain, or bulk of a request body. */
 			char scratch[16384];
 			size_t want = sizeof(scratch);
@@ -901,23 +721,12 @@ static int conn_read(struct conn *c)
 				continue;
 			}
 		} else {
-			if (c->in_len == c->in_cap) {
-				size_t cap = c->in_cap ? c->in_cap * 2 : 2048;
-				char *p;
+			int room = buf_room(&c->in, 2048, MAX_HEADER);
 
-				if (c->in_cap >= MAX_HEADER)
-					return 0;
-				if (cap > MAX_HEADER)
-					cap = MAX_HEADER;
-				p = realloc(c->in, cap);
-				if (!p)
-					return -1;
-				c->in = p;
-				c->in_cap = cap;
-			}
-			n = recv(c->src.fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+			if (room != 0)
+				return room > 0 ? 0 : -1;
+			n = buf_recv(c->src.fd, &c->in);
 			if (n > 0) {
-				c->in_len += (size_t)n;
 				c->last_active = g.now;
 				continue;
 			}
@@ -937,29 +746,22 @@ static int conn_read(struct conn *c)
 /* Returns -1 on a dead socket (caller closes), 0 otherwise. */
 static int conn_flush(struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n =
-		    send(c->src.fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	ssize_t n = buf_send(c->src.fd, &c->out);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return -1;
-		}
-		c->out_off += (size_t)n;
+	if (n < 0)
+		return -1;
+	if (n > 0)
 		c->last_active = g.now;
-	}
-	c->out_off = c->out_len = 0;
+	if (buf_pending(&c->out))
+		return 0;
 	if (c->close_after_flush && c->state != CS_LINGER) {
 		/* Send our FIN first and wait for the client's, so the client never sees an RST
 		 * for unread bytes and the TIME_WAIT state stays on this side. */
 		shutdown(c->src.fd, SHUT_WR);
 		c->state = CS_LINGER;
-		c->in_len = 0;
+		c->in.len = 0;
 		c->body_left = 0;
-		if (heap_set(c, g.now + LINGER_MS * NSEC_PER_MSEC) < 0)
+		if (timer_set(c, g.now + LINGER_MS * NSEC_PER_MSEC) < 0)
 			return -1;
 	}
 	return 0;
@@ -993,9 +795,9 @@ static void conn_service(struct conn *c)
 		}
 		/* Go round again when a full buffer stopped the read and parsing made room, or
 		 * when unsent output held back pipelined requests and has now drained. */
-		if (was_full && c->in_len < c->in_cap)
+		if (was_full && c->in.len < c->in.cap)
 			continue;
-		if (c->parse_blocked && c->out_len - c->out_off <= OUT_HIGH_WATER)
+		if (c->parse_blocked && buf_pending(&c->out) <= OUT_HIGH_WATER)
 			continue;
 		return;
 	}
@@ -1011,7 +813,7 @@ static void conn_timer(struct conn *c)
 			return;
 		}
 		c->last_active = g.now;
-		if (heap_set(c, idle_deadline(c)) < 0) {
+		if (timer_set(c, idle_deadline(c)) < 0) {
 			conn_close(c);
 			return;
 		}
@@ -1023,7 +825,7 @@ static void conn_timer(struct conn *c)
 	case CS_ACTIVE:
 		/* Lazy idle timer: activity only bumps last_active, so re-arm if it moved. */
 		if (idle_deadline(c) > g.now) {
-			if (heap_set(c, idle_deadline(c)) < 0)
+			if (timer_set(c, idle_deadline(c)) < 0)
 				conn_close(c);
 			return;
 		}
@@ -1079,15 +881,15 @@ static void do_accept(struct src *ls)
 		}
 		c->src.kind = SRC_CONN;
 		c->src.fd = fd;
-		c->heap_idx = SIZE_MAX;
+		timer_init(&c->timer);
 		c->last_active = g.now;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		g.st.connections++;
 		g.st.open++;
-		c->reset_fault = chance(g.cur.reset_rate);
+		c->reset_fault = rng_chance(&g.rng, g.cur.reset_rate);
 		ev.data.ptr = c;
 		if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
-		    heap_set(c, idle_deadline(c)) < 0) {
+		    timer_set(c, idle_deadline(c)) < 0) {
 			conn_close(c);
 			continue;
 		}
@@ -1218,16 +1020,6 @@ static int open_socket(const struct endpoint *ep, int type, struct src **out)
 	s->wildcard = ep->wildcard;
 	*out = s;
 	return 0;
-}
-
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 static int write_pidfile(const char *path)
@@ -1432,7 +1224,7 @@ static void parse_args(int argc, char **argv)
 			PROG);
 		exit(2);
 	}
-	g.rng = have_seed ? seed : fnv1a(g.name);
+	g.rng.state = have_seed ? seed : fnv1a(g.name);
 }
 
 int main(int argc, char **argv)
@@ -1440,6 +1232,7 @@ int main(int argc, char **argv)
 	struct src **srcs = NULL, sigsrc = {.kind = SRC_SIGNAL, .fd = -1};
 	struct epoll_event events[MAX_EVENTS];
 	bool running = true, pid_written = false;
+	struct conn *c;
 	size_t n_srcs = 0;
 	int rc = 1;
 	sigset_t mask;
@@ -1508,8 +1301,9 @@ int main(int argc, char **argv)
 	while (running) {
 		int timeout = -1, n;
 
-		if (g.heap_len > 0) {
-			int64_t d = g.heap[0]->timer_at - now_ns();
+		c = conn_of(theap_peek(&g.timers));
+		if (c) {
+			int64_t d = c->timer.at - (int64_t)now_ns();
 
 			if (d <= 0)
 				timeout = 0;
@@ -1552,16 +1346,16 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		while (g.heap_len > 0 && g.heap[0]->timer_at <= g.now)
-			conn_timer(g.heap[0]);
+		while ((c = conn_of(theap_peek(&g.timers))) && c->timer.at <= g.now)
+			conn_timer(c);
 	}
 	info("shutting down");
 	rc = 0;
 out:
 	if (g.name && rc == 0)
 		stats_print();
-	while (g.heap_len > 0)
-		conn_close(g.heap[0]);
+	while ((c = conn_of(theap_pop(&g.timers))))
+		conn_close(c);
 	for (size_t i = 0; i < n_srcs; i++) {
 		close(srcs[i]->fd);
 		free(srcs[i]);
@@ -1571,7 +1365,7 @@ out:
 	free(srcs);
 	free(g.tcp_eps);
 	free(g.udp_eps);
-	free(g.heap);
+	theap_free(&g.timers);
 	if (sigsrc.fd >= 0)
 		close(sigsrc.fd);
 	if (g.epfd >= 0)

@@ -17,13 +17,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+
+#include "evkit.h"
+#include "util.h"
 
 #define PROG	      "canary-client"
 #define MAX_HDR	      16384 /* response status line + headers */
@@ -90,12 +91,10 @@ struct conn {
 	char local[INET6_ADDRSTRLEN];
 	int64_t t_start, t_sent, t_first;
 	bool got_first;
-	int64_t timer_at;
-	size_t heap_idx;
+	struct timer_node timer; /* connect, response, hold-interval or drain deadline */
 	int sent, answered;
 	bool established;
-	char *in;
-	size_t in_len, in_cap;
+	struct bytebuf in;
 	enum rstate rs;
 	int status;
 	uint64_t body_left;
@@ -104,8 +103,7 @@ struct conn {
 	char line[MAX_NAME + 1];
 	size_t line_len;
 	bool line_done;
-	char *out;
-	size_t out_len, out_off, out_cap;
+	struct bytebuf out;
 };
 
 struct source {
@@ -149,7 +147,7 @@ static struct {
 	bool by_source, expect_2xx, progress, pipeline, same_socket;
 	struct click *clicks;
 	size_t n_clicks;
-	uint64_t rng;
+	struct rng rng;
 	/* runtime */
 	int epfd, sigfd, udp_fd;
 	struct tag sig_tag, udp_tag;
@@ -157,8 +155,7 @@ static struct {
 	int64_t now, t0, deadline, hold_end, next_tick;
 	long launched, slots, active, tick;
 	bool stopping;
-	struct conn **heap;
-	size_t heap_len, heap_cap;
+	struct timer_heap timers; /* every open connection or UDP exchange */
 	/* results */
 	uint64_t ok, failed, broken, established, switched, requests, requests_sent, skipped, late;
 	uint64_t errs[E_COUNT];
@@ -175,7 +172,7 @@ static struct {
     .k = 1,
     .timeout_ms = 2000,
     .interval_ms = 100,
-    .rng = 1,
+    .rng = {1},
     .epfd = -1,
     .sigfd = -1,
     .udp_fd = -1,
@@ -236,31 +233,6 @@ static void die_usage(const char *fmt, ...)
 	exit(2);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
-/* splitmix64: seedable, so click outcomes are reproducible for a given response order. */
-static uint64_t rng_next(void)
-{
-	uint64_t z = (g.rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static bool chance(double p)
-{
-	if (p <= 0)
-		return false;
-	return (double)(rng_next() >> 11) * 0x1.0p-53 < p;
-}
-
 /* ---- option parsing ---- */
 
 static long opt_long(const char *opt, const char *s, long min, long max)
@@ -285,68 +257,6 @@ static double opt_double(const char *opt, const char *s, double min, double max)
 	if (errno || end == s || *end || !(v >= min && v <= max))
 		die_usage("bad %s '%s'; give a number between %g and %g", opt, s, min, max);
 	return v;
-}
-
-static bool parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		*len = sizeof(*s4);
-		return true;
-	}
-	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		*len = sizeof(*s6);
-		return true;
-	}
-	return false;
-}
-
-/* "10.0.0.100:80" or "[fd00::100]:80". */
-static bool parse_endpoint(const char *text, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *port, *sep;
-	bool bracket = text[0] == '[';
-	char *end;
-	size_t hlen;
-	long p;
-
-	if (bracket) {
-		sep = strchr(text, ']');
-		if (!sep || sep[1] != ':')
-			return false;
-		hlen = sep - text - 1;
-		port = sep + 2;
-		text++;
-	} else {
-		sep = strrchr(text, ':');
-		if (!sep || strchr(text, ':') != sep)
-			return false;
-		hlen = sep - text;
-		port = sep + 1;
-	}
-	if (hlen >= sizeof(host))
-		return false;
-	memcpy(host, text, hlen);
-	host[hlen] = '\0';
-	errno = 0;
-	p = strtol(port, &end, 10);
-	if (errno || end == port || *end || p < 1 || p > 65535)
-		return false;
-	if (!parse_addr(host, ss, len))
-		return false;
-	if (bracket != (ss->ss_family == AF_INET6))
-		return false;
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(p);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(p);
-	return true;
 }
 
 static void add_source(const struct sockaddr_storage *ss, socklen_t len)
@@ -392,7 +302,7 @@ static void add_source_range(const char *arg)
 			  arg);
 	memcpy(host, arg, slash - arg);
 	host[slash - arg] = '\0';
-	if (!parse_addr(host, &ss, &len))
+	if (!addr_parse_sockaddr(host, &ss, &len))
 		die_usage("bad --source-range '%s'; '%s' is not an IPv4 or IPv6 address", arg,
 			  host);
 	count = opt_long("--source-range count", slash + 1, 1, MAX_SOURCES);
@@ -461,15 +371,6 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Shortest faithful form: 0.1 rather than json-c's 0.10000000000000001. */
-static struct json_object *json_num(double v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%.10g", v);
-	return json_object_new_double_s(v, buf);
-}
-
 static struct json_object *json_ms(double v)
 {
 	char buf[64];
@@ -524,78 +425,16 @@ static struct json_object *errors_json(const uint64_t *errs, unsigned mask)
 	return o;
 }
 
-/* ---- timer heap: one deadline per connection ---- */
+/* ---- timers: one deadline per connection ---- */
 
-static bool heap_less(size_t a, size_t b)
+static struct conn *conn_of(struct timer_node *t)
 {
-	return g.heap[a]->timer_at < g.heap[b]->timer_at;
+	return t ? container_of(t, struct conn, timer) : NULL;
 }
 
-static void heap_swap(size_t a, size_t b)
+static int timer_set(struct conn *c, int64_t at)
 {
-	struct conn *t = g.heap[a];
-
-	g.heap[a] = g.heap[b];
-	g.heap[b] = t;
-	g.heap[a]->heap_idx = a;
-	g.heap[b]->heap_idx = b;
-}
-
-static void heap_fix(size_t i)
-{
-	while (i > 0 && heap_less(i, (i - 1) / 2)) {
-		heap_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < g.heap_len && heap_less(l, m))
-			m = l;
-		if (r < g.heap_len && heap_less(r, m))
-			m = r;
-		if (m == i)
-			break;
-		heap_swap(i, m);
-		i = m;
-	}
-}
-
-static int heap_set(struct conn *c, int64_t at)
-{
-	c->timer_at = at;
-	if (c->heap_idx != SIZE_MAX) {
-		heap_fix(c->heap_idx);
-		return 0;
-	}
-	if (g.heap_len == g.heap_cap) {
-		size_t cap = g.heap_cap ? g.heap_cap * 2 : 1024;
-		struct conn **h = realloc(g.heap, cap * sizeof(*h));
-
-		if (!h)
-			return -1;
-		g.heap = h;
-		g.heap_cap = cap;
-	}
-	c->heap_idx = g.heap_len;
-	g.heap[g.heap_len++] = c;
-	heap_fix(c->heap_idx);
-	return 0;
-}
-
-static void heap_del(struct conn *c)
-{
-	size_t i = c->heap_idx;
-
-	if (i == SIZE_MAX)
-		return;
-	c->heap_idx = SIZE_MAX;
-	g.heap_len--;
-	if (i == g.heap_len)
-		return;
-	g.heap[i] = g.heap[g.heap_len];
-	g.heap[i]->heap_idx = i;
-	heap_fix(i);
+	return theap_set(&g.timers, &c->timer, at);
 }
 
 static int64_t op_deadline(void)
@@ -607,13 +446,13 @@ static int64_t op_deadline(void)
 
 static void conn_free(struct conn *c)
 {
-	heap_del(c);
+	theap_del(&g.timers, &c->timer);
 	if (c->fd >= 0 && c->fd != g.udp_fd)
 		close(c->fd);
 	if (g.udp_current == c)
 		g.udp_current = NULL;
-	free(c->in);
-	free(c->out);
+	buf_free(&c->in);
+	buf_free(&c->out);
 	free(c);
 	g.active--;
 }
@@ -716,7 +555,7 @@ static void count_answer(struct conn *c, int status, const char *name)
 		for (size_t i = 0; i < g.n_clicks; i++)
 			if (!strcmp(g.clicks[i].name, name)) {
 				g.clicks[i].trials++;
-				if (chance(g.clicks[i].p))
+				if (rng_chance(&g.rng, g.clicks[i].p))
 					g.clicks[i].successes++;
 			}
 	if (c->rec >= 0) {
@@ -735,42 +574,14 @@ static void count_answer(struct conn *c, int status, const char *name)
 
 /* ---- TCP ---- */
 
-static int out_append(struct conn *c, const char *data, size_t len)
-{
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	if (c->out_len + len > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 256;
-		char *p;
-
-		while (cap < c->out_len + len)
-			cap *= 2;
-		p = realloc(c->out, cap);
-		if (!p)
-			return -1;
-		c->out = p;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, data, len);
-	c->out_len += len;
-	return 0;
-}
-
 /* Returns -1 when c was freed. */
 static int conn_flush(struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	ssize_t n = buf_send(c->fd, &c->out);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			conn_fail(c, errno_to_err(errno, false), errno);
-			return -1;
-		}
-		c->out_off += (size_t)n;
+	if (n < 0) {
+		conn_fail(c, errno_to_err((int)-n, false), (int)-n);
+		return -1;
 	}
 	return 0;
 }
@@ -780,8 +591,8 @@ static int send_requests(struct conn *c, int count)
 {
 	for (int i = 0; i < count; i++) {
 		bool last = g.mode != M_HOLD && c->sent + 1 == g.k;
-		int r = last ? out_append(c, REQ_CLOSE, sizeof(REQ_CLOSE) - 1)
-			     : out_append(c, REQ_KEEP, sizeof(REQ_KEEP) - 1);
+		int r = last ? buf_append(&c->out, REQ_CLOSE, sizeof(REQ_CLOSE) - 1)
+			     : buf_append(&c->out, REQ_KEEP, sizeof(REQ_KEEP) - 1);
 
 		if (r < 0) {
 			conn_fail(c, E_SEND_ERROR, ENOMEM);
@@ -793,27 +604,17 @@ static int send_requests(struct conn *c, int count)
 	c->st = C_BUSY;
 	c->t_sent = g.now;
 	c->got_first = false;
-	if (heap_set(c, op_deadline()) < 0) {
+	if (timer_set(c, op_deadline()) < 0) {
 		conn_fail(c, E_SEND_ERROR, ENOMEM);
 		return -1;
 	}
 	return conn_flush(c);
 }
 
-static void in_consume(struct conn *c, size_t n)
-{
-	if (n >= c->in_len) {
-		c->in_len = 0;
-		return;
-	}
-	memmove(c->in, c->in + n, c->in_len - n);
-	c->in_len -= n;
-}
-
 /* Parses one status line + header block.  1: done (*hlen set), 0: need more, -1: bad. */
 static int parse_head(struct conn *c, size_t *hlen)
 {
-	const char *p = c->in, *end = c->in + c->in_len;
+	const char *p = c->in.data, *end = c->in.data + c->in.len;
 	bool first = true, have_cl = false;
 
 	c->xbackend[0] = '\0';
@@ -823,7 +624,7 @@ static int parse_head(struct conn *c, size_t *hlen)
 		const char *nl = memchr(p, '\n', end - p), *le;
 
 		if (!nl)
-			return c->in_len >= MAX_HDR ? -1 : 0;
+			return c->in.len >= MAX_HDR ? -1 : 0;
 		le = nl;
 		if (le > p && le[-1] == '\r')
 			le--;
@@ -840,7 +641,7 @@ static int parse_head(struct conn *c, size_t *hlen)
 				return -1;
 			first = false;
 		} else if (le == p) {
-			*hlen = nl + 1 - c->in;
+			*hlen = nl + 1 - c->in.data;
 			if (!have_cl)
 				c->rs = R_BODY_EOF;
 			else
@@ -851,28 +652,16 @@ static int parse_head(struct conn *c, size_t *hlen)
 			}
 			return 1;
 		} else {
-			const char *colon = memchr(p, ':', le - p), *v, *ve;
+			const char *v, *ve;
 			size_t nlen;
 
-			if (!colon || colon == p)
+			if (http_field_split(p, le, &nlen, &v, &ve) < 0)
 				return -1;
-			nlen = colon - p;
-			v = colon + 1;
-			ve = le;
-			while (v < ve && (*v == ' ' || *v == '\t'))
-				v++;
-			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-				ve--;
 			if (nlen == 14 && !strncasecmp(p, "Content-Length", 14)) {
-				uint64_t cl = 0;
+				uint64_t cl;
 
-				if (v == ve)
+				if (http_content_length(v, ve, &cl) < 0)
 					return -1;
-				for (const char *d = v; d < ve; d++) {
-					if (*d < '0' || *d > '9' || cl > (UINT64_MAX - 9) / 10)
-						return -1;
-					cl = cl * 10 + (uint64_t)(*d - '0');
-				}
 				if (have_cl && cl != c->body_left)
 					return -1;
 				have_cl = true;
@@ -914,7 +703,7 @@ static int on_response(struct conn *c);
 /* Consumes buffered input.  Returns -1 when c was freed. */
 static int process_input(struct conn *c)
 {
-	while (c->in_len > 0) {
+	while (c->in.len > 0) {
 		if (c->st != C_BUSY) {
 			/* Bytes nobody asked for: a broken stream. */
 			conn_fail(c, E_BAD_RESPONSE, 0);
@@ -934,7 +723,7 @@ static int process_input(struct conn *c)
 			}
 			if (r == 0)
 				return 0;
-			in_consume(c, hlen);
+			buf_consume(&c->in, hlen);
 			c->line_len = 0;
 			c->line_done = false;
 			if (c->status < 200) {
@@ -947,18 +736,18 @@ static int process_input(struct conn *c)
 			}
 		}
 		if (c->rs == R_BODY) {
-			size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+			size_t n = c->in.len < c->body_left ? c->in.len : (size_t)c->body_left;
 
-			capture_line(c, c->in, n);
-			in_consume(c, n);
+			capture_line(c, c->in.data, n);
+			buf_consume(&c->in, n);
 			c->body_left -= n;
 			if (c->body_left > 0)
 				return 0;
 			if (on_response(c) < 0)
 				return -1;
 		} else if (c->rs == R_BODY_EOF) {
-			capture_line(c, c->in, c->in_len);
-			c->in_len = 0;
+			capture_line(c, c->in.data, c->in.len);
+			c->in.len = 0;
 		}
 	}
 	return 0;
@@ -1002,7 +791,7 @@ static int on_response(struct conn *c)
 			c->st = C_DRAIN; /* served its time; close once the timer says so */
 			next = g.hold_end;
 		}
-		if (heap_set(c, next) < 0) {
+		if (timer_set(c, next) < 0) {
 			conn_fail(c, E_SEND_ERROR, ENOMEM);
 			return -1;
 		}
@@ -1010,7 +799,7 @@ static int on_response(struct conn *c)
 	}
 	if (c->answered >= g.k) {
 		c->st = C_DRAIN;
-		if (heap_set(c, op_deadline()) < 0) {
+		if (timer_set(c, op_deadline()) < 0) {
 			conn_ok(c);
 			return -1;
 		}
@@ -1021,7 +810,7 @@ static int on_response(struct conn *c)
 		return -1;
 	}
 	if (c->answered < c->sent) {
-		if (heap_set(c, op_deadline()) < 0) {
+		if (timer_set(c, op_deadline()) < 0) {
 			conn_fail(c, E_SEND_ERROR, ENOMEM);
 			return -1;
 		}
@@ -1045,33 +834,20 @@ static int start_requests(struct conn *c)
 static int conn_read(struct conn *c)
 {
 	for (;;) {
+		int room = buf_room(&c->in, 1024, MAX_HDR);
 		ssize_t n;
 
-		if (c->in_len == c->in_cap) {
-			size_t cap = c->in_cap ? c->in_cap * 2 : 1024;
-			char *p;
-
-			if (cap > MAX_HDR)
-				cap = MAX_HDR;
-			if (cap <= c->in_cap) {
-				conn_fail(c, E_BAD_RESPONSE, 0); /* header block over MAX_HDR */
-				return -1;
-			}
-			p = realloc(c->in, cap);
-			if (!p) {
-				conn_fail(c, E_BAD_RESPONSE, ENOMEM);
-				return -1;
-			}
-			c->in = p;
-			c->in_cap = cap;
+		if (room != 0) {
+			/* Full at MAX_HDR: a header block too long; or out of memory. */
+			conn_fail(c, E_BAD_RESPONSE, room > 0 ? 0 : ENOMEM);
+			return -1;
 		}
-		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		n = buf_recv(c->fd, &c->in);
 		if (n > 0) {
 			if (c->st == C_DRAIN && g.mode != M_HOLD) {
-				c->in_len = 0; /* bytes after the last answer are ignored */
+				c->in.len = 0; /* bytes after the last answer are ignored */
 				continue;
 			}
-			c->in_len += (size_t)n;
 			if (process_input(c) < 0)
 				return -1;
 			continue;
@@ -1252,7 +1028,7 @@ static int udp_launch(struct conn *c)
 	g.requests_sent++;
 	if (send(c->fd, payload, (size_t)len, MSG_NOSIGNAL) < 0)
 		return -errno;
-	return heap_set(c, op_deadline()) < 0 ? -ENOMEM : 0;
+	return timer_set(c, op_deadline()) < 0 ? -ENOMEM : 0;
 }
 
 /* ---- scheduling ---- */
@@ -1274,7 +1050,7 @@ static void launch(void)
 	}
 	c->tag.kind = K_CONN;
 	c->fd = -1;
-	c->heap_idx = SIZE_MAX;
+	timer_init(&c->timer);
 	c->seq = g.launched;
 	c->rec = g.mode == M_HOLD ? g.launched - 1 : -1;
 	c->src_idx = g.n_src ? (size_t)((g.launched - 1) % (long)g.n_src) : SIZE_MAX;
@@ -1299,7 +1075,7 @@ static void launch(void)
 		c->st = C_CONNECTING;
 		if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
 			r = -errno;
-		else if (heap_set(c, op_deadline()) < 0)
+		else if (timer_set(c, op_deadline()) < 0)
 			r = -ENOMEM;
 	}
 	if (r < 0)
@@ -1369,9 +1145,11 @@ static bool finished(void)
 
 static void abort_all(void)
 {
+	struct conn *c;
+
 	g.stopping = true;
-	while (g.heap_len > 0)
-		conn_fail(g.heap[0], E_ABORTED, 0);
+	while ((c = conn_of(theap_pop(&g.timers))))
+		conn_fail(c, E_ABORTED, 0);
 }
 
 static void progress_line(void)
@@ -1554,16 +1332,6 @@ static int preflight(void)
 	return 0;
 }
 
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 enum {
 	OPT_TARGET = 256,
 	OPT_CONNS,
@@ -1625,7 +1393,7 @@ static void parse_args(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_TARGET:
-			if (!parse_endpoint(optarg, &g.target, &g.tlen))
+			if (!endpoint_parse_sockaddr(optarg, &g.target, &g.tlen))
 				die_usage("bad --target '%s'; use ADDR:PORT, e.g. 10.0.0.100:80 or "
 					  "[fd00::100]:80",
 					  optarg);
@@ -1638,7 +1406,7 @@ static void parse_args(int argc, char **argv)
 			conc = opt_long("--concurrency", optarg, 1, 1000000);
 			break;
 		case OPT_SOURCE:
-			if (!parse_addr(optarg, &ss, &len))
+			if (!addr_parse_sockaddr(optarg, &ss, &len))
 				die_usage("bad --source '%s'; give an IPv4 or IPv6 address without "
 					  "port, e.g. 10.0.1.10",
 					  optarg);
@@ -1695,7 +1463,7 @@ static void parse_args(int argc, char **argv)
 			char *end;
 
 			errno = 0;
-			g.rng = strtoull(optarg, &end, 0);
+			g.rng.state = strtoull(optarg, &end, 0);
 			if (errno || end == optarg || *end || optarg[0] == '-')
 				die_usage("bad --seed '%s'; give a non-negative integer", optarg);
 			break;
@@ -1801,6 +1569,7 @@ static void parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct epoll_event events[MAX_EVENTS];
+	struct conn *c;
 	sigset_t mask;
 	int rc = 1;
 
@@ -1862,8 +1631,9 @@ int main(int argc, char **argv)
 		schedule();
 		if (finished())
 			break;
-		if (g.heap_len > 0 && g.heap[0]->timer_at < wake)
-			wake = g.heap[0]->timer_at;
+		c = conn_of(theap_peek(&g.timers));
+		if (c && c->timer.at < wake)
+			wake = c->timer.at;
 		if (g.mode == M_RATE && g.slots < g.total && !g.stopping) {
 			int64_t due = g.t0 + (int64_t)((double)g.slots * NSEC_PER_SEC / g.rate);
 
@@ -1892,8 +1662,7 @@ int main(int argc, char **argv)
 				g.now = now_ns();
 				udp_read(g.udp_fd, g.udp_current);
 			} else {
-				struct conn *c = (struct conn *)t;
-
+				c = (struct conn *)t;
 				if (c->st == C_UDP) {
 					g.now = now_ns();
 					udp_read(c->fd, c);
@@ -1901,8 +1670,8 @@ int main(int argc, char **argv)
 					conn_event(c, events[i].events);
 			}
 		}
-		while (g.heap_len > 0 && g.heap[0]->timer_at <= g.now)
-			conn_timer(g.heap[0]);
+		while ((c = conn_of(theap_peek(&g.timers))) && c->timer.at <= g.now)
+			conn_timer(c);
 		if (g.progress && g.now >= g.next_tick) {
 			g.tick++;
 			progress_line();
@@ -1928,8 +1697,8 @@ int main(int argc, char **argv)
 	print_summary();
 	rc = 0;
 out:
-	while (g.heap_len > 0)
-		conn_free(g.heap[0]);
+	while ((c = conn_of(theap_pop(&g.timers))))
+		conn_free(c);
 	if (g.udp_fd >= 0)
 		close(g.udp_fd);
 	if (g.epfd >= 0)
@@ -1949,7 +1718,7 @@ out:
 	for (size_t i = 0; i < g.n_clicks; i++)
 		free(g.clicks[i].name);
 	free(g.clicks);
-	free(g.heap);
+	theap_free(&g.timers);
 	free(g.src);
 	free(g.ttfb.v);
 	free(g.connect_ms.v);

@@ -110,6 +110,10 @@ eq "A/A: completes with no rollback" "$(phase_of aa)" Succeeded
 ge "A/A: there were 5xx on both arms to compare" \
 	"$(ctl status aa --json | jq '.services[0].arms.stable.signals.http["5xx"]')" 5
 
+out=$(actl watch ok --count 1 --pin-root "$PIN_ROOT")
+check "watch draws the arms and the rollout" grep -q "ok: Succeeded, step 4/4" <<<"$out"
+check "watch shows the data plane's health too" grep -q "errored flows" <<<"$out"
+
 # --- 6. /metrics agrees with canaryctl status --json ---------------------------------------
 wait "$LOAD_PID" 2>/dev/null
 sleep 2.5 # traffic has stopped; let canaryd poll at least twice

@@ -654,6 +654,22 @@ static void test_flow_hash_mode(struct instance *in)
 	ASSERT_NEAR(arms[1] / 400.0, 0.5, 0.1, "about half of 400 connections on canary");
 }
 
+/* The coarse clock: armed by the first new flow, then advanced by its BPF timer alone
+ * (no packets needed), so ageing works on idle flows. */
+static void test_clock(struct instance *in)
+{
+	struct canary_clock c0, c1;
+	__u32 zero = 0;
+
+	TEST_CASE("coarse clock ticks on its own");
+	bpf_map_lookup_elem(in->maps.clock, &zero, &c0);
+	ASSERT_EQ(c0.armed, 1, "armed by the first new flow");
+	usleep(450 * 1000);
+	bpf_map_lookup_elem(in->maps.clock, &zero, &c1);
+	ASSERT_TRUE(c1.now_ns - c0.now_ns >= 300000000ull, "advanced by >= 300 ms in 450 ms");
+	ASSERT_TRUE(c1.now_ns - c0.now_ns <= 600000000ull, "and not more than the time passed");
+}
+
 /* Ageing, with timeouts shortened at load time. */
 static void test_expiry(void)
 {
@@ -725,6 +741,7 @@ int main(void)
 	test_overrides_and_failures(&in);
 	test_split_and_prediction(&in);
 	test_flow_hash_mode(&in);
+	test_clock(&in);
 	xdp_canary_bpf__destroy(in.skel);
 	test_expiry();
 	return test_summary();

@@ -306,6 +306,30 @@ int main(void)
 		rollout_free(&r);
 	}
 
+	TEST_CASE("ttfb: a canary slower than the bound is rolled back");
+	{
+		const char *yaml = "service: web\nsteps: [20, 100]\nhold: 60s\nmin_flows: 10\n"
+				   "analysis:\n  signals:\n    - {name: ttfb, bound: 100ms}\n";
+		int arm;
+
+		start(&r, &s, yaml);
+		for (t = 0; t < 60 && rollout_active(&r); t++) {
+			tick(&r, &s, &d);
+			/* stable answers in ~1 ms (bucket 9), the canary in ~150 ms (bucket 17)
+			 * for a third of its requests */
+			for (arm = 0; arm < 2; arm++) {
+				uint64_t n = s.arm[arm].requests - (s.arm[arm].ttfb_hist[9] +
+								    s.arm[arm].ttfb_hist[17]);
+
+				s.arm[arm].ttfb_hist[17] += arm ? n / 3 : 0;
+				s.arm[arm].ttfb_hist[9] += arm ? n - n / 3 : n;
+			}
+		}
+		ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
+		ASSERT_TRUE(strstr(r.reason, "ttfb") != NULL, "because of ttfb");
+		rollout_free(&r);
+	}
+
 	TEST_CASE("save and restore mid-ramp: same step, same evidence");
 	{
 		struct rollout r2;

@@ -5,11 +5,8 @@
 # datagrams with a deliberately bad checksum prove that those counters do count.
 . "$(dirname "$0")/lib.sh"
 
-need "create topology" topo_create
-need "attach" topo_attach >/dev/null
-need "start backends" topo_backends
-CFG=$TOPO_LOGDIR/services.yaml
-cat >"$CFG" <<'YAML'
+topo_up
+apply_services <<'YAML'
 services:
   - { name: web, vip: 10.0.0.10, port: 80, hash: flow, canary_weight: 50,
       stable: ["10.0.2.2:8080"], canary: ["10.0.3.2:8080"] }
@@ -20,7 +17,6 @@ services:
   - { name: dns6, vip: "fd00::10", port: 53, protocol: udp, hash: flow, canary_weight: 50,
       stable: ["[fd00:2::2]:5353"], canary: ["[fd00:3::2]:5353"] }
 YAML
-need "apply" ctl apply -f "$CFG" >/dev/null
 
 csum_errors() { # NS -> TCP + UDP + UDP6 checksum errors received so far
 	in_ns "$1" nstat -az TcpInCsumErrors UdpInCsumErrors Udp6InCsumErrors 2>/dev/null |

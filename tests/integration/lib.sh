@@ -72,6 +72,21 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# The usual start: the topology, the splitter attached (extra arguments go to
+# canary-loader attach) and the standard backends.
+topo_up() {
+	need "create topology" topo_create
+	need "attach" topo_attach "$@" >/dev/null
+	need "start backends" topo_backends
+}
+
+# Apply the services file given on stdin; it stays in $CFG for later edits.
+apply_services() {
+	CFG=$TOPO_LOGDIR/services.yaml
+	cat >"$CFG"
+	need "apply" ctl apply -f "$CFG" >/dev/null
+}
+
 # The canary-client in the client namespace.
 client() { cli "$BUILD/canary-client" "$@"; }
 

@@ -15,8 +15,7 @@ topo_backend "$NS_CA" canary-rst --listen 10.0.3.2:8083 --reset-rate 0.25
 topo_backend "$NS_CA" canary-aa --listen 10.0.3.2:8084 --error-rate 0.02 --seed 12
 for p in 8080 8082 8083 8084; do need "listeners" topo_wait_port "$NS_CA" 10.0.3.2 $p; done
 need "stable listeners" topo_wait_port "$NS_ST" 10.0.2.2 8084
-CFG=$TOPO_LOGDIR/services.yaml
-cat >"$CFG" <<'YAML'
+apply_services <<'YAML'
 services:
   - { name: ok, vip: 10.0.0.21, port: 80, hash: flow, http: true,
       stable: ["10.0.2.2:8080"], canary: ["10.0.3.2:8080"] }
@@ -27,7 +26,6 @@ services:
   - { name: aa, vip: 10.0.0.24, port: 80, hash: flow, http: true,
       stable: ["10.0.2.2:8084"], canary: ["10.0.3.2:8084"] }
 YAML
-need "apply" ctl apply -f "$CFG" >/dev/null
 need "canaryd" agent_start
 
 plan() { # SERVICE -> a plan file

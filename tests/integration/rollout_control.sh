@@ -6,16 +6,12 @@
 # not undone.
 . "$(dirname "$0")/lib.sh"
 
-need "create topology" topo_create
-need "attach" topo_attach >/dev/null
-need "start backends" topo_backends
-CFG=$TOPO_LOGDIR/services.yaml
-cat >"$CFG" <<'YAML'
+topo_up
+apply_services <<'YAML'
 services:
   - { name: web, vip: 10.0.0.10, port: 80, hash: flow, http: true,
       stable: ["10.0.2.2:8080", "10.0.2.3:8080"], canary: ["10.0.3.2:8080"] }
 YAML
-need "apply" ctl apply -f "$CFG" >/dev/null
 need "canaryd" agent_start
 PLAN=$TOPO_LOGDIR/plan.yaml
 cat >"$PLAN" <<'YAML'

@@ -29,8 +29,7 @@ table inet canary_fault {
 }
 NFT
 
-CFG=$TOPO_LOGDIR/services.yaml
-cat >"$CFG" <<'YAML'
+apply_services <<'YAML'
 services:
   - { name: s5xx, vip: 10.0.0.21, port: 80, hash: flow, canary_weight: 50, http: true,
       stable: ["10.0.2.2:9001"], canary: ["10.0.3.2:9001"] }
@@ -43,7 +42,6 @@ services:
   - { name: sudp, vip: 10.0.0.25, port: 53, protocol: udp, hash: flow, canary_weight: 50,
       stable: ["10.0.2.2:5399"], canary: ["10.0.3.2:5399"] }
 YAML
-need "apply" ctl apply -f "$CFG" >/dev/null
 
 sig() { # SERVICE ARM JQ-PATH-IN-SIGNALS
 	ctl status "$1" --json | jq -r ".services[0].arms.$2.signals.$3"

@@ -5,9 +5,7 @@
 # an invalid config is refused without touching the maps.
 . "$(dirname "$0")/lib.sh"
 
-need "create topology" topo_create
-need "attach" topo_attach >/dev/null
-need "start backends" topo_backends
+topo_up
 CFG=$TOPO_LOGDIR/services.yaml
 cat >"$CFG" <<'YAML'
 services:

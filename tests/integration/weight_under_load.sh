@@ -4,11 +4,8 @@
 # connection ever answered by two backends. New connections follow the new weights.
 . "$(dirname "$0")/lib.sh"
 
-need "create topology" topo_create
-need "attach" topo_attach >/dev/null
-need "start backends" topo_backends
-CFG=$TOPO_LOGDIR/services.yaml
-cat >"$CFG" <<'YAML'
+topo_up
+apply_services <<'YAML'
 services:
   - name: web
     vip: 10.0.0.10
@@ -25,7 +22,6 @@ services:
     stable: ["[fd00:2::2]:8080", "[fd00:2::3]:8080"]
     canary: ["[fd00:3::2]:8080"]
 YAML
-need "apply" ctl apply -f "$CFG" >/dev/null
 
 # 200 keep-alive connections (v4 and v6), a request on each every 50 ms, for 14 s.
 client --target 10.0.0.10:80 --hold 14 --connections 200 --interval 50 --expect-2xx \

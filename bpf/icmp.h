@@ -44,7 +44,9 @@ struct icmp_quote {
 
 static __always_inline bool icmp_quote_parse(struct pkt *p, struct icmp_quote *q)
 {
-	void *data_end = p->data_end;
+	/* Bounds are checked against the frame (for the verifier) and against the end of
+	 * the IP packet (trailer bytes after it are not part of the quote). */
+	void *data_end = p->data_end, *ip_end = p->l3 + p->l3_len;
 	__u8 proto, *l4;
 
 	q->icmp = p->l4;
@@ -73,7 +75,7 @@ static __always_inline bool icmp_quote_parse(struct pkt *p, struct icmp_quote *q
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return false;
-	if ((void *)(l4 + 8) > data_end)
+	if ((void *)(l4 + 8) > data_end || (void *)(l4 + 8) > ip_end)
 		return false;
 	q->ports = (__be16 *)l4;
 	q->src.port = q->ports[0];
@@ -83,7 +85,7 @@ static __always_inline bool icmp_quote_parse(struct pkt *p, struct icmp_quote *q
 	q->l4_check = NULL;
 	if (proto == IPPROTO_UDP)
 		q->l4_check = (__sum16 *)(l4 + 6);
-	else if ((void *)(l4 + 18) <= data_end)
+	else if ((void *)(l4 + 18) <= data_end && (void *)(l4 + 18) <= ip_end)
 		q->l4_check = (__sum16 *)(l4 + 16);
 	return true;
 }
@@ -160,12 +162,6 @@ static __always_inline __u32 icmp_outer_rewrite(struct pkt *p, bool src,
 			__builtin_memcpy(&ip6h->daddr, addr, 16);
 		return d_addr;
 	}
-}
-
-static __always_inline bool addr_eq(const union canary_addr *a, const union canary_addr *b)
-{
-	return a->v6[0] == b->v6[0] && a->v6[1] == b->v6[1] && a->v6[2] == b->v6[2] &&
-	       a->v6[3] == b->v6[3];
 }
 
 static __always_inline int icmp_send(struct xdp_md *ctx, struct pkt *p, const union canary_addr *src,

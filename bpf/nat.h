@@ -9,6 +9,12 @@
 #include "canary_csum.h"
 #include "canary_hash.h"
 
+static __always_inline bool addr_eq(const union canary_addr *a, const union canary_addr *b)
+{
+	return a->v6[0] == b->v6[0] && a->v6[1] == b->v6[1] && a->v6[2] == b->v6[2] &&
+	       a->v6[3] == b->v6[3];
+}
+
 /* ---- forwarding ------------------------------------------------------------------------ */
 
 /* Resolve the next hop towards dst with the kernel FIB. */

@@ -223,13 +223,16 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	}
 	as = arm_stats_of(fresh->svc, fresh->arm);
 	health_request(p, fresh, as);
-	/* A stray RST creates no state (as in Katran): it is forwarded and forgotten. */
-	if (!(tcp && (p->tcp_flags & TCPF_RST))) {
-		if (bpf_map_update_elem(&CANARY_MAP_FLOWS, &p->key, fresh, BPF_ANY))
-			rs->flow_insert_fail++;
-		else if (!(fresh->flags & CANARY_FLOW_F_MIDSTREAM))
-			rs->flow_new++;
+	/* A stray RST creates no state (as in Katran): it is forwarded and forgotten,
+	 * and, like a failed insert, it is no flow of the arm. */
+	if (tcp && (p->tcp_flags & TCPF_RST))
+		return -1;
+	if (bpf_map_update_elem(&CANARY_MAP_FLOWS, &p->key, fresh, BPF_ANY)) {
+		rs->flow_insert_fail++;
+		return -1;
 	}
+	if (!(fresh->flags & CANARY_FLOW_F_MIDSTREAM))
+		rs->flow_new++;
 	if (as)
 		as->flows++;
 	bs = backend_stats_of(fresh->svc, fresh->arm, fresh->backend_idx);
@@ -340,6 +343,17 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 	fk.client_port = p->key.svc.port;
 	now = coarse_now(clk);
 	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
+	/* The flow may have been re-placed on another backend (a reset, a reused port):
+	 * then this packet is not its reply and must not touch its state. */
+	if (f && (f->backend_port != p->key.client_port || !addr_eq(&f->backend, &p->key.client)))
+		f = NULL;
+	/* A SYN-ACK that answers no SYN of ours is someone's direct connection to the
+	 * backend through this router, not a reply to rewrite. */
+	if (!f && p->key.svc.proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) {
+		rs->pass_not_service++;
+		return XDP_PASS;
+	}
 	if (f) {
 		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &f->rev_nh,
 				     &f->rev_seen_ns, now);

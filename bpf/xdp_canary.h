@@ -24,8 +24,8 @@
 #define CANARY_HIST_BUCKETS	 24	   /* log2 microsecond buckets: [2^i, 2^(i+1)) us */
 #define CANARY_HTTP_CLASSES	 6	   /* index 1..5 = 1xx..5xx, 0 = unparseable status */
 #define CANARY_NO_BACKEND	 0xff	   /* ring slot that names no backend */
-#define CANARY_BACKEND_SLOTS	 65536	   /* reply index slots (power of 2, >= 2x keys) */
-#define CANARY_BACKEND_PROBES	 8	   /* linear probes before a reply lookup gives up */
+#define CANARY_BACKEND_SLOTS	 131072	   /* reply index slots (power of 2, >= 4x keys) */
+#define CANARY_BACKEND_PROBES	 16	   /* linear probes before a reply lookup gives up */
 
 /* Default timeouts (seconds); the loader can override them at attach time. */
 #define CANARY_DEF_SYN_TIMEOUT	   30	/* SYN seen, handshake not finished */

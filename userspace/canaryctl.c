@@ -108,7 +108,17 @@ static int cmd_apply(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	err = config_apply(&m, &cfg, &ao, &sum);
+	{
+		int lock = canary_lock(pin_root);
+
+		if (lock < 0) {
+			canary_maps_close(&m);
+			config_free(&cfg);
+			return 1;
+		}
+		err = config_apply(&m, &cfg, &ao, &sum);
+		canary_unlock(lock);
+	}
 	if (!err)
 		printf("%s%u created, %u changed, %u unchanged, %u removed%s\n",
 		       ao.dry_run ? "dry run: " : "", sum.created, sum.changed, sum.unchanged,
@@ -126,10 +136,15 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 	struct canary_maps m;
 	uint16_t old;
 	char a[16], b[16];
-	int err;
+	int err, lock;
 
 	if (open_maps(&m))
 		return 1;
+	lock = canary_lock(pin_root);
+	if (lock < 0) {
+		canary_maps_close(&m);
+		return 1;
+	}
 	err = service_set_weight(&m, name, bp, &old);
 	if (!err) {
 		printf("%s: canary weight %s%% -> %s%%\n", name, bp_str(old, a, sizeof(a)),
@@ -146,6 +161,7 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 				printf("%s: removed %ld canary flows from the flow table\n", name, n);
 		}
 	}
+	canary_unlock(lock);
 	canary_maps_close(&m);
 	return err ? 1 : 0;
 }
@@ -305,7 +321,17 @@ static int cmd_override(int argc, char **argv)
 		return cli_usage_error("say which arm the clients go to with --arm");
 	if (open_maps(&m))
 		return 1;
-	rc = override_change(&m, argv[optind + 1], argv[optind + 2], arm, !strcmp(verb, "add"));
+	{
+		int lock = canary_lock(pin_root);
+
+		if (lock < 0) {
+			canary_maps_close(&m);
+			return 1;
+		}
+		rc = override_change(&m, argv[optind + 1], argv[optind + 2], arm,
+				     !strcmp(verb, "add"));
+		canary_unlock(lock);
+	}
 	canary_maps_close(&m);
 	return rc;
 }

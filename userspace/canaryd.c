@@ -190,6 +190,8 @@ static void load_states(void)
 		if (!j || !r || rollout_from_json(r, j, err, sizeof(err))) {
 			logline("ignoring %s: %s", path, j ? err : "not valid JSON");
 			json_object_put(j);
+			if (r)
+				rollout_free(r);
 			free(r);
 			continue;
 		}
@@ -291,6 +293,36 @@ static void arm_total(const struct arm_stats *snap, uint32_t id, int arm, struct
 
 /* ---- applying decisions ------------------------------------------------------------------- */
 
+/* Write a decided weight under the writers' lock, unless the service changed since the
+ * rollout last looked (then the next poll records that as a manual change, which
+ * wins). The generation the write will produce is saved first, so that a crash right
+ * after the write is not mistaken for a manual change on restart. Returns 0 when
+ * written, 1 when not (changed meanwhile), or -errno (retried at the next poll). */
+static int write_weight(struct rollout *r, const struct service_state *s, uint16_t bp)
+{
+	uint32_t expected = r->generation;
+	struct svc_config cfg;
+	int lock, err;
+
+	lock = canary_lock(A.maps.root);
+	if (lock < 0)
+		return lock;
+	err = svc_config_read(&A.maps, s->info.id, &cfg);
+	if (!err && cfg.generation != expected) {
+		canary_unlock(lock);
+		return 1;
+	}
+	if (!err) {
+		r->generation = cfg.generation + 1;
+		persist(r);
+		cfg.canary_weight = bp;
+		err = svc_config_publish(&A.maps, s->info.id, s->info.name, &cfg);
+		r->generation = err ? expected : cfg.generation;
+	}
+	canary_unlock(lock);
+	return err;
+}
+
 static void apply(struct rollout *r, const struct rollout_decision *d, int64_t now_ms)
 {
 	const struct service_state *s = find_service(r->plan.service);
@@ -301,34 +333,60 @@ static void apply(struct rollout *r, const struct rollout_decision *d, int64_t n
 		history(r, d, now_ms);
 	}
 	if (d->set_weight && s) {
-		struct svc_config cfg;
-		int err = svc_config_read(&A.maps, s->info.id, &cfg), tries;
+		int rc = write_weight(r, s, d->new_bp);
 
-		for (tries = 0; !err && tries < 3; tries++) {
-			cfg.canary_weight = d->new_bp;
-			err = svc_config_publish(&A.maps, s->info.id, s->info.name, &cfg);
-			if (!err)
-				break;
-		}
-		if (err) {
-			logline("%s: CANNOT SET THE WEIGHT to %u.%02u%%: %s", r->plan.service,
-				d->new_bp / 100, d->new_bp % 100, strerror(-err));
-		} else {
-			r->generation = cfg.generation;
+		if (rc == 0) {
+			r->pending = false;
 			A.weight_changes[s->info.id][d->reason]++;
-		}
-		if (d->reset_flows) {
-			long n = service_reset_flows(&A.maps, s->info.id, CANARY_ARM_CANARY);
+			if (d->reset_flows) {
+				long n = service_reset_flows(&A.maps, s->info.id, CANARY_ARM_CANARY);
 
-			logline("%s: removed %ld canary flows from the flow table (on_rollback: reset)",
-				r->plan.service, n);
+				logline("%s: removed %ld canary flows from the flow table "
+					"(on_rollback: reset)",
+					r->plan.service, n);
+			}
+			history(r, d, now_ms);
+		} else if (rc == 1) {
+			r->pending = false;
+			logline("%s: the service was changed by hand meanwhile; not writing weight "
+				"%u.%02u%% (the next poll records the change)",
+				r->plan.service, d->new_bp / 100, d->new_bp % 100);
+		} else {
+			r->pending = true;
+			r->pending_bp = d->new_bp;
+			r->pending_reason = d->reason;
+			logline("%s: CANNOT SET THE WEIGHT to %u.%02u%%: %s; retrying every poll",
+				r->plan.service, d->new_bp / 100, d->new_bp % 100, strerror(-rc));
 		}
-		history(r, d, now_ms);
 	}
 	if (d->log[0])
 		logline("%s", d->log);
 	if (d->changed || d->set_weight || d->manual)
 		persist(r);
+}
+
+/* A weight decided earlier whose write failed: try again. */
+static void retry_pending(struct rollout *r, const struct service_state *s, int64_t now_ms)
+{
+	struct rollout_decision d = {.set_weight = true, .old_bp = s->cfg.canary_weight,
+				     .new_bp = r->pending_bp, .reason = r->pending_reason};
+
+	snprintf(d.log, sizeof(d.log), "%s: retried the weight write: %u.%02u%%", r->plan.service,
+		 d.new_bp / 100, d.new_bp % 100);
+	apply(r, &d, now_ms);
+}
+
+/* Record any change made by hand since the rollout last looked (before a command
+ * acts, so that it acts on the present). */
+static void sync_manual(struct rollout *r, int64_t now_ms)
+{
+	const struct service_state *s = find_service(r->plan.service);
+	struct rollout_decision d = {};
+	struct svc_config cfg;
+
+	if (s && svc_config_read(&A.maps, s->info.id, &cfg) == 0 &&
+	    rollout_notice_manual(r, cfg.canary_weight, cfg.generation, now_ms, &d))
+		apply(r, &d, now_ms);
 }
 
 /* ---- Prometheus pulls --------------------------------------------------------------------- */
@@ -422,12 +480,15 @@ out:
 	return rc;
 }
 
-/* Read every pulled metric of every active rollout; the lock is not held while
- * waiting for Prometheus. */
+/* Read every pulled metric of every active rollout. Runs on its own thread, so a slow
+ * or unreachable Prometheus never delays the poll (and a rollback) of any rollout; the
+ * lock is held only to copy the jobs out and to hand a reading back. A reading is
+ * dropped when its rollout ended or was restarted while the query ran. */
 static void pull_metrics(void)
 {
 	struct job {
 		char service[CANARY_NAME_LEN];
+		int64_t started_ms;
 		unsigned int idx;
 		struct plan_metric m;
 	} *jobs = NULL;
@@ -447,6 +508,7 @@ static void pull_metrics(void)
 				break;
 			jobs = nj;
 			snprintf(jobs[n].service, sizeof(jobs[n].service), "%s", r->plan.service);
+			jobs[n].started_ms = r->started_ms;
 			jobs[n].idx = k;
 			jobs[n].m = r->plan.metrics[k];
 			n++;
@@ -454,7 +516,7 @@ static void pull_metrics(void)
 	}
 	pthread_mutex_unlock(&A.lock);
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !stop; i++) {
 		uint64_t succ[CANARY_ARMS], trials[CANARY_ARMS];
 		char err[256] = "";
 		bool ok = true;
@@ -468,7 +530,7 @@ static void pull_metrics(void)
 					 sizeof(err));
 		pthread_mutex_lock(&A.lock);
 		r = find_rollout(jobs[i].service);
-		if (r) {
+		if (r && rollout_active(r) && r->started_ms == jobs[i].started_ms) {
 			rollout_metric_reading(r, jobs[i].idx, ok, succ, trials, err, wall_ms());
 			if (!ok)
 				logline("%s: metric %s: measurement error %d of %d: %s", r->plan.service,
@@ -478,6 +540,23 @@ static void pull_metrics(void)
 		pthread_mutex_unlock(&A.lock);
 	}
 	free(jobs);
+}
+
+/* The puller thread: one round of queries per poll interval. */
+static void *puller(void *arg)
+{
+	(void)arg;
+	while (!stop) {
+		uint64_t until = now_ns() + (uint64_t)(A.interval * 1e9);
+
+		pull_metrics();
+		while (!stop && now_ns() < until) {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
 }
 
 /* ---- the poll ----------------------------------------------------------------------------- */
@@ -514,14 +593,25 @@ static void poll_once(double dt)
 		if (!r || !rollout_active(r))
 			continue;
 		s = find_service(r->plan.service);
-		if (!s) {
-			refresh_services();
-			s = find_service(r->plan.service);
+		if (!s || svc_config_read(&A.maps, s->info.id, &cfg)) {
+			rollout_service_gone(r, &d);
+			apply(r, &d, now);
+			continue;
 		}
-		if (!s || svc_config_read(&A.maps, s->info.id, &cfg))
-			continue; /* the service is gone: nothing to steer */
 		for (arm = 0; arm < CANARY_ARMS; arm++)
 			arm_total(A.snap, s->info.id, arm, &in.arm[arm]);
+		if (s->info.id != r->svc_id) {
+			/* Re-created under another id: its counters start from other values. */
+			r->svc_id = s->info.id;
+			memcpy(r->base, in.arm, sizeof(r->base));
+			memcpy(r->step_base, in.arm, sizeof(r->step_base));
+			memcpy(r->last, in.arm, sizeof(r->last));
+			r->step_hold_s = 0;
+			logline("%s: the service was re-created; the step's baselines start again",
+				r->plan.service);
+		}
+		if (r->pending)
+			retry_pending(r, s, now);
 		in.weight_bp = cfg.canary_weight;
 		in.generation = cfg.generation;
 		in.dt = dt;
@@ -552,6 +642,28 @@ struct body {
 	size_t len;
 	bool too_big;
 };
+
+/* A string member, or NULL when missing or not a string (a JSON null included). */
+static const char *jstring(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* A non-negative integer member. */
+static bool jcount(struct json_object *o, const char *k, uint64_t *out)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
+		return false;
+	*out = (uint64_t)json_object_get_int64(v);
+	return true;
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
 			     const char *text)
@@ -778,25 +890,23 @@ static enum MHD_Result api_metrics(struct MHD_Connection *c)
 /* POST /api/v1/rollouts/SVC: {"plan_text": "...", "plan_file": "..."} */
 static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, struct json_object *req)
 {
-	struct json_object *jt, *jf;
 	const char *text, *file;
 	char *errs = NULL, err[256];
 	size_t errlen = 0;
 	struct rollout *r, *old;
 	struct plan p;
 	const struct service_state *s;
-	struct arm_stats now[2];
+	struct arm_stats now[2], *snap;
 	struct rollout_decision d = {};
 	FILE *ef;
 	unsigned int i;
 	int rc, arm;
 	int64_t t = wall_ms();
 
-	if (!req || !json_object_object_get_ex(req, "plan_text", &jt))
-		return reply_error(c, 400, "the request needs plan_text (the plan's YAML)");
-	text = json_object_get_string(jt);
-	file = json_object_object_get_ex(req, "plan_file", &jf) ? json_object_get_string(jf)
-								 : "(plan)";
+	text = jstring(req, "plan_text");
+	if (!text)
+		return reply_error(c, 400, "the request needs plan_text (the plan's YAML, a string)");
+	file = jstring(req, "plan_file") ?: "(plan)";
 	ef = open_memstream(&errs, &errlen);
 	rc = plan_parse_text(text, strlen(text), file, &p, ef);
 	fclose(ef);
@@ -832,12 +942,19 @@ static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, stru
 		return reply_error(c, 409, err);
 	}
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	snap = calloc(NSLOTS, sizeof(*snap));
+	if (!r || !snap) {
+		free(r);
+		free(snap);
 		return reply_error(c, 500, "out of memory");
-	read_counters(A.snap);
+	}
+	/* A private reading: A.snap and A.prev are the poll's, for rates. */
+	read_counters(snap);
 	for (arm = 0; arm < CANARY_ARMS; arm++)
-		arm_total(A.snap, s->info.id, arm, &now[arm]);
+		arm_total(snap, s->info.id, arm, &now[arm]);
+	free(snap);
 	if (rollout_init(r, &p, text, s->info.id, now, t, err, sizeof(err))) {
+		rollout_free(r);
 		free(r);
 		return reply_error(c, 400, err);
 	}
@@ -885,12 +1002,17 @@ static enum MHD_Result api_command(struct MHD_Connection *c, const char *svc, co
 	int rc;
 	int64_t t = wall_ms();
 
+	if (req && json_object_object_get_ex(req, "full", &jfull) &&
+	    !json_object_is_type(jfull, json_type_boolean))
+		return reply_error(c, 400, "full must be true or false");
+
 	if (!r) {
 		snprintf(err, sizeof(err), "there is no rollout of '%s'; start one with 'canaryctl "
 					   "rollout start %s --plan FILE'",
 			 svc, svc);
 		return reply_error(c, 404, err);
 	}
+	sync_manual(r, t);
 	if (!strcmp(cmd, "pause"))
 		rc = rollout_pause(r, &d, err, sizeof(err));
 	else if (!strcmp(cmd, "resume"))
@@ -932,32 +1054,29 @@ static enum MHD_Result api_history(struct MHD_Connection *c, const char *svc)
 /* POST /api/v1/metrics: {"service": S, "arm": "canary", "name": N, "successes": s, "trials": t} */
 static enum MHD_Result api_push(struct MHD_Connection *c, struct json_object *req)
 {
-	struct json_object *js, *ja, *jn, *jsu, *jt;
+	const char *svc = jstring(req, "service"), *armname = jstring(req, "arm");
+	const char *name = jstring(req, "name");
+	uint64_t succ, trials;
 	struct rollout *r;
 	char err[256];
 	int arm;
 
-	if (!req || !json_object_object_get_ex(req, "service", &js) ||
-	    !json_object_object_get_ex(req, "arm", &ja) ||
-	    !json_object_object_get_ex(req, "name", &jn) ||
-	    !json_object_object_get_ex(req, "successes", &jsu) ||
-	    !json_object_object_get_ex(req, "trials", &jt))
-		return reply_error(c, 400, "a report needs service, arm, name, successes and trials");
-	if (!strcmp(json_object_get_string(ja), "canary"))
+	if (!svc || !armname || !name || !jcount(req, "successes", &succ) ||
+	    !jcount(req, "trials", &trials))
+		return reply_error(c, 400, "a report needs service, arm and name (strings) and "
+					   "successes and trials (counts >= 0)");
+	if (!strcmp(armname, "canary"))
 		arm = CANARY_ARM_CANARY;
-	else if (!strcmp(json_object_get_string(ja), "stable"))
+	else if (!strcmp(armname, "stable"))
 		arm = CANARY_ARM_STABLE;
 	else
 		return reply_error(c, 400, "arm must be stable or canary");
-	if (json_object_get_int64(jsu) < 0 || json_object_get_int64(jt) < 0)
-		return reply_error(c, 400, "successes and trials are counts (>= 0)");
-	r = find_rollout(json_object_get_string(js));
+	r = find_rollout(svc);
 	if (!r || !rollout_active(r)) {
-		snprintf(err, sizeof(err), "no rollout of '%s' is running", json_object_get_string(js));
+		snprintf(err, sizeof(err), "no rollout of '%s' is running", svc);
 		return reply_error(c, 404, err);
 	}
-	if (rollout_metric_push(r, json_object_get_string(jn), arm, json_object_get_int64(jsu),
-				json_object_get_int64(jt), wall_ms(), err, sizeof(err)))
+	if (rollout_metric_push(r, name, arm, succ, trials, wall_ms(), err, sizeof(err)))
 		return reply_error(c, 400, err);
 	return reply(c, 200, "application/json", "{\"ok\":true}\n");
 }
@@ -1128,6 +1247,8 @@ int main(int argc, char **argv)
 	const char *pin_root = CANARY_DEFAULT_PIN_ROOT, *listen = DEFAULT_LISTEN;
 	struct MHD_Daemon *http;
 	struct sigaction sa = {.sa_handler = on_signal};
+	sigset_t mask, old;
+	pthread_t pull_thread;
 	double next_sweep;
 	uint64_t last;
 	char *end;
@@ -1222,6 +1343,17 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The puller blocks the stop signals, so that they wake the main loop. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	if (pthread_create(&pull_thread, NULL, puller, NULL)) {
+		log_error("cannot start the metric puller thread");
+		MHD_stop_daemon(http);
+		return 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	logline("started: pins %s, state %s, listening on http://%s, polling every %gs", pin_root,
 		A.state_dir, listen, A.interval);
 
@@ -1241,7 +1373,6 @@ int main(int argc, char **argv)
 		now = now_ns();
 		dt = (now - last) / 1e9;
 		last = now;
-		pull_metrics();
 		poll_once(dt);
 		if (A.sweep_interval > 0 && (next_sweep -= dt) <= 0) {
 			struct sweep_result sr;
@@ -1262,6 +1393,7 @@ int main(int argc, char **argv)
 		}
 	}
 	logline("stopping");
+	pthread_join(pull_thread, NULL);
 	MHD_stop_daemon(http);
 	pthread_mutex_lock(&A.lock);
 	for (unsigned int i = 0; i < CANARY_MAX_SERVICES; i++)

@@ -156,3 +156,25 @@ r=$(actl rollout status reco --json)
 eq "Prometheus down: paused for metric errors" "$(jq -r .paused_for <<<"$r")" metric_errors
 ge "Prometheus down: measurement errors counted" "$(jq '.metrics[0].consecutive_errors' <<<"$r")" 3
 eq "Prometheus down: not rolled back (weight stays 10%)" "$(ctl status reco --json | jq '.services[0].canary_weight')" 10
+
+# --- a Prometheus that hangs does not hold up the poll ------------------------------------
+# The queries run on their own thread: while each one waits out its timeout, the counters
+# are still read every interval (a rollback never waits for Prometheus).
+actl rollout abort reco >/dev/null
+ctl set-weight reco 0 >/dev/null
+bg_in_ns "$NS_SPL" "$BUILD/tools/textserve" 127.0.0.1 9091 --silent
+sed 's#127.0.0.1:9090#127.0.0.1:9091#; s#error_limit: 3#error_limit: 1000#' \
+	"$TOPO_LOGDIR/plan-prom.yaml" >"$TOPO_LOGDIR/plan-hung.yaml"
+actl rollout start reco --plan "$TOPO_LOGDIR/plan-hung.yaml" >/dev/null
+polls() { spl curl -sf http://127.0.0.1:9181/metrics | awk '$1 == "xdp_canary_agent_polls_total" { print $2 }'; }
+errors() { actl rollout status reco --json | jq '.metrics[0].consecutive_errors'; }
+sleep 2.5
+p0=$(polls) e0=$(errors)
+sleep 12
+p1=$(polls) e1=$(errors)
+# Each round waits out a 2 s timeout; the poll runs every 1 s. Were the two on one
+# thread, there would be one poll per timed-out round.
+ge "hung Prometheus: queries time out (measurement errors)" "$((e1 - e0))" 3
+ge "hung Prometheus: polls go on meanwhile (2 x polls >= 3 x timed-out rounds)" "$((2 * (p1 - p0)))" "$((3 * (e1 - e0)))"
+check "hung Prometheus: the error names the timeout" grep -q "cannot reach" <<<"$(actl rollout status reco --json | jq -r '.metrics[0].last_error')"
+eq "hung Prometheus: still progressing" "$(phase_of reco)" Progressing

@@ -1,12 +1,15 @@
 /* textserve: a tiny exporter for the tests: serves the current contents of a file at
  * GET /metrics (Prometheus text format), re-reading it on every scrape.
- *   textserve ADDR PORT FILE */
+ *   textserve ADDR PORT FILE
+ *   textserve ADDR PORT --silent   listen, complete handshakes, never answer (a hung
+ *                                  server, for timeout tests) */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char *path;
@@ -45,20 +48,34 @@ int main(int argc, char **argv)
 	int sig;
 
 	if (argc != 4 || inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1) {
-		fprintf(stderr, "usage: textserve ADDR PORT FILE\n");
+		fprintf(stderr, "usage: textserve ADDR PORT FILE|--silent\n");
 		return 2;
 	}
 	path = argv[3];
 	sa.sin_port = htons(atoi(argv[2]));
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (!strcmp(path, "--silent")) {
+		/* The kernel completes handshakes into the backlog; nothing ever reads them. */
+		int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128)) {
+			fprintf(stderr, "textserve: cannot listen on %s:%s\n", argv[1], argv[2]);
+			return 1;
+		}
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		sigwait(&set, &sig);
+		close(fd);
+		return 0;
+	}
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, atoi(argv[2]), NULL, NULL, handler,
 			     NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "textserve: cannot listen on %s:%s\n", argv[1], argv[2]);
 		return 1;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);

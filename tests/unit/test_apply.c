@@ -208,6 +208,84 @@ int main(void)
 	ASSERT_EQ(syn("10.0.0.20", 80, 31001), XDP_REDIRECT, "the new VIP is served");
 	ASSERT_EQ(syn("10.0.0.10", 80, 31002), XDP_PASS, "the old one no longer");
 
+	TEST_CASE("two services trade places in one apply (no --prune)");
+	{
+		struct service_spec u[2];
+		struct service_state a, b;
+
+		/* web is on 10.0.0.20:80 now; web2 takes it, web moves to 10.0.0.21. */
+		memcpy(&u[0], &t[0], sizeof(t[0]));
+		addr_parse("10.0.0.21", &u[0].vip);
+		spec_init(&u[1], "web2", "10.0.0.20", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+		spec_backend(&u[1], 0, "10.0.2.2:7070");
+		/* web2 first, so it writes the key before web moves off it. */
+		memcpy(&t[2], &u[0], sizeof(u[0]));
+		memcpy(&u[0], &u[1], sizeof(u[1]));
+		memcpy(&u[1], &t[2], sizeof(t[2]));
+		ASSERT_EQ(apply(u, 2, false, false, &sum), 0, "apply");
+		ASSERT_EQ(service_find(&in.maps, "web2", &a), 0, "web2 is listed");
+		ASSERT_EQ(service_find(&in.maps, "web", &b), 0, "web is listed");
+		ASSERT_EQ(syn("10.0.0.20", 80, 32000), XDP_REDIRECT, "the VIP web2 took is served");
+		ASSERT_EQ(syn("10.0.0.21", 80, 32001), XDP_REDIRECT, "web's new VIP is served");
+		memcpy(&t[0], &u[1], sizeof(u[1]));
+		ASSERT_EQ(apply(t, 1, true, false, &sum), 0, "back to web alone");
+	}
+
+	TEST_CASE("a removed service's id is not reused while its flows live");
+	{
+		struct service_spec u[2];
+		struct service_state gone, fresh;
+
+		spec_init(&u[0], "old", "10.0.0.30", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+		spec_backend(&u[0], 0, "10.0.2.2:6060");
+		memcpy(&u[1], &t[0], sizeof(t[0]));
+		ASSERT_EQ(apply(u, 2, false, false, &sum), 0, "create old");
+		service_find(&in.maps, "old", &gone);
+		ASSERT_EQ(syn("10.0.0.30", 80, 33000), XDP_REDIRECT, "a flow of old");
+		ASSERT_EQ(apply(&u[1], 1, true, false, &sum), 0, "prune old");
+		spec_init(&u[0], "new", "10.0.0.31", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+		spec_backend(&u[0], 0, "10.0.2.2:6061");
+		ASSERT_EQ(apply(u, 2, false, false, &sum), 0, "create new");
+		service_find(&in.maps, "new", &fresh);
+		ASSERT_TRUE(fresh.info.id != gone.info.id, "new did not take old's id");
+		ASSERT_EQ(apply(&u[1], 1, true, false, &sum), 0, "prune new");
+	}
+
+	TEST_CASE("changing a service's protocol retires its old backend entries");
+	{
+		struct service_spec u;
+
+		spec_init(&u, "proto", "10.0.0.40", 53, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+		spec_backend(&u, 0, "10.0.2.2:5300");
+		memcpy(&t[2], &u, sizeof(u));
+		memcpy(&t[1], &t[0], sizeof(t[0]));
+		ASSERT_EQ(apply(&t[1], 2, true, false, &sum), 0, "tcp");
+		ASSERT_TRUE(backend_present("10.0.2.2:5300", IPPROTO_TCP, &bi), "tcp entry");
+		t[2].proto = IPPROTO_UDP;
+		ASSERT_EQ(apply(&t[1], 2, true, false, &sum), 0, "now udp");
+		ASSERT_TRUE(backend_present("10.0.2.2:5300", IPPROTO_UDP, &bi), "udp entry");
+		ASSERT_TRUE(!backend_present("10.0.2.2:5300", IPPROTO_TCP, &bi),
+			    "the tcp entry is gone (no flows used it)");
+		ASSERT_EQ(apply(&t[0], 1, true, false, &sum), 0, "back to web alone");
+	}
+
+	TEST_CASE("per-backend counters start again where a position names a new backend");
+	{
+		struct backend_stats b;
+
+		syn("10.0.0.20", 80, 34000);
+		service_find(&in.maps, "web", &st);
+		backend_stats_read(&in.maps, st.info.id, 0, 0, &b);
+		ASSERT_TRUE(b.flows > 0, "stable[0] has counted flows");
+		memcpy(&t[1], &t[0], sizeof(t[0]));
+		t[1].nbackends[0] = 1;
+		t[1].backends[0][0].port = 8088; /* another backend at position 0 */
+		ASSERT_EQ(apply(&t[1], 1, false, false, &sum), 0, "apply");
+		backend_stats_read(&in.maps, st.info.id, 0, 0, &b);
+		ASSERT_EQ(b.flows, 0, "stable[0] starts from zero");
+		ASSERT_EQ(apply(&t[0], 1, false, false, &sum), 0, "back");
+	}
+
 	TEST_CASE("a service's weight, salt and rings change as one generation");
 	service_find(&in.maps, "web", &st);
 	gen = st.cfg.generation;

@@ -165,12 +165,20 @@ static void test_tcp4_lifecycle(struct instance *in)
 		ASSERT_TRUE(st.flags & CANARY_FLOW_F_MIDSTREAM, "flagged MIDSTREAM");
 
 	TEST_CASE("stray RST creates no entry");
+	a0 = armst(in, id, 0);
 	spec_pkt(&p, "10.0.1.2", 41001, "10.0.0.10", 80, IPPROTO_TCP, TH_RST);
 	client_macs(&p);
 	w = fwd_to(&p, "10.0.2.2", 8080, MAC_ST1, MAC_XB);
 	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "stray rst forwarded");
 	ASSERT_TRUE(!flow_get(in, "10.0.1.2", 41001, "10.0.0.10", 80, IPPROTO_TCP, &st),
 		    "no entry");
+	a1 = armst(in, id, 0);
+	ASSERT_EQ(a1.flows - a0.flows, 0, "and no flow counted");
+
+	TEST_CASE("a SYN-ACK that answers no SYN of ours passes untouched");
+	spec_pkt(&p, "10.0.2.2", 8080, "10.0.1.2", 42001, IPPROTO_TCP, TH_SYN | TH_ACK);
+	backend_macs(&p, MAC_ST1, MAC_XB);
+	expect_frame(in, if_xb, &p, XDP_PASS, NULL, "direct connection to a backend");
 
 	TEST_CASE("reply with no flow entry is still rewritten");
 	r0 = reasons(in);

@@ -113,6 +113,28 @@ static void test_resets(void)
 	ASSERT_EQ(a1.backend_resets - a0.backend_resets, 2, "a second RST counts as a segment");
 	ASSERT_EQ(a1.reset_flows - a0.reset_flows, 1, "but not as a second flow");
 
+	TEST_CASE("a late packet from a backend the flow no longer uses leaves it alone");
+	establish(50003);
+	{
+		struct flow_state f0, f1;
+		struct arm_stats s0 = st(web), s1;
+		struct pkt_spec p;
+		uint8_t buf[256];
+		struct run r;
+
+		flow_get(&in, "10.0.1.2", 50003, "10.0.0.10", 80, IPPROTO_TCP, &f0);
+		/* The canary backend is a backend of the service, but not of this flow. */
+		spec_pkt(&p, "10.0.3.2", 8080, "10.0.1.2", 50003, IPPROTO_TCP, TH_RST);
+		backend_macs(&p, MAC_CA1, MAC_XC);
+		xdp_run(&in, if_xc, buf, pkt_build(&p, buf, sizeof(buf)), &r);
+		ASSERT_EQ(r.retval, XDP_REDIRECT, "still rewritten (statelessly)");
+		flow_get(&in, "10.0.1.2", 50003, "10.0.0.10", 80, IPPROTO_TCP, &f1);
+		s1 = st(web);
+		ASSERT_EQ(f1.state, f0.state, "the flow's state is unchanged");
+		ASSERT_EQ(f1.err_flags, f0.err_flags, "no error marked on it");
+		ASSERT_EQ(s1.reset_flows - s0.reset_flows, 0, "no stable reset flow counted");
+	}
+
 	TEST_CASE("client RST is not a backend reset");
 	establish(50002);
 	C(50002, TH_RST, NULL);

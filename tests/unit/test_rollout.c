@@ -19,6 +19,7 @@ struct sim {
 	double err_rate[2];  /* 5xx and errored-flow rate per arm */
 	double ctr[2];	     /* click-through rate per arm */
 	uint64_t flows_per_s; /* total */
+	bool no_canary;	      /* no client falls in the canary's range */
 	int64_t now_ms;
 };
 
@@ -38,7 +39,11 @@ static void sim_step(struct sim *s, double dt)
 	for (arm = 0; arm < 2; arm++) {
 		double share = arm ? s->weight / 10000.0 : 1 - s->weight / 10000.0;
 		uint64_t f = (uint64_t)llround(s->flows_per_s * dt * share);
-		uint64_t e = (uint64_t)llround(f * s->err_rate[arm]);
+		uint64_t e;
+
+		if (arm && s->no_canary)
+			f = 0;
+		e = (uint64_t)llround(f * s->err_rate[arm]);
 
 		s->arm[arm].flows += f;
 		s->arm[arm].fwd_packets += f * 5;
@@ -208,6 +213,43 @@ int main(void)
 	s.flows_per_s = 2000;
 	tick(&r, &s, &d);
 	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "Progressing again");
+	rollout_free(&r);
+
+	TEST_CASE("a canary with no traffic while stable has some pauses, and says why");
+	start(&r, &s, BASIC);
+	s.no_canary = true;
+	for (t = 0; t < 40; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_PAUSED, "Paused");
+	ASSERT_TRUE(strstr(r.reason, "canary got no traffic") != NULL, "reason names the canary");
+	rollout_free(&r);
+
+	TEST_CASE("counters that go backwards restart the baselines, no false rollback");
+	{
+		const char *yaml = "service: web\nsteps: [50, 100]\nhold: 60s\nmin_flows: 10\n"
+				   "analysis:\n  signals: [resets]\n"
+				   "  guards:\n    - {signal: http_5xx, max_ratio: 0.2, min_exposure: 10}\n";
+
+		start(&r, &s, yaml);
+		for (t = 0; t < 5; t++)
+			tick(&r, &s, &d);
+		memset(s.arm, 0, sizeof(s.arm)); /* the service was re-created */
+		tick(&r, &s, &d);
+		ASSERT_TRUE(strstr(d.log, "counters were reset") != NULL, "noticed");
+		for (t = 0; t < 5; t++)
+			tick(&r, &s, &d);
+		ASSERT_EQ(r.phase, PHASE_PROGRESSING, "still Progressing (no guard tripped)");
+		ASSERT_TRUE(r.step_base[1].flows <= s.arm[1].flows, "step baseline below now");
+		rollout_free(&r);
+	}
+
+	TEST_CASE("the service disappearing pauses the rollout once");
+	start(&r, &s, BASIC);
+	rollout_service_gone(&r, &d);
+	ASSERT_EQ(r.pause, PAUSE_SERVICE_GONE, "paused: service gone");
+	ASSERT_TRUE(d.changed && d.log[0], "logged");
+	rollout_service_gone(&r, &d);
+	ASSERT_TRUE(!d.changed, "only once");
 	rollout_free(&r);
 
 	TEST_CASE("min_flows holds a step until the canary has seen enough flows");

@@ -80,6 +80,55 @@ static bool overrides_differ(const struct service_spec *s, uint32_t id, const st
 	return false;
 }
 
+/* Zero one backend position's counters (data plane and sweeper slots). */
+static int backend_slot_reset(struct canary_maps *m, uint32_t id, int arm, uint32_t idx)
+{
+	void *zero = calloc(canary_ncpus(), sizeof(struct backend_stats));
+	uint32_t k[2] = {CANARY_BACKEND_SLOT(id, arm, idx), CANARY_BACKEND_SWEEP_SLOT(id, arm, idx)};
+	int i, err = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	for (i = 0; i < 2; i++)
+		if (bpf_map_update_elem(m->backend_stats, &k[i], zero, BPF_ANY))
+			err = -errno;
+	free(zero);
+	return err;
+}
+
+/* Per-backend counters are kept by position in the arm's list: where a position now
+ * names another backend, its counters start again from zero. */
+static int backend_slots_follow(struct canary_maps *m, uint32_t id, const struct svc_config *old,
+				const struct svc_config *new)
+{
+	unsigned int i, n;
+	int arm, err = 0;
+
+	for (arm = 0; arm < CANARY_ARMS && !err; arm++) {
+		n = old->nbackends[arm] > new->nbackends[arm] ? old->nbackends[arm]
+							      : new->nbackends[arm];
+		for (i = 0; i < n && !err; i++) {
+			const struct canary_backend *a = &old->backends[arm][i];
+			const struct canary_backend *b = &new->backends[arm][i];
+
+			if (i < old->nbackends[arm] && i < new->nbackends[arm] &&
+			    a->port == b->port && !memcmp(&a->addr, &b->addr, sizeof(a->addr)))
+				continue;
+			err = backend_slot_reset(m, id, arm, i);
+		}
+	}
+	return err;
+}
+
+static int mark_busy(const struct flow_key *k, const struct flow_state *v, void *ctx)
+{
+	bool *busy = ctx;
+
+	if (v->svc < CANARY_MAX_SERVICES)
+		busy[v->svc] = true;
+	return 0;
+}
+
 int stats_reset(struct canary_maps *m, uint32_t id)
 {
 	size_t ncpu = canary_ncpus();
@@ -145,10 +194,11 @@ int backend_index_publish(struct canary_maps *m)
 			}
 		}
 		if (i == CANARY_BACKEND_PROBES) {
-			/* With the table at most half full this needs a pathological hash. */
-			log_error("the reply index has no free slot within %d probes of a backend; "
-				  "please report this",
-				  CANARY_BACKEND_PROBES);
+			/* At most a quarter full: a run this long is far out in the tail. */
+			log_error("the reply index (%d slots) has no free slot within %d probes of "
+				  "a backend; remove some backends (or draining entries) and apply "
+				  "again",
+				  CANARY_BACKEND_SLOTS, CANARY_BACKEND_PROBES);
 			err = -ENOSPC;
 			goto out;
 		}
@@ -235,7 +285,7 @@ static void describe_change(const struct svc_config *a, const struct svc_config 
 	buf[0] = 0;
 #define ADD(...) used += snprintf(buf + used, used < len ? len - used : 0, __VA_ARGS__)
 	if (key_changed)
-		ADD("%svip/port/protocol", used ? ", " : "");
+		ADD("%svip/port/protocol (connections to the old one end)", used ? ", " : "");
 	if (a->canary_weight != b->canary_weight)
 		ADD("%scanary_weight %s%% -> %s%%", used ? ", " : "",
 		    bp_str(a->canary_weight, w1, sizeof(w1)),
@@ -293,9 +343,11 @@ static bool cfg_has_backend(const struct svc_config *cfg, const struct canary_en
 	return false;
 }
 
-/* Mark reply entries of service id that are not in cfg (NULL: all) as draining:
- * flows pinned to a removed backend still need their replies rewritten. */
-static int backends_mark_draining(struct canary_maps *m, uint32_t id, const struct svc_config *cfg)
+/* Mark reply entries of service id that are not backends of cfg under the service key
+ * svc (cfg NULL: all) as draining: flows pinned to a removed backend still need their
+ * replies rewritten. An entry of another protocol or family is no backend any more. */
+static int backends_mark_draining(struct canary_maps *m, uint32_t id, const struct svc_config *cfg,
+				  const struct canary_endpoint *svc)
 {
 	struct canary_endpoint key, next;
 	struct backend_info v;
@@ -306,7 +358,8 @@ static int backends_mark_draining(struct canary_maps *m, uint32_t id, const stru
 		prev = &key;
 		if (bpf_map_lookup_elem(m->backends, &key, &v) || v.svc != id)
 			continue;
-		if (cfg && key.proto == v.vip.proto && cfg_has_backend(cfg, &key))
+		if (cfg && key.proto == svc->proto && key.family == svc->family &&
+		    cfg_has_backend(cfg, &key))
 			continue;
 		if (v.flags & CANARY_BACKEND_F_DRAINING)
 			continue;
@@ -433,7 +486,7 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 	struct service_state *cur = NULL;
 	struct plan *plans = NULL;
 	struct ov_list *ovl = NULL;
-	bool used[CANARY_MAX_SERVICES] = {};
+	bool used[CANARY_MAX_SERVICES] = {}, busy[CANARY_MAX_SERVICES] = {};
 	unsigned int ncur = 0, i, j, total_ov = 0;
 	int err;
 
@@ -484,6 +537,13 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 			  CANARY_MAX_OVERRIDES);
 		err = -EINVAL;
 	}
+	/* A removed service's flows keep going (they drain) and keep counting under its
+	 * id, so a new service must not take an id that flows still carry. */
+	for (i = 0; i < cfg->nservices; i++)
+		if (!plans[i].cur) {
+			flows_foreach(m, mark_busy, busy);
+			break;
+		}
 	for (i = 0; i < cfg->nservices; i++) {
 		struct plan *p = &plans[i];
 
@@ -491,11 +551,12 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 			p->id = p->cur->info.id;
 			continue;
 		}
-		for (j = 0; j < CANARY_MAX_SERVICES && used[j]; j++)
+		for (j = 0; j < CANARY_MAX_SERVICES && (used[j] || busy[j]); j++)
 			;
 		if (j == CANARY_MAX_SERVICES) {
-			log_error("%s:%d: services[%u]: no free service slot (%d in use); remove "
-				  "services with --prune first",
+			log_error("%s:%d: services[%u]: no free service slot (%d in all; flows of "
+				  "removed services hold some until they end); remove services "
+				  "with --prune, or wait for their flows to end",
 				  cfg->file, p->spec->line, i, CANARY_MAX_SERVICES);
 			err = -EINVAL;
 			break;
@@ -576,7 +637,10 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 			}
 		}
 		if (p->cfg_changed) {
-			err = svc_config_publish(m, p->id, s->name, &p->cfg);
+			if (p->cur)
+				err = backend_slots_follow(m, p->id, &p->cur->cfg, &p->cfg);
+			if (!err)
+				err = svc_config_publish(m, p->id, s->name, &p->cfg);
 			if (err)
 				goto fail;
 		}
@@ -588,14 +652,20 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 				err = -errno;
 				goto fail;
 			}
-			if (p->cur)
-				bpf_map_delete_elem(m->services, &p->cur->key);
+			/* The old key may already be another service's (VIPs moved around). */
+			if (p->cur) {
+				struct svc_info now;
+
+				if (bpf_map_lookup_elem(m->services, &p->cur->key, &now) == 0 &&
+				    now.id == p->id)
+					bpf_map_delete_elem(m->services, &p->cur->key);
+			}
 		}
 		overrides_of(m, p->id, ovl);
 		for (j = 0; j < ovl->n; j++)
 			if (!ov_spec_present(s, p->id, &ovl->keys[j], NULL))
 				bpf_map_delete_elem(m->overrides, &ovl->keys[j]);
-		err = backends_mark_draining(m, p->id, &p->cfg);
+		err = backends_mark_draining(m, p->id, &p->cfg, &p->key);
 		if (err)
 			goto fail;
 	}
@@ -634,7 +704,7 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		overrides_of(m, cur[i].info.id, ovl);
 		for (j = 0; j < ovl->n; j++)
 			bpf_map_delete_elem(m->overrides, &ovl->keys[j]);
-		err = backends_mark_draining(m, cur[i].info.id, NULL);
+		err = backends_mark_draining(m, cur[i].info.id, NULL, NULL);
 		if (err)
 			goto fail;
 	}

@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -169,6 +171,38 @@ int canary_maps_open(struct canary_maps *m, const char *root)
 fail:
 	canary_maps_close(m);
 	return err;
+}
+
+int canary_lock(const char *root)
+{
+	char path[PATH_MAX], name[200];
+	size_t i;
+	int fd, err;
+
+	snprintf(name, sizeof(name), "%s", root);
+	for (i = 0; name[i]; i++)
+		if (name[i] == '/')
+			name[i] = '_';
+	snprintf(path, sizeof(path), "/run/lock/xdp-canary%s.lock", name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/tmp/xdp-canary%s.lock", name);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	}
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		err = -errno;
+		log_error("cannot take the writers' lock %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void canary_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 uint64_t map_memlock(int fd)

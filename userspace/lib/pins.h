@@ -58,6 +58,13 @@ int canary_meta_read(struct canary_maps *m, struct canary_meta *meta);
 /* Kernel memory charged to a map (fdinfo "memlock"), in bytes; 0 if unknown. */
 uint64_t map_memlock(int fd);
 
+/* The writers' lock of a pin root (a lock file under /run/lock): every
+ * read-modify-publish of service state (apply, set-weight, overrides, canaryd's steps,
+ * the sweeper) holds it, so one writer never publishes a config built from state
+ * another writer has since changed. Blocks; returns an fd or -errno. */
+int canary_lock(const char *root);
+void canary_unlock(int fd);
+
 /* Number of possible CPUs, for per-CPU map values. */
 int canary_ncpus(void);
 

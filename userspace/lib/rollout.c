@@ -14,7 +14,7 @@ const char *const rollout_phase_names[PHASE_COUNT] = {
 	"Promoting", "Succeeded",   "RolledBack", "Aborted",
 };
 const char *const pause_reason_names[PAUSE_COUNT] = {"", "user", "manual_weight", "no_traffic",
-						     "metric_errors"};
+						     "metric_errors", "service_gone"};
 const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "promote",
 							"auto-rollback", "abort", "manual"};
 
@@ -283,6 +283,72 @@ static void metric_staleness(struct rollout *r, int64_t now_ms)
 	}
 }
 
+static bool counters_went_back(const struct arm_stats now[CANARY_ARMS],
+			       const struct arm_stats last[CANARY_ARMS])
+{
+	const __u64 *a = (const __u64 *)now, *b = (const __u64 *)last;
+	size_t w;
+
+	for (w = 0; w < CANARY_ARMS * sizeof(struct arm_stats) / 8; w++)
+		if (a[w] < b[w])
+			return true;
+	return false;
+}
+
+bool rollout_notice_manual(struct rollout *r, uint16_t weight_bp, uint32_t generation,
+			   int64_t now_ms, struct rollout_decision *d)
+{
+	char a[16], b[16];
+
+	if (!rollout_active(r) || generation == r->generation)
+		return false;
+	d->manual = true;
+	d->old_bp = r->weight_bp;
+	d->new_bp = weight_bp;
+	d->reason = WREASON_MANUAL;
+	d->changed = true;
+	r->generation = generation;
+	r->weight_bp = weight_bp;
+	r->pending = false;
+	if (weight_bp == 0) {
+		finish(r, PHASE_ROLLED_BACK, now_ms);
+		snprintf(r->reason, sizeof(r->reason), "rolled back by hand (weight %s -> 0%%)",
+			 pct(d->old_bp, a, sizeof(a)));
+	} else if (weight_bp == CANARY_WEIGHT_SCALE) {
+		finish(r, PHASE_SUCCEEDED, now_ms);
+		snprintf(r->reason, sizeof(r->reason), "promoted by hand (weight %s -> 100%%)",
+			 pct(d->old_bp, a, sizeof(a)));
+	} else if (weight_bp != d->old_bp) {
+		r->phase = PHASE_PAUSED;
+		r->pause = PAUSE_MANUAL_WEIGHT;
+		snprintf(r->reason, sizeof(r->reason),
+			 "weight set to %s by hand; waiting ('canaryctl rollout resume' continues "
+			 "from the next step above it)",
+			 pct(weight_bp, a, sizeof(a)));
+	} else {
+		snprintf(r->reason, sizeof(r->reason),
+			 "the service was changed by hand at the same weight");
+	}
+	LOG(d, "%s: manual change noticed: weight %s -> %s; %s: %s", svc(r),
+	    pct(d->old_bp, a, sizeof(a)), pct(d->new_bp, b, sizeof(b)),
+	    rollout_phase_names[r->phase], r->reason);
+	return true;
+}
+
+void rollout_service_gone(struct rollout *r, struct rollout_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r) || (r->phase == PHASE_PAUSED && r->pause == PAUSE_SERVICE_GONE))
+		return;
+	r->phase = PHASE_PAUSED;
+	r->pause = PAUSE_SERVICE_GONE;
+	snprintf(r->reason, sizeof(r->reason),
+		 "the service is no longer configured; abort the rollout, or apply the service "
+		 "again and resume");
+	d->changed = true;
+	LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps, r->reason);
+}
+
 void rollout_tick(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d)
 {
 	const struct plan_step *step;
@@ -301,37 +367,21 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 	sdelta = in->arm[0].fwd_packets - r->last[0].fwd_packets;
 
 	/* A weight set by someone else wins: record it, never undo it. */
-	if (in->generation != r->generation) {
-		d->manual = true;
-		d->old_bp = r->weight_bp;
-		d->new_bp = in->weight_bp;
-		d->reason = WREASON_MANUAL;
-		d->changed = true;
-		r->generation = in->generation;
-		r->weight_bp = in->weight_bp;
+	if (rollout_notice_manual(r, in->weight_bp, in->generation, in->now_ms, d)) {
 		memcpy(r->last, in->arm, sizeof(r->last));
-		if (in->weight_bp == 0) {
-			finish(r, PHASE_ROLLED_BACK, in->now_ms);
-			snprintf(r->reason, sizeof(r->reason), "rolled back by hand (weight %s -> 0%%)",
-				 pct(d->old_bp, a, sizeof(a)));
-		} else if (in->weight_bp == CANARY_WEIGHT_SCALE) {
-			finish(r, PHASE_SUCCEEDED, in->now_ms);
-			snprintf(r->reason, sizeof(r->reason), "promoted by hand (weight %s -> 100%%)",
-				 pct(d->old_bp, a, sizeof(a)));
-		} else if (in->weight_bp != d->old_bp) {
-			r->phase = PHASE_PAUSED;
-			r->pause = PAUSE_MANUAL_WEIGHT;
-			snprintf(r->reason, sizeof(r->reason),
-				 "weight set to %s by hand; waiting ('canaryctl rollout resume' "
-				 "continues from the next step above it)",
-				 pct(in->weight_bp, a, sizeof(a)));
-		} else {
-			snprintf(r->reason, sizeof(r->reason),
-				 "the service was changed by hand at the same weight");
-		}
-		LOG(d, "%s: manual change noticed: weight %s -> %s; %s: %s", svc(r),
-		    pct(d->old_bp, a, sizeof(a)), pct(d->new_bp, b, sizeof(b)),
-		    rollout_phase_names[r->phase], r->reason);
+		return;
+	}
+
+	/* Counters that went backwards (the service was re-created, the maps were made
+	 * anew): start the baselines again rather than subtract across the reset. */
+	if (counters_went_back(in->arm, r->last)) {
+		memcpy(r->base, in->arm, sizeof(r->base));
+		memcpy(r->step_base, in->arm, sizeof(r->step_base));
+		memcpy(r->last, in->arm, sizeof(r->last));
+		r->step_hold_s = 0;
+		d->changed = true;
+		LOG(d, "%s: the service's counters were reset; step %u/%u starts its hold again",
+		    svc(r), r->step + 1, r->plan.nsteps);
 		return;
 	}
 
@@ -418,15 +468,23 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 		return;
 	}
 
-	/* No traffic is neither a failure nor a success: stop the clock, then pause. */
-	if (!cdelta && !sdelta) {
+	/* No canary traffic is neither a failure nor a success: the hold stops, and after
+	 * no_traffic_pause the rollout pauses and says why. */
+	if (!cdelta) {
 		r->idle_s += in->dt;
 		if (r->idle_s * 1000 >= r->plan.no_traffic_ms &&
 		    (r->phase == PHASE_PROGRESSING || r->phase == PHASE_PROMOTING)) {
 			r->phase = PHASE_PAUSED;
 			r->pause = PAUSE_NO_TRAFFIC;
-			snprintf(r->reason, sizeof(r->reason),
-				 "no traffic for %.0f s; resumes when traffic returns", r->idle_s);
+			if (sdelta)
+				snprintf(r->reason, sizeof(r->reason),
+					 "the canary got no traffic for %.0f s while stable did: at "
+					 "%s no client may fall in its range (promote or set the "
+					 "weight by hand); resumes when it gets traffic",
+					 r->idle_s, pct(r->weight_bp, a, sizeof(a)));
+			else
+				snprintf(r->reason, sizeof(r->reason),
+					 "no traffic for %.0f s; resumes when traffic returns", r->idle_s);
 			d->changed = true;
 			LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps,
 			    r->reason);
@@ -445,8 +503,7 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 	}
 	if (r->phase != PHASE_PROGRESSING && r->phase != PHASE_PROMOTING)
 		return;
-	if (cdelta)
-		r->step_hold_s += in->dt;
+	r->step_hold_s += in->dt;
 
 	/* Does the step pass? */
 	step = &r->plan.steps[r->step];
@@ -722,6 +779,9 @@ struct json_object *rollout_to_json(const struct rollout *r)
 	json_object_object_add(j, "generation", json_object_new_int64(r->generation));
 	json_object_object_add(j, "weight_bp", json_object_new_int(r->weight_bp));
 	json_object_object_add(j, "gate_open", json_object_new_boolean(r->gate_open));
+	json_object_object_add(j, "pending", json_object_new_boolean(r->pending));
+	json_object_object_add(j, "pending_bp", json_object_new_int(r->pending_bp));
+	json_object_object_add(j, "pending_reason", json_object_new_int(r->pending_reason));
 	json_object_object_add(j, "started_ms", json_object_new_int64(r->started_ms));
 	json_object_object_add(j, "step_started_ms", json_object_new_int64(r->step_started_ms));
 	json_object_object_add(j, "ended_ms", json_object_new_int64(r->ended_ms));
@@ -816,6 +876,9 @@ int rollout_from_json(struct rollout *r, struct json_object *j, char *err, size_
 	r->generation = json_object_get_int64(get(j, "generation"));
 	r->weight_bp = json_object_get_int(get(j, "weight_bp"));
 	r->gate_open = json_object_get_boolean(get(j, "gate_open"));
+	r->pending = json_object_get_boolean(get(j, "pending"));
+	r->pending_bp = json_object_get_int(get(j, "pending_bp"));
+	r->pending_reason = json_object_get_int(get(j, "pending_reason"));
 	r->started_ms = json_object_get_int64(get(j, "started_ms"));
 	r->step_started_ms = json_object_get_int64(get(j, "step_started_ms"));
 	r->ended_ms = json_object_get_int64(get(j, "ended_ms"));

@@ -32,6 +32,7 @@ enum pause_reason {
 	PAUSE_MANUAL_WEIGHT, /* someone set the weight by hand: no automatic action */
 	PAUSE_NO_TRAFFIC,    /* resumes by itself when traffic returns */
 	PAUSE_METRIC_ERRORS, /* a metric source failed error_limit times; resumes on recovery */
+	PAUSE_SERVICE_GONE,  /* the service is no longer in the maps */
 	PAUSE_COUNT,
 };
 extern const char *const pause_reason_names[PAUSE_COUNT];
@@ -79,10 +80,13 @@ struct rollout {
 	char reason[256]; /* why the phase is what it is, for people */
 	unsigned int step;
 	double step_hold_s; /* time with canary traffic at this step */
-	double idle_s;	    /* time without any traffic, now */
+	double idle_s;	    /* time without canary traffic, now */
 	uint32_t generation; /* config generation the agent last wrote or accepted */
 	uint16_t weight_bp;  /* weight the agent last wrote or accepted */
 	bool gate_open;	     /* rollout promote received while waiting at a gate */
+	bool pending;	     /* a decided weight not yet written (the write failed) */
+	uint16_t pending_bp;
+	int pending_reason;
 	int64_t started_ms, step_started_ms, ended_ms; /* wall clock */
 	struct arm_stats base[CANARY_ARMS];	       /* counters at the start (guards) */
 	struct arm_stats step_base[CANARY_ARMS];       /* counters at the step's start */
@@ -122,6 +126,14 @@ void rollout_free(struct rollout *r);
 bool rollout_active(const struct rollout *r);
 
 void rollout_tick(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d);
+
+/* Handle a weight or config changed by someone else (generation differs from the
+ * one the rollout knows): record it, never undo it. Returns true when it did. */
+bool rollout_notice_manual(struct rollout *r, uint16_t weight_bp, uint32_t generation,
+			   int64_t now_ms, struct rollout_decision *d);
+
+/* The service vanished from the maps: pause and say so (once). */
+void rollout_service_gone(struct rollout *r, struct rollout_decision *d);
 
 /* Commands from canaryctl. Each returns 0 or -EINVAL with a sentence in err. */
 int rollout_pause(struct rollout *r, struct rollout_decision *d, char *err, size_t len);

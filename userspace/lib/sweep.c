@@ -116,30 +116,6 @@ static bool nonzero(const void *p, size_t size)
 	return false;
 }
 
-/* One lock file per pin root, so two sweepers never add to the same slots at once. */
-static int lock_open(const char *root)
-{
-	char path[PATH_MAX], name[200];
-	size_t i;
-	int fd;
-
-	snprintf(name, sizeof(name), "%s", root);
-	for (i = 0; name[i]; i++)
-		if (name[i] == '/')
-			name[i] = '_';
-	snprintf(path, sizeof(path), "/run/lock/xdp-canary%s.lock", name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(path, sizeof(path), "/tmp/xdp-canary%s.lock", name);
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	}
-	if (fd >= 0 && flock(fd, LOCK_EX)) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 int flows_sweep(struct canary_maps *m, struct sweep_result *r)
 {
 	struct sweep_ctx *c;
@@ -160,10 +136,9 @@ int flows_sweep(struct canary_maps *m, struct sweep_result *r)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	c->now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 
-	lock = lock_open(m->root);
+	lock = canary_lock(m->root);
 	if (lock < 0) {
-		err = -errno;
-		log_error("cannot take the sweeper lock: %s", strerror(errno));
+		err = lock;
 		goto out;
 	}
 	err = flows_foreach(m, visit, c);
@@ -181,7 +156,7 @@ int flows_sweep(struct canary_maps *m, struct sweep_result *r)
 					       CANARY_BACKEND_SWEEP_SLOT(svc, arm, b), d, sizeof(*d));
 		}
 	}
-	close(lock);
+	canary_unlock(lock);
 out:
 	free(c);
 	return err;

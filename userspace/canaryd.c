@@ -371,6 +371,10 @@ static void retry_pending(struct rollout *r, const struct service_state *s, int6
 	struct rollout_decision d = {.set_weight = true, .old_bp = s->cfg.canary_weight,
 				     .new_bp = r->pending_bp, .reason = r->pending_reason};
 
+	/* A rollback's flow reset was skipped with the write: it goes with the retry. */
+	d.reset_flows = r->pending_reason == WREASON_ROLLBACK && r->phase == PHASE_ROLLED_BACK &&
+			r->plan.on_rollback == ROLLBACK_RESET;
+
 	snprintf(d.log, sizeof(d.log), "%s: retried the weight write: %u.%02u%%", r->plan.service,
 		 d.new_bp / 100, d.new_bp % 100);
 	apply(r, &d, now_ms);
@@ -590,7 +594,17 @@ static void poll_once(double dt)
 		struct svc_config cfg;
 		int arm;
 
-		if (!r || !rollout_active(r))
+		if (!r)
+			continue;
+		/* A write that failed is retried, also after the rollout ended (a rollback's
+		 * weight 0 matters most). */
+		if (r->pending && !rollout_active(r)) {
+			s = find_service(r->plan.service);
+			if (s)
+				retry_pending(r, s, now);
+			continue;
+		}
+		if (!rollout_active(r))
 			continue;
 		s = find_service(r->plan.service);
 		if (!s || svc_config_read(&A.maps, s->info.id, &cfg)) {

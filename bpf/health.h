@@ -94,10 +94,6 @@ static __always_inline void health_forward(struct pkt *p, struct flow_state *f, 
 	health_request(p, f, as);
 }
 
-/* Feed the reply's payload to the status-line matcher "HTTP/1.x NNN". It keeps its
- * position in the flow, so a status line split across segments completes on the next
- * one. Reads at most 12 bytes. Returns the class (1..5), 0 for an unparseable line, or
- * -1 while the line is still incomplete. */
 /* Byte pos of "HTTP/1." (a switch rather than a string table, so no .rodata). */
 static __always_inline __u8 http_prefix(__u32 pos)
 {
@@ -118,6 +114,10 @@ static __always_inline __u8 http_prefix(__u32 pos)
 	}
 }
 
+/* Feed the reply's payload to the status-line matcher "HTTP/1.x NNN". It keeps its
+ * position in the flow, so a status line split across segments completes on the next
+ * one. Reads at most 12 bytes. Returns the class (1..5), 0 for an unparseable line, or
+ * -1 while the line is still incomplete. */
 static __always_inline int http_status(struct xdp_md *ctx, struct pkt *p, struct flow_state *f)
 {
 	void *data = (void *)(long)ctx->data;

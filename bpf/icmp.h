@@ -27,12 +27,6 @@ static __always_inline bool icmp_is_error(__u8 family, __u8 type)
 	return type >= ICMP6_DST_UNREACH && type <= ICMP6_PARAMPROB;
 }
 
-/* Ones'-complement delta of one 16-bit word changing from old to new. */
-static __always_inline __u32 csum_word_delta(__u16 old, __u16 new)
-{
-	return (__u16)~old + (__u32) new;
-}
-
 /* The quoted packet inside an ICMP error, as pointers into the frame. */
 struct icmp_quote {
 	__u8 *icmp;	   /* ICMP header (8 bytes, checked) */
@@ -101,28 +95,8 @@ static __always_inline __u32 icmp_quote_rewrite(struct pkt *p, struct icmp_quote
 	__be16 old_port;
 	__u16 c, old;
 
-	if (p->key.svc.family == CANARY_AF_INET) {
-		struct iphdr *in = q->ip;
-
-		if ((void *)(in + 1) > p->data_end)
-			return 0;
-		if (src)
-			in->saddr = addr->v4;
-		else
-			in->daddr = addr->v4;
-		old = in->check;
-		in->check = canary_csum_apply(old, d_addr);
-		acc += csum_word_delta(old, in->check);
-	} else {
-		struct ipv6hdr *in = q->ip;
-
-		if ((void *)(in + 1) > p->data_end)
-			return 0;
-		if (src)
-			__builtin_memcpy(&in->saddr, addr, 16);
-		else
-			__builtin_memcpy(&in->daddr, addr, 16);
-	}
+	if (!ip_addr_set(q->ip, p->data_end, p->key.svc.family, !src, addr, d_addr, &acc))
+		return 0;
 	old_port = q->ports[src ? 0 : 1];
 	q->ports[src ? 0 : 1] = port;
 	acc += csum_word_delta(old_port, port);
@@ -140,28 +114,9 @@ static __always_inline __u32 icmp_quote_rewrite(struct pkt *p, struct icmp_quote
 static __always_inline __u32 icmp_outer_rewrite(struct pkt *p, bool src,
 						const union canary_addr *addr, __u16 d_addr)
 {
-	if (p->key.svc.family == CANARY_AF_INET) {
-		struct iphdr *iph = p->l3;
-
-		if ((void *)(iph + 1) > p->data_end)
-			return 0;
-		if (src)
-			iph->saddr = addr->v4;
-		else
-			iph->daddr = addr->v4;
-		iph->check = canary_csum_apply(iph->check, d_addr);
+	if (!ip_addr_set(p->l3, p->data_end, p->key.svc.family, !src, addr, d_addr, NULL))
 		return 0;
-	} else {
-		struct ipv6hdr *ip6h = p->l3;
-
-		if ((void *)(ip6h + 1) > p->data_end)
-			return 0;
-		if (src)
-			__builtin_memcpy(&ip6h->saddr, addr, 16);
-		else
-			__builtin_memcpy(&ip6h->daddr, addr, 16);
-		return d_addr;
-	}
+	return p->key.svc.family == CANARY_AF_INET ? 0 : d_addr;
 }
 
 static __always_inline int icmp_send(struct xdp_md *ctx, struct pkt *p, const union canary_addr *src,

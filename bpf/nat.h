@@ -74,6 +74,45 @@ static __always_inline __u16 l4_csum_apply(__u16 check, __u16 delta, __u8 proto)
 	return c;
 }
 
+/* Ones'-complement delta of one 16-bit word changing from old to new. */
+static __always_inline __u32 csum_word_delta(__u16 old, __u16 new)
+{
+	return (__u16)~old + (__u32) new;
+}
+
+/* Set the destination (dst=true) or source address of the IP header at ip, adjusting an
+ * IPv4 header checksum by the precomputed delta d_addr; *acc (when given) gains that
+ * change's delta to an enclosing checksum. False when the header is out of bounds. */
+static __always_inline bool ip_addr_set(void *ip, void *data_end, __u8 family, bool dst,
+					const union canary_addr *addr, __u16 d_addr, __u32 *acc)
+{
+	if (family == CANARY_AF_INET) {
+		struct iphdr *iph = ip;
+		__u16 old;
+
+		if ((void *)(iph + 1) > data_end)
+			return false;
+		if (dst)
+			iph->daddr = addr->v4;
+		else
+			iph->saddr = addr->v4;
+		old = iph->check;
+		iph->check = canary_csum_apply(old, d_addr);
+		if (acc)
+			*acc += csum_word_delta(old, iph->check);
+	} else {
+		struct ipv6hdr *ip6h = ip;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return false;
+		if (dst)
+			__builtin_memcpy(&ip6h->daddr, addr, 16);
+		else
+			__builtin_memcpy(&ip6h->saddr, addr, 16);
+	}
+	return true;
+}
+
 /* Rewrite one endpoint (the destination for dst=true, else the source) of the packet
  * to addr:port, updating checksums by the precomputed deltas. The bounds were checked
  * by the parser; they are checked again here only because the verifier cannot tie
@@ -85,26 +124,8 @@ static __always_inline void nat_rewrite(struct pkt *p, bool dst, const union can
 	__be16 *ports = p->l4;
 	__sum16 *check;
 
-	if (p->key.svc.family == CANARY_AF_INET) {
-		struct iphdr *iph = p->l3;
-
-		if ((void *)(iph + 1) > p->data_end)
-			return;
-		if (dst)
-			iph->daddr = addr->v4;
-		else
-			iph->saddr = addr->v4;
-		iph->check = canary_csum_apply(iph->check, csum_ip);
-	} else {
-		struct ipv6hdr *ip6h = p->l3;
-
-		if ((void *)(ip6h + 1) > p->data_end)
-			return;
-		if (dst)
-			__builtin_memcpy(&ip6h->daddr, addr, 16);
-		else
-			__builtin_memcpy(&ip6h->saddr, addr, 16);
-	}
+	if (!ip_addr_set(p->l3, p->data_end, p->key.svc.family, dst, addr, csum_ip, NULL))
+		return;
 
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
@@ -168,9 +189,7 @@ static __always_inline struct backend_info *backend_find(const struct canary_end
 		if (!slot || !slot->key.family)
 			return NULL;
 		if (slot->key.port == k->port && slot->key.proto == k->proto &&
-		    slot->key.family == k->family && slot->key.addr.v6[0] == k->addr.v6[0] &&
-		    slot->key.addr.v6[1] == k->addr.v6[1] && slot->key.addr.v6[2] == k->addr.v6[2] &&
-		    slot->key.addr.v6[3] == k->addr.v6[3])
+		    slot->key.family == k->family && addr_eq(&slot->key.addr, &k->addr))
 			return &slot->info;
 	}
 	return NULL;

@@ -24,18 +24,13 @@ topo_attach >/dev/null
 		echo "      stable: [\"10.0.2.2:$((20000 + i))\"], canary: [\"10.0.3.2:$((20000 + i))\"] }"
 	done
 } >"$TOPO_LOGDIR/services.yaml"
-spl "$BUILD/canaryctl" apply -f "$TOPO_LOGDIR/services.yaml" --pin-root "$PIN_ROOT" >/dev/null
-bg_in_ns "$NS_SPL" "$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state" \
-	--sweep-interval 10 2>"$TOPO_LOGDIR/canaryd.log"
-AGENT=$BG_PID
-for i in $(seq 1 50); do
-	spl curl -sf -o /dev/null http://127.0.0.1:9181/healthz && break
-	sleep 0.1
-done
+ctl apply -f "$TOPO_LOGDIR/services.yaml" >/dev/null
+agent_start --sweep-interval 10
+AGENT=$AGENT_PID
 for i in $(seq 0 255); do
 	printf 'service: s%d\nsteps: [1, 5, 25, 50, 100]\nhold: 1h\nmin_flows: 200\nno_traffic_pause: 1h\n' \
 		"$i" >"$TOPO_LOGDIR/plan-$i.yaml"
-	spl "$BUILD/canaryctl" rollout start "s$i" --plan "$TOPO_LOGDIR/plan-$i.yaml" >/dev/null
+	actl rollout start "s$i" --plan "$TOPO_LOGDIR/plan-$i.yaml" >/dev/null
 done
 # Some traffic on a few services, so that evidence moves and state is saved.
 for i in 0 1 2 3; do

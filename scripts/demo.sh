@@ -18,11 +18,15 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Print a command, then run it. ctl (the data plane's pins) and actl (canaryd), from
+# topology.sh, are both canaryctl.
 run() {
-	printf '$ %s\n' "$*"
+	case $1 in
+	ctl | actl) printf '$ canaryctl %s\n' "${*:2}" ;;
+	*) printf '$ %s\n' "$*" ;;
+	esac
 	"$@"
 }
-ctl() { spl "$BUILD/canaryctl" "$@"; }
 if [ "$(id -u)" -ne 0 ]; then
 	echo "the demo creates network namespaces and attaches XDP: run it as root (sudo make demo)" >&2
 	exit 1
@@ -51,21 +55,16 @@ services:
     canary: ["10.0.3.2:8080"]
 YAML
 cat "$TOPO_LOGDIR/web.yaml"
-run ctl apply -f "$TOPO_LOGDIR/web.yaml" --pin-root "$PIN_ROOT"
+run ctl apply -f "$TOPO_LOGDIR/web.yaml"
 r=$(cli "$BUILD/canary-client" --target 10.0.0.10:80 --source-range 10.1.0.1/500 \
 	--connections 3000 --concurrency 64 --requests-per-conn 2)
 jq -r '"3000 connections from 500 clients: \(.ok) ok, \(.failed) failed; answers: \(.backends | to_entries | map("\(.key)=\(.value)") | join(" "))"' <<<"$r"
-run ctl status web --pin-root "$PIN_ROOT"
-run ctl explain web --src 10.1.0.7:40000 --pin-root "$PIN_ROOT"
-run ctl rollback web --pin-root "$PIN_ROOT"
+run ctl status web
+run ctl explain web --src 10.1.0.7:40000
+run ctl rollback web
 
 say "Start canaryd, the rollout agent, and a steady load (300 new connections/s)"
-bg_in_ns "$NS_SPL" "$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state" \
-	2>"$TOPO_LOGDIR/canaryd.log"
-for i in $(seq 1 50); do
-	spl curl -sf -o /dev/null http://127.0.0.1:9181/healthz && break
-	sleep 0.1
-done
+agent_start
 # Print canaryd's decisions as they happen.
 tail --pid=$$ -n +1 -f "$TOPO_LOGDIR/canaryd.log" > >(sed -u 's/^/    canaryd | /') &
 TAIL=$!
@@ -87,29 +86,29 @@ on_rollback: drain
 YAML
 say "Rollout 1: a healthy canary"
 cat "$TOPO_LOGDIR/plan.yaml"
-run ctl plan --dry-run "$TOPO_LOGDIR/plan.yaml"
-run ctl rollout start web --plan "$TOPO_LOGDIR/plan.yaml"
-ctl rollout status web --wait --timeout 90 >/dev/null || true
+run actl plan --dry-run "$TOPO_LOGDIR/plan.yaml"
+run actl rollout start web --plan "$TOPO_LOGDIR/plan.yaml"
+actl rollout status web --wait --timeout 90 >/dev/null || true
 sleep 0.3
-run ctl rollout status web
+run actl rollout status web
 
 say "Rollout 2: a canary that starts failing 10% of requests at its second step"
-ctl set-weight web 0 --pin-root "$PIN_ROOT" >/dev/null
-run ctl rollout start web --plan "$TOPO_LOGDIR/plan.yaml"
+ctl set-weight web 0 >/dev/null
+run actl rollout start web --plan "$TOPO_LOGDIR/plan.yaml"
 for i in $(seq 1 300); do
-	[ "$(ctl rollout status web --json | jq .step)" -ge 2 ] && break
+	[ "$(actl rollout status web --json | jq .step)" -ge 2 ] && break
 	sleep 0.1
 done
 echo "    (the canary backend now answers 500 to 10% of requests)"
 echo "error_rate=0.1" >"$FAULTS"
 kill -HUP "$CANARY_PID"
-ctl rollout status web --wait --timeout 60 >/dev/null || true
+actl rollout status web --wait --timeout 60 >/dev/null || true
 sleep 0.3
-run ctl rollout status web
-run ctl history web
-before=$(ctl status web --json --pin-root "$PIN_ROOT" | jq '.services[0].arms.canary.flows')
+run actl rollout status web
+run actl history web
+before=$(ctl status web --json | jq '.services[0].arms.canary.flows')
 sleep 2
-after=$(ctl status web --json --pin-root "$PIN_ROOT" | jq '.services[0].arms.canary.flows')
+after=$(ctl status web --json | jq '.services[0].arms.canary.flows')
 echo "new canary flows in the 2 s after the rollback: $((after - before))"
 
 say "Prometheus metrics (a few of them)"

@@ -52,6 +52,31 @@ ctl() {
 	spl "$BUILD/canaryctl" "$cmd" --pin-root "$PIN_ROOT" "$@"
 }
 
+# canaryctl for commands that talk to canaryd (it listens on loopback in the splitter's
+# namespace, so the default --agent reaches it).
+actl() { spl "$BUILD/canaryctl" "$@"; }
+
+# Start canaryd in the splitter's namespace (extra arguments go to canaryd) and wait
+# until it answers /healthz; AGENT_PID is its pid. Its stderr goes to
+# $TOPO_LOGDIR/canaryd.log. Fails, printing that log, when it does not come up.
+agent_start() {
+	local i
+	bg_in_ns "$NS_SPL" "$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state" \
+		"$@" 2>>"$TOPO_LOGDIR/canaryd.log"
+	AGENT_PID=$BG_PID
+	for ((i = 0; i < 50; i++)); do
+		# Up, and it is this one (not an older one still holding the port).
+		if kill -0 "$AGENT_PID" 2>/dev/null &&
+			spl curl -sf -o /dev/null http://127.0.0.1:9181/healthz; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "canaryd did not come up; its log:" >&2
+	cat "$TOPO_LOGDIR/canaryd.log" >&2
+	return 1
+}
+
 # Make a veth end behave like a real NIC: full checksums on transmit, no TSO
 # super-packets, and checksums verified by the kernel on receive (so a bad rewrite
 # shows up in the Csum error counters). GRO on lets XDP_REDIRECT deliver to it.
@@ -64,10 +89,12 @@ nic_like() {
 topo_create() {
 	local ns
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	# Set first: should the second `ip netns add` fail, topo_destroy still removes the
+	# first (it skips the namespaces that do not exist).
+	TOPO_CREATED=1
 	for ns in "$NS_CLI" "$NS_SPL" "$NS_ST" "$NS_CA"; do
 		ip netns add "$ns" || return 1
 	done
-	TOPO_CREATED=1
 	ip link add name eth0 netns "$NS_CLI" type veth peer name to-cli netns "$NS_SPL" || return 1
 	ip link add name eth0 netns "$NS_ST" type veth peer name to-st netns "$NS_SPL" || return 1
 	ip link add name eth0 netns "$NS_CA" type veth peer name to-ca netns "$NS_SPL" || return 1

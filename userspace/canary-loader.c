@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,12 +118,30 @@ static int read_sysctl(const char *path)
 
 /* ---- attach ------------------------------------------------------------------------------ */
 
+/* The settings an attach may give, kept in meta: option, range, field. */
+static const struct meta_opt {
+	const char *opt;
+	unsigned int min, max;
+	size_t offset;
+} meta_opts[] = {
+	{"--flows", 1024, 1u << 28, offsetof(struct canary_meta, flow_capacity)},
+	{"--syn-timeout", 1, 86400, offsetof(struct canary_meta, syn_timeout_s)},
+	{"--tcp-idle", 1, 864000, offsetof(struct canary_meta, tcp_idle_s)},
+	{"--tcp-closing", 1, 86400, offsetof(struct canary_meta, tcp_closing_s)},
+	{"--udp-idle", 1, 86400, offsetof(struct canary_meta, udp_idle_s)},
+};
+
+static __u32 *meta_field(struct canary_meta *meta, const struct meta_opt *mo)
+{
+	return (__u32 *)((char *)meta + mo->offset);
+}
+
 struct attach_opts {
 	const char *devs[MAX_DEVS];
 	int ndevs;
 	enum xdp_attach_mode mode;
 	struct canary_meta meta;
-	bool meta_given[6];
+	bool meta_given[ARRAY_SIZE(meta_opts)];
 };
 
 /* Pins already there: their settings win; an explicit different one is an error. */
@@ -130,6 +149,7 @@ static int reconcile_meta(struct attach_opts *o)
 {
 	struct canary_maps m;
 	struct canary_meta cur;
+	unsigned int i;
 	int err;
 
 	if (!canary_pins_exist(pin_root))
@@ -141,23 +161,19 @@ static int reconcile_meta(struct attach_opts *o)
 	canary_maps_close(&m);
 	if (err)
 		return err;
-#define KEEP(field, idx, flag)                                                                 \
-	do {                                                                                   \
-		if (o->meta_given[idx] && o->meta.field != cur.field) {                        \
-			log_error("the maps under %s were created with %s %u; detach everything " \
-				  "and run 'canary-loader detach --all --purge' to change it, "  \
-				  "or use another --pin-root",                                 \
-				  pin_root, flag, cur.field);                                  \
-			return -EINVAL;                                                        \
-		}                                                                              \
-		o->meta.field = cur.field;                                                     \
-	} while (0)
-	KEEP(flow_capacity, 0, "--flows");
-	KEEP(syn_timeout_s, 1, "--syn-timeout");
-	KEEP(tcp_idle_s, 2, "--tcp-idle");
-	KEEP(tcp_closing_s, 3, "--tcp-closing");
-	KEEP(udp_idle_s, 4, "--udp-idle");
-#undef KEEP
+	for (i = 0; i < ARRAY_SIZE(meta_opts); i++) {
+		__u32 want = *meta_field(&o->meta, &meta_opts[i]);
+		__u32 have = *meta_field(&cur, &meta_opts[i]);
+
+		if (o->meta_given[i] && want != have) {
+			log_error("the maps under %s were created with %s %u; detach everything "
+				  "and run 'canary-loader detach --all --purge' to change it, or use "
+				  "another --pin-root",
+				  pin_root, meta_opts[i].opt, have);
+			return -EINVAL;
+		}
+		*meta_field(&o->meta, &meta_opts[i]) = have;
+	}
 	return 0;
 }
 
@@ -188,12 +204,12 @@ static struct xdp_canary_bpf *open_prog(const struct canary_meta *meta)
 	return skel;
 }
 
-static int attach_one(const char *dev, int ifindex, struct attach_opts *o, bool *created_pins)
+/* Attach to one interface; write_meta records the settings in freshly made pins. */
+static int attach_one(const char *dev, int ifindex, struct attach_opts *o, bool write_meta)
 {
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts);
 	struct xdp_canary_bpf *skel;
 	struct xdp_program *prog;
-	bool had_pins = canary_pins_exist(pin_root);
 	char errbuf[256];
 	int err;
 
@@ -231,10 +247,9 @@ static int attach_one(const char *dev, int ifindex, struct attach_opts *o, bool 
 		xdp_canary_bpf__destroy(skel);
 		return err;
 	}
-	if (!had_pins) {
+	if (write_meta) {
 		__u32 zero = 0;
 
-		*created_pins = true;
 		o->meta.abi_version = CANARY_ABI_VERSION;
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &o->meta, BPF_ANY))
 			log_warn("cannot record settings in %s/meta: %s", pin_root,
@@ -279,20 +294,30 @@ static int detach_dev(const char *dev, int ifindex, bool quiet)
 	return 0;
 }
 
-static int parse_u32(const char *opt, const char *v, unsigned int min, unsigned int max,
-		     __u32 *out)
+/* Remove the map pins under the pin root and the pin root itself. quiet (undoing a
+ * failed attach): no success line, and a pin root that holds other files stays
+ * without complaint. Returns 0, or 1 after printing what could not be removed. */
+static int purge_pins(bool quiet)
 {
-	char *end;
-	unsigned long x;
+	char path[PATH_MAX];
+	unsigned int i;
+	int failed = 0;
 
-	errno = 0;
-	x = strtoul(v, &end, 10);
-	if (errno || end == v || *end || x < min || x > max) {
-		cli_usage_error("%s '%s' must be a whole number from %u to %u", opt, v, min, max);
-		return -1;
+	for (i = 0; i < canary_map_count; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_root, canary_map_descs[i].name);
+		if (unlink(path) && errno != ENOENT) {
+			log_error("cannot remove %s: %s", path, strerror(errno));
+			failed = 1;
+		}
 	}
-	*out = (__u32)x;
-	return 0;
+	if (rmdir(pin_root) && errno != ENOENT && !(quiet && errno == ENOTEMPTY)) {
+		log_error("cannot remove %s: %s (it holds files that are not ours)", pin_root,
+			  strerror(errno));
+		failed = 1;
+	}
+	if (!failed && !quiet)
+		printf("removed the pins under %s\n", pin_root);
+	return failed;
 }
 
 static int cmd_attach(int argc, char **argv)
@@ -318,7 +343,7 @@ static int cmd_attach(int argc, char **argv)
 			 .udp_idle_s = CANARY_DEF_UDP_IDLE},
 	};
 	int ifindex[MAX_DEVS], attached = 0, i, j, opt, err = 0;
-	bool created_pins = false;
+	bool fresh;
 
 	while ((opt = cli_getopt(argc, argv, "d:m:p:f:h", opts)) != -1) {
 		switch (opt) {
@@ -338,31 +363,20 @@ static int cmd_attach(int argc, char **argv)
 		case 'p':
 			pin_root = optarg;
 			break;
-		case 'f':
-			if (parse_u32("--flows", optarg, 1024, 1u << 28, &o.meta.flow_capacity))
-				return EXIT_USAGE;
-			o.meta_given[0] = true;
-			break;
+		case 'f': /* --flows is meta_opts[0]; the others have their index as value */
 		case 1:
-			if (parse_u32("--syn-timeout", optarg, 1, 86400, &o.meta.syn_timeout_s))
-				return EXIT_USAGE;
-			o.meta_given[1] = true;
-			break;
 		case 2:
-			if (parse_u32("--tcp-idle", optarg, 1, 864000, &o.meta.tcp_idle_s))
-				return EXIT_USAGE;
-			o.meta_given[2] = true;
-			break;
 		case 3:
-			if (parse_u32("--tcp-closing", optarg, 1, 86400, &o.meta.tcp_closing_s))
+		case 4: {
+			const struct meta_opt *mo = &meta_opts[opt == 'f' ? 0 : opt];
+			uint64_t v;
+
+			if (cli_parse_uint(mo->opt, optarg, mo->min, mo->max, &v))
 				return EXIT_USAGE;
-			o.meta_given[3] = true;
+			*meta_field(&o.meta, mo) = (__u32)v;
+			o.meta_given[mo - meta_opts] = true;
 			break;
-		case 4:
-			if (parse_u32("--udp-idle", optarg, 1, 86400, &o.meta.udp_idle_s))
-				return EXIT_USAGE;
-			o.meta_given[4] = true;
-			break;
+		}
 		case 'h':
 			return 0;
 		default:
@@ -406,8 +420,11 @@ static int cmd_attach(int argc, char **argv)
 	if (reconcile_meta(&o))
 		return 1;
 
+	/* Pins this invocation makes are its own: a failure removes them again, so the
+	 * next attach does not find maps without their settings in meta. */
+	fresh = !canary_pins_exist(pin_root);
 	for (i = 0; i < o.ndevs; i++) {
-		err = attach_one(o.devs[i], ifindex[i], &o, &created_pins);
+		err = attach_one(o.devs[i], ifindex[i], &o, fresh && attached == 0);
 		if (err)
 			break;
 		attached++;
@@ -416,17 +433,8 @@ static int cmd_attach(int argc, char **argv)
 		/* All or nothing: undo this invocation's attachments. */
 		for (i = 0; i < attached; i++)
 			detach_dev(o.devs[i], ifindex[i], true);
-		if (created_pins && attached) {
-			unsigned int k;
-			char path[PATH_MAX];
-
-			for (k = 0; k < canary_map_count; k++) {
-				snprintf(path, sizeof(path), "%s/%s", pin_root,
-					 canary_map_descs[k].name);
-				unlink(path);
-			}
-			rmdir(pin_root);
-		}
+		if (fresh)
+			purge_pins(true);
 		return 1;
 	}
 	printf("maps pinned under %s\n", pin_root);
@@ -440,29 +448,6 @@ static int cmd_attach(int argc, char **argv)
 }
 
 /* ---- detach ------------------------------------------------------------------------------ */
-
-static int purge_pins(void)
-{
-	char path[PATH_MAX];
-	unsigned int i;
-	int failed = 0;
-
-	for (i = 0; i < canary_map_count; i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_root, canary_map_descs[i].name);
-		if (unlink(path) && errno != ENOENT) {
-			log_error("cannot remove %s: %s", path, strerror(errno));
-			failed = 1;
-		}
-	}
-	if (rmdir(pin_root) && errno != ENOENT) {
-		log_error("cannot remove %s: %s (it holds files that are not ours)", pin_root,
-			  strerror(errno));
-		failed = 1;
-	}
-	if (!failed)
-		printf("removed the pins under %s\n", pin_root);
-	return failed;
-}
 
 static int cmd_detach(int argc, char **argv)
 {
@@ -522,8 +507,15 @@ static int cmd_detach(int argc, char **argv)
 			if_freenameindex(ifs);
 		if (!n)
 			printf("xdp-canary is not attached to any interface in this namespace\n");
-		if (purge && bpffs_ensure() == 0 && purge_pins())
+		if (purge && rc) {
+			/* A program still attached keeps using the maps: keep their pins too. */
+			log_error("a detach failed, so the pins under %s were kept (the program "
+				  "still attached uses those maps); run 'canary-loader detach --all "
+				  "--purge' again once it is detached",
+				  pin_root);
+		} else if (purge && (bpffs_ensure() || purge_pins(false))) {
 			rc = 1;
+		}
 		return rc;
 	}
 	for (i = 0; i < ndevs; i++) {
@@ -556,16 +548,15 @@ static int cmd_status(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	struct json_object *root = json_object_new_object(), *jifs = json_object_new_array();
-	struct json_object *jmaps = json_object_new_array();
+	struct json_object *root, *jifs, *jmaps;
 	struct if_nameindex *ifs, *it;
 	struct canary_maps m;
 	struct canary_meta meta;
 	unsigned long flows = 0;
 	uint64_t total = 0;
-	bool json = false, have_maps;
+	bool json = false, pinned;
 	unsigned int i;
-	int opt, nattached = 0;
+	int opt, nattached = 0, err;
 
 	while ((opt = cli_getopt(argc, argv, "jp:h", opts)) != -1) {
 		switch (opt) {
@@ -576,23 +567,16 @@ static int cmd_status(int argc, char **argv)
 			pin_root = optarg;
 			break;
 		case 'h':
-			json_object_put(root);
-			json_object_put(jifs);
-			json_object_put(jmaps);
 			return 0;
 		default:
-			json_object_put(root);
-			json_object_put(jifs);
-			json_object_put(jmaps);
 			return EXIT_USAGE;
 		}
 	}
-	if (need_root()) {
-		json_object_put(root);
-		json_object_put(jifs);
-		json_object_put(jmaps);
+	if (need_root())
 		return 1;
-	}
+	root = json_object_new_object();
+	jifs = json_object_new_array();
+	jmaps = json_object_new_array();
 
 	if (!json)
 		printf("Interfaces:\n");
@@ -624,9 +608,16 @@ static int cmd_status(int argc, char **argv)
 	if (!json && !nattached)
 		printf("  (none in this network namespace)\n");
 
-	have_maps = bpffs_ensure() == 0 && canary_pins_exist(pin_root) &&
-		    canary_maps_open(&m, pin_root) == 0;
-	if (have_maps && canary_meta_read(&m, &meta) == 0) {
+	pinned = bpffs_ensure() == 0 && canary_pins_exist(pin_root);
+	err = pinned ? canary_maps_open(&m, pin_root) : -ENOENT;
+	if (!err) {
+		err = canary_meta_read(&m, &meta);
+		if (err) {
+			log_error("cannot read %s/meta: %s", pin_root, strerror(-err));
+			canary_maps_close(&m);
+		}
+	}
+	if (!err) {
 		struct service_state *svcs = NULL;
 		unsigned int nsvc = 0;
 		uint64_t inner = 0;
@@ -708,7 +699,9 @@ static int cmd_status(int argc, char **argv)
 		}
 		canary_maps_close(&m);
 	} else if (!json) {
-		printf("No maps pinned under %s\n", pin_root);
+		/* Pins that cannot be read were explained above. */
+		printf(pinned ? "Maps under %s cannot be read\n" : "No maps pinned under %s\n",
+		       pin_root);
 	}
 	if (json) {
 		json_object_object_add(root, "interfaces", jifs);
@@ -718,7 +711,7 @@ static int cmd_status(int argc, char **argv)
 	json_object_put(root);
 	json_object_put(jifs);
 	json_object_put(jmaps);
-	return 0;
+	return pinned && err ? 1 : 0;
 }
 
 static const struct cli_cmd cmds[] = {
@@ -740,7 +733,8 @@ static const struct cli_cmd cmds[] = {
 	 "detach --dev IFACE [--dev IFACE ...] | --all [--purge] [--pin-root DIR]\n"
 	 "  -d, --dev IFACE         interface to detach from (repeatable)\n"
 	 "  -a, --all               every interface in this network namespace\n"
-	 "      --purge             with --all: also remove the pinned maps (all state)\n"
+	 "      --purge             with --all: also remove the pinned maps (all state),\n"
+	 "                          once every detach succeeded\n"
 	 "  -p, --pin-root DIR      pin root (default " CANARY_DEFAULT_PIN_ROOT ")\n"},
 	{"status", cmd_status, "show attachments, map memory and flow-table use",
 	 "status [--json] [--pin-root DIR]\n"

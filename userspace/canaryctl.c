@@ -1,6 +1,7 @@
 /* canaryctl: configure and inspect xdp-canary: apply a services file, move weights,
  * pin client groups, show per-arm status and explain where a flow would go. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,26 @@ static int open_maps(struct canary_maps *m)
 	return canary_maps_open(m, pin_root);
 }
 
+/* open_maps plus the writers' lock of the pin root, for a command that reads, changes
+ * and publishes service state. Returns 0, or -1 after saying why (nothing held). */
+static int open_maps_locked(struct canary_maps *m, int *lock)
+{
+	if (open_maps(m))
+		return -1;
+	*lock = canary_lock(pin_root);
+	if (*lock < 0) {
+		canary_maps_close(m);
+		return -1;
+	}
+	return 0;
+}
+
+static void close_maps_locked(struct canary_maps *m, int lock)
+{
+	canary_unlock(lock);
+	canary_maps_close(m);
+}
+
 /* Commands that take only --pin-root and --help besides positional arguments. */
 static int simple_opts(int argc, char **argv)
 {
@@ -73,7 +94,7 @@ static int cmd_apply(int argc, char **argv)
 	struct canary_config cfg;
 	struct canary_maps m;
 	const char *file = NULL;
-	int opt, err;
+	int opt, err, lock;
 
 	while ((opt = cli_getopt(argc, argv, "f:np:h", opts)) != -1) {
 		switch (opt) {
@@ -104,27 +125,17 @@ static int cmd_apply(int argc, char **argv)
 	/* Validate the whole file before looking at (let alone touching) any map. */
 	if (config_load(file, &cfg))
 		return 1;
-	if (open_maps(&m)) {
+	if (open_maps_locked(&m, &lock)) {
 		config_free(&cfg);
 		return 1;
 	}
-	{
-		int lock = canary_lock(pin_root);
-
-		if (lock < 0) {
-			canary_maps_close(&m);
-			config_free(&cfg);
-			return 1;
-		}
-		err = config_apply(&m, &cfg, &ao, &sum);
-		canary_unlock(lock);
-	}
+	err = config_apply(&m, &cfg, &ao, &sum);
+	close_maps_locked(&m, lock);
 	if (!err)
 		printf("%s%u created, %u changed, %u unchanged, %u removed%s\n",
 		       ao.dry_run ? "dry run: " : "", sum.created, sum.changed, sum.unchanged,
 		       sum.removed,
 		       sum.draining ? "; removed backends still draining flows" : "");
-	canary_maps_close(&m);
 	config_free(&cfg);
 	return err ? 1 : 0;
 }
@@ -138,13 +149,8 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 	char a[16], b[16];
 	int err, lock;
 
-	if (open_maps(&m))
+	if (open_maps_locked(&m, &lock))
 		return 1;
-	lock = canary_lock(pin_root);
-	if (lock < 0) {
-		canary_maps_close(&m);
-		return 1;
-	}
 	err = service_set_weight(&m, name, bp, &old);
 	if (!err) {
 		printf("%s: canary weight %s%% -> %s%%\n", name, bp_str(old, a, sizeof(a)),
@@ -161,8 +167,7 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 				printf("%s: removed %ld canary flows from the flow table\n", name, n);
 		}
 	}
-	canary_unlock(lock);
-	canary_maps_close(&m);
+	close_maps_locked(&m, lock);
 	return err ? 1 : 0;
 }
 
@@ -278,7 +283,7 @@ static int cmd_override(int argc, char **argv)
 		{},
 	};
 	struct canary_maps m;
-	int opt, arm = -1, rc;
+	int opt, arm = -1, rc, lock;
 	const char *verb;
 
 	while ((opt = cli_getopt(argc, argv, "a:p:h", opts)) != -1) {
@@ -319,20 +324,10 @@ static int cmd_override(int argc, char **argv)
 				       !strcmp(verb, "add") ? " --arm stable|canary" : "");
 	if (!strcmp(verb, "add") && arm < 0)
 		return cli_usage_error("say which arm the clients go to with --arm");
-	if (open_maps(&m))
+	if (open_maps_locked(&m, &lock))
 		return 1;
-	{
-		int lock = canary_lock(pin_root);
-
-		if (lock < 0) {
-			canary_maps_close(&m);
-			return 1;
-		}
-		rc = override_change(&m, argv[optind + 1], argv[optind + 2], arm,
-				     !strcmp(verb, "add"));
-		canary_unlock(lock);
-	}
-	canary_maps_close(&m);
+	rc = override_change(&m, argv[optind + 1], argv[optind + 2], arm, !strcmp(verb, "add"));
+	close_maps_locked(&m, lock);
 	return rc;
 }
 
@@ -357,15 +352,11 @@ static int cmd_status(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'r': {
-			char *end;
-
-			window = optarg ? strtod(optarg, &end) : 1.0;
-			if (optarg && (*end || window <= 0 || window > 3600))
-				return cli_usage_error("--rates=SECONDS must be a number of seconds "
-						       "above 0, e.g. --rates=5");
+		case 'r':
+			window = 1.0;
+			if (optarg && cli_parse_double("--rates", optarg, 0.01, 3600, &window))
+				return EXIT_USAGE;
 			break;
-		}
 		case 'p':
 			pin_root = optarg;
 			break;
@@ -573,36 +564,41 @@ static void print_rollout(struct json_object *j, FILE *f)
 static int rollout_start(const char *svc, const char *file)
 {
 	struct json_object *body, *reply;
-	char abspath[PATH_MAX], *text;
+	char abspath[PATH_MAX], *text = NULL;
 	struct plan p;
-	size_t len;
+	size_t cap = 0;
+	ssize_t len;
 	FILE *f;
 	int rc;
 
-	/* Validate here first, so errors name the file the user wrote. */
-	if (plan_load(file, &p))
-		return 1;
-	if (strcmp(p.service, svc)) {
-		log_error("%s is a plan for service '%s', not '%s'", file, p.service, svc);
-		return 1;
-	}
+	/* Read the plan once: validate that text here (so errors name the file the user
+	 * wrote), then send the same text to canaryd. */
 	f = fopen(file, "r");
 	if (!f) {
 		log_error("cannot read %s: %s", file, strerror(errno));
 		return 1;
 	}
-	text = NULL;
-	len = 0;
-	if (getdelim(&text, &len, '\0', f) < 0) {
+	len = getdelim(&text, &cap, '\0', f);
+	if (len < 0 && ferror(f)) {
+		log_error("cannot read %s: %s", file, strerror(errno));
 		fclose(f);
-		log_error("cannot read %s", file);
+		free(text);
 		return 1;
 	}
 	fclose(f);
+	if (plan_parse_text(text ? text : "", len > 0 ? (size_t)len : 0, file, &p, NULL)) {
+		free(text);
+		return 1;
+	}
+	if (strcmp(p.service, svc)) {
+		log_error("%s is a plan for service '%s', not '%s'", file, p.service, svc);
+		free(text);
+		return 1;
+	}
 	if (!realpath(file, abspath))
 		snprintf(abspath, sizeof(abspath), "%s", file);
 	body = json_object_new_object();
-	json_object_object_add(body, "plan_text", json_object_new_string(text));
+	json_object_object_add(body, "plan_text", json_object_new_string_len(text, (int)len));
 	json_object_object_add(body, "plan_file", json_object_new_string(abspath));
 	free(text);
 	{
@@ -655,15 +651,13 @@ static int rollout_status(const char *svc, bool json, bool wait, double timeout)
 static int rollout_command(const char *svc, const char *cmd, bool full)
 {
 	char path[128];
-	struct json_object *body = NULL, *reply;
+	struct json_object *body = json_object_new_object(), *reply;
 	int rc;
 
 	snprintf(path, sizeof(path), "/api/v1/rollouts/%s/%s", svc, cmd);
-	if (full) {
-		body = json_object_new_object();
+	if (full)
 		json_object_object_add(body, "full", json_object_new_boolean(1));
-	}
-	reply = call("POST", path, body ? body : json_object_new_object(), 200, &rc);
+	reply = call("POST", path, body, 200, &rc);
 	json_object_put(body);
 	if (!reply)
 		return rc;
@@ -683,7 +677,6 @@ static int cmd_rollout(int argc, char **argv)
 	const char *plan = NULL, *verb, *svc;
 	bool full = false, json = false, wait = false;
 	double timeout = 0;
-	char *end;
 	int opt;
 
 	while ((opt = cli_getopt(argc, argv, "f:jt:a:h", opts)) != -1) {
@@ -701,10 +694,8 @@ static int cmd_rollout(int argc, char **argv)
 			wait = true;
 			break;
 		case 't':
-			timeout = strtod(optarg, &end);
-			if (*end || timeout <= 0)
-				return cli_usage_error("--timeout '%s' must be a number of seconds",
-						       optarg);
+			if (cli_parse_double("--timeout", optarg, 0.001, INFINITY, &timeout))
+				return EXIT_USAGE;
 			break;
 		case 'a':
 			agent = optarg;
@@ -803,22 +794,18 @@ static int cmd_watch(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},	    {},
 	};
 	double interval = 1;
-	long count = -1;
-	char *end;
+	uint64_t count = 0; /* 0: until Ctrl-C */
 	int opt;
 
 	while ((opt = cli_getopt(argc, argv, "i:n:a:p:h", opts)) != -1) {
 		switch (opt) {
 		case 'i':
-			interval = strtod(optarg, &end);
-			if (*end || interval < 0.1)
-				return cli_usage_error("--interval '%s' must be 0.1 seconds or more",
-						       optarg);
+			if (cli_parse_double("--interval", optarg, 0.1, 3600, &interval))
+				return EXIT_USAGE;
 			break;
 		case 'n':
-			count = strtol(optarg, &end, 10);
-			if (*end || count < 1)
-				return cli_usage_error("--count '%s' must be a positive number", optarg);
+			if (cli_parse_uint("--count", optarg, 1, UINT64_MAX, &count))
+				return EXIT_USAGE;
 			break;
 		case 'a':
 			agent = optarg;
@@ -834,18 +821,20 @@ static int cmd_watch(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return cli_usage_error("expected at most one SERVICE");
-	while (count < 0 || count-- > 0) {
+	for (;;) {
 		struct json_object *reply = NULL;
 		struct canary_maps m;
 		char err[512], *buf = NULL;
 		size_t blen = 0;
 		FILE *f = open_memstream(&buf, &blen);
+		uint64_t t0 = now_ns(), spent;
 		long code;
 		size_t i;
 
 		if (!f)
 			return 1;
-		/* The data plane's view (needs the pins), then the rollouts (needs canaryd). */
+		/* The data plane's view (needs the pins), then the rollouts (needs canaryd).
+		 * status_show spends the interval measuring rates, unless it fails early. */
 		if (open_maps(&m) == 0) {
 			status_show(&m, optind < argc ? argv[optind] : NULL, false, interval, f);
 			canary_maps_close(&m);
@@ -867,6 +856,12 @@ static int cmd_watch(int argc, char **argv)
 		printf("\033[H\033[2J%s", buf ? buf : "");
 		fflush(stdout);
 		free(buf);
+		if (count && --count == 0)
+			break;
+		/* One frame per interval, however long this one took. */
+		spent = now_ns() - t0;
+		if (spent < (uint64_t)(interval * 1e9))
+			usleep((useconds_t)(((uint64_t)(interval * 1e9) - spent) / 1000));
 	}
 	return 0;
 }
@@ -904,9 +899,9 @@ static int cmd_metric(int argc, char **argv)
 		{},
 	};
 	const char *arm = NULL, *name = NULL;
-	long long succ = -1, trials = -1;
+	uint64_t succ = 0, trials = 0;
+	bool have_succ = false, have_trials = false;
 	struct json_object *body, *reply;
-	char *end;
 	int opt, rc;
 
 	while ((opt = cli_getopt(argc, argv, "a:h", opts)) != -1) {
@@ -918,14 +913,14 @@ static int cmd_metric(int argc, char **argv)
 			name = optarg;
 			break;
 		case 's':
-			succ = strtoll(optarg, &end, 10);
-			if (*end || succ < 0)
-				return cli_usage_error("--successes '%s' must be a count", optarg);
+			if (cli_parse_uint("--successes", optarg, 0, INT64_MAX, &succ))
+				return EXIT_USAGE;
+			have_succ = true;
 			break;
 		case 't':
-			trials = strtoll(optarg, &end, 10);
-			if (*end || trials < 0)
-				return cli_usage_error("--trials '%s' must be a count", optarg);
+			if (cli_parse_uint("--trials", optarg, 0, INT64_MAX, &trials))
+				return EXIT_USAGE;
+			have_trials = true;
 			break;
 		case 'a':
 			agent = optarg;
@@ -941,17 +936,17 @@ static int cmd_metric(int argc, char **argv)
 				       "--successes S --trials T'");
 	if (!arm || (strcmp(arm, "stable") && strcmp(arm, "canary")))
 		return cli_usage_error("--arm must be stable or canary");
-	if (!name || succ < 0 || trials < 0)
+	if (!name || !have_succ || !have_trials)
 		return cli_usage_error("--name, --successes and --trials are all needed");
 	if (succ > trials)
-		return cli_usage_error("--successes (%lld) cannot exceed --trials (%lld)", succ,
-				       trials);
+		return cli_usage_error("--successes (%llu) cannot exceed --trials (%llu)",
+				       (unsigned long long)succ, (unsigned long long)trials);
 	body = json_object_new_object();
 	json_object_object_add(body, "service", json_object_new_string(argv[optind + 1]));
 	json_object_object_add(body, "arm", json_object_new_string(arm));
 	json_object_object_add(body, "name", json_object_new_string(name));
-	json_object_object_add(body, "successes", json_object_new_int64(succ));
-	json_object_object_add(body, "trials", json_object_new_int64(trials));
+	json_object_object_add(body, "successes", json_object_new_int64((int64_t)succ));
+	json_object_object_add(body, "trials", json_object_new_int64((int64_t)trials));
 	reply = call("POST", "/api/v1/metrics", body, 200, &rc);
 	json_object_put(body);
 	json_object_put(reply);
@@ -1007,7 +1002,7 @@ static const struct cli_cmd cmds[] = {
 	 "promote, auto-rollback, abort, manual) and the evidence at that moment.\n" AGENT_HELP},
 	{"watch", cmd_watch, "live view of arms, rates, errors and evidence",
 	 "watch [SERVICE] [--interval S] [--count N]\n"
-	 "Redraws every interval (default 1 s) until Ctrl-C (or N times).\n" AGENT_HELP PIN_ROOT_HELP},
+	 "Redraws every interval (default 1 s; 0.1 to 3600) until Ctrl-C (or N times).\n" AGENT_HELP PIN_ROOT_HELP},
 	{"plan", cmd_plan, "validate a rollout plan and print its schedule",
 	 "plan --dry-run FILE\n"
 	 "Validates the plan and prints its steps, analysis, and fastest and slowest\n"

@@ -22,12 +22,14 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "cli.h"
 #include "pins.h"
 #include "plan.h"
 #include "prom.h"
 #include "rollout.h"
 #include "service.h"
 #include "stats.h"
+#include "status.h"
 #include "sweep.h"
 #include "util.h"
 
@@ -147,8 +149,8 @@ static void history(const struct rollout *r, const struct rollout_decision *d, i
 	json_object_object_add(j, "time", json_object_new_string(ts));
 	json_object_object_add(j, "time_ms", json_object_new_int64(now_ms));
 	json_object_object_add(j, "service", json_object_new_string(r->plan.service));
-	json_object_object_add(j, "old_weight", json_object_new_double(d->old_bp / 100.0));
-	json_object_object_add(j, "new_weight", json_object_new_double(d->new_bp / 100.0));
+	json_object_object_add(j, "old_weight", json_percent(d->old_bp));
+	json_object_object_add(j, "new_weight", json_percent(d->new_bp));
 	json_object_object_add(j, "reason", json_object_new_string(weight_reason_names[d->reason]));
 	json_object_object_add(j, "step", json_object_new_int(r->step + 1));
 	json_object_object_add(j, "steps", json_object_new_int(r->plan.nsteps));
@@ -295,10 +297,12 @@ static void arm_total(const struct arm_stats *snap, uint32_t id, int arm, struct
 
 /* Write a decided weight under the writers' lock, unless the service changed since the
  * rollout last looked (then the next poll records that as a manual change, which
- * wins). The generation the write will produce is saved first, so that a crash right
- * after the write is not mistaken for a manual change on restart. Returns 0 when
- * written, 1 when not (changed meanwhile), or -errno (retried at the next poll). */
-static int write_weight(struct rollout *r, const struct service_state *s, uint16_t bp)
+ * wins). The intent (the weight, and the generation the write will produce) is saved
+ * first: a crash right after the write is then retried, not mistaken for a manual
+ * change on restart. Returns 0 when written, 1 when not (changed meanwhile), or -errno
+ * (retried at the next poll). */
+static int write_weight(struct rollout *r, const struct service_state *s,
+			const struct rollout_decision *d)
 {
 	uint32_t expected = r->generation;
 	struct svc_config cfg;
@@ -314,8 +318,11 @@ static int write_weight(struct rollout *r, const struct service_state *s, uint16
 	}
 	if (!err) {
 		r->generation = cfg.generation + 1;
+		r->pending = true;
+		r->pending_bp = d->new_bp;
+		r->pending_reason = d->reason;
 		persist(r);
-		cfg.canary_weight = bp;
+		cfg.canary_weight = d->new_bp;
 		err = svc_config_publish(&A.maps, s->info.id, s->info.name, &cfg);
 		r->generation = err ? expected : cfg.generation;
 	}
@@ -326,6 +333,7 @@ static int write_weight(struct rollout *r, const struct service_state *s, uint16
 static void apply(struct rollout *r, const struct rollout_decision *d, int64_t now_ms)
 {
 	const struct service_state *s = find_service(r->plan.service);
+	char b[16];
 
 	if (d->manual) {
 		if (s)
@@ -333,7 +341,7 @@ static void apply(struct rollout *r, const struct rollout_decision *d, int64_t n
 		history(r, d, now_ms);
 	}
 	if (d->set_weight && s) {
-		int rc = write_weight(r, s, d->new_bp);
+		int rc = write_weight(r, s, d);
 
 		if (rc == 0) {
 			r->pending = false;
@@ -349,14 +357,14 @@ static void apply(struct rollout *r, const struct rollout_decision *d, int64_t n
 		} else if (rc == 1) {
 			r->pending = false;
 			logline("%s: the service was changed by hand meanwhile; not writing weight "
-				"%u.%02u%% (the next poll records the change)",
-				r->plan.service, d->new_bp / 100, d->new_bp % 100);
+				"%s (the next poll records the change)",
+				r->plan.service, bp_pct(d->new_bp, b, sizeof(b)));
 		} else {
 			r->pending = true;
 			r->pending_bp = d->new_bp;
 			r->pending_reason = d->reason;
-			logline("%s: CANNOT SET THE WEIGHT to %u.%02u%%: %s; retrying every poll",
-				r->plan.service, d->new_bp / 100, d->new_bp % 100, strerror(-rc));
+			logline("%s: CANNOT SET THE WEIGHT to %s: %s; retrying every poll",
+				r->plan.service, bp_pct(d->new_bp, b, sizeof(b)), strerror(-rc));
 		}
 	}
 	if (d->log[0])
@@ -370,13 +378,13 @@ static void retry_pending(struct rollout *r, const struct service_state *s, int6
 {
 	struct rollout_decision d = {.set_weight = true, .old_bp = s->cfg.canary_weight,
 				     .new_bp = r->pending_bp, .reason = r->pending_reason};
+	char b[16];
 
-	/* A rollback's flow reset was skipped with the write: it goes with the retry. */
-	d.reset_flows = r->pending_reason == WREASON_ROLLBACK && r->phase == PHASE_ROLLED_BACK &&
-			r->plan.on_rollback == ROLLBACK_RESET;
-
-	snprintf(d.log, sizeof(d.log), "%s: retried the weight write: %u.%02u%%", r->plan.service,
-		 d.new_bp / 100, d.new_bp % 100);
+	/* A rollback's or an abort's flow reset was skipped with the write: it goes with
+	 * the retry. */
+	d.reset_flows = d.new_bp == 0 && !rollout_active(r) && r->plan.on_rollback == ROLLBACK_RESET;
+	snprintf(d.log, sizeof(d.log), "%s: retried the weight write: %s", r->plan.service,
+		 bp_pct(d.new_bp, b, sizeof(b)));
 	apply(r, &d, now_ms);
 }
 
@@ -571,18 +579,21 @@ static void poll_once(double dt)
 	int64_t now = wall_ms();
 	struct arm_stats *tmp;
 	unsigned int i;
+	int err;
 
 	pthread_mutex_lock(&A.lock);
 	/* Weights and generations for /metrics: a few syscalls per service. */
 	refresh_services();
-	tmp = A.prev;
-	A.prev = A.snap;
-	A.snap = tmp;
-	if (read_counters(A.snap)) {
-		logline("cannot read the counters: %s", strerror(errno));
+	/* Read into the older buffer; only a good reading becomes the current one. */
+	err = read_counters(A.prev);
+	if (err) {
+		logline("cannot read the counters: %s", strerror(-err));
 		pthread_mutex_unlock(&A.lock);
 		return;
 	}
+	tmp = A.prev;
+	A.prev = A.snap;
+	A.snap = tmp;
 	reasons_read(&A.maps, &A.reasons);
 	A.dt = dt;
 
@@ -596,17 +607,13 @@ static void poll_once(double dt)
 
 		if (!r)
 			continue;
-		/* A write that failed is retried, also after the rollout ended (a rollback's
-		 * weight 0 matters most). */
-		if (r->pending && !rollout_active(r)) {
-			s = find_service(r->plan.service);
-			if (s)
-				retry_pending(r, s, now);
-			continue;
-		}
+		s = find_service(r->plan.service);
+		/* A write that failed is retried first, also after the rollout ended (a
+		 * rollback's weight 0 matters most), so the config read below sees it. */
+		if (r->pending && s)
+			retry_pending(r, s, now);
 		if (!rollout_active(r))
 			continue;
-		s = find_service(r->plan.service);
 		if (!s || svc_config_read(&A.maps, s->info.id, &cfg)) {
 			rollout_service_gone(r, &d);
 			apply(r, &d, now);
@@ -614,18 +621,7 @@ static void poll_once(double dt)
 		}
 		for (arm = 0; arm < CANARY_ARMS; arm++)
 			arm_total(A.snap, s->info.id, arm, &in.arm[arm]);
-		if (s->info.id != r->svc_id) {
-			/* Re-created under another id: its counters start from other values. */
-			r->svc_id = s->info.id;
-			memcpy(r->base, in.arm, sizeof(r->base));
-			memcpy(r->step_base, in.arm, sizeof(r->step_base));
-			memcpy(r->last, in.arm, sizeof(r->last));
-			r->step_hold_s = 0;
-			logline("%s: the service was re-created; the step's baselines start again",
-				r->plan.service);
-		}
-		if (r->pending)
-			retry_pending(r, s, now);
+		in.svc_id = s->info.id;
 		in.weight_bp = cfg.canary_weight;
 		in.generation = cfg.generation;
 		in.dt = dt;
@@ -728,27 +724,6 @@ static double share_of(uint32_t id)
 	return t ? (double)c / t : -1;
 }
 
-static struct json_object *rates_of(const struct arm_stats *a, const struct arm_stats *p, double dt)
-{
-	struct json_object *j = json_object_new_object();
-
-	if (dt <= 0)
-		dt = 1;
-	json_object_object_add(j, "packets_per_s",
-			       json_object_new_double((a->fwd_packets + a->rev_packets -
-						       p->fwd_packets - p->rev_packets) / dt));
-	json_object_object_add(j, "flows_per_s", json_object_new_double((a->flows - p->flows) / dt));
-	json_object_object_add(j, "requests_per_s",
-			       json_object_new_double((a->requests - p->requests) / dt));
-	json_object_object_add(j, "errored_flows_per_s",
-			       json_object_new_double((a->errored_flows - p->errored_flows) / dt));
-	json_object_object_add(j, "http_5xx_per_s",
-			       json_object_new_double((a->http_class[5] - p->http_class[5]) / dt));
-	json_object_object_add(j, "backend_resets_per_s",
-			       json_object_new_double((a->backend_resets - p->backend_resets) / dt));
-	return j;
-}
-
 static struct json_object *rollout_json(const struct rollout *r)
 {
 	const struct service_state *s = find_service(r->plan.service);
@@ -770,8 +745,9 @@ static struct json_object *rollout_json(const struct rollout *r)
 	json_object_object_add(j, "reason", json_object_new_string(r->reason));
 	json_object_object_add(j, "step", json_object_new_int(r->step + 1));
 	json_object_object_add(j, "steps", json_object_new_int(r->plan.nsteps));
-	json_object_object_add(j, "step_weight", json_object_new_double(st->weight_bp / 100.0));
-	json_object_object_add(j, "canary_weight", json_object_new_double(r->weight_bp / 100.0));
+	json_object_object_add(j, "step_weight", json_percent(st->weight_bp));
+	json_object_object_add(j, "canary_weight", json_percent(r->weight_bp));
+	json_object_object_add(j, "pending_weight", r->pending ? json_percent(r->pending_bp) : NULL);
 	json_object_object_add(j, "hold_s", json_object_new_double(st->hold_ms / 1000.0));
 	json_object_object_add(j, "hold_accrued_s", json_object_new_double(r->step_hold_s));
 	json_object_object_add(j, "time_in_step_s",
@@ -801,7 +777,7 @@ static struct json_object *rollout_json(const struct rollout *r)
 		if (s && A.have_prev) {
 			arm_total(A.snap, s->info.id, arm, &a);
 			arm_total(A.prev, s->info.id, arm, &p);
-			json_object_object_add(ja, "rates", rates_of(&a, &p, A.dt));
+			json_object_object_add(ja, "rates", status_rates_json(&a, &p, A.dt));
 		}
 		json_object_object_add(ja, "flows", json_object_new_int64(r->last[arm].flows));
 		json_object_object_add(ja, "errored_flows",
@@ -910,7 +886,7 @@ static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, stru
 	struct rollout *r, *old;
 	struct plan p;
 	const struct service_state *s;
-	struct arm_stats now[2], *snap;
+	struct arm_stats now[CANARY_ARMS];
 	struct rollout_decision d = {};
 	FILE *ef;
 	unsigned int i;
@@ -955,18 +931,19 @@ static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, stru
 			 rollout_phase_names[old->phase]);
 		return reply_error(c, 409, err);
 	}
-	r = calloc(1, sizeof(*r));
-	snap = calloc(NSLOTS, sizeof(*snap));
-	if (!r || !snap) {
-		free(r);
-		free(snap);
-		return reply_error(c, 500, "out of memory");
+	/* The baselines: without them the service's whole history would count as the
+	 * rollout's traffic. */
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		rc = arm_stats_read(&A.maps, s->info.id, arm, &now[arm]);
+		if (rc) {
+			snprintf(err, sizeof(err), "cannot read the counters of %s: %s", svc,
+				 strerror(-rc));
+			return reply_error(c, 500, err);
+		}
 	}
-	/* A private reading: A.snap and A.prev are the poll's, for rates. */
-	read_counters(snap);
-	for (arm = 0; arm < CANARY_ARMS; arm++)
-		arm_total(snap, s->info.id, arm, &now[arm]);
-	free(snap);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return reply_error(c, 500, "out of memory");
 	if (rollout_init(r, &p, text, s->info.id, now, t, err, sizeof(err))) {
 		rollout_free(r);
 		free(r);
@@ -1265,7 +1242,6 @@ int main(int argc, char **argv)
 	pthread_t pull_thread;
 	double next_sweep;
 	uint64_t last;
-	char *end;
 	int opt;
 
 	snprintf(A.state_dir, sizeof(A.state_dir), "%s", DEFAULT_STATE_DIR);
@@ -1284,22 +1260,12 @@ int main(int argc, char **argv)
 			listen = optarg;
 			break;
 		case 'i':
-			A.interval = strtod(optarg, &end);
-			if (*end || A.interval < 0.05 || A.interval > 3600) {
-				fprintf(stderr, "canaryd: --interval '%s' must be 0.05 to 3600 seconds; "
-						"try 'canaryd --help'\n",
-					optarg);
-				return 2;
-			}
+			if (cli_parse_double("--interval", optarg, 0.05, 3600, &A.interval))
+				return EXIT_USAGE;
 			break;
 		case 'S':
-			A.sweep_interval = strtod(optarg, &end);
-			if (*end || A.sweep_interval < 0) {
-				fprintf(stderr, "canaryd: --sweep-interval '%s' must be a number of "
-						"seconds (0: never); try 'canaryd --help'\n",
-					optarg);
-				return 2;
-			}
+			if (cli_parse_double("--sweep-interval", optarg, 0, 86400, &A.sweep_interval))
+				return EXIT_USAGE;
 			break;
 		case 'v':
 			canary_verbose = 1;
@@ -1396,7 +1362,6 @@ int main(int argc, char **argv)
 				pthread_mutex_lock(&A.lock);
 				A.stats.sweeps++;
 				A.stats.swept_flows += sr.expired;
-				A.stats.unanswered += sr.unanswered;
 				pthread_mutex_unlock(&A.lock);
 				if (sr.unanswered)
 					logline("sweep: %llu expired flows removed, %llu with an "

@@ -19,10 +19,12 @@ check() {
 	shift
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
+# is_num VALUE: a decimal number (jq's null, an empty string or "nan" are not).
+is_num() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
 # near DESCRIPTION VALUE WANT TOL: |VALUE - WANT| <= TOL (decimals allowed).
 near() {
 	local desc=$1 v=$2 want=$3 tol=$4
-	if ! [[ $v =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then
+	if ! is_num "$v"; then
 		not_ok "$desc (got '$v', not a number)"
 		return
 	fi
@@ -36,13 +38,25 @@ near() {
 eq() {
 	if [ "$2" = "$3" ]; then ok "$1 ($2)"; else not_ok "$1 (got '$2', want '$3')"; fi
 }
-# ge DESCRIPTION GOT MIN
+# ge DESCRIPTION GOT MIN (both must be numbers: awk would compare null and "" as text)
 ge() {
-	if awk -v a="$2" -v b="$3" 'BEGIN { exit !(a >= b) }'; then ok "$1 ($2 >= $3)"; else not_ok "$1 ($2 < $3)"; fi
+	if ! is_num "$2" || ! is_num "$3"; then
+		not_ok "$1 (got '$2', min '$3': not a number)"
+	elif awk -v a="$2" -v b="$3" 'BEGIN { exit !(a >= b) }'; then
+		ok "$1 ($2 >= $3)"
+	else
+		not_ok "$1 ($2 < $3)"
+	fi
 }
 # le DESCRIPTION GOT MAX
 le() {
-	if awk -v a="$2" -v b="$3" 'BEGIN { exit !(a <= b) }'; then ok "$1 ($2 <= $3)"; else not_ok "$1 ($2 > $3)"; fi
+	if ! is_num "$2" || ! is_num "$3"; then
+		not_ok "$1 (got '$2', max '$3': not a number)"
+	elif awk -v a="$2" -v b="$3" 'BEGIN { exit !(a <= b) }'; then
+		ok "$1 ($2 <= $3)"
+	else
+		not_ok "$1 ($2 > $3)"
+	fi
 }
 
 t_cleanup() {
@@ -93,27 +107,22 @@ client() { cli "$BUILD/canary-client" "$@"; }
 # Percentage a/b with two decimals ("nan" when b is empty or zero, which near rejects).
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "nan"; else printf "%.2f", 100 * a / b }'; }
 
-# canaryctl for commands that talk to canaryd (it listens on loopback in the splitter's
-# namespace, so the default --agent reaches it).
-actl() { spl "$BUILD/canaryctl" "$@"; }
+# Sum of a per-backend object of canary-client's JSON over the backends of one arm
+# (their names start with the arm's): arm_sum JSON OBJECT ARM [FIELD]
+#   arm_sum "$r" backends canary             -> requests answered by canary*
+#   arm_sum "$r" clicks stable trials        -> .clicks["stable-*"].trials, added up
+arm_sum() {
+	jq -r --arg o "$2" --arg a "$3" --arg f "${4:-}" \
+		'[.[$o] // {} | to_entries[] | select(.key | startswith($a)) | .value
+		  | if $f == "" then . else .[$f] end] | add // 0' <<<"$1"
+}
+# Requests (or connections) answered by a canary backend, from canary-client's JSON.
+canary_share() { arm_sum "$1" backends canary; }
 
-# Start canaryd in the splitter's namespace; extra arguments go to canaryd.
-agent_start() {
-	local i
-	bg_in_ns "$NS_SPL" "$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state" \
-		"$@" 2>>"$TOPO_LOGDIR/canaryd.log"
-	AGENT_PID=$BG_PID
-	for ((i = 0; i < 50; i++)); do
-		# Up, and it is this one (not an older one still holding the port).
-		if kill -0 "$AGENT_PID" 2>/dev/null &&
-			spl curl -sf -o /dev/null http://127.0.0.1:9181/healthz; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "canaryd did not come up; its log:" >&2
-	cat "$TOPO_LOGDIR/canaryd.log" >&2
-	return 1
+# TCP + UDP + UDP6 checksum errors a namespace's kernel has received so far.
+csum_errors() {
+	in_ns "$1" nstat -az TcpInCsumErrors UdpInCsumErrors Udp6InCsumErrors 2>/dev/null |
+		awk '/CsumErrors/ { s += $2 } END { print s + 0 }'
 }
 
 # Steady background load on a VIP for SECONDS (new connections at RATE per second).

@@ -63,13 +63,18 @@ check "bpftool shows named fields of meta" \
 check "bpftool shows named fields of arm_stats" \
 	bash -c "bpftool map dump pinned '$PIN_ROOT/arm_stats' | grep -q fwd_packets"
 
-# Pins from an incompatible build: fake an old ABI in meta.
+# Pins from an incompatible build: fake another ABI in meta. Only abi_version, its
+# first field (a little-endian __u32), changes; the rest of meta stays as attach wrote it.
+FAKE_ABI=99
 spl "$LOADER" detach --dev to-cli --pin-root "$PIN_ROOT" >/dev/null
-bpftool map update pinned "$PIN_ROOT/meta" key 0 0 0 0 value 99 0 0 0 0 0 16 0 30 0 0 0 16 14 0 0 10 0 0 0 30 0 0 0
+read -ra meta < <(bpftool -j map lookup pinned "$PIN_ROOT/meta" key 0 0 0 0 | jq -r '.value | join(" ")')
+need "read meta" test "${#meta[@]}" -ge 4
+for i in 0 1 2 3; do meta[i]=$(((FAKE_ABI >> (8 * i)) & 255)); done
+need "write meta" bpftool map update pinned "$PIN_ROOT/meta" key 0 0 0 0 value "${meta[@]}"
 out=$(spl "$LOADER" attach --dev to-cli --pin-root "$PIN_ROOT" 2>&1)
 rc=$?
 check "incompatible pins are refused" test "$rc" -ne 0
-check "... with a clear reason and the fix" grep -q "incompatible build (ABI 99" <<<"$out"
+check "... with a clear reason and the fix" grep -q "incompatible build (ABI $FAKE_ABI" <<<"$out"
 out=$(spl "$BUILD/canaryctl" status --pin-root "$PIN_ROOT" 2>&1)
 check "canaryctl refuses them too" grep -q "incompatible build" <<<"$out"
 
@@ -78,3 +83,18 @@ check "detach --all --purge removes the pins" test ! -e "$PIN_ROOT"
 eq "nothing attached afterwards" "$(spl "$LOADER" status --json --pin-root "$PIN_ROOT" | jq '.interfaces | length')" 0
 out=$(spl "$BUILD/canaryctl" status --pin-root "$PIN_ROOT" 2>&1)
 check "canaryctl without pins says how to attach" grep -q "attach the data plane first" <<<"$out"
+
+# A first attach that fails after libbpf pinned the maps (no native XDP on a bridge)
+# removes those pins again, so the next attach makes them afresh with its settings.
+out=$(spl "$LOADER" attach --dev nonative0 --pin-root "$PIN_ROOT" 2>&1)
+if grep -q "does not support native XDP" <<<"$out"; then
+	check "failed first attach leaves no pins behind" test ! -e "$PIN_ROOT"
+	out=$(spl "$LOADER" attach --dev nonative0 --mode skb --flows 4096 --pin-root "$PIN_ROOT" 2>&1)
+	check "... and the next attach starts afresh" grep -q "attached xdp_canary (id [0-9]*, skb mode) to nonative0" <<<"$out"
+	st=$(spl "$LOADER" status --json --pin-root "$PIN_ROOT")
+	eq "... recording its settings in meta" "$(jq '.flow_capacity' <<<"$st")" 4096
+	spl "$LOADER" detach --all --purge --pin-root "$PIN_ROOT" >/dev/null
+else
+	ok "failed first attach: (this kernel's bridge supports native XDP; nothing to undo)"
+	spl "$LOADER" detach --all --purge --pin-root "$PIN_ROOT" >/dev/null
+fi

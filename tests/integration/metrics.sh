@@ -39,10 +39,10 @@ round() {
 	local r s_t s_s c_t c_s
 	r=$(client --target 10.0.0.10:80 --connections 200 --concurrency 32 --seed "$RANDOM" \
 		--click-prob "stable-1=$1" --click-prob "stable-2=$1" --click-prob "canary-1=$2")
-	s_t=$(jq '[.clicks // {} | to_entries[] | select(.key | startswith("stable")) | .value.trials] | add // 0' <<<"$r")
-	s_s=$(jq '[.clicks // {} | to_entries[] | select(.key | startswith("stable")) | .value.successes] | add // 0' <<<"$r")
-	c_t=$(jq '[.clicks // {} | to_entries[] | select(.key | startswith("canary")) | .value.trials] | add // 0' <<<"$r")
-	c_s=$(jq '[.clicks // {} | to_entries[] | select(.key | startswith("canary")) | .value.successes] | add // 0' <<<"$r")
+	s_t=$(arm_sum "$r" clicks stable trials)
+	s_s=$(arm_sum "$r" clicks stable successes)
+	c_t=$(arm_sum "$r" clicks canary trials)
+	c_s=$(arm_sum "$r" clicks canary successes)
 	actl metric push reco --arm stable --name ctr --successes "$s_s" --trials "$s_t" >/dev/null
 	actl metric push reco --arm canary --name ctr --successes "$c_s" --trials "$c_t" >/dev/null
 }
@@ -131,10 +131,10 @@ end=$(($(date +%s) + 60))
 while [ "$(date +%s)" -lt "$end" ] && [ "$(phase_of reco)" != RolledBack ]; do
 	r=$(client --target 10.0.0.10:80 --connections 200 --concurrency 32 --seed "$RANDOM" \
 		--click-prob stable-1=0.3 --click-prob stable-2=0.3 --click-prob canary-1=0.12)
-	si=$((si + $(jq '[.clicks // {} | to_entries[] | select(.key | startswith("stable")) | .value.trials] | add // 0' <<<"$r")))
-	sc=$((sc + $(jq '[.clicks // {} | to_entries[] | select(.key | startswith("stable")) | .value.successes] | add // 0' <<<"$r")))
-	ci=$((ci + $(jq '[.clicks // {} | to_entries[] | select(.key | startswith("canary")) | .value.trials] | add // 0' <<<"$r")))
-	cc=$((cc + $(jq '[.clicks // {} | to_entries[] | select(.key | startswith("canary")) | .value.successes] | add // 0' <<<"$r")))
+	si=$((si + $(arm_sum "$r" clicks stable trials)))
+	sc=$((sc + $(arm_sum "$r" clicks stable successes)))
+	ci=$((ci + $(arm_sum "$r" clicks canary trials)))
+	cc=$((cc + $(arm_sum "$r" clicks canary successes)))
 	printf 'reco_clicks_total{arm="stable"} %d\nreco_clicks_total{arm="canary"} %d\nreco_impressions_total{arm="stable"} %d\nreco_impressions_total{arm="canary"} %d\n' \
 		"$sc" "$cc" "$si" "$ci" >"$EXPO.tmp" && mv "$EXPO.tmp" "$EXPO"
 	sleep 0.5

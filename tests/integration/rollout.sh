@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # rollout.sh: canaryd runs rollouts on real traffic. A healthy canary completes its plan;
-# canaries with injected 5xx or resets are rolled back within a stated bound and get no
-# new connection afterwards; an A/A run completes; an invalid plan changes nothing;
-# /metrics agrees with canaryctl status --json; the history tells what happened.
+# canaries with injected 5xx or resets are rolled back (the 5xx one at its first step)
+# and get no new connection afterwards; an A/A run completes; an invalid plan changes
+# nothing; /metrics agrees with canaryctl status --json; the history tells what happened.
 . "$(dirname "$0")/lib.sh"
 
 need "create topology" topo_create
@@ -74,20 +74,16 @@ eq "healthy: history weights" "$(jq -c '[.[].new_weight]' <<<"$h")" '[10,25,50,1
 
 # --- 2. injected 5xx: rolled back, and no new connection reaches the canary --------------
 load_start 10.0.0.22:80 150 30 load-5xx
-t0=$(date +%s.%N)
 actl rollout start bad5xx --plan "$(plan bad5xx)" >/dev/null
 wait_phase bad5xx 20 RolledBack Succeeded
-t1=$(date +%s.%N)
 eq "5xx: rolled back" "$(phase_of bad5xx)" RolledBack
-le "5xx: within 15 s of the start (first step, 25% errors at 10% weight)" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" 15
 eq "5xx: weight is 0" "$(ctl status bad5xx --json | jq '.services[0].canary_weight')" 0
 check "5xx: the reason names the signal and its evidence" \
-	bash -c "spl() { nsenter --net=/run/netns/$NS_SPL \"\$@\"; }; spl $BUILD/canaryctl rollout status bad5xx | grep -q 'http_5xx: e-value'"
+	grep -q 'http_5xx: e-value' <<<"$(actl rollout status bad5xx)"
 eq "5xx: history records an auto-rollback" "$(actl history bad5xx --json | jq -r '.[-1].reason')" auto-rollback
 check "5xx: canaryd logged one line with the evidence" grep -q "bad5xx: ROLLBACK at step 1/4: weight 10% -> 0% (canary flows drain): http_5xx" "$TOPO_LOGDIR/canaryd.log"
 r=$(client --target 10.0.0.22:80 --connections 500 --concurrency 32)
-eq "5xx: after the rollback no new connection reaches the canary" \
-	"$(jq '[.backends | to_entries[] | select(.key | startswith("canary")) | .value] | add // 0' <<<"$r")" 0
+eq "5xx: after the rollback no new connection reaches the canary" "$(canary_share "$r")" 0
 
 # --- 2b. injected resets -------------------------------------------------------------------
 load_start 10.0.0.23:80 150 30 load-rst
@@ -95,18 +91,20 @@ actl rollout start badrst --plan "$(plan badrst)" >/dev/null
 wait_phase badrst 20 RolledBack Succeeded
 eq "resets: rolled back" "$(phase_of badrst)" RolledBack
 check "resets: because of resets or errored flows" \
-	bash -c "spl() { nsenter --net=/run/netns/$NS_SPL \"\$@\"; }; spl $BUILD/canaryctl rollout status badrst --json | jq -r .reason | grep -Eq '^(resets|errored_flows):'"
+	grep -Eq '^(resets|errored_flows):' <<<"$(actl rollout status badrst --json | jq -r .reason)"
 r=$(client --target 10.0.0.23:80 --connections 300 --concurrency 32)
-eq "resets: no new connection reaches the canary" \
-	"$(jq '[.backends | to_entries[] | select(.key | startswith("canary")) | .value] | add // 0' <<<"$r")" 0
+eq "resets: no new connection reaches the canary" "$(canary_share "$r")" 0
 
 # --- 3. A/A: both arms answer 2% of requests with 500; the rollout completes ------------
 load_start 10.0.0.24:80 200 30 load-aa
 actl rollout start aa --plan "$(plan aa)" >/dev/null
 actl rollout status aa --wait --timeout 40 >/dev/null
 eq "A/A: completes with no rollback" "$(phase_of aa)" Succeeded
-ge "A/A: there were 5xx on both arms to compare" \
-	"$(ctl status aa --json | jq '.services[0].arms.stable.signals.http["5xx"]')" 5
+s=$(ctl status aa --json)
+for arm in stable canary; do
+	ge "A/A: there were 5xx on both arms to compare ($arm)" \
+		"$(jq --arg a "$arm" '.services[0].arms[$a].signals.http["5xx"]' <<<"$s")" 5
+done
 
 out=$(actl watch ok --count 1 --pin-root "$PIN_ROOT")
 check "watch draws the arms and the rollout" grep -q "ok: Succeeded, step 4/4" <<<"$out"
@@ -118,6 +116,8 @@ sleep 2.5 # traffic has stopped; let canaryd poll at least twice
 m=$(spl curl -sf http://127.0.0.1:9181/metrics)
 s=$(ctl status --json)
 check "/metrics scrapes (Prometheus text)" grep -q '^# TYPE xdp_canary_flows_total counter' <<<"$m"
+out=$(promtool check metrics <<<"$m" 2>&1)
+check "/metrics passes promtool check metrics${out:+: $out}" test -z "$out"
 bad=0
 for svc in ok bad5xx badrst aa; do
 	for arm in stable canary; do

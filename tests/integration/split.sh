@@ -60,10 +60,6 @@ check "apply the services file" grep -q "5 created" <<<"$out"
 out=$(ctl apply -f "$CFG" 2>&1)
 check "applying it again changes nothing" grep -q "0 created, 0 changed, 5 unchanged" <<<"$out"
 
-canary_share() { # JSON from canary-client -> percent of requests answered by canary*
-	jq -r '[.backends | to_entries[] | select(.key | startswith("canary")) | .value] | add // 0' <<<"$1"
-}
-
 # --- flow mode: the split follows the weight -------------------------------------------
 before=$(ctl status web-flow --json)
 r=$(client --target 10.0.0.11:80 --connections 3000 --concurrency 64)
@@ -158,6 +154,5 @@ check "set-weight of an unknown service lists the known ones" grep -q "no servic
 
 # --- no checksum errors anywhere ---------------------------------------------------------
 for ns in "$NS_CLI" "$NS_ST" "$NS_CA"; do
-	errs=$(in_ns "$ns" nstat -az TcpInCsumErrors UdpInCsumErrors Udp6InCsumErrors 2>/dev/null | awk '/CsumErrors/ { s += $2 } END { print s + 0 }')
-	eq "no TCP/UDP checksum errors received in ${ns##*-}" "$errs" 0
+	eq "no TCP/UDP checksum errors received in ${ns##*-}" "$(csum_errors "$ns")" 0
 done

@@ -25,8 +25,15 @@ struct instance {
 	int prog_fd;
 };
 
+/* Seconds, rounded up, so that a timeout shortened below 1 s is not 0 ("at once"). */
+static inline __u32 ns_to_s_up(__u64 ns)
+{
+	return (__u32)((ns + 999999999ull) / 1000000000ull);
+}
+
 /* Load a private (unpinned) copy of the program; tune (may be NULL) adjusts its
- * load-time constants first. */
+ * load-time constants first. meta describes what it was loaded with, as canary-loader
+ * writes it (the sweeper reads its timeouts from there). */
 static inline int instance_load_tuned(struct instance *in,
 				      void (*tune)(struct xdp_canary_bpf *, void *), void *arg)
 {
@@ -40,6 +47,11 @@ static inline int instance_load_tuned(struct instance *in,
 	bpf_map__set_max_entries(in->skel->maps.flows, 65536);
 	if (tune)
 		tune(in->skel, arg);
+	meta.flow_capacity = bpf_map__max_entries(in->skel->maps.flows);
+	meta.syn_timeout_s = ns_to_s_up(in->skel->rodata->syn_timeout_ns);
+	meta.tcp_idle_s = ns_to_s_up(in->skel->rodata->tcp_idle_ns);
+	meta.tcp_closing_s = ns_to_s_up(in->skel->rodata->tcp_closing_ns);
+	meta.udp_idle_s = ns_to_s_up(in->skel->rodata->udp_idle_ns);
 	if (xdp_canary_bpf__load(in->skel)) {
 		xdp_canary_bpf__destroy(in->skel);
 		return -1;
@@ -92,14 +104,24 @@ static inline void spec_backend(struct service_spec *s, int arm, const char *ep)
 		fprintf(stderr, "bad endpoint %s\n", ep);
 }
 
-static inline int apply_specs(struct instance *in, struct service_spec *specs, unsigned int n)
+/* Apply services as canaryctl apply does, with options (NULL: none) and the summary
+ * (sum may be NULL). */
+static inline int apply_specs_opts(struct instance *in, struct service_spec *specs, unsigned int n,
+				   const struct apply_opts *opts, struct apply_summary *sum)
 {
 	struct canary_config cfg = {.nservices = n, .services = specs};
 	struct apply_opts o = {0};
-	struct apply_summary sum;
+	struct apply_summary s;
 
+	if (opts)
+		o = *opts;
 	snprintf(cfg.file, sizeof(cfg.file), "(test)");
-	return config_apply(&in->maps, &cfg, &o, &sum);
+	return config_apply(&in->maps, &cfg, &o, sum ? sum : &s);
+}
+
+static inline int apply_specs(struct instance *in, struct service_spec *specs, unsigned int n)
+{
+	return apply_specs_opts(in, specs, n, NULL, NULL);
 }
 
 /* ---- running packets -------------------------------------------------------------------- */
@@ -242,6 +264,28 @@ static inline void backend_macs(struct pkt_spec *p, const uint8_t *bmac, const u
 {
 	memcpy(p->smac, bmac, 6);
 	memcpy(p->dmac, ifmac, 6);
+}
+
+/* One TCP segment src:sport -> dst:dport with flags and payload (may be NULL) through the
+ * program: from the client (on if_xa) or from the stable backend MAC_ST1 (on if_xb).
+ * Returns the verdict, ~0u when the test run itself failed. */
+static inline __u32 send_tcp(struct instance *in, bool from_client, const char *src, int sport,
+			     const char *dst, int dport, uint8_t flags, const char *payload)
+{
+	struct pkt_spec p;
+	uint8_t buf[512];
+	struct run r;
+
+	spec_pkt(&p, src, sport, dst, dport, IPPROTO_TCP, flags);
+	if (from_client)
+		client_macs(&p);
+	else
+		backend_macs(&p, MAC_ST1, MAC_XB);
+	p.payload = payload;
+	p.plen = payload ? strlen(payload) : 0;
+	if (xdp_run(in, from_client ? if_xa : if_xb, buf, pkt_build(&p, buf, sizeof(buf)), &r))
+		return ~0u;
+	return r.retval;
 }
 
 #endif

@@ -12,11 +12,9 @@ static struct instance in;
 static int apply(struct service_spec *s, unsigned int n, bool prune, bool dry,
 		 struct apply_summary *sum)
 {
-	struct canary_config cfg = {.nservices = n, .services = s};
 	struct apply_opts o = {.prune = prune, .dry_run = dry};
 
-	snprintf(cfg.file, sizeof(cfg.file), "(test)");
-	return config_apply(&in.maps, &cfg, &o, sum);
+	return apply_specs_opts(&in, s, n, &o, sum);
 }
 
 static bool backend_present(const char *ep, int proto, struct backend_info *out)
@@ -42,27 +40,13 @@ static uint8_t port_kind(int port)
 /* A SYN from the client through the program; returns the verdict. */
 static __u32 syn(const char *vip, int vport, int cport)
 {
-	struct pkt_spec p;
-	uint8_t buf[256];
-	struct run r;
-
-	spec_pkt(&p, "10.0.1.2", cport, vip, vport, IPPROTO_TCP, TH_SYN);
-	client_macs(&p);
-	xdp_run(&in, if_xa, buf, pkt_build(&p, buf, sizeof(buf)), &r);
-	return r.retval;
+	return send_tcp(&in, true, "10.0.1.2", cport, vip, vport, TH_SYN, NULL);
 }
 
 /* A reply from a backend; returns the verdict. */
 static __u32 reply_from(const char *be, int bport, int cport)
 {
-	struct pkt_spec p;
-	uint8_t buf[256];
-	struct run r;
-
-	spec_pkt(&p, be, bport, "10.0.1.2", cport, IPPROTO_TCP, TH_ACK);
-	backend_macs(&p, MAC_ST1, MAC_XB);
-	xdp_run(&in, if_xb, buf, pkt_build(&p, buf, sizeof(buf)), &r);
-	return r.retval;
+	return send_tcp(&in, false, be, bport, "10.0.1.2", cport, TH_ACK, NULL);
 }
 
 int main(void)

@@ -20,23 +20,9 @@ static const char *GET = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 static __u32 tcp(int cport, int vport, const char *backend, int bport, bool from_client,
 		 uint8_t flags, const char *payload)
 {
-	struct pkt_spec p;
-	uint8_t buf[512];
-	struct run r;
-	char vip[] = "10.0.0.10";
-
-	if (from_client) {
-		spec_pkt(&p, "10.0.1.2", cport, vip, vport, IPPROTO_TCP, flags);
-		client_macs(&p);
-	} else {
-		spec_pkt(&p, backend, bport, "10.0.1.2", cport, IPPROTO_TCP, flags);
-		backend_macs(&p, MAC_ST1, MAC_XB);
-	}
-	p.payload = payload;
-	p.plen = payload ? strlen(payload) : 0;
-	if (xdp_run(&in, from_client ? if_xa : if_xb, buf, pkt_build(&p, buf, sizeof(buf)), &r))
-		return ~0u;
-	return r.retval;
+	if (from_client)
+		return send_tcp(&in, true, "10.0.1.2", cport, "10.0.0.10", vport, flags, payload);
+	return send_tcp(&in, false, backend, bport, "10.0.1.2", cport, flags, payload);
 }
 
 #define C(cport, flags, payload) tcp(cport, 80, "10.0.2.2", 8080, true, flags, payload)
@@ -391,14 +377,15 @@ static void test_icmp(void)
 	ql = ip_packet(&p, q);
 	len = icmp_frame(frame, CANARY_AF_INET, "10.0.9.9", "10.0.1.2", 3, 3, q, ql, MAC_ST1, MAC_XB);
 	memcpy(want, frame, len);
-	expect_icmp(if_xb, frame, len, XDP_PASS, NULL, 0, "unmatched");
+	expect_icmp(if_xb, frame, len, XDP_PASS, want, len, "unmatched");
 	r1 = reasons(&in);
 	ASSERT_EQ(r1.icmp_unmatched - r0.icmp_unmatched, 1, "icmp_unmatched +1");
 
 	TEST_CASE("ICMP echo is not an error: passed");
 	len = icmp_frame(frame, CANARY_AF_INET, "10.0.1.2", "10.0.0.10", 8, 0, q, 8, MAC_CLIENT,
 			 MAC_XA);
-	expect_icmp(if_xa, frame, len, XDP_PASS, NULL, 0, "echo request");
+	memcpy(want, frame, len);
+	expect_icmp(if_xa, frame, len, XDP_PASS, want, len, "echo request passes untouched");
 }
 
 static void test_sweeper(void)
@@ -435,9 +422,7 @@ static void test_sweeper(void)
 int main(void)
 {
 	struct service_spec s[3];
-	struct canary_meta meta = {.abi_version = CANARY_ABI_VERSION, .flow_capacity = 65536,
-				   .syn_timeout_s = 1, .tcp_idle_s = 3600, .tcp_closing_s = 10,
-				   .udp_idle_s = 30};
+	struct canary_meta meta;
 	__u32 zero = 0;
 
 	canary_quiet_libs();
@@ -445,7 +430,11 @@ int main(void)
 	if (!ASSERT_EQ(setup_netns(), 0, "private netns") ||
 	    !ASSERT_EQ(instance_load(&in, 0, 0), 0, "load xdp_canary"))
 		return test_summary();
-	bpf_map_update_elem(in.maps.meta, &zero, &meta, BPF_ANY);
+	/* The sweeper's SYN timeout, from meta: 1 s, so test_sweeper need not wait 30. */
+	if (!ASSERT_EQ(canary_meta_read(&in.maps, &meta), 0, "read meta"))
+		return test_summary();
+	meta.syn_timeout_s = 1;
+	ASSERT_EQ(bpf_map_update_elem(in.maps.meta, &zero, &meta, BPF_ANY), 0, "SYN timeout 1 s");
 	spec_init(&s[0], "web", "10.0.0.10", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
 	s[0].http = true;
 	spec_backend(&s[0], 0, "10.0.2.2:8080");

@@ -72,6 +72,12 @@ int agent_call(const char *agent, const char *method, const char *path, struct j
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
 	free(b.p);
+	/* A success must carry its JSON; an error reply may come without (agent_error). */
+	if (*code >= 200 && *code < 300 && !*reply) {
+		snprintf(err, len, "canaryd at %s answered %s %s with HTTP %ld but no JSON", agent,
+			 method, path, *code);
+		return -1;
+	}
 	return 0;
 }
 

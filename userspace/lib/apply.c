@@ -27,29 +27,12 @@ static bool same_key(const struct canary_endpoint *a, const struct canary_endpoi
 	return !memcmp(a, b, sizeof(*a));
 }
 
-/* Overrides of one service currently in the trie. */
-struct ov_list {
-	unsigned int n;
-	struct override_key keys[CANARY_MAX_OVERRIDES];
-	struct override_value vals[CANARY_MAX_OVERRIDES];
-};
-
-static int overrides_of(struct canary_maps *m, uint32_t id, struct ov_list *l)
+/* Read service id's overrides into *ov (replacing what it held). */
+static int overrides_reread(struct canary_maps *m, uint32_t id, struct override_entry **ov,
+			    unsigned int *n)
 {
-	struct override_key key, next;
-	void *prev = NULL;
-
-	l->n = 0;
-	while (bpf_map_get_next_key(m->overrides, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (ntohl(key.svc) != id || l->n >= CANARY_MAX_OVERRIDES)
-			continue;
-		if (bpf_map_lookup_elem(m->overrides, &key, &l->vals[l->n]))
-			continue;
-		l->keys[l->n++] = key;
-	}
-	return 0;
+	free(*ov);
+	return service_overrides(m, id, ov, n);
 }
 
 static bool ov_spec_present(const struct service_spec *s, uint32_t id,
@@ -68,14 +51,15 @@ static bool ov_spec_present(const struct service_spec *s, uint32_t id,
 	return false;
 }
 
-static bool overrides_differ(const struct service_spec *s, uint32_t id, const struct ov_list *l)
+static bool overrides_differ(const struct service_spec *s, uint32_t id,
+			     const struct override_entry *ov, unsigned int n)
 {
 	unsigned int i;
 
-	if (l->n != s->noverrides)
+	if (n != s->noverrides)
 		return true;
-	for (i = 0; i < l->n; i++)
-		if (!ov_spec_present(s, id, &l->keys[i], &l->vals[i]))
+	for (i = 0; i < n; i++)
+		if (!ov_spec_present(s, id, &ov[i].key, &ov[i].val))
 			return true;
 	return false;
 }
@@ -129,40 +113,34 @@ static int mark_busy(const struct flow_key *k, const struct flow_state *v, void 
 	return 0;
 }
 
-int stats_reset(struct canary_maps *m, uint32_t id)
+/* Zero a service id's per-arm and per-backend counters (for a fresh service). */
+static int stats_reset(struct canary_maps *m, uint32_t id)
 {
-	size_t ncpu = canary_ncpus();
-	void *zero_arm = calloc(ncpu, sizeof(struct arm_stats));
-	void *zero_be = calloc(ncpu, sizeof(struct backend_stats));
+	void *zero = calloc(canary_ncpus(), sizeof(struct arm_stats));
 	int arm, err = 0;
 	uint32_t i, k;
 
-	if (!zero_arm || !zero_be) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!zero)
+		return -ENOMEM;
 	for (arm = 0; arm < CANARY_ARMS; arm++) {
 		uint32_t slots[2] = {CANARY_ARM_SLOT(id, arm), CANARY_SWEEP_SLOT(id, arm)};
 
 		for (k = 0; k < 2; k++)
-			if (bpf_map_update_elem(m->arm_stats, &slots[k], zero_arm, BPF_ANY))
+			if (bpf_map_update_elem(m->arm_stats, &slots[k], zero, BPF_ANY))
 				err = -errno;
 		for (i = 0; i < CANARY_MAX_BACKENDS; i++) {
-			uint32_t b[2] = {CANARY_BACKEND_SLOT(id, arm, i),
-					 CANARY_BACKEND_SWEEP_SLOT(id, arm, i)};
+			int e = backend_slot_reset(m, id, arm, i);
 
-			for (k = 0; k < 2; k++)
-				if (bpf_map_update_elem(m->backend_stats, &b[k], zero_be, BPF_ANY))
-					err = -errno;
+			if (e)
+				err = e;
 		}
 	}
-out:
-	free(zero_arm);
-	free(zero_be);
+	free(zero);
 	return err;
 }
 
-int backend_index_publish(struct canary_maps *m)
+/* Rebuild the reply index from `backends` and swap it in with one update. */
+static int backend_index_publish(struct canary_maps *m)
 {
 	struct canary_endpoint key, next;
 	struct backend_slot *slots;
@@ -238,7 +216,9 @@ out:
 	return err;
 }
 
-int ports_sync(struct canary_maps *m, const struct canary_config *also)
+/* Rewrite the ports map from the services and backends in the maps, plus the ports
+ * of `also` (NULL: none), so bits can be set before those services exist. */
+static int ports_sync(struct canary_maps *m, const struct canary_config *also)
 {
 	struct canary_endpoint key, next;
 	struct port_kinds *pk;
@@ -308,10 +288,11 @@ static void describe_change(const struct svc_config *a, const struct svc_config 
 #undef ADD
 }
 
-/* Write reply entries for every backend of the plan's new config. */
+/* Write reply entries for every backend of the plan's new config. Returns how many
+ * entries were written (0: all were already there as they are), or -errno. */
 static int backends_upsert(struct canary_maps *m, const struct plan *p)
 {
-	int arm;
+	int arm, n = 0;
 	unsigned int i;
 
 	for (arm = 0; arm < CANARY_ARMS; arm++) {
@@ -325,9 +306,10 @@ static int backends_upsert(struct canary_maps *m, const struct plan *p)
 				continue;
 			if (bpf_map_update_elem(m->backends, &k, &v, BPF_ANY))
 				return -errno;
+			n++;
 		}
 	}
-	return 0;
+	return n;
 }
 
 static bool cfg_has_backend(const struct svc_config *cfg, const struct canary_endpoint *k)
@@ -390,7 +372,8 @@ static int drain_visit(const struct flow_key *k, const struct flow_state *v, voi
 	return 0;
 }
 
-int backends_gc(struct canary_maps *m, unsigned int *deleted, unsigned int *kept)
+/* Delete the reply entries of removed backends that no flow uses any more. */
+static int backends_gc(struct canary_maps *m, unsigned int *deleted, unsigned int *kept)
 {
 	struct canary_endpoint key, next;
 	struct drain_scan *s;
@@ -485,7 +468,8 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 {
 	struct service_state *cur = NULL;
 	struct plan *plans = NULL;
-	struct ov_list *ovl = NULL;
+	struct override_entry *ov = NULL;
+	unsigned int nov = 0;
 	bool used[CANARY_MAX_SERVICES] = {}, busy[CANARY_MAX_SERVICES] = {};
 	unsigned int ncur = 0, i, j, total_ov = 0;
 	int err;
@@ -495,8 +479,7 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 	if (err)
 		return err;
 	plans = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*plans));
-	ovl = malloc(sizeof(*ovl));
-	if (!plans || !ovl) {
+	if (!plans) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -580,8 +563,13 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		}
 		p->key_changed = !same_key(&p->cur->key, &p->key);
 		p->cfg_changed = !svc_config_equal(&p->cur->cfg, &p->cfg);
-		overrides_of(m, p->id, ovl);
-		p->ov_changed = overrides_differ(p->spec, p->id, ovl);
+		err = overrides_reread(m, p->id, &ov, &nov);
+		if (err) {
+			log_error("%s: cannot read the overrides of '%s': %s; nothing was changed",
+				  cfg->file, p->spec->name, strerror(-err));
+			goto out;
+		}
+		p->ov_changed = overrides_differ(p->spec, p->id, ov, nov);
 	}
 
 	/* Execute. Port filter bits for everything old and new go first. */
@@ -620,8 +608,10 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 			if (err)
 				goto fail;
 		}
+		/* New or moved backends need their reply entries in the index before the
+		 * config swap below can send a flow to them. */
 		err = backends_upsert(m, p);
-		if (!err)
+		if (err > 0)
 			err = backend_index_publish(m);
 		if (err)
 			goto fail;
@@ -661,10 +651,12 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 					bpf_map_delete_elem(m->services, &p->cur->key);
 			}
 		}
-		overrides_of(m, p->id, ovl);
-		for (j = 0; j < ovl->n; j++)
-			if (!ov_spec_present(s, p->id, &ovl->keys[j], NULL))
-				bpf_map_delete_elem(m->overrides, &ovl->keys[j]);
+		err = overrides_reread(m, p->id, &ov, &nov);
+		if (err)
+			goto fail;
+		for (j = 0; j < nov; j++)
+			if (!ov_spec_present(s, p->id, &ov[j].key, NULL))
+				bpf_map_delete_elem(m->overrides, &ov[j].key);
 		err = backends_mark_draining(m, p->id, &p->cfg, &p->key);
 		if (err)
 			goto fail;
@@ -701,9 +693,11 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 				bpf_map_delete_elem(m->services, &cur[i].key);
 		}
 		bpf_map_delete_elem(m->svc_configs, &cur[i].info.id);
-		overrides_of(m, cur[i].info.id, ovl);
-		for (j = 0; j < ovl->n; j++)
-			bpf_map_delete_elem(m->overrides, &ovl->keys[j]);
+		err = overrides_reread(m, cur[i].info.id, &ov, &nov);
+		if (err)
+			goto fail;
+		for (j = 0; j < nov; j++)
+			bpf_map_delete_elem(m->overrides, &ov[j].key);
 		err = backends_mark_draining(m, cur[i].info.id, NULL, NULL);
 		if (err)
 			goto fail;
@@ -726,6 +720,6 @@ fail:
 out:
 	free(cur);
 	free(plans);
-	free(ovl);
+	free(ov);
 	return err;
 }

@@ -26,17 +26,4 @@ struct apply_summary {
 int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		 const struct apply_opts *opts, struct apply_summary *sum);
 
-/* Delete the reply entries of removed backends that no flow uses any more. */
-int backends_gc(struct canary_maps *m, unsigned int *deleted, unsigned int *kept);
-
-/* Rebuild the reply index from `backends` and swap it in with one update. */
-int backend_index_publish(struct canary_maps *m);
-
-/* Rewrite the ports map from the services and backends in the maps, plus the ports
- * of `also` (NULL: none), so bits can be set before those services exist. */
-int ports_sync(struct canary_maps *m, const struct canary_config *also);
-
-/* Zero a service id's per-arm and per-backend counters (for a fresh service). */
-int stats_reset(struct canary_maps *m, uint32_t id);
-
 #endif

@@ -1,7 +1,11 @@
 /* cli.c: subcommand dispatch and option errors shared by canaryctl, canary-loader and
  * canaryd. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -20,7 +24,8 @@ static void print_commands(const struct cli *c, FILE *f)
 	fprintf(f, "\nRun '%s COMMAND --help' for the options of a command.\n", c->prog);
 }
 
-void cli_print_usage(void)
+/* Print the current command's help text. */
+static void cli_print_usage(void)
 {
 	if (current_cmd)
 		printf("Usage: %s %s", cli_current->prog, current_cmd->usage);
@@ -28,14 +33,60 @@ void cli_print_usage(void)
 
 int cli_usage_error(const char *fmt, ...)
 {
+	extern const char *__progname;
+	const char *prog = cli_current ? cli_current->prog : __progname;
+	const char *cmd = cli_current ? cli_current->cmd : NULL;
 	va_list ap;
 
-	fprintf(stderr, "%s %s: ", cli_current->prog, cli_current->cmd);
+	/* "PROG CMD: ..." inside a command, "PROG: ..." for a program without commands. */
+	fprintf(stderr, "%s%s%s: ", prog, cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "; try '%s %s --help'\n", cli_current->prog, cli_current->cmd);
+	fprintf(stderr, "; try '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
 	return EXIT_USAGE;
+}
+
+int cli_parse_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long x = 0;
+	char *end = NULL;
+
+	/* strtoull would take leading blanks and a sign ("-1" is ULLONG_MAX): digits only. */
+	errno = 0;
+	if (isdigit((unsigned char)v[0]))
+		x = strtoull(v, &end, 10);
+	if (!end || *end || errno || x < min || x > max) {
+		if (max == UINT64_MAX)
+			cli_usage_error("%s '%s' must be a whole number, %llu or more", opt, v,
+					(unsigned long long)min);
+		else
+			cli_usage_error("%s '%s' must be a whole number from %llu to %llu", opt, v,
+					(unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+int cli_parse_double(const char *opt, const char *v, double min, double max, double *out)
+{
+	char *end = NULL;
+	double x = NAN;
+
+	/* strtod would take leading blanks, "inf" and "nan": a finite number only. */
+	errno = 0;
+	if (v[0] && !isspace((unsigned char)v[0]))
+		x = strtod(v, &end);
+	if (!end || end == v || *end || errno || !isfinite(x) || x < min || x > max) {
+		if (isinf(max))
+			cli_usage_error("%s '%s' must be a number, %g or more", opt, v, min);
+		else
+			cli_usage_error("%s '%s' must be a number from %g to %g", opt, v, min, max);
+		return -1;
+	}
+	*out = x;
+	return 0;
 }
 
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)

@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define EXIT_USAGE 2
 
@@ -38,7 +39,13 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
  * returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Print the current command's help text. */
-void cli_print_usage(void);
+/* An option's value as a whole number (decimal digits only) from min to max. On
+ * anything else prints a usage error naming the option and the value ("PROG CMD:
+ * --flows 'x' must be a whole number from 1024 to 268435456; try ...") and returns -1
+ * (caller returns EXIT_USAGE). max UINT64_MAX means no upper bound. Works without
+ * cli_main too (the message then starts with the program name alone). */
+int cli_parse_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out);
+/* The same for a finite decimal number from min to max (max INFINITY: no upper bound). */
+int cli_parse_double(const char *opt, const char *v, double min, double max, double *out);
 
 #endif

@@ -343,11 +343,8 @@ int config_load(const char *path, struct canary_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	err = ydoc_load(&d, path);
-	if (err) {
-		log_error("%s: nothing was changed", path);
-		ydoc_free(&d);
-		return err;
-	}
+	if (err)
+		goto out;
 	root = ydoc_root(&d);
 	if (!yis_map(root)) {
 		yerr(&d, root, "(top level)", "expected a mapping with a 'services' list");
@@ -383,12 +380,7 @@ int config_load(const char *path, struct canary_config *cfg)
 		check_services(&d, seq, cfg);
 	}
 out:
-	err = d.errors ? -EINVAL : 0;
-	if (d.errors > 1)
-		log_error("%s: %d problems; nothing was changed", path, d.errors);
-	else if (d.errors)
-		log_error("%s: nothing was changed", path);
-	ydoc_free(&d);
+	err = ydoc_finish(&d, err);
 	if (err)
 		config_free(cfg);
 	return err;

@@ -90,7 +90,6 @@ static void parse_steps(struct ydoc *d, yaml_node_t *root, struct plan *p, long 
 			s->hold_ms = hold_ms;
 			s->min_flows = min_flows;
 			s->gate = gate;
-			s->line = yline(n);
 		}
 		if (w <= max)
 			yerr(d, n, "steps", "gives more than %d steps", PLAN_MAX_STEPS);
@@ -109,7 +108,6 @@ static void parse_steps(struct ydoc *d, yaml_node_t *root, struct plan *p, long 
 			s->hold_ms = hold_ms;
 			s->min_flows = min_flows;
 			s->gate = gate;
-			s->line = yline(it);
 			if (yis_map(it)) {
 				ycheck_keys(d, it, field, step_keys);
 				if (!yget(d, it, "weight")) {
@@ -130,9 +128,10 @@ static void parse_steps(struct ydoc *d, yaml_node_t *root, struct plan *p, long 
 				continue;
 			}
 			if (p->nsteps && s->weight_bp <= p->steps[p->nsteps - 1].weight_bp) {
-				yerr(d, it, field, "steps must rise: %u.%02u%% is not above the step "
-						   "before",
-				     s->weight_bp / 100, s->weight_bp % 100);
+				char b[16];
+
+				yerr(d, it, field, "steps must rise: %s is not above the step before",
+				     bp_pct(s->weight_bp, b, sizeof(b)));
 				continue;
 			}
 			p->nsteps++;
@@ -192,7 +191,6 @@ static void parse_signals(struct ydoc *d, yaml_node_t *an, struct plan *p)
 		}
 		s->alpha = p->alpha;
 		s->tolerance = p->tolerance;
-		s->line = yline(it);
 		if (yis_map(it)) {
 			ycheck_keys(d, it, field, signal_keys);
 			if (yget_str(d, it, field, "name", buf, sizeof(buf), true) <= 0)
@@ -255,7 +253,6 @@ static void parse_guards(struct ydoc *d, yaml_node_t *an, struct plan *p)
 			continue;
 		}
 		ycheck_keys(d, it, field, guard_keys);
-		g->line = yline(it);
 		g->min_exposure = 100;
 		if (yget_str(d, it, field, "signal", name, sizeof(name), true) <= 0 ||
 		    yget_double(d, it, field, "max_ratio", 0, 1, &g->max_ratio, true) <= 0)
@@ -325,7 +322,6 @@ static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 			continue;
 		}
 		ycheck_keys(d, it, field, metric_keys);
-		m->line = yline(it);
 		m->lower_is_worse = true;
 		m->alpha = p->alpha;
 		m->tolerance = 1.05;
@@ -443,19 +439,6 @@ static int parse_doc(struct ydoc *d, struct plan *p)
 	return d->errors ? -EINVAL : 0;
 }
 
-static int finish(struct ydoc *d, int rc, const char *file, FILE *err)
-{
-	extern const char *__progname;
-
-	if (d->errors > 1)
-		fprintf(err ?: stderr, "%s: error: %s: %d problems; nothing was changed\n",
-			__progname, file, d->errors);
-	else if (rc)
-		fprintf(err ?: stderr, "%s: error: %s: nothing was changed\n", __progname, file);
-	ydoc_free(d);
-	return rc;
-}
-
 int plan_parse_text(const char *text, size_t len, const char *file, struct plan *p, FILE *err)
 {
 	struct ydoc d;
@@ -466,7 +449,7 @@ int plan_parse_text(const char *text, size_t len, const char *file, struct plan 
 	rc = ydoc_load_buffer(&d, file, text, len, err);
 	if (!rc)
 		rc = parse_doc(&d, p);
-	return finish(&d, rc, file, err);
+	return ydoc_finish(&d, rc);
 }
 
 int plan_load(const char *path, struct plan *p)
@@ -479,7 +462,7 @@ int plan_load(const char *path, struct plan *p)
 	rc = ydoc_load(&d, path);
 	if (!rc)
 		rc = parse_doc(&d, p);
-	return finish(&d, rc, path, NULL);
+	return ydoc_finish(&d, rc);
 }
 
 static const char *dur(long ms, char *buf, size_t len)

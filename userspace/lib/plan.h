@@ -34,7 +34,6 @@ struct plan_step {
 	long hold_ms;	    /* time with traffic at this step before it may pass */
 	uint64_t min_flows; /* canary flows at this step before it may pass */
 	bool gate;	    /* wait for `canaryctl rollout promote` after the hold */
-	int line;
 };
 
 struct plan_signal {
@@ -42,14 +41,12 @@ struct plan_signal {
 	double alpha;	  /* false-rollback level */
 	double tolerance; /* r0: canary may be this many times worse than stable */
 	uint64_t ttfb_bound_us; /* SIG_TTFB: responses slower than this count */
-	int line;
 };
 
 struct plan_guard {
 	int kind;	       /* signal whose plain ratio is guarded */
 	double max_ratio;      /* canary events/exposure above this ... */
 	uint64_t min_exposure; /* ... with at least this much exposure: roll back now */
-	int line;
 };
 
 enum metric_source { METRIC_PUSH = 0, METRIC_PROMETHEUS };
@@ -65,7 +62,6 @@ struct plan_metric {
 	char trials[CANARY_ARMS][PLAN_QUERY_LEN];
 	int error_limit; /* consecutive measurement errors before the rollout pauses */
 	long stale_ms;	 /* push: no report for this long is a measurement error */
-	int line;
 };
 
 enum plan_on_rollback { ROLLBACK_DRAIN = 0, ROLLBACK_RESET };

@@ -125,9 +125,13 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 			s[i].svc->cfg.canary_weight / 10000.0);
 	head(f, "canary_share_ratio", "gauge",
 	     "Measured canary share of new flows over the last poll interval (NaN: no flows).");
-	for (i = 0; i < n; i++)
-		fprintf(f, P "canary_share_ratio{service=\"%s\"} %s%.6g\n", s[i].svc->info.name,
-			s[i].share < 0 ? "NaN" : "", s[i].share < 0 ? 0.0 : s[i].share);
+	for (i = 0; i < n; i++) {
+		fprintf(f, P "canary_share_ratio{service=\"%s\"} ", s[i].svc->info.name);
+		if (s[i].share < 0)
+			fputs("NaN\n", f);
+		else
+			fprintf(f, "%.6g\n", s[i].share);
+	}
 
 	head(f, "rollout_phase", "gauge", "1 for the rollout's current phase.");
 	for (i = 0; i < n; i++) {

@@ -17,7 +17,7 @@ struct prom_service {
 };
 
 struct prom_agent {
-	uint64_t polls, sweeps, swept_flows, unanswered;
+	uint64_t polls, sweeps, swept_flows;
 	double poll_seconds; /* duration of the last poll */
 };
 

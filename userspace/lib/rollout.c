@@ -20,13 +20,6 @@ const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "prom
 
 #define LOG(d, ...) snprintf((d)->log, sizeof((d)->log), __VA_ARGS__)
 
-static const char *pct(uint16_t bp, char *buf, size_t len)
-{
-	bp_str(bp, buf, len);
-	strncat(buf, "%", len - strlen(buf) - 1);
-	return buf;
-}
-
 /* ---- checks ------------------------------------------------------------------------------ */
 
 /* The library's default grids, moved so that the tolerance becomes the null ratio. */
@@ -106,9 +99,10 @@ static uint64_t ttfb_above(const struct arm_stats *a, uint64_t bound_us)
 			     NULL);
 }
 
-void rollout_check_counts(const struct rollout *r, const struct rollout_check *c,
-			  const struct arm_stats a[CANARY_ARMS], uint64_t x[CANARY_ARMS],
-			  uint64_t n[CANARY_ARMS])
+/* Events and exposure of a check, cumulative, per arm. */
+static void rollout_check_counts(const struct rollout *r, const struct rollout_check *c,
+				 const struct arm_stats a[CANARY_ARMS], uint64_t x[CANARY_ARMS],
+				 uint64_t n[CANARY_ARMS])
 {
 	int arm;
 
@@ -313,24 +307,24 @@ bool rollout_notice_manual(struct rollout *r, uint16_t weight_bp, uint32_t gener
 	if (weight_bp == 0) {
 		finish(r, PHASE_ROLLED_BACK, now_ms);
 		snprintf(r->reason, sizeof(r->reason), "rolled back by hand (weight %s -> 0%%)",
-			 pct(d->old_bp, a, sizeof(a)));
+			 bp_pct(d->old_bp, a, sizeof(a)));
 	} else if (weight_bp == CANARY_WEIGHT_SCALE) {
 		finish(r, PHASE_SUCCEEDED, now_ms);
 		snprintf(r->reason, sizeof(r->reason), "promoted by hand (weight %s -> 100%%)",
-			 pct(d->old_bp, a, sizeof(a)));
+			 bp_pct(d->old_bp, a, sizeof(a)));
 	} else if (weight_bp != d->old_bp) {
 		r->phase = PHASE_PAUSED;
 		r->pause = PAUSE_MANUAL_WEIGHT;
 		snprintf(r->reason, sizeof(r->reason),
 			 "weight set to %s by hand; waiting ('canaryctl rollout resume' continues "
 			 "from the next step above it)",
-			 pct(weight_bp, a, sizeof(a)));
+			 bp_pct(weight_bp, a, sizeof(a)));
 	} else {
 		snprintf(r->reason, sizeof(r->reason),
 			 "the service was changed by hand at the same weight");
 	}
 	LOG(d, "%s: manual change noticed: weight %s -> %s; %s: %s", svc(r),
-	    pct(d->old_bp, a, sizeof(a)), pct(d->new_bp, b, sizeof(b)),
+	    bp_pct(d->old_bp, a, sizeof(a)), bp_pct(d->new_bp, b, sizeof(b)),
 	    rollout_phase_names[r->phase], r->reason);
 	return true;
 }
@@ -372,15 +366,20 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 		return;
 	}
 
-	/* Counters that went backwards (the service was re-created, the maps were made
-	 * anew): start the baselines again rather than subtract across the reset. */
-	if (counters_went_back(in->arm, r->last)) {
+	/* Other counters (the service was re-created under another id, or the maps were
+	 * made anew): start the baselines again rather than subtract across the change;
+	 * the evidence so far stays, and each test's next reading is a new baseline. */
+	if (in->svc_id != r->svc_id || counters_went_back(in->arm, r->last)) {
+		r->svc_id = in->svc_id;
 		memcpy(r->base, in->arm, sizeof(r->base));
 		memcpy(r->step_base, in->arm, sizeof(r->step_base));
 		memcpy(r->last, in->arm, sizeof(r->last));
 		r->step_hold_s = 0;
+		for (i = 0; i < r->nchecks; i++)
+			r->checks[i].st.have_prev = 0;
 		d->changed = true;
-		LOG(d, "%s: the service's counters were reset; step %u/%u starts its hold again",
+		LOG(d, "%s: the service's counters started again (re-created, or new maps); "
+		       "step %u/%u starts its hold again",
 		    svc(r), r->step + 1, r->plan.nsteps);
 		return;
 	}
@@ -439,7 +438,7 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 			finish(r, PHASE_ROLLED_BACK, in->now_ms);
 			snprintf(r->reason, sizeof(r->reason), "%s", what);
 			LOG(d, "%s: ROLLBACK at step %u/%u: weight %s -> 0%%%s: %s; evidence: %s",
-			    svc(r), r->step + 1, r->plan.nsteps, pct(old, a, sizeof(a)),
+			    svc(r), r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
 			    d->reset_flows ? " (canary flows reset)" : " (canary flows drain)", what,
 			    ev);
 			return;
@@ -481,7 +480,7 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 					 "the canary got no traffic for %.0f s while stable did: at "
 					 "%s no client may fall in its range (promote or set the "
 					 "weight by hand); resumes when it gets traffic",
-					 r->idle_s, pct(r->weight_bp, a, sizeof(a)));
+					 r->idle_s, bp_pct(r->weight_bp, a, sizeof(a)));
 			else
 				snprintf(r->reason, sizeof(r->reason),
 					 "no traffic for %.0f s; resumes when traffic returns", r->idle_s);
@@ -540,8 +539,8 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 		snprintf(r->reason, sizeof(r->reason), "step %u/%u", r->step + 1, r->plan.nsteps);
 		LOG(d, "%s: step %u/%u: weight %s -> %s (%s after %.0f s, %" PRIu64
 		       " canary flows >= %" PRIu64 "); evidence: %s",
-		    svc(r), r->step + 1, r->plan.nsteps, pct(old, a, sizeof(a)),
-		    pct(r->weight_bp, b, sizeof(b)),
+		    svc(r), r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
+		    bp_pct(r->weight_bp, b, sizeof(b)),
 		    early ? "early promotion: evidence that the canary is not worse" : "hold passed",
 		    held, flows_at_step, step->min_flows, ev);
 	}
@@ -603,7 +602,7 @@ int rollout_resume(struct rollout *r, struct rollout_decision *d, int64_t now_ms
 		snprintf(r->reason, sizeof(r->reason), "resumed by hand at step %u/%u", i + 1,
 			 r->plan.nsteps);
 		LOG(d, "%s: resumed by hand: step %u/%u, weight %s", svc(r), i + 1, r->plan.nsteps,
-		    pct(r->weight_bp, a, sizeof(a)));
+		    bp_pct(r->weight_bp, a, sizeof(a)));
 		return 0;
 	}
 	r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
@@ -632,7 +631,7 @@ int rollout_abort(struct rollout *r, struct rollout_decision *d, int64_t now_ms,
 	snprintf(r->reason, sizeof(r->reason), "aborted by hand at step %u/%u", r->step + 1,
 		 r->plan.nsteps);
 	LOG(d, "%s: ABORTED by hand at step %u/%u: weight %s -> 0%%", svc(r), r->step + 1,
-	    r->plan.nsteps, pct(old, a, sizeof(a)));
+	    r->plan.nsteps, bp_pct(old, a, sizeof(a)));
 	return 0;
 }
 
@@ -654,7 +653,7 @@ int rollout_promote(struct rollout *r, bool full, struct rollout_decision *d, in
 						       "%u/%u",
 			 r->step + 1, r->plan.nsteps);
 		LOG(d, "%s: PROMOTED by hand (--full): weight %s -> 100%%; succeeded", svc(r),
-		    pct(old, a, sizeof(a)));
+		    bp_pct(old, a, sizeof(a)));
 		return 0;
 	}
 	if (r->phase == PHASE_PAUSED) {
@@ -673,7 +672,7 @@ int rollout_promote(struct rollout *r, bool full, struct rollout_decision *d, in
 	snprintf(r->reason, sizeof(r->reason), "step %u/%u (promoted by hand)", r->step + 1,
 		 r->plan.nsteps);
 	LOG(d, "%s: promoted by hand: step %u/%u, weight %s -> %s", svc(r), r->step + 1,
-	    r->plan.nsteps, pct(old, a, sizeof(a)), pct(r->weight_bp, b, sizeof(b)));
+	    r->plan.nsteps, bp_pct(old, a, sizeof(a)), bp_pct(r->weight_bp, b, sizeof(b)));
 	return 0;
 }
 
@@ -882,8 +881,11 @@ int rollout_from_json(struct rollout *r, struct json_object *j, char *err, size_
 	r->started_ms = json_object_get_int64(get(j, "started_ms"));
 	r->step_started_ms = json_object_get_int64(get(j, "step_started_ms"));
 	r->ended_ms = json_object_get_int64(get(j, "ended_ms"));
-	if (r->step >= r->plan.nsteps || r->pause >= PAUSE_COUNT) {
-		snprintf(err, len, "the saved step or pause reason is out of range");
+	if (r->step >= r->plan.nsteps || r->pause < 0 || r->pause >= PAUSE_COUNT ||
+	    r->pending_reason < 0 || r->pending_reason >= WREASON_COUNT ||
+	    r->pending_bp > CANARY_WEIGHT_SCALE || r->weight_bp > CANARY_WEIGHT_SCALE) {
+		snprintf(err, len, "the saved step, pause reason, weight reason or weight is out "
+				   "of range");
 		return -EINVAL;
 	}
 	if (json_object_array_length(counters) != CANARY_ARMS) {

@@ -99,6 +99,7 @@ struct rollout {
 /* What one tick saw. */
 struct rollout_input {
 	struct arm_stats arm[CANARY_ARMS]; /* cumulative counters now */
+	uint32_t svc_id;		   /* the service's id now (changes if re-created) */
 	uint16_t weight_bp;		   /* weight in the maps now */
 	uint32_t generation;		   /* config generation in the maps now */
 	double dt;			   /* seconds since the previous tick */
@@ -151,11 +152,6 @@ int rollout_metric_push(struct rollout *r, const char *name, int arm, uint64_t s
 void rollout_metric_reading(struct rollout *r, unsigned int idx, bool ok,
 			    const uint64_t successes[CANARY_ARMS],
 			    const uint64_t trials[CANARY_ARMS], const char *error, int64_t now_ms);
-
-/* Events and exposure of a check, cumulative, per arm. */
-void rollout_check_counts(const struct rollout *r, const struct rollout_check *c,
-			  const struct arm_stats a[CANARY_ARMS], uint64_t x[CANARY_ARMS],
-			  uint64_t n[CANARY_ARMS]);
 
 /* A one-line summary of all evidence ("http_5xx E=1.3/100 ..."). */
 void rollout_evidence(const struct rollout *r, char *buf, size_t len);

@@ -149,6 +149,37 @@ void override_key_parse(const struct override_key *key, int *family, union canar
 	}
 }
 
+int service_overrides(struct canary_maps *m, uint32_t id, struct override_entry **out,
+		      unsigned int *n)
+{
+	struct override_key key, next;
+	struct override_value v;
+	void *prev = NULL;
+	unsigned int cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (bpf_map_get_next_key(m->overrides, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (ntohl(key.svc) != id || bpf_map_lookup_elem(m->overrides, &key, &v))
+			continue;
+		if (*n == cap) {
+			unsigned int ncap = cap ? 2 * cap : 16;
+			struct override_entry *e = realloc(*out, ncap * sizeof(*e));
+
+			if (!e)
+				return -ENOMEM;
+			*out = e;
+			cap = ncap;
+		}
+		(*out)[*n].key = key;
+		(*out)[*n].val = v;
+		(*n)++;
+	}
+	return 0;
+}
+
 int svc_config_read(struct canary_maps *m, uint32_t id, struct svc_config *cfg)
 {
 	__u32 inner_id, zero = 0;

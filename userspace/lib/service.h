@@ -77,6 +77,17 @@ void override_key_make(uint32_t svc_id, int family, const union canary_addr *add
 void override_key_parse(const struct override_key *key, int *family, union canary_addr *addr,
 			int *plen);
 
+/* One override of a service as it is in the trie. */
+struct override_entry {
+	struct override_key key;
+	struct override_value val;
+};
+/* Every override of service id, read from the trie (override_key_parse decodes a key).
+ * *out is malloc'ed (NULL when there are none); free it, also after an error. Returns
+ * 0 or -ENOMEM. */
+int service_overrides(struct canary_maps *m, uint32_t id, struct override_entry **out,
+		      unsigned int *n);
+
 /* All services in the maps, sorted by name. *out is malloc'ed. */
 int service_list(struct canary_maps *m, struct service_state **out, unsigned int *n);
 /* One service by name; -ENOENT (and a message naming the known ones) if absent. */

@@ -1,5 +1,6 @@
 /* status.c: what `canaryctl status` and `explain` show, as text and as JSON (json-c).
- * The JSON builders are shared with canaryd's HTTP API. */
+ * The per-second rates of an arm and json_percent are exported for canaryd's HTTP API
+ * too, so both tools report the same numbers under the same names. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,7 @@ static double bp_percent(unsigned int bp)
 	return bp / 100.0;
 }
 
-/* Percent with at most two decimals, as a JSON number that prints exactly. */
-static struct json_object *json_percent(unsigned int bp)
+struct json_object *json_percent(unsigned int bp)
 {
 	char buf[16];
 
@@ -75,7 +75,8 @@ static struct json_object *json_latency(const __u64 *hist, __u64 count, __u64 su
 	return j;
 }
 
-struct json_object *status_signals_json(const struct arm_stats *a)
+/* An arm's health signals: counts, ratios with Wilson 95% intervals, latency quantiles. */
+static struct json_object *status_signals_json(const struct arm_stats *a)
 {
 	struct json_object *j = json_object_new_object(), *http = json_object_new_object();
 	struct json_object *r = json_object_new_object();
@@ -106,49 +107,25 @@ struct json_object *status_signals_json(const struct arm_stats *a)
 	return j;
 }
 
-struct override_row {
-	int family, plen, arm;
-	union canary_addr addr;
-};
-
-/* A service's overrides, read from the trie. */
-static int overrides_read(struct canary_maps *m, uint32_t id, struct override_row **rows,
-			  unsigned int *n)
+/* "10.0.1.128/25" for an override's key. */
+static const char *override_prefix(const struct override_entry *e, char *buf, size_t len)
 {
-	struct override_key key, next;
-	struct override_value v;
-	void *prev = NULL;
-	unsigned int cap = 16;
+	char a[CANARY_ADDRSTRLEN];
+	union canary_addr addr;
+	int family, plen;
 
-	*n = 0;
-	*rows = malloc(cap * sizeof(**rows));
-	if (!*rows)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(m->overrides, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (ntohl(key.svc) != id || bpf_map_lookup_elem(m->overrides, &key, &v))
-			continue;
-		if (*n == cap) {
-			struct override_row *r = realloc(*rows, 2 * cap * sizeof(**rows));
-
-			if (!r)
-				return -ENOMEM;
-			*rows = r;
-			cap *= 2;
-		}
-		override_key_parse(&key, &(*rows)[*n].family, &(*rows)[*n].addr, &(*rows)[*n].plen);
-		(*rows)[*n].arm = v.arm;
-		(*n)++;
-	}
-	return 0;
+	override_key_parse(&e->key, &family, &addr, &plen);
+	snprintf(buf, len, "%s/%d", addr_str(family, &addr, a, sizeof(a)), plen);
+	return buf;
 }
 
-struct json_object *status_service_json(struct canary_maps *m, const struct service_state *s)
+/* One service with per-arm and per-backend counters (canaryctl status --json). */
+static struct json_object *status_service_json(struct canary_maps *m,
+					       const struct service_state *s)
 {
 	struct json_object *j = json_object_new_object(), *arms = json_object_new_object();
 	struct json_object *jov = json_object_new_array();
-	struct override_row *ov = NULL;
+	struct override_entry *ov = NULL;
 	char buf[CANARY_ADDRSTRLEN];
 	unsigned int nov = 0, i;
 	int arm;
@@ -211,15 +188,14 @@ struct json_object *status_service_json(struct canary_maps *m, const struct serv
 	}
 	json_object_object_add(j, "arms", arms);
 
-	overrides_read(m, s->info.id, &ov, &nov);
+	service_overrides(m, s->info.id, &ov, &nov);
 	for (i = 0; i < nov; i++) {
 		struct json_object *jo = json_object_new_object();
 		char p[CANARY_ADDRSTRLEN + 8];
 
-		snprintf(p, sizeof(p), "%s/%d", addr_str(ov[i].family, &ov[i].addr, buf, sizeof(buf)),
-			 ov[i].plen);
-		json_object_object_add(jo, "prefix", json_object_new_string(p));
-		json_object_object_add(jo, "arm", json_object_new_string(arm_name(ov[i].arm)));
+		json_object_object_add(jo, "prefix",
+				       json_object_new_string(override_prefix(&ov[i], p, sizeof(p))));
+		json_object_object_add(jo, "arm", json_object_new_string(arm_name(ov[i].val.arm)));
 		json_object_array_add(jov, jo);
 	}
 	free(ov);
@@ -227,7 +203,8 @@ struct json_object *status_service_json(struct canary_maps *m, const struct serv
 	return j;
 }
 
-struct json_object *status_reasons_json(struct canary_maps *m)
+/* The global reason counters as an object of name -> count. */
+static struct json_object *status_reasons_json(struct canary_maps *m)
 {
 	struct json_object *j = json_object_new_object();
 	struct reason_stats r;
@@ -304,7 +281,7 @@ static void print_service(struct canary_maps *m, const struct service_state *s, 
 {
 	char vip[80], w[16];
 	struct arm_stats a[CANARY_ARMS];
-	struct override_row *ov = NULL;
+	struct override_entry *ov = NULL;
 	unsigned int nov = 0, i;
 	__u64 total;
 	int arm;
@@ -345,34 +322,56 @@ static void print_service(struct canary_maps *m, const struct service_state *s, 
 				(unsigned long long)b.fwd_bytes);
 		}
 	}
-	overrides_read(m, s->info.id, &ov, &nov);
+	service_overrides(m, s->info.id, &ov, &nov);
 	for (i = 0; i < nov; i++) {
-		char buf[CANARY_ADDRSTRLEN];
+		char p[CANARY_ADDRSTRLEN + 8];
 
-		fprintf(f, "    override %s/%d -> %s\n",
-			addr_str(ov[i].family, &ov[i].addr, buf, sizeof(buf)), ov[i].plen,
-			arm_name(ov[i].arm));
+		fprintf(f, "    override %s -> %s\n", override_prefix(&ov[i], p, sizeof(p)),
+			arm_name(ov[i].val.arm));
 	}
 	free(ov);
 }
 
-/* Per-second rates of an arm between two readings. */
-static struct json_object *rates_json(const struct arm_stats *a0, const struct arm_stats *a1,
-				      double dt)
+/* Per-second rates of an arm between two readings, for text and JSON alike. */
+struct arm_rates {
+	double packets, bytes, flows, requests, errored_flows, http_5xx, backend_resets,
+		syn_retransmits;
+};
+
+static void arm_rates_of(const struct arm_stats *now, const struct arm_stats *prev,
+			 double seconds, struct arm_rates *r)
+{
+	double dt = seconds > 0 ? seconds : 1;
+
+#define RATE(field, delta) r->field = (double)(delta) / dt
+	RATE(packets, now->fwd_packets + now->rev_packets - prev->fwd_packets - prev->rev_packets);
+	RATE(bytes, now->fwd_bytes + now->rev_bytes - prev->fwd_bytes - prev->rev_bytes);
+	RATE(flows, now->flows - prev->flows);
+	RATE(requests, now->requests - prev->requests);
+	RATE(errored_flows, now->errored_flows - prev->errored_flows);
+	RATE(http_5xx, now->http_class[5] - prev->http_class[5]);
+	RATE(backend_resets, now->backend_resets - prev->backend_resets);
+	RATE(syn_retransmits, now->syn_retransmits - prev->syn_retransmits);
+#undef RATE
+}
+
+struct json_object *status_rates_json(const struct arm_stats *now, const struct arm_stats *prev,
+				      double seconds)
 {
 	struct json_object *j = json_object_new_object();
+	struct arm_rates r;
 
-#define RATE(name, expr) json_object_object_add(j, name, json_object_new_double((expr) / dt))
-	RATE("packets_per_s",
-	     (double)(a1->fwd_packets + a1->rev_packets - a0->fwd_packets - a0->rev_packets));
-	RATE("bytes_per_s", (double)(a1->fwd_bytes + a1->rev_bytes - a0->fwd_bytes - a0->rev_bytes));
-	RATE("flows_per_s", (double)(a1->flows - a0->flows));
-	RATE("requests_per_s", (double)(a1->requests - a0->requests));
-	RATE("errored_flows_per_s", (double)(a1->errored_flows - a0->errored_flows));
-	RATE("http_5xx_per_s", (double)(a1->http_class[5] - a0->http_class[5]));
-	RATE("backend_resets_per_s", (double)(a1->backend_resets - a0->backend_resets));
-	RATE("syn_retransmits_per_s", (double)(a1->syn_retransmits - a0->syn_retransmits));
-#undef RATE
+	arm_rates_of(now, prev, seconds, &r);
+#define ADD(name, field) json_object_object_add(j, name, json_object_new_double(r.field))
+	ADD("packets_per_s", packets);
+	ADD("bytes_per_s", bytes);
+	ADD("flows_per_s", flows);
+	ADD("requests_per_s", requests);
+	ADD("errored_flows_per_s", errored_flows);
+	ADD("http_5xx_per_s", http_5xx);
+	ADD("backend_resets_per_s", backend_resets);
+	ADD("syn_retransmits_per_s", syn_retransmits);
+#undef ADD
 	return j;
 }
 
@@ -422,8 +421,9 @@ int status_show(struct canary_maps *m, const char *name, bool json, double rate_
 
 					arm_stats_read(m, list[i].info.id, arm, &now);
 					if (json_object_object_get_ex(arms, arm_name(arm), &ja))
-						json_object_object_add(ja, "rates",
-								       rates_json(&before[i][arm], &now, dt));
+						json_object_object_add(
+							ja, "rates",
+							status_rates_json(&now, &before[i][arm], dt));
 				}
 			}
 			json_object_array_add(arr, js);
@@ -444,18 +444,16 @@ int status_show(struct canary_maps *m, const char *name, bool json, double rate_
 		for (i = 0; i < n; i++) {
 			print_service(m, &list[i], f);
 			for (arm = 0; before && arm < CANARY_ARMS; arm++) {
-				struct arm_stats a1, *a0 = &before[i][arm];
+				struct arm_stats now;
+				struct arm_rates r;
 
-				arm_stats_read(m, list[i].info.id, arm, &a1);
+				arm_stats_read(m, list[i].info.id, arm, &now);
+				arm_rates_of(&now, &before[i][arm], dt, &r);
 				fprintf(f,
 					"  rates   %-7s %9.1f pkt/s %8.1f flows/s %8.1f req/s %7.1f "
 					"errored flows/s %7.1f 5xx/s  (over %.1f s)\n",
-					arm_name(arm),
-					(a1.fwd_packets + a1.rev_packets - a0->fwd_packets -
-					 a0->rev_packets) / dt,
-					(a1.flows - a0->flows) / dt, (a1.requests - a0->requests) / dt,
-					(a1.errored_flows - a0->errored_flows) / dt,
-					(a1.http_class[5] - a0->http_class[5]) / dt, dt);
+					arm_name(arm), r.packets, r.flows, r.requests, r.errored_flows,
+					r.http_5xx, dt);
 			}
 			if (i + 1 < n)
 				fputc('\n', f);
@@ -485,6 +483,7 @@ int status_print_overrides(struct canary_maps *m, const char *name)
 {
 	struct service_state *list, one;
 	unsigned int n, i, j, nov;
+	int err = 0;
 
 	if (name) {
 		if (service_find(m, name, &one))
@@ -494,20 +493,21 @@ int status_print_overrides(struct canary_maps *m, const char *name)
 	} else if (service_list(m, &list, &n)) {
 		return -EIO;
 	}
-	for (i = 0; i < n; i++) {
-		struct override_row *ov = NULL;
-		char buf[CANARY_ADDRSTRLEN];
+	for (i = 0; i < n && !err; i++) {
+		struct override_entry *ov = NULL;
+		char p[CANARY_ADDRSTRLEN + 8];
 
-		overrides_read(m, list[i].info.id, &ov, &nov);
-		for (j = 0; j < nov; j++)
-			printf("%s %s/%d %s\n", list[i].info.name,
-			       addr_str(ov[j].family, &ov[j].addr, buf, sizeof(buf)), ov[j].plen,
-			       arm_name(ov[j].arm));
+		err = service_overrides(m, list[i].info.id, &ov, &nov);
+		for (j = 0; !err && j < nov; j++)
+			printf("%s %s %s\n", list[i].info.name, override_prefix(&ov[j], p, sizeof(p)),
+			       arm_name(ov[j].val.arm));
 		free(ov);
 	}
+	if (err)
+		log_error("cannot read the overrides: %s", strerror(-err));
 	if (!name)
 		free(list);
-	return 0;
+	return err;
 }
 
 int status_explain(struct canary_maps *m, const char *name, const char *src, int proto, bool json,

@@ -8,14 +8,16 @@
 #include "service.h"
 
 struct json_object;
-
-/* One service with per-arm and per-backend counters (canaryctl status --json). */
-struct json_object *status_service_json(struct canary_maps *m, const struct service_state *s);
-/* An arm's health signals: counts, ratios with Wilson 95% intervals, latency quantiles. */
 struct arm_stats;
-struct json_object *status_signals_json(const struct arm_stats *a);
-/* The global reason counters as an object of name -> count. */
-struct json_object *status_reasons_json(struct canary_maps *m);
+
+/* Per-second rates of an arm between two readings taken seconds apart (seconds <= 0
+ * counts as 1): packets_per_s, bytes_per_s, flows_per_s, requests_per_s,
+ * errored_flows_per_s, http_5xx_per_s, backend_resets_per_s, syn_retransmits_per_s. */
+struct json_object *status_rates_json(const struct arm_stats *now, const struct arm_stats *prev,
+				      double seconds);
+/* A weight in basis points as a percent with at most two decimals, as a JSON number
+ * that prints exactly (1250 -> 12.5). */
+struct json_object *json_percent(unsigned int bp);
 
 /* All services (name == NULL) or one, as text or JSON. With rate_window_s > 0 the
  * counters are read twice that far apart and per-second rates are added. */

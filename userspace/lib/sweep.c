@@ -1,12 +1,8 @@
 /* sweep.c: the flow-table sweeper (see sweep.h). */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
-#include <unistd.h>
 #include <bpf/bpf.h>
 
 #include "service.h"
@@ -67,8 +63,10 @@ static int visit(const struct flow_key *k, const struct flow_state *v, void *ctx
 		return 0;
 	c->r->expired++;
 	if (cur.state == CANARY_FLOW_SYN_SENT && cur.svc < CANARY_MAX_SERVICES) {
+		/* c->arm and c->be are laid out like the data plane's slots. */
 		uint32_t a = CANARY_ARM_SLOT(cur.svc, cur.arm & 1);
-		uint32_t b = a * CANARY_MAX_BACKENDS + (cur.backend_idx % CANARY_MAX_BACKENDS);
+		uint32_t b = CANARY_BACKEND_SLOT(cur.svc, cur.arm & 1,
+						 cur.backend_idx % CANARY_MAX_BACKENDS);
 
 		c->r->unanswered++;
 		c->arm[a].syn_unanswered++;
@@ -149,7 +147,7 @@ int flows_sweep(struct canary_maps *m, struct sweep_result *r)
 			err = slot_add(m->arm_stats, CANARY_SWEEP_SLOT(svc, arm), &c->arm[i],
 				       sizeof(c->arm[i]));
 		for (b = 0; !err && b < CANARY_MAX_BACKENDS; b++) {
-			struct backend_stats *d = &c->be[i * CANARY_MAX_BACKENDS + b];
+			struct backend_stats *d = &c->be[CANARY_BACKEND_SLOT(svc, arm, b)];
 
 			if (nonzero(d, sizeof(*d)))
 				err = slot_add(m->backend_stats,

@@ -279,6 +279,13 @@ const char *bp_str(unsigned int bp, char *buf, size_t len)
 	return buf;
 }
 
+const char *bp_pct(unsigned int bp, char *buf, size_t len)
+{
+	bp_str(bp, buf, len);
+	strncat(buf, "%", len - strlen(buf) - 1);
+	return buf;
+}
+
 bool service_name_valid(const char *name)
 {
 	size_t n = strlen(name), i;

@@ -41,6 +41,8 @@ void addr_prefix_mask(int family, int plen, union canary_addr *out);
 int percent_to_bp(const char *s, uint16_t *bp, const char **why);
 /* "12.34" for 1234 bp (trailing zeros trimmed). */
 const char *bp_str(unsigned int bp, char *buf, size_t len);
+/* The same with a percent sign: "12.34%". */
+const char *bp_pct(unsigned int bp, char *buf, size_t len);
 
 /* Valid service name: [a-z0-9_-], 1..31 characters. */
 bool service_name_valid(const char *name);

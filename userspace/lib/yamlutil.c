@@ -79,6 +79,22 @@ void ydoc_free(struct ydoc *d)
 	d->loaded = false;
 }
 
+int ydoc_finish(struct ydoc *d, int rc)
+{
+	extern const char *__progname;
+	FILE *f = d->err ?: stderr;
+
+	if (!rc && d->errors)
+		rc = -EINVAL;
+	if (d->errors > 1)
+		fprintf(f, "%s: error: %s: %d problems; nothing was changed\n", __progname, d->file,
+			d->errors);
+	else if (rc)
+		fprintf(f, "%s: error: %s: nothing was changed\n", __progname, d->file);
+	ydoc_free(d);
+	return rc;
+}
+
 yaml_node_t *ydoc_root(struct ydoc *d)
 {
 	return yaml_document_get_root_node(&d->doc);

@@ -21,6 +21,11 @@ int ydoc_load(struct ydoc *d, const char *path);
 /* The same from memory; name stands for the file in messages, err receives them. */
 int ydoc_load_buffer(struct ydoc *d, const char *name, const char *text, size_t len, FILE *err);
 void ydoc_free(struct ydoc *d);
+/* End a load or parse: when it failed (rc != 0, or problems were reported) say
+ * "FILE: N problems; nothing was changed" (or "FILE: nothing was changed") on d->err
+ * (stderr when NULL), then free the document. Returns rc, or -EINVAL for reported
+ * problems. d must have gone through ydoc_load or ydoc_load_buffer. */
+int ydoc_finish(struct ydoc *d, int rc);
 yaml_node_t *ydoc_root(struct ydoc *d);
 
 /* 1-based line of a node. */

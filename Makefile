@@ -24,9 +24,16 @@ endif
 PKGS        := libbpf libxdp yaml-0.1 json-c libmicrohttpd libcurl
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ARCH_INC    := -I/usr/include/$(shell $(CC) -dumpmachine)
-
-BPF_CFLAGS  := -g -O2 -Wall -Werror -target bpf -mcpu=v3 $(ARCH_INC) -Ibpf
+# The BPF objects see no libc: -nostdinc, then clang's own freestanding headers
+# (stdbool.h) and a staged tree holding only the kernel UAPI (linux/, asm/,
+# asm-generic/) and libbpf's bpf/. A header that reaches for glibc (as <linux/icmp.h>
+# does through <linux/if.h>) fails here as it would on a machine without 32-bit libc
+# stubs, instead of only there.
+MULTIARCH   := $(shell $(CC) -dumpmachine)
+CLANG_RES   := $(shell $(CLANG) -print-resource-dir 2>/dev/null)
+BPF_SYSINC  := $(BUILD)/bpf-include
+BPF_CFLAGS  := -g -O2 -Wall -Werror -target bpf -mcpu=v3 -nostdinc \
+	       -isystem $(CLANG_RES)/include -isystem $(BPF_SYSINC) -Ibpf
 CFLAGS      ?= -O2 -g
 CFLAGS      += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	       -Wno-missing-field-initializers -D_GNU_SOURCE \
@@ -74,7 +81,16 @@ help:
 $(BUILD) $(BUILD)/lib $(BUILD)/tests $(BUILD)/bench $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
+$(BPF_SYSINC)/.stamp: | $(BUILD)
+	$(call msg,STAGE,$(BPF_SYSINC))
+	$(Q)rm -rf $(BPF_SYSINC) && mkdir -p $(BPF_SYSINC)
+	$(Q)for d in /usr/include/linux /usr/include/asm-generic /usr/include/bpf \
+		/usr/include/$(MULTIARCH)/asm; do \
+		[ -d $$d ] || { echo "missing $$d: run scripts/install-deps.sh" >&2; exit 1; }; \
+		ln -s $$d $(BPF_SYSINC)/; done
+	$(Q)touch $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BPF_SYSINC)/.stamp | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -134,6 +150,10 @@ demo: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(addprefix $(BUILD)/,$(INSTALL_PROGS)) $(DESTDIR)$(PREFIX)/sbin/
+
+# `make print-VAR` prints a variable (the build tests read the BPF flags this way).
+print-%:
+	@echo '$($*)'
 
 format:
 	clang-format -i bpf/*.[ch] userspace/*.c userspace/lib/*.[ch] tests/unit/*.c tests/lib/*.h

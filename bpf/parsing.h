@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* parsing.h: bounded header parsing for the XDP program. It never writes to the packet;
- * it either fills struct pkt completely or returns the reason it gave up. */
+ * it either fills struct pkt completely or returns the reason it gave up.
+ * Only kernel UAPI headers that need no libc: <linux/icmp.h> would reach glibc through
+ * <linux/if.h>, so icmp.h defines the few ICMP constants it uses itself. */
 #ifndef CANARY_PARSING_H
 #define CANARY_PARSING_H
 
@@ -10,8 +12,6 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <linux/icmp.h>
-#include <linux/icmpv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>

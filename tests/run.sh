@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test programs and sums their "ok"/"not ok" lines into one closing line.
 #   tests/run.sh unit|integration|all [NAME-FILTER]
-# Unit tests are build/tests/test_* (C, BPF_PROG_TEST_RUN and libraries); integration
+# Unit tests are tests/build/*.sh (how the objects are built) and build/tests/test_* (C,
+# BPF_PROG_TEST_RUN and libraries); integration
 # tests are tests/integration/*.sh (namespaces and real traffic, root only).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,12 @@ run_one() {
 }
 
 if [ "$what" = unit ] || [ "$what" = all ]; then
+	# Build checks: shell scripts that need no root (how the objects are compiled).
+	for t in tests/build/*.sh; do
+		[ -f "$t" ] || continue
+		[ -n "$filter" ] && [[ $t != *"$filter"* ]] && continue
+		run_one "build/$(basename "$t" .sh)" env BUILD="$BUILD" bash "$t"
+	done
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
 		[ -n "$filter" ] && [[ $t != *"$filter"* ]] && continue

@@ -62,7 +62,7 @@ BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 INSTALL_PROGS := canary-loader canaryctl canaryd
 
-.PHONY: all deps test unit integration bench sim demo install clean help format
+.PHONY: all deps test unit integration bench sim demo install clean help format fresh-check
 
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
@@ -74,6 +74,8 @@ help:
 	@echo '  bench     run the data-plane benchmark (prints ratio tables)'
 	@echo '  sim       run the full analysis simulation'
 	@echo '  demo      build, run the namespace demo end to end, tear down'
+	@echo '  fresh-check  build a Debian 12 chroot (debootstrap), install only what'
+	@echo '            install-deps.sh names, run make and the unit tests in it (root)'
 	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin'
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
@@ -146,6 +148,10 @@ sim: all
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+fresh-check:
+	$(Q)scripts/install-deps.sh --if-missing --group fresh-check
+	$(Q)scripts/fresh-check.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin

@@ -417,6 +417,10 @@ static int cmd_attach(int argc, char **argv)
 	}
 	if (bpffs_ensure())
 		return 1;
+	/* Made 0700 here, before libbpf pins into it; one that someone else made first
+	 * (bpffs is often mounted world-writable) is refused, not used. */
+	if (canary_pin_root_check(pin_root, true))
+		return 1;
 	if (reconcile_meta(&o))
 		return 1;
 

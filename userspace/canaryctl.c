@@ -45,7 +45,7 @@ static int open_maps_locked(struct canary_maps *m, int *lock)
 {
 	if (open_maps(m))
 		return -1;
-	*lock = canary_lock(pin_root);
+	*lock = canary_lock(pin_root, CANARY_LOCK_WAIT_MS);
 	if (*lock < 0) {
 		canary_maps_close(m);
 		return -1;
@@ -260,8 +260,13 @@ static int override_change(struct canary_maps *m, const char *name, const char *
 		/* The data plane only looks overrides up for services flagged to have them. */
 		if (!(s.cfg.flags & CANARY_SVC_F_OVERRIDES)) {
 			s.cfg.flags |= CANARY_SVC_F_OVERRIDES;
-			if (svc_config_publish(m, s.info.id, name, &s.cfg))
+			if (svc_config_publish(m, s.info.id, name, &s.cfg, s.cfg.generation)) {
+				log_error("%s changed while the override was added (canaryd may have "
+					  "rolled it back); the override is in place but not yet "
+					  "active: run the same command again",
+					  name);
 				return 1;
+			}
 		}
 		printf("%s: clients in %s now go to %s\n", name, prefix, arm_name(arm));
 		return 0;
@@ -437,7 +442,7 @@ static int cmd_sweep(int argc, char **argv)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (open_maps(&m))
 		return 1;
-	err = flows_sweep(&m, &r);
+	err = flows_sweep(&m, &r, CANARY_LOCK_WAIT_MS);
 	canary_maps_close(&m);
 	if (err) {
 		log_error("sweep failed: %s", strerror(-err));
@@ -566,27 +571,20 @@ static int rollout_start(const char *svc, const char *file)
 	struct json_object *body, *reply;
 	char abspath[PATH_MAX], *text = NULL;
 	struct plan p;
-	size_t cap = 0;
-	ssize_t len;
-	FILE *f;
+	size_t tlen;
 	int rc;
 
 	/* Read the plan once: validate that text here (so errors name the file the user
 	 * wrote), then send the same text to canaryd. */
-	f = fopen(file, "r");
-	if (!f) {
-		log_error("cannot read %s: %s", file, strerror(errno));
+	rc = file_read_all(file, PLAN_MAX_BYTES, &text, &tlen);
+	if (rc) {
+		if (rc == -EFBIG)
+			log_error("%s: the plan is longer than %d bytes", file, PLAN_MAX_BYTES);
+		else
+			log_error("cannot read %s: %s", file, strerror(-rc));
 		return 1;
 	}
-	len = getdelim(&text, &cap, '\0', f);
-	if (len < 0 && ferror(f)) {
-		log_error("cannot read %s: %s", file, strerror(errno));
-		fclose(f);
-		free(text);
-		return 1;
-	}
-	fclose(f);
-	if (plan_parse_text(text ? text : "", len > 0 ? (size_t)len : 0, file, &p, NULL)) {
+	if (plan_parse_text(text, tlen, file, &p, NULL)) {
 		free(text);
 		return 1;
 	}
@@ -598,7 +596,7 @@ static int rollout_start(const char *svc, const char *file)
 	if (!realpath(file, abspath))
 		snprintf(abspath, sizeof(abspath), "%s", file);
 	body = json_object_new_object();
-	json_object_object_add(body, "plan_text", json_object_new_string_len(text, (int)len));
+	json_object_object_add(body, "plan_text", json_object_new_string_len(text, (int)tlen));
 	json_object_object_add(body, "plan_file", json_object_new_string(abspath));
 	free(text);
 	{

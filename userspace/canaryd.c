@@ -27,6 +27,7 @@
 #include "plan.h"
 #include "prom.h"
 #include "rollout.h"
+#include "safedir.h"
 #include "service.h"
 #include "stats.h"
 #include "status.h"
@@ -295,38 +296,71 @@ static void arm_total(const struct arm_stats *snap, uint32_t id, int arm, struct
 
 /* ---- applying decisions ------------------------------------------------------------------- */
 
-/* Write a decided weight under the writers' lock, unless the service changed since the
- * rollout last looked (then the next poll records that as a manual change, which
- * wins). The intent (the weight, and the generation the write will produce) is saved
- * first: a crash right after the write is then retried, not mistaken for a manual
- * change on restart. Returns 0 when written, 1 when not (changed meanwhile), or -errno
- * (retried at the next poll). */
+/* Whether a decided weight moves traffic the safe way: a rollback, an abort, any
+ * lowering of the canary's share. */
+static bool weight_is_safe(const struct rollout_decision *d)
+{
+	return d->reason == WREASON_ROLLBACK || d->reason == WREASON_ABORT || d->new_bp < d->old_bp;
+}
+
+/* Write a decided weight as a compare-and-swap on the config generation. The intent
+ * (the weight, and the generation the write will produce) is saved first: a crash
+ * right after the write is then retried, not mistaken for a manual change on restart.
+ *
+ * A step or a promotion takes the writers' lock without waiting (a writer holding it
+ * makes the next poll try again), and defers to a change made since the rollout last
+ * looked (the next poll records it as a manual change, which wins). A rollback never
+ * waits for anyone: it is written without the lock when another process holds it, and
+ * on top of whatever config is live when that changed meanwhile, since lowering the
+ * canary's share is the safe direction. Returns 0 when written, 1 when not (changed
+ * meanwhile), or -errno (retried at the next poll). */
 static int write_weight(struct rollout *r, const struct service_state *s,
 			const struct rollout_decision *d)
 {
-	uint32_t expected = r->generation;
+	uint32_t orig = r->generation, expected = orig;
+	bool safe = weight_is_safe(d);
 	struct svc_config cfg;
-	int lock, err;
+	char holder[128];
+	int lock, err, tries;
 
-	lock = canary_lock(A.maps.root);
-	if (lock < 0)
+	lock = dirlock_take(A.maps.root, 0, holder, sizeof(holder));
+	if (lock < 0 && !safe)
 		return lock;
-	err = svc_config_read(&A.maps, s->info.id, &cfg);
-	if (!err && cfg.generation != expected) {
-		canary_unlock(lock);
-		return 1;
-	}
-	if (!err) {
+	if (lock < 0)
+		logline("%s: the writers' lock is held by %s; writing weight 0 without it "
+			"(compare-and-swap on the generation)",
+			r->plan.service, holder[0] ? holder : "another process");
+	for (tries = 0; tries < 8; tries++) {
+		err = svc_config_read(&A.maps, s->info.id, &cfg);
+		if (err)
+			break;
+		if (cfg.generation != expected) {
+			if (!safe) {
+				err = 1;
+				break;
+			}
+			logline("%s: the service changed meanwhile (generation %u, expected %u); "
+				"rolling back on top of that change",
+				r->plan.service, cfg.generation, expected);
+			expected = cfg.generation;
+		}
 		r->generation = cfg.generation + 1;
 		r->pending = true;
 		r->pending_bp = d->new_bp;
 		r->pending_reason = d->reason;
 		persist(r);
 		cfg.canary_weight = d->new_bp;
-		err = svc_config_publish(&A.maps, s->info.id, s->info.name, &cfg);
-		r->generation = err ? expected : cfg.generation;
+		err = svc_config_publish(&A.maps, s->info.id, s->info.name, &cfg, expected);
+		if (err != -ESTALE)
+			break;
+		if (!safe) {
+			err = 1;
+			break;
+		}
+		expected = cfg.generation; /* the live one: try again on top of it */
 	}
-	canary_unlock(lock);
+	r->generation = err ? orig : cfg.generation;
+	dirlock_release(lock);
 	return err;
 }
 
@@ -612,6 +646,24 @@ static void poll_once(double dt)
 		 * rollback's weight 0 matters most), so the config read below sees it. */
 		if (r->pending && s)
 			retry_pending(r, s, now);
+		/* A write of ours that another writer overwrote from an older reading: the
+		 * same generation with another weight (both were built on the one before).
+		 * The compare-and-swap leaves one syscall for this to happen in; write it
+		 * again rather than lose it. */
+		else if (s && s->cfg.generation == r->generation &&
+			 s->cfg.canary_weight != r->weight_bp) {
+			char a[16], b[16];
+
+			logline("%s: weight %s (generation %u) was overwritten with %s by a writer "
+				"that had not seen it; writing it again",
+				r->plan.service, bp_pct(r->weight_bp, a, sizeof(a)), r->generation,
+				bp_pct(s->cfg.canary_weight, b, sizeof(b)));
+			r->pending = true;
+			r->pending_bp = r->weight_bp;
+			r->pending_reason = r->weight_bp < s->cfg.canary_weight ? WREASON_ROLLBACK
+										: WREASON_STEP;
+			retry_pending(r, s, now);
+		}
 		if (!rollout_active(r))
 			continue;
 		if (!s || svc_config_read(&A.maps, s->info.id, &cfg)) {
@@ -1358,7 +1410,7 @@ int main(int argc, char **argv)
 			struct sweep_result sr;
 
 			next_sweep = A.sweep_interval;
-			if (flows_sweep(&A.maps, &sr) == 0) {
+			if (flows_sweep(&A.maps, &sr, 0) == 0) {
 				pthread_mutex_lock(&A.lock);
 				A.stats.sweeps++;
 				A.stats.swept_flows += sr.expired;

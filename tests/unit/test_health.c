@@ -401,7 +401,7 @@ static void test_sweeper(void)
 	B(50101, TH_SYN | TH_ACK, NULL);
 	usleep(1300 * 1000); /* the instance's meta says: SYN timeout 1 s */
 	establish(50102);    /* fresh: must survive */
-	ASSERT_EQ(flows_sweep(&in.maps, &res), 0, "sweep runs");
+	ASSERT_EQ(flows_sweep(&in.maps, &res, 0), 0, "sweep runs");
 	a1 = st(web);
 	b1 = bst(web);
 	ASSERT_EQ(a1.syn_unanswered - a0.syn_unanswered, 1, "syn_unanswered +1");
@@ -414,7 +414,7 @@ static void test_sweeper(void)
 	ASSERT_TRUE(flow_get(&in, "10.0.1.2", 50102, "10.0.0.10", 80, IPPROTO_TCP, &f),
 		    "the fresh entry stays");
 	ASSERT_TRUE(res.unanswered == 1 && res.expired >= 2, "result counts");
-	ASSERT_EQ(flows_sweep(&in.maps, &res), 0, "second sweep runs");
+	ASSERT_EQ(flows_sweep(&in.maps, &res, 0), 0, "second sweep runs");
 	a1 = st(web);
 	ASSERT_EQ(a1.syn_unanswered - a0.syn_unanswered, 1, "nothing counted twice");
 }

@@ -630,7 +630,19 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 			if (p->cur)
 				err = backend_slots_follow(m, p->id, &p->cur->cfg, &p->cfg);
 			if (!err)
-				err = svc_config_publish(m, p->id, s->name, &p->cfg);
+				err = svc_config_publish(m, p->id, s->name, &p->cfg,
+							 p->cur ? p->cur->cfg.generation : 0);
+			if (err == -ESTALE) {
+				/* Never overwrite a change this apply has not seen. */
+				log_error("%s:%d: services[%u]: '%s' changed while this apply ran "
+					  "(generation %u -> %u: canaryd may have rolled it back); "
+					  "it was left as it is; look at 'canaryctl status %s' and "
+					  "apply again",
+					  cfg->file, s->line, i, s->name,
+					  p->cur ? p->cur->cfg.generation : 0, p->cfg.generation,
+					  s->name);
+				goto fail;
+			}
 			if (err)
 				goto fail;
 		}

@@ -72,6 +72,10 @@ static void parse_backends(struct ydoc *d, yaml_node_t *map, const char *path, c
 			     v);
 			continue;
 		}
+		if (addr_unusable(fam, &b->addr)) {
+			yerr(d, it, ifield, "'%s' %s", v, addr_unusable(fam, &b->addr));
+			continue;
+		}
 		if (s->family && fam != s->family) {
 			yerr(d, it, ifield, "'%s' is %s but the VIP is %s; an arm's backends must "
 					    "use the VIP's address family",
@@ -172,6 +176,9 @@ static void parse_service(struct ydoc *d, yaml_node_t *map, int idx, struct serv
 		if (!s->family)
 			ferr(d, map, path, "vip",
 			     "'%s' is not an IPv4 or IPv6 address literal", buf);
+		else if (addr_unusable(s->family, &s->vip))
+			ferr(d, map, path, "vip", "'%s' %s", buf,
+			     addr_unusable(s->family, &s->vip));
 	}
 	if (yget_long(d, map, path, "port", 1, 65535, &v, true) > 0)
 		s->port = (uint16_t)v;
@@ -334,56 +341,72 @@ static void check_services(struct ydoc *d, yaml_node_t *seq, struct canary_confi
 	}
 }
 
-int config_load(const char *path, struct canary_config *cfg)
+/* The services file from a loaded document (err: a failed load); frees it. */
+static int config_from_doc(struct ydoc *d, int err, struct canary_config *cfg)
 {
-	struct ydoc d;
 	yaml_node_t *root, *seq;
-	int i, n, err;
+	int i, n;
 
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
-	err = ydoc_load(&d, path);
 	if (err)
 		goto out;
-	root = ydoc_root(&d);
+	root = ydoc_root(d);
 	if (!yis_map(root)) {
-		yerr(&d, root, "(top level)", "expected a mapping with a 'services' list");
+		yerr(d, root, "(top level)", "expected a mapping with a 'services' list");
 		goto out;
 	}
-	ycheck_keys(&d, root, "(top level)", top_keys);
-	seq = yget(&d, root, "services");
+	ycheck_keys(d, root, "(top level)", top_keys);
+	seq = yget(d, root, "services");
 	if (!seq) {
-		yerr(&d, root, "services", "missing: the file must have a 'services' list");
+		yerr(d, root, "services", "missing: the file must have a 'services' list");
 		goto out;
 	}
 	if (!yis_seq(seq)) {
-		yerr(&d, seq, "services", "must be a list of services");
+		yerr(d, seq, "services", "must be a list of services");
 		goto out;
 	}
 	n = yseq_len(seq);
 	if (n > CANARY_MAX_SERVICES) {
-		yerr(&d, seq, "services", "has %d services; at most %d are supported", n,
+		yerr(d, seq, "services", "has %d services; at most %d are supported", n,
 		     CANARY_MAX_SERVICES);
 		goto out;
 	}
 	cfg->services = calloc(n ? n : 1, sizeof(*cfg->services));
 	if (!cfg->services) {
-		yerr(&d, seq, "services", "out of memory");
+		yerr(d, seq, "services", "out of memory");
 		goto out;
 	}
 	cfg->nservices = n;
 	for (i = 0; i < n; i++)
-		parse_service(&d, yseq_item(&d, seq, i), i, &cfg->services[i]);
-	if (!d.errors) {
+		parse_service(d, yseq_item(d, seq, i), i, &cfg->services[i]);
+	if (!d->errors) {
 		for (i = 0; i < n; i++)
-			check_service(&d, yseq_item(&d, seq, i), i, &cfg->services[i]);
-		check_services(&d, seq, cfg);
+			check_service(d, yseq_item(d, seq, i), i, &cfg->services[i]);
+		check_services(d, seq, cfg);
 	}
 out:
-	err = ydoc_finish(&d, err);
+	err = ydoc_finish(d, err);
 	if (err)
 		config_free(cfg);
 	return err;
+}
+
+int config_load(const char *path, struct canary_config *cfg)
+{
+	struct ydoc d;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+	return config_from_doc(&d, ydoc_load(&d, path), cfg);
+}
+
+int config_parse_text(const char *text, size_t len, const char *name, struct canary_config *cfg,
+		      FILE *err)
+{
+	struct ydoc d;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->file, sizeof(cfg->file), "%s", name);
+	return config_from_doc(&d, ydoc_load_buffer(&d, name, text, len, err), cfg);
 }
 
 void config_free(struct canary_config *cfg)

@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "pins.h"
+#include "safedir.h"
 #include "util.h"
 
 const struct canary_map_desc canary_map_descs[] = {
@@ -45,7 +46,8 @@ int bpffs_ensure(void)
 
 	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		return 0;
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL)) {
+	/* mode=0700, as systemd mounts it: only root creates pin roots here. */
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
 		int err = -errno;
 
 		log_error("cannot mount bpffs on /sys/fs/bpf: %s; mount it with "
@@ -121,6 +123,10 @@ int canary_maps_open(struct canary_maps *m, const char *root)
 			  root);
 		return -ENOENT;
 	}
+	/* Pins in a directory someone else could write may be someone else's. */
+	err = canary_pin_root_check(root, false);
+	if (err)
+		return err;
 
 	for (i = 0; i < canary_map_count; i++) {
 		const struct canary_map_desc *d = &canary_map_descs[i];
@@ -173,36 +179,37 @@ fail:
 	return err;
 }
 
-int canary_lock(const char *root)
+int canary_pin_root_check(const char *root, bool create)
 {
-	char path[PATH_MAX], name[200];
-	size_t i;
-	int fd, err;
+	char why[512];
+	int err = safedir_ensure(root, create, 0700, why, sizeof(why));
 
-	snprintf(name, sizeof(name), "%s", root);
-	for (i = 0; name[i]; i++)
-		if (name[i] == '/')
-			name[i] = '_';
-	snprintf(path, sizeof(path), "/run/lock/xdp-canary%s.lock", name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(path, sizeof(path), "/tmp/xdp-canary%s.lock", name);
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	}
-	if (fd < 0 || flock(fd, LOCK_EX)) {
-		err = -errno;
-		log_error("cannot take the writers' lock %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
+	if (err)
+		log_error("pin root: %s", why);
+	return err;
+}
+
+int canary_lock(const char *root, int timeout_ms)
+{
+	char holder[128];
+	int fd;
+
+	if (!root[0])
+		return CANARY_LOCK_NONE; /* maps of a loaded object: nobody else has them */
+	fd = dirlock_take(root, timeout_ms, holder, sizeof(holder));
+
+	if (fd == -EWOULDBLOCK)
+		log_error("the writers' lock of %s is held by %s%s; try again when it is done",
+			  root, holder, timeout_ms ? " for longer than the wait allows" : "");
+	else if (fd < 0)
+		log_error("cannot take the writers' lock of %s: %s", root, strerror(-fd));
 	return fd;
 }
 
 void canary_unlock(int fd)
 {
-	if (fd >= 0)
-		close(fd);
+	if (fd != CANARY_LOCK_NONE)
+		dirlock_release(fd);
 }
 
 uint64_t map_memlock(int fd)

@@ -4,6 +4,7 @@
 #define CANARY_PINS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "xdp_canary.h"
 
@@ -58,11 +59,21 @@ int canary_meta_read(struct canary_maps *m, struct canary_meta *meta);
 /* Kernel memory charged to a map (fdinfo "memlock"), in bytes; 0 if unknown. */
 uint64_t map_memlock(int fd);
 
-/* The writers' lock of a pin root (a lock file under /run/lock): every
- * read-modify-publish of service state (apply, set-weight, overrides, canaryd's steps,
- * the sweeper) holds it, so one writer never publishes a config built from state
- * another writer has since changed. Blocks; returns an fd or -errno. */
-int canary_lock(const char *root);
+/* Check the pin root is root's alone (not a symlink, owned by root, writable by
+ * nobody else, in a parent others cannot change); with create, make it 0700 first.
+ * Prints why and returns -errno when it is not. */
+int canary_pin_root_check(const char *root, bool create);
+
+/* The writers' lock of a pin root: an flock on the pin-root directory itself, which
+ * only root can open. Every read-modify-publish of service state (apply, set-weight,
+ * overrides, canaryd's steps, the sweeper) holds it, so one writer never publishes a
+ * config built from state another writer has since changed. Waits at most timeout_ms
+ * (0: one try); returns an fd, or -errno after printing why (-EWOULDBLOCK names the
+ * holder); maps that are not pinned (root "") need no lock. canaryd's rollbacks never wait for it: they rely on the compare-and-swap
+ * of svc_config_publish instead. */
+#define CANARY_LOCK_WAIT_MS 10000
+#define CANARY_LOCK_NONE    (1 << 30) /* maps not pinned (tests): nothing to lock */
+int canary_lock(const char *root, int timeout_ms);
 void canary_unlock(int fd);
 
 /* Number of possible CPUs, for per-CPU map values. */

@@ -292,6 +292,14 @@ static void parse_queries(struct ydoc *d, yaml_node_t *prom, const char *field, 
 		yget_str(d, n, f2, arm ? "canary" : "stable", q[arm], PLAN_QUERY_LEN, true);
 }
 
+static bool has_control(const char *v)
+{
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return true;
+	return false;
+}
+
 static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 {
 	yaml_node_t *n = yget(d, an, "metrics");
@@ -341,6 +349,15 @@ static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 			yerr(d, yget(d, it, "name"), field, "metric '%s' is listed twice", m->name);
 			continue;
 		}
+		for (j = 0; j < SIG_KINDS && strcmp(plan_signal_names[j], m->name); j++)
+			;
+		if (j < SIG_KINDS) {
+			yerr(d, yget(d, it, "name"), field,
+			     "name '%s' is the name of a data-plane signal; give the metric "
+			     "another name so evidence and history cannot confuse the two",
+			     m->name);
+			continue;
+		}
 		if (yget_str(d, it, field, "direction", buf, sizeof(buf), false) > 0) {
 			if (!strcmp(buf, "higher_is_worse"))
 				m->lower_is_worse = false;
@@ -356,7 +373,11 @@ static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 		yget_double(d, it, field, "tolerance", 1.0, 100, &m->tolerance, false);
 		if (yget_long(d, it, field, "error_limit", 1, 1000000, &v, false) > 0)
 			m->error_limit = (int)v;
-		yget_duration_ms(d, it, field, "stale_after", &m->stale_ms, false);
+		if (yget_duration_ms(d, it, field, "stale_after", &m->stale_ms, false) > 0 &&
+		    (m->stale_ms < 1000 || m->stale_ms > 86400000))
+			yerr(d, yget(d, it, "stale_after"), field,
+			     "stale_after must be from 1s to 24h (a metric with no report for "
+			     "that long counts as an error)");
 		src = yget(d, it, "source");
 		if (!src || (yscalar(src) && !strcmp(yscalar(src), "push"))) {
 			m->source = METRIC_PUSH;
@@ -367,11 +388,15 @@ static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 			snprintf(f2, sizeof(f2), "%s.source.prometheus", field);
 			ycheck_keys(d, prom, f2, prom_keys);
 			m->source = METRIC_PROMETHEUS;
-			if (yget_str(d, prom, f2, "url", m->url, sizeof(m->url), true) > 0 &&
-			    strncmp(m->url, "http://", 7) && strncmp(m->url, "https://", 8))
-				yerr(d, yget(d, prom, "url"), f2, "url '%s' must start with http:// or "
-								  "https://",
-				     m->url);
+			if (yget_str(d, prom, f2, "url", m->url, sizeof(m->url), true) > 0) {
+				if (strncmp(m->url, "http://", 7) && strncmp(m->url, "https://", 8))
+					yerr(d, yget(d, prom, "url"), f2,
+					     "url '%s' must start with http:// or https://", m->url);
+				else if (has_control(m->url) || strpbrk(m->url, " \"<>\\^`{|}"))
+					yerr(d, yget(d, prom, "url"), f2,
+					     "url must not contain spaces, control characters (CR, "
+					     "LF, ...) or any of \"<>\\^`{|}");
+			}
 			parse_queries(d, prom, f2, "successes", m->successes);
 			parse_queries(d, prom, f2, "trials", m->trials);
 		} else {
@@ -446,6 +471,13 @@ int plan_parse_text(const char *text, size_t len, const char *file, struct plan 
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->file, sizeof(p->file), "%s", file);
+	if (len > PLAN_MAX_BYTES) {
+		extern const char *__progname;
+
+		fprintf(err ?: stderr, "%s: error: %s: the plan is longer than %d bytes\n",
+			__progname, file, PLAN_MAX_BYTES);
+		return -EFBIG;
+	}
 	rc = ydoc_load_buffer(&d, file, text, len, err);
 	if (!rc)
 		rc = parse_doc(&d, p);
@@ -454,15 +486,23 @@ int plan_parse_text(const char *text, size_t len, const char *file, struct plan 
 
 int plan_load(const char *path, struct plan *p)
 {
-	struct ydoc d;
+	char *text;
+	size_t n;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	snprintf(p->file, sizeof(p->file), "%s", path);
-	rc = ydoc_load(&d, path);
-	if (!rc)
-		rc = parse_doc(&d, p);
-	return ydoc_finish(&d, rc);
+	rc = file_read_all(path, PLAN_MAX_BYTES, &text, &n);
+	if (rc == -EFBIG) {
+		log_error("%s: the plan is longer than %d bytes", path, PLAN_MAX_BYTES);
+		return rc;
+	}
+	if (rc) {
+		log_error("cannot read %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	rc = plan_parse_text(text, n, path, p, NULL);
+	free(text);
+	return rc;
 }
 
 static const char *dur(long ms, char *buf, size_t len)

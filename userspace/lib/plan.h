@@ -15,6 +15,7 @@
 #define PLAN_MAX_METRICS 8
 #define PLAN_NAME_LEN	 32
 #define PLAN_QUERY_LEN	 512
+#define PLAN_MAX_BYTES	 262144 /* a plan is a page of YAML; this leaves room for comments */
 
 /* Health signals from the data plane, and business metrics from outside. */
 enum plan_signal_kind {

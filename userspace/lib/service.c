@@ -255,24 +255,34 @@ int inner_map_create(struct canary_maps *m, const char *name, const char *value_
 }
 
 int svc_config_publish(struct canary_maps *m, uint32_t id, const char *name,
-		       struct svc_config *cfg)
+		       struct svc_config *cfg, uint32_t expected)
 {
 	struct svc_config cur;
 	char mname[BPF_OBJ_NAME_LEN];
-	__u32 zero = 0;
+	__u32 zero = 0, now = 0;
 	int fd, err = 0;
 
-	if (svc_config_read(m, id, &cur) == 0)
-		cfg->generation = cur.generation + 1;
-	else
-		cfg->generation = 1;
+	cfg->generation = expected + 1;
 	snprintf(mname, sizeof(mname), "svc_%s", name);
 	fd = inner_map_create(m, mname, "svc_config", sizeof(*cfg), 1);
 	if (fd < 0)
 		return fd;
-	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY) ||
-	    bpf_map_update_elem(m->svc_configs, &id, &fd, BPF_ANY))
+	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY)) {
 		err = -errno;
+		goto out;
+	}
+	/* Compare, then swap: the live generation must still be the one the caller built
+	 * on. The new inner map is ready, so only one syscall separates the two. */
+	if (svc_config_read(m, id, &cur) == 0)
+		now = cur.generation;
+	if (now != expected) {
+		cfg->generation = now;
+		err = -ESTALE;
+		goto out;
+	}
+	if (bpf_map_update_elem(m->svc_configs, &id, &fd, BPF_ANY))
+		err = -errno;
+out:
 	close(fd);
 	return err;
 }
@@ -376,8 +386,13 @@ int service_set_weight(struct canary_maps *m, const char *name, uint16_t bp, uin
 		return -EINVAL;
 	}
 	s.cfg.canary_weight = bp;
-	err = svc_config_publish(m, s.info.id, name, &s.cfg);
-	if (err)
+	err = svc_config_publish(m, s.info.id, name, &s.cfg, s.cfg.generation);
+	if (err == -ESTALE)
+		log_error("service '%s' changed while its weight was being set (canaryd may have "
+			  "rolled it back); nothing was changed: look at 'canaryctl status %s' "
+			  "and try again",
+			  name, name);
+	else if (err)
 		log_error("cannot update service '%s': %s", name, strerror(-err));
 	return err;
 }

@@ -96,9 +96,13 @@ int service_find(struct canary_maps *m, const char *name, struct service_state *
 /* Read the current svc_config of a service id. */
 int svc_config_read(struct canary_maps *m, uint32_t id, struct svc_config *cfg);
 /* Make cfg the service's live config with one map update: a fresh inner map is built
- * and swapped into svc_configs[id]. Bumps cfg->generation. */
+ * and swapped into svc_configs[id], as a compare-and-swap on the generation: expected
+ * is the generation the caller read (0 for a service with no config yet), and cfg goes
+ * live as expected + 1 only if the live one is still expected. Otherwise nothing
+ * changes and -ESTALE is returned with cfg->generation set to the live one, so that no
+ * writer overwrites a change it has not seen (a rollback above all). */
 int svc_config_publish(struct canary_maps *m, uint32_t id, const char *name,
-		       struct svc_config *cfg);
+		       struct svc_config *cfg, uint32_t expected);
 
 /* A fresh single-purpose array map to be swapped into a map-in-map, with the
  * program's BTF type value_type when it can be found. Returns an fd or -errno. */

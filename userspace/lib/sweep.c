@@ -114,7 +114,7 @@ static bool nonzero(const void *p, size_t size)
 	return false;
 }
 
-int flows_sweep(struct canary_maps *m, struct sweep_result *r)
+int flows_sweep(struct canary_maps *m, struct sweep_result *r, int lock_wait_ms)
 {
 	struct sweep_ctx *c;
 	struct timespec ts;
@@ -134,7 +134,7 @@ int flows_sweep(struct canary_maps *m, struct sweep_result *r)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	c->now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 
-	lock = canary_lock(m->root);
+	lock = canary_lock(m->root, lock_wait_ms);
 	if (lock < 0) {
 		err = lock;
 		goto out;

@@ -14,8 +14,9 @@ struct sweep_result {
 	uint64_t unanswered; /* of those, flows whose SYN never got a SYN-ACK */
 };
 
-/* One pass over the flow table. Serialised with other sweepers by a lock file, so the
- * sweeper's counter slots have a single writer. */
-int flows_sweep(struct canary_maps *m, struct sweep_result *r);
+/* One pass over the flow table. Serialised with other writers by the pin root's
+ * writers' lock (waiting at most lock_wait_ms), so the sweeper's counter slots have a
+ * single writer. */
+int flows_sweep(struct canary_maps *m, struct sweep_result *r, int lock_wait_ms);
 
 #endif

@@ -308,3 +308,95 @@ uint64_t now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
+
+int file_read_all(const char *path, size_t max, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1), *nb;
+	FILE *f;
+	int err = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (!buf)
+		return -ENOMEM;
+	f = fopen(path, "r");
+	if (!f) {
+		err = -errno;
+		free(buf);
+		return err;
+	}
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			if (cap > max) {
+				err = -EFBIG;
+				break;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (n > max) {
+			err = -EFBIG;
+			break;
+		}
+		if (got == 0) {
+			if (ferror(f))
+				err = -EIO;
+			break;
+		}
+	}
+	fclose(f);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+const char *addr_unusable(int family, const union canary_addr *a)
+{
+	const uint8_t *b = a->bytes;
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	int i, zero = 1;
+
+	if (family == CANARY_AF_INET) {
+		if (b[0] == 0)
+			return "is in 0.0.0.0/8 ('this network'), which no packet is sent to";
+		if (b[0] == 127)
+			return "is a loopback address, which never crosses the splitter";
+		if (b[0] >= 224 && b[0] <= 239)
+			return "is a multicast address; a flow needs one host at each end";
+		if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255)
+			return "is the broadcast address";
+		if (b[0] >= 240)
+			return "is in 240.0.0.0/4, which is reserved";
+		if (b[0] == 169 && b[1] == 254)
+			return "is link-local (169.254.0.0/16), which routers do not forward";
+		return NULL;
+	}
+	for (i = 0; i < 16; i++)
+		zero &= b[i] == 0;
+	if (zero)
+		return "is the unspecified address '::'";
+	if (!memcmp(b, mapped, 12))
+		return "is an IPv4-mapped IPv6 address; write the IPv4 address itself";
+	if (!memcmp(b, mapped, 15) && b[15] == 1)
+		return "is the loopback address, which never crosses the splitter";
+	if (b[0] == 0xff)
+		return "is a multicast address; a flow needs one host at each end";
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+		return "is link-local (fe80::/10), which routers do not forward";
+	return NULL;
+}

@@ -25,6 +25,11 @@ int endpoint_parse(const char *s, union canary_addr *addr, uint16_t *port);
 /* Parse "addr/len" (len optional: full length). Returns family or 0. */
 int prefix_parse(const char *s, union canary_addr *addr, int *plen);
 
+/* Why an address cannot be a VIP or a backend (unspecified, loopback, multicast,
+ * broadcast, reserved, link-local, IPv4-mapped), as the end of a sentence ("is a
+ * multicast address; ..."), or NULL when it can be. */
+const char *addr_unusable(int family, const union canary_addr *a);
+
 /* Formatting into caller buffers; return buf. */
 #define CANARY_ADDRSTRLEN 64
 const char *addr_str(int family, const union canary_addr *a, char *buf, size_t len);
@@ -46,6 +51,10 @@ const char *bp_pct(unsigned int bp, char *buf, size_t len);
 
 /* Valid service name: [a-z0-9_-], 1..31 characters. */
 bool service_name_valid(const char *name);
+
+/* Read a whole file into a malloc'ed, NUL-terminated buffer (*len excludes the NUL).
+ * Returns 0, -EFBIG when it is longer than max bytes, or -errno. */
+int file_read_all(const char *path, size_t max, char **out, size_t *len);
 
 /* Monotonic clock in nanoseconds (the clock bpf_ktime_get_ns uses). */
 uint64_t now_ns(void);

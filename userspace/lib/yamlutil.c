@@ -11,49 +11,76 @@
 #include "util.h"
 #include "yamlutil.h"
 
-static int load_parser(struct ydoc *d, yaml_parser_t *parser)
+static int syntax_error(struct ydoc *d, const yaml_parser_t *parser)
 {
 	extern const char *__progname;
-	int ok = yaml_parser_load(parser, &d->doc);
 
-	if (!ok) {
-		fprintf(d->err ?: stderr, "%s: error: %s:%zu: YAML syntax error: %s%s%s\n",
-			__progname, d->file, parser->problem_mark.line + 1,
-			parser->problem ? parser->problem : "unknown", parser->context ? " " : "",
-			parser->context ? parser->context : "");
-		return -EINVAL;
-	}
-	d->loaded = true;
-	if (!yaml_document_get_root_node(&d->doc)) {
-		fprintf(d->err ?: stderr, "%s: error: %s: the file is empty\n", __progname, d->file);
-		return -EINVAL;
-	}
-	return 0;
+	fprintf(d->err ?: stderr, "%s: error: %s:%zu: YAML syntax error: %s%s%s\n", __progname,
+		d->file, parser->problem_mark.line + 1, parser->problem ? parser->problem : "unknown",
+		parser->context ? " " : "", parser->context ? parser->context : "");
+	return -EINVAL;
 }
 
-int ydoc_load(struct ydoc *d, const char *path)
+static int refuse(struct ydoc *d, size_t line, const char *what)
+{
+	extern const char *__progname;
+
+	fprintf(d->err ?: stderr, "%s: error: %s:%zu: %s\n", __progname, d->file, line + 1, what);
+	return -EINVAL;
+}
+
+/* One pass over the events before anything is built: refuse what no config of ours
+ * needs and what makes the loader slow or ambiguous. Nesting deeper than
+ * YDOC_MAX_DEPTH (libyaml's loader is quadratic in it), aliases (a node reachable
+ * twice), and a second document (which would otherwise be ignored unread). The pass
+ * stops at the first problem, so a hostile document costs at most the bytes before
+ * it. */
+static int prescan(struct ydoc *d, const char *text, size_t len)
 {
 	yaml_parser_t parser;
-	FILE *f;
-	int err;
+	yaml_event_t ev;
+	int depth = 0, docs = 0, rc = 0;
+	bool done = false;
 
-	memset(d, 0, sizeof(*d));
-	snprintf(d->file, sizeof(d->file), "%s", path);
-	f = fopen(path, "r");
-	if (!f) {
-		err = -errno;
-		log_error("cannot read %s: %s", path, strerror(errno));
-		return err;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
+	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done && !rc) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			rc = syntax_error(d, &parser);
+			break;
+		}
+		switch (ev.type) {
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1)
+				rc = refuse(d, ev.start_mark.line,
+					    "a second YAML document ('---'); put everything in one");
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > YDOC_MAX_DEPTH)
+				rc = refuse(d, ev.start_mark.line,
+					    "nested more than " CANARY_STR(YDOC_MAX_DEPTH)
+					    " levels deep");
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_ALIAS_EVENT:
+			rc = refuse(d, ev.start_mark.line,
+				    "aliases (*name) are not supported; write the value out");
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
 	}
-	yaml_parser_set_input_file(&parser, f);
-	err = load_parser(d, &parser);
 	yaml_parser_delete(&parser);
-	fclose(f);
-	return err;
+	return rc;
 }
 
 int ydoc_load_buffer(struct ydoc *d, const char *name, const char *text, size_t len, FILE *err)
@@ -64,12 +91,51 @@ int ydoc_load_buffer(struct ydoc *d, const char *name, const char *text, size_t 
 	memset(d, 0, sizeof(*d));
 	d->err = err;
 	snprintf(d->file, sizeof(d->file), "%s", name);
+	if (len > YDOC_MAX_BYTES)
+		return refuse(d, 0, "longer than " CANARY_STR(YDOC_MAX_BYTES) " bytes");
+	rc = prescan(d, text, len);
+	if (rc)
+		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	rc = load_parser(d, &parser);
+	if (!yaml_parser_load(&parser, &d->doc))
+		rc = syntax_error(d, &parser);
 	yaml_parser_delete(&parser);
-	return rc;
+	if (rc)
+		return rc;
+	d->loaded = true;
+	if (!yaml_document_get_root_node(&d->doc)) {
+		extern const char *__progname;
+
+		fprintf(d->err ?: stderr, "%s: error: %s: the file is empty\n", __progname, d->file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ydoc_load(struct ydoc *d, const char *path)
+{
+	char *text;
+	size_t n;
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->file, sizeof(d->file), "%s", path);
+	err = file_read_all(path, YDOC_MAX_BYTES, &text, &n);
+	if (err == -EFBIG)
+		return refuse(d, 0, "longer than " CANARY_STR(YDOC_MAX_BYTES) " bytes");
+	if (err) {
+		log_error("cannot read %s: %s", path, strerror(-err));
+		return err;
+	}
+	if (memchr(text, 0, n)) {
+		free(text);
+		return refuse(d, 0, "contains a NUL byte: not a text file");
+	}
+	err = ydoc_load_buffer(d, path, text, n, NULL);
+	free(text);
+	return err;
 }
 
 void ydoc_free(struct ydoc *d)
@@ -239,6 +305,38 @@ yaml_node_t *yget(struct ydoc *d, yaml_node_t *map, const char *key)
 	return NULL;
 }
 
+/* A number as a person writes it: [-]digits, with decimals ([-]digits[.digits]
+ * [e[+-]digits]) only when frac. strtol and strtod would also take " 80", "+80",
+ * "0x50", "inf" and "nan"; a config never means those. */
+static bool plain_number(const char *v, bool frac)
+{
+	const char *p = v;
+
+	if (*p == '-')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (frac && *p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (frac && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	return *p == 0;
+}
+
 /* Shared front half of the typed getters: find the key, require a scalar. */
 static int scalar_of(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
 		     bool required, yaml_node_t **node, const char **val, char *field, size_t flen)
@@ -290,7 +388,7 @@ int yget_long(struct ydoc *d, yaml_node_t *map, const char *path, const char *ke
 	if (rc <= 0)
 		return rc;
 	errno = 0;
-	x = strtol(v, &end, 10);
+	x = plain_number(v, false) ? strtol(v, &end, 10) : (end = (char *)v, 0);
 	if (errno || end == v || *end) {
 		yerr(d, n, field, "'%s' is not a whole number (expected %ld..%ld)", v, min, max);
 		return -1;
@@ -315,7 +413,7 @@ int yget_double(struct ydoc *d, yaml_node_t *map, const char *path, const char *
 	if (rc <= 0)
 		return rc;
 	errno = 0;
-	x = strtod(v, &end);
+	x = plain_number(v, true) ? strtod(v, &end) : (end = (char *)v, 0);
 	if (errno || end == v || *end || !isfinite(x)) {
 		yerr(d, n, field, "'%s' is not a number", v);
 		return -1;
@@ -352,25 +450,42 @@ int yget_bool(struct ydoc *d, yaml_node_t *map, const char *path, const char *ke
 
 int parse_duration_ms(const char *s, long *out_ms)
 {
-	char *end;
-	double v;
-	double mult;
+	char num[32];
+	const char *p = s, *unit;
+	double v, mult;
+	size_t n;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
+	/* digits[.digits] then a unit: strtod alone would take " 5s", "+5s", "1e3s",
+	 * "inf" and "0x5". */
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (p == s)
 		return -1;
-	if (!*end || !strcmp(end, "s"))
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	n = (size_t)(p - s);
+	if (n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n);
+	num[n] = 0;
+	unit = p;
+	v = strtod(num, NULL);
+	if (!*unit || !strcmp(unit, "s"))
 		mult = 1000;
-	else if (!strcmp(end, "ms"))
+	else if (!strcmp(unit, "ms"))
 		mult = 1;
-	else if (!strcmp(end, "m"))
+	else if (!strcmp(unit, "m"))
 		mult = 60000;
-	else if (!strcmp(end, "h"))
+	else if (!strcmp(unit, "h"))
 		mult = 3600000;
 	else
 		return -1;
-	if (v * mult > 1e12)
+	if (!isfinite(v) || v * mult > 1e12)
 		return -1;
 	*out_ms = (long)llround(v * mult);
 	return 0;

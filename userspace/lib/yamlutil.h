@@ -16,6 +16,11 @@ struct ydoc {
 	FILE *err; /* where problems are printed; stderr when NULL */
 };
 
+/* What a document may be: no deeper than this many nested lists and mappings, no
+ * longer than this many bytes, one document, no aliases (see prescan in yamlutil.c). */
+#define YDOC_MAX_DEPTH 64
+#define YDOC_MAX_BYTES 16777216
+
 /* Load a file; on a syntax error prints it with its line and returns -EINVAL. */
 int ydoc_load(struct ydoc *d, const char *path);
 /* The same from memory; name stands for the file in messages, err receives them. */

@@ -14,7 +14,7 @@ declare -A GROUP=(
 	[base]="clang llvm gcc make pkg-config
 		libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 		libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
-		iproute2 ethtool nftables conntrack curl wrk prometheus jq util-linux"
+		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux"
 	# make fresh-check: a Debian 12 root built from the package mirror.
 	[fresh-check]="debootstrap"
 )

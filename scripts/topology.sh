@@ -17,6 +17,10 @@ NS_SPL=xcan-$TOPO_ID-spl
 NS_ST=xcan-$TOPO_ID-st
 NS_CA=xcan-$TOPO_ID-ca
 PIN_ROOT=${PIN_ROOT:-/sys/fs/bpf/xdp-canary-$TOPO_ID}
+# canaryd's Unix socket (the door for changes) in a root-owned 0755 directory of its own,
+# so a test user can reach the socket file and meet its own permissions.
+AGENT_SOCK_DIR=/run/xcan-$TOPO_ID
+AGENT_SOCK=$AGENT_SOCK_DIR/canaryd.sock
 BUILD=${BUILD:-build}
 TOPO_PIDS=()
 TOPO_CREATED=0
@@ -52,9 +56,10 @@ ctl() {
 	spl "$BUILD/canaryctl" "$cmd" --pin-root "$PIN_ROOT" "$@"
 }
 
-# canaryctl for commands that talk to canaryd (it listens on loopback in the splitter's
-# namespace, so the default --agent reaches it).
-actl() { spl "$BUILD/canaryctl" "$@"; }
+# canaryctl for commands that talk to canaryd: through its Unix socket, which is where
+# changes must go (reads could also use its TCP listener on loopback in the splitter's
+# namespace).
+actl() { CANARY_SOCKET=$AGENT_SOCK spl "$BUILD/canaryctl" "$@"; }
 
 # Start canaryd in the splitter's namespace (extra arguments go to canaryd) and wait
 # until it answers /healthz; AGENT_PID is its pid. Its stderr goes to
@@ -62,7 +67,7 @@ actl() { spl "$BUILD/canaryctl" "$@"; }
 agent_start() {
 	local i
 	bg_in_ns "$NS_SPL" "$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state" \
-		"$@" 2>>"$TOPO_LOGDIR/canaryd.log"
+		--socket "$AGENT_SOCK" "$@" 2>>"$TOPO_LOGDIR/canaryd.log"
 	AGENT_PID=$BG_PID
 	for ((i = 0; i < 50; i++)); do
 		# Up, and it is this one (not an older one still holding the port).
@@ -223,6 +228,7 @@ topo_destroy() {
 	if [ -d "$PIN_ROOT" ]; then
 		rm -rf "$PIN_ROOT" || true
 	fi
+	rm -rf "$AGENT_SOCK_DIR" || true
 	TOPO_CREATED=0
 	return 0
 }

@@ -25,7 +25,34 @@
 #include "util.h"
 
 static const char *pin_root = CANARY_DEFAULT_PIN_ROOT;
-static const char *agent = CANARY_DEFAULT_AGENT;
+static struct agent_target agent = {.socket = CANARY_DEFAULT_SOCKET};
+
+/* The options that say where canaryd is, shared by every command that talks to it. */
+#define AGENT_OPTS                                                                             \
+	{"agent", required_argument, NULL, 'a'}, {"socket", required_argument, NULL, 'S'},     \
+		{"token-file", required_argument, NULL, 'T'},                                  \
+		{"cacert", required_argument, NULL, 'C'}
+
+/* Handle one of AGENT_OPTS; false when opt is none of them. */
+static bool agent_option(int opt, const char *arg)
+{
+	switch (opt) {
+	case 'a':
+		agent.tcp = arg;
+		return true;
+	case 'S':
+		agent.socket = arg;
+		return true;
+	case 'T':
+		agent.token_file = arg;
+		return true;
+	case 'C':
+		agent.cacert = arg;
+		return true;
+	default:
+		return false;
+	}
+}
 
 #define PIN_ROOT_HELP "  -p, --pin-root DIR      pin root (default " CANARY_DEFAULT_PIN_ROOT ")\n"
 
@@ -458,8 +485,13 @@ static int cmd_sweep(int argc, char **argv)
 /* ---- rollouts (through canaryd) --------------------------------------------------------- */
 
 #define AGENT_HELP                                                                             \
-	"      --agent ADDR:PORT   canaryd's API (default " CANARY_DEFAULT_AGENT                  \
-	", or $CANARY_AGENT)\n"
+	"      --socket PATH       canaryd's Unix socket, for changes (default\n"                  \
+	"                          " CANARY_DEFAULT_SOCKET ", or $CANARY_SOCKET); reads that\n"  \
+	"                          cannot use it ask " CANARY_DEFAULT_LISTEN "\n"                \
+	"      --agent ADDR:PORT   use canaryd's TCP listener instead (https://ADDR:PORT for\n"   \
+	"                          TLS; or $CANARY_AGENT); changes there need --token-file\n"    \
+	"      --token-file FILE   the bearer token for changes over TCP\n"                     \
+	"      --cacert FILE       the CA that signed canaryd's certificate (https)\n"
 
 static double jnum(struct json_object *j, const char *k)
 {
@@ -491,7 +523,7 @@ static struct json_object *call(const char *method, const char *path, struct jso
 	char err[512];
 	long code;
 
-	if (agent_call(agent, method, path, body, &code, &reply, err, sizeof(err))) {
+	if (agent_call(&agent, method, path, body, &code, &reply, err, sizeof(err))) {
 		log_error("%s", err);
 		*rc = 1;
 		return NULL;
@@ -669,7 +701,7 @@ static int cmd_rollout(int argc, char **argv)
 	static const struct option opts[] = {
 		{"plan", required_argument, NULL, 'f'},	  {"full", no_argument, NULL, 'F'},
 		{"json", no_argument, NULL, 'j'},	  {"wait", no_argument, NULL, 'w'},
-		{"timeout", required_argument, NULL, 't'}, {"agent", required_argument, NULL, 'a'},
+		{"timeout", required_argument, NULL, 't'}, AGENT_OPTS,
 		{"help", no_argument, NULL, 'h'},	  {},
 	};
 	const char *plan = NULL, *verb, *svc;
@@ -695,12 +727,11 @@ static int cmd_rollout(int argc, char **argv)
 			if (cli_parse_double("--timeout", optarg, 0.001, INFINITY, &timeout))
 				return EXIT_USAGE;
 			break;
-		case 'a':
-			agent = optarg;
-			break;
 		case 'h':
 			return 0;
 		default:
+			if (agent_option(opt, optarg))
+				break;
 			return EXIT_USAGE;
 		}
 	}
@@ -736,7 +767,7 @@ static int cmd_history(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
-		{"agent", required_argument, NULL, 'a'},
+		AGENT_OPTS,
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -749,8 +780,8 @@ static int cmd_history(int argc, char **argv)
 	while ((opt = cli_getopt(argc, argv, "ja:h", opts)) != -1) {
 		if (opt == 'j')
 			json = true;
-		else if (opt == 'a')
-			agent = optarg;
+		else if (agent_option(opt, optarg))
+			continue;
 		else if (opt == 'h')
 			return 0;
 		else
@@ -788,7 +819,7 @@ static int cmd_watch(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"interval", required_argument, NULL, 'i'}, {"count", required_argument, NULL, 'n'},
-		{"agent", required_argument, NULL, 'a'},    {"pin-root", required_argument, NULL, 'p'},
+		AGENT_OPTS, {"pin-root", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},	    {},
 	};
 	double interval = 1;
@@ -805,15 +836,14 @@ static int cmd_watch(int argc, char **argv)
 			if (cli_parse_uint("--count", optarg, 1, UINT64_MAX, &count))
 				return EXIT_USAGE;
 			break;
-		case 'a':
-			agent = optarg;
-			break;
 		case 'p':
 			pin_root = optarg;
 			break;
 		case 'h':
 			return 0;
 		default:
+			if (agent_option(opt, optarg))
+				break;
 			return EXIT_USAGE;
 		}
 	}
@@ -837,7 +867,7 @@ static int cmd_watch(int argc, char **argv)
 			status_show(&m, optind < argc ? argv[optind] : NULL, false, interval, f);
 			canary_maps_close(&m);
 		}
-		if (agent_call(agent, "GET", "/api/v1/rollouts", NULL, &code, &reply, err,
+		if (agent_call(&agent, "GET", "/api/v1/rollouts", NULL, &code, &reply, err,
 			       sizeof(err)))
 			fprintf(f, "\n(no rollouts: %s)\n", err);
 		for (i = 0; reply && code == 200 && i < json_object_array_length(reply); i++) {
@@ -893,7 +923,7 @@ static int cmd_metric(int argc, char **argv)
 	static const struct option opts[] = {
 		{"arm", required_argument, NULL, 'A'},	     {"name", required_argument, NULL, 'N'},
 		{"successes", required_argument, NULL, 's'}, {"trials", required_argument, NULL, 't'},
-		{"agent", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
+		AGENT_OPTS,     {"help", no_argument, NULL, 'h'},
 		{},
 	};
 	const char *arm = NULL, *name = NULL;
@@ -920,12 +950,11 @@ static int cmd_metric(int argc, char **argv)
 				return EXIT_USAGE;
 			have_trials = true;
 			break;
-		case 'a':
-			agent = optarg;
-			break;
 		case 'h':
 			return 0;
 		default:
+			if (agent_option(opt, optarg))
+				break;
 			return EXIT_USAGE;
 		}
 	}
@@ -1035,6 +1064,8 @@ int main(int argc, char **argv)
 	};
 
 	if (getenv("CANARY_AGENT"))
-		agent = getenv("CANARY_AGENT");
+		agent.tcp = getenv("CANARY_AGENT");
+	if (getenv("CANARY_SOCKET"))
+		agent.socket = getenv("CANARY_SOCKET");
 	return cli_main(&c, argc, argv);
 }

@@ -4,12 +4,18 @@
  * a state directory that survives kill -9, and serves Prometheus metrics and a small
  * JSON API (canaryctl rollout ...) over HTTP on loopback. */
 #include <arpa/inet.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -22,10 +28,13 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "apiauth.h"
 #include "cli.h"
 #include "pins.h"
 #include "plan.h"
 #include "prom.h"
+#include "promquery.h"
+#include "jsonv.h"
 #include "rollout.h"
 #include "safedir.h"
 #include "service.h"
@@ -34,9 +43,10 @@
 #include "sweep.h"
 #include "util.h"
 
-#define DEFAULT_LISTEN	  "127.0.0.1:9181"
 #define DEFAULT_STATE_DIR "/var/lib/xdp-canary"
 #define MAX_BODY	  (1 << 20)
+#define STATE_MAX_BYTES	  (4 << 20) /* a saved rollout: its plan plus counters */
+#define ACTOR_AGENT	  "canaryd"
 #define NSLOTS		  (2 * CANARY_MAX_SERVICES * CANARY_ARMS)
 
 struct agent {
@@ -53,6 +63,16 @@ struct agent {
 	struct rollout *rollouts[CANARY_MAX_SERVICES]; /* by slot, any order */
 	uint64_t weight_changes[CANARY_MAX_SERVICES][WREASON_COUNT]; /* by service id */
 	struct prom_agent stats;
+	/* Rollouts whose saved state failed validation: their canary may carry traffic,
+	 * so they are shown (phase Error) until the operator aborts or promotes. */
+	struct bad_state {
+		char service[CANARY_NAME_LEN];
+		char file[NAME_MAX + 1];
+		char reason[300];
+	} bad[CANARY_MAX_SERVICES];
+	unsigned int nbad;
+	int state_lock;		     /* flock of state_dir: one agent per directory */
+	_Atomic uint64_t last_poll_ns; /* end of the last completed poll, for /healthz */
 };
 
 static struct agent A;
@@ -94,20 +114,35 @@ static void logline(const char *fmt, ...)
 
 /* ---- state files -------------------------------------------------------------------------- */
 
-/* Write atomically: temp file, fsync, rename, fsync of the directory. */
+/* Write atomically: temp file, fsync, rename, fsync of the directory. A short write
+ * is an error even when write() set no errno (a full disk reports ENOSPC only on the
+ * next call): the temp file is removed and the good file stays. */
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
+	size_t done = 0;
 	int fd, dfd, err = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd))
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -ENOSPC;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (!err && fsync(fd))
 		err = -errno;
-	close(fd);
+	if (close(fd) && !err)
+		err = -errno;
 	if (!err && rename(tmp, path))
 		err = -errno;
 	if (err) {
@@ -137,29 +172,33 @@ static void persist(const struct rollout *r)
 	json_object_put(j);
 }
 
-/* History: one JSON object per line, appended and synced. */
-static void history(const struct rollout *r, const struct rollout_decision *d, int64_t now_ms)
+/* History: one JSON object per line, appended and synced. actor says who made the
+ * change: canaryd itself, "uid:N" through the socket, "token:NAME" over TCP, or
+ * "maps" for a change noticed in the maps (made with canaryctl directly). */
+static void history_line(const char *svc, const struct rollout_decision *d, unsigned int step,
+			 unsigned int steps, const char *phase, const char *detail,
+			 const char *evidence, const char *actor, int64_t now_ms)
 {
 	struct json_object *j = json_object_new_object();
-	char path[PATH_MAX], ts[32], ev[1024];
+	char path[PATH_MAX], ts[32];
 	const char *line;
 	FILE *f;
 
 	stamp(ts, sizeof(ts), now_ms);
-	rollout_evidence(r, ev, sizeof(ev));
 	json_object_object_add(j, "time", json_object_new_string(ts));
 	json_object_object_add(j, "time_ms", json_object_new_int64(now_ms));
-	json_object_object_add(j, "service", json_object_new_string(r->plan.service));
+	json_object_object_add(j, "service", json_object_new_string(svc));
 	json_object_object_add(j, "old_weight", json_percent(d->old_bp));
 	json_object_object_add(j, "new_weight", json_percent(d->new_bp));
 	json_object_object_add(j, "reason", json_object_new_string(weight_reason_names[d->reason]));
-	json_object_object_add(j, "step", json_object_new_int(r->step + 1));
-	json_object_object_add(j, "steps", json_object_new_int(r->plan.nsteps));
-	json_object_object_add(j, "phase", json_object_new_string(rollout_phase_names[r->phase]));
-	json_object_object_add(j, "detail", json_object_new_string(r->reason));
-	json_object_object_add(j, "evidence", json_object_new_string(ev));
+	json_object_object_add(j, "actor", json_object_new_string(actor));
+	json_object_object_add(j, "step", json_object_new_int(step));
+	json_object_object_add(j, "steps", json_object_new_int(steps));
+	json_object_object_add(j, "phase", json_object_new_string(phase));
+	json_object_object_add(j, "detail", json_object_new_string(detail));
+	json_object_object_add(j, "evidence", json_object_new_string(evidence));
 	line = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
-	snprintf(path, sizeof(path), "%s/history-%s.jsonl", A.state_dir, r->plan.service);
+	snprintf(path, sizeof(path), "%s/history-%s.jsonl", A.state_dir, svc);
 	f = fopen(path, "a");
 	if (f) {
 		fprintf(f, "%s\n", line);
@@ -167,11 +206,79 @@ static void history(const struct rollout *r, const struct rollout_decision *d, i
 		fsync(fileno(f));
 		fclose(f);
 	} else {
-		logline("%s: cannot append to %s: %s", r->plan.service, path, strerror(errno));
+		logline("%s: cannot append to %s: %s", svc, path, strerror(errno));
 	}
 	json_object_put(j);
 }
 
+static void history(const struct rollout *r, const struct rollout_decision *d, const char *actor,
+		    int64_t now_ms)
+{
+	char ev[1024];
+
+	rollout_evidence(r, ev, sizeof(ev));
+	history_line(r->plan.service, d, r->step + 1, r->plan.nsteps,
+		     rollout_phase_names[r->phase], r->reason, ev, d->manual ? "maps" : actor,
+		     now_ms);
+}
+
+/* "rollout-NAME.json" with a valid NAME is a state file of the agent's own; anything
+ * else in the directory (a .bak, a .tmp, an editor's copy) is not read. */
+static bool state_file_service(const char *fname, char *svc, size_t len)
+{
+	size_t n = strlen(fname);
+
+	if (n <= 13 || strncmp(fname, "rollout-", 8) || strcmp(fname + n - 5, ".json"))
+		return false;
+	n -= 13;
+	if (n >= len)
+		return false;
+	memcpy(svc, fname + 8, n);
+	svc[n] = 0;
+	return service_name_valid(svc);
+}
+
+/* Read and validate one state file; 0, or -1 with the reason in err. */
+static int load_state_file(const char *path, const char *svc, struct rollout *r, char *err,
+			   size_t len)
+{
+	struct json_object *j;
+	struct jv v = {};
+	char *text;
+	size_t n;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = file_read_all(path, STATE_MAX_BYTES, &text, &n);
+	if (rc) {
+		snprintf(err, len, "%s", rc == -EFBIG ? "the file is too large" : strerror(-rc));
+		return -1;
+	}
+	j = jv_parse(&v, text, n);
+	free(text);
+	if (!j) {
+		snprintf(err, len, n ? "not valid JSON (truncated?)" : "the file is empty");
+		return -1;
+	}
+	rc = rollout_from_json(r, j, svc, err, len);
+	json_object_put(j);
+	return rc ? -1 : 0;
+}
+
+static struct bad_state *find_bad(const char *svc)
+{
+	unsigned int i;
+
+	for (i = 0; i < A.nbad; i++)
+		if (!strcmp(A.bad[i].service, svc))
+			return &A.bad[i];
+	return NULL;
+}
+
+/* Load every state file. One that fails validation is never dropped quietly: its
+ * service's canary may be carrying traffic with nobody watching, so it becomes a
+ * rollout in phase Error (API, status, metric) until the operator aborts or promotes
+ * it. The weight is left as it is. */
 static void load_states(void)
 {
 	DIR *dir = opendir(A.state_dir);
@@ -180,25 +287,33 @@ static void load_states(void)
 	if (!dir)
 		return;
 	while ((e = readdir(dir))) {
-		char path[PATH_MAX], err[256];
-		struct json_object *j;
+		char path[PATH_MAX], err[256], svc[CANARY_NAME_LEN];
 		struct rollout *r;
 		unsigned int i;
 
-		if (strncmp(e->d_name, "rollout-", 8) || !strstr(e->d_name, ".json"))
+		if (!state_file_service(e->d_name, svc, sizeof(svc)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", A.state_dir, e->d_name);
-		j = json_object_from_file(path);
 		r = calloc(1, sizeof(*r));
-		if (!j || !r || rollout_from_json(r, j, err, sizeof(err))) {
-			logline("ignoring %s: %s", path, j ? err : "not valid JSON");
-			json_object_put(j);
-			if (r)
-				rollout_free(r);
+		if (!r)
+			break;
+		if (load_state_file(path, svc, r, err, sizeof(err))) {
+			struct bad_state *b = &A.bad[A.nbad];
+
+			rollout_free(r);
 			free(r);
+			if (A.nbad == CANARY_MAX_SERVICES)
+				continue;
+			snprintf(b->service, sizeof(b->service), "%s", svc);
+			snprintf(b->file, sizeof(b->file), "%s", e->d_name);
+			snprintf(b->reason, sizeof(b->reason), "%s", err);
+			A.nbad++;
+			logline("%s: ERROR: the saved rollout %s is not valid (%s); its canary keeps "
+				"its weight and nobody runs its rollout: 'canaryctl rollout abort %s' "
+				"rolls it back, 'canaryctl rollout promote %s' completes it",
+				svc, path, err, svc, svc);
 			continue;
 		}
-		json_object_put(j);
 		for (i = 0; i < CANARY_MAX_SERVICES && A.rollouts[i]; i++)
 			;
 		if (i == CANARY_MAX_SERVICES) {
@@ -364,7 +479,8 @@ static int write_weight(struct rollout *r, const struct service_state *s,
 	return err;
 }
 
-static void apply(struct rollout *r, const struct rollout_decision *d, int64_t now_ms)
+static void apply(struct rollout *r, const struct rollout_decision *d, const char *actor,
+		  int64_t now_ms)
 {
 	const struct service_state *s = find_service(r->plan.service);
 	char b[16];
@@ -372,7 +488,7 @@ static void apply(struct rollout *r, const struct rollout_decision *d, int64_t n
 	if (d->manual) {
 		if (s)
 			A.weight_changes[s->info.id][WREASON_MANUAL]++;
-		history(r, d, now_ms);
+		history(r, d, actor, now_ms);
 	}
 	if (d->set_weight && s) {
 		int rc = write_weight(r, s, d);
@@ -387,7 +503,7 @@ static void apply(struct rollout *r, const struct rollout_decision *d, int64_t n
 					"(on_rollback: reset)",
 					r->plan.service, n);
 			}
-			history(r, d, now_ms);
+			history(r, d, actor, now_ms);
 		} else if (rc == 1) {
 			r->pending = false;
 			logline("%s: the service was changed by hand meanwhile; not writing weight "
@@ -419,7 +535,7 @@ static void retry_pending(struct rollout *r, const struct service_state *s, int6
 	d.reset_flows = d.new_bp == 0 && !rollout_active(r) && r->plan.on_rollback == ROLLBACK_RESET;
 	snprintf(d.log, sizeof(d.log), "%s: retried the weight write: %s", r->plan.service,
 		 bp_pct(d.new_bp, b, sizeof(b)));
-	apply(r, &d, now_ms);
+	apply(r, &d, ACTOR_AGENT, now_ms);
 }
 
 /* Record any change made by hand since the rollout last looked (before a command
@@ -432,99 +548,10 @@ static void sync_manual(struct rollout *r, int64_t now_ms)
 
 	if (s && svc_config_read(&A.maps, s->info.id, &cfg) == 0 &&
 	    rollout_notice_manual(r, cfg.canary_weight, cfg.generation, now_ms, &d))
-		apply(r, &d, now_ms);
+		apply(r, &d, ACTOR_AGENT, now_ms);
 }
 
 /* ---- Prometheus pulls --------------------------------------------------------------------- */
-
-static size_t curl_sink(char *p, size_t sz, size_t n, void *ctx)
-{
-	struct {
-		char *buf;
-		size_t len;
-	} *b = ctx;
-	size_t add = sz * n;
-	char *nb;
-
-	if (b->len + add > MAX_BODY)
-		return 0;
-	nb = realloc(b->buf, b->len + add + 1);
-	if (!nb)
-		return 0;
-	memcpy(nb + b->len, p, add);
-	b->buf = nb;
-	b->len += add;
-	b->buf[b->len] = 0;
-	return add;
-}
-
-/* An instant query that must return one number (the sum of the vector). */
-static int prom_query(const char *base, const char *query, uint64_t *out, char *err, size_t len)
-{
-	struct {
-		char *buf;
-		size_t len;
-	} b = {};
-	struct json_object *j = NULL, *data, *res, *status;
-	char url[2048];
-	CURL *c = curl_easy_init();
-	char *q;
-	double sum = 0;
-	long code = 0;
-	size_t i;
-	int rc = -1;
-
-	if (!c) {
-		snprintf(err, len, "curl init failed");
-		return -1;
-	}
-	q = curl_easy_escape(c, query, 0);
-	snprintf(url, sizeof(url), "%s/api/v1/query?query=%s", base, q ? q : "");
-	curl_free(q);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	if (curl_easy_perform(c) != CURLE_OK) {
-		snprintf(err, len, "cannot reach %s", base);
-		goto out;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	j = b.buf ? json_tokener_parse(b.buf) : NULL;
-	if (code != 200 || !j || !json_object_object_get_ex(j, "status", &status) ||
-	    strcmp(json_object_get_string(status), "success")) {
-		snprintf(err, len, "query '%s' failed (HTTP %ld)", query, code);
-		goto out;
-	}
-	if (!json_object_object_get_ex(j, "data", &data) ||
-	    !json_object_object_get_ex(data, "result", &res) ||
-	    !json_object_is_type(res, json_type_array) || !json_object_array_length(res)) {
-		snprintf(err, len, "query '%s' returned no data", query);
-		goto out;
-	}
-	for (i = 0; i < json_object_array_length(res); i++) {
-		struct json_object *v = NULL;
-
-		json_object_object_get_ex(json_object_array_get_idx(res, i), "value", &v);
-		if (!v || json_object_array_length(v) != 2) {
-			snprintf(err, len, "query '%s' is not an instant vector", query);
-			goto out;
-		}
-		sum += atof(json_object_get_string(json_object_array_get_idx(v, 1)));
-	}
-	if (!isfinite(sum) || sum < 0) {
-		snprintf(err, len, "query '%s' gave %g", query, sum);
-		goto out;
-	}
-	*out = (uint64_t)llround(sum);
-	rc = 0;
-out:
-	json_object_put(j);
-	free(b.buf);
-	curl_easy_cleanup(c);
-	return rc;
-}
 
 /* Read every pulled metric of every active rollout. Runs on its own thread, so a slow
  * or unreachable Prometheus never delays the poll (and a rollback) of any rollout; the
@@ -668,7 +695,7 @@ static void poll_once(double dt)
 			continue;
 		if (!s || svc_config_read(&A.maps, s->info.id, &cfg)) {
 			rollout_service_gone(r, &d);
-			apply(r, &d, now);
+			apply(r, &d, ACTOR_AGENT, now);
 			continue;
 		}
 		for (arm = 0; arm < CANARY_ARMS; arm++)
@@ -679,7 +706,7 @@ static void poll_once(double dt)
 		in.dt = dt;
 		in.now_ms = now;
 		rollout_tick(r, &in, &d);
-		apply(r, &d, now);
+		apply(r, &d, ACTOR_AGENT, now);
 		/* The evidence moved: keep it (an idle poll changes nothing that matters). */
 		if (rollout_active(r) && !d.changed && !d.set_weight && !d.manual) {
 			bool moved = false;
@@ -697,35 +724,36 @@ static void poll_once(double dt)
 	pthread_mutex_unlock(&A.lock);
 }
 
-/* ---- HTTP API ------------------------------------------------------------------------------ */
+/* ---- HTTP API ------------------------------------------------------------------------------
+ * Two doors. The Unix socket (root's, mode 0660, a group the operator names) takes
+ * every request: its permissions decide who may steer, and SO_PEERCRED names the
+ * caller in the history. The TCP listener serves reads to anyone; it takes changes
+ * only with a bearer token from --token-file, and a token only over TLS or loopback.
+ * Every change must be JSON, and no request may name a foreign Host or Origin. */
 
-struct body {
+enum door_kind { DOOR_SOCKET, DOOR_TCP };
+
+struct door {
+	enum door_kind kind;
+	struct MHD_Daemon *d;
+	struct api_hosts hosts;
+	char where[PATH_MAX + 16]; /* for messages: the socket path or ADDR:PORT */
+};
+
+static struct door doors[2];
+static struct api_tokens tokens;
+
+/* A request as the handler collects it: the body, then (outside the agent's lock)
+ * its JSON and, for a start, the parsed plan. */
+struct request {
 	char *buf;
 	size_t len;
 	bool too_big;
+	struct json_object *json;
+	struct plan *plan;
+	char *plan_errors;
+	char actor[96];
 };
-
-/* A string member, or NULL when missing or not a string (a JSON null included). */
-static const char *jstring(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* A non-negative integer member. */
-static bool jcount(struct json_object *o, const char *k, uint64_t *out)
-{
-	struct json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0)
-		return false;
-	*out = (uint64_t)json_object_get_int64(v);
-	return true;
-}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
 			     const char *text)
@@ -734,7 +762,15 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const 
 		MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
+	if (!r)
+		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
+	/* Nothing here is for other sites' pages: no CORS headers, no framing, no sniffing. */
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	if (code == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"canaryd\"");
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -920,6 +956,9 @@ static enum MHD_Result api_metrics(struct MHD_Connection *c)
 		ps[i].rollout = find_rollout(A.svcs[i].info.name);
 		ps[i].weight_changes = A.weight_changes[A.svcs[i].info.id];
 	}
+	A.stats.nstate_errors = A.nbad;
+	for (i = 0; i < A.nbad; i++)
+		A.stats.state_errors[i] = A.bad[i].service;
 	prom_write(f, ps, A.nsvcs, &A.reasons, &A.stats);
 	fclose(f);
 	ret = reply(c, 200, "text/plain; version=0.0.4", buf ? buf : "");
@@ -929,39 +968,116 @@ static enum MHD_Result api_metrics(struct MHD_Connection *c)
 	return ret;
 }
 
-/* POST /api/v1/rollouts/SVC: {"plan_text": "...", "plan_file": "..."} */
-static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, struct json_object *req)
+/* A rollout whose saved state is invalid, as the API shows it. */
+static struct json_object *bad_json(const struct bad_state *b)
 {
-	const char *text, *file;
-	char *errs = NULL, err[256];
-	size_t errlen = 0;
+	const struct service_state *s = find_service(b->service);
+	struct json_object *j = json_object_new_object();
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg),
+		 "the saved state %s is not valid: %s; the canary keeps its weight and no rollout "
+		 "watches it: abort rolls it back, promote completes it",
+		 b->file, b->reason);
+	json_object_object_add(j, "service", json_object_new_string(b->service));
+	json_object_object_add(j, "phase", json_object_new_string("Error"));
+	json_object_object_add(j, "reason", json_object_new_string(msg));
+	json_object_object_add(j, "state_file", json_object_new_string(b->file));
+	json_object_object_add(j, "state_error", json_object_new_string(b->reason));
+	json_object_object_add(j, "canary_weight",
+			       s ? json_percent(s->cfg.canary_weight) : NULL);
+	json_object_object_add(j, "step", json_object_new_int(0));
+	json_object_object_add(j, "steps", json_object_new_int(0));
+	return j;
+}
+
+/* abort or promote of a rollout whose state is invalid: set the weight (0 or 100) as
+ * a compare-and-swap, keep the bad file under a name the agent does not read, and
+ * record it. */
+static enum MHD_Result resolve_bad(struct MHD_Connection *c, struct bad_state *b,
+				   const char *cmd, const char *actor)
+{
+	bool promote = !strcmp(cmd, "promote");
+	struct rollout_decision d = {.set_weight = true,
+				     .new_bp = promote ? CANARY_WEIGHT_SCALE : 0,
+				     .reason = promote ? WREASON_PROMOTE : WREASON_ABORT};
+	const struct service_state *s;
+	char from[PATH_MAX], to[PATH_MAX + 32], detail[1024];
+	struct svc_config cfg;
+	int err = -ESTALE, tries;
+	int64_t t = wall_ms();
+
+	if (strcmp(cmd, "abort") && !promote)
+		return reply_error(c, 409, "the rollout's saved state is invalid; only abort (weight "
+					   "0) or promote (weight 100) can end it");
+	refresh_services();
+	s = find_service(b->service);
+	if (!s)
+		return reply_error(c, 404, "the service is no longer in the maps");
+	for (tries = 0; tries < 8 && err == -ESTALE; tries++) {
+		err = svc_config_read(&A.maps, s->info.id, &cfg);
+		if (err)
+			break;
+		d.old_bp = cfg.canary_weight;
+		cfg.canary_weight = d.new_bp;
+		err = svc_config_publish(&A.maps, s->info.id, s->info.name, &cfg, cfg.generation);
+	}
+	if (err) {
+		snprintf(detail, sizeof(detail), "cannot set the weight: %s", strerror(-err));
+		return reply_error(c, 500, detail);
+	}
+	snprintf(from, sizeof(from), "%s/%s", A.state_dir, b->file);
+	snprintf(to, sizeof(to), "%s/%s.invalid-%lld", A.state_dir, b->file, (long long)t);
+	if (rename(from, to))
+		logline("%s: cannot move %s aside: %s", b->service, from, strerror(errno));
+	snprintf(detail, sizeof(detail), "%s by hand: the saved state was invalid (%s); kept as %s",
+		 promote ? "promoted" : "aborted", b->reason, strrchr(to, '/') + 1);
+	history_line(b->service, &d, 0, 0, promote ? "Succeeded" : "Aborted", detail, "", actor, t);
+	logline("%s: %s", b->service, detail);
+	A.weight_changes[s->info.id][d.reason]++;
+	{
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "service", json_object_new_string(b->service));
+		json_object_object_add(j, "phase",
+				       json_object_new_string(promote ? "Succeeded" : "Aborted"));
+		json_object_object_add(j, "reason", json_object_new_string(detail));
+		json_object_object_add(j, "canary_weight", json_percent(d.new_bp));
+		*b = A.bad[--A.nbad];
+		return reply_json(c, 200, j);
+	}
+}
+
+/* POST /api/v1/rollouts/SVC with a plan parsed before the lock was taken. */
+static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, struct request *q)
+{
+	const char *file = "(plan)";
+	char err[256];
 	struct rollout *r, *old;
-	struct plan p;
 	const struct service_state *s;
 	struct arm_stats now[CANARY_ARMS];
 	struct rollout_decision d = {};
-	FILE *ef;
+	struct jv v = {};
+	const char *text;
 	unsigned int i;
 	int rc, arm;
 	int64_t t = wall_ms();
 
-	text = jstring(req, "plan_text");
-	if (!text)
-		return reply_error(c, 400, "the request needs plan_text (the plan's YAML, a string)");
-	file = jstring(req, "plan_file") ?: "(plan)";
-	ef = open_memstream(&errs, &errlen);
-	rc = plan_parse_text(text, strlen(text), file, &p, ef);
-	fclose(ef);
-	if (rc) {
-		enum MHD_Result ret = reply_error(c, 400, errs ? errs : "invalid plan");
-
-		free(errs);
-		return ret;
-	}
-	free(errs);
-	if (strcmp(p.service, svc)) {
-		snprintf(err, sizeof(err), "the plan is for service '%s', not '%s'", p.service, svc);
+	if (!jv_str(&v, q->json, "plan_text", NULL, PLAN_MAX_BYTES, false, &text) ||
+	    !jv_str(&v, q->json, "plan_file", NULL, PATH_MAX, true, &file))
+		return reply_error(c, 400, v.err);
+	if (!q->plan)
+		return reply_error(c, 400, q->plan_errors ? q->plan_errors : "invalid plan");
+	if (strcmp(q->plan->service, svc)) {
+		snprintf(err, sizeof(err), "the plan is for service '%s', not '%s'",
+			 q->plan->service, svc);
 		return reply_error(c, 400, err);
+	}
+	if (find_bad(svc)) {
+		snprintf(err, sizeof(err), "the saved rollout of '%s' is invalid; end it first with "
+					   "'canaryctl rollout abort %s' (or promote)",
+			 svc, svc);
+		return reply_error(c, 409, err);
 	}
 	refresh_services();
 	s = find_service(svc);
@@ -996,7 +1112,7 @@ static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, stru
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return reply_error(c, 500, "out of memory");
-	if (rollout_init(r, &p, text, s->info.id, now, t, err, sizeof(err))) {
+	if (rollout_init(r, q->plan, text, s->info.id, now, t, err, sizeof(err))) {
 		rollout_free(r);
 		free(r);
 		return reply_error(c, 400, err);
@@ -1021,34 +1137,40 @@ static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, stru
 	}
 	d.set_weight = true;
 	d.old_bp = r->weight_bp;
-	d.new_bp = p.steps[0].weight_bp;
+	d.new_bp = q->plan->steps[0].weight_bp;
 	d.reason = WREASON_START;
 	r->weight_bp = d.new_bp;
 	{
 		char a[16], b[16];
 
-		snprintf(d.log, sizeof(d.log), "%s: rollout started from %s: step 1/%u, weight %s%% -> %s%%",
-			 svc, file, p.nsteps, bp_str(d.old_bp, a, sizeof(a)),
+		snprintf(d.log, sizeof(d.log), "%s: rollout started from %s by %s: step 1/%u, weight "
+					       "%s%% -> %s%%",
+			 svc, file, q->actor, q->plan->nsteps, bp_str(d.old_bp, a, sizeof(a)),
 			 bp_str(d.new_bp, b, sizeof(b)));
 	}
-	apply(r, &d, t);
+	apply(r, &d, q->actor, t);
 	return reply_json(c, 201, rollout_json(r));
 }
 
 static enum MHD_Result api_command(struct MHD_Connection *c, const char *svc, const char *cmd,
-				   struct json_object *req)
+				   struct request *q)
 {
 	struct rollout *r = find_rollout(svc);
+	struct bad_state *b = find_bad(svc);
 	struct rollout_decision d;
-	struct json_object *jfull;
+	struct jv v = {};
+	bool full = false;
 	char err[256];
 	int rc;
 	int64_t t = wall_ms();
 
-	if (req && json_object_object_get_ex(req, "full", &jfull) &&
-	    !json_object_is_type(jfull, json_type_boolean))
+	if (q->json && !jv_bool(&v, q->json, "full", NULL, true, &full))
 		return reply_error(c, 400, "full must be true or false");
-
+	if (strcmp(cmd, "pause") && strcmp(cmd, "resume") && strcmp(cmd, "abort") &&
+	    strcmp(cmd, "promote"))
+		return reply_error(c, 404, "unknown command (pause, resume, abort, promote)");
+	if (b)
+		return resolve_bad(c, b, cmd, q->actor);
 	if (!r) {
 		snprintf(err, sizeof(err), "there is no rollout of '%s'; start one with 'canaryctl "
 					   "rollout start %s --plan FILE'",
@@ -1062,16 +1184,16 @@ static enum MHD_Result api_command(struct MHD_Connection *c, const char *svc, co
 		rc = rollout_resume(r, &d, t, err, sizeof(err));
 	else if (!strcmp(cmd, "abort"))
 		rc = rollout_abort(r, &d, t, err, sizeof(err));
-	else if (!strcmp(cmd, "promote"))
-		rc = rollout_promote(r,
-				     req && json_object_object_get_ex(req, "full", &jfull) &&
-					     json_object_get_boolean(jfull),
-				     &d, t, err, sizeof(err));
 	else
-		return reply_error(c, 404, "unknown command (pause, resume, abort, promote)");
+		rc = rollout_promote(r, full, &d, t, err, sizeof(err));
 	if (rc)
 		return reply_error(c, 409, err);
-	apply(r, &d, t);
+	if (d.log[0]) {
+		size_t n = strlen(d.log);
+
+		snprintf(d.log + n, sizeof(d.log) - n, " (by %s)", q->actor);
+	}
+	apply(r, &d, q->actor, t);
 	return reply_json(c, 200, rollout_json(r));
 }
 
@@ -1095,19 +1217,27 @@ static enum MHD_Result api_history(struct MHD_Connection *c, const char *svc)
 }
 
 /* POST /api/v1/metrics: {"service": S, "arm": "canary", "name": N, "successes": s, "trials": t} */
-static enum MHD_Result api_push(struct MHD_Connection *c, struct json_object *req)
+static enum MHD_Result api_push(struct MHD_Connection *c, struct request *q)
 {
-	const char *svc = jstring(req, "service"), *armname = jstring(req, "arm");
-	const char *name = jstring(req, "name");
+	const char *svc, *armname, *name;
 	uint64_t succ, trials;
 	struct rollout *r;
-	char err[256];
+	struct jv v = {};
+	char err[512];
 	int arm;
 
-	if (!svc || !armname || !name || !jcount(req, "successes", &succ) ||
-	    !jcount(req, "trials", &trials))
-		return reply_error(c, 400, "a report needs service, arm and name (strings) and "
-					   "successes and trials (counts >= 0)");
+	if (!jv_str(&v, q->json, "service", NULL, CANARY_NAME_LEN - 1, false, &svc) ||
+	    !jv_str(&v, q->json, "arm", NULL, 16, false, &armname) ||
+	    !jv_str(&v, q->json, "name", NULL, PLAN_NAME_LEN - 1, false, &name) ||
+	    !jv_u64(&v, q->json, "successes", NULL, INT64_MAX, false, &succ) ||
+	    !jv_u64(&v, q->json, "trials", NULL, INT64_MAX, false, &trials)) {
+		snprintf(err, sizeof(err), "a report needs service, arm and name (strings) and "
+					   "successes and trials (counts >= 0): %s",
+			 v.err);
+		return reply_error(c, 400, err);
+	}
+	if (succ > trials)
+		return reply_error(c, 400, "successes cannot exceed trials");
 	if (!strcmp(armname, "canary"))
 		arm = CANARY_ARM_CANARY;
 	else if (!strcmp(armname, "stable"))
@@ -1124,53 +1254,179 @@ static enum MHD_Result api_push(struct MHD_Connection *c, struct json_object *re
 	return reply(c, 200, "application/json", "{\"ok\":true}\n");
 }
 
-static enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method,
-			     struct body *b)
+static struct json_object *rollouts_json(void)
 {
-	struct json_object *req = NULL, *arr;
-	enum MHD_Result ret;
-	char svc[CANARY_NAME_LEN + 1] = "", cmd[32] = "";
+	struct json_object *arr = json_object_new_array();
 	unsigned int i;
+
+	for (i = 0; i < CANARY_MAX_SERVICES; i++)
+		if (A.rollouts[i])
+			json_object_array_add(arr, rollout_json(A.rollouts[i]));
+	for (i = 0; i < A.nbad; i++)
+		json_object_array_add(arr, bad_json(&A.bad[i]));
+	return arr;
+}
+
+/* Called with the agent's lock held. */
+static enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method,
+			     struct request *q)
+{
+	char svc[CANARY_NAME_LEN + 1] = "", cmd[32] = "";
 	bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET");
 
-	if (b->too_big)
-		return reply_error(c, 413, "request body too large");
-	if (post && b->len) {
-		req = json_tokener_parse(b->buf);
-		if (!req)
-			return reply_error(c, 400, "the body is not JSON");
-	}
 	if (get && !strcmp(url, "/metrics"))
-		ret = api_metrics(c);
-	else if (get && !strcmp(url, "/healthz"))
-		ret = reply(c, 200, "text/plain", "ok\n");
-	else if (post && !strcmp(url, "/api/v1/metrics"))
-		ret = api_push(c, req);
-	else if (get && !strcmp(url, "/api/v1/rollouts")) {
-		arr = json_object_new_array();
-		for (i = 0; i < CANARY_MAX_SERVICES; i++)
-			if (A.rollouts[i])
-				json_object_array_add(arr, rollout_json(A.rollouts[i]));
-		ret = reply_json(c, 200, arr);
-	} else if (sscanf(url, "/api/v1/rollouts/%32[^/]/%31s", svc, cmd) >= 1 &&
-		   service_name_valid(svc)) {
+		return api_metrics(c);
+	if (post && !strcmp(url, "/api/v1/metrics"))
+		return api_push(c, q);
+	if (get && !strcmp(url, "/api/v1/rollouts"))
+		return reply_json(c, 200, rollouts_json());
+	if (sscanf(url, "/api/v1/rollouts/%32[^/]/%31s", svc, cmd) >= 1 &&
+	    service_name_valid(svc)) {
 		struct rollout *r = find_rollout(svc);
+		struct bad_state *b = find_bad(svc);
 
 		if (!cmd[0] && get)
-			ret = r ? reply_json(c, 200, rollout_json(r))
-				: reply_error(c, 404, "no rollout of this service");
-		else if (!cmd[0] && post)
-			ret = api_start(c, svc, req);
-		else if (!strcmp(cmd, "history") && get)
-			ret = api_history(c, svc);
-		else if (post)
-			ret = api_command(c, svc, cmd, req);
-		else
-			ret = reply_error(c, 405, "method not allowed");
-	} else {
-		ret = reply_error(c, 404, "no such endpoint (see docs/AGENT.md)");
+			return b ? reply_json(c, 200, bad_json(b))
+			       : r ? reply_json(c, 200, rollout_json(r))
+				   : reply_error(c, 404, "no rollout of this service");
+		if (!cmd[0] && post)
+			return api_start(c, svc, q);
+		if (!strcmp(cmd, "history") && get)
+			return api_history(c, svc);
+		if (post)
+			return api_command(c, svc, cmd, q);
+		return reply_error(c, 405, "method not allowed");
 	}
-	json_object_put(req);
+	return reply_error(c, 404, "no such endpoint (see docs/AGENT.md)");
+}
+
+/* /healthz answers without the agent's lock: it says whether the poll loop (the one
+ * that rolls back) is alive, and a stuck lock must not hide that it is not. */
+static enum MHD_Result healthz(struct MHD_Connection *c)
+{
+	uint64_t last = atomic_load(&A.last_poll_ns), now = now_ns();
+	double age = last ? (now - last) / 1e9 : 0, limit = A.interval * 5 < 5 ? 5 : A.interval * 5;
+	char msg[160];
+
+	if (last && age > limit) {
+		snprintf(msg, sizeof(msg), "stalled: no poll completed for %.1fs\n", age);
+		return reply(c, 503, "text/plain", msg);
+	}
+	return reply(c, 200, "text/plain", "ok\n");
+}
+
+/* Who sends this change, and may they? 0 with q->actor set, or an HTTP status with a
+ * message in why. */
+static unsigned int authorize(const struct door *door, struct MHD_Connection *c,
+			      struct request *q, char *why, size_t len)
+{
+	const char *auth, *name;
+
+	if (door->kind == DOOR_SOCKET) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		struct passwd pw, *pwp = NULL;
+		char pwbuf[1024];
+
+		if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen)) {
+			snprintf(why, len, "cannot tell who is calling");
+			return 403;
+		}
+		getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwp);
+		snprintf(q->actor, sizeof(q->actor), "uid:%u%s%s%s", (unsigned int)cred.uid,
+			 pwp ? "(" : "", pwp ? pwp->pw_name : "", pwp ? ")" : "");
+		return 0;
+	}
+	if (!tokens.n) {
+		snprintf(why, len, "changes are not accepted on the TCP listener %.100s: use "
+				   "canaryd's Unix socket (%.200s), or start canaryd with --token-file for remote "
+				   "automation",
+			 door->where, doors[DOOR_SOCKET].d ? doors[DOOR_SOCKET].where : "disabled");
+		return 403;
+	}
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	name = api_token_match(&tokens, auth);
+	if (!name) {
+		snprintf(why, len, "a change over TCP needs 'Authorization: Bearer TOKEN' with a "
+				   "token from canaryd's --token-file");
+		return 401;
+	}
+	snprintf(q->actor, sizeof(q->actor), "token:%s", name);
+	return 0;
+}
+
+/* Everything that needs no agent state, so no lock: the door's checks, the JSON body,
+ * and a plan's YAML. A slow or hostile request then never delays the poll loop. */
+static enum MHD_Result serve(const struct door *door, struct MHD_Connection *c, const char *url,
+			     const char *method, struct request *q)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *ctype =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	bool read = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	char why[512], svc[CANARY_NAME_LEN + 1], rest[8];
+	enum MHD_Result ret;
+	unsigned int code;
+
+	if (!api_host_allowed(&door->hosts, host)) {
+		snprintf(why, sizeof(why), "Host '%.100s' is not this listener's name (allowed: its "
+					   "address, localhost, address literals, and --allow-host "
+					   "names)",
+			 host);
+		return reply_error(c, 403, why);
+	}
+	if (!api_origin_allowed(&door->hosts, origin))
+		return reply_error(c, 403, "requests from web pages of other origins are refused");
+	if (read && !strcmp(url, "/healthz"))
+		return healthz(c);
+	if (!read) {
+		code = authorize(door, c, q, why, sizeof(why));
+		if (code)
+			return reply_error(c, code, why);
+		if (!api_json_type(ctype))
+			return reply_error(c, 415, "a change must be sent as Content-Type: "
+						   "application/json");
+		if (q->too_big)
+			return reply_error(c, 413, "request body too large");
+		if (q->len) {
+			struct jv v = {};
+
+			q->json = jv_parse(&v, q->buf, q->len);
+			if (!q->json || !json_object_is_type(q->json, json_type_object))
+				return reply_error(c, 400, "the body is not a JSON object");
+		}
+		/* A start carries a plan: parse it here, outside the lock. */
+		if (sscanf(url, "/api/v1/rollouts/%32[^/]%7s", svc, rest) == 1 && q->json) {
+			struct json_object *t;
+
+			if (json_object_object_get_ex(q->json, "plan_text", &t) &&
+			    json_object_is_type(t, json_type_string) &&
+			    json_object_get_string_len(t) <= PLAN_MAX_BYTES) {
+				const char *file = "(plan)";
+				size_t elen = 0;
+				FILE *ef = open_memstream(&q->plan_errors, &elen);
+				struct jv v = {};
+
+				jv_str(&v, q->json, "plan_file", NULL, PATH_MAX, true, &file);
+				q->plan = malloc(sizeof(*q->plan));
+				if (!q->plan || !ef ||
+				    plan_parse_text(json_object_get_string(t),
+						    (size_t)json_object_get_string_len(t), file,
+						    q->plan, ef)) {
+					free(q->plan);
+					q->plan = NULL;
+				}
+				if (ef)
+					fclose(ef);
+			}
+		}
+	}
+	pthread_mutex_lock(&A.lock);
+	ret = route(c, url, method, q);
+	pthread_mutex_unlock(&A.lock);
 	return ret;
 }
 
@@ -1178,77 +1434,244 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			       const char *method, const char *version, const char *upload,
 			       size_t *upload_size, void **con_cls)
 {
-	struct body *b = *con_cls;
-	enum MHD_Result ret;
+	struct request *q = *con_cls;
 
-	if (!b) {
-		b = calloc(1, sizeof(*b));
-		if (!b)
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
 			return MHD_NO;
-		*con_cls = b;
+		snprintf(q->actor, sizeof(q->actor), "anonymous");
+		*con_cls = q;
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (b->len + *upload_size > MAX_BODY) {
-			b->too_big = true;
+		if (q->too_big || q->len + *upload_size > MAX_BODY) {
+			q->too_big = true;
 		} else {
-			char *nb = realloc(b->buf, b->len + *upload_size + 1);
+			char *nb = realloc(q->buf, q->len + *upload_size + 1);
 
 			if (!nb)
 				return MHD_NO;
-			memcpy(nb + b->len, upload, *upload_size);
-			b->buf = nb;
-			b->len += *upload_size;
-			b->buf[b->len] = 0;
+			memcpy(nb + q->len, upload, *upload_size);
+			q->buf = nb;
+			q->len += *upload_size;
+			q->buf[q->len] = 0;
 		}
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	pthread_mutex_lock(&A.lock);
-	ret = route(c, url, method, b);
-	pthread_mutex_unlock(&A.lock);
-	return ret;
+	return serve(cls, c, url, method, q);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
-	struct body *b = *con_cls;
+	struct request *q = *con_cls;
 
-	if (b) {
-		free(b->buf);
-		free(b);
+	if (q) {
+		free(q->buf);
+		json_object_put(q->json);
+		free(q->plan);
+		free(q->plan_errors);
+		free(q);
 	}
 	*con_cls = NULL;
 }
 
-static struct MHD_Daemon *http_start(const char *listen)
-{
-	struct sockaddr_storage ss = {};
-	union canary_addr a;
-	uint16_t port;
-	int fam = endpoint_parse(listen, &a, &port);
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+/* The daemon options both doors share: a few threads, so that one slow connection
+ * never holds up another (or /healthz), and bounded connections and time. */
+#define DOOR_THREADS	  4
+#define DOOR_CONNECTIONS  64
+#define DOOR_PER_IP	  16
+#define DOOR_TIMEOUT_S	  10u
 
+static struct MHD_Daemon *door_start(struct door *door, unsigned int flags, uint16_t port,
+				     int listen_fd, const struct sockaddr *sa, const char *cert,
+				     const char *key)
+{
+	flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	if (cert)
+		flags |= MHD_USE_TLS;
+	return MHD_start_daemon(
+		flags, port, NULL, NULL, handler, door, MHD_OPTION_NOTIFY_COMPLETED, completed,
+		NULL, MHD_OPTION_CONNECTION_TIMEOUT, DOOR_TIMEOUT_S, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned int)DOOR_THREADS, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)DOOR_CONNECTIONS,
+		listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+		listen_fd >= 0 ? (intptr_t)listen_fd : (intptr_t)sa,
+		cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+		MHD_OPTION_END);
+}
+
+struct listen_opts {
+	const char *listen, *socket, *socket_group, *token_file, *tls_cert, *tls_key;
+	const char *allow_hosts[API_MAX_HOSTS];
+	unsigned int nallow;
+};
+
+/* The TCP listener: reads for anyone; changes with a token (only over TLS or on
+ * loopback). Returns 0, or 1 after saying why. */
+static int tcp_door_start(const struct listen_opts *o)
+{
+	struct door *door = &doors[DOOR_TCP];
+	struct sockaddr_storage ss = {};
+	char host[CANARY_ADDRSTRLEN], *cert = NULL, *key = NULL;
+	union canary_addr a;
+	unsigned int flags = 0, i;
+	uint16_t port;
+	size_t n;
+	int fam = endpoint_parse(o->listen, &a, &port), err;
+	bool loopback;
+
+	door->kind = DOOR_TCP;
+	snprintf(door->where, sizeof(door->where), "%s", o->listen);
 	if (fam == CANARY_AF_INET) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(port);
 		s4->sin_addr.s_addr = a.v4;
-	} else if (fam == CANARY_AF_INET6) {
+		loopback = (ntohl(a.v4) >> 24) == 127;
+	} else {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(port);
 		memcpy(&s6->sin6_addr, a.bytes, 16);
 		flags |= MHD_USE_IPv6;
-	} else {
-		return NULL;
+		loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
 	}
-	return MHD_start_daemon(flags, port, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	addr_str(fam, &a, host, sizeof(host));
+	api_hosts_init(&door->hosts, host, port);
+	for (i = 0; i < o->nallow; i++)
+		if (api_hosts_add(&door->hosts, o->allow_hosts[i])) {
+			log_error("--allow-host '%s' is not a host name (or there are more than %d)",
+				  o->allow_hosts[i], API_MAX_HOSTS);
+			return 1;
+		}
+	if ((o->tls_cert != NULL) != (o->tls_key != NULL)) {
+		log_error("TLS needs both --tls-cert and --tls-key");
+		return 1;
+	}
+	if (o->token_file) {
+		char why[512];
+
+		err = api_tokens_load(o->token_file, &tokens, why, sizeof(why));
+		if (err) {
+			log_error("%s", why);
+			return 1;
+		}
+		if (!o->tls_cert && !loopback) {
+			log_error("a token must not cross the network in clear text: with --token-file "
+				  "on %s (not loopback), give --tls-cert and --tls-key",
+				  o->listen);
+			return 1;
+		}
+	}
+	if (o->tls_cert) {
+		if (file_read_all(o->tls_cert, 1 << 20, &cert, &n) ||
+		    file_read_all(o->tls_key, 1 << 20, &key, &n)) {
+			log_error("cannot read --tls-cert %s or --tls-key %s", o->tls_cert, o->tls_key);
+			free(cert);
+			free(key);
+			return 1;
+		}
+	}
+	door->d = door_start(door, flags, port, -1, (struct sockaddr *)&ss, cert, key);
+	free(cert);
+	free(key);
+	if (!door->d) {
+		log_error("cannot listen on %s (in use, not an address of this host, or a bad TLS "
+			  "certificate or key); pass --listen ADDR:PORT",
+			  o->listen);
+		return 1;
+	}
+	return 0;
+}
+
+/* The Unix socket: root's, mode 0660, group --socket-group (default root's). Its
+ * directory must be root's and writable by nobody else. Returns 0, or 1 after saying
+ * why. */
+static int socket_door_start(const struct listen_opts *o)
+{
+	struct door *door = &doors[DOOR_SOCKET];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	char dir[PATH_MAX], why[512], *slash;
+	gid_t gid = 0;
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	door->kind = DOOR_SOCKET;
+	snprintf(door->where, sizeof(door->where), "%s", o->socket);
+	api_hosts_init(&door->hosts, NULL, 0);
+	if (strlen(o->socket) >= sizeof(sun.sun_path)) {
+		log_error("--socket %s: the path is too long for a Unix socket", o->socket);
+		return 1;
+	}
+	if (o->socket_group) {
+		struct group gr, *grp = NULL;
+		char buf[4096];
+
+		getgrnam_r(o->socket_group, &gr, buf, sizeof(buf), &grp);
+		if (!grp) {
+			log_error("--socket-group %s: no such group", o->socket_group);
+			return 1;
+		}
+		gid = grp->gr_gid;
+	}
+	snprintf(dir, sizeof(dir), "%s", o->socket);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
+	if (safedir_ensure(dir, true, 0755, why, sizeof(why))) {
+		log_error("socket directory: %s", why);
+		return 1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", o->socket);
+	if (lstat(o->socket, &st) == 0) {
+		int probe;
+
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("%s exists and is not a socket; remove it or pass --socket", o->socket);
+			return 1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			log_error("another canaryd already answers on %s; stop it first", o->socket);
+			return 1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(o->socket); /* a stale socket of an agent that is gone */
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1;
+	old = umask(0177); /* root-only from the moment it exists */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		umask(old);
+		log_error("cannot create the socket %s: %s", o->socket, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	umask(old);
+	if (chown(o->socket, 0, gid) || chmod(o->socket, 0660) || listen(fd, 64)) {
+		log_error("cannot set up the socket %s: %s", o->socket, strerror(errno));
+		close(fd);
+		unlink(o->socket);
+		return 1;
+	}
+	door->d = door_start(door, 0, 0, fd, NULL, NULL, NULL);
+	if (!door->d) {
+		log_error("cannot serve on the socket %s", o->socket);
+		close(fd);
+		unlink(o->socket);
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -1267,28 +1690,71 @@ static void usage(FILE *f)
 		"  -p, --pin-root DIR        pinned maps (default " CANARY_DEFAULT_PIN_ROOT ")\n"
 		"  -s, --state-dir DIR       rollout state and history (default " DEFAULT_STATE_DIR
 		")\n"
-		"  -l, --listen ADDR:PORT    HTTP listener (default " DEFAULT_LISTEN
-		"; IPv6 as [addr]:port)\n"
+		"      --socket PATH         Unix socket for every request, changes included (default\n"
+		"                            " CANARY_DEFAULT_SOCKET "; 'none': no socket)\n"
+		"      --socket-group GROUP  group that may use the socket (mode 0660; default root)\n"
+		"  -l, --listen ADDR:PORT    TCP listener for reads (default " CANARY_DEFAULT_LISTEN
+		"; IPv6 as\n"
+		"                            [addr]:port); changes there need --token-file\n"
+		"      --token-file FILE     'NAME TOKEN' lines: bearer tokens that may make changes\n"
+		"                            over TCP (root's file, mode 0600)\n"
+		"      --tls-cert FILE       serve TCP over TLS with this certificate (PEM)...\n"
+		"      --tls-key FILE        ...and key; needed for tokens off loopback\n"
+		"      --allow-host NAME     a Host name the TCP listener answers to, besides its\n"
+		"                            address and localhost (repeatable)\n"
 		"  -i, --interval SECONDS    poll interval (default 1)\n"
 		"      --sweep-interval S    flow-table sweep interval (default 10; 0: never)\n"
 		"  -v, --verbose             libbpf and debug output\n"
 		"  -h, --help                this text\n");
 }
 
+/* One agent per state directory: it must be root's, and its flock is held for the
+ * agent's life. Returns 0, or 1 after saying why. */
+static int state_dir_take(void)
+{
+	char why[512], holder[128];
+
+	if (safedir_ensure(A.state_dir, true, 0700, why, sizeof(why))) {
+		log_error("state directory: %s; pass --state-dir", why);
+		return 1;
+	}
+	A.state_lock = dirlock_take(A.state_dir, 0, holder, sizeof(holder));
+	if (A.state_lock == -EWOULDBLOCK) {
+		log_error("another canaryd, %s, already runs on the state directory %s; two agents "
+			  "would fight over the same rollouts (stop it, or pass another "
+			  "--state-dir)",
+			  holder, A.state_dir);
+		return 1;
+	}
+	if (A.state_lock < 0) {
+		log_error("cannot lock the state directory %s: %s", A.state_dir,
+			  strerror(-A.state_lock));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	enum { O_SOCKET = 256, O_SOCKET_GROUP, O_TOKEN_FILE, O_TLS_CERT, O_TLS_KEY, O_ALLOW_HOST };
 	static const struct option opts[] = {
 		{"pin-root", required_argument, NULL, 'p'},
 		{"state-dir", required_argument, NULL, 's'},
 		{"listen", required_argument, NULL, 'l'},
+		{"socket", required_argument, NULL, O_SOCKET},
+		{"socket-group", required_argument, NULL, O_SOCKET_GROUP},
+		{"token-file", required_argument, NULL, O_TOKEN_FILE},
+		{"tls-cert", required_argument, NULL, O_TLS_CERT},
+		{"tls-key", required_argument, NULL, O_TLS_KEY},
+		{"allow-host", required_argument, NULL, O_ALLOW_HOST},
 		{"interval", required_argument, NULL, 'i'},
 		{"sweep-interval", required_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	const char *pin_root = CANARY_DEFAULT_PIN_ROOT, *listen = DEFAULT_LISTEN;
-	struct MHD_Daemon *http;
+	struct listen_opts lo = {.listen = CANARY_DEFAULT_LISTEN, .socket = CANARY_DEFAULT_SOCKET};
+	const char *pin_root = CANARY_DEFAULT_PIN_ROOT;
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigset_t mask, old;
 	pthread_t pull_thread;
@@ -1299,6 +1765,7 @@ int main(int argc, char **argv)
 	snprintf(A.state_dir, sizeof(A.state_dir), "%s", DEFAULT_STATE_DIR);
 	A.interval = 1;
 	A.sweep_interval = 10;
+	A.state_lock = -1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "p:s:l:i:vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -1309,7 +1776,29 @@ int main(int argc, char **argv)
 			snprintf(A.state_dir, sizeof(A.state_dir), "%s", optarg);
 			break;
 		case 'l':
-			listen = optarg;
+			lo.listen = optarg;
+			break;
+		case O_SOCKET:
+			lo.socket = strcmp(optarg, "none") ? optarg : NULL;
+			break;
+		case O_SOCKET_GROUP:
+			lo.socket_group = optarg;
+			break;
+		case O_TOKEN_FILE:
+			lo.token_file = optarg;
+			break;
+		case O_TLS_CERT:
+			lo.tls_cert = optarg;
+			break;
+		case O_TLS_KEY:
+			lo.tls_key = optarg;
+			break;
+		case O_ALLOW_HOST:
+			if (lo.nallow == API_MAX_HOSTS) {
+				fprintf(stderr, "canaryd: at most %d --allow-host names\n", API_MAX_HOSTS);
+				return 2;
+			}
+			lo.allow_hosts[lo.nallow++] = optarg;
 			break;
 		case 'i':
 			if (cli_parse_double("--interval", optarg, 0.05, 3600, &A.interval))
@@ -1342,17 +1831,14 @@ int main(int argc, char **argv)
 		log_error("canaryd needs root to read and update the pinned maps; run it with sudo");
 		return 1;
 	}
-	if (!endpoint_parse(listen, &(union canary_addr){0}, &(uint16_t){0})) {
+	if (!endpoint_parse(lo.listen, &(union canary_addr){0}, &(uint16_t){0})) {
 		fprintf(stderr, "canaryd: --listen '%s' is not ADDR:PORT (IPv6 as [addr]:port); try "
 				"'canaryd --help'\n",
-			listen);
+			lo.listen);
 		return 2;
 	}
-	if (mkdir(A.state_dir, 0700) && errno != EEXIST) {
-		log_error("cannot create the state directory %s: %s; pass --state-dir", A.state_dir,
-			  strerror(errno));
+	if (state_dir_take())
 		return 1;
-	}
 	if (canary_maps_open(&A.maps, pin_root))
 		return 1;
 	A.snap = calloc(NSLOTS, sizeof(*A.snap));
@@ -1365,16 +1851,14 @@ int main(int argc, char **argv)
 	load_states();
 	read_counters(A.snap);
 
-	http = http_start(listen);
-	if (!http) {
-		log_error("cannot listen on %s (in use, or not an address of this host); pass "
-			  "--listen ADDR:PORT",
-			  listen);
+	signal(SIGPIPE, SIG_IGN);
+	if (tcp_door_start(&lo) || (lo.socket && socket_door_start(&lo))) {
+		if (doors[DOOR_TCP].d)
+			MHD_stop_daemon(doors[DOOR_TCP].d);
 		return 1;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	/* The puller blocks the stop signals, so that they wake the main loop. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -1382,14 +1866,16 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, &old);
 	if (pthread_create(&pull_thread, NULL, puller, NULL)) {
 		log_error("cannot start the metric puller thread");
-		MHD_stop_daemon(http);
 		return 1;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	logline("started: pins %s, state %s, listening on http://%s, polling every %gs", pin_root,
-		A.state_dir, listen, A.interval);
+	logline("started: pins %s, state %s, socket %s, listening on %s://%s (reads%s), polling "
+		"every %gs",
+		pin_root, A.state_dir, lo.socket ? lo.socket : "none", lo.tls_cert ? "https" : "http",
+		lo.listen, tokens.n ? "; changes with a token" : " only", A.interval);
 
 	last = now_ns();
+	atomic_store(&A.last_poll_ns, last);
 	next_sweep = A.sweep_interval;
 	while (!stop) {
 		struct timespec ts;
@@ -1406,10 +1892,12 @@ int main(int argc, char **argv)
 		dt = (now - last) / 1e9;
 		last = now;
 		poll_once(dt);
+		atomic_store(&A.last_poll_ns, now_ns());
 		if (A.sweep_interval > 0 && (next_sweep -= dt) <= 0) {
 			struct sweep_result sr;
 
 			next_sweep = A.sweep_interval;
+			/* Never wait for the writers' lock here: skip a round instead. */
 			if (flows_sweep(&A.maps, &sr, 0) == 0) {
 				pthread_mutex_lock(&A.lock);
 				A.stats.sweeps++;
@@ -1425,7 +1913,11 @@ int main(int argc, char **argv)
 	}
 	logline("stopping");
 	pthread_join(pull_thread, NULL);
-	MHD_stop_daemon(http);
+	MHD_stop_daemon(doors[DOOR_TCP].d);
+	if (doors[DOOR_SOCKET].d) {
+		MHD_stop_daemon(doors[DOOR_SOCKET].d);
+		unlink(lo.socket);
+	}
 	pthread_mutex_lock(&A.lock);
 	for (unsigned int i = 0; i < CANARY_MAX_SERVICES; i++)
 		if (A.rollouts[i])
@@ -1433,5 +1925,6 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&A.lock);
 	canary_maps_close(&A.maps);
 	curl_global_cleanup();
+	dirlock_release(A.state_lock);
 	return 0;
 }

@@ -176,5 +176,5 @@ p1=$(polls) e1=$(errors)
 # thread, there would be one poll per timed-out round.
 ge "hung Prometheus: queries time out (measurement errors)" "$((e1 - e0))" 3
 ge "hung Prometheus: polls go on meanwhile (2 x polls >= 3 x timed-out rounds)" "$((2 * (p1 - p0)))" "$((3 * (e1 - e0)))"
-check "hung Prometheus: the error names the timeout" grep -q "cannot reach" <<<"$(actl rollout status reco --json | jq -r '.metrics[0].last_error')"
+check "hung Prometheus: the error names the timeout" grep -q "no answer from .* within" <<<"$(actl rollout status reco --json | jq -r '.metrics[0].last_error')"
 eq "hung Prometheus: still progressing" "$(phase_of reco)" Progressing

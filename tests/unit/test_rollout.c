@@ -1,6 +1,7 @@
 /* test_rollout.c: the rollout state machine with simulated counters: a healthy canary
  * completes its plan, a bad one is rolled back, and manual changes, gates, missing
  * traffic, guards, business metrics, commands and save/restore behave as specified. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,7 +426,7 @@ int main(void)
 		for (t = 0; t < 25; t++)
 			tick(&r, &s, &d);
 		j = rollout_to_json(&r);
-		ASSERT_EQ(rollout_from_json(&r2, j, err, sizeof(err)), 0, "restores");
+		ASSERT_EQ(rollout_from_json(&r2, j, r.plan.service, err, sizeof(err)), 0, "restores");
 		json_object_put(j);
 		ASSERT_EQ(r2.step, r.step, "same step");
 		ASSERT_EQ(r2.phase, r.phase, "same phase");
@@ -436,6 +437,102 @@ int main(void)
 		ASSERT_TRUE(!memcmp(&r.checks[0].st, &r2.checks[0].st, sizeof(r.checks[0].st)),
 			    "bit-identical test state");
 		rollout_free(&r2);
+		rollout_free(&r);
+	}
+
+	TEST_CASE("a saved state that does not fit is refused whole, naming the field");
+	{
+		/* Every field replaced by a value of each other JSON type, then the range
+		 * and identity checks one by one: rollout_from_json must refuse each (and
+		 * never assert, which would end this test). */
+		static const char *const kinds[] = {"\"x\"", "{}", "[]", "null", "1.5", "-1",
+						    "true", "18446744073709551616"};
+		struct json_object *good, *j, *v;
+		const char *text;
+		unsigned int k, refused = 0, tried = 0;
+		struct rollout r2;
+
+		start(&r, &s, BASIC);
+		for (t = 0; t < 5; t++)
+			tick(&r, &s, &d);
+		good = rollout_to_json(&r);
+		text = json_object_to_json_string_ext(good, JSON_C_TO_STRING_PLAIN);
+		ASSERT_EQ(rollout_from_json(&r2, good, "web", err, sizeof(err)), 0,
+			  "the unchanged state restores");
+		rollout_free(&r2);
+		json_object_object_foreach(good, key, val)
+		{
+			for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+				struct json_object *nv = json_tokener_parse(kinds[k]);
+				int rc;
+
+				/* A replacement of the same type may be valid (a reason string). */
+				if (nv && val && json_object_get_type(nv) == json_object_get_type(val))
+					json_object_put(nv), nv = (struct json_object *)-1;
+				if (nv == (struct json_object *)-1)
+					continue;
+				j = json_tokener_parse(text);
+				json_object_object_add(j, key, nv);
+				rc = rollout_from_json(&r2, j, "web", err, sizeof(err));
+				rollout_free(&r2);
+				json_object_put(j);
+				tried++;
+				if (rc == -EINVAL && strstr(err, key))
+					refused++;
+				else
+					printf("# %s = %s: rc %d, '%s'\n", key, kinds[k], rc, err);
+			}
+		}
+		ASSERT_EQ(refused, tried, "every field of another type is refused, and named");
+		{
+			static const struct {
+				const char *key, *value, *why;
+			} bad[] = {
+				{"weight_bp", "70000", "weight_bp"},
+				{"pending_bp", "10001", "pending_bp"},
+				{"step", "99", "step"},
+				{"svc_id", "256", "svc_id"},
+				{"pause", "99", "pause"},
+				{"pending_reason", "6", "pending_reason"},
+				{"generation", "4294967296", "generation"},
+				{"version", "2", "version"},
+				{"service", "\"other\"", "service"},
+				{"phase", "\"Sleeping\"", "phase"},
+				{"idle_s", "-1", "idle_s"},
+				{"unexpected", "1", "unknown field 'unexpected'"},
+				{"plan_text", "\"service: web\\nsteps: [1]\\nsurprise: 1\\n\"", "plan_text"},
+				{"plan_text", "\"service: api\\nsteps: [1]\\n\"", "plan_text"},
+				{"checks", "[]", "checks"},
+				{"counters", "[{}, {}]", "counters[0]"},
+				{"counters", "[\"a\", \"b\"]", "counters[0]"},
+				{"metrics", "[{}]", "metrics"},
+			};
+
+			for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+				char what[512];
+				int rc;
+
+				j = json_tokener_parse(text);
+				json_object_object_add(j, bad[k].key, json_tokener_parse(bad[k].value));
+				rc = rollout_from_json(&r2, j, "web", err, sizeof(err));
+				rollout_free(&r2);
+				json_object_put(j);
+				snprintf(what, sizeof(what), "%s = %s is refused, naming %s (%s)",
+					 bad[k].key, bad[k].value, bad[k].why, err);
+				ASSERT_TRUE(rc == -EINVAL && strstr(err, bad[k].why), what);
+			}
+		}
+		/* A counters item that is a string, an empty object, a check with another
+		 * name: deeper fields are checked too. */
+		j = json_tokener_parse(text);
+		json_object_object_get_ex(j, "checks", &v);
+		json_object_object_add(json_object_array_get_idx(v, 0), "name",
+				       json_object_new_string("resets_typo"));
+		ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), -EINVAL,
+			  "a check that the plan does not have is refused");
+		rollout_free(&r2);
+		json_object_put(j);
+		json_object_put(good);
 		rollout_free(&r);
 	}
 	return test_summary();

@@ -142,6 +142,11 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 				s[i].svc->info.name, rollout_phase_names[ph],
 				s[i].rollout->phase == ph);
 	}
+	head(f, "rollout_state_error", "gauge",
+	     "1 for a service whose saved rollout state is invalid: its canary keeps its weight "
+	     "and no rollout watches it until it is aborted or promoted.");
+	for (i = 0; i < agent->nstate_errors; i++)
+		fprintf(f, P "rollout_state_error{service=\"%s\"} 1\n", agent->state_errors[i]);
 	head(f, "rollout_step", "gauge", "Current step of the rollout (1-based).");
 	for (i = 0; i < n; i++)
 		if (s[i].rollout)

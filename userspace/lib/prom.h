@@ -19,6 +19,9 @@ struct prom_service {
 struct prom_agent {
 	uint64_t polls, sweeps, swept_flows;
 	double poll_seconds; /* duration of the last poll */
+	/* Services whose saved rollout state failed validation (phase Error). */
+	unsigned int nstate_errors;
+	const char *state_errors[CANARY_MAX_SERVICES];
 };
 
 /* Write the whole exposition to f. */

@@ -1,11 +1,13 @@
 /* rollout.c: the rollout state machine (see rollout.h). */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
 
+#include "jsonv.h"
 #include "rollout.h"
 #include "util.h"
 
@@ -743,19 +745,6 @@ static struct json_object *u64_array(const void *p, size_t bytes)
 	return a;
 }
 
-static int u64_from_array(struct json_object *a, void *p, size_t bytes)
-{
-	uint64_t *w = p;
-	size_t i;
-
-	if (!a || !json_object_is_type(a, json_type_array) ||
-	    json_object_array_length(a) != bytes / 8)
-		return -1;
-	for (i = 0; i < bytes / 8; i++)
-		w[i] = json_object_get_uint64(json_object_array_get_idx(a, i));
-	return 0;
-}
-
 struct json_object *rollout_to_json(const struct rollout *r)
 {
 	struct json_object *j = json_object_new_object(), *checks = json_object_new_array();
@@ -820,114 +809,183 @@ struct json_object *rollout_to_json(const struct rollout *r)
 	return j;
 }
 
-static struct json_object *get(struct json_object *j, const char *k)
-{
-	struct json_object *v = NULL;
+/* Every field of a saved state is checked for type and range: a state file is input
+ * from outside (a disk, a person with an editor), and one that does not fit is
+ * refused whole, never half-loaded. */
+static const char *const state_keys[] = {
+	"version",	   "service",	 "plan_file",	"plan_text", "svc_id",	    "phase",
+	"pause",	   "reason",	 "step",	"step_hold_s", "idle_s",    "generation",
+	"weight_bp",	   "gate_open",	 "pending",	"pending_bp", "pending_reason",
+	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
+	NULL};
+static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
+static const char *const check_keys[] = {"name", "state", NULL};
+static const char *const metric_state_keys[] = {"name",	  "successes",	"trials",
+						"errors", "last_error", "last_report_ms", NULL};
 
-	json_object_object_get_ex(j, k, &v);
-	return v;
+#define STATE_WORDS (sizeof(struct arm_stats) / 8)
+
+static int state_fail(struct jv *v, char *err, size_t len)
+{
+	snprintf(err, len, "%s", v->err);
+	return -EINVAL;
 }
 
-int rollout_from_json(struct rollout *r, struct json_object *j, char *err, size_t len)
+int rollout_from_json(struct rollout *r, struct json_object *j, const char *service, char *err,
+		      size_t len)
 {
-	const char *text = json_object_get_string(get(j, "plan_text"));
-	const char *file = json_object_get_string(get(j, "plan_file"));
-	const char *phase = json_object_get_string(get(j, "phase"));
-	struct json_object *checks = get(j, "checks"), *metrics = get(j, "metrics");
-	struct json_object *counters = get(j, "counters");
+	const char *text, *file, *phase, *name, *reason, *str;
+	struct json_object *counters, *checks, *metrics, *o;
+	struct jv v = {};
+	int64_t x, step, pause, wbp, pbp, preason, gen, id;
+	bool b;
 	struct plan p;
 	unsigned int i;
 	int arm, ph;
 	FILE *devnull;
 
 	memset(r, 0, sizeof(*r));
-	if (!text || !phase || !checks || !counters) {
-		snprintf(err, len, "the state is incomplete");
+	if (!jv_known_keys(&v, j, "(state)", state_keys) ||
+	    !jv_int(&v, j, "version", NULL, 1, 1, false, &x) ||
+	    !jv_str(&v, j, "service", NULL, CANARY_NAME_LEN - 1, false, &name) ||
+	    !jv_str(&v, j, "plan_file", NULL, PATH_MAX, false, &file) ||
+	    !jv_str(&v, j, "plan_text", NULL, PLAN_MAX_BYTES, false, &text) ||
+	    !jv_str(&v, j, "phase", NULL, 32, false, &phase) ||
+	    !jv_str(&v, j, "reason", NULL, sizeof(r->reason) - 1, false, &reason))
+		return state_fail(&v, err, len);
+	if (strcmp(name, service)) {
+		snprintf(err, len, "service: '%s' is not the service the file is named for ('%s')",
+			 name, service);
 		return -EINVAL;
 	}
 	/* The plan was valid when it started; parse it again, quietly. */
 	devnull = fopen("/dev/null", "w");
-	if (plan_parse_text(text, strlen(text), file ?: "(saved plan)", &p, devnull)) {
+	if (plan_parse_text(text, strlen(text), file, &p, devnull)) {
 		if (devnull)
 			fclose(devnull);
-		snprintf(err, len, "the saved plan no longer parses");
+		snprintf(err, len, "plan_text: the saved plan does not parse (run 'canaryctl plan "
+				   "--dry-run' on it to see why)");
 		return -EINVAL;
 	}
 	if (devnull)
 		fclose(devnull);
+	if (strcmp(p.service, service)) {
+		snprintf(err, len, "plan_text: the saved plan is for service '%s', not '%s'",
+			 p.service, service);
+		return -EINVAL;
+	}
 	r->plan = p;
 	r->plan_text = strdup(text);
-	if (!r->plan_text || build_checks(r, err, len))
+	if (!r->plan_text) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	if (build_checks(r, err, len))
 		return -EINVAL;
 	for (ph = 0; ph < PHASE_COUNT && strcmp(phase, rollout_phase_names[ph]); ph++)
 		;
 	if (ph == PHASE_COUNT) {
-		snprintf(err, len, "unknown phase '%s'", phase);
+		snprintf(err, len, "phase: unknown phase '%s'", phase);
 		return -EINVAL;
 	}
 	r->phase = ph;
-	r->svc_id = json_object_get_int64(get(j, "svc_id"));
-	r->pause = json_object_get_int(get(j, "pause"));
-	snprintf(r->reason, sizeof(r->reason), "%s", json_object_get_string(get(j, "reason")) ?: "");
-	r->step = json_object_get_int(get(j, "step"));
-	r->step_hold_s = json_object_get_double(get(j, "step_hold_s"));
-	r->idle_s = json_object_get_double(get(j, "idle_s"));
-	r->generation = json_object_get_int64(get(j, "generation"));
-	r->weight_bp = json_object_get_int(get(j, "weight_bp"));
-	r->gate_open = json_object_get_boolean(get(j, "gate_open"));
-	r->pending = json_object_get_boolean(get(j, "pending"));
-	r->pending_bp = json_object_get_int(get(j, "pending_bp"));
-	r->pending_reason = json_object_get_int(get(j, "pending_reason"));
-	r->started_ms = json_object_get_int64(get(j, "started_ms"));
-	r->step_started_ms = json_object_get_int64(get(j, "step_started_ms"));
-	r->ended_ms = json_object_get_int64(get(j, "ended_ms"));
-	if (r->step >= r->plan.nsteps || r->pause < 0 || r->pause >= PAUSE_COUNT ||
-	    r->pending_reason < 0 || r->pending_reason >= WREASON_COUNT ||
-	    r->pending_bp > CANARY_WEIGHT_SCALE || r->weight_bp > CANARY_WEIGHT_SCALE) {
-		snprintf(err, len, "the saved step, pause reason, weight reason or weight is out "
-				   "of range");
-		return -EINVAL;
-	}
-	if (json_object_array_length(counters) != CANARY_ARMS) {
-		snprintf(err, len, "the saved counters are malformed");
-		return -EINVAL;
-	}
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	if (!jv_int(&v, j, "svc_id", NULL, 0, CANARY_MAX_SERVICES - 1, false, &id) ||
+	    !jv_int(&v, j, "pause", NULL, 0, PAUSE_COUNT - 1, false, &pause) ||
+	    !jv_int(&v, j, "step", NULL, 0, (int64_t)r->plan.nsteps - 1, false, &step) ||
+	    !jv_double(&v, j, "step_hold_s", NULL, 0, 1e9, false, &r->step_hold_s) ||
+	    !jv_double(&v, j, "idle_s", NULL, 0, 1e9, false, &r->idle_s) ||
+	    !jv_int(&v, j, "generation", NULL, 0, UINT32_MAX, false, &gen) ||
+	    !jv_int(&v, j, "weight_bp", NULL, 0, CANARY_WEIGHT_SCALE, false, &wbp) ||
+	    !jv_bool(&v, j, "gate_open", NULL, false, &b))
+		return state_fail(&v, err, len);
+	r->svc_id = (uint32_t)id;
+	r->pause = (int)pause;
+	r->step = (unsigned int)step;
+	r->generation = (uint32_t)gen;
+	r->weight_bp = (uint16_t)wbp;
+	r->gate_open = b;
+	if (!jv_bool(&v, j, "pending", NULL, false, &b) ||
+	    !jv_int(&v, j, "pending_bp", NULL, 0, CANARY_WEIGHT_SCALE, false, &pbp) ||
+	    !jv_int(&v, j, "pending_reason", NULL, 0, WREASON_COUNT - 1, false, &preason) ||
+	    !jv_int(&v, j, "started_ms", NULL, 0, INT64_MAX, false, &r->started_ms) ||
+	    !jv_int(&v, j, "step_started_ms", NULL, 0, INT64_MAX, false, &r->step_started_ms) ||
+	    !jv_int(&v, j, "ended_ms", NULL, 0, INT64_MAX, false, &r->ended_ms))
+		return state_fail(&v, err, len);
+	r->pending = b;
+	r->pending_bp = (uint16_t)pbp;
+	r->pending_reason = (int)preason;
+
+	counters = jv_array(&v, j, "counters", NULL, CANARY_ARMS, CANARY_ARMS, false);
+	if (!counters)
+		return state_fail(&v, err, len);
 	for (arm = 0; arm < CANARY_ARMS; arm++) {
-		struct json_object *o = json_object_array_get_idx(counters, arm);
+		char f[3][48], fo[32];
 
-		if (u64_from_array(get(o, "base"), &r->base[arm], sizeof(r->base[arm])) ||
-		    u64_from_array(get(o, "step_base"), &r->step_base[arm],
-				   sizeof(r->step_base[arm])) ||
-		    u64_from_array(get(o, "last"), &r->last[arm], sizeof(r->last[arm]))) {
-			snprintf(err, len, "the saved counters do not match this build");
-			return -EINVAL;
-		}
+		o = json_object_array_get_idx(counters, arm);
+		snprintf(fo, sizeof(fo), "counters[%d]", arm);
+		snprintf(f[0], sizeof(f[0]), "%s.base", fo);
+		snprintf(f[1], sizeof(f[1]), "%s.step_base", fo);
+		snprintf(f[2], sizeof(f[2]), "%s.last", fo);
+		if (!jv_known_keys(&v, o, fo, counter_keys) ||
+		    !jv_u64_array(&v, o, "base", f[0], (uint64_t *)&r->base[arm], STATE_WORDS) ||
+		    !jv_u64_array(&v, o, "step_base", f[1], (uint64_t *)&r->step_base[arm],
+				  STATE_WORDS) ||
+		    !jv_u64_array(&v, o, "last", f[2], (uint64_t *)&r->last[arm], STATE_WORDS))
+			return state_fail(&v, err, len);
 	}
-	if (json_object_array_length(checks) != r->nchecks) {
-		snprintf(err, len, "the saved evidence does not match the plan");
-		return -EINVAL;
-	}
+	checks = jv_array(&v, j, "checks", NULL, r->nchecks, r->nchecks, false);
+	if (!checks)
+		return state_fail(&v, err, len);
 	for (i = 0; i < r->nchecks; i++) {
-		const char *st = json_object_get_string(get(json_object_array_get_idx(checks, i),
-							    "state"));
+		char f[32];
 
-		if (!st || av_state_parse(&r->checks[i].st, st) ||
-		    r->checks[i].st.fingerprint != r->checks[i].cfg.fingerprint) {
-			snprintf(err, len, "the saved evidence of %s does not match the plan",
+		o = json_object_array_get_idx(checks, i);
+		snprintf(f, sizeof(f), "checks[%u]", i);
+		if (!jv_known_keys(&v, o, f, check_keys) ||
+		    !jv_str(&v, o, "name", f, PLAN_NAME_LEN, false, &str))
+			return state_fail(&v, err, len);
+		if (strcmp(str, r->checks[i].name)) {
+			snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str,
 				 r->checks[i].name);
 			return -EINVAL;
 		}
+		if (!jv_str(&v, o, "state", f, AV_STATE_TEXT, false, &str))
+			return state_fail(&v, err, len);
+		if (av_state_parse(&r->checks[i].st, str) ||
+		    r->checks[i].st.fingerprint != r->checks[i].cfg.fingerprint) {
+			snprintf(err, len, "%s.state: the saved evidence of %s does not match the plan",
+				 f, r->checks[i].name);
+			return -EINVAL;
+		}
 	}
-	for (i = 0; metrics && i < r->plan.nmetrics && i < json_object_array_length(metrics); i++) {
-		struct json_object *o = json_object_array_get_idx(metrics, i);
+	metrics = jv_array(&v, j, "metrics", NULL, r->plan.nmetrics, r->plan.nmetrics, false);
+	if (!metrics)
+		return state_fail(&v, err, len);
+	for (i = 0; i < r->plan.nmetrics; i++) {
 		struct metric_state *m = &r->metrics[i];
+		char f[32], fs[48], ft[48];
 
-		u64_from_array(get(o, "successes"), m->successes, sizeof(m->successes));
-		u64_from_array(get(o, "trials"), m->trials, sizeof(m->trials));
-		m->consecutive_errors = json_object_get_int(get(o, "errors"));
-		snprintf(m->last_error, sizeof(m->last_error), "%s",
-			 json_object_get_string(get(o, "last_error")) ?: "");
-		m->last_report_ms = json_object_get_int64(get(o, "last_report_ms"));
+		o = json_object_array_get_idx(metrics, i);
+		snprintf(f, sizeof(f), "metrics[%u]", i);
+		snprintf(fs, sizeof(fs), "%s.successes", f);
+		snprintf(ft, sizeof(ft), "%s.trials", f);
+		if (!jv_known_keys(&v, o, f, metric_state_keys) ||
+		    !jv_str(&v, o, "name", f, PLAN_NAME_LEN, false, &str))
+			return state_fail(&v, err, len);
+		if (strcmp(str, r->plan.metrics[i].name)) {
+			snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str,
+				 r->plan.metrics[i].name);
+			return -EINVAL;
+		}
+		if (!jv_u64_array(&v, o, "successes", fs, m->successes, CANARY_ARMS) ||
+		    !jv_u64_array(&v, o, "trials", ft, m->trials, CANARY_ARMS) ||
+		    !jv_int(&v, o, "errors", NULL, 0, 1000000000, false, &x) ||
+		    !jv_str(&v, o, "last_error", NULL, sizeof(m->last_error) - 1, false, &str) ||
+		    !jv_int(&v, o, "last_report_ms", NULL, 0, INT64_MAX, false, &m->last_report_ms))
+			return state_fail(&v, err, len);
+		m->consecutive_errors = (int)x;
+		snprintf(m->last_error, sizeof(m->last_error), "%s", str);
 	}
 	return 0;
 }

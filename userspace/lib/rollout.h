@@ -159,6 +159,11 @@ void rollout_evidence(const struct rollout *r, char *buf, size_t len);
 /* Persistence: the whole rollout as JSON (json-c object), and back. */
 struct json_object;
 struct json_object *rollout_to_json(const struct rollout *r);
-int rollout_from_json(struct rollout *r, struct json_object *j, char *err, size_t len);
+/* Restore a saved state of service's rollout. Every field is checked for type and
+ * range, unknown fields and a service other than the one named are refused; returns
+ * 0, or -EINVAL with "field: problem" in err (r then holds nothing to keep but may
+ * need rollout_free). */
+int rollout_from_json(struct rollout *r, struct json_object *j, const char *service, char *err,
+		      size_t len);
 
 #endif

@@ -70,9 +70,9 @@ agent_start() {
 		--socket "$AGENT_SOCK" "$@" 2>>"$TOPO_LOGDIR/canaryd.log"
 	AGENT_PID=$BG_PID
 	for ((i = 0; i < 50; i++)); do
-		# Up, and it is this one (not an older one still holding the port).
+		# Up, and it is this one (not an older one still holding the socket).
 		if kill -0 "$AGENT_PID" 2>/dev/null &&
-			spl curl -sf -o /dev/null http://127.0.0.1:9181/healthz; then
+			spl curl -sf -o /dev/null --unix-socket "$AGENT_SOCK" http://localhost/healthz; then
 			return 0
 		fi
 		sleep 0.1

@@ -175,9 +175,9 @@ static void persist(const struct rollout *r)
 /* History: one JSON object per line, appended and synced. actor says who made the
  * change: canaryd itself, "uid:N" through the socket, "token:NAME" over TCP, or
  * "maps" for a change noticed in the maps (made with canaryctl directly). */
-static void history_line(const char *svc, const struct rollout_decision *d, unsigned int step,
-			 unsigned int steps, const char *phase, const char *detail,
-			 const char *evidence, const char *actor, int64_t now_ms)
+static void history_line(const char *svc, const struct rollout_decision *d, const char *reason,
+			 unsigned int step, unsigned int steps, const char *phase,
+			 const char *detail, const char *evidence, const char *actor, int64_t now_ms)
 {
 	struct json_object *j = json_object_new_object();
 	char path[PATH_MAX], ts[32];
@@ -190,7 +190,7 @@ static void history_line(const char *svc, const struct rollout_decision *d, unsi
 	json_object_object_add(j, "service", json_object_new_string(svc));
 	json_object_object_add(j, "old_weight", json_percent(d->old_bp));
 	json_object_object_add(j, "new_weight", json_percent(d->new_bp));
-	json_object_object_add(j, "reason", json_object_new_string(weight_reason_names[d->reason]));
+	json_object_object_add(j, "reason", json_object_new_string(reason));
 	json_object_object_add(j, "actor", json_object_new_string(actor));
 	json_object_object_add(j, "step", json_object_new_int(step));
 	json_object_object_add(j, "steps", json_object_new_int(steps));
@@ -217,7 +217,7 @@ static void history(const struct rollout *r, const struct rollout_decision *d, c
 	char ev[1024];
 
 	rollout_evidence(r, ev, sizeof(ev));
-	history_line(r->plan.service, d, r->step + 1, r->plan.nsteps,
+	history_line(r->plan.service, d, weight_reason_names[d->reason], r->step + 1, r->plan.nsteps,
 		     rollout_phase_names[r->phase], r->reason, ev, d->manual ? "maps" : actor,
 		     now_ms);
 }
@@ -1032,7 +1032,8 @@ static enum MHD_Result resolve_bad(struct MHD_Connection *c, struct bad_state *b
 		logline("%s: cannot move %s aside: %s", b->service, from, strerror(errno));
 	snprintf(detail, sizeof(detail), "%s by hand: the saved state was invalid (%s); kept as %s",
 		 promote ? "promoted" : "aborted", b->reason, strrchr(to, '/') + 1);
-	history_line(b->service, &d, 0, 0, promote ? "Succeeded" : "Aborted", detail, "", actor, t);
+	history_line(b->service, &d, weight_reason_names[d.reason], 0, 0,
+		     promote ? "Succeeded" : "Aborted", detail, "", actor, t);
 	logline("%s: %s", b->service, detail);
 	A.weight_changes[s->info.id][d.reason]++;
 	{
@@ -1194,6 +1195,16 @@ static enum MHD_Result api_command(struct MHD_Connection *c, const char *svc, co
 		snprintf(d.log + n, sizeof(d.log) - n, " (by %s)", q->actor);
 	}
 	apply(r, &d, q->actor, t);
+	/* A command that moves no weight (pause, resume, a gate passed) is still a change
+	 * someone made: the history says who. */
+	if (!d.set_weight) {
+		char ev[1024];
+
+		d.old_bp = d.new_bp = r->weight_bp;
+		rollout_evidence(r, ev, sizeof(ev));
+		history_line(r->plan.service, &d, cmd, r->step + 1, r->plan.nsteps,
+			     rollout_phase_names[r->phase], r->reason, ev, q->actor, t);
+	}
 	return reply_json(c, 200, rollout_json(r));
 }
 

@@ -150,3 +150,48 @@ wait_phase() {
 	done
 	return 1
 }
+
+# A malformed input of a corpus (tests/data/*-bad/) was refused as its first line says:
+#   # expect: LINE: FIELD       the error is "FILE:LINE: FIELD: ..."
+#   # expect: FIELD             the error is "FILE:N: FIELD..." for some line N
+#   # expect: (any error with a line)   "FILE:N: ..."
+#   # expect: (file error)      the error names FILE
+# corpus_refused FILE RC OUTPUT: prints nothing and returns 0 when it was, else says why.
+corpus_refused() {
+	local f=$1 rc=$2 out=$3 exp line field
+	exp=$(head -1 "$f" | sed -n 's/^# expect: //p')
+	[ "$rc" = 1 ] || {
+		echo "exit status $rc, not 1"
+		return 1
+	}
+	case "$exp" in
+	"(file error)") grep -qF -- "$f" <<<"$out" && return 0 ;;
+	"(any error with a line)") grep -qE -- "$(sed 's/[.[\*^$]/\\&/g' <<<"$f"):[0-9]+: " <<<"$out" && return 0 ;;
+	[0-9]*)
+		line=${exp%%: *} field=${exp#*: }
+		grep -qF -- "$f:$line: $field" <<<"$out" && return 0
+		;;
+	*)
+		grep -E -- "$(sed 's/[.[\*^$]/\\&/g' <<<"$f"):[0-9]+: " <<<"$out" | grep -qF -- ": $exp" && return 0
+		;;
+	esac
+	echo "expected '$exp', got: $(head -2 <<<"$out" | tr '\n' ' ')"
+	return 1
+}
+
+# A digest of every map that holds configuration (not the counters, the flow table or
+# the clock, which move by themselves): equal digests mean byte-identical config, down
+# to which inner map each service's config slot points at.
+maps_snapshot() {
+	local m
+	for m in meta services svc_configs backends backend_index overrides ports; do
+		bpftool map dump pinned "$PIN_ROOT/$m" 2>&1
+	done | md5sum | cut -d' ' -f1
+}
+
+# POST JSON to canaryd through its Unix socket, as root: agent_post PATH JSON. Prints the
+# body, then the HTTP status on a line of its own.
+agent_post() {
+	spl curl -s --unix-socket "$AGENT_SOCK" -H 'Content-Type: application/json' \
+		-w '\n%{http_code}\n' --data-binary "$2" "http://localhost$1"
+}

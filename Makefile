@@ -29,15 +29,26 @@ PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # asm-generic/) and libbpf's bpf/. A header that reaches for glibc (as <linux/icmp.h>
 # does through <linux/if.h>) fails here as it would on a machine without 32-bit libc
 # stubs, instead of only there.
-MULTIARCH   := $(shell $(CC) -dumpmachine)
+# Debian's multiarch triplet (where asm/ lives), whichever compiler builds userspace.
+MULTIARCH   := $(shell gcc -print-multiarch 2>/dev/null)
 CLANG_RES   := $(shell $(CLANG) -print-resource-dir 2>/dev/null)
 BPF_SYSINC  := $(BUILD)/bpf-include
 BPF_CFLAGS  := -g -O2 -Wall -Werror -target bpf -mcpu=v3 -nostdinc \
 	       -isystem $(CLANG_RES)/include -isystem $(BPF_SYSINC) -Ibpf
+# CFLAGS and LDFLAGS are the user's (make CFLAGS='-O0 -g3' replaces them whole); what
+# the build needs is in XCFLAGS. SANITIZE=address,undefined builds with sanitizers
+# (make asan does, into $(BUILD)/asan).
 CFLAGS      ?= -O2 -g
-CFLAGS      += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+LDFLAGS     ?=
+SANITIZE    ?=
+# FUZZ=1 (make fuzz, with CC=clang) also instruments everything for libFuzzer.
+FUZZ        ?=
+SAN_FLAGS   := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer) \
+	       $(if $(FUZZ),-fsanitize=fuzzer-no-link)
+XCFLAGS     := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	       -Wno-missing-field-initializers -D_GNU_SOURCE \
-	       -Ibpf -Iuserspace/lib -I$(BUILD) $(PKG_CFLAGS)
+	       -Ibpf -Iuserspace/lib -I$(BUILD) $(PKG_CFLAGS) $(SAN_FLAGS)
+XLDFLAGS    := $(SAN_FLAGS) $(LDFLAGS)
 LDLIBS      := $(PKG_LIBS) -lelf -lz -lm -pthread
 
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
@@ -57,12 +68,16 @@ TEST_SRCS   := $(wildcard tests/unit/*.c)
 TEST_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TOOL_SRCS   := $(wildcard tests/tools/*.c)
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+FUZZ_SRCS   := $(wildcard tests/fuzz/*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 120
 BENCH_SRCS  := $(wildcard tests/bench/*.c)
 BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 INSTALL_PROGS := canary-loader canaryctl canaryd
 
-.PHONY: all deps test unit integration bench sim demo install clean help format fresh-check
+.PHONY: all deps test unit integration bench sim demo install clean help format fresh-check \
+	asan asan-build fuzz fuzz-build fuzz-bins
 
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
@@ -76,6 +91,10 @@ help:
 	@echo '  demo      build, run the namespace demo end to end, tear down'
 	@echo '  fresh-check  build a Debian 12 chroot (debootstrap), install only what'
 	@echo '            install-deps.sh names, run make and the unit tests in it (root)'
+	@echo '  asan      build with ASan+UBSan into $(BUILD)/asan and run the unit tests and'
+	@echo '            the input-handling integration tests (make test does this too)'
+	@echo '  fuzz      libFuzzer targets (services file, plan, state file, Prometheus'
+	@echo '            answer) for FUZZ_SECONDS each (default $(FUZZ_SECONDS))'
 	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin'
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
@@ -102,7 +121,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(BUILD)/lib/%.o: userspace/lib/%.c $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/lib
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIBCANARY): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -110,26 +129,52 @@ $(LIBCANARY): $(LIB_OBJS)
 
 $(BUILD)/%: userspace/%.c $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LIBCANARY) $(LDLIBS) -o $@
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $< $(LIBCANARY) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
 
 $(BUILD)/bench/%: tests/bench/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/bench
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
+
+# Built only in the fuzz tree (make fuzz-build: BUILD=$(BUILD)/fuzz, clang, FUZZ=1).
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -fsanitize=fuzzer $< $(LIBCANARY) $(LDLIBS) -o $@
 
 $(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LDLIBS) -o $@
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $< $(LDLIBS) -o $@
 
 deps:
 	$(Q)scripts/install-deps.sh --if-missing
 
+# make test: everything, then the sanitizer pass (unit tests and the tests that feed
+# hostile input, built with ASan+UBSan) and a short run of each fuzz target over its
+# seeds; one closing line for all of it.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)BUILD=$(BUILD) tests/run.sh all
+	$(Q)$(MAKE) --no-print-directory asan-build fuzz-build
+	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(BUILD)/asan FUZZ_BUILD=$(BUILD)/fuzz tests/run.sh all
+
+asan-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined all
+
+asan: asan-build
+	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(BUILD)/asan tests/run.sh asan
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=$(CLANG) SANITIZE=address,undefined \
+		FUZZ=1 fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+
+# Each target runs FUZZ_SECONDS on a working corpus seeded from the tests' inputs
+# (scripts/fuzz.sh); findings stay in $(BUILD)/fuzz/findings-NAME/.
+fuzz: fuzz-build
+	$(Q)scripts/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
 unit: all
 	$(Q)BUILD=$(BUILD) tests/run.sh unit

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test programs and sums their "ok"/"not ok" lines into one closing line.
-#   tests/run.sh unit|integration|all [NAME-FILTER]
+#   tests/run.sh unit|integration|asan|all [NAME-FILTER]
+# With ASAN_BUILD set (make test, make asan), `all` and `asan` also run the unit tests
+# and the tests that feed hostile input with the ASan+UBSan build there; with
+# FUZZ_BUILD set, `all` runs each fuzz target briefly over its seeds.
 # Unit tests are tests/build/*.sh (how the objects are built) and build/tests/test_* (C,
 # BPF_PROG_TEST_RUN and libraries); integration
 # tests are tests/integration/*.sh (namespaces and real traffic, root only).
@@ -62,6 +65,31 @@ if [ "$what" = integration ] || [ "$what" = all ]; then
 			run_one "integration/$(basename "$t" .sh)" env BUILD="$BUILD" bash "$t"
 		done
 	fi
+fi
+
+# The sanitizer pass: the same unit tests, and the integration tests whose inputs are
+# hostile (malformed files, API requests, Prometheus answers, state files), with every
+# program built with ASan and UBSan (any report aborts the program, and fails).
+ASAN_INTEGRATION="inputs trust robustness prom_answers"
+if { [ "$what" = asan ] || [ "$what" = all ]; } && [ -n "${ASAN_BUILD:-}" ]; then
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	for t in "$ASAN_BUILD"/tests/test_*; do
+		[ -x "$t" ] || continue
+		[ -n "$filter" ] && [[ $t != *"$filter"* ]] && continue
+		run_one "asan/unit/$(basename "$t")" "$t"
+	done
+	if [ "$(id -u)" -eq 0 ]; then
+		for n in $ASAN_INTEGRATION; do
+			[ -n "$filter" ] && [[ $n != *"$filter"* ]] && continue
+			run_one "asan/integration/$n" env BUILD="$ASAN_BUILD" bash "tests/integration/$n.sh"
+		done
+	fi
+fi
+
+# A short fuzzing pass over each target's seeds (make fuzz runs them for long).
+if [ "$what" = all ] && [ -n "${FUZZ_BUILD:-}" ]; then
+	run_one "fuzz/smoke" scripts/fuzz.sh "$FUZZ_BUILD" "${FUZZ_SMOKE_SECONDS:-5}"
 fi
 
 echo

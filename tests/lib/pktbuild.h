@@ -71,8 +71,41 @@ static inline uint32_t pseudo_sum(int family, const void *src, const void *dst, 
 	return sum;
 }
 
+/* Unaligned big-endian stores into a frame. */
+static inline void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	put_be16(p, v >> 16);
+	put_be16(p + 2, v & 0xffff);
+}
+
+/* Frames are built and read in a scratch buffer at offset 2, so that the IP header
+ * after the 14-byte Ethernet header is 4-byte aligned, as a NIC places it in memory
+ * (NET_IP_ALIGN): the header structs are then used at their natural alignment. */
+#define PKT_SCRATCH 4096
+struct pkt_scratch {
+	uint8_t pad[2];
+	uint8_t frame[PKT_SCRATCH];
+} __attribute__((aligned(8)));
+
+static inline size_t pkt_build_aligned(const struct pkt_spec *s, uint8_t *buf, size_t cap);
+
 /* Build a frame into buf; returns its length. */
-static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t cap)
+static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *out, size_t cap)
+{
+	struct pkt_scratch sc;
+	size_t n = pkt_build_aligned(s, sc.frame, cap < PKT_SCRATCH ? cap : PKT_SCRATCH);
+
+	memcpy(out, sc.frame, n);
+	return n;
+}
+
+static inline size_t pkt_build_aligned(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 {
 	struct ethhdr *eth = (struct ethhdr *)buf;
 	size_t l3off = sizeof(*eth), l3hdr, l4hdr, l4len, tot;
@@ -149,8 +182,20 @@ static inline size_t pkt_build(const struct pkt_spec *s, uint8_t *buf, size_t ca
 	return tot;
 }
 
+static inline bool pkt_csums_ok_aligned(const uint8_t *buf, size_t len);
+
 /* Verify the IPv4 header checksum and the TCP/UDP checksum of a frame from scratch. */
-static inline bool pkt_csums_ok(const uint8_t *buf, size_t len)
+static inline bool pkt_csums_ok(const uint8_t *frame, size_t len)
+{
+	struct pkt_scratch sc;
+
+	if (len > PKT_SCRATCH)
+		return false;
+	memcpy(sc.frame, frame, len);
+	return pkt_csums_ok_aligned(sc.frame, len);
+}
+
+static inline bool pkt_csums_ok_aligned(const uint8_t *buf, size_t len)
 {
 	const struct ethhdr *eth = (const struct ethhdr *)buf;
 	const uint8_t *l3 = buf + sizeof(*eth), *l4, *src, *dst;

@@ -204,10 +204,27 @@ static void test_http(void)
 
 /* ---- ICMP ------------------------------------------------------------------------------- */
 
-/* Ethernet + IP + ICMP error quoting `quote` (an IP packet). */
-static size_t icmp_frame(uint8_t *buf, int family, const char *src, const char *dst,
+static size_t icmp_frame_aligned(uint8_t *buf, int family, const char *src, const char *dst,
+				 uint8_t type, uint8_t code, const uint8_t *quote, size_t qlen,
+				 const uint8_t *smac, const uint8_t *dmac);
+
+/* Ethernet + IP + ICMP error quoting `quote` (an IP packet), built at IP alignment
+ * (see struct pkt_scratch). */
+static size_t icmp_frame(uint8_t *out, int family, const char *src, const char *dst,
 			 uint8_t type, uint8_t code, const uint8_t *quote, size_t qlen,
 			 const uint8_t *smac, const uint8_t *dmac)
+{
+	struct pkt_scratch sc;
+	size_t n = icmp_frame_aligned(sc.frame, family, src, dst, type, code, quote, qlen, smac,
+				      dmac);
+
+	memcpy(out, sc.frame, n);
+	return n;
+}
+
+static size_t icmp_frame_aligned(uint8_t *buf, int family, const char *src, const char *dst,
+				 uint8_t type, uint8_t code, const uint8_t *quote, size_t qlen,
+				 const uint8_t *smac, const uint8_t *dmac)
 {
 	union canary_addr s, d;
 	size_t l3 = family == CANARY_AF_INET ? 20 : 40, len = 14 + l3 + 8 + qlen;
@@ -246,10 +263,10 @@ static size_t icmp_frame(uint8_t *buf, int family, const char *src, const char *
 	ic[0] = type;
 	ic[1] = code;
 	if (type == 2 && family == CANARY_AF_INET6)
-		*(uint32_t *)(ic + 4) = htonl(1280); /* MTU of "packet too big" */
+		put_be32(ic + 4, 1280); /* MTU of "packet too big" */
 	memcpy(ic + 8, quote, qlen);
 	sum = family == CANARY_AF_INET6 ? pseudo_sum(family, &s, &d, IPPROTO_ICMPV6, 8 + qlen) : 0;
-	*(uint16_t *)(ic + 2) = htons(csum_finish(csum_partial_words(ic, 8 + qlen, sum)));
+	put_be16(ic + 2, csum_finish(csum_partial_words(ic, 8 + qlen, sum)));
 	return len;
 }
 

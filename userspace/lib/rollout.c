@@ -78,7 +78,10 @@ static int build_checks(struct rollout *r, char *err, size_t len)
 
 		c->kind = SIG_METRIC;
 		c->metric = i;
-		snprintf(c->name, sizeof(c->name), "%s", m->name);
+		/* Both are PLAN_NAME_LEN arrays and the plan's is NUL-terminated; memcpy,
+		 * because gcc 12 cannot tell two fields of *r apart for snprintf's restrict. */
+		_Static_assert(sizeof(c->name) == sizeof(m->name), "name sizes");
+		memcpy(c->name, m->name, sizeof(c->name));
 		if (check_config(&c->cfg, m->lower_is_worse, m->alpha, m->tolerance,
 				 p->early_promotion, AV_UNIT_TRIALS, why, sizeof(why))) {
 			snprintf(err, len, "metric %s: %s", m->name, why);
@@ -101,10 +104,11 @@ static uint64_t ttfb_above(const struct arm_stats *a, uint64_t bound_us)
 			     NULL);
 }
 
-/* Events and exposure of a check, cumulative, per arm. */
+/* Events and exposure of a check, cumulative, per arm: a, x and n hold CANARY_ARMS
+ * entries each. (Pointers, not bounded array parameters: gcc 12 with sanitizers
+ * mis-sizes the caller's array member and reports a bogus overread otherwise.) */
 static void rollout_check_counts(const struct rollout *r, const struct rollout_check *c,
-				 const struct arm_stats a[CANARY_ARMS], uint64_t x[CANARY_ARMS],
-				 uint64_t n[CANARY_ARMS])
+				 const struct arm_stats *a, uint64_t *x, uint64_t *n)
 {
 	int arm;
 
@@ -215,7 +219,7 @@ static void set_weight(struct rollout *r, struct rollout_decision *d, uint16_t b
 }
 
 /* Move to step idx (weight, counters, promotion evidence), from a tick or a command. */
-static void enter_step(struct rollout *r, unsigned int idx, const struct arm_stats now[2],
+static void enter_step(struct rollout *r, unsigned int idx, const struct arm_stats *now,
 		       int64_t now_ms, struct rollout_decision *d, int reason)
 {
 	unsigned int i;

@@ -369,7 +369,7 @@ const char *addr_unusable(int family, const union canary_addr *a)
 {
 	const uint8_t *b = a->bytes;
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	int i, zero = 1;
+	int i, zero15 = 1;
 
 	if (family == CANARY_AF_INET) {
 		if (b[0] == 0)
@@ -386,14 +386,14 @@ const char *addr_unusable(int family, const union canary_addr *a)
 			return "is link-local (169.254.0.0/16), which routers do not forward";
 		return NULL;
 	}
-	for (i = 0; i < 16; i++)
-		zero &= b[i] == 0;
-	if (zero)
+	for (i = 0; i < 15; i++)
+		zero15 &= b[i] == 0;
+	if (zero15 && b[15] == 0)
 		return "is the unspecified address '::'";
+	if (zero15 && b[15] == 1)
+		return "is the loopback address, which never crosses the splitter";
 	if (!memcmp(b, mapped, 12))
 		return "is an IPv4-mapped IPv6 address; write the IPv4 address itself";
-	if (!memcmp(b, mapped, 15) && b[15] == 1)
-		return "is the loopback address, which never crosses the splitter";
 	if (b[0] == 0xff)
 		return "is a multicast address; a flow needs one host at each end";
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)

@@ -10,11 +10,14 @@ set -euo pipefail
 # Groups. `base` is always included.
 declare -A GROUP=(
 	# build: compilers, BPF toolchain, libraries; test and demo: netns harness, load,
-	# a real Prometheus, JSON on the command line.
+	# a real Prometheus, JSON on the command line, setpriv and flock (util-linux) for
+	# the unprivileged tests, openssl for their TLS certificates, and clang's
+	# sanitizer and libFuzzer runtimes (libclang-rt-14-dev) for the fuzz targets.
 	[base]="clang llvm gcc make pkg-config
 		libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 		libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
-		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux"
+		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux
+		openssl libclang-rt-14-dev"
 	# make fresh-check: a Debian 12 root built from the package mirror.
 	[fresh-check]="debootstrap"
 )

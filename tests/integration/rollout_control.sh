@@ -92,8 +92,10 @@ eq "abort: weight 0" "$(weight)" 0
 actl rollout status web --wait --timeout 5 >/dev/null
 eq "status --wait exits non-zero for Aborted" "$?" 1
 r=$(actl history web --json)
-eq "history reasons, in order" "$(jq -c '[.[].reason]' <<<"$r")" \
-	'["start","step","promote","manual","step","promote","start","abort"]'
+eq "history reasons, in order (commands that move no weight too)" "$(jq -c '[.[].reason]' <<<"$r")" \
+	'["start","step","promote","pause","resume","manual","step","promote","start","abort"]'
+eq "history actors: the agent, root through the socket, and the maps for a change by hand" \
+	"$(jq -c '[.[].actor] | unique' <<<"$r")" '["canaryd","maps","uid:0(root)"]'
 
 wait $HOLD
 j=$(cat "$TOPO_LOGDIR/hold.json")

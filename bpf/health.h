@@ -43,14 +43,27 @@ static __always_inline __u32 hist_bucket(__u64 us)
 	return b < CANARY_HIST_BUCKETS ? b : CANARY_HIST_BUCKETS - 1;
 }
 
-/* Mark the flow with an error; count it as an errored flow the first time. Returns the
- * flags the flow had before. */
+/* Whether a flow's health counts: a flow picked up mid-stream (no handshake seen) moves
+ * no health signal, or a client could make an arm look sick with bare ACKs its backend
+ * answers with RSTs; its errors are counted apart (midstream_errors). */
+static __always_inline bool flow_counts(const struct flow_state *f)
+{
+	return !(f->flags & CANARY_FLOW_F_MIDSTREAM);
+}
+
+/* Mark the flow with an error; count it as an errored flow the first time (a mid-stream
+ * one as a midstream error). Returns the flags the flow had before. */
 static __always_inline __u32 flow_error(struct flow_state *f, __u32 err, struct arm_stats *as,
 					struct backend_stats *bs)
 {
 	__u32 old = __sync_fetch_and_or(&f->err_flags, err | CANARY_ERR_COUNTED);
 
 	if (!(old & CANARY_ERR_COUNTED)) {
+		if (!flow_counts(f)) {
+			if (as)
+				as->midstream_errors++;
+			return old;
+		}
 		if (as)
 			as->errored_flows++;
 		if (bs)
@@ -65,7 +78,7 @@ static __always_inline __u32 flow_error(struct flow_state *f, __u32 err, struct 
 static __always_inline void health_request(struct pkt *p, struct flow_state *f,
 					   struct arm_stats *as)
 {
-	if (!p->payload_len || f->http_state == CANARY_HTTP_REQUEST)
+	if (!p->payload_len || f->http_state == CANARY_HTTP_REQUEST || !flow_counts(f))
 		return;
 	if (f->http_state == CANARY_HTTP_STATUS && as) {
 		as->http_responses++;
@@ -79,6 +92,8 @@ static __always_inline void health_request(struct pkt *p, struct flow_state *f,
 static __always_inline void health_forward(struct pkt *p, struct flow_state *f, bool syn_retx,
 					   struct arm_stats *as, struct backend_stats *bs)
 {
+	if (!flow_counts(f))
+		return;
 	if (syn_retx) {
 		if (as)
 			as->syn_retransmits++;
@@ -167,37 +182,53 @@ static __always_inline int http_status(struct xdp_md *ctx, struct pkt *p, struct
 }
 
 /* Backend -> client, on an existing flow. */
+/* Backend -> client, the segment's flags: handshake time (SYN-ACK) and resets. The
+ * only reply health a flow in `pending` can have (its backend has sent no data yet). */
+static __always_inline void health_reply_flags(struct pkt *p, struct flow_state *f,
+					       struct arm_stats *as, struct backend_stats *bs)
+{
+	__u8 fl = p->tcp_flags;
+	__u64 us;
+
+	if (p->key.svc.proto != IPPROTO_TCP)
+		return;
+	if (!flow_counts(f)) {
+		if (fl & TCPF_RST)
+			flow_error(f, CANARY_ERR_RESET, as, bs);
+		return;
+	}
+	if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && f->state == CANARY_FLOW_SYN_SENT) {
+		us = (bpf_ktime_get_ns() - f->syn_ns) / 1000;
+		if (as) {
+			as->handshake_count++;
+			as->handshake_sum_us += us;
+			as->handshake_hist[hist_bucket(us)]++;
+		}
+	}
+	if (fl & TCPF_RST) {
+		if (as)
+			as->backend_resets++;
+		if (bs)
+			bs->backend_resets++;
+		if (!(flow_error(f, CANARY_ERR_RESET, as, bs) & CANARY_ERR_RESET)) {
+			if (as)
+				as->reset_flows++;
+			if (bs)
+				bs->reset_flows++;
+		}
+	}
+}
+
+/* Backend -> client, a flow in the flow table: the flags, then the payload: time to
+ * first byte and, on HTTP services, the status line. */
 static __always_inline void health_reply(struct xdp_md *ctx, struct pkt *p, struct flow_state *f,
 					 struct arm_stats *as, struct backend_stats *bs)
 {
-	__u8 fl = p->tcp_flags;
 	__u64 now, us;
 	int cls;
 
-	if (p->key.svc.proto == IPPROTO_TCP) {
-		if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) &&
-		    f->state == CANARY_FLOW_SYN_SENT) {
-			us = (bpf_ktime_get_ns() - f->syn_ns) / 1000;
-			if (as) {
-				as->handshake_count++;
-				as->handshake_sum_us += us;
-				as->handshake_hist[hist_bucket(us)]++;
-			}
-		}
-		if (fl & TCPF_RST) {
-			if (as)
-				as->backend_resets++;
-			if (bs)
-				bs->backend_resets++;
-			if (!(flow_error(f, CANARY_ERR_RESET, as, bs) & CANARY_ERR_RESET)) {
-				if (as)
-					as->reset_flows++;
-				if (bs)
-					bs->reset_flows++;
-			}
-		}
-	}
-	if (!p->payload_len)
+	health_reply_flags(p, f, as, bs);
+	if (!p->payload_len || !flow_counts(f))
 		return;
 	if (bench_every_reply_answers)
 		f->http_state = CANARY_HTTP_REQUEST;

@@ -119,18 +119,41 @@ static __always_inline __u32 icmp_outer_rewrite(struct pkt *p, bool src,
 	return p->key.svc.family == CANARY_AF_INET ? 0 : d_addr;
 }
 
-static __always_inline int icmp_send(struct xdp_md *ctx, struct pkt *p, const union canary_addr *src,
-				     const union canary_addr *dst, struct reason_stats *rs)
+/* The flow a quote names, in the flow table or in `pending`. */
+static __always_inline struct flow_state *icmp_flow(const struct flow_key *fk)
 {
-	struct canary_nexthop nh = {};
-	int rc = nexthop_resolve(ctx, p, src, dst, &nh);
+	struct flow_state *f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, fk);
 
-	rs->icmp_mapped++;
-	return xmit(ctx, p, rc, &nh, rs);
+	return f ? f : bpf_map_lookup_elem(&CANARY_MAP_PENDING, fk);
 }
 
+/* Resolve where the translated error goes before anything is rewritten: a packet with
+ * no route is dropped as it arrived. Returns the FIB result; nh is filled. */
+static __always_inline int icmp_route(struct xdp_md *ctx, struct pkt *p,
+				      const union canary_addr *src, const union canary_addr *dst,
+				      struct canary_nexthop *nh, struct reason_stats *rs)
+{
+	int rc = nexthop_resolve(ctx, p, src, dst, nh);
+
+	if (!fib_usable(rc))
+		rs->drop_fib++;
+	return rc;
+}
+
+static __always_inline void icmp_csum_update(struct pkt *p, struct icmp_quote *q, __u32 acc)
+{
+	if ((void *)(q->icmp + 4) > p->data_end)
+		return;
+	*(__sum16 *)(q->icmp + 2) = canary_csum_apply(*(__u16 *)(q->icmp + 2), canary_csum_fold(acc));
+}
+
+/* ICMP errors that quote a packet of one of our flows. Anything else is passed
+ * untouched: ICMP that is no error (echo, neighbour discovery) as pass_not_service, an
+ * error that names no flow (or arrives on an interface that does not face the backend
+ * it quotes) as icmp_unmatched. Only a matched error is counted against its arm. */
 static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct reason_stats *rs)
 {
+	struct canary_nexthop nh = {};
 	struct icmp_quote q = {};
 	struct backend_info *bi;
 	struct flow_state *f;
@@ -138,48 +161,60 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 	struct svc_info *svc;
 	union canary_addr outer_src, outer_dst;
 	__u32 acc;
+	int rc;
 
-	if (!icmp_quote_parse(p, &q) || !icmp_is_error(p->key.svc.family, q.icmp[0]))
+	if ((void *)((__u8 *)p->l4 + 1) > p->data_end) {
+		rs->pass_malformed++;
+		return XDP_PASS;
+	}
+	if (!icmp_is_error(p->key.svc.family, *(__u8 *)p->l4)) {
+		rs->pass_not_service++;
+		return XDP_PASS;
+	}
+	if (!icmp_quote_parse(p, &q))
 		goto unmatched;
 	outer_src = p->key.client;
 	outer_dst = p->key.svc.addr;
 
-	/* About a packet we sent to a backend: the quote runs client -> backend. */
+	/* About a packet we sent to a backend: the quote runs client -> backend, and the
+	 * error comes from the backend's side. */
 	bi = backend_find(&q.dst);
 	if (bi) {
 		struct arm_stats *as;
 		struct backend_stats *bs;
-		__u32 arm = bi->arm, idx = bi->index;
+		bool from_backend;
 
+		if (bi->ifindex && bi->ifindex != ctx->ingress_ifindex)
+			goto unmatched;
 		fk.svc = bi->vip;
 		fk.client = q.src.addr;
 		fk.client_port = q.src.port;
-		f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
-		if (f) {
-			arm = f->arm;
-			idx = f->backend_idx;
+		f = icmp_flow(&fk);
+		if (!f || f->backend_port != q.dst.port || !addr_eq(&f->backend, &q.dst.addr))
+			goto unmatched;
+		/* Sent by the backend itself (port unreachable): it must come from the VIP. */
+		from_backend = addr_eq(&outer_src, &q.dst.addr);
+		rc = icmp_route(ctx, p, from_backend ? &bi->vip.addr : &outer_src, &outer_dst, &nh,
+				rs);
+		if (!fib_usable(rc))
+			return XDP_DROP;
+		as = arm_stats_of(f->svc, f->arm);
+		bs = backend_stats_of(f->svc, f->arm, f->backend_idx);
+		if (flow_counts(f)) {
+			if (as)
+				as->icmp_errors++;
+			if (bs)
+				bs->icmp_errors++;
 		}
-		as = arm_stats_of(bi->svc, arm);
-		bs = backend_stats_of(bi->svc, arm, idx);
-		if (as)
-			as->icmp_errors++;
-		if (bs)
-			bs->icmp_errors++;
-		if (f)
-			flow_error(f, CANARY_ERR_ICMP, as, bs);
+		flow_error(f, CANARY_ERR_ICMP, as, bs);
 
 		acc = icmp_quote_rewrite(p, &q, false, &bi->vip.addr, bi->vip.port, bi->csum_ip,
 					 bi->csum_l4);
-		/* Sent by the backend itself (port unreachable): it must come from the VIP. */
-		if (addr_eq(&outer_src, &q.dst.addr)) {
+		if (from_backend)
 			acc += icmp_outer_rewrite(p, true, &bi->vip.addr, bi->csum_ip);
-			outer_src = bi->vip.addr;
-		}
-		if ((void *)(q.icmp + 4) > p->data_end)
-			return XDP_PASS;
-		*(__sum16 *)(q.icmp + 2) = canary_csum_apply(*(__u16 *)(q.icmp + 2),
-							     canary_csum_fold(acc));
-		return icmp_send(ctx, p, &outer_src, &outer_dst, rs);
+		icmp_csum_update(p, &q, acc);
+		rs->icmp_mapped++;
+		return xmit(ctx, p, rc, &nh, rs);
 	}
 
 	/* About a reply the client got: the quote runs VIP -> client. */
@@ -188,17 +223,18 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 		fk.svc = q.src;
 		fk.client = q.dst.addr;
 		fk.client_port = q.dst.port;
-		f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
+		f = icmp_flow(&fk);
 		if (!f)
 			goto unmatched;
+		rc = icmp_route(ctx, p, &outer_src, &f->backend, &nh, rs);
+		if (!fib_usable(rc))
+			return XDP_DROP;
 		acc = icmp_quote_rewrite(p, &q, true, &f->backend, f->backend_port, f->csum_ip,
 					 f->csum_l4);
 		acc += icmp_outer_rewrite(p, false, &f->backend, f->csum_ip);
-		if ((void *)(q.icmp + 4) > p->data_end)
-			return XDP_PASS;
-		*(__sum16 *)(q.icmp + 2) = canary_csum_apply(*(__u16 *)(q.icmp + 2),
-							     canary_csum_fold(acc));
-		return icmp_send(ctx, p, &outer_src, &f->backend, rs);
+		icmp_csum_update(p, &q, acc);
+		rs->icmp_mapped++;
+		return xmit(ctx, p, rc, &nh, rs);
 	}
 
 unmatched:

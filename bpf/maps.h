@@ -78,13 +78,25 @@ struct {
 } CANARY_MAP_OVERRIDES SEC(".maps");
 
 /* Shared (not per-CPU) LRU: the two directions of a flow may be handled on
- * different CPUs, and a per-CPU LRU would then lose flows (katran#30). */
+ * different CPUs, and a per-CPU LRU would then lose flows (katran#30). Verified flows
+ * only: see `pending`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CANARY_DEFAULT_FLOWS);
 	__type(key, struct flow_key);
 	__type(value, struct flow_state);
 } CANARY_MAP_FLOWS SEC(".maps");
+
+/* Flows not yet verified: a handshake the client has not completed, a datagram not
+ * yet answered, a flow picked up mid-stream that its backend has not answered. An LRU
+ * of its own, like conntrack's early drop of unassured entries: a flood of spoofed
+ * SYNs or ACKs evicts only these, and a stale handshake gives way to a new one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CANARY_DEFAULT_PENDING);
+	__type(key, struct flow_key);
+	__type(value, struct flow_state);
+} CANARY_MAP_PENDING SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -186,6 +186,10 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct pkt *p)
 
 		if ((void *)(uh + 1) > data_end || (void *)(uh + 1) > l3_end)
 			return PARSE_MALFORMED;
+		/* RFC 8200: a zero UDP checksum is not allowed over IPv6 (the kernel drops
+		 * it too); never forward one. */
+		if (p->key.svc.family == CANARY_AF_INET6 && uh->check == 0)
+			return PARSE_MALFORMED;
 		p->key.svc.port = uh->dest;
 		p->key.client_port = uh->source;
 		p->payload_off = (void *)(uh + 1) - data;

@@ -4,7 +4,8 @@
 #include "parsing.h"
 #include "maps.h"
 #include "canary_csum.h"
-#include "canary_hash.h"
+#include "canary_decide.h"
+#include "canary_flow.h"
 #include "nat.h"
 #include "health.h"
 #include "icmp.h"
@@ -19,29 +20,18 @@ const volatile __u64 udp_idle_ns = CANARY_DEF_UDP_IDLE * NSEC_PER_SEC;
 
 /* ---- flow table ------------------------------------------------------------------------ */
 
-static __always_inline __u64 flow_timeout(const struct flow_state *f)
-{
-	switch (f->state) {
-	case CANARY_FLOW_UDP:
-		return udp_idle_ns;
-	case CANARY_FLOW_SYN_SENT:
-	case CANARY_FLOW_SYN_RECV:
-		return syn_timeout_ns;
-	case CANARY_FLOW_ESTABLISHED:
-		return tcp_idle_ns;
-	default:
-		return tcp_closing_ns;
-	}
-}
-
-/* Idle for longer than its state allows. Stamps are refreshed at most once per
- * CANARY_NEXTHOP_TTL_NS, so ages have that granularity. Signed arithmetic: a stamp
- * written on another CPU may be a little ahead of our clock. */
+/* Idle for longer than its state allows (the rule is canary_flow.h's, shared with the
+ * sweeper). */
 static __always_inline bool flow_expired(const struct flow_state *f, __u64 now)
 {
-	__u64 seen = f->fwd_seen_ns > f->rev_seen_ns ? f->fwd_seen_ns : f->rev_seen_ns;
+	struct canary_timeouts t = {
+		.udp_idle = udp_idle_ns,
+		.syn = syn_timeout_ns,
+		.tcp_idle = tcp_idle_ns,
+		.tcp_closing = tcp_closing_ns,
+	};
 
-	return (__s64)(now - seen) > (__s64)flow_timeout(f);
+	return canary_flow_expired(&t, f, now);
 }
 
 /* TCP flags seen in either direction move the state towards closed. */
@@ -69,66 +59,46 @@ static __always_inline struct svc_config *svc_config_of(__u32 svc_id)
 /* Client-group override for this source, if the service has any. */
 static __always_inline int override_arm(const struct pkt *p, __u32 svc_id)
 {
-	struct override_key ok = {};
+	struct override_key ok;
 	struct override_value *ov;
+	__u8 fam = p->key.svc.family;
 
-	ok.prefixlen = 32 + 128;
-	ok.svc = bpf_htonl(svc_id);
-	if (p->key.svc.family == CANARY_AF_INET) {
-		ok.addr[10] = 0xff;
-		ok.addr[11] = 0xff;
-		__builtin_memcpy(&ok.addr[12], &p->key.client.v4, 4);
-	} else {
-		__builtin_memcpy(ok.addr, &p->key.client, 16);
-	}
+	canary_override_key(&ok, bpf_htonl(svc_id), fam, &p->key.client,
+			    fam == CANARY_AF_INET ? 32 : 128);
 	ov = bpf_map_lookup_elem(&CANARY_MAP_OVERRIDES, &ok);
 	return ov ? (int)(ov->arm & 1) : -1;
 }
 
-/* Decide a new flow: override, else weight bucket; then the backend from the arm's
- * Maglev ring. Fills f; returns false when the service has no backend at all. */
+/* Decide a new flow with the shared decision (canary_decide.h) and fill f from the
+ * chosen backend. Returns false when the service has no backend at all. */
 static __always_inline bool flow_decide(const struct pkt *p, __u32 svc_id,
 					struct flow_state *f, struct reason_stats *rs)
 {
+	struct canary_decision d;
 	const struct canary_backend *be;
 	struct svc_config *cfg;
-	__u32 hash, slot, arm, idx;
 	int ov = -1;
+	__u32 arm, idx;
 
 	cfg = svc_config_of(svc_id);
 	if (!cfg)
 		return false;
-
-	hash = canary_decision_hash(&p->key, cfg);
 	if (cfg->flags & CANARY_SVC_F_OVERRIDES)
 		ov = override_arm(p, svc_id);
-	if (ov >= 0) {
-		arm = ov;
+	if (canary_decide(cfg, &p->key, ov, &d))
+		return false;
+	if (d.reason == CANARY_DECIDE_OVERRIDE) {
 		f->flags |= CANARY_FLOW_F_OVERRIDE;
 		rs->override_hits++;
-	} else {
-		arm = canary_bucket(hash) < cfg->canary_weight ? CANARY_ARM_CANARY
-							       : CANARY_ARM_STABLE;
-	}
-	if (cfg->nbackends[arm] == 0) {
-		arm ^= 1;
-		if (cfg->nbackends[arm] == 0)
-			return false;
+	} else if (d.reason == CANARY_DECIDE_FALLBACK) {
 		f->flags |= CANARY_FLOW_F_FALLBACK;
 		rs->arm_fallback++;
 	}
-
-	slot = canary_ring_slot(hash);
-	/* The compiler knows x % N < N and would drop this check; the verifier does not
-	 * know it, so hide the value from the compiler first. */
-	barrier_var(slot);
-	if (slot >= CANARY_RING_SIZE)
-		return false;
-	idx = cfg->ring[arm][slot];
-	if (idx >= CANARY_MAX_BACKENDS || idx >= cfg->nbackends[arm])
+	arm = d.arm & 1;
+	idx = d.backend_idx;
+	if (idx >= CANARY_MAX_BACKENDS)
 		return false;
 	be = &cfg->backends[arm][idx];
-
 	f->backend = be->addr;
 	f->backend_port = be->port;
 	f->csum_ip = be->csum_ip;
@@ -175,11 +145,30 @@ static __always_inline __u64 clock_sync(struct canary_clock *c)
 	return real;
 }
 
+/* ---- the two flow tables ------------------------------------------------------------- */
+
+/* A pending flow proved real (the client completed its handshake, or its backend
+ * answered it): move it to the flow table, where only such flows live. The entry is
+ * written there before it leaves `pending`, so a packet on another CPU finds it in one
+ * table or the other; the state and health updates of this packet are already in it. */
+static __always_inline void flow_verify(const struct flow_key *k, struct flow_state *f,
+					struct reason_stats *rs)
+{
+	f->flags &= ~CANARY_FLOW_F_PENDING;
+	if (bpf_map_update_elem(&CANARY_MAP_FLOWS, k, f, BPF_ANY)) {
+		rs->flow_insert_fail++;
+		return;
+	}
+	bpf_map_delete_elem(&CANARY_MAP_PENDING, k);
+	rs->flow_verified++;
+}
+
 /* ---- client -> service -------------------------------------------------------------------- */
 
-/* Place a new flow: decide, resolve its next hop, insert it (not for a stray RST).
- * svc is the service when the caller already looked it up. Fills *fresh; returns an
- * XDP verdict, or -1 when the flow may be forwarded. */
+/* Place a new flow: decide, resolve its next hop, insert it into `pending` (not for a
+ * stray RST). A flow picked up mid-stream is no exposure of its arm (midstream_flows,
+ * not flows). svc is the service when the caller already looked it up. Fills *fresh;
+ * returns an XDP verdict, or -1 when the flow may be forwarded. */
 static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct svc_info *svc,
 				       struct flow_state *fresh, struct canary_clock *clk,
 				       struct reason_stats *rs, int *fib_rc)
@@ -221,18 +210,23 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 		flow_track_close(fresh, p->tcp_flags);
 		rs->flow_midstream++;
 	}
+	fresh->flags |= CANARY_FLOW_F_PENDING;
 	as = arm_stats_of(fresh->svc, fresh->arm);
 	health_request(p, fresh, as);
 	/* A stray RST creates no state (as in Katran): it is forwarded and forgotten,
 	 * and, like a failed insert, it is no flow of the arm. */
 	if (tcp && (p->tcp_flags & TCPF_RST))
 		return -1;
-	if (bpf_map_update_elem(&CANARY_MAP_FLOWS, &p->key, fresh, BPF_ANY)) {
+	if (bpf_map_update_elem(&CANARY_MAP_PENDING, &p->key, fresh, BPF_ANY)) {
 		rs->flow_insert_fail++;
 		return -1;
 	}
-	if (!(fresh->flags & CANARY_FLOW_F_MIDSTREAM))
-		rs->flow_new++;
+	if (fresh->flags & CANARY_FLOW_F_MIDSTREAM) {
+		if (as)
+			as->midstream_flows++;
+		return -1;
+	}
+	rs->flow_new++;
 	if (as)
 		as->flows++;
 	bs = backend_stats_of(fresh->svc, fresh->arm, fresh->backend_idx);
@@ -241,8 +235,8 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	return -1;
 }
 
-/* Client -> service. f is the flow entry if the lookup found one, else svc is the
- * service it is addressed to. */
+/* Client -> service. f is the flow entry if a lookup found one (in either table; its
+ * PENDING flag says which), else svc is the service it is addressed to. */
 static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flow_state *f,
 				   struct svc_info *svc, struct canary_clock *clk,
 				   struct reason_stats *rs)
@@ -252,16 +246,19 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 	__u64 now = coarse_now(clk);
 	struct backend_stats *bs;
 	struct flow_state fresh;
-	bool syn_retx = false;
+	bool syn_retx = false, verify = false;
 	struct arm_stats *as;
 	int fib_rc, rc;
 
 	if (f) {
+		bool reuse = false;
+
 		if (syn) {
-			if (flow_expired(f, now) || f->state >= CANARY_FLOW_CLOSING) {
-				/* The tuple's earlier connection ended: a reused port. */
-				rs->flow_reused++;
-				f = NULL;
+			if (flow_expired(f, now) || f->state >= CANARY_FLOW_CLOSING ||
+			    (f->flags & CANARY_FLOW_F_MIDSTREAM)) {
+				/* The tuple's earlier connection ended (or was only ever seen
+				 * mid-stream): a new connection. */
+				reuse = true;
 			} else if (f->state <= CANARY_FLOW_SYN_RECV) {
 				/* A retransmitted SYN keeps its pending entry; before any
 				 * SYN-ACK it is a sign of an unresponsive backend. */
@@ -270,14 +267,22 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 					f->syn_count++;
 			}
 		} else if (!tcp) {
-			if (flow_expired(f, now)) {
-				rs->flow_reused++;
-				f = NULL;
-			}
+			reuse = flow_expired(f, now);
 		} else if (p->tcp_flags & (TCPF_RST | TCPF_FIN)) {
 			flow_track_close(f, p->tcp_flags);
 		} else if (f->state == CANARY_FLOW_SYN_RECV && (p->tcp_flags & TCPF_ACK)) {
+			/* The client completed the handshake: it saw the SYN-ACK, so it is
+			 * no spoofed source. */
 			f->state = CANARY_FLOW_ESTABLISHED;
+			verify = f->flags & CANARY_FLOW_F_PENDING;
+		}
+		if (reuse) {
+			rs->flow_reused++;
+			/* The new attempt starts in `pending`; the old entry must not shadow
+			 * it from the flow table. */
+			if (!(f->flags & CANARY_FLOW_F_PENDING))
+				bpf_map_delete_elem(&CANARY_MAP_FLOWS, &p->key);
+			f = NULL;
 		}
 	}
 
@@ -307,12 +312,49 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 	}
 	if (f != &fresh)
 		health_forward(p, f, syn_retx, as, bs);
+	if (verify)
+		flow_verify(&p->key, f, rs);
 	nat_rewrite(p, true, &f->backend, f->backend_port, f->csum_ip, f->csum_l4);
 	return xmit(ctx, p, fib_rc, &f->fwd_nh, rs);
 }
 
 /* Backend -> client: restore VIP:port as the source. The rewrite itself needs only the
- * backend entry, so replies survive the loss of their flow entry. */
+ * backend entry, so replies survive the loss of their flow entry, a SYN-ACK included
+ * (its flow may have been evicted from `pending`, or forwarded by another node): it
+ * leaves with the VIP's address, never the backend's. A packet from a backend's address
+ * that arrives on an interface that does not face that backend is no reply: it is
+ * passed untouched (a client cannot forge replies). */
+/* A reply to a flow in `pending`: a SYN-ACK (the handshake goes on), a RST, or the first
+ * answer that verifies the flow (a datagram answered; a mid-stream flow its backend
+ * answers with anything but a RST). A verified flow moves to the flow table and is
+ * returned from there, so the rest of the reply path sees one kind of entry. */
+static __always_inline struct flow_state *reply_pending(struct pkt *p, struct flow_key *fk,
+							struct flow_state *pf,
+							struct reason_stats *rs)
+{
+	bool tcp = p->key.svc.proto == IPPROTO_TCP;
+	struct backend_stats *bs = backend_stats_of(pf->svc, pf->arm, pf->backend_idx);
+
+	health_reply_flags(p, pf, arm_stats_of(pf->svc, pf->arm), bs);
+	if (tcp) {
+		if ((p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) &&
+		    pf->state == CANARY_FLOW_SYN_SENT)
+			pf->state = CANARY_FLOW_SYN_RECV;
+		if (p->tcp_flags & (TCPF_RST | TCPF_FIN))
+			flow_track_close(pf, p->tcp_flags);
+		if (!(pf->flags & CANARY_FLOW_F_MIDSTREAM) || (p->tcp_flags & TCPF_RST))
+			return NULL;
+	}
+	flow_verify(fk, pf, rs);
+	return bpf_map_lookup_elem(&CANARY_MAP_FLOWS, fk);
+}
+
+/* Backend -> client: restore VIP:port as the source. The rewrite itself needs only the
+ * backend entry, so replies survive the loss of their flow entry, a SYN-ACK included
+ * (its flow may have been evicted from `pending`, or forwarded by another node): it
+ * leaves with the VIP's address, never the backend's. A packet from a backend's address
+ * that arrives on an interface that does not face that backend is no reply: it is
+ * passed untouched (a client cannot forge replies). */
 static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canary_clock *clk,
 				 struct reason_stats *rs)
 {
@@ -321,7 +363,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 	struct canary_nexthop *nh;
 	struct backend_info *bi;
 	struct flow_key fk = {};
-	struct flow_state *f;
+	struct flow_state *f, *pf = NULL;
 	struct arm_stats *as;
 	__u64 now, stamp;
 	__u32 svc, arm;
@@ -337,22 +379,33 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 		rs->pass_not_service++;
 		return XDP_PASS;
 	}
+	if (bi->ifindex && bi->ifindex != ctx->ingress_ifindex) {
+		rs->pass_wrong_iface++;
+		return XDP_PASS;
+	}
 
 	fk.svc = bi->vip;
 	fk.client = p->key.svc.addr;
 	fk.client_port = p->key.svc.port;
 	now = coarse_now(clk);
 	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
-	/* The flow may have been re-placed on another backend (a reset, a reused port):
-	 * then this packet is not its reply and must not touch its state. */
-	if (f && (f->backend_port != p->key.client_port || !addr_eq(&f->backend, &p->key.client)))
+	if (!f) {
+		pf = bpf_map_lookup_elem(&CANARY_MAP_PENDING, &fk);
+		/* A pending flow re-placed on another backend is not this one's. */
+		if (pf && (pf->backend_port != p->key.client_port ||
+			   !addr_eq(&pf->backend, &p->key.client)))
+			pf = NULL;
+		if (pf)
+			f = reply_pending(p, &fk, pf, rs);
+	} else if (f->backend_port != p->key.client_port || !addr_eq(&f->backend, &p->key.client)) {
+		/* The flow was re-placed on another backend (a reset, a reused port): this
+		 * packet is not its reply and must not touch its state. */
 		f = NULL;
-	/* A SYN-ACK that answers no SYN of ours is someone's direct connection to the
-	 * backend through this router, not a reply to rewrite. */
-	if (!f && p->key.svc.proto == IPPROTO_TCP &&
-	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK)) {
-		rs->pass_not_service++;
-		return XDP_PASS;
+	} else {
+		health_reply(ctx, p, f, arm_stats_of(f->svc, f->arm),
+			     backend_stats_of(f->svc, f->arm, f->backend_idx));
+		if (p->key.svc.proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_RST | TCPF_FIN)))
+			flow_track_close(f, p->tcp_flags);
 	}
 	if (f) {
 		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &f->rev_nh,
@@ -360,6 +413,13 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 		nh = &f->rev_nh;
 		svc = f->svc;
 		arm = f->arm;
+	} else if (pf) {
+		/* Still pending (a SYN-ACK): its entry caches the next hop all the same. */
+		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &pf->rev_nh,
+				     &pf->rev_seen_ns, now);
+		nh = &pf->rev_nh;
+		svc = pf->svc;
+		arm = pf->arm;
 	} else {
 		rs->reply_no_flow++;
 		stamp = 0;
@@ -373,23 +433,10 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 		rs->drop_fib++;
 		return XDP_DROP;
 	}
-
 	as = arm_stats_of(svc, arm);
 	if (as) {
 		as->rev_packets++;
 		as->rev_bytes += p->len;
-	}
-	if (f) {
-		health_reply(ctx, p, f, as, backend_stats_of(svc, arm, f->backend_idx));
-		if (p->key.svc.proto == IPPROTO_TCP) {
-			if ((p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) &&
-			    f->state == CANARY_FLOW_SYN_SENT)
-				f->state = CANARY_FLOW_SYN_RECV;
-			if (p->tcp_flags & (TCPF_RST | TCPF_FIN))
-				flow_track_close(f, p->tcp_flags);
-		}
-	} else if (p->tcp_flags & TCPF_RST && as) {
-		as->backend_resets++;
 	}
 	nat_rewrite(p, false, &bi->vip.addr, bi->vip.port, bi->csum_ip, bi->csum_l4);
 	return xmit(ctx, p, fib_rc, nh, rs);
@@ -438,17 +485,23 @@ int CANARY_PROG_NAME(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	/* To a service port: an established flow is found with one lookup, and only a
-	 * miss pays for the service lookup. */
+	/* To a service port: an established flow is found with one lookup; a flow not yet
+	 * verified with a second, and only a new one pays for the service lookup. */
 	kind = pk->kind[p.key.svc.port];
 	if (kind & CANARY_PORT_SERVICE) {
+		svc = NULL;
 		f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &p.key);
-		if (f)
-			return forward(ctx, &p, f, NULL, clk, rs);
-		svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p.key.svc);
-		if (svc)
-			return forward(ctx, &p, NULL, svc, clk, rs);
+		if (!f)
+			f = bpf_map_lookup_elem(&CANARY_MAP_PENDING, &p.key);
+		if (!f) {
+			svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p.key.svc);
+			if (!svc)
+				goto not_ours;
+		}
+		/* One call site: forward() is inlined, and the verifier walks each copy. */
+		return forward(ctx, &p, f, svc, clk, rs);
 	}
+not_ours:
 	/* From a backend port: maybe a reply. */
 	kind = pk->kind[p.key.client_port];
 	if (kind & CANARY_PORT_BACKEND)

@@ -7,9 +7,11 @@
 #include <linux/types.h>
 #include <linux/bpf.h> /* struct bpf_timer */
 
-/* Bumped whenever a map layout below changes; the loader refuses pins made by a
- * build with a different ABI instead of silently misreading them. */
-#define CANARY_ABI_VERSION 1
+/* Bumped whenever a map layout below changes. The loader migrates pins of the ABI
+ * before (their flows and counters, see userspace/lib/migrate.c) and refuses any other
+ * instead of misreading it. ABI 2: the pending table, backend_info.ifindex,
+ * midstream counters, reasons pass_wrong_iface and flow_verified, meta.pending_capacity. */
+#define CANARY_ABI_VERSION 2
 
 /* ---- limits ---------------------------------------------------------------------------- */
 #define CANARY_MAX_SERVICES	 256
@@ -20,6 +22,7 @@
 #define CANARY_NAME_LEN		 32	   /* service name incl. NUL: at most 31 characters */
 #define CANARY_WEIGHT_SCALE	 10000	   /* canary weight is in basis points */
 #define CANARY_DEFAULT_FLOWS	 1048576   /* flow-table entries unless --flows says otherwise */
+#define CANARY_DEFAULT_PENDING	 131072	   /* pending-table entries unless --pending says so */
 #define CANARY_MAX_IPV6_EXT	 4	   /* extension headers walked before giving up */
 #define CANARY_HIST_BUCKETS	 24	   /* log2 microsecond buckets: [2^i, 2^(i+1)) us */
 #define CANARY_HTTP_CLASSES	 6	   /* index 1..5 = 1xx..5xx, 0 = unparseable status */
@@ -48,6 +51,7 @@
 #define CANARY_MAP_BACKEND_INDEX   backend_index
 #define CANARY_MAP_OVERRIDES	   overrides
 #define CANARY_MAP_FLOWS	   flows
+#define CANARY_MAP_PENDING	   pending
 #define CANARY_MAP_ARM_STATS	   arm_stats
 #define CANARY_MAP_BACKEND_STATS   backend_stats
 #define CANARY_MAP_REASONS	   reasons
@@ -93,10 +97,11 @@ enum canary_flow_state {
 };
 
 /* flow_state.flags */
-#define CANARY_FLOW_F_MIDSTREAM	 (1U << 0) /* first packet seen was not a SYN */
+#define CANARY_FLOW_F_MIDSTREAM	 (1U << 0) /* first packet seen was not a SYN: not exposure */
 #define CANARY_FLOW_F_OVERRIDE	 (1U << 1) /* arm came from a client-group override */
 #define CANARY_FLOW_F_FALLBACK	 (1U << 2) /* chosen arm was empty, other arm used */
 #define CANARY_FLOW_F_HTTP	 (1U << 3) /* the service counts HTTP status lines */
+#define CANARY_FLOW_F_PENDING	 (1U << 4) /* the entry is in `pending`, not yet verified */
 
 /* ---- keys and values ------------------------------------------------------------------- */
 
@@ -160,6 +165,10 @@ struct backend_info {
 	__u8 arm;
 	__u8 index; /* position in the arm's backend list */
 	__u32 flags; /* CANARY_BACKEND_F_* */
+	/* The interface that routes to this backend, resolved by userspace when the backend
+	 * is applied: its replies are taken only when they arrive there, so a packet forged
+	 * on the client side with a backend's source is passed untouched. 0: any. */
+	__u32 ifindex;
 };
 
 /* One slot of the reply index: an open-addressing table (linear probing from
@@ -201,7 +210,11 @@ struct canary_nexthop {
 	__u8 smac[6];
 };
 
-/* Value of `flows`: where the flow goes, its TCP state, and per-flow health state. */
+/* Value of `flows` and `pending`: where the flow goes, its TCP state, and per-flow
+ * health state. A flow starts in `pending` (a TCP handshake not yet completed by the
+ * client, a datagram not yet answered, a flow picked up mid-stream and not yet answered
+ * by its backend) and moves to `flows` once verified, so a flood of spoofed SYNs or
+ * ACKs can only evict other unverified entries, never an established connection. */
 struct flow_state {
 	union canary_addr backend;
 	__be16 backend_port;
@@ -258,7 +271,7 @@ struct arm_stats {
 	__u64 fwd_bytes;
 	__u64 rev_packets;
 	__u64 rev_bytes;
-	__u64 flows; /* new flows assigned to this arm */
+	__u64 flows; /* new flows assigned to this arm (exposure: never mid-stream ones) */
 	/* health signals */
 	__u64 backend_resets;  /* RST segments sent by backends */
 	__u64 reset_flows;     /* flows ended by a backend RST */
@@ -275,6 +288,11 @@ struct arm_stats {
 	__u64 handshake_count; /* SYN -> SYN-ACK samples */
 	__u64 handshake_sum_us;
 	__u64 handshake_hist[CANARY_HIST_BUCKETS];
+	/* Flows picked up mid-stream (no handshake seen) are no exposure and their errors
+	 * move no health signal: a client could otherwise make an arm look sick (or hide a
+	 * sick one) with bare ACKs that its backend answers with RSTs. Counted apart. */
+	__u64 midstream_flows;
+	__u64 midstream_errors; /* such flows that saw a backend RST or another error */
 };
 
 /* Per-backend counters (per-CPU array). Slot CANARY_BACKEND_SLOT(svc, arm, index) is the
@@ -310,11 +328,13 @@ struct reason_stats {
 	__u64 pass_no_neigh;	/* rewritten, next hop unresolved: kernel resolves */
 	__u64 drop_no_backend;	/* service has no backend in either arm */
 	__u64 drop_fib;		/* no route to the backend or the client */
+	__u64 pass_wrong_iface;	/* from a backend's address, on an interface not facing it */
 	__u64 fwd_redirect;	/* forwarded with XDP_REDIRECT */
 	__u64 fwd_tx;		/* forwarded with XDP_TX (same interface) */
 	__u64 flow_new;		/* flows created by a SYN or first UDP datagram */
 	__u64 flow_midstream;	/* TCP non-SYN with no entry: decided afresh */
 	__u64 flow_reused;	/* SYN on a closed/expired entry: decided afresh */
+	__u64 flow_verified;	/* pending flows moved to the flow table (verified) */
 	__u64 flow_insert_fail; /* flow table update failed */
 	__u64 reply_no_flow;	/* reply with no flow entry: rewritten statelessly */
 	__u64 override_hits;	/* new flows placed by a client-group override */
@@ -352,6 +372,8 @@ struct canary_meta {
 	__u32 tcp_idle_s;
 	__u32 tcp_closing_s;
 	__u32 udp_idle_s;
+	__u32 pending_capacity;
+	__u32 pad;
 };
 
 #endif /* XDP_CANARY_H */

@@ -21,6 +21,8 @@ PIN_ROOT=${PIN_ROOT:-/sys/fs/bpf/xdp-canary-$TOPO_ID}
 # so a test user can reach the socket file and meet its own permissions.
 AGENT_SOCK_DIR=/run/xcan-$TOPO_ID
 AGENT_SOCK=$AGENT_SOCK_DIR/canaryd.sock
+# The services' secret salts, kept where the test's other state is.
+export CANARY_SALT_FILE=${TOPO_LOGDIR:-/tmp}/salts-$TOPO_ID.json
 BUILD=${BUILD:-build}
 TOPO_PIDS=()
 TOPO_CREATED=0
@@ -159,6 +161,11 @@ topo_create() {
 	in_ns "$NS_CLI" ping -6 -c1 -W1 fd00:1::1 >/dev/null 2>&1 || true
 	in_ns "$NS_ST" ping -6 -c1 -W1 fd00:2::1 >/dev/null 2>&1 || true
 	in_ns "$NS_CA" ping -6 -c1 -W1 fd00:3::1 >/dev/null 2>&1 || true
+	# Every backend address, not just the first: while the splitter resolves a new
+	# neighbour, the kernel queues only a few packets for it, and a burst of first SYNs
+	# loses the rest to a 1 s retransmission.
+	in_ns "$NS_ST" ping -6 -c1 -W1 -I fd00:2::3 fd00:2::1 >/dev/null 2>&1 || true
+	in_ns "$NS_CA" ping -6 -c1 -W1 -I fd00:3::3 fd00:3::1 >/dev/null 2>&1 || true
 	return 0
 }
 
@@ -229,6 +236,7 @@ topo_destroy() {
 		rm -rf "$PIN_ROOT" || true
 	fi
 	rm -rf "$AGENT_SOCK_DIR" || true
+	rm -f "$CANARY_SALT_FILE" || true
 	TOPO_CREATED=0
 	return 0
 }

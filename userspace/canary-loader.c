@@ -129,6 +129,7 @@ static const struct meta_opt {
 	{"--tcp-idle", 1, 864000, offsetof(struct canary_meta, tcp_idle_s)},
 	{"--tcp-closing", 1, 86400, offsetof(struct canary_meta, tcp_closing_s)},
 	{"--udp-idle", 1, 86400, offsetof(struct canary_meta, udp_idle_s)},
+	{"--pending", 1024, 1u << 26, offsetof(struct canary_meta, pending_capacity)},
 };
 
 static __u32 *meta_field(struct canary_meta *meta, const struct meta_opt *mo)
@@ -192,6 +193,7 @@ static struct xdp_canary_bpf *open_prog(const struct canary_meta *meta)
 	skel->rodata->tcp_closing_ns = meta->tcp_closing_s * 1000000000ull;
 	skel->rodata->udp_idle_ns = meta->udp_idle_s * 1000000000ull;
 	bpf_map__set_max_entries(skel->maps.flows, meta->flow_capacity);
+	bpf_map__set_max_entries(skel->maps.pending, meta->pending_capacity);
 	for (i = 0; i < canary_map_count; i++) {
 		struct bpf_map *map =
 			bpf_object__find_map_by_name(skel->obj, canary_map_descs[i].name);
@@ -331,6 +333,7 @@ static int cmd_attach(int argc, char **argv)
 		{"tcp-idle", required_argument, NULL, 2},
 		{"tcp-closing", required_argument, NULL, 3},
 		{"udp-idle", required_argument, NULL, 4},
+		{"pending", required_argument, NULL, 5},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -340,7 +343,8 @@ static int cmd_attach(int argc, char **argv)
 			 .syn_timeout_s = CANARY_DEF_SYN_TIMEOUT,
 			 .tcp_idle_s = CANARY_DEF_TCP_IDLE,
 			 .tcp_closing_s = CANARY_DEF_TCP_CLOSING,
-			 .udp_idle_s = CANARY_DEF_UDP_IDLE},
+			 .udp_idle_s = CANARY_DEF_UDP_IDLE,
+			 .pending_capacity = CANARY_DEFAULT_PENDING},
 	};
 	int ifindex[MAX_DEVS], attached = 0, i, j, opt, err = 0;
 	bool fresh;
@@ -367,7 +371,8 @@ static int cmd_attach(int argc, char **argv)
 		case 1:
 		case 2:
 		case 3:
-		case 4: {
+		case 4:
+		case 5: {
 			const struct meta_opt *mo = &meta_opts[opt == 'f' ? 0 : opt];
 			uint64_t v;
 
@@ -538,9 +543,10 @@ static int cmd_detach(int argc, char **argv)
 
 /* ---- status ------------------------------------------------------------------------------ */
 
+/* ctx: [0] entries of the flow table, [1] of pending. */
 static int count_visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
 {
-	(*(unsigned long *)ctx)++;
+	((unsigned long *)ctx)[!!(v->flags & CANARY_FLOW_F_PENDING)]++;
 	return 0;
 }
 
@@ -556,7 +562,7 @@ static int cmd_status(int argc, char **argv)
 	struct if_nameindex *ifs, *it;
 	struct canary_maps m;
 	struct canary_meta meta;
-	unsigned long flows = 0;
+	unsigned long flows[2] = {0, 0};
 	uint64_t total = 0;
 	bool json = false, pinned;
 	unsigned int i;
@@ -626,7 +632,7 @@ static int cmd_status(int argc, char **argv)
 		unsigned int nsvc = 0;
 		uint64_t inner = 0;
 
-		flows_foreach(&m, count_visit, &flows);
+		flows_foreach(&m, count_visit, flows);
 		if (!json)
 			printf("Maps under %s (ABI %u):\n", pin_root, meta.abi_version);
 		for (i = 0; i < canary_map_count; i++) {
@@ -684,7 +690,9 @@ static int cmd_status(int argc, char **argv)
 			printf("  %-14s %10.1f KiB  (%u per-service config maps)\n", "svc_<name>",
 			       inner / 1024.0, nsvc);
 			printf("  %-14s %10.1f MiB\n", "total", total / 1048576.0);
-			printf("Flow table: %lu of %u entries in use\n", flows, meta.flow_capacity);
+			printf("Flow table: %lu of %u entries in use; pending (not yet verified): %lu "
+			       "of %u\n",
+			       flows[0], meta.flow_capacity, flows[1], meta.pending_capacity);
 			printf("Timeouts: syn %us, tcp idle %us, tcp closing %us, udp idle %us\n",
 			       meta.syn_timeout_s, meta.tcp_idle_s, meta.tcp_closing_s,
 			       meta.udp_idle_s);
@@ -699,7 +707,10 @@ static int cmd_status(int argc, char **argv)
 			json_object_object_add(root, "memlock_bytes", json_object_new_int64(total));
 			json_object_object_add(root, "flow_capacity",
 					       json_object_new_int64(meta.flow_capacity));
-			json_object_object_add(root, "flows_in_use", json_object_new_int64(flows));
+			json_object_object_add(root, "flows_in_use", json_object_new_int64(flows[0]));
+			json_object_object_add(root, "pending_capacity",
+					       json_object_new_int64(meta.pending_capacity));
+			json_object_object_add(root, "pending_in_use", json_object_new_int64(flows[1]));
 		}
 		canary_maps_close(&m);
 	} else if (!json) {
@@ -732,7 +743,10 @@ static const struct cli_cmd cmds[] = {
 	 "      --syn-timeout S     seconds a SYN waits for the handshake (default 30)\n"
 	 "      --tcp-idle S        seconds an idle TCP flow is kept (default 3600)\n"
 	 "      --tcp-closing S     seconds kept after FIN or RST (default 10)\n"
-	 "      --udp-idle S        seconds an idle UDP flow is kept (default 30)\n"},
+	 "      --udp-idle S        seconds an idle UDP flow is kept (default 30)\n"
+	 "      --pending N         entries for flows not yet verified (handshakes, first\n"
+	 "                          datagrams, mid-stream pick-ups; default 131072; fixed\n"
+	 "                          once pinned)\n"},
 	{"detach", cmd_detach, "detach the splitter from interfaces",
 	 "detach --dev IFACE [--dev IFACE ...] | --all [--purge] [--pin-root DIR]\n"
 	 "  -d, --dev IFACE         interface to detach from (repeatable)\n"

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "pins.h"
 #include "plan.h"
+#include "salts.h"
 #include "service.h"
 #include "stats.h"
 #include "status.h"
@@ -114,9 +115,12 @@ static int cmd_apply(int argc, char **argv)
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},	 {"prune", no_argument, NULL, 'P'},
 		{"dry-run", no_argument, NULL, 'n'},	 {"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},	 {},
+		{"salt-file", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+		{},
 	};
 	struct apply_opts ao = {.out = stdout};
+	char salts[PATH_MAX];
+	const char *salt_file = getenv("CANARY_SALT_FILE");
 	struct apply_summary sum;
 	struct canary_config cfg;
 	struct canary_maps m;
@@ -137,12 +141,20 @@ static int cmd_apply(int argc, char **argv)
 		case 'p':
 			pin_root = optarg;
 			break;
+		case 'S':
+			salt_file = optarg;
+			break;
 		case 'h':
 			return 0;
 		default:
 			return EXIT_USAGE;
 		}
 	}
+	if (!salt_file) {
+		salts_default_path(pin_root, salts, sizeof(salts));
+		salt_file = salts;
+	}
+	ao.salt_file = salt_file;
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s' (the file goes after -f)",
 				       argv[optind]);
@@ -988,7 +1000,10 @@ static const struct cli_cmd cmds[] = {
 	 "--prune is given.\n"
 	 "  -f, --file FILE         the services file\n"
 	 "  -n, --dry-run           say what would change, change nothing\n"
-	 "      --prune             remove services that the file does not name\n" PIN_ROOT_HELP},
+	 "      --prune             remove services that the file does not name\n"
+	 "      --salt-file FILE    where the services' secret salts are kept (default\n"
+	 "                          " CANARY_SALT_DIR "/salts<PIN-ROOT>.json with '/' as '_',\n"
+	 "                          or $CANARY_SALT_FILE)\n" PIN_ROOT_HELP},
 	{"set-weight", cmd_set_weight, "set a service's canary weight in percent",
 	 "set-weight SERVICE PERCENT [--pin-root DIR]\n"
 	 "PERCENT is 0..100 with up to two decimals. New flows follow the new weight at once;\n"

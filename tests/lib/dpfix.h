@@ -45,9 +45,11 @@ static inline int instance_load_tuned(struct instance *in,
 	if (!in->skel)
 		return -1;
 	bpf_map__set_max_entries(in->skel->maps.flows, 65536);
+	bpf_map__set_max_entries(in->skel->maps.pending, 16384);
 	if (tune)
 		tune(in->skel, arg);
 	meta.flow_capacity = bpf_map__max_entries(in->skel->maps.flows);
+	meta.pending_capacity = bpf_map__max_entries(in->skel->maps.pending);
 	meta.syn_timeout_s = ns_to_s_up(in->skel->rodata->syn_timeout_ns);
 	meta.tcp_idle_s = ns_to_s_up(in->skel->rodata->tcp_idle_ns);
 	meta.tcp_closing_s = ns_to_s_up(in->skel->rodata->tcp_closing_ns);
@@ -70,6 +72,20 @@ static inline void tune_timeouts(struct xdp_canary_bpf *skel, void *arg)
 		skel->rodata->udp_idle_ns = ms[0] * 1000000ull;
 	if (ms[1])
 		skel->rodata->syn_timeout_ns = ms[1] * 1000000ull;
+}
+
+static inline void tune_tables(struct xdp_canary_bpf *skel, void *arg)
+{
+	bpf_map__set_max_entries(skel->maps.flows, ((unsigned int *)arg)[0]);
+	bpf_map__set_max_entries(skel->maps.pending, ((unsigned int *)arg)[1]);
+}
+
+/* With a flow table of flows entries and a `pending` table of pending entries. */
+static inline int instance_load_tables(struct instance *in, unsigned int flows, unsigned int pending)
+{
+	unsigned int n[2] = {flows, pending};
+
+	return instance_load_tuned(in, tune_tables, n);
 }
 
 /* With timeouts in ms (0 = default). */
@@ -194,6 +210,7 @@ static inline bool expect_frame(struct instance *in, int ifindex, const struct p
 	return ok;
 }
 
+/* The entry of a flow, in the flow table or in `pending` (its flags say which). */
 static inline bool flow_get(struct instance *in, const char *client, int cport, const char *vip,
 		     int vport, int proto, struct flow_state *st)
 {
@@ -204,7 +221,8 @@ static inline bool flow_get(struct instance *in, const char *client, int cport, 
 	k.svc.proto = proto;
 	addr_parse(client, &k.client);
 	k.client_port = htons(cport);
-	return bpf_map_lookup_elem(in->maps.flows, &k, st) == 0;
+	return bpf_map_lookup_elem(in->maps.flows, &k, st) == 0 ||
+	       bpf_map_lookup_elem(in->maps.pending, &k, st) == 0;
 }
 
 static inline struct reason_stats reasons(struct instance *in)

@@ -125,6 +125,7 @@ int main(void)
 			for (port = 30000; port < 30200; port++) {
 				k.client_port = htons(port);
 				bpf_map_delete_elem(in.maps.flows, &k);
+				bpf_map_delete_elem(in.maps.pending, &k);
 			}
 		}
 		ASSERT_EQ(apply(t, 2, false, false, &sum), 0, "apply again");

@@ -398,11 +398,68 @@ static void test_icmp(void)
 	r1 = reasons(&in);
 	ASSERT_EQ(r1.icmp_unmatched - r0.icmp_unmatched, 1, "icmp_unmatched +1");
 
-	TEST_CASE("ICMP echo is not an error: passed");
+	TEST_CASE("ICMP quoting a backend but no flow: unmatched, untouched, not counted");
+	r0 = reasons(&in);
+	a0 = st(dns);
+	spec_pkt(&p, "10.0.1.2", 5998, "10.0.2.2", 5353, IPPROTO_UDP, 0); /* no such flow */
+	ql = ip_packet(&p, q);
+	len = icmp_frame(frame, CANARY_AF_INET, "10.0.2.2", "10.0.1.2", 3, 3, q, ql, MAC_ST1, MAC_XB);
+	memcpy(want, frame, len);
+	expect_icmp(if_xb, frame, len, XDP_PASS, want, len, "backend quoted, no flow");
+	r1 = reasons(&in);
+	a1 = st(dns);
+	ASSERT_EQ(r1.icmp_unmatched - r0.icmp_unmatched, 1, "icmp_unmatched +1");
+	ASSERT_EQ(r1.icmp_mapped - r0.icmp_mapped, 0, "icmp_mapped unchanged");
+	ASSERT_EQ(a1.icmp_errors - a0.icmp_errors, 0, "icmp_errors unchanged");
+
+	TEST_CASE("ICMP quoting a flow, forged on the client side: unmatched, not counted");
+	spec_pkt(&p, "10.0.1.2", 5000, "10.0.2.2", 5353, IPPROTO_UDP, 0); /* the dns flow */
+	p.payload = "query!!";
+	p.plen = 7;
+	ql = ip_packet(&p, q);
+	len = icmp_frame(frame, CANARY_AF_INET, "10.0.2.2", "10.0.1.2", 3, 3, q, ql, MAC_CLIENT,
+			 MAC_XA);
+	memcpy(want, frame, len);
+	r0 = reasons(&in);
+	a0 = st(dns);
+	expect_icmp(if_xa, frame, len, XDP_PASS, want, len, "arrived on the client's side");
+	r1 = reasons(&in);
+	a1 = st(dns);
+	ASSERT_EQ(r1.icmp_unmatched - r0.icmp_unmatched, 1, "icmp_unmatched +1");
+	ASSERT_EQ(a1.icmp_errors - a0.icmp_errors, 0, "icmp_errors unchanged");
+
+	TEST_CASE("ICMP error whose way back has no route: dropped before any rewrite");
+	spec_pkt(&p, "10.9.9.9", 6000, "10.0.0.10", 53, IPPROTO_UDP, 0); /* no route to 10.9/16 */
+	p.payload = "query";
+	p.plen = 5;
+	client_macs(&p);
+	xdp_run(&in, if_xa, dg, pkt_build(&p, dg, sizeof(dg)), &r); /* a flow from it */
+	pw = p;
+	addr_parse("10.0.2.2", &pw.dst);
+	pw.dport = 5353;
+	ql = ip_packet(&pw, q);
+	len = icmp_frame(frame, CANARY_AF_INET, "10.0.2.2", "10.9.9.9", 3, 3, q, ql, MAC_ST1, MAC_XB);
+	memcpy(want, frame, len);
+	r0 = reasons(&in);
+	a0 = st(dns);
+	xdp_run(&in, if_xb, frame, len, &r);
+	r1 = reasons(&in);
+	a1 = st(dns);
+	ASSERT_EQ(r.retval, XDP_DROP, "dropped");
+	ASSERT_TRUE(r.len == len && !memcmp(r.out, frame, len), "the frame was not rewritten");
+	ASSERT_EQ(r1.drop_fib - r0.drop_fib, 1, "drop_fib +1");
+	ASSERT_EQ(r1.icmp_mapped - r0.icmp_mapped, 0, "not counted as mapped");
+	ASSERT_EQ(a1.icmp_errors - a0.icmp_errors, 0, "nor against the arm");
+
+	TEST_CASE("ICMP echo is not an error: passed, as not our service");
+	r0 = reasons(&in);
 	len = icmp_frame(frame, CANARY_AF_INET, "10.0.1.2", "10.0.0.10", 8, 0, q, 8, MAC_CLIENT,
 			 MAC_XA);
 	memcpy(want, frame, len);
 	expect_icmp(if_xa, frame, len, XDP_PASS, want, len, "echo request passes untouched");
+	r1 = reasons(&in);
+	ASSERT_EQ(r1.pass_not_service - r0.pass_not_service, 1, "pass_not_service +1");
+	ASSERT_EQ(r1.icmp_unmatched - r0.icmp_unmatched, 0, "not icmp_unmatched");
 }
 
 static void test_sweeper(void)

@@ -11,6 +11,8 @@
 
 #include "apply.h"
 #include "canary_hash.h"
+#include "route.h"
+#include "salts.h"
 #include "util.h"
 
 struct plan {
@@ -288,6 +290,22 @@ static void describe_change(const struct svc_config *a, const struct svc_config 
 #undef ADD
 }
 
+/* The interface that faces a backend: its replies are taken only from there (see
+ * backend_info.ifindex). With no route yet, any interface (and a warning). */
+static void backend_ifindex(const struct canary_endpoint *k, struct backend_info *v)
+{
+	char ep[80];
+	int err = route_ifindex(k->family, &k->addr, &v->ifindex);
+
+	if (err) {
+		v->ifindex = 0;
+		endpoint_str(k->family, &k->addr, ntohs(k->port), ep, sizeof(ep));
+		log_warn("backend %s: no route to it from here (%s); its replies are taken on any "
+			 "interface until an apply finds one",
+			 ep, strerror(-err));
+	}
+}
+
 /* Write reply entries for every backend of the plan's new config. Returns how many
  * entries were written (0: all were already there as they are), or -errno. */
 static int backends_upsert(struct canary_maps *m, const struct plan *p)
@@ -301,6 +319,7 @@ static int backends_upsert(struct canary_maps *m, const struct plan *p)
 			struct backend_info v, cur;
 
 			backend_entry(&p->key, &p->cfg.backends[arm][i], p->id, arm, i, &k, &v);
+			backend_ifindex(&k, &v);
 			if (bpf_map_lookup_elem(m->backends, &k, &cur) == 0 &&
 			    !memcmp(&cur, &v, sizeof(v)))
 				continue;
@@ -472,12 +491,17 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 	unsigned int nov = 0;
 	bool used[CANARY_MAX_SERVICES] = {}, busy[CANARY_MAX_SERVICES] = {};
 	unsigned int ncur = 0, i, j, total_ov = 0;
+	struct salt_table *salts = calloc(1, sizeof(*salts));
 	int err;
 
 	memset(sum, 0, sizeof(*sum));
+	if (!salts)
+		return -ENOMEM;
 	err = service_list(m, &cur, &ncur);
-	if (err)
+	if (err) {
+		free(salts);
 		return err;
+	}
 	plans = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*plans));
 	if (!plans) {
 		err = -ENOMEM;
@@ -486,6 +510,15 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 	for (i = 0; i < ncur; i++)
 		used[cur[i].info.id] = true;
 
+	if (opts->salt_file) {
+		char why[1024];
+
+		err = salts_load(opts->salt_file, salts, why, sizeof(why));
+		if (err) {
+			log_error("%s; nothing was changed", why);
+			goto out;
+		}
+	}
 	/* Plan every service before writing anything. */
 	for (i = 0; i < cfg->nservices; i++) {
 		struct plan *p = &plans[i];
@@ -496,6 +529,12 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		for (j = 0; j < ncur; j++)
 			if (!strcmp(cur[j].info.name, p->spec->name))
 				p->cur = &cur[j];
+		/* The salt: the file's, else the live one (clients keep their arms), else the
+		 * one recorded for this name, else a new secret. */
+		if (!p->spec->salt_set && p->cur)
+			p->cfg.salt = p->cur->cfg.salt;
+		else if (!p->spec->salt_set && !salts_get(salts, p->spec->name, &p->cfg.salt))
+			p->cfg.salt = salt_random();
 		for (j = 0; j < ncur; j++) {
 			if (same_key(&cur[j].key, &p->key) && &cur[j] != p->cur) {
 				bool renamed_here = false;
@@ -714,6 +753,15 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		if (err)
 			goto fail;
 	}
+	if (!opts->dry_run && opts->salt_file) {
+		for (i = 0; i < cfg->nservices; i++)
+			salts_set(salts, plans[i].spec->name, plans[i].cfg.salt);
+		err = salts_save(opts->salt_file, salts);
+		if (err)
+			log_warn("cannot record the services' salts in %s: %s; they live in the maps "
+				 "only, and a fresh attach would draw new ones",
+				 opts->salt_file, strerror(-err));
+	}
 	if (!opts->dry_run) {
 		err = backends_gc(m, &sum->drained, &sum->draining);
 		if (!err)
@@ -733,5 +781,6 @@ out:
 	free(cur);
 	free(plans);
 	free(ov);
+	free(salts);
 	return err;
 }

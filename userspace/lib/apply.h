@@ -12,6 +12,9 @@ struct apply_opts {
 	bool prune;   /* remove services that are in the maps but not in the file */
 	bool dry_run; /* report what would change, change nothing */
 	FILE *out;    /* one line per service; NULL for silence */
+	/* Where the services' secret salts are kept (salts.h); NULL: nowhere (a new
+	 * service's salt then lives only in the maps). */
+	const char *salt_file;
 };
 
 struct apply_summary {

@@ -29,6 +29,8 @@ const struct canary_map_desc canary_map_descs[] = {
 	{CANARY_STR(CANARY_MAP_OVERRIDES), sizeof(struct override_value),
 	 offsetof(struct canary_maps, overrides)},
 	{CANARY_STR(CANARY_MAP_FLOWS), sizeof(struct flow_state), offsetof(struct canary_maps, flows)},
+	{CANARY_STR(CANARY_MAP_PENDING), sizeof(struct flow_state),
+	 offsetof(struct canary_maps, pending)},
 	{CANARY_STR(CANARY_MAP_ARM_STATS), sizeof(struct arm_stats),
 	 offsetof(struct canary_maps, arm_stats)},
 	{CANARY_STR(CANARY_MAP_BACKEND_STATS), sizeof(struct backend_stats),

@@ -17,6 +17,7 @@ struct canary_maps {
 	int backend_index;
 	int overrides;
 	int flows;
+	int pending;
 	int arm_stats;
 	int backend_stats;
 	int reasons;

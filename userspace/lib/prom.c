@@ -91,6 +91,12 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 		offsetof(struct arm_stats, rev_bytes));
 	head(f, "flows_total", "counter", "New flows placed on each arm.");
 	per_arm(f, s, n, "flows_total", "", offsetof(struct arm_stats, flows));
+	head(f, "midstream_flows_total", "counter",
+	     "Flows picked up mid-stream (no handshake seen): no exposure, no health signal.");
+	per_arm(f, s, n, "midstream_flows_total", "", offsetof(struct arm_stats, midstream_flows));
+	head(f, "midstream_errors_total", "counter",
+	     "Mid-stream flows that saw an error (a backend RST): not counted as errored flows.");
+	per_arm(f, s, n, "midstream_errors_total", "", offsetof(struct arm_stats, midstream_errors));
 	head(f, "requests_total", "counter", "Request/response exchanges seen (TTFB samples).");
 	per_arm(f, s, n, "requests_total", "", offsetof(struct arm_stats, requests));
 	head(f, "errors_total", "counter",

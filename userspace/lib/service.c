@@ -13,23 +13,10 @@
 #include "canary_csum.h"
 #include "canary_hash.h"
 #include "maglev.h"
+#include "canary_flow.h"
 #include "service.h"
 #include "util.h"
 
-uint32_t service_default_salt(const char *name)
-{
-	uint32_t h = 0x63616e61; /* "cana" */
-	uint32_t w, n = 0;
-	size_t i, len = strlen(name);
-
-	for (i = 0; i < len; i += 4) {
-		w = 0;
-		memcpy(&w, name + i, len - i < 4 ? len - i : 4);
-		h = canary_hash_word(h, w);
-		n++;
-	}
-	return canary_hash_final(h, n);
-}
 
 void service_spec_key(const struct service_spec *s, struct canary_endpoint *key)
 {
@@ -77,7 +64,7 @@ void service_build_config(const struct service_spec *s, struct svc_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	service_spec_key(s, &vip);
-	cfg->salt = s->salt_set ? s->salt : service_default_salt(s->name);
+	cfg->salt = s->salt; /* config_apply chooses it when the file names none (salts.h) */
 	cfg->canary_weight = s->weight_bp;
 	cfg->hash_mode = s->hash_mode;
 	addr_prefix_mask(CANARY_AF_INET, s->prefix_v4, &m4);
@@ -119,17 +106,7 @@ void backend_entry(const struct canary_endpoint *vip, const struct canary_backen
 void override_key_make(uint32_t svc_id, int family, const union canary_addr *addr, int plen,
 		       struct override_key *key)
 {
-	memset(key, 0, sizeof(*key));
-	key->svc = htonl(svc_id);
-	if (family == CANARY_AF_INET) {
-		key->addr[10] = 0xff;
-		key->addr[11] = 0xff;
-		memcpy(&key->addr[12], &addr->v4, 4);
-		key->prefixlen = 32 + 96 + plen;
-	} else {
-		memcpy(key->addr, addr->bytes, 16);
-		key->prefixlen = 32 + plen;
-	}
+	canary_override_key(key, htonl(svc_id), (__u8)family, addr, (__u32)plen);
 }
 
 void override_key_parse(const struct override_key *key, int *family, union canary_addr *addr,
@@ -397,7 +374,8 @@ int service_set_weight(struct canary_maps *m, const char *name, uint16_t bp, uin
 	return err;
 }
 
-int flows_foreach(struct canary_maps *m, flow_visit_fn fn, void *ctx)
+/* Every entry of one flow table, in batches. */
+static int table_foreach(int fd, flow_visit_fn fn, void *ctx)
 {
 	const __u32 chunk = 4096;
 	struct flow_key *keys;
@@ -414,8 +392,8 @@ int flows_foreach(struct canary_maps *m, flow_visit_fn fn, void *ctx)
 	}
 	for (;;) {
 		count = chunk;
-		rc = bpf_map_lookup_batch(m->flows, first ? NULL : &batch, &batch, keys, vals,
-					  &count, NULL);
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
+					  NULL);
 		if (rc && errno != ENOENT) {
 			err = -errno;
 			break;
@@ -423,18 +401,26 @@ int flows_foreach(struct canary_maps *m, flow_visit_fn fn, void *ctx)
 		first = false;
 		for (i = 0; i < count; i++) {
 			if (fn(&keys[i], &vals[i], ctx)) {
-				rc = -1;
-				errno = ENOENT;
+				err = 1;
 				break;
 			}
 		}
-		if (rc)
-			break; /* ENOENT: that was the last batch */
+		if (err || rc)
+			break; /* stopped, or ENOENT: that was the last batch */
 	}
 out:
 	free(keys);
 	free(vals);
 	return err;
+}
+
+int flows_foreach(struct canary_maps *m, flow_visit_fn fn, void *ctx)
+{
+	int err = table_foreach(m->flows, fn, ctx);
+
+	if (!err && m->pending >= 0)
+		err = table_foreach(m->pending, fn, ctx);
+	return err > 0 ? 0 : err;
 }
 
 struct reset_ctx {
@@ -447,8 +433,9 @@ struct reset_ctx {
 static int reset_visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
 {
 	struct reset_ctx *c = ctx;
+	int fd = v->flags & CANARY_FLOW_F_PENDING ? c->m->pending : c->m->flows;
 
-	if (v->svc == c->id && v->arm == c->arm && bpf_map_delete_elem(c->m->flows, k) == 0)
+	if (v->svc == c->id && v->arm == c->arm && bpf_map_delete_elem(fd, k) == 0)
 		c->n++;
 	return 0;
 }

@@ -54,9 +54,6 @@ static inline const char *arm_name(int arm)
 	return arm == CANARY_ARM_CANARY ? "canary" : "stable";
 }
 
-/* The salt a service gets when the config names none: derived from its name, so
- * every service splits independently and re-applying a file changes nothing. */
-uint32_t service_default_salt(const char *name);
 
 /* The services-map key (VIP, port, protocol, family) of a spec. */
 void service_spec_key(const struct service_spec *s, struct canary_endpoint *key);
@@ -119,7 +116,8 @@ bool svc_config_equal(const struct svc_config *a, const struct svc_config *b);
  * decided afresh. Returns how many were removed, or -errno. */
 long service_reset_flows(struct canary_maps *m, uint32_t svc_id, int arm);
 
-/* Call fn for every flow-table entry (batched reads). fn returns non-zero to stop. */
+/* Call fn for every entry of the flow table and of `pending` (batched reads; a pending
+ * entry has CANARY_FLOW_F_PENDING in its flags). fn returns non-zero to stop. */
 typedef int (*flow_visit_fn)(const struct flow_key *k, const struct flow_state *v, void *ctx);
 int flows_foreach(struct canary_maps *m, flow_visit_fn fn, void *ctx);
 

@@ -74,15 +74,21 @@ int reasons_read(struct canary_maps *m, struct reason_stats *out)
 	return percpu_sum(m->reasons, 0, out, sizeof(*out));
 }
 
-#define RF(f) {#f, offsetof(struct reason_stats, f)}
+/* V: a verdict counter (every pass_*, drop_* and fwd_* field, and icmp_unmatched, a
+ * PASS): exactly one of these moves per packet. I: says more about a packet that also
+ * has a verdict. */
+#define V(f) {#f, offsetof(struct reason_stats, f), true}
+#define I(f) {#f, offsetof(struct reason_stats, f), false}
 const struct reason_field reason_fields[] = {
-	RF(pass_not_ip),     RF(pass_not_service), RF(pass_vlan),	 RF(pass_fragment),
-	RF(pass_malformed),  RF(pass_ipv6_ext),	   RF(pass_no_neigh),	 RF(drop_no_backend),
-	RF(drop_fib),	     RF(fwd_redirect),	   RF(fwd_tx),		 RF(flow_new),
-	RF(flow_midstream),  RF(flow_reused),	   RF(flow_insert_fail), RF(reply_no_flow),
-	RF(override_hits),   RF(arm_fallback),	   RF(icmp_mapped),	 RF(icmp_unmatched),
+	V(pass_not_ip),	      V(pass_not_service), V(pass_vlan),	V(pass_fragment),
+	V(pass_malformed),    V(pass_ipv6_ext),	   V(pass_no_neigh),	V(drop_no_backend),
+	V(drop_fib),	      V(pass_wrong_iface), V(fwd_redirect),	V(fwd_tx),
+	I(flow_new),	      I(flow_midstream),   I(flow_reused),	I(flow_verified),
+	I(flow_insert_fail),  I(reply_no_flow),	   I(override_hits),	I(arm_fallback),
+	I(icmp_mapped),	      V(icmp_unmatched),
 };
-#undef RF
+#undef V
+#undef I
 const unsigned int reason_field_count = ARRAY_SIZE(reason_fields);
 _Static_assert(sizeof(reason_fields) / sizeof(reason_fields[0]) ==
 		       sizeof(struct reason_stats) / 8,

@@ -2,6 +2,7 @@
 #ifndef CANARY_STATS_H
 #define CANARY_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "pins.h"
 
@@ -14,6 +15,7 @@ int reasons_read(struct canary_maps *m, struct reason_stats *out);
 struct reason_field {
 	const char *name;
 	size_t offset;
+	bool verdict; /* pass_*, drop_*, fwd_*: exactly one of these moves per packet */
 };
 extern const struct reason_field reason_fields[];
 extern const unsigned int reason_field_count;

@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 
 #include "analysis.h"
-#include "canary_hash.h"
+#include "canary_decide.h"
 #include "service.h"
 #include "stats.h"
 #include "status.h"
@@ -90,6 +90,8 @@ static struct json_object *status_signals_json(const struct arm_stats *a)
 	json_object_object_add(j, "syn_unanswered", json_object_new_int64(a->syn_unanswered));
 	json_object_object_add(j, "icmp_errors", json_object_new_int64(a->icmp_errors));
 	json_object_object_add(j, "errored_flows", json_object_new_int64(a->errored_flows));
+	json_object_object_add(j, "midstream_flows", json_object_new_int64(a->midstream_flows));
+	json_object_object_add(j, "midstream_errors", json_object_new_int64(a->midstream_errors));
 	json_object_object_add(j, "requests", json_object_new_int64(a->requests));
 	json_object_object_add(http, "responses", json_object_new_int64(a->http_responses));
 	for (i = 0; i < CANARY_HTTP_CLASSES; i++)
@@ -275,6 +277,13 @@ static void print_signals(const struct arm_stats *a, bool http, FILE *f)
 		fprintf(f, "  unanswered SYN flows: stable %llu, canary %llu\n",
 			(unsigned long long)a[0].syn_unanswered,
 			(unsigned long long)a[1].syn_unanswered);
+	if (a[0].midstream_flows + a[1].midstream_flows)
+		fprintf(f, "  picked up mid-stream (no handshake seen; not in the figures above): "
+			   "stable %llu flows, %llu with errors; canary %llu, %llu\n",
+			(unsigned long long)a[0].midstream_flows,
+			(unsigned long long)a[0].midstream_errors,
+			(unsigned long long)a[1].midstream_flows,
+			(unsigned long long)a[1].midstream_errors);
 }
 
 static void print_service(struct canary_maps *m, const struct service_state *s, FILE *f)
@@ -515,17 +524,18 @@ int status_explain(struct canary_maps *m, const char *name, const char *src, int
 {
 	static const char *state_names[] = {"udp", "syn_sent", "syn_recv", "established",
 					    "closing", "closed"};
+	static const char *reason_names[] = {"weight", "override", "fallback", "no_backend"};
+	struct canary_decision d;
 	struct service_state s;
 	struct flow_key k = {};
 	struct flow_state st;
 	struct override_key ok;
 	struct override_value ov;
-	const struct canary_backend *be;
+	const struct canary_backend *be = NULL;
 	char vip[80], cli[80], bep[80];
 	uint16_t sport;
-	uint32_t h, bucket, slot;
-	int fam, arm, oarm = -1, idx;
-	bool fallback = false, existing;
+	int fam, oarm = -1, rc;
+	bool existing;
 
 	if (service_find(m, name, &s))
 		return 1;
@@ -546,25 +556,17 @@ int status_explain(struct canary_maps *m, const char *name, const char *src, int
 	k.svc = s.key;
 	k.client_port = htons(sport);
 
-	/* The same steps as flow_decide() in the data plane, with the same code. */
-	h = canary_decision_hash(&k, &s.cfg);
-	bucket = canary_bucket(h);
+	/* The data plane's own decision (canary_decide.h), on the data plane's maps. */
 	if (s.cfg.flags & CANARY_SVC_F_OVERRIDES) {
-		union canary_addr a = k.client;
-
-		override_key_make(s.info.id, fam, &a, fam == CANARY_AF_INET ? 32 : 128, &ok);
+		override_key_make(s.info.id, fam, &k.client, fam == CANARY_AF_INET ? 32 : 128, &ok);
 		if (bpf_map_lookup_elem(m->overrides, &ok, &ov) == 0)
 			oarm = ov.arm & 1;
 	}
-	arm = oarm >= 0 ? oarm : (bucket < s.cfg.canary_weight ? CANARY_ARM_CANARY : CANARY_ARM_STABLE);
-	if (s.cfg.nbackends[arm] == 0) {
-		arm ^= 1;
-		fallback = true;
-	}
-	slot = canary_ring_slot(h);
-	idx = s.cfg.nbackends[arm] ? s.cfg.ring[arm][slot] : -1;
-	be = idx >= 0 ? &s.cfg.backends[arm][idx] : NULL;
-	existing = bpf_map_lookup_elem(m->flows, &k, &st) == 0;
+	rc = canary_decide(&s.cfg, &k, oarm, &d);
+	if (rc == 0)
+		be = &s.cfg.backends[d.arm][d.backend_idx];
+	existing = bpf_map_lookup_elem(m->flows, &k, &st) == 0 ||
+		   bpf_map_lookup_elem(m->pending, &k, &st) == 0;
 
 	endpoint_str(s.key.family, &s.key.addr, ntohs(s.key.port), vip, sizeof(vip));
 	endpoint_str(fam, &k.client, sport, cli, sizeof(cli));
@@ -575,15 +577,17 @@ int status_explain(struct canary_maps *m, const char *name, const char *src, int
 
 		json_object_object_add(j, "service", json_object_new_string(name));
 		json_object_object_add(j, "client", json_object_new_string(cli));
-		json_object_object_add(j, "hash", json_object_new_int64(h));
-		json_object_object_add(j, "bucket", json_object_new_int(bucket));
+		json_object_object_add(j, "hash", json_object_new_int64(d.hash));
+		json_object_object_add(j, "bucket", json_object_new_int(d.bucket));
 		json_object_object_add(j, "canary_weight", json_percent(s.cfg.canary_weight));
 		json_object_object_add(j, "override", oarm >= 0 ? json_object_new_string(arm_name(oarm))
 								: NULL);
-		json_object_object_add(j, "arm", json_object_new_string(arm_name(arm)));
-		json_object_object_add(j, "fallback", json_object_new_boolean(fallback));
+		json_object_object_add(j, "reason", json_object_new_string(reason_names[d.reason & 3]));
+		json_object_object_add(j, "arm", be ? json_object_new_string(arm_name(d.arm)) : NULL);
+		json_object_object_add(j, "fallback",
+				       json_object_new_boolean(d.reason == CANARY_DECIDE_FALLBACK));
 		json_object_object_add(j, "backend", be ? json_object_new_string(bep) : NULL);
-		json_object_object_add(j, "backend_index", json_object_new_int(idx));
+		json_object_object_add(j, "backend_index", json_object_new_int(be ? d.backend_idx : -1));
 		if (existing) {
 			struct json_object *je = json_object_new_object();
 			char ep[80];
@@ -596,6 +600,8 @@ int status_explain(struct canary_maps *m, const char *name, const char *src, int
 				json_object_new_string(st.state < ARRAY_SIZE(state_names)
 							       ? state_names[st.state]
 							       : "?"));
+			json_object_object_add(je, "verified",
+					       json_object_new_boolean(!(st.flags & CANARY_FLOW_F_PENDING)));
 			json_object_object_add(j, "existing_flow", je);
 		}
 		fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
@@ -611,33 +617,43 @@ int status_explain(struct canary_maps *m, const char *name, const char *src, int
 				__builtin_popcount(s.cfg.client_mask_v6[1]) +
 				__builtin_popcount(s.cfg.client_mask_v6[2]) +
 				__builtin_popcount(s.cfg.client_mask_v6[3]),
-			s.cfg.salt, h);
+			s.cfg.salt, d.hash);
 	else
-		fprintf(f, "  hash     flow mode (5-tuple), salt 0x%08x: 0x%08x\n", s.cfg.salt, h);
+		fprintf(f, "  hash     flow mode (5-tuple), salt 0x%08x: 0x%08x\n", s.cfg.salt, d.hash);
 	{
 		char w[16];
 
 		fprintf(f, "  bucket   %u of %u; canary takes buckets below %u (weight %s%%)\n",
-			bucket, CANARY_WEIGHT_SCALE, s.cfg.canary_weight,
+			d.bucket, CANARY_WEIGHT_SCALE, s.cfg.canary_weight,
 			bp_str(s.cfg.canary_weight, w, sizeof(w)));
 	}
 	if (oarm >= 0)
 		fprintf(f, "  override the client is in an override prefix: %s\n", arm_name(oarm));
 	else
 		fprintf(f, "  override none\n");
-	fprintf(f, "  arm      %s%s\n", arm_name(arm),
-		fallback ? " (the chosen arm has no backends; the other arm takes it)" : "");
+	switch (d.reason) {
+	case CANARY_DECIDE_NO_BACKEND:
+		fprintf(f, "  arm      none: neither arm has a backend, so the flow is dropped\n");
+		break;
+	case CANARY_DECIDE_FALLBACK:
+		fprintf(f, "  arm      %s (%s was chosen but has no backends; the other arm takes "
+			   "it)\n",
+			arm_name(d.arm), arm_name(d.chosen_arm));
+		break;
+	default:
+		fprintf(f, "  arm      %s\n", arm_name(d.arm));
+	}
 	if (be)
-		fprintf(f, "  backend  %s (%s[%d], ring slot %u of %u)\n", bep, arm_name(arm), idx,
-			slot, CANARY_RING_SIZE);
-	else
-		fprintf(f, "  backend  none: the service has no backends, the flow is dropped\n");
+		fprintf(f, "  backend  %s (%s[%d], ring slot %u of %u)\n", bep, arm_name(d.arm),
+			d.backend_idx, d.slot, CANARY_RING_SIZE);
 	if (existing) {
 		char ep[80];
 
 		endpoint_str(fam, &st.backend, ntohs(st.backend_port), ep, sizeof(ep));
-		fprintf(f, "  note     this tuple is already in the flow table (%s, %s): its packets "
-			   "keep going to %s %s\n",
+		fprintf(f, "  note     this tuple is already in the %s (%s, %s): its packets keep "
+			   "going to %s %s\n",
+			st.flags & CANARY_FLOW_F_PENDING ? "pending table (not yet verified)"
+							 : "flow table",
 			st.state < ARRAY_SIZE(state_names) ? state_names[st.state] : "?",
 			st.flags & CANARY_FLOW_F_MIDSTREAM ? "picked up mid-stream" : "since its SYN",
 			arm_name(st.arm), ep);

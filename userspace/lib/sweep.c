@@ -5,6 +5,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 
+#include "canary_flow.h"
 #include "service.h"
 #include "sweep.h"
 #include "util.h"
@@ -13,6 +14,7 @@
 struct sweep_ctx {
 	struct canary_maps *m;
 	struct canary_meta meta;
+	struct canary_timeouts timeouts; /* from meta, as the data plane was given them */
 	uint64_t now;
 	struct sweep_result *r;
 	struct arm_stats arm[CANARY_MAX_SERVICES * CANARY_ARMS];
@@ -20,46 +22,24 @@ struct sweep_ctx {
 	bool dirty;
 };
 
-static uint64_t timeout_ns(const struct canary_meta *m, int state)
-{
-	uint64_t s;
-
-	switch (state) {
-	case CANARY_FLOW_UDP:
-		s = m->udp_idle_s;
-		break;
-	case CANARY_FLOW_SYN_SENT:
-	case CANARY_FLOW_SYN_RECV:
-		s = m->syn_timeout_s;
-		break;
-	case CANARY_FLOW_ESTABLISHED:
-		s = m->tcp_idle_s;
-		break;
-	default:
-		s = m->tcp_closing_s;
-	}
-	return s * 1000000000ull;
-}
-
 static bool expired(const struct sweep_ctx *c, const struct flow_state *v)
 {
-	uint64_t seen = v->fwd_seen_ns > v->rev_seen_ns ? v->fwd_seen_ns : v->rev_seen_ns;
-
-	return (int64_t)(c->now - seen) > (int64_t)timeout_ns(&c->meta, v->state);
+	return canary_flow_expired(&c->timeouts, v, c->now);
 }
 
 static int visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
 {
 	struct sweep_ctx *c = ctx;
 	struct flow_state cur;
+	int fd = v->flags & CANARY_FLOW_F_PENDING ? c->m->pending : c->m->flows;
 
 	c->r->scanned++;
 	if (!expired(c, v))
 		return 0;
 	/* Look again right before deleting: a packet may have revived it meanwhile. */
-	if (bpf_map_lookup_elem(c->m->flows, k, &cur) || !expired(c, &cur))
+	if (bpf_map_lookup_elem(fd, k, &cur) || !expired(c, &cur))
 		return 0;
-	if (bpf_map_delete_elem(c->m->flows, k))
+	if (bpf_map_delete_elem(fd, k))
 		return 0;
 	c->r->expired++;
 	if (cur.state == CANARY_FLOW_SYN_SENT && cur.svc < CANARY_MAX_SERVICES) {
@@ -130,6 +110,10 @@ int flows_sweep(struct canary_maps *m, struct sweep_result *r, int lock_wait_ms)
 	err = canary_meta_read(m, &c->meta);
 	if (err)
 		goto out;
+	c->timeouts.udp_idle = c->meta.udp_idle_s * 1000000000ull;
+	c->timeouts.syn = c->meta.syn_timeout_s * 1000000000ull;
+	c->timeouts.tcp_idle = c->meta.tcp_idle_s * 1000000000ull;
+	c->timeouts.tcp_closing = c->meta.tcp_closing_s * 1000000000ull;
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: the stamps' timebase. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	c->now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;

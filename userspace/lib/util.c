@@ -2,11 +2,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
@@ -399,4 +402,47 @@ const char *addr_unusable(int family, const union canary_addr *a)
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
 		return "is link-local (fe80::/10), which routers do not forward";
 	return NULL;
+}
+
+/* Write atomically: temp file, fsync, rename, fsync of the directory. A short write
+ * is an error even when write() set no errno (a full disk reports ENOSPC only on the
+ * next call): the temp file is removed and the good file stays. */
+int write_atomic(const char *dir, const char *name, const char *data, size_t len)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	size_t done = 0;
+	int fd, dfd, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -ENOSPC;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return err;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
 }

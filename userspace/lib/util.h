@@ -56,6 +56,11 @@ bool service_name_valid(const char *name);
  * Returns 0, -EFBIG when it is longer than max bytes, or -errno. */
 int file_read_all(const char *path, size_t max, char **out, size_t *len);
 
+/* Write dir/name atomically: a temp file (mode 0600, no symlink followed), fsync,
+ * rename, fsync of the directory. A short write is an error even when write() set no
+ * errno; then the temp file is removed and the old file stays. Returns 0 or -errno. */
+int write_atomic(const char *dir, const char *name, const char *data, size_t len);
+
 /* Monotonic clock in nanoseconds (the clock bpf_ktime_get_ns uses). */
 uint64_t now_ns(void);
 

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* canary_flow.h: rules about flow entries and override keys that the data plane and
+ * userspace both apply, written once: how long an entry of each state lives (the
+ * data plane ages entries with it, the sweeper removes them with it), and the key an
+ * override is stored and looked up under. */
+#ifndef CANARY_FLOW_H
+#define CANARY_FLOW_H
+
+#include "xdp_canary.h"
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* The timeouts of the flow states, in nanoseconds (the loader sets them at attach;
+ * meta keeps them in seconds). */
+struct canary_timeouts {
+	__u64 udp_idle;
+	__u64 syn;	    /* SYN_SENT, SYN_RECV: the handshake */
+	__u64 tcp_idle;	    /* ESTABLISHED */
+	__u64 tcp_closing;  /* CLOSING, CLOSED */
+};
+
+static __always_inline __u64 canary_flow_timeout(const struct canary_timeouts *t, __u8 state)
+{
+	switch (state) {
+	case CANARY_FLOW_UDP:
+		return t->udp_idle;
+	case CANARY_FLOW_SYN_SENT:
+	case CANARY_FLOW_SYN_RECV:
+		return t->syn;
+	case CANARY_FLOW_ESTABLISHED:
+		return t->tcp_idle;
+	default:
+		return t->tcp_closing;
+	}
+}
+
+/* Idle for longer than its state allows at time now (bpf_ktime_get_ns() timebase).
+ * Stamps are refreshed at most once per CANARY_NEXTHOP_TTL_NS, so ages have that
+ * granularity. Signed arithmetic: a stamp written on another CPU may be a little ahead
+ * of the reader's clock. */
+static __always_inline int canary_flow_expired(const struct canary_timeouts *t,
+					       const struct flow_state *f, __u64 now)
+{
+	__u64 seen = f->fwd_seen_ns > f->rev_seen_ns ? f->fwd_seen_ns : f->rev_seen_ns;
+
+	return (__s64)(now - seen) > (__s64)canary_flow_timeout(t, f->state);
+}
+
+/* The LPM key of an override of service svc_id for addr/plen. IPv4 is stored
+ * v4-mapped (::ffff:a.b.c.d) so that one trie holds both families: prefixlen = 32
+ * (the service id, always matched in full) + 96 + plen, or 32 + plen for IPv6. The data
+ * plane looks a source up with plen 32 or 128. */
+static __always_inline void canary_override_key(struct override_key *k, __u32 svc_id_be,
+						__u8 family, const union canary_addr *addr,
+						__u32 plen)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->svc = svc_id_be;
+	if (family == CANARY_AF_INET) {
+		k->addr[10] = 0xff;
+		k->addr[11] = 0xff;
+		__builtin_memcpy(&k->addr[12], &addr->v4, 4);
+		k->prefixlen = 32 + 96 + plen;
+	} else {
+		__builtin_memcpy(k->addr, addr->bytes, 16);
+		k->prefixlen = 32 + plen;
+	}
+}
+
+#endif /* CANARY_FLOW_H */

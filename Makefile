@@ -77,7 +77,7 @@ BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 INSTALL_PROGS := canary-loader canaryctl canaryd
 
 .PHONY: all deps test unit integration bench sim demo install clean help format fresh-check \
-	asan asan-build fuzz fuzz-build fuzz-bins
+	asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane
 
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
@@ -95,6 +95,8 @@ help:
 	@echo '            the input-handling integration tests (make test does this too)'
 	@echo '  fuzz      libFuzzer targets (services file, plan, state file, Prometheus'
 	@echo '            answer) for FUZZ_SECONDS each (default $(FUZZ_SECONDS))'
+	@echo '  fuzz-dataplane  the data plane against its reference classifier for'
+	@echo '            DP_FUZZ_COUNT mutated packets (default 10,000,000; root)'
 	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin'
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
@@ -164,6 +166,12 @@ asan-build:
 
 asan: asan-build
 	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(BUILD)/asan tests/run.sh asan
+
+# The data plane's differential fuzzer (tests/unit/test_dpfuzz.c; make test runs 200,000).
+DP_FUZZ_COUNT ?= 10000000
+DP_FUZZ_SEED  ?= $(shell date +%s)
+fuzz-dataplane: all
+	$(Q)$(BUILD)/tests/test_dpfuzz --count $(DP_FUZZ_COUNT) --seed $(DP_FUZZ_SEED)
 
 fuzz-build:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=$(CLANG) SANITIZE=address,undefined \

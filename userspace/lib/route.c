@@ -60,6 +60,11 @@ int route_ifindex(int family, const union canary_addr *dst, uint32_t *ifindex)
 		if (nh->nlmsg_type != RTM_NEWROUTE)
 			continue;
 		rt = NLMSG_DATA(nh);
+		/* A local, broadcast or unreachable route leads to no interface. */
+		if (rt->rtm_type != RTN_UNICAST) {
+			err = -ENETUNREACH;
+			break;
+		}
 		len = RTM_PAYLOAD(nh);
 		for (rta = RTM_RTA(rt); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
 			if (rta->rta_type == RTA_OIF && RTA_PAYLOAD(rta) >= 4) {

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include "xdp_canary.h"
 
-/* The output interface of the route to dst. Returns 0 with *ifindex set, or -errno
- * (-ENETUNREACH: no route). */
+/* The output interface of the unicast route to dst. Returns 0 with *ifindex set, or
+ * -errno (-ENETUNREACH: no route, or one that is local, broadcast or a blackhole). */
 int route_ifindex(int family, const union canary_addr *dst, uint32_t *ifindex);
 
 #endif

@@ -235,6 +235,7 @@ topo_destroy() {
 	if [ -d "$PIN_ROOT" ]; then
 		rm -rf "$PIN_ROOT" || true
 	fi
+	[ ! -e "$PIN_ROOT-upgrade" ] || rm -rf "$PIN_ROOT-upgrade" || true
 	rm -rf "$AGENT_SOCK_DIR" || true
 	rm -f "$CANARY_SALT_FILE" || true
 	TOPO_CREATED=0

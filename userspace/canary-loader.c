@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 #include <xdp/libxdp.h>
 
 #include "cli.h"
+#include "migrate.h"
 #include "pins.h"
 #include "service.h"
 #include "util.h"
@@ -54,6 +56,7 @@ static __u32 find_ours(int ifindex, enum xdp_attach_mode *mode, bool *dispatcher
 {
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
 	struct xdp_program *p = NULL;
+	__u32 id;
 
 	if (mp_out)
 		*mp_out = NULL;
@@ -78,11 +81,13 @@ static __u32 find_ours(int ifindex, enum xdp_attach_mode *mode, bool *dispatcher
 		*dispatcher = !xdp_multiprog__is_legacy(mp);
 	if (prog_out)
 		*prog_out = p;
+	/* p belongs to mp: take its id before mp (and p with it) may be freed. */
+	id = xdp_program__id(p);
 	if (mp_out)
 		*mp_out = mp;
 	else
 		xdp_multiprog__close(mp);
-	return xdp_program__id(p);
+	return id;
 }
 
 /* Whether the interface already has some XDP program that is not ours. */
@@ -178,8 +183,8 @@ static int reconcile_meta(struct attach_opts *o)
 	return 0;
 }
 
-/* Open a fresh copy of the program with the settings and every map pinned. */
-static struct xdp_canary_bpf *open_prog(const struct canary_meta *meta)
+/* Open a fresh copy of the program with the settings and every map pinned under root. */
+static struct xdp_canary_bpf *open_prog(const struct canary_meta *meta, const char *root)
 {
 	struct xdp_canary_bpf *skel = xdp_canary_bpf__open();
 	unsigned int i;
@@ -199,7 +204,7 @@ static struct xdp_canary_bpf *open_prog(const struct canary_meta *meta)
 			bpf_object__find_map_by_name(skel->obj, canary_map_descs[i].name);
 		char path[PATH_MAX];
 
-		snprintf(path, sizeof(path), "%s/%s", pin_root, canary_map_descs[i].name);
+		snprintf(path, sizeof(path), "%s/%s", root, canary_map_descs[i].name);
 		if (map)
 			bpf_map__set_pin_path(map, path);
 	}
@@ -215,7 +220,7 @@ static int attach_one(const char *dev, int ifindex, struct attach_opts *o, bool 
 	char errbuf[256];
 	int err;
 
-	skel = open_prog(&o->meta);
+	skel = open_prog(&o->meta, pin_root);
 	if (!skel)
 		return -EINVAL;
 	xopts.obj = skel->obj;
@@ -322,6 +327,196 @@ static int purge_pins(bool quiet)
 	return failed;
 }
 
+/* ---- upgrade: pins of the ABI before this one -------------------------------------------- */
+
+/* Replace the program on an interface in one step: the kernel swaps old for new
+ * (XDP_FLAGS_REPLACE) when our program runs alone; under libxdp's dispatcher, the new
+ * one is added and the old one removed. Returns 0 or -errno. */
+static int swap_prog(int ifindex, struct xdp_program *newp, int new_fd, const char *dev)
+{
+	struct xdp_multiprog *mp = NULL;
+	struct xdp_program *oldp = NULL;
+	enum xdp_attach_mode mode;
+	bool dispatcher;
+	int err;
+
+	if (!find_ours(ifindex, &mode, &dispatcher, &oldp, &mp))
+		return -ENOENT;
+	if (!dispatcher) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = xdp_program__fd(oldp));
+		__u32 flags = XDP_FLAGS_REPLACE |
+			      (mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		/* new_fd must be the loaded program: -1 here would detach. */
+		err = new_fd < 0 ? -EBADF : bpf_xdp_attach(ifindex, new_fd, flags, &ao) ? -errno : 0;
+	} else {
+		err = xdp_program__attach(newp, ifindex, mode, 0);
+		if (!err)
+			err = xdp_program__detach(oldp, ifindex, mode, 0);
+	}
+	xdp_multiprog__close(mp);
+	if (err)
+		log_error("cannot replace the program on %s: %s", dev, strerror(-err));
+	return err;
+}
+
+/* The old pins are of ABI CANARY_MIGRATE_FROM: build this ABI's maps beside them, copy
+ * the configuration and the flows, swap the programs on every interface, copy the
+ * flows the old program made meanwhile and the counters, and only then put the new
+ * maps where the old pins were. Every established connection keeps its entry (and a
+ * flow the old program placed after the copy is decided again the same way: the
+ * configs, salts and rings are the same). */
+static int upgrade(struct attach_opts *o, const int *ifindex)
+{
+	struct canary_maps old, new;
+	struct migrate_result res = {};
+	struct xdp_canary_bpf *skel = NULL;
+	struct xdp_program *prog = NULL;
+	struct if_nameindex *ifs, *it;
+	char tmp_root[PATH_MAX - 64];
+	unsigned int i, swapped = 0;
+	int err, k;
+
+	if (migrate_open_old(pin_root, &old))
+		return 1;
+	/* The old settings, unless the command asks for others. */
+	{
+		__u32 zero = 0;
+		__u8 buf[256] = {};
+		struct canary_meta cur = {};
+
+		bpf_map_lookup_elem(old.meta, &zero, buf);
+		memcpy(&cur, buf, offsetof(struct canary_meta, pending_capacity));
+		for (i = 0; i < ARRAY_SIZE(meta_opts); i++) {
+			if (meta_opts[i].offset == offsetof(struct canary_meta, pending_capacity))
+				continue; /* new in this ABI */
+			if (o->meta_given[i] && *meta_field(&o->meta, &meta_opts[i]) !=
+							*meta_field(&cur, &meta_opts[i])) {
+				log_error("an upgrade keeps the pins' settings (%s %u); give it without "
+					  "%s",
+					  meta_opts[i].opt, *meta_field(&cur, &meta_opts[i]),
+					  meta_opts[i].opt);
+				canary_maps_close(&old);
+				return 1;
+			}
+			*meta_field(&o->meta, &meta_opts[i]) = *meta_field(&cur, &meta_opts[i]);
+		}
+	}
+	/* Every interface that runs the old program moves, and only those. */
+	for (k = 0; k < o->ndevs; k++)
+		if (!find_ours(ifindex[k], NULL, NULL, NULL, NULL)) {
+			log_error("%s does not run the old data plane; upgrade the interfaces that "
+				  "do, then attach %s",
+				  o->devs[k], o->devs[k]);
+			canary_maps_close(&old);
+			return 1;
+		}
+	ifs = if_nameindex();
+	for (it = ifs; it && it->if_index; it++) {
+		bool listed = false;
+
+		for (k = 0; k < o->ndevs; k++)
+			listed |= (unsigned int)ifindex[k] == it->if_index;
+		if (!listed && find_ours(it->if_index, NULL, NULL, NULL, NULL)) {
+			log_error("%s runs the old data plane too: give every such interface with "
+				  "--dev, so that all of them move together",
+				  it->if_name);
+			if_freenameindex(ifs);
+			canary_maps_close(&old);
+			return 1;
+		}
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+
+	/* bpffs refuses names with a dot: a sibling named with a dash. */
+	snprintf(tmp_root, sizeof(tmp_root), "%s-upgrade", pin_root);
+	if (canary_pins_exist(tmp_root) || canary_pin_root_check(tmp_root, true)) {
+		log_error("%s is left from an earlier upgrade that did not finish; remove it "
+			  "(rm -r %s) and run the same attach again",
+			  tmp_root, tmp_root);
+		canary_maps_close(&old);
+		return 1;
+	}
+	skel = open_prog(&o->meta, tmp_root);
+	err = skel ? xdp_canary_bpf__load(skel) : -EINVAL;
+	if (err) {
+		log_error("cannot load the new data plane: %s", strerror(-err));
+		goto fail;
+	}
+	canary_maps_from_obj(&new, skel->obj);
+	err = migrate_config(&old, &new, o->meta.pending_capacity, &res);
+	if (!err)
+		err = migrate_flows(&old, &new, &res);
+	if (err) {
+		log_error("cannot copy the old state: %s", strerror(-err));
+		goto fail;
+	}
+	{
+		DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = skel->obj,
+				    .prog_name = PROG_NAME);
+
+		prog = xdp_program__create(&xopts);
+		err = libxdp_get_error(prog);
+		if (err) {
+			prog = NULL;
+			goto fail;
+		}
+	}
+	for (k = 0; k < o->ndevs; k++) {
+		err = swap_prog(ifindex[k], prog, bpf_program__fd(skel->progs.xdp_canary), o->devs[k]);
+		if (err)
+			goto fail;
+		swapped++;
+	}
+	/* The old program has stopped: what it did meanwhile, then its counters. */
+	err = migrate_flows(&old, &new, &res);
+	if (!err)
+		err = migrate_counters(&old, &new);
+	if (err)
+		log_warn("after the swap: %s (traffic flows on the new data plane)", strerror(-err));
+	/* The new maps take the old pins' place. */
+	for (i = 0; i < canary_map_count; i++) {
+		const struct canary_map_desc *d = &canary_map_descs[i];
+		char from[PATH_MAX + 64], to[PATH_MAX + 64];
+
+		snprintf(from, sizeof(from), "%s/%s", tmp_root, d->name);
+		snprintf(to, sizeof(to), "%s/%s", pin_root, d->name);
+		unlink(to);
+		if (bpf_obj_pin(*canary_map_fd(&new, d), to))
+			log_error("cannot pin %s: %s", to, strerror(errno));
+		unlink(from);
+	}
+	rmdir(tmp_root);
+	printf("upgraded the pins under %s from ABI %u to ABI %u: %u services, %u backends, "
+	       "%lu flows and %lu pending kept, counters kept; %d interfaces switched\n",
+	       pin_root, CANARY_MIGRATE_FROM, CANARY_ABI_VERSION, res.services, res.backends,
+	       res.flows, res.pending, o->ndevs);
+	xdp_program__close(prog);
+	xdp_canary_bpf__destroy(skel);
+	canary_maps_close(&old);
+	return 0;
+
+fail:
+	/* Nothing has moved unless some interfaces were swapped: those go back. */
+	if (swapped)
+		log_error("%u interfaces run the new program; detach and attach again to "
+			  "recover",
+			  swapped);
+	for (i = 0; i < canary_map_count; i++) {
+		char from[PATH_MAX + 64];
+
+		snprintf(from, sizeof(from), "%s/%s", tmp_root, canary_map_descs[i].name);
+		unlink(from);
+	}
+	rmdir(tmp_root);
+	xdp_program__close(prog);
+	if (skel)
+		xdp_canary_bpf__destroy(skel);
+	canary_maps_close(&old);
+	return 1;
+}
+
 static int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -405,6 +600,21 @@ static int cmd_attach(int argc, char **argv)
 		for (j = 0; j < i; j++)
 			if (ifindex[j] == ifindex[i])
 				return cli_usage_error("--dev %s is given twice", o.devs[i]);
+	}
+	if (bpffs_ensure())
+		return 1;
+	/* Made 0700 here, before libbpf pins into it; one that someone else made first
+	 * (bpffs is often mounted world-writable) is refused, not used. */
+	if (canary_pin_root_check(pin_root, true))
+		return 1;
+	/* Pins of the ABI before this one: an upgrade, which keeps every flow. */
+	if (canary_pins_exist(pin_root)) {
+		uint32_t abi = 0;
+
+		if (migrate_pinned_abi(pin_root, &abi) == 0 && abi == CANARY_MIGRATE_FROM)
+			return upgrade(&o, ifindex);
+	}
+	for (i = 0; i < o.ndevs; i++) {
 		if (find_ours(ifindex[i], NULL, NULL, NULL, NULL)) {
 			log_error("xdp-canary is already attached to %s; detach it first with "
 				  "'canary-loader detach --dev %s'",
@@ -420,12 +630,6 @@ static int cmd_attach(int argc, char **argv)
 					  o.devs[i], other);
 		}
 	}
-	if (bpffs_ensure())
-		return 1;
-	/* Made 0700 here, before libbpf pins into it; one that someone else made first
-	 * (bpffs is often mounted world-writable) is refused, not used. */
-	if (canary_pin_root_check(pin_root, true))
-		return 1;
 	if (reconcile_meta(&o))
 		return 1;
 

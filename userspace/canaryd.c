@@ -591,6 +591,45 @@ static void *puller(void *arg)
 
 /* ---- the poll ----------------------------------------------------------------------------- */
 
+/* The id of the map pinned at root/name, or 0. */
+static __u32 pinned_map_id(const char *root, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX + 64];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+/* After an upgrade (canary-loader attach on older pins), the pins name new maps: follow
+ * them, or canaryd would go on reading the old ones. One syscall or three per poll. */
+static void follow_pins(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), now;
+	struct canary_maps m;
+
+	if (bpf_obj_get_info_by_fd(A.maps.meta, &info, &len))
+		return;
+	now = pinned_map_id(A.maps.root, CANARY_STR(CANARY_MAP_META));
+	if (!now || now == info.id)
+		return;
+	if (canary_maps_open(&m, A.maps.root))
+		return; /* mid-upgrade: the next poll tries again */
+	canary_maps_close(&A.maps);
+	A.maps = m;
+	A.have_prev = false;
+	logline("the maps under %s were replaced (an upgrade): following them", A.maps.root);
+}
+
 static void poll_once(double dt)
 {
 	uint64_t t0 = now_ns();
@@ -600,6 +639,7 @@ static void poll_once(double dt)
 	int err;
 
 	pthread_mutex_lock(&A.lock);
+	follow_pins();
 	/* Weights and generations for /metrics: a few syscalls per service. */
 	refresh_services();
 	/* Read into the older buffer; only a good reading becomes the current one. */

@@ -141,8 +141,7 @@ static int stats_reset(struct canary_maps *m, uint32_t id)
 	return err;
 }
 
-/* Rebuild the reply index from `backends` and swap it in with one update. */
-static int backend_index_publish(struct canary_maps *m)
+int backend_index_publish(struct canary_maps *m)
 {
 	struct canary_endpoint key, next;
 	struct backend_slot *slots;

@@ -77,7 +77,7 @@ BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 INSTALL_PROGS := canary-loader canaryctl canaryd
 
 .PHONY: all deps test unit integration bench sim demo install clean help format fresh-check \
-	asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane
+	asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
 
 # The previous ABI's data plane, for the upgrade test (tests/fixtures/abi1/README.md).
 ABI1_OBJ    := $(BUILD)/fixtures/abi1.bpf.o
@@ -98,6 +98,8 @@ help:
 	@echo '            the input-handling integration tests (make test does this too)'
 	@echo '  fuzz      libFuzzer targets (services file, plan, state file, Prometheus'
 	@echo '            answer) for FUZZ_SECONDS each (default $(FUZZ_SECONDS))'
+	@echo '  soak      long runs: steady load with weight changes and rollbacks, kill -9'
+	@echo '            of canaryd mid-rollout, a SYN flood into a full table (root)'
 	@echo '  fuzz-dataplane  the data plane against its reference classifier for'
 	@echo '            DP_FUZZ_COUNT mutated packets (default 10,000,000; root)'
 	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin'
@@ -175,6 +177,15 @@ asan-build:
 
 asan: asan-build
 	$(Q)BUILD=$(BUILD) ASAN_BUILD=$(BUILD)/asan tests/run.sh asan
+
+# Long runs (docs/RELIABILITY.md): SOAK_SECONDS of steady load with 1000 weight changes
+# and 10 rollbacks, 20 kill -9 of canaryd mid-rollout, a SYN flood into a full table.
+SOAK_SECONDS ?= 600
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/soak.sh all $(SOAK_SECONDS) 2>&1 | \
+		awk '/^ok - /{p++} /^not ok - /{f++} {print; fflush()} \
+		     END {print ""; print p+0 " passed, " f+0 " failed"; exit f > 0}'
 
 # The data plane's differential fuzzer (tests/unit/test_dpfuzz.c; make test runs 200,000).
 DP_FUZZ_COUNT ?= 10000000

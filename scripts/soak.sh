@@ -41,8 +41,14 @@ YAML
 	client --target 10.0.0.10:80 --rate 50 --duration "$secs" --expect-2xx --timeout 3000 \
 		--deadline $((secs + 60)) >"$TOPO_LOGDIR/rate.json" 2>"$TOPO_LOGDIR/rate.err" &
 	local rate=$!
-	client --target 10.0.0.10:53 --udp --requests $((secs * 20)) --concurrency 4 \
-		--deadline $((secs + 60)) >"$TOPO_LOGDIR/udp.json" 2>"$TOPO_LOGDIR/udp.err" &
+	# UDP: 200 requests (each a new flow) every second, for the whole run.
+	(
+		end=$((SECONDS + secs))
+		while [ $SECONDS -lt $end ]; do
+			client --target 10.0.0.10:53 --udp --requests 200 --concurrency 4
+			sleep 0.5
+		done | jq -s '{ok: (map(.ok) | add), failed: (map(.failed) | add)}'
+	) >"$TOPO_LOGDIR/udp.json" 2>"$TOPO_LOGDIR/udp.err" &
 	local udp=$!
 	SECONDS=0
 	for ((i = 1; i <= changes; i++)); do

@@ -56,18 +56,29 @@ BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS    := $(wildcard bpf/*.h)
 
-LIB_SRCS    := $(wildcard userspace/lib/*.c)
+# userspace/lib/ is layered (docs/ARCHITECTURE.md; tests/build/layers.sh checks the
+# includes): base/ and logic/ need no kernel and link without libbpf, as liblogic.a,
+# which the pure-logic unit tests use alone; libcanary.a holds every folder.
+LIB_SRCS    := $(wildcard userspace/lib/*/*.c)
 LIB_OBJS    := $(patsubst userspace/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
-LIB_HDRS    := $(wildcard userspace/lib/*.h)
+LIB_HDRS    := $(wildcard userspace/lib/*/*.h)
 LIBCANARY   := $(BUILD)/libcanary.a
+LOGIC_OBJS  := $(filter $(BUILD)/lib/base/% $(BUILD)/lib/logic/%,$(LIB_OBJS))
+LIBLOGIC    := $(BUILD)/liblogic.a
+LOGIC_LIBS  := $(shell pkg-config --libs yaml-0.1 json-c 2>/dev/null) -lm
+# Unit tests of the pure logic: linked with liblogic.a and no libbpf, libxdp or libcurl.
+PURE_TESTS  := test_analysis test_config test_maglev test_plan test_rollout
 
 PROG_SRCS   := $(wildcard userspace/*.c)
 PROGS       := $(patsubst userspace/%.c,$(BUILD)/%,$(PROG_SRCS))
 
 TEST_SRCS   := $(wildcard tests/unit/*.c)
 TEST_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
-TOOL_SRCS   := $(wildcard tests/tools/*.c)
+# Test and demo tools, never installed. evkit.c is the event loop canary-backend and
+# canary-client share, not a program.
+TOOL_SRCS   := $(filter-out tests/tools/evkit.c,$(wildcard tests/tools/*.c))
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+EVKIT_OBJ   := $(BUILD)/tools/evkit.o
 FUZZ_SRCS   := $(wildcard tests/fuzz/*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 120
@@ -106,7 +117,7 @@ help:
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
 
-$(BUILD) $(BUILD)/lib $(BUILD)/tests $(BUILD)/bench $(BUILD)/tools:
+$(BUILD) $(BUILD)/tests $(BUILD)/bench $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
 $(BPF_SYSINC)/.stamp: | $(BUILD)
@@ -132,13 +143,18 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(BUILD)/lib/%.o: userspace/lib/%.c $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/lib
+$(BUILD)/lib/%.o: userspace/lib/%.c $(LIB_HDRS) $(BPF_HDRS) $(SKELS)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIBCANARY): $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBLOGIC): $(LOGIC_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/%: userspace/%.c $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)
 	$(call msg,CCLD,$@)
@@ -147,6 +163,12 @@ $(BUILD)/%: userspace/%.c $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUIL
 $(BUILD)/tests/%: tests/unit/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -Itests/lib $< $(LIBCANARY) $(LDLIBS) -o $@
+
+# The pure-logic tests link without libbpf: a call from logic/ into the maps fails here.
+$(addprefix $(BUILD)/tests/,$(PURE_TESTS)): $(BUILD)/tests/%: tests/unit/%.c tests/lib/*.h \
+		$(LIBLOGIC) $(LIB_HDRS) $(BPF_HDRS) | $(BUILD)/tests
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -Itests/lib $< $(LIBLOGIC) $(LOGIC_LIBS) -o $@
 
 $(BUILD)/bench/%: tests/bench/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/bench
 	$(call msg,CCLD,$@)
@@ -157,9 +179,15 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKEL
 	$(call msg,FUZZ,$@)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -fsanitize=fuzzer $< $(LIBCANARY) $(LDLIBS) -o $@
 
-$(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
+$(EVKIT_OBJ): tests/tools/evkit.c tests/tools/evkit.h $(LIB_HDRS) | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tools/%: tests/tools/%.c $(EVKIT_OBJ) $(LIBLOGIC) tests/tools/evkit.h $(LIB_HDRS) \
+		$(BPF_HDRS) | $(BUILD)/tools
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $< $(LDLIBS) -o $@
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -Itests/tools $< $(EVKIT_OBJ) $(LIBLOGIC) \
+		$(LDLIBS) -o $@
 
 deps:
 	$(Q)scripts/install-deps.sh --if-missing
@@ -235,7 +263,8 @@ print-%:
 	@echo '$($*)'
 
 format:
-	clang-format -i bpf/*.[ch] userspace/*.c userspace/lib/*.[ch] tests/unit/*.c tests/lib/*.h
+	clang-format -i bpf/*.[ch] userspace/*.c userspace/lib/*/*.[ch] tests/unit/*.c tests/lib/*.h \
+		tests/tools/*.[ch]
 
 clean:
 	rm -rf $(BUILD)

@@ -8,7 +8,7 @@
 #include <linux/bpf.h> /* struct bpf_timer */
 
 /* Bumped whenever a map layout below changes. The loader migrates pins of the ABI
- * before (their flows and counters, see userspace/lib/migrate.c) and refuses any other
+ * before (their flows and counters, see userspace/lib/maps/migrate.c) and refuses any other
  * instead of misreading it. ABI 2: the pending table, backend_info.ifindex,
  * midstream counters, reasons pass_wrong_iface and flow_verified, meta.pending_capacity. */
 #define CANARY_ABI_VERSION 2

@@ -34,7 +34,7 @@ for i in $(seq 0 255); do
 done
 # Some traffic on a few services, so that evidence moves and state is saved.
 for i in 0 1 2 3; do
-	bg_in_ns "$NS_CLI" "$BUILD/canary-client" --target "10.0.0.$((i + 1)):$((1000 + i))" \
+	bg_in_ns "$NS_CLI" "$BUILD/tools/canary-client" --target "10.0.0.$((i + 1)):$((1000 + i))" \
 		--rate 50 --duration "$((SECS + 5))" >/dev/null 2>&1
 done
 sleep 3

@@ -56,7 +56,7 @@ services:
 YAML
 cat "$TOPO_LOGDIR/web.yaml"
 run ctl apply -f "$TOPO_LOGDIR/web.yaml"
-r=$(cli "$BUILD/canary-client" --target 10.0.0.10:80 --source-range 10.1.0.1/500 \
+r=$(cli "$BUILD/tools/canary-client" --target 10.0.0.10:80 --source-range 10.1.0.1/500 \
 	--connections 3000 --concurrency 64 --requests-per-conn 2)
 jq -r '"3000 connections from 500 clients: \(.ok) ok, \(.failed) failed; answers: \(.backends | to_entries | map("\(.key)=\(.value)") | join(" "))"' <<<"$r"
 run ctl status web
@@ -69,7 +69,7 @@ agent_start
 tail --pid=$$ -n +1 -f "$TOPO_LOGDIR/canaryd.log" > >(sed -u 's/^/    canaryd | /') &
 TAIL=$!
 TOPO_PIDS+=("$TAIL")
-bg_in_ns "$NS_CLI" "$BUILD/canary-client" --target 10.0.0.10:80 --source-range 10.1.0.1/500 \
+bg_in_ns "$NS_CLI" "$BUILD/tools/canary-client" --target 10.0.0.10:80 --source-range 10.1.0.1/500 \
 	--rate 300 --duration 120 >/dev/null 2>&1
 LOAD=$BG_PID
 

@@ -189,7 +189,7 @@ topo_attach() {
 topo_backend() {
 	local ns=$1 name=$2
 	shift 2
-	bg_in_ns "$ns" "$BUILD/canary-backend" --name "$name" --quiet "$@" \
+	bg_in_ns "$ns" "$BUILD/tools/canary-backend" --name "$name" --quiet "$@" \
 		>"${TOPO_LOGDIR:-/tmp}/backend-$TOPO_ID-$name.log" 2>&1
 }
 

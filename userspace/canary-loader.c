@@ -14,12 +14,12 @@
 #include <json-c/json.h>
 #include <xdp/libxdp.h>
 
-#include "cli.h"
-#include "migrate.h"
-#include "pins.h"
-#include "service.h"
-#include "util.h"
 #include "xdp_canary.h"
+#include "base/util.h"
+#include "cli/cli.h"
+#include "maps/migrate.h"
+#include "maps/pins.h"
+#include "maps/service.h"
 #include "xdp_canary.skel.h"
 
 #define MAX_DEVS 32

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "analysis.h"
-#include "sim.h"
+#include "logic/analysis.h"
+#include "logic/sim.h"
 
 #define FULL_ROLLOUTS  20000
 #define QUICK_ROLLOUTS 1000

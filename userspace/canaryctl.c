@@ -11,19 +11,19 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
-#include "agentclient.h"
-#include "apply.h"
 #include "canary_hash.h"
-#include "cli.h"
-#include "config.h"
-#include "pins.h"
-#include "plan.h"
-#include "salts.h"
-#include "service.h"
-#include "stats.h"
-#include "status.h"
-#include "sweep.h"
-#include "util.h"
+#include "base/util.h"
+#include "cli/cli.h"
+#include "http/agentclient.h"
+#include "logic/config.h"
+#include "logic/plan.h"
+#include "logic/salts.h"
+#include "maps/apply.h"
+#include "maps/pins.h"
+#include "maps/service.h"
+#include "maps/stats.h"
+#include "maps/sweep.h"
+#include "present/status.h"
 
 static const char *pin_root = CANARY_DEFAULT_PIN_ROOT;
 static struct agent_target agent = {.socket = CANARY_DEFAULT_SOCKET};

@@ -18,12 +18,12 @@
 #include <bpf/libbpf.h>
 
 #include "dpfix.h"
-#include "apply.h"
-#include "service.h"
-#include "stats.h"
-#include "util.h"
-#include "bench.skel.h"
 #include "xdp_canary.h"
+#include "base/util.h"
+#include "maps/apply.h"
+#include "maps/service.h"
+#include "maps/stats.h"
+#include "bench.skel.h"
 #include "xdp_canary.skel.h"
 
 static unsigned int repeat = 1000000, trials = 7;

@@ -1,7 +1,7 @@
 /* fuzz_prom.c: libFuzzer target for Prometheus answers (prom_answer_parse). */
 #include <stdint.h>
 
-#include "promquery.h"
+#include "http/promquery.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

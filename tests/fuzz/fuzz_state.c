@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "jsonv.h"
-#include "rollout.h"
+#include "base/jsonv.h"
+#include "logic/rollout.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

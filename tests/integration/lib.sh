@@ -102,7 +102,7 @@ apply_services() {
 }
 
 # The canary-client in the client namespace.
-client() { cli "$BUILD/canary-client" "$@"; }
+client() { cli "$BUILD/tools/canary-client" "$@"; }
 
 # Percentage a/b with two decimals ("nan" when b is empty or zero, which near rejects).
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "nan"; else printf "%.2f", 100 * a / b }'; }

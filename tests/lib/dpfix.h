@@ -10,13 +10,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "testlib.h"
-#include "pktbuild.h"
 #include "netfix.h"
-#include "apply.h"
-#include "service.h"
-#include "stats.h"
-#include "util.h"
+#include "pktbuild.h"
+#include "testlib.h"
+#include "base/util.h"
+#include "maps/apply.h"
+#include "maps/service.h"
+#include "maps/stats.h"
 #include "xdp_canary.skel.h"
 
 struct instance {

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* Interfaces: xa faces clients, xb the stable backends, xc the canary backends. */
 static const uint8_t MAC_XA[6] = {2, 0, 0, 0, 1, 1}, MAC_CLIENT[6] = {2, 0, 0, 0, 1, 2};

@@ -14,9 +14,9 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
-#include "../fixtures/abi1/xdp_canary.h"
 #include "../fixtures/abi1/canary_csum.h"
 #include "../fixtures/abi1/canary_hash.h"
+#include "../fixtures/abi1/xdp_canary.h"
 
 static int parse_ep(const char *s, __be32 *addr, __be16 *port)
 {

@@ -4,9 +4,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "analysis.h"
-#include "sim.h"
 #include "testlib.h"
+#include "logic/analysis.h"
+#include "logic/sim.h"
 
 /* A config with one rollback test and nothing else, for hand arithmetic. */
 static void simple_cfg(struct av_config *c, double r0, const double *alt, uint32_t n)

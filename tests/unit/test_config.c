@@ -8,8 +8,8 @@
 #include <netinet/in.h>
 
 #include "testlib.h"
-#include "config.h"
-#include "util.h"
+#include "base/util.h"
+#include "logic/config.h"
 
 static char path[64];
 static char errbuf[8192];

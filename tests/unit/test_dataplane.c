@@ -14,13 +14,13 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "testlib.h"
-#include "pktbuild.h"
-#include "apply.h"
 #include "canary_hash.h"
-#include "service.h"
-#include "stats.h"
-#include "util.h"
+#include "pktbuild.h"
+#include "testlib.h"
+#include "base/util.h"
+#include "maps/apply.h"
+#include "maps/service.h"
+#include "maps/stats.h"
 #include "xdp_canary.skel.h"
 
 #include "dpfix.h"

@@ -20,7 +20,8 @@
 
 #include "canary_decide.h"
 #include "dpfix.h"
-#include "route.h"
+#include "maps/route.h"
+#include "maps/service.h"
 
 static struct instance in;
 static struct port_kinds kinds;

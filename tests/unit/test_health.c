@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "dpfix.h"
-#include "sweep.h"
+#include "maps/sweep.h"
 
 static struct instance in;
 static uint32_t web, api, dns;

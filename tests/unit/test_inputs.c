@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "testlib.h"
-#include "apiauth.h"
-#include "plan.h"
-#include "promquery.h"
-#include "util.h"
+#include "base/util.h"
+#include "http/apiauth.h"
+#include "http/promquery.h"
+#include "logic/plan.h"
 
 #define DATA "tests/data/prom-answers"
 

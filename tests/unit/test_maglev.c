@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "testlib.h"
-#include "maglev.h"
-#include "util.h"
+#include "base/util.h"
+#include "logic/maglev.h"
 
 static uint8_t ring_a[CANARY_RING_SIZE], ring_b[CANARY_RING_SIZE];
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "testlib.h"
-#include "plan.h"
+#include "logic/plan.h"
 
 static char errbuf[4096];
 

@@ -9,9 +9,9 @@
 #include <json-c/json.h>
 
 #include "testlib.h"
-#include "plan.h"
-#include "rollout.h"
-#include "sim.h"
+#include "logic/plan.h"
+#include "logic/rollout.h"
+#include "logic/sim.h"
 
 /* A simulated service: counters that grow each tick by weight. */
 struct sim {

@@ -1,0 +1,995 @@
+/* rollout.c: the rollout state machine (see rollout.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "logic/rollout.h"
+#include "base/jsonv.h"
+#include "base/util.h"
+
+const char *const rollout_phase_names[PHASE_COUNT] = {
+	"Idle",	     "Progressing", "Paused",	  "WaitingForGate",
+	"Promoting", "Succeeded",   "RolledBack", "Aborted",
+};
+const char *const pause_reason_names[PAUSE_COUNT] = {"", "user", "manual_weight", "no_traffic",
+						     "metric_errors", "service_gone"};
+const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "promote",
+							"auto-rollback", "abort", "manual"};
+
+#define LOG(d, ...) snprintf((d)->log, sizeof((d)->log), __VA_ARGS__)
+
+/* ---- checks ------------------------------------------------------------------------------ */
+
+/* The library's default grids, moved so that the tolerance becomes the null ratio. */
+static int check_config(struct av_config *cfg, bool lower_is_worse, double alpha, double tol,
+			bool early, int unit, char *err, size_t len)
+{
+	double k;
+	unsigned int i;
+
+	if (lower_is_worse)
+		av_config_default_lower_is_worse(cfg);
+	else
+		av_config_default(cfg);
+	k = tol / cfg->rollback.r_null;
+	cfg->rollback.r_null = tol;
+	cfg->rollback.alpha = alpha;
+	for (i = 0; i < cfg->rollback.n_alt; i++)
+		cfg->rollback.alt[i] *= k;
+	cfg->promote.r_null *= k;
+	for (i = 0; i < cfg->promote.n_alt; i++)
+		cfg->promote.alt[i] *= k;
+	cfg->promote_enabled = early;
+	cfg->unit = unit;
+	return av_config_finalize(cfg, err, len) ? -EINVAL : 0;
+}
+
+static int build_checks(struct rollout *r, char *err, size_t len)
+{
+	const struct plan *p = &r->plan;
+	unsigned int i;
+	char why[160];
+
+	r->nchecks = 0;
+	for (i = 0; i < p->nsignals; i++) {
+		struct rollout_check *c = &r->checks[r->nchecks++];
+		int k = p->signals[i].kind;
+
+		c->kind = k;
+		c->metric = -1;
+		snprintf(c->name, sizeof(c->name), "%s", plan_signal_names[k]);
+		if (check_config(&c->cfg, false, p->signals[i].alpha, p->signals[i].tolerance,
+				 p->early_promotion,
+				 k == SIG_HTTP_5XX || k == SIG_TTFB ? AV_UNIT_RESPONSES
+								   : AV_UNIT_FLOWS,
+				 why, sizeof(why))) {
+			snprintf(err, len, "signal %s: %s", c->name, why);
+			return -EINVAL;
+		}
+		av_state_init(&c->st, &c->cfg);
+	}
+	for (i = 0; i < p->nmetrics; i++) {
+		struct rollout_check *c = &r->checks[r->nchecks++];
+		const struct plan_metric *m = &p->metrics[i];
+
+		c->kind = SIG_METRIC;
+		c->metric = i;
+		/* Both are PLAN_NAME_LEN arrays and the plan's is NUL-terminated; memcpy,
+		 * because gcc 12 cannot tell two fields of *r apart for snprintf's restrict. */
+		_Static_assert(sizeof(c->name) == sizeof(m->name), "name sizes");
+		memcpy(c->name, m->name, sizeof(c->name));
+		if (check_config(&c->cfg, m->lower_is_worse, m->alpha, m->tolerance,
+				 p->early_promotion, AV_UNIT_TRIALS, why, sizeof(why))) {
+			snprintf(err, len, "metric %s: %s", m->name, why);
+			return -EINVAL;
+		}
+		av_state_init(&c->st, &c->cfg);
+	}
+	return 0;
+}
+
+/* TTFB histogram bucket i holds [2^i, 2^(i+1)) us: inclusive upper edges. */
+static uint64_t ttfb_above(const struct arm_stats *a, uint64_t bound_us)
+{
+	uint64_t upper[CANARY_HIST_BUCKETS];
+	unsigned int i;
+
+	for (i = 0; i < CANARY_HIST_BUCKETS; i++)
+		upper[i] = i + 1 == CANARY_HIST_BUCKETS ? UINT64_MAX : (2ull << i) - 1;
+	return av_hist_above((const uint64_t *)a->ttfb_hist, upper, CANARY_HIST_BUCKETS, bound_us,
+			     NULL);
+}
+
+/* Events and exposure of a check, cumulative, per arm: a, x and n hold CANARY_ARMS
+ * entries each. (Pointers, not bounded array parameters: gcc 12 with sanitizers
+ * mis-sizes the caller's array member and reports a bogus overread otherwise.) */
+static void rollout_check_counts(const struct rollout *r, const struct rollout_check *c,
+				 const struct arm_stats *a, uint64_t *x, uint64_t *n)
+{
+	int arm;
+
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		const struct arm_stats *s = &a[arm];
+
+		switch (c->kind) {
+		case SIG_HTTP_5XX:
+			x[arm] = s->http_class[5];
+			n[arm] = s->http_responses;
+			break;
+		case SIG_RESETS:
+			x[arm] = s->reset_flows;
+			n[arm] = s->flows;
+			break;
+		case SIG_UNANSWERED_SYN:
+			x[arm] = s->syn_retx_flows;
+			n[arm] = s->flows;
+			break;
+		case SIG_ERRORED_FLOWS:
+			x[arm] = s->errored_flows;
+			n[arm] = s->flows;
+			break;
+		case SIG_TTFB: {
+			unsigned int i;
+			uint64_t bound = 0;
+
+			for (i = 0; i < r->plan.nsignals; i++)
+				if (r->plan.signals[i].kind == SIG_TTFB)
+					bound = r->plan.signals[i].ttfb_bound_us;
+			x[arm] = ttfb_above(s, bound);
+			n[arm] = s->requests;
+			break;
+		}
+		default:
+			x[arm] = r->metrics[c->metric].successes[arm];
+			n[arm] = r->metrics[c->metric].trials[arm];
+		}
+	}
+}
+
+void rollout_evidence(const struct rollout *r, char *buf, size_t len)
+{
+	size_t used = 0;
+	unsigned int i;
+
+	buf[0] = 0;
+	for (i = 0; i < r->nchecks && used < len; i++) {
+		const struct rollout_check *c = &r->checks[i];
+		uint64_t x[2], n[2];
+
+		rollout_check_counts(r, c, r->last, x, n);
+		used += snprintf(buf + used, len - used,
+				 "%s%s E=%.3g/%g (canary %" PRIu64 "/%" PRIu64 ", stable %" PRIu64
+				 "/%" PRIu64 ")",
+				 i ? ", " : "", c->name, av_evalue(&c->st.rollback),
+				 1 / c->cfg.rollback.alpha, c->st.x[AV_CANARY], c->st.n[AV_CANARY],
+				 c->st.x[AV_STABLE], c->st.n[AV_STABLE]);
+	}
+}
+
+/* ---- life cycle -------------------------------------------------------------------------- */
+
+int rollout_init(struct rollout *r, const struct plan *p, const char *plan_text, uint32_t svc_id,
+		 const struct arm_stats now[CANARY_ARMS], int64_t now_ms, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	r->plan = *p;
+	r->plan_text = strdup(plan_text ? plan_text : "");
+	if (!r->plan_text) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r->svc_id = svc_id;
+	if (build_checks(r, err, errlen))
+		return -EINVAL;
+	r->phase = p->steps[0].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+								: PHASE_PROGRESSING;
+	r->step = 0;
+	r->started_ms = r->step_started_ms = now_ms;
+	memcpy(r->base, now, sizeof(r->base));
+	memcpy(r->step_base, now, sizeof(r->step_base));
+	memcpy(r->last, now, sizeof(r->last));
+	snprintf(r->reason, sizeof(r->reason), "started: step 1 of %u", p->nsteps);
+	return 0;
+}
+
+void rollout_free(struct rollout *r)
+{
+	free(r->plan_text);
+	r->plan_text = NULL;
+}
+
+bool rollout_active(const struct rollout *r)
+{
+	return r->phase == PHASE_PROGRESSING || r->phase == PHASE_PAUSED ||
+	       r->phase == PHASE_WAITING_GATE || r->phase == PHASE_PROMOTING;
+}
+
+static void set_weight(struct rollout *r, struct rollout_decision *d, uint16_t bp, int reason)
+{
+	d->set_weight = true;
+	d->old_bp = r->weight_bp;
+	d->new_bp = bp;
+	d->reason = reason;
+	d->changed = true;
+	r->weight_bp = bp;
+}
+
+/* Move to step idx (weight, counters, promotion evidence), from a tick or a command. */
+static void enter_step(struct rollout *r, unsigned int idx, const struct arm_stats *now,
+		       int64_t now_ms, struct rollout_decision *d, int reason)
+{
+	unsigned int i;
+
+	r->step = idx;
+	r->step_hold_s = 0;
+	r->gate_open = false;
+	r->step_started_ms = now_ms;
+	memcpy(r->step_base, now, sizeof(r->step_base));
+	for (i = 0; i < r->nchecks; i++)
+		av_promote_reset(&r->checks[i].st);
+	r->phase = r->plan.steps[idx].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+								       : PHASE_PROGRESSING;
+	r->pause = PAUSE_NONE;
+	set_weight(r, d, r->plan.steps[idx].weight_bp, reason);
+}
+
+static void finish(struct rollout *r, int phase, int64_t now_ms)
+{
+	r->phase = phase;
+	r->pause = PAUSE_NONE;
+	r->ended_ms = now_ms;
+}
+
+static const char *svc(const struct rollout *r)
+{
+	return r->plan.service;
+}
+
+/* ---- the tick ---------------------------------------------------------------------------- */
+
+static bool metric_trouble(const struct rollout *r, char *buf, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->plan.nmetrics; i++)
+		if (r->metrics[i].consecutive_errors >= r->plan.metrics[i].error_limit) {
+			snprintf(buf, len, "metric %s: %d measurement errors in a row (%s)",
+				 r->plan.metrics[i].name, r->metrics[i].consecutive_errors,
+				 r->metrics[i].last_error);
+			return true;
+		}
+	return false;
+}
+
+/* Push metrics that stopped reporting count as measurement errors, once per tick. */
+static void metric_staleness(struct rollout *r, int64_t now_ms)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->plan.nmetrics; i++) {
+		const struct plan_metric *m = &r->plan.metrics[i];
+		struct metric_state *ms = &r->metrics[i];
+		int64_t since = ms->last_report_ms > r->started_ms ? ms->last_report_ms : r->started_ms;
+
+		if (m->source != METRIC_PUSH || now_ms - since <= m->stale_ms)
+			continue;
+		ms->consecutive_errors++;
+		snprintf(ms->last_error, sizeof(ms->last_error), "no report for %.0f s",
+			 (now_ms - since) / 1000.0);
+	}
+}
+
+static bool counters_went_back(const struct arm_stats now[CANARY_ARMS],
+			       const struct arm_stats last[CANARY_ARMS])
+{
+	const __u64 *a = (const __u64 *)now, *b = (const __u64 *)last;
+	size_t w;
+
+	for (w = 0; w < CANARY_ARMS * sizeof(struct arm_stats) / 8; w++)
+		if (a[w] < b[w])
+			return true;
+	return false;
+}
+
+bool rollout_notice_manual(struct rollout *r, uint16_t weight_bp, uint32_t generation,
+			   int64_t now_ms, struct rollout_decision *d)
+{
+	char a[16], b[16];
+
+	if (!rollout_active(r) || generation == r->generation)
+		return false;
+	d->manual = true;
+	d->old_bp = r->weight_bp;
+	d->new_bp = weight_bp;
+	d->reason = WREASON_MANUAL;
+	d->changed = true;
+	r->generation = generation;
+	r->weight_bp = weight_bp;
+	r->pending = false;
+	if (weight_bp == 0) {
+		finish(r, PHASE_ROLLED_BACK, now_ms);
+		snprintf(r->reason, sizeof(r->reason), "rolled back by hand (weight %s -> 0%%)",
+			 bp_pct(d->old_bp, a, sizeof(a)));
+	} else if (weight_bp == CANARY_WEIGHT_SCALE) {
+		finish(r, PHASE_SUCCEEDED, now_ms);
+		snprintf(r->reason, sizeof(r->reason), "promoted by hand (weight %s -> 100%%)",
+			 bp_pct(d->old_bp, a, sizeof(a)));
+	} else if (weight_bp != d->old_bp) {
+		r->phase = PHASE_PAUSED;
+		r->pause = PAUSE_MANUAL_WEIGHT;
+		snprintf(r->reason, sizeof(r->reason),
+			 "weight set to %s by hand; waiting ('canaryctl rollout resume' continues "
+			 "from the next step above it)",
+			 bp_pct(weight_bp, a, sizeof(a)));
+	} else {
+		snprintf(r->reason, sizeof(r->reason),
+			 "the service was changed by hand at the same weight");
+	}
+	LOG(d, "%s: manual change noticed: weight %s -> %s; %s: %s", svc(r),
+	    bp_pct(d->old_bp, a, sizeof(a)), bp_pct(d->new_bp, b, sizeof(b)),
+	    rollout_phase_names[r->phase], r->reason);
+	return true;
+}
+
+void rollout_service_gone(struct rollout *r, struct rollout_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r) || (r->phase == PHASE_PAUSED && r->pause == PAUSE_SERVICE_GONE))
+		return;
+	r->phase = PHASE_PAUSED;
+	r->pause = PAUSE_SERVICE_GONE;
+	snprintf(r->reason, sizeof(r->reason),
+		 "the service is no longer configured; abort the rollout, or apply the service "
+		 "again and resume");
+	d->changed = true;
+	LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps, r->reason);
+}
+
+void rollout_tick(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d)
+{
+	const struct plan_step *step;
+	char ev[768], a[16], b[16], why[256];
+	uint64_t cdelta, sdelta, flows_at_step;
+	unsigned int i;
+	bool all_promote = r->nchecks > 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r)) {
+		memcpy(r->last, in->arm, sizeof(r->last));
+		return;
+	}
+	/* Traffic in this interval, before r->last moves on. */
+	cdelta = in->arm[1].fwd_packets - r->last[1].fwd_packets;
+	sdelta = in->arm[0].fwd_packets - r->last[0].fwd_packets;
+
+	/* A weight set by someone else wins: record it, never undo it. */
+	if (rollout_notice_manual(r, in->weight_bp, in->generation, in->now_ms, d)) {
+		memcpy(r->last, in->arm, sizeof(r->last));
+		return;
+	}
+
+	/* Other counters (the service was re-created under another id, or the maps were
+	 * made anew): start the baselines again rather than subtract across the change;
+	 * the evidence so far stays, and each test's next reading is a new baseline. */
+	if (in->svc_id != r->svc_id || counters_went_back(in->arm, r->last)) {
+		r->svc_id = in->svc_id;
+		memcpy(r->base, in->arm, sizeof(r->base));
+		memcpy(r->step_base, in->arm, sizeof(r->step_base));
+		memcpy(r->last, in->arm, sizeof(r->last));
+		r->step_hold_s = 0;
+		for (i = 0; i < r->nchecks; i++)
+			r->checks[i].st.have_prev = 0;
+		d->changed = true;
+		LOG(d, "%s: the service's counters started again (re-created, or new maps); "
+		       "step %u/%u starts its hold again",
+		    svc(r), r->step + 1, r->plan.nsteps);
+		return;
+	}
+
+	/* Evidence: every check sees every interval. */
+	for (i = 0; i < r->nchecks; i++) {
+		struct rollout_check *c = &r->checks[i];
+		uint64_t x[2], n[2];
+
+		rollout_check_counts(r, c, in->arm, x, n);
+		c->last_poll = av_update(&c->cfg, &c->st, n[1], x[1], n[0], x[0]);
+		if (av_verdict(&c->cfg, &c->st) != AV_PROMOTE)
+			all_promote = false;
+	}
+	memcpy(r->last, in->arm, sizeof(r->last));
+	rollout_evidence(r, ev, sizeof(ev));
+
+	/* Roll back on evidence or a guard, unless a person has taken over the weight. */
+	if (r->pause != PAUSE_MANUAL_WEIGHT && r->weight_bp > 0) {
+		const char *what = NULL;
+
+		for (i = 0; i < r->nchecks && !what; i++) {
+			struct rollout_check *c = &r->checks[i];
+
+			if (av_verdict(&c->cfg, &c->st) == AV_ROLLBACK) {
+				snprintf(why, sizeof(why),
+					 "%s: e-value %.3g reached 1/alpha = %g (canary %" PRIu64
+					 "/%" PRIu64 ", stable %" PRIu64 "/%" PRIu64 ")",
+					 c->name, av_evalue(&c->st.rollback), 1 / c->cfg.rollback.alpha,
+					 c->st.x[AV_CANARY], c->st.n[AV_CANARY], c->st.x[AV_STABLE],
+					 c->st.n[AV_STABLE]);
+				what = why;
+			}
+		}
+		for (i = 0; i < r->plan.nguards && !what; i++) {
+			const struct plan_guard *g = &r->plan.guards[i];
+			struct rollout_check tmp = {.kind = g->kind};
+			uint64_t x[2], n[2], bx[2], bn[2];
+
+			rollout_check_counts(r, &tmp, in->arm, x, n);
+			rollout_check_counts(r, &tmp, r->base, bx, bn);
+			if (av_guard_ratio(x[1] - bx[1], n[1] - bn[1], g->min_exposure, g->max_ratio)) {
+				snprintf(why, sizeof(why),
+					 "guard: canary %s ratio %.3f > %g (%" PRIu64 " of %" PRIu64 ")",
+					 plan_signal_names[g->kind],
+					 (double)(x[1] - bx[1]) / (double)(n[1] - bn[1]), g->max_ratio,
+					 x[1] - bx[1], n[1] - bn[1]);
+				what = why;
+			}
+		}
+		if (what) {
+			uint16_t old = r->weight_bp;
+
+			set_weight(r, d, 0, WREASON_ROLLBACK);
+			d->reset_flows = r->plan.on_rollback == ROLLBACK_RESET;
+			finish(r, PHASE_ROLLED_BACK, in->now_ms);
+			snprintf(r->reason, sizeof(r->reason), "%s", what);
+			LOG(d, "%s: ROLLBACK at step %u/%u: weight %s -> 0%%%s: %s; evidence: %s",
+			    svc(r), r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
+			    d->reset_flows ? " (canary flows reset)" : " (canary flows drain)", what,
+			    ev);
+			return;
+		}
+	}
+
+	/* Measurement errors pause (never roll back); recovery resumes. */
+	metric_staleness(r, in->now_ms);
+	if (metric_trouble(r, why, sizeof(why))) {
+		if (r->phase == PHASE_PROGRESSING || r->phase == PHASE_PROMOTING) {
+			r->phase = PHASE_PAUSED;
+			r->pause = PAUSE_METRIC_ERRORS;
+			snprintf(r->reason, sizeof(r->reason), "%s", why);
+			d->changed = true;
+			LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps, why);
+			return;
+		}
+	} else if (r->phase == PHASE_PAUSED && r->pause == PAUSE_METRIC_ERRORS) {
+		r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+										   : PHASE_PROGRESSING;
+		r->pause = PAUSE_NONE;
+		snprintf(r->reason, sizeof(r->reason), "metrics are reporting again");
+		d->changed = true;
+		LOG(d, "%s: resumed at step %u/%u: metrics are reporting again", svc(r), r->step + 1,
+		    r->plan.nsteps);
+		return;
+	}
+
+	/* No canary traffic is neither a failure nor a success: the hold stops, and after
+	 * no_traffic_pause the rollout pauses and says why. */
+	if (!cdelta) {
+		r->idle_s += in->dt;
+		if (r->idle_s * 1000 >= r->plan.no_traffic_ms &&
+		    (r->phase == PHASE_PROGRESSING || r->phase == PHASE_PROMOTING)) {
+			r->phase = PHASE_PAUSED;
+			r->pause = PAUSE_NO_TRAFFIC;
+			if (sdelta)
+				snprintf(r->reason, sizeof(r->reason),
+					 "the canary got no traffic for %.0f s while stable did: at "
+					 "%s no client may fall in its range (promote or set the "
+					 "weight by hand); resumes when it gets traffic",
+					 r->idle_s, bp_pct(r->weight_bp, a, sizeof(a)));
+			else
+				snprintf(r->reason, sizeof(r->reason),
+					 "no traffic for %.0f s; resumes when traffic returns", r->idle_s);
+			d->changed = true;
+			LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps,
+			    r->reason);
+		}
+		return;
+	}
+	r->idle_s = 0;
+	if (r->phase == PHASE_PAUSED && r->pause == PAUSE_NO_TRAFFIC) {
+		r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+										   : PHASE_PROGRESSING;
+		r->pause = PAUSE_NONE;
+		snprintf(r->reason, sizeof(r->reason), "traffic is back");
+		d->changed = true;
+		LOG(d, "%s: resumed at step %u/%u: traffic is back", svc(r), r->step + 1,
+		    r->plan.nsteps);
+	}
+	if (r->phase != PHASE_PROGRESSING && r->phase != PHASE_PROMOTING)
+		return;
+	r->step_hold_s += in->dt;
+
+	/* Does the step pass? */
+	step = &r->plan.steps[r->step];
+	flows_at_step = in->arm[1].flows - r->step_base[1].flows;
+	if (flows_at_step < step->min_flows)
+		return;
+	if (r->step_hold_s * 1000 < step->hold_ms &&
+	    !(r->plan.early_promotion && all_promote && r->step + 1 < r->plan.nsteps))
+		return;
+
+	if (r->step + 1 == r->plan.nsteps) {
+		finish(r, PHASE_SUCCEEDED, in->now_ms);
+		snprintf(r->reason, sizeof(r->reason), "all %u steps passed", r->plan.nsteps);
+		d->changed = true;
+		LOG(d, "%s: SUCCEEDED: canary at 100%% held %.0f s with %" PRIu64 " flows; evidence: %s",
+		    svc(r), r->step_hold_s, flows_at_step, ev);
+		return;
+	}
+	if (step->gate && !r->gate_open) {
+		r->phase = PHASE_WAITING_GATE;
+		snprintf(r->reason, sizeof(r->reason),
+			 "step %u/%u passed; waiting for 'canaryctl rollout promote %s'", r->step + 1,
+			 r->plan.nsteps, svc(r));
+		d->changed = true;
+		LOG(d, "%s: %s; evidence: %s", svc(r), r->reason, ev);
+		return;
+	}
+	{
+		uint16_t old = r->weight_bp;
+		bool early = r->step_hold_s * 1000 < step->hold_ms;
+		double held = r->step_hold_s;
+
+		enter_step(r, r->step + 1, in->arm, in->now_ms, d, WREASON_STEP);
+		snprintf(r->reason, sizeof(r->reason), "step %u/%u", r->step + 1, r->plan.nsteps);
+		LOG(d, "%s: step %u/%u: weight %s -> %s (%s after %.0f s, %" PRIu64
+		       " canary flows >= %" PRIu64 "); evidence: %s",
+		    svc(r), r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
+		    bp_pct(r->weight_bp, b, sizeof(b)),
+		    early ? "early promotion: evidence that the canary is not worse" : "hold passed",
+		    held, flows_at_step, step->min_flows, ev);
+	}
+}
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+static int need_active(const struct rollout *r, char *err, size_t len)
+{
+	if (rollout_active(r))
+		return 0;
+	snprintf(err, len, "the rollout of %s has ended (%s); start a new one with 'canaryctl "
+			   "rollout start'",
+		 svc(r), rollout_phase_names[r->phase]);
+	return -EINVAL;
+}
+
+int rollout_pause(struct rollout *r, struct rollout_decision *d, char *err, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	if (need_active(r, err, len))
+		return -EINVAL;
+	if (r->phase == PHASE_PAUSED && r->pause == PAUSE_USER) {
+		snprintf(err, len, "the rollout of %s is already paused", svc(r));
+		return -EINVAL;
+	}
+	r->phase = PHASE_PAUSED;
+	r->pause = PAUSE_USER;
+	snprintf(r->reason, sizeof(r->reason), "paused by hand at step %u/%u", r->step + 1,
+		 r->plan.nsteps);
+	d->changed = true;
+	LOG(d, "%s: paused by hand at step %u/%u (weight stays)", svc(r), r->step + 1,
+	    r->plan.nsteps);
+	return 0;
+}
+
+int rollout_resume(struct rollout *r, struct rollout_decision *d, int64_t now_ms, char *err,
+		   size_t len)
+{
+	char a[16];
+
+	memset(d, 0, sizeof(*d));
+	if (need_active(r, err, len))
+		return -EINVAL;
+	if (r->phase != PHASE_PAUSED) {
+		snprintf(err, len, "the rollout of %s is not paused (%s)", svc(r),
+			 rollout_phase_names[r->phase]);
+		return -EINVAL;
+	}
+	if (r->pause == PAUSE_MANUAL_WEIGHT) {
+		unsigned int i;
+
+		/* Continue from the first step above the weight set by hand. */
+		for (i = 0; i < r->plan.nsteps && r->plan.steps[i].weight_bp <= r->weight_bp; i++)
+			;
+		if (i == r->plan.nsteps)
+			i = r->plan.nsteps - 1;
+		enter_step(r, i, r->last, now_ms, d, WREASON_STEP);
+		snprintf(r->reason, sizeof(r->reason), "resumed by hand at step %u/%u", i + 1,
+			 r->plan.nsteps);
+		LOG(d, "%s: resumed by hand: step %u/%u, weight %s", svc(r), i + 1, r->plan.nsteps,
+		    bp_pct(r->weight_bp, a, sizeof(a)));
+		return 0;
+	}
+	r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+									   : PHASE_PROGRESSING;
+	r->pause = PAUSE_NONE;
+	r->idle_s = 0;
+	snprintf(r->reason, sizeof(r->reason), "resumed by hand at step %u/%u", r->step + 1,
+		 r->plan.nsteps);
+	d->changed = true;
+	LOG(d, "%s: %s", svc(r), r->reason);
+	return 0;
+}
+
+int rollout_abort(struct rollout *r, struct rollout_decision *d, int64_t now_ms, char *err,
+		  size_t len)
+{
+	char a[16];
+	uint16_t old = r->weight_bp;
+
+	memset(d, 0, sizeof(*d));
+	if (need_active(r, err, len))
+		return -EINVAL;
+	set_weight(r, d, 0, WREASON_ABORT);
+	d->reset_flows = r->plan.on_rollback == ROLLBACK_RESET;
+	finish(r, PHASE_ABORTED, now_ms);
+	snprintf(r->reason, sizeof(r->reason), "aborted by hand at step %u/%u", r->step + 1,
+		 r->plan.nsteps);
+	LOG(d, "%s: ABORTED by hand at step %u/%u: weight %s -> 0%%", svc(r), r->step + 1,
+	    r->plan.nsteps, bp_pct(old, a, sizeof(a)));
+	return 0;
+}
+
+int rollout_promote(struct rollout *r, bool full, struct rollout_decision *d, int64_t now_ms,
+		    char *err, size_t len)
+{
+	char a[16], b[16];
+	uint16_t old = r->weight_bp;
+
+	memset(d, 0, sizeof(*d));
+	if (need_active(r, err, len))
+		return -EINVAL;
+	if (full) {
+		if (r->weight_bp != CANARY_WEIGHT_SCALE)
+			set_weight(r, d, CANARY_WEIGHT_SCALE, WREASON_PROMOTE);
+		finish(r, PHASE_SUCCEEDED, now_ms);
+		d->changed = true;
+		snprintf(r->reason, sizeof(r->reason), "promoted to 100%% by hand (--full) from step "
+						       "%u/%u",
+			 r->step + 1, r->plan.nsteps);
+		LOG(d, "%s: PROMOTED by hand (--full): weight %s -> 100%%; succeeded", svc(r),
+		    bp_pct(old, a, sizeof(a)));
+		return 0;
+	}
+	if (r->phase == PHASE_PAUSED) {
+		snprintf(err, len, "the rollout of %s is paused (%s); resume it first, or use --full",
+			 svc(r), pause_reason_names[r->pause]);
+		return -EINVAL;
+	}
+	if (r->step + 1 == r->plan.nsteps) {
+		finish(r, PHASE_SUCCEEDED, now_ms);
+		d->changed = true;
+		snprintf(r->reason, sizeof(r->reason), "promoted by hand at 100%%");
+		LOG(d, "%s: PROMOTED by hand at 100%%: succeeded", svc(r));
+		return 0;
+	}
+	enter_step(r, r->step + 1, r->last, now_ms, d, WREASON_PROMOTE);
+	snprintf(r->reason, sizeof(r->reason), "step %u/%u (promoted by hand)", r->step + 1,
+		 r->plan.nsteps);
+	LOG(d, "%s: promoted by hand: step %u/%u, weight %s -> %s", svc(r), r->step + 1,
+	    r->plan.nsteps, bp_pct(old, a, sizeof(a)), bp_pct(r->weight_bp, b, sizeof(b)));
+	return 0;
+}
+
+/* ---- business metrics -------------------------------------------------------------------- */
+
+int rollout_metric_push(struct rollout *r, const char *name, int arm, uint64_t successes,
+			uint64_t trials, int64_t now_ms, char *err, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->plan.nmetrics; i++) {
+		struct metric_state *m = &r->metrics[i];
+
+		if (strcmp(r->plan.metrics[i].name, name))
+			continue;
+		if (r->plan.metrics[i].source != METRIC_PUSH) {
+			snprintf(err, len, "metric %s of %s is read from Prometheus, not pushed", name,
+				 svc(r));
+			return -EINVAL;
+		}
+		if (successes > trials) {
+			snprintf(err, len, "successes (%" PRIu64 ") exceed trials (%" PRIu64 ")",
+				 successes, trials);
+			return -EINVAL;
+		}
+		m->successes[arm & 1] += successes;
+		m->trials[arm & 1] += trials;
+		m->consecutive_errors = 0;
+		m->last_error[0] = 0;
+		m->last_report_ms = now_ms;
+		return 0;
+	}
+	snprintf(err, len, "the plan of %s has no metric named '%s'", svc(r), name);
+	return -ENOENT;
+}
+
+void rollout_metric_reading(struct rollout *r, unsigned int idx, bool ok,
+			    const uint64_t successes[CANARY_ARMS],
+			    const uint64_t trials[CANARY_ARMS], const char *error, int64_t now_ms)
+{
+	struct metric_state *m;
+
+	if (idx >= r->plan.nmetrics)
+		return;
+	m = &r->metrics[idx];
+	if (!ok) {
+		m->consecutive_errors++;
+		snprintf(m->last_error, sizeof(m->last_error), "%s", error ? error : "error");
+		return;
+	}
+	memcpy(m->successes, successes, sizeof(m->successes));
+	memcpy(m->trials, trials, sizeof(m->trials));
+	m->consecutive_errors = 0;
+	m->last_error[0] = 0;
+	m->last_report_ms = now_ms;
+}
+
+/* ---- persistence ------------------------------------------------------------------------- */
+
+static struct json_object *u64_array(const void *p, size_t bytes)
+{
+	struct json_object *a = json_object_new_array();
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < bytes / 8; i++)
+		json_object_array_add(a, json_object_new_uint64(w[i]));
+	return a;
+}
+
+struct json_object *rollout_to_json(const struct rollout *r)
+{
+	struct json_object *j = json_object_new_object(), *checks = json_object_new_array();
+	struct json_object *metrics = json_object_new_array(), *arr;
+	char text[AV_STATE_TEXT];
+	unsigned int i;
+	int arm;
+
+	json_object_object_add(j, "version", json_object_new_int(1));
+	json_object_object_add(j, "service", json_object_new_string(r->plan.service));
+	json_object_object_add(j, "plan_file", json_object_new_string(r->plan.file));
+	json_object_object_add(j, "plan_text", json_object_new_string(r->plan_text ?: ""));
+	json_object_object_add(j, "svc_id", json_object_new_int64(r->svc_id));
+	json_object_object_add(j, "phase", json_object_new_string(rollout_phase_names[r->phase]));
+	json_object_object_add(j, "pause", json_object_new_int(r->pause));
+	json_object_object_add(j, "reason", json_object_new_string(r->reason));
+	json_object_object_add(j, "step", json_object_new_int(r->step));
+	json_object_object_add(j, "step_hold_s", json_object_new_double(r->step_hold_s));
+	json_object_object_add(j, "idle_s", json_object_new_double(r->idle_s));
+	json_object_object_add(j, "generation", json_object_new_int64(r->generation));
+	json_object_object_add(j, "weight_bp", json_object_new_int(r->weight_bp));
+	json_object_object_add(j, "gate_open", json_object_new_boolean(r->gate_open));
+	json_object_object_add(j, "pending", json_object_new_boolean(r->pending));
+	json_object_object_add(j, "pending_bp", json_object_new_int(r->pending_bp));
+	json_object_object_add(j, "pending_reason", json_object_new_int(r->pending_reason));
+	json_object_object_add(j, "started_ms", json_object_new_int64(r->started_ms));
+	json_object_object_add(j, "step_started_ms", json_object_new_int64(r->step_started_ms));
+	json_object_object_add(j, "ended_ms", json_object_new_int64(r->ended_ms));
+	arr = json_object_new_array();
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "base", u64_array(&r->base[arm], sizeof(r->base[arm])));
+		json_object_object_add(o, "step_base",
+				       u64_array(&r->step_base[arm], sizeof(r->step_base[arm])));
+		json_object_object_add(o, "last", u64_array(&r->last[arm], sizeof(r->last[arm])));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(j, "counters", arr);
+	for (i = 0; i < r->nchecks; i++) {
+		struct json_object *c = json_object_new_object();
+
+		av_state_format(&r->checks[i].st, text, sizeof(text));
+		json_object_object_add(c, "name", json_object_new_string(r->checks[i].name));
+		json_object_object_add(c, "state", json_object_new_string(text));
+		json_object_array_add(checks, c);
+	}
+	json_object_object_add(j, "checks", checks);
+	for (i = 0; i < r->plan.nmetrics; i++) {
+		const struct metric_state *m = &r->metrics[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(r->plan.metrics[i].name));
+		json_object_object_add(o, "successes", u64_array(m->successes, sizeof(m->successes)));
+		json_object_object_add(o, "trials", u64_array(m->trials, sizeof(m->trials)));
+		json_object_object_add(o, "errors", json_object_new_int(m->consecutive_errors));
+		json_object_object_add(o, "last_error", json_object_new_string(m->last_error));
+		json_object_object_add(o, "last_report_ms", json_object_new_int64(m->last_report_ms));
+		json_object_array_add(metrics, o);
+	}
+	json_object_object_add(j, "metrics", metrics);
+	return j;
+}
+
+/* Every field of a saved state is checked for type and range: a state file is input
+ * from outside (a disk, a person with an editor), and one that does not fit is
+ * refused whole, never half-loaded. */
+static const char *const state_keys[] = {
+	"version",	   "service",	 "plan_file",	"plan_text", "svc_id",	    "phase",
+	"pause",	   "reason",	 "step",	"step_hold_s", "idle_s",    "generation",
+	"weight_bp",	   "gate_open",	 "pending",	"pending_bp", "pending_reason",
+	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
+	NULL};
+static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
+static const char *const check_keys[] = {"name", "state", NULL};
+static const char *const metric_state_keys[] = {"name",	  "successes",	"trials",
+						"errors", "last_error", "last_report_ms", NULL};
+
+#define STATE_WORDS (sizeof(struct arm_stats) / 8)
+
+static int state_fail(struct jv *v, char *err, size_t len)
+{
+	snprintf(err, len, "%s", v->err);
+	return -EINVAL;
+}
+
+int rollout_from_json(struct rollout *r, struct json_object *j, const char *service, char *err,
+		      size_t len)
+{
+	const char *text, *file, *phase, *name, *reason, *str;
+	struct json_object *counters, *checks, *metrics, *o;
+	struct jv v = {};
+	int64_t x, step, pause, wbp, pbp, preason, gen, id;
+	bool b;
+	struct plan p;
+	unsigned int i;
+	int arm, ph;
+	FILE *devnull;
+
+	memset(r, 0, sizeof(*r));
+	if (!jv_known_keys(&v, j, "(state)", state_keys) ||
+	    !jv_int(&v, j, "version", NULL, 1, 1, false, &x) ||
+	    !jv_str(&v, j, "service", NULL, CANARY_NAME_LEN - 1, false, &name) ||
+	    !jv_str(&v, j, "plan_file", NULL, PATH_MAX, false, &file) ||
+	    !jv_str(&v, j, "plan_text", NULL, PLAN_MAX_BYTES, false, &text) ||
+	    !jv_str(&v, j, "phase", NULL, 32, false, &phase) ||
+	    !jv_str(&v, j, "reason", NULL, sizeof(r->reason) - 1, false, &reason))
+		return state_fail(&v, err, len);
+	if (strcmp(name, service)) {
+		snprintf(err, len, "service: '%s' is not the service the file is named for ('%s')",
+			 name, service);
+		return -EINVAL;
+	}
+	/* The plan was valid when it started; parse it again, quietly. */
+	devnull = fopen("/dev/null", "w");
+	if (plan_parse_text(text, strlen(text), file, &p, devnull)) {
+		if (devnull)
+			fclose(devnull);
+		snprintf(err, len, "plan_text: the saved plan does not parse (run 'canaryctl plan "
+				   "--dry-run' on it to see why)");
+		return -EINVAL;
+	}
+	if (devnull)
+		fclose(devnull);
+	if (strcmp(p.service, service)) {
+		snprintf(err, len, "plan_text: the saved plan is for service '%s', not '%s'",
+			 p.service, service);
+		return -EINVAL;
+	}
+	r->plan = p;
+	r->plan_text = strdup(text);
+	if (!r->plan_text) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	if (build_checks(r, err, len))
+		return -EINVAL;
+	for (ph = 0; ph < PHASE_COUNT && strcmp(phase, rollout_phase_names[ph]); ph++)
+		;
+	if (ph == PHASE_COUNT) {
+		snprintf(err, len, "phase: unknown phase '%s'", phase);
+		return -EINVAL;
+	}
+	r->phase = ph;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	if (!jv_int(&v, j, "svc_id", NULL, 0, CANARY_MAX_SERVICES - 1, false, &id) ||
+	    !jv_int(&v, j, "pause", NULL, 0, PAUSE_COUNT - 1, false, &pause) ||
+	    !jv_int(&v, j, "step", NULL, 0, (int64_t)r->plan.nsteps - 1, false, &step) ||
+	    !jv_double(&v, j, "step_hold_s", NULL, 0, 1e9, false, &r->step_hold_s) ||
+	    !jv_double(&v, j, "idle_s", NULL, 0, 1e9, false, &r->idle_s) ||
+	    !jv_int(&v, j, "generation", NULL, 0, UINT32_MAX, false, &gen) ||
+	    !jv_int(&v, j, "weight_bp", NULL, 0, CANARY_WEIGHT_SCALE, false, &wbp) ||
+	    !jv_bool(&v, j, "gate_open", NULL, false, &b))
+		return state_fail(&v, err, len);
+	r->svc_id = (uint32_t)id;
+	r->pause = (int)pause;
+	r->step = (unsigned int)step;
+	r->generation = (uint32_t)gen;
+	r->weight_bp = (uint16_t)wbp;
+	r->gate_open = b;
+	if (!jv_bool(&v, j, "pending", NULL, false, &b) ||
+	    !jv_int(&v, j, "pending_bp", NULL, 0, CANARY_WEIGHT_SCALE, false, &pbp) ||
+	    !jv_int(&v, j, "pending_reason", NULL, 0, WREASON_COUNT - 1, false, &preason) ||
+	    !jv_int(&v, j, "started_ms", NULL, 0, INT64_MAX, false, &r->started_ms) ||
+	    !jv_int(&v, j, "step_started_ms", NULL, 0, INT64_MAX, false, &r->step_started_ms) ||
+	    !jv_int(&v, j, "ended_ms", NULL, 0, INT64_MAX, false, &r->ended_ms))
+		return state_fail(&v, err, len);
+	r->pending = b;
+	r->pending_bp = (uint16_t)pbp;
+	r->pending_reason = (int)preason;
+
+	counters = jv_array(&v, j, "counters", NULL, CANARY_ARMS, CANARY_ARMS, false);
+	if (!counters)
+		return state_fail(&v, err, len);
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		char f[3][48], fo[32];
+
+		o = json_object_array_get_idx(counters, arm);
+		snprintf(fo, sizeof(fo), "counters[%d]", arm);
+		snprintf(f[0], sizeof(f[0]), "%s.base", fo);
+		snprintf(f[1], sizeof(f[1]), "%s.step_base", fo);
+		snprintf(f[2], sizeof(f[2]), "%s.last", fo);
+		if (!jv_known_keys(&v, o, fo, counter_keys) ||
+		    !jv_u64_array(&v, o, "base", f[0], (uint64_t *)&r->base[arm], STATE_WORDS) ||
+		    !jv_u64_array(&v, o, "step_base", f[1], (uint64_t *)&r->step_base[arm],
+				  STATE_WORDS) ||
+		    !jv_u64_array(&v, o, "last", f[2], (uint64_t *)&r->last[arm], STATE_WORDS))
+			return state_fail(&v, err, len);
+	}
+	checks = jv_array(&v, j, "checks", NULL, r->nchecks, r->nchecks, false);
+	if (!checks)
+		return state_fail(&v, err, len);
+	for (i = 0; i < r->nchecks; i++) {
+		char f[32];
+
+		o = json_object_array_get_idx(checks, i);
+		snprintf(f, sizeof(f), "checks[%u]", i);
+		if (!jv_known_keys(&v, o, f, check_keys) ||
+		    !jv_str(&v, o, "name", f, PLAN_NAME_LEN, false, &str))
+			return state_fail(&v, err, len);
+		if (strcmp(str, r->checks[i].name)) {
+			snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str,
+				 r->checks[i].name);
+			return -EINVAL;
+		}
+		if (!jv_str(&v, o, "state", f, AV_STATE_TEXT, false, &str))
+			return state_fail(&v, err, len);
+		if (av_state_parse(&r->checks[i].st, str) ||
+		    r->checks[i].st.fingerprint != r->checks[i].cfg.fingerprint) {
+			snprintf(err, len, "%s.state: the saved evidence of %s does not match the plan",
+				 f, r->checks[i].name);
+			return -EINVAL;
+		}
+	}
+	metrics = jv_array(&v, j, "metrics", NULL, r->plan.nmetrics, r->plan.nmetrics, false);
+	if (!metrics)
+		return state_fail(&v, err, len);
+	for (i = 0; i < r->plan.nmetrics; i++) {
+		struct metric_state *m = &r->metrics[i];
+		char f[32], fs[48], ft[48];
+
+		o = json_object_array_get_idx(metrics, i);
+		snprintf(f, sizeof(f), "metrics[%u]", i);
+		snprintf(fs, sizeof(fs), "%s.successes", f);
+		snprintf(ft, sizeof(ft), "%s.trials", f);
+		if (!jv_known_keys(&v, o, f, metric_state_keys) ||
+		    !jv_str(&v, o, "name", f, PLAN_NAME_LEN, false, &str))
+			return state_fail(&v, err, len);
+		if (strcmp(str, r->plan.metrics[i].name)) {
+			snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str,
+				 r->plan.metrics[i].name);
+			return -EINVAL;
+		}
+		if (!jv_u64_array(&v, o, "successes", fs, m->successes, CANARY_ARMS) ||
+		    !jv_u64_array(&v, o, "trials", ft, m->trials, CANARY_ARMS) ||
+		    !jv_int(&v, o, "errors", NULL, 0, 1000000000, false, &x) ||
+		    !jv_str(&v, o, "last_error", NULL, sizeof(m->last_error) - 1, false, &str) ||
+		    !jv_int(&v, o, "last_report_ms", NULL, 0, INT64_MAX, false, &m->last_report_ms))
+			return state_fail(&v, err, len);
+		m->consecutive_errors = (int)x;
+		snprintf(m->last_error, sizeof(m->last_error), "%s", str);
+	}
+	return 0;
+}

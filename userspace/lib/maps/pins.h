@@ -1,0 +1,86 @@
+/* pins.h: opening the pinned xdp-canary maps under a pin root, with the checks that
+ * keep one build from misreading another build's maps. */
+#ifndef CANARY_PINS_H
+#define CANARY_PINS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "xdp_canary.h"
+
+struct canary_maps {
+	char root[PATH_MAX];
+	int meta;
+	int services;
+	int svc_configs;
+	int backends;
+	int backend_index;
+	int overrides;
+	int flows;
+	int pending;
+	int arm_stats;
+	int backend_stats;
+	int reasons;
+	int ports;
+	int clock;
+};
+
+/* Name, expected value size and place in struct canary_maps of every pinned map. */
+struct canary_map_desc {
+	const char *name;
+	uint32_t value_size; /* 0 = not checked (map-in-map values are ids) */
+	size_t offset;
+};
+extern const struct canary_map_desc canary_map_descs[];
+extern const unsigned int canary_map_count;
+
+static inline int *canary_map_fd(struct canary_maps *m, const struct canary_map_desc *d)
+{
+	return (int *)((char *)m + d->offset);
+}
+
+/* Mount bpffs on /sys/fs/bpf if it is not mounted. Returns 0 or -errno. */
+int bpffs_ensure(void);
+
+/* Open every map pinned under root and check the ABI. On failure prints one
+ * sentence with a hint and returns -errno; nothing is left open. */
+int canary_maps_open(struct canary_maps *m, const char *root);
+void canary_maps_close(struct canary_maps *m);
+
+/* Whether root holds xdp-canary pins at all (the meta map). */
+int canary_pins_exist(const char *root);
+
+/* The maps of a loaded object (not pinned), by name: for tests and benchmarks. */
+struct bpf_object;
+void canary_maps_from_obj(struct canary_maps *m, struct bpf_object *obj);
+
+/* Read the meta entry. */
+int canary_meta_read(struct canary_maps *m, struct canary_meta *meta);
+
+/* Kernel memory charged to a map (fdinfo "memlock"), in bytes; 0 if unknown. */
+uint64_t map_memlock(int fd);
+
+/* Check the pin root is root's alone (not a symlink, owned by root, writable by
+ * nobody else, in a parent others cannot change); with create, make it 0700 first.
+ * Prints why and returns -errno when it is not. */
+int canary_pin_root_check(const char *root, bool create);
+
+/* The writers' lock of a pin root: an flock on the pin-root directory itself, which
+ * only root can open. Every read-modify-publish of service state (apply, set-weight,
+ * overrides, canaryd's steps, the sweeper) holds it, so one writer never publishes a
+ * config built from state another writer has since changed. Waits at most timeout_ms
+ * (0: one try); returns an fd, or -errno after printing why (-EWOULDBLOCK names the
+ * holder); maps that are not pinned (root "") need no lock. canaryd's rollbacks never wait for it: they rely on the compare-and-swap
+ * of svc_config_publish instead. */
+#define CANARY_LOCK_WAIT_MS 10000
+#define CANARY_LOCK_NONE    (1 << 30) /* maps not pinned (tests): nothing to lock */
+int canary_lock(const char *root, int timeout_ms);
+void canary_unlock(int fd);
+
+/* Number of possible CPUs, for per-CPU map values. */
+int canary_ncpus(void);
+
+/* Route libbpf/libxdp output through log_debug (shown with -v only). */
+void canary_quiet_libs(void);
+
+#endif

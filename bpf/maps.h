@@ -100,14 +100,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2 * CANARY_MAX_SERVICES * CANARY_ARMS); /* data plane + sweeper */
+	__uint(max_entries, CANARY_ARM_STATS_SLOTS); /* data plane + sweeper */
 	__type(key, __u32);
 	__type(value, struct arm_stats);
 } CANARY_MAP_ARM_STATS SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2 * CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS);
+	__uint(max_entries, CANARY_BACKEND_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, struct backend_stats);
 } CANARY_MAP_BACKEND_STATS SEC(".maps");

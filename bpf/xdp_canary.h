@@ -266,6 +266,8 @@ enum canary_http_state {
  * client -> backend, "rev" is backend -> client. */
 #define CANARY_ARM_SLOT(svc, arm)   ((svc) * CANARY_ARMS + (arm))
 #define CANARY_SWEEP_SLOT(svc, arm) (CANARY_MAX_SERVICES * CANARY_ARMS + CANARY_ARM_SLOT(svc, arm))
+/* Slots of the arm_stats map: the data plane's, then the sweeper's. */
+#define CANARY_ARM_STATS_SLOTS (2 * CANARY_MAX_SERVICES * CANARY_ARMS)
 struct arm_stats {
 	__u64 fwd_packets;
 	__u64 fwd_bytes;
@@ -301,6 +303,8 @@ struct arm_stats {
 	(CANARY_ARM_SLOT(svc, arm) * CANARY_MAX_BACKENDS + (idx))
 #define CANARY_BACKEND_SWEEP_SLOT(svc, arm, idx)                                                \
 	(CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS + CANARY_BACKEND_SLOT(svc, arm, idx))
+/* Slots of the backend_stats map, in the same two halves. */
+#define CANARY_BACKEND_STATS_SLOTS (2 * CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS)
 struct backend_stats {
 	__u64 fwd_packets;
 	__u64 fwd_bytes;

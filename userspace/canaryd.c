@@ -47,7 +47,6 @@
 #define MAX_BODY	  (1 << 20)
 #define STATE_MAX_BYTES	  (4 << 20) /* a saved rollout: its plan plus counters */
 #define ACTOR_AGENT	  "canaryd"
-#define NSLOTS		  (2 * CANARY_MAX_SERVICES * CANARY_ARMS)
 
 struct agent {
 	pthread_mutex_t lock;
@@ -56,7 +55,7 @@ struct agent {
 	double interval, sweep_interval;
 	struct service_state *svcs;
 	unsigned int nsvcs;
-	struct arm_stats *snap, *prev; /* [NSLOTS] summed over CPUs */
+	struct arm_stats *snap, *prev; /* [CANARY_ARM_STATS_SLOTS] summed over CPUs */
 	bool have_prev;
 	double dt; /* seconds between the last two polls */
 	struct reason_stats reasons;
@@ -327,24 +326,24 @@ static const struct service_state *find_service(const char *name)
 /* Every arm counter in one batch read, summed over CPUs. */
 static int read_counters(struct arm_stats *out)
 {
-	static __u32 keys[NSLOTS];
+	static __u32 keys[CANARY_ARM_STATS_SLOTS];
 	static void *vals;
 	int ncpu = canary_ncpus();
 	size_t words = sizeof(struct arm_stats) / 8, k, w;
-	__u32 count = NSLOTS, batch = 0;
+	__u32 count = CANARY_ARM_STATS_SLOTS, batch = 0;
 	int c;
 
 	if (!vals) {
-		vals = calloc((size_t)NSLOTS * ncpu, sizeof(struct arm_stats));
+		vals = calloc((size_t)CANARY_ARM_STATS_SLOTS * ncpu, sizeof(struct arm_stats));
 		if (!vals)
 			return -ENOMEM;
 	}
 	if (bpf_map_lookup_batch(A.maps.arm_stats, NULL, &batch, keys, vals, &count, NULL) &&
 	    errno != ENOENT)
 		return -errno;
-	memset(out, 0, NSLOTS * sizeof(*out));
+	memset(out, 0, CANARY_ARM_STATS_SLOTS * sizeof(*out));
 	for (k = 0; k < count; k++) {
-		__u64 *sum = (__u64 *)&out[keys[k] % NSLOTS];
+		__u64 *sum = (__u64 *)&out[keys[k] % CANARY_ARM_STATS_SLOTS];
 		const __u64 *v = (const __u64 *)vals + k * ncpu * words;
 
 		for (c = 0; c < ncpu; c++)
@@ -1849,8 +1848,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (canary_maps_open(&A.maps, pin_root))
 		return 1;
-	A.snap = calloc(NSLOTS, sizeof(*A.snap));
-	A.prev = calloc(NSLOTS, sizeof(*A.prev));
+	A.snap = calloc(CANARY_ARM_STATS_SLOTS, sizeof(*A.snap));
+	A.prev = calloc(CANARY_ARM_STATS_SLOTS, sizeof(*A.prev));
 	if (!A.snap || !A.prev)
 		return 1;
 	pthread_mutex_init(&A.lock, NULL);

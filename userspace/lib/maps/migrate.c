@@ -254,10 +254,10 @@ int migrate_counters(struct canary_maps *old, struct canary_maps *new)
 	__u64 *o, *n;
 	unsigned int i, j;
 
-	for (k = 0; !err && k < 2 * CANARY_MAX_SERVICES * CANARY_ARMS; k++)
+	for (k = 0; !err && k < CANARY_ARM_STATS_SLOTS; k++)
 		err = add_percpu(old->arm_stats, new->arm_stats, k, ABI1_ARM_STATS_SIZE,
 				 sizeof(struct arm_stats));
-	for (k = 0; !err && k < 2 * CANARY_MAX_SERVICES * CANARY_ARMS * CANARY_MAX_BACKENDS; k++)
+	for (k = 0; !err && k < CANARY_BACKEND_STATS_SLOTS; k++)
 		err = add_percpu(old->backend_stats, new->backend_stats, k,
 				 sizeof(struct backend_stats), sizeof(struct backend_stats));
 	if (err)

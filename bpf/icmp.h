@@ -122,9 +122,9 @@ static __always_inline __u32 icmp_outer_rewrite(struct pkt *p, bool src,
 /* The flow a quote names, in the flow table or in `pending`. */
 static __always_inline struct flow_state *icmp_flow(const struct flow_key *fk)
 {
-	struct flow_state *f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, fk);
+	struct flow_state *f = bpf_map_lookup_elem(&flows, fk);
 
-	return f ? f : bpf_map_lookup_elem(&CANARY_MAP_PENDING, fk);
+	return f ? f : bpf_map_lookup_elem(&pending, fk);
 }
 
 /* Resolve where the translated error goes before anything is rewritten: a packet with
@@ -218,7 +218,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 	}
 
 	/* About a reply the client got: the quote runs VIP -> client. */
-	svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &q.src);
+	svc = bpf_map_lookup_elem(&services, &q.src);
 	if (svc && addr_eq(&outer_dst, &q.src.addr)) {
 		fk.svc = q.src;
 		fk.client = q.dst.addr;

@@ -50,7 +50,7 @@ static __always_inline struct svc_config *svc_config_of(__u32 svc_id)
 	__u32 zero = 0;
 	void *inner;
 
-	inner = bpf_map_lookup_elem(&CANARY_MAP_SVC_CONFIGS, &svc_id);
+	inner = bpf_map_lookup_elem(&svc_configs, &svc_id);
 	if (!inner)
 		return NULL;
 	return bpf_map_lookup_elem(inner, &zero);
@@ -65,7 +65,7 @@ static __always_inline int override_arm(const struct pkt *p, __u32 svc_id)
 
 	canary_override_key(&ok, bpf_htonl(svc_id), fam, &p->key.client,
 			    fam == CANARY_AF_INET ? 32 : 128);
-	ov = bpf_map_lookup_elem(&CANARY_MAP_OVERRIDES, &ok);
+	ov = bpf_map_lookup_elem(&overrides, &ok);
 	return ov ? (int)(ov->arm & 1) : -1;
 }
 
@@ -136,7 +136,7 @@ static __always_inline __u64 clock_sync(struct canary_clock *c)
 	if ((__s64)(real - c->now_ns) > (__s64)(2 * CANARY_CLOCK_TICK_NS)) {
 		c->now_ns = real;
 		if (!c->armed) {
-			bpf_timer_init(&c->timer, &CANARY_MAP_CLOCK, 1 /* CLOCK_MONOTONIC */);
+			bpf_timer_init(&c->timer, &clock, 1 /* CLOCK_MONOTONIC */);
 			bpf_timer_set_callback(&c->timer, clock_tick);
 			c->armed = 1;
 		}
@@ -155,11 +155,11 @@ static __always_inline void flow_verify(const struct flow_key *k, struct flow_st
 					struct reason_stats *rs)
 {
 	f->flags &= ~CANARY_FLOW_F_PENDING;
-	if (bpf_map_update_elem(&CANARY_MAP_FLOWS, k, f, BPF_ANY)) {
+	if (bpf_map_update_elem(&flows, k, f, BPF_ANY)) {
 		rs->flow_insert_fail++;
 		return;
 	}
-	bpf_map_delete_elem(&CANARY_MAP_PENDING, k);
+	bpf_map_delete_elem(&pending, k);
 	rs->flow_verified++;
 }
 
@@ -180,7 +180,7 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	__u64 now;
 
 	if (!svc)
-		svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p->key.svc);
+		svc = bpf_map_lookup_elem(&services, &p->key.svc);
 	if (!svc) {
 		rs->pass_not_service++;
 		return XDP_PASS;
@@ -217,7 +217,7 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	 * and, like a failed insert, it is no flow of the arm. */
 	if (tcp && (p->tcp_flags & TCPF_RST))
 		return -1;
-	if (bpf_map_update_elem(&CANARY_MAP_PENDING, &p->key, fresh, BPF_ANY)) {
+	if (bpf_map_update_elem(&pending, &p->key, fresh, BPF_ANY)) {
 		rs->flow_insert_fail++;
 		return -1;
 	}
@@ -281,7 +281,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 			/* The new attempt starts in `pending`; the old entry must not shadow
 			 * it from the flow table. */
 			if (!(f->flags & CANARY_FLOW_F_PENDING))
-				bpf_map_delete_elem(&CANARY_MAP_FLOWS, &p->key);
+				bpf_map_delete_elem(&flows, &p->key);
 			f = NULL;
 		}
 	}
@@ -346,7 +346,7 @@ static __always_inline struct flow_state *reply_pending(struct pkt *p, struct fl
 			return NULL;
 	}
 	flow_verify(fk, pf, rs);
-	return bpf_map_lookup_elem(&CANARY_MAP_FLOWS, fk);
+	return bpf_map_lookup_elem(&flows, fk);
 }
 
 /* Backend -> client: restore VIP:port as the source. The rewrite itself needs only the
@@ -388,9 +388,9 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 	fk.client = p->key.svc.addr;
 	fk.client_port = p->key.svc.port;
 	now = coarse_now(clk);
-	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
+	f = bpf_map_lookup_elem(&flows, &fk);
 	if (!f) {
-		pf = bpf_map_lookup_elem(&CANARY_MAP_PENDING, &fk);
+		pf = bpf_map_lookup_elem(&pending, &fk);
 		/* A pending flow re-placed on another backend is not this one's. */
 		if (pf && (pf->backend_port != p->key.client_port ||
 			   !addr_eq(&pf->backend, &p->key.client)))
@@ -454,9 +454,9 @@ int CANARY_PROG_NAME(struct xdp_md *ctx)
 	__u32 zero = 0;
 	__u8 kind;
 
-	rs = bpf_map_lookup_elem(&CANARY_MAP_REASONS, &zero);
-	pk = bpf_map_lookup_elem(&CANARY_MAP_PORTS, &zero);
-	clk = bpf_map_lookup_elem(&CANARY_MAP_CLOCK, &zero);
+	rs = bpf_map_lookup_elem(&reasons, &zero);
+	pk = bpf_map_lookup_elem(&ports, &zero);
+	clk = bpf_map_lookup_elem(&clock, &zero);
 	if (!rs || !pk || !clk)
 		return XDP_PASS;
 
@@ -490,11 +490,11 @@ int CANARY_PROG_NAME(struct xdp_md *ctx)
 	kind = pk->kind[p.key.svc.port];
 	if (kind & CANARY_PORT_SERVICE) {
 		svc = NULL;
-		f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &p.key);
+		f = bpf_map_lookup_elem(&flows, &p.key);
 		if (!f)
-			f = bpf_map_lookup_elem(&CANARY_MAP_PENDING, &p.key);
+			f = bpf_map_lookup_elem(&pending, &p.key);
 		if (!f) {
-			svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p.key.svc);
+			svc = bpf_map_lookup_elem(&services, &p.key.svc);
 			if (!svc)
 				goto not_ours;
 		}

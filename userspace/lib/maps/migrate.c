@@ -39,7 +39,7 @@ int migrate_pinned_abi(const char *root, uint32_t *abi)
 	__u8 buf[256];
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", root, CANARY_STR(CANARY_MAP_META));
+	snprintf(path, sizeof(path), "%s/%s", root, CANARY_MAP_NAME(meta));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
@@ -63,7 +63,7 @@ int migrate_open_old(const char *root, struct canary_maps *old)
 
 		snprintf(path, sizeof(path), "%s/%s", root, d->name);
 		*canary_map_fd(old, d) = bpf_obj_get(path);
-		if (*canary_map_fd(old, d) < 0 && strcmp(d->name, CANARY_STR(CANARY_MAP_PENDING))) {
+		if (*canary_map_fd(old, d) < 0 && strcmp(d->name, CANARY_MAP_NAME(pending))) {
 			int err = -errno;
 
 			log_error("cannot open the old pin %s: %s", path, strerror(errno));

@@ -1012,6 +1012,22 @@ static int state_counters(struct rollout *r, struct json_object *j, struct jv *v
 	return 0;
 }
 
+/* Item f of a list in the state (o): only the keys given, and the name the plan has
+ * there (want). */
+static int state_item(struct jv *v, struct json_object *o, const char *f,
+		      const char *const *keys, const char *want, char *err, size_t len)
+{
+	const char *str;
+
+	if (!jv_known_keys(v, o, f, keys) || !jv_str(v, o, "name", f, PLAN_NAME_LEN, false, &str))
+		return state_fail(v, err, len);
+	if (strcmp(str, want)) {
+		snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str, want);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The evidence of each check, which must be the plan's checks in the plan's order. */
 static int state_checks(struct rollout *r, struct json_object *j, struct jv *v, char *err,
 			size_t len)
@@ -1028,14 +1044,8 @@ static int state_checks(struct rollout *r, struct json_object *j, struct jv *v, 
 
 		o = json_object_array_get_idx(checks, i);
 		snprintf(f, sizeof(f), "checks[%u]", i);
-		if (!jv_known_keys(v, o, f, check_keys) ||
-		    !jv_str(v, o, "name", f, PLAN_NAME_LEN, false, &str))
-			return state_fail(v, err, len);
-		if (strcmp(str, r->checks[i].name)) {
-			snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str,
-				 r->checks[i].name);
+		if (state_item(v, o, f, check_keys, r->checks[i].name, err, len))
 			return -EINVAL;
-		}
 		if (!jv_str(v, o, "state", f, AV_STATE_TEXT, false, &str))
 			return state_fail(v, err, len);
 		if (av_state_parse(&r->checks[i].st, str) ||
@@ -1068,14 +1078,8 @@ static int state_metrics(struct rollout *r, struct json_object *j, struct jv *v,
 		snprintf(f, sizeof(f), "metrics[%u]", i);
 		snprintf(fs, sizeof(fs), "%s.successes", f);
 		snprintf(ft, sizeof(ft), "%s.trials", f);
-		if (!jv_known_keys(v, o, f, metric_state_keys) ||
-		    !jv_str(v, o, "name", f, PLAN_NAME_LEN, false, &str))
-			return state_fail(v, err, len);
-		if (strcmp(str, r->plan.metrics[i].name)) {
-			snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str,
-				 r->plan.metrics[i].name);
+		if (state_item(v, o, f, metric_state_keys, r->plan.metrics[i].name, err, len))
 			return -EINVAL;
-		}
 		if (!jv_u64_array(v, o, "successes", fs, m->successes, CANARY_ARMS) ||
 		    !jv_u64_array(v, o, "trials", ft, m->trials, CANARY_ARMS) ||
 		    !jv_int(v, o, "errors", NULL, 0, 1000000000, false, &x) ||

@@ -74,9 +74,8 @@ static __always_inline void canary_override_key(struct override_key *k, __u32 sv
 
 /* The family, address and prefix length an override key was made from (userspace
  * lists the trie with it). */
-static __always_inline void canary_override_key_parse(const struct override_key *k,
-						      __u8 *family, union canary_addr *addr,
-						      __u32 *plen)
+static __always_inline void canary_override_key_parse(const struct override_key *k, __u8 *family,
+						      union canary_addr *addr, __u32 *plen)
 {
 	int i, mapped = k->addr[10] == 0xff && k->addr[11] == 0xff;
 

@@ -196,8 +196,8 @@ static __always_inline int icmp_about_forward(struct xdp_md *ctx, struct pkt *p,
 	}
 	flow_error(f, CANARY_ERR_ICMP, as, bs);
 
-	acc = icmp_quote_rewrite(p, q, false, &bi->vip.addr, bi->vip.port, bi->csum_ip,
-				 bi->csum_l4);
+	acc =
+	    icmp_quote_rewrite(p, q, false, &bi->vip.addr, bi->vip.port, bi->csum_ip, bi->csum_l4);
 	if (from_backend)
 		acc += icmp_outer_rewrite(p, true, &bi->vip.addr, bi->csum_ip);
 	icmp_csum_update(p, q, acc);
@@ -207,8 +207,8 @@ static __always_inline int icmp_about_forward(struct xdp_md *ctx, struct pkt *p,
 
 /* An error about a reply the client got: the quote runs VIP -> client. Translated
  * towards the flow's backend. Returns the verdict. */
-static __always_inline int icmp_about_reply(struct xdp_md *ctx, struct pkt *p,
-					    struct icmp_quote *q, struct reason_stats *rs)
+static __always_inline int icmp_about_reply(struct xdp_md *ctx, struct pkt *p, struct icmp_quote *q,
+					    struct reason_stats *rs)
 {
 	const union canary_addr *outer_src = &p->key.client, *outer_dst = &p->key.svc.addr;
 	struct canary_nexthop nh = {};

@@ -137,11 +137,12 @@ struct {
 /* Every map of CANARY_MAPS is defined above with the value type the list gives it (the
  * inner map's, for an array of maps). The other way round, that no map is defined here
  * without being listed, is tests/unit/test_maps.c's check of the object. */
-#define CANARY__VALUE_PLAIN(name)  typeof(*name.value)
-#define CANARY__VALUE_OUTER(name)  typeof(*name.values[0]->value)
+#define CANARY__VALUE_PLAIN(name) typeof(*name.value)
+#define CANARY__VALUE_OUTER(name) typeof(*name.values[0]->value)
 #define CANARY__MAP_CHECK(name, kind, type, about)                                                 \
-	_Static_assert(__builtin_types_compatible_p(CANARY__VALUE_##kind(name), type),            \
-		       "map " #name ": its value type in bpf/maps.h is not the one CANARY_MAPS gives");
+	_Static_assert(__builtin_types_compatible_p(CANARY__VALUE_##kind(name), type),             \
+		       "map " #name                                                                \
+		       ": its value type in bpf/maps.h is not the one CANARY_MAPS gives");
 CANARY_MAPS(CANARY__MAP_CHECK)
 #undef CANARY__MAP_CHECK
 

@@ -378,27 +378,31 @@ struct canary_meta {
  * A new map is one line here and its body in bpf/maps.h, which checks that each map
  * listed here is defined there with this value type; tests/unit/test_maps.c checks that
  * the object holds no map that is not listed. */
-#define CANARY_MAPS(X)                                                                            \
-	X(meta, PLAIN, struct canary_meta, "what the pins were made with: ABI, capacities, timeouts") \
-	X(services, PLAIN, struct svc_info, "VIP endpoint -> service id and name")                   \
-	X(svc_configs, OUTER, struct svc_config, "service id -> one-entry array: its svc_config")    \
-	X(backends, PLAIN, struct backend_info, "backend endpoint -> VIP, arm, deltas (the truth)")  \
-	X(backend_index, OUTER, struct backend_slot, "[0] -> the reply index, rebuilt by userspace") \
-	X(overrides, PLAIN, struct override_value, "(service id, client prefix) -> arm")             \
-	X(flows, PLAIN, struct flow_state, "verified flows (shared LRU)")                            \
-	X(pending, PLAIN, struct flow_state, "flows not yet verified (shared LRU)")                  \
-	X(arm_stats, PLAIN, struct arm_stats, "per-CPU counters of each arm, data plane and sweeper") \
-	X(backend_stats, PLAIN, struct backend_stats, "per-CPU counters of each backend position")  \
-	X(reasons, PLAIN, struct reason_stats, "per-CPU counters of what the fast path did")         \
-	X(ports, PLAIN, struct port_kinds, "service and backend bits of every port")                 \
-	X(clock, PLAIN, struct canary_clock, "the BPF timer and the coarse clock")
+/* clang-format off */
+#define CANARY_MAPS(X)                                                                           \
+	X(meta,          PLAIN, struct canary_meta,     "what the pins were made with")          \
+	X(services,      PLAIN, struct svc_info,        "VIP endpoint -> service id, name")      \
+	X(svc_configs,   OUTER, struct svc_config,      "service id -> inner array: svc_config") \
+	X(backends,      PLAIN, struct backend_info,    "backend endpoint -> VIP, arm, deltas")  \
+	X(backend_index, OUTER, struct backend_slot,    "[0] -> inner array: the reply index")   \
+	X(overrides,     PLAIN, struct override_value,  "(service id, client prefix) -> arm")    \
+	X(flows,         PLAIN, struct flow_state,      "verified flows (shared LRU)")           \
+	X(pending,       PLAIN, struct flow_state,      "flows not yet verified (shared LRU)")   \
+	X(arm_stats,     PLAIN, struct arm_stats,       "per-CPU counters of each arm slot")     \
+	X(backend_stats, PLAIN, struct backend_stats,   "per-CPU counters of each backend slot") \
+	X(reasons,       PLAIN, struct reason_stats,    "per-CPU counters of the fast path")     \
+	X(ports,         PLAIN, struct port_kinds,      "service and backend bits of each port") \
+	X(clock,         PLAIN, struct canary_clock,    "BPF timer and coarse clock")
+/* clang-format on */
 
 /* CANARY_MAP_ID_<name>: a map's position in the list (userspace's descriptor table). */
 #define CANARY__MAP_ID(name, kind, value, about) CANARY_MAP_ID_##name,
+/* clang-format off */
 enum canary_map_id {
 	CANARY_MAPS(CANARY__MAP_ID)
 	CANARY_MAP_COUNT
 };
+/* clang-format on */
 #undef CANARY__MAP_ID
 
 #endif /* XDP_CANARY_H */

@@ -18,8 +18,8 @@ struct listed {
 	size_t value_size;
 };
 #define LISTED(map, kind, type, about) {#map, CANARY_MAP_KIND_##kind, sizeof(type)},
-#define CANARY_MAP_KIND_PLAIN false
-#define CANARY_MAP_KIND_OUTER true
+#define CANARY_MAP_KIND_PLAIN	       false
+#define CANARY_MAP_KIND_OUTER	       true
 static const struct listed listed[] = {CANARY_MAPS(LISTED)};
 #undef LISTED
 
@@ -71,7 +71,9 @@ int main(void)
 	if (names[0])
 		printf("# not in CANARY_MAPS: %s\n", names);
 	bpf_object__for_each_map(map, skel->obj)
+	{
 		own += !bpf_map__is_internal(map);
+	}
 	ASSERT_EQ(own, CANARY_MAP_COUNT, "the object has as many maps as the list");
 	for (i = 0; i < CANARY_MAP_COUNT; i++) {
 		const struct listed *l = &listed[i];
@@ -86,12 +88,12 @@ int main(void)
 		}
 		inner = bpf_map__inner_map(map);
 		TL_REPORT(bpf_map__type(map) == BPF_MAP_TYPE_ARRAY_OF_MAPS && inner &&
-				  bpf_map__value_size(inner) == l->value_size,
+			      bpf_map__value_size(inner) == l->value_size,
 			  "%s: an array of maps whose inner value has the listed size", l->name);
 	}
 	/* The skeleton names its maps as the list does. */
-#define SKEL_MAP(map, kind, type, about)                                                         \
-	TL_REPORT(skel->maps.map == bpf_object__find_map_by_name(skel->obj, #map),               \
+#define SKEL_MAP(map, kind, type, about)                                                           \
+	TL_REPORT(skel->maps.map == bpf_object__find_map_by_name(skel->obj, #map),                 \
 		  "skeleton member %s", #map);
 	CANARY_MAPS(SKEL_MAP)
 #undef SKEL_MAP
@@ -109,8 +111,8 @@ int main(void)
 		const struct canary_map_desc *d = &canary_map_descs[i];
 
 		TL_REPORT(!strcmp(d->name, listed[i].name) &&
-				  d->value_size == (listed[i].outer ? 0 : listed[i].value_size) &&
-				  d->about && d->about[0],
+			      d->value_size == (listed[i].outer ? 0 : listed[i].value_size) &&
+			      d->about && d->about[0],
 			  "descriptor %u is %s, with its value size and a description", i,
 			  listed[i].name);
 		for (j = 0; j < i; j++)

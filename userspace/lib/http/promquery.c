@@ -120,8 +120,9 @@ static int answer_vector(struct json_object *data, const char *type, struct jv *
 	}
 	n = json_object_array_length(res);
 	if (!n) {
-		snprintf(err, errlen, "the query returned no data (add 'or vector(0)' where "
-				      "no events is a valid answer)");
+		snprintf(err, errlen,
+			 "the query returned no data (add 'or vector(0)' where "
+			 "no events is a valid answer)");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {

@@ -71,8 +71,9 @@ static bool parse_step_range(struct ydoc *d, yaml_node_t *n, struct plan *p,
 
 	ycheck_keys(d, n, "steps", range_keys);
 	if (!yget(d, n, "start") || !yget(d, n, "step") || !yget(d, n, "max")) {
-		yerr(d, n, "steps", "a range needs start, step and max, e.g. "
-				    "{start: 5, step: 10, max: 50}");
+		yerr(d, n, "steps",
+		     "a range needs start, step and max, e.g. "
+		     "{start: 5, step: 10, max: 50}");
 		return false;
 	}
 	if (parse_weight(d, yget(d, n, "start"), "steps.start", &start) ||
@@ -322,8 +323,8 @@ static bool has_control(const char *v)
 }
 
 /* A metric's name: well-formed, not listed before, and not a data-plane signal's. */
-static bool metric_name(struct ydoc *d, yaml_node_t *it, const char *field,
-			const struct plan *p, struct plan_metric *m)
+static bool metric_name(struct ydoc *d, yaml_node_t *it, const char *field, const struct plan *p,
+			struct plan_metric *m)
 {
 	unsigned int j;
 
@@ -374,8 +375,7 @@ static bool metric_direction(struct ydoc *d, yaml_node_t *it, const char *field,
 }
 
 /* source: push (the default), or {prometheus: {url, successes, trials}}. */
-static bool metric_source(struct ydoc *d, yaml_node_t *it, const char *field,
-			  struct plan_metric *m)
+static bool metric_source(struct ydoc *d, yaml_node_t *it, const char *field, struct plan_metric *m)
 {
 	yaml_node_t *src = yget(d, it, "source"), *prom;
 	char f2[128];
@@ -385,8 +385,9 @@ static bool metric_source(struct ydoc *d, yaml_node_t *it, const char *field,
 		return true;
 	}
 	if (!yis_map(src) || !yis_map(yget(d, src, "prometheus"))) {
-		yerr(d, src, field, "source must be push, or {prometheus: {url, successes, "
-				    "trials}}");
+		yerr(d, src, field,
+		     "source must be push, or {prometheus: {url, successes, "
+		     "trials}}");
 		return false;
 	}
 	prom = yget(d, src, "prometheus");

@@ -389,16 +389,16 @@ static bool tick_rebase(struct rollout *r, const struct rollout_input *in,
 	for (i = 0; i < r->nchecks; i++)
 		r->checks[i].st.have_prev = 0;
 	d->changed = true;
-	LOG(d, "%s: the service's counters started again (re-created, or new maps); "
-	       "step %u/%u starts its hold again",
+	LOG(d,
+	    "%s: the service's counters started again (re-created, or new maps); "
+	    "step %u/%u starts its hold again",
 	    svc(r), r->step + 1, r->plan.nsteps);
 	return true;
 }
 
 /* Evidence: every check sees every interval; ev gets the summary line. Returns whether
  * every check says the canary is not worse (early promotion). */
-static bool tick_evidence(struct rollout *r, const struct rollout_input *in, char *ev,
-			  size_t evlen)
+static bool tick_evidence(struct rollout *r, const struct rollout_input *in, char *ev, size_t evlen)
 {
 	bool all_promote = r->nchecks > 0;
 	unsigned int i;
@@ -447,8 +447,9 @@ static bool rollback_cause(const struct rollout *r, const struct rollout_input *
 		if (!av_guard_ratio(x[1] - bx[1], n[1] - bn[1], g->min_exposure, g->max_ratio))
 			continue;
 		snprintf(why, len, "guard: canary %s ratio %.3f > %g (%" PRIu64 " of %" PRIu64 ")",
-			 plan_signal_names[g->kind], (double)(x[1] - bx[1]) / (double)(n[1] - bn[1]),
-			 g->max_ratio, x[1] - bx[1], n[1] - bn[1]);
+			 plan_signal_names[g->kind],
+			 (double)(x[1] - bx[1]) / (double)(n[1] - bn[1]), g->max_ratio,
+			 x[1] - bx[1], n[1] - bn[1]);
 		return true;
 	}
 	return false;
@@ -528,8 +529,8 @@ static bool tick_traffic(struct rollout *r, const struct rollout_input *in,
 
 /* A progressing rollout holds its step; does the step pass (its flows, its hold, or
  * early promotion)? Then succeed, wait at a gate, or go to the next step. */
-static void tick_step(struct rollout *r, const struct rollout_input *in,
-		      struct rollout_decision *d, const char *ev, bool all_promote)
+static void tick_step(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d,
+		      const char *ev, bool all_promote)
 {
 	const struct plan_step *step = &r->plan.steps[r->step];
 	uint64_t flows_at_step;
@@ -568,8 +569,9 @@ static void tick_step(struct rollout *r, const struct rollout_input *in,
 	held = r->step_hold_s;
 	enter_step(r, r->step + 1, in->arm, in->now_ms, d, WREASON_STEP);
 	snprintf(r->reason, sizeof(r->reason), "step %u/%u", r->step + 1, r->plan.nsteps);
-	LOG(d, "%s: step %u/%u: weight %s -> %s (%s after %.0f s, %" PRIu64 " canary flows >= %" PRIu64
-	       "); evidence: %s",
+	LOG(d,
+	    "%s: step %u/%u: weight %s -> %s (%s after %.0f s, %" PRIu64 " canary flows >= %" PRIu64
+	    "); evidence: %s",
 	    svc(r), r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
 	    bp_pct(r->weight_bp, b, sizeof(b)),
 	    early ? "early promotion: evidence that the canary is not worse" : "hold passed", held,
@@ -891,8 +893,8 @@ static int state_fail(struct jv *v, char *err, size_t len)
 
 /* The saved state's identity and plan: the service it is for, the plan (parsed again,
  * and its checks built), the phase and its reason. */
-static int state_plan(struct rollout *r, struct json_object *j, const char *service,
-		      struct jv *v, char *err, size_t len)
+static int state_plan(struct rollout *r, struct json_object *j, const char *service, struct jv *v,
+		      char *err, size_t len)
 {
 	const char *text, *file, *phase, *name, *reason;
 	struct plan p;
@@ -1014,8 +1016,8 @@ static int state_counters(struct rollout *r, struct json_object *j, struct jv *v
 
 /* Item f of a list in the state (o): only the keys given, and the name the plan has
  * there (want). */
-static int state_item(struct jv *v, struct json_object *o, const char *f,
-		      const char *const *keys, const char *want, char *err, size_t len)
+static int state_item(struct jv *v, struct json_object *o, const char *f, const char *const *keys,
+		      const char *want, char *err, size_t len)
 {
 	const char *str;
 

@@ -472,12 +472,14 @@ static int check_foreign_backends(struct canary_maps *m, const struct canary_con
 		for (i = 0; i < cfg->nservices; i++) {
 			for (arm = 0; arm < CANARY_ARMS; arm++) {
 				for (j = 0; j < changes[i].cfg.nbackends[arm]; j++) {
-					const struct canary_backend *b = &changes[i].cfg.backends[arm][j];
+					const struct canary_backend *b =
+					    &changes[i].cfg.backends[arm][j];
 					const char *owner = "another service";
 					char ep[80];
 					unsigned int c;
 
-					if (b->port != key.port || key.proto != changes[i].key.proto ||
+					if (b->port != key.port ||
+					    key.proto != changes[i].key.proto ||
 					    memcmp(&b->addr, &key.addr, sizeof(key.addr)))
 						continue;
 					for (c = 0; c < ncur; c++)
@@ -485,11 +487,12 @@ static int check_foreign_backends(struct canary_maps *m, const struct canary_con
 							owner = cur[c].info.name;
 					endpoint_str(key.family, &key.addr, ntohs(key.port), ep,
 						     sizeof(ep));
-					log_error("%s:%d: services[%u].%s: backend %s belongs to "
-						  "service '%s', which this file does not name; remove "
-						  "it there first (or apply both together)",
-						  cfg->file, changes[i].spec->backends[arm][j].line, i,
-						  arm_name(arm), ep, owner);
+					log_error(
+					    "%s:%d: services[%u].%s: backend %s belongs to "
+					    "service '%s', which this file does not name; remove "
+					    "it there first (or apply both together)",
+					    cfg->file, changes[i].spec->backends[arm][j].line, i,
+					    arm_name(arm), ep, owner);
 					errors++;
 				}
 			}
@@ -546,9 +549,10 @@ static int change_plan(struct apply_run *a, unsigned int i)
 		if (!same_key(&a->cur[j].key, &p->key) || &a->cur[j] == p->cur)
 			continue;
 		if (!config_names(cfg, a->cur[j].info.name) && !a->opts->prune) {
-			log_error("%s:%d: services[%u].vip: service '%s' already uses this vip, port "
-				  "and protocol; remove or change it first (or use --prune)",
-				  cfg->file, p->spec->line, i, a->cur[j].info.name);
+			log_error(
+			    "%s:%d: services[%u].vip: service '%s' already uses this vip, port "
+			    "and protocol; remove or change it first (or use --prune)",
+			    cfg->file, p->spec->line, i, a->cur[j].info.name);
 			err = -EINVAL;
 		}
 	}
@@ -655,8 +659,8 @@ static int apply_plan(struct apply_run *a)
 	if (e)
 		err = e;
 	if (!err)
-		err = check_foreign_backends(a->m, cfg, a->changes, a->cur, a->ncur,
-					     a->opts->prune);
+		err =
+		    check_foreign_backends(a->m, cfg, a->changes, a->cur, a->ncur, a->opts->prune);
 	if (err) {
 		log_error("%s: nothing was changed", cfg->file);
 		return err;
@@ -795,7 +799,8 @@ static int services_prune(struct apply_run *a)
 		if (!opts->prune) {
 			a->sum->kept++;
 			if (opts->out)
-				fprintf(opts->out, "%s: not in %s, left as it is (--prune removes it)\n",
+				fprintf(opts->out,
+					"%s: not in %s, left as it is (--prune removes it)\n",
 					s->info.name, a->cfg->file);
 			continue;
 		}

@@ -21,10 +21,10 @@
 
 #define CANARY__VALUE_SIZE_PLAIN(type) sizeof(type)
 #define CANARY__VALUE_SIZE_OUTER(type) 0
-#define CANARY__MAP_DESC(map, kind, type, text)                                                  \
-	[CANARY_MAP_ID_##map] = {.name = #map,                                                   \
-				 .value_size = CANARY__VALUE_SIZE_##kind(type),                  \
-				 .offset = offsetof(struct canary_maps, map),                    \
+#define CANARY__MAP_DESC(map, kind, type, text)                                                    \
+	[CANARY_MAP_ID_##map] = {.name = #map,                                                     \
+				 .value_size = CANARY__VALUE_SIZE_##kind(type),                    \
+				 .offset = offsetof(struct canary_maps, map),                      \
 				 .about = text},
 const struct canary_map_desc canary_map_descs[CANARY_MAP_COUNT] = {CANARY_MAPS(CANARY__MAP_DESC)};
 #undef CANARY__MAP_DESC

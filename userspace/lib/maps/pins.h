@@ -22,7 +22,7 @@ struct canary_map_desc {
 	const char *name;    /* the map's name, also its pin file name */
 	uint32_t value_size; /* 0 = not checked (map-in-map values are ids) */
 	size_t offset;
-	const char *about;   /* one line: what it holds */
+	const char *about; /* one line: what it holds */
 };
 extern const struct canary_map_desc canary_map_descs[CANARY_MAP_COUNT];
 extern const unsigned int canary_map_count;

@@ -39,10 +39,11 @@ static void per_metric(FILE *f, const struct prom_service *s, unsigned int n, co
 			const struct metric_state *m = &s[i].rollout->metrics[k];
 
 			for (arm = 0; arm < CANARY_ARMS; arm++)
-				fprintf(f, P "%s{service=\"%s\",arm=\"%s\",metric=\"%s\"} %llu\n", name,
-					s[i].svc->info.name, arm_name(arm),
+				fprintf(f, P "%s{service=\"%s\",arm=\"%s\",metric=\"%s\"} %llu\n",
+					name, s[i].svc->info.name, arm_name(arm),
 					s[i].rollout->plan.metrics[k].name,
-					(unsigned long long)(trials ? m->trials[arm] : m->successes[arm]));
+					(unsigned long long)(trials ? m->trials[arm]
+								    : m->successes[arm]));
 		}
 	}
 }
@@ -225,8 +226,7 @@ static void write_rollouts(FILE *f, const struct prom_service *s, unsigned int n
 }
 
 /* The fast path's reason counters and canaryd's own. */
-static void write_agent(FILE *f, const struct reason_stats *reasons,
-			const struct prom_agent *agent)
+static void write_agent(FILE *f, const struct reason_stats *reasons, const struct prom_agent *agent)
 {
 	unsigned int k;
 

@@ -179,8 +179,8 @@ static struct json_object *overrides_json(struct canary_maps *m, const struct se
 		struct json_object *jo = json_object_new_object();
 		char p[CANARY_ADDRSTRLEN + 8];
 
-		json_object_object_add(jo, "prefix",
-				       json_object_new_string(override_prefix(&ov[i], p, sizeof(p))));
+		json_object_object_add(
+		    jo, "prefix", json_object_new_string(override_prefix(&ov[i], p, sizeof(p))));
 		json_object_object_add(jo, "arm", json_object_new_string(arm_name(ov[i].val.arm)));
 		json_object_array_add(jov, jo);
 	}
@@ -416,7 +416,8 @@ static void show_json(struct canary_maps *m, const struct service_state *list, u
 				arm_stats_read(m, list[i].info.id, arm, &now);
 				if (json_object_object_get_ex(arms, arm_name(arm), &ja))
 					json_object_object_add(
-						ja, "rates", status_rates_json(&now, &before[i][arm], dt));
+					    ja, "rates",
+					    status_rates_json(&now, &before[i][arm], dt));
 			}
 		}
 		json_object_array_add(arr, js);
@@ -444,7 +445,8 @@ static void print_rates(struct canary_maps *m, const struct service_state *s,
 		fprintf(f,
 			"  rates   %-7s %9.1f pkt/s %8.1f flows/s %8.1f req/s %7.1f "
 			"errored flows/s %7.1f 5xx/s  (over %.1f s)\n",
-			arm_name(arm), r.packets, r.flows, r.requests, r.errored_flows, r.http_5xx, dt);
+			arm_name(arm), r.packets, r.flows, r.requests, r.errored_flows, r.http_5xx,
+			dt);
 	}
 }
 
@@ -584,8 +586,8 @@ struct explain {
 
 static const char *flow_state_name(__u8 state)
 {
-	static const char *names[] = {"udp", "syn_sent", "syn_recv", "established", "closing",
-				      "closed"};
+	static const char *names[] = {"udp",	     "syn_sent", "syn_recv",
+				      "established", "closing",	 "closed"};
 
 	return state < ARRAY_SIZE(names) ? names[state] : "?";
 }
@@ -637,8 +639,7 @@ static void explain_decide(struct canary_maps *m, struct explain *x)
 	x->existing = bpf_map_lookup_elem(m->flows, &x->k, &x->st) == 0 ||
 		      bpf_map_lookup_elem(m->pending, &x->k, &x->st) == 0;
 
-	endpoint_str(x->s.key.family, &x->s.key.addr, ntohs(x->s.key.port), x->vip,
-		     sizeof(x->vip));
+	endpoint_str(x->s.key.family, &x->s.key.addr, ntohs(x->s.key.port), x->vip, sizeof(x->vip));
 	endpoint_str(x->fam, &x->k.client, x->sport, x->cli, sizeof(x->cli));
 	if (x->be)
 		backend_name(&x->s.key, x->be, x->bep, sizeof(x->bep));
@@ -662,7 +663,8 @@ static void explain_json(const struct explain *x, FILE *f)
 	json_object_object_add(j, "fallback",
 			       json_object_new_boolean(d->reason == CANARY_DECIDE_FALLBACK));
 	json_object_object_add(j, "backend", x->be ? json_object_new_string(x->bep) : NULL);
-	json_object_object_add(j, "backend_index", json_object_new_int(x->be ? d->backend_idx : -1));
+	json_object_object_add(j, "backend_index",
+			       json_object_new_int(x->be ? d->backend_idx : -1));
 	if (x->existing) {
 		struct json_object *je = json_object_new_object();
 		char ep[80];
@@ -673,7 +675,8 @@ static void explain_json(const struct explain *x, FILE *f)
 		json_object_object_add(je, "state",
 				       json_object_new_string(flow_state_name(x->st.state)));
 		json_object_object_add(
-			je, "verified", json_object_new_boolean(!(x->st.flags & CANARY_FLOW_F_PENDING)));
+		    je, "verified",
+		    json_object_new_boolean(!(x->st.flags & CANARY_FLOW_F_PENDING)));
 		json_object_object_add(j, "existing_flow", je);
 	}
 	fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
@@ -689,21 +692,24 @@ static void explain_text_inputs(const struct explain *x, FILE *f)
 	fprintf(f, "%s: a new %s flow from %s to %s\n", x->name, proto_name(x->s.key.proto), x->cli,
 		x->vip);
 	if (cfg->hash_mode == CANARY_HASH_CLIENT)
-		fprintf(f, "  hash     client mode (source /%d for IPv4, /%d for IPv6), salt 0x%08x: "
-			   "0x%08x\n",
+		fprintf(f,
+			"  hash     client mode (source /%d for IPv4, /%d for IPv6), salt 0x%08x: "
+			"0x%08x\n",
 			__builtin_popcount(cfg->client_mask_v4),
 			__builtin_popcount(cfg->client_mask_v6[0]) +
-				__builtin_popcount(cfg->client_mask_v6[1]) +
-				__builtin_popcount(cfg->client_mask_v6[2]) +
-				__builtin_popcount(cfg->client_mask_v6[3]),
+			    __builtin_popcount(cfg->client_mask_v6[1]) +
+			    __builtin_popcount(cfg->client_mask_v6[2]) +
+			    __builtin_popcount(cfg->client_mask_v6[3]),
 			cfg->salt, x->d.hash);
 	else
 		fprintf(f, "  hash     flow mode (5-tuple), salt 0x%08x: 0x%08x\n", cfg->salt,
 			x->d.hash);
-	fprintf(f, "  bucket   %u of %u; canary takes buckets below %u (weight %s%%)\n", x->d.bucket,
-		CANARY_WEIGHT_SCALE, cfg->canary_weight, bp_str(cfg->canary_weight, w, sizeof(w)));
+	fprintf(f, "  bucket   %u of %u; canary takes buckets below %u (weight %s%%)\n",
+		x->d.bucket, CANARY_WEIGHT_SCALE, cfg->canary_weight,
+		bp_str(cfg->canary_weight, w, sizeof(w)));
 	if (x->oarm >= 0)
-		fprintf(f, "  override the client is in an override prefix: %s\n", arm_name(x->oarm));
+		fprintf(f, "  override the client is in an override prefix: %s\n",
+			arm_name(x->oarm));
 	else
 		fprintf(f, "  override none\n");
 }
@@ -718,8 +724,9 @@ static void explain_text_outcome(const struct explain *x, FILE *f)
 		fprintf(f, "  arm      none: neither arm has a backend, so the flow is dropped\n");
 		break;
 	case CANARY_DECIDE_FALLBACK:
-		fprintf(f, "  arm      %s (%s was chosen but has no backends; the other arm takes "
-			   "it)\n",
+		fprintf(f,
+			"  arm      %s (%s was chosen but has no backends; the other arm takes "
+			"it)\n",
 			arm_name(d->arm), arm_name(d->chosen_arm));
 		break;
 	default:
@@ -732,8 +739,9 @@ static void explain_text_outcome(const struct explain *x, FILE *f)
 		char ep[80];
 
 		endpoint_str(x->fam, &x->st.backend, ntohs(x->st.backend_port), ep, sizeof(ep));
-		fprintf(f, "  note     this tuple is already in the %s (%s, %s): its packets keep "
-			   "going to %s %s\n",
+		fprintf(f,
+			"  note     this tuple is already in the %s (%s, %s): its packets keep "
+			"going to %s %s\n",
 			x->st.flags & CANARY_FLOW_F_PENDING ? "pending table (not yet verified)"
 							    : "flow table",
 			flow_state_name(x->st.state),

@@ -51,7 +51,10 @@ static __always_inline int canary_flow_expired(const struct canary_timeouts *t,
 /* The LPM key of an override of service svc_id for addr/plen. IPv4 is stored
  * v4-mapped (::ffff:a.b.c.d) so that one trie holds both families: prefixlen = 32
  * (the service id, always matched in full) + 96 + plen, or 32 + plen for IPv6. The data
- * plane looks a source up with plen 32 or 128. */
+ * plane looks a source up with plen 32 or 128; canary_override_key_parse reads a key
+ * back. */
+#define CANARY_V4MAPPED_BITS 96 /* the ::ffff: before a v4-mapped address */
+
 static __always_inline void canary_override_key(struct override_key *k, __u32 svc_id_be,
 						__u8 family, const union canary_addr *addr,
 						__u32 plen)
@@ -62,10 +65,31 @@ static __always_inline void canary_override_key(struct override_key *k, __u32 sv
 		k->addr[10] = 0xff;
 		k->addr[11] = 0xff;
 		__builtin_memcpy(&k->addr[12], &addr->v4, 4);
-		k->prefixlen = 32 + 96 + plen;
+		k->prefixlen = 32 + CANARY_V4MAPPED_BITS + plen;
 	} else {
 		__builtin_memcpy(k->addr, addr->bytes, 16);
 		k->prefixlen = 32 + plen;
+	}
+}
+
+/* The family, address and prefix length an override key was made from (userspace
+ * lists the trie with it). */
+static __always_inline void canary_override_key_parse(const struct override_key *k, __u8 *family,
+						      union canary_addr *addr, __u32 *plen)
+{
+	int i, mapped = k->addr[10] == 0xff && k->addr[11] == 0xff;
+
+	for (i = 0; i < 10; i++)
+		mapped &= k->addr[i] == 0;
+	__builtin_memset(addr, 0, sizeof(*addr));
+	if (k->prefixlen >= 32 + CANARY_V4MAPPED_BITS && mapped) {
+		*family = CANARY_AF_INET;
+		__builtin_memcpy(&addr->v4, &k->addr[12], 4);
+		*plen = k->prefixlen - 32 - CANARY_V4MAPPED_BITS;
+	} else {
+		*family = CANARY_AF_INET6;
+		__builtin_memcpy(addr->bytes, k->addr, 16);
+		*plen = k->prefixlen - 32;
 	}
 }
 

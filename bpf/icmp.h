@@ -122,9 +122,9 @@ static __always_inline __u32 icmp_outer_rewrite(struct pkt *p, bool src,
 /* The flow a quote names, in the flow table or in `pending`. */
 static __always_inline struct flow_state *icmp_flow(const struct flow_key *fk)
 {
-	struct flow_state *f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, fk);
+	struct flow_state *f = bpf_map_lookup_elem(&flows, fk);
 
-	return f ? f : bpf_map_lookup_elem(&CANARY_MAP_PENDING, fk);
+	return f ? f : bpf_map_lookup_elem(&pending, fk);
 }
 
 /* Resolve where the translated error goes before anything is rewritten: a packet with
@@ -147,21 +147,104 @@ static __always_inline void icmp_csum_update(struct pkt *p, struct icmp_quote *q
 	*(__sum16 *)(q->icmp + 2) = canary_csum_apply(*(__u16 *)(q->icmp + 2), canary_csum_fold(acc));
 }
 
+/* An error that names none of our flows (or arrives on an interface that does not face
+ * the backend it quotes) is passed untouched. */
+static __always_inline int icmp_unmatched(struct reason_stats *rs)
+{
+	rs->icmp_unmatched++;
+	return XDP_PASS;
+}
+
+/* An error about a packet we sent to backend bi: the quote runs client -> backend, and
+ * the error comes from the backend's side. Counted against the flow's arm and translated
+ * towards the client. Returns the verdict. */
+static __always_inline int icmp_about_forward(struct xdp_md *ctx, struct pkt *p,
+					      struct icmp_quote *q, struct backend_info *bi,
+					      struct reason_stats *rs)
+{
+	/* The outer header's addresses, as parsed (the rewrite below changes the packet). */
+	const union canary_addr *outer_src = &p->key.client, *outer_dst = &p->key.svc.addr;
+	struct canary_nexthop nh = {};
+	struct flow_key fk = {};
+	struct backend_stats *bs;
+	struct arm_stats *as;
+	struct flow_state *f;
+	bool from_backend;
+	__u32 acc;
+	int rc;
+
+	if (bi->ifindex && bi->ifindex != ctx->ingress_ifindex)
+		return icmp_unmatched(rs);
+	fk.svc = bi->vip;
+	fk.client = q->src.addr;
+	fk.client_port = q->src.port;
+	f = icmp_flow(&fk);
+	if (!f || f->backend_port != q->dst.port || !addr_eq(&f->backend, &q->dst.addr))
+		return icmp_unmatched(rs);
+	/* Sent by the backend itself (port unreachable): it must come from the VIP. */
+	from_backend = addr_eq(outer_src, &q->dst.addr);
+	rc = icmp_route(ctx, p, from_backend ? &bi->vip.addr : outer_src, outer_dst, &nh, rs);
+	if (!fib_usable(rc))
+		return XDP_DROP;
+	as = arm_stats_of(f->svc, f->arm);
+	bs = backend_stats_of(f->svc, f->arm, f->backend_idx);
+	if (flow_counts(f)) {
+		if (as)
+			as->icmp_errors++;
+		if (bs)
+			bs->icmp_errors++;
+	}
+	flow_error(f, CANARY_ERR_ICMP, as, bs);
+
+	acc =
+	    icmp_quote_rewrite(p, q, false, &bi->vip.addr, bi->vip.port, bi->csum_ip, bi->csum_l4);
+	if (from_backend)
+		acc += icmp_outer_rewrite(p, true, &bi->vip.addr, bi->csum_ip);
+	icmp_csum_update(p, q, acc);
+	rs->icmp_mapped++;
+	return xmit(ctx, p, rc, &nh, rs);
+}
+
+/* An error about a reply the client got: the quote runs VIP -> client. Translated
+ * towards the flow's backend. Returns the verdict. */
+static __always_inline int icmp_about_reply(struct xdp_md *ctx, struct pkt *p, struct icmp_quote *q,
+					    struct reason_stats *rs)
+{
+	const union canary_addr *outer_src = &p->key.client, *outer_dst = &p->key.svc.addr;
+	struct canary_nexthop nh = {};
+	struct flow_key fk = {};
+	struct flow_state *f;
+	struct svc_info *svc;
+	__u32 acc;
+	int rc;
+
+	svc = bpf_map_lookup_elem(&services, &q->src);
+	if (!svc || !addr_eq(outer_dst, &q->src.addr))
+		return icmp_unmatched(rs);
+	fk.svc = q->src;
+	fk.client = q->dst.addr;
+	fk.client_port = q->dst.port;
+	f = icmp_flow(&fk);
+	if (!f)
+		return icmp_unmatched(rs);
+	rc = icmp_route(ctx, p, outer_src, &f->backend, &nh, rs);
+	if (!fib_usable(rc))
+		return XDP_DROP;
+	acc = icmp_quote_rewrite(p, q, true, &f->backend, f->backend_port, f->csum_ip, f->csum_l4);
+	acc += icmp_outer_rewrite(p, false, &f->backend, f->csum_ip);
+	icmp_csum_update(p, q, acc);
+	rs->icmp_mapped++;
+	return xmit(ctx, p, rc, &nh, rs);
+}
+
 /* ICMP errors that quote a packet of one of our flows. Anything else is passed
  * untouched: ICMP that is no error (echo, neighbour discovery) as pass_not_service, an
  * error that names no flow (or arrives on an interface that does not face the backend
  * it quotes) as icmp_unmatched. Only a matched error is counted against its arm. */
 static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct reason_stats *rs)
 {
-	struct canary_nexthop nh = {};
 	struct icmp_quote q = {};
 	struct backend_info *bi;
-	struct flow_state *f;
-	struct flow_key fk = {};
-	struct svc_info *svc;
-	union canary_addr outer_src, outer_dst;
-	__u32 acc;
-	int rc;
 
 	if ((void *)((__u8 *)p->l4 + 1) > p->data_end) {
 		rs->pass_malformed++;
@@ -172,74 +255,11 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 		return XDP_PASS;
 	}
 	if (!icmp_quote_parse(p, &q))
-		goto unmatched;
-	outer_src = p->key.client;
-	outer_dst = p->key.svc.addr;
-
-	/* About a packet we sent to a backend: the quote runs client -> backend, and the
-	 * error comes from the backend's side. */
+		return icmp_unmatched(rs);
 	bi = backend_find(&q.dst);
-	if (bi) {
-		struct arm_stats *as;
-		struct backend_stats *bs;
-		bool from_backend;
-
-		if (bi->ifindex && bi->ifindex != ctx->ingress_ifindex)
-			goto unmatched;
-		fk.svc = bi->vip;
-		fk.client = q.src.addr;
-		fk.client_port = q.src.port;
-		f = icmp_flow(&fk);
-		if (!f || f->backend_port != q.dst.port || !addr_eq(&f->backend, &q.dst.addr))
-			goto unmatched;
-		/* Sent by the backend itself (port unreachable): it must come from the VIP. */
-		from_backend = addr_eq(&outer_src, &q.dst.addr);
-		rc = icmp_route(ctx, p, from_backend ? &bi->vip.addr : &outer_src, &outer_dst, &nh,
-				rs);
-		if (!fib_usable(rc))
-			return XDP_DROP;
-		as = arm_stats_of(f->svc, f->arm);
-		bs = backend_stats_of(f->svc, f->arm, f->backend_idx);
-		if (flow_counts(f)) {
-			if (as)
-				as->icmp_errors++;
-			if (bs)
-				bs->icmp_errors++;
-		}
-		flow_error(f, CANARY_ERR_ICMP, as, bs);
-
-		acc = icmp_quote_rewrite(p, &q, false, &bi->vip.addr, bi->vip.port, bi->csum_ip,
-					 bi->csum_l4);
-		if (from_backend)
-			acc += icmp_outer_rewrite(p, true, &bi->vip.addr, bi->csum_ip);
-		icmp_csum_update(p, &q, acc);
-		rs->icmp_mapped++;
-		return xmit(ctx, p, rc, &nh, rs);
-	}
-
-	/* About a reply the client got: the quote runs VIP -> client. */
-	svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &q.src);
-	if (svc && addr_eq(&outer_dst, &q.src.addr)) {
-		fk.svc = q.src;
-		fk.client = q.dst.addr;
-		fk.client_port = q.dst.port;
-		f = icmp_flow(&fk);
-		if (!f)
-			goto unmatched;
-		rc = icmp_route(ctx, p, &outer_src, &f->backend, &nh, rs);
-		if (!fib_usable(rc))
-			return XDP_DROP;
-		acc = icmp_quote_rewrite(p, &q, true, &f->backend, f->backend_port, f->csum_ip,
-					 f->csum_l4);
-		acc += icmp_outer_rewrite(p, false, &f->backend, f->csum_ip);
-		icmp_csum_update(p, &q, acc);
-		rs->icmp_mapped++;
-		return xmit(ctx, p, rc, &nh, rs);
-	}
-
-unmatched:
-	rs->icmp_unmatched++;
-	return XDP_PASS;
+	if (bi)
+		return icmp_about_forward(ctx, p, &q, bi, rs);
+	return icmp_about_reply(ctx, p, &q, rs);
 }
 
 #endif /* CANARY_ICMP_H */

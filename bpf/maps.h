@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* maps.h: the data plane's maps. Layouts come from xdp_canary.h; names are the
- * CANARY_MAP_* identifiers, which are also the pin file names. */
+/* maps.h: the bodies of the data plane's maps. The maps, their names (which are also the
+ * pin file names) and their value types are listed once, in CANARY_MAPS (xdp_canary.h);
+ * libbpf needs each body written out, and the checks after them hold the two together. */
 #ifndef CANARY_MAPS_H
 #define CANARY_MAPS_H
 
@@ -13,14 +14,14 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct canary_meta);
-} CANARY_MAP_META SEC(".maps");
+} meta SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CANARY_MAX_SERVICES);
 	__type(key, struct canary_endpoint);
 	__type(value, struct svc_info);
-} CANARY_MAP_SERVICES SEC(".maps");
+} services SEC(".maps");
 
 /* Outer array indexed by service id; each slot holds a one-entry array with the
  * service's whole svc_config. Userspace replaces the inner map to change a split. */
@@ -41,7 +42,7 @@ struct {
 	__uint(max_entries, CANARY_MAX_SERVICES);
 	__type(key, __u32);
 	__array(values, struct svc_config_inner);
-} CANARY_MAP_SVC_CONFIGS SEC(".maps");
+} svc_configs SEC(".maps");
 
 /* Every backend by endpoint, and removed ones still draining flows: the readable
  * source of truth, kept by userspace. The data plane reads backend_index instead. */
@@ -50,7 +51,7 @@ struct {
 	__uint(max_entries, CANARY_MAX_BACKEND_KEYS);
 	__type(key, struct canary_endpoint);
 	__type(value, struct backend_info);
-} CANARY_MAP_BACKENDS SEC(".maps");
+} backends SEC(".maps");
 
 struct backend_index_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -67,7 +68,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__array(values, struct backend_index_inner);
-} CANARY_MAP_BACKEND_INDEX SEC(".maps");
+} backend_index SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -75,7 +76,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct override_key);
 	__type(value, struct override_value);
-} CANARY_MAP_OVERRIDES SEC(".maps");
+} overrides SEC(".maps");
 
 /* Shared (not per-CPU) LRU: the two directions of a flow may be handled on
  * different CPUs, and a per-CPU LRU would then lose flows (katran#30). Verified flows
@@ -85,7 +86,7 @@ struct {
 	__uint(max_entries, CANARY_DEFAULT_FLOWS);
 	__type(key, struct flow_key);
 	__type(value, struct flow_state);
-} CANARY_MAP_FLOWS SEC(".maps");
+} flows SEC(".maps");
 
 /* Flows not yet verified: a handshake the client has not completed, a datagram not
  * yet answered, a flow picked up mid-stream that its backend has not answered. An LRU
@@ -96,56 +97,73 @@ struct {
 	__uint(max_entries, CANARY_DEFAULT_PENDING);
 	__type(key, struct flow_key);
 	__type(value, struct flow_state);
-} CANARY_MAP_PENDING SEC(".maps");
+} pending SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CANARY_ARM_STATS_SLOTS); /* data plane + sweeper */
 	__type(key, __u32);
 	__type(value, struct arm_stats);
-} CANARY_MAP_ARM_STATS SEC(".maps");
+} arm_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CANARY_BACKEND_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, struct backend_stats);
-} CANARY_MAP_BACKEND_STATS SEC(".maps");
+} backend_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct reason_stats);
-} CANARY_MAP_REASONS SEC(".maps");
+} reasons SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct port_kinds);
-} CANARY_MAP_PORTS SEC(".maps");
+} ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct canary_clock);
-} CANARY_MAP_CLOCK SEC(".maps");
+} clock SEC(".maps");
+
+/* Every map of CANARY_MAPS is defined above with the value type the list gives it (the
+ * inner map's, for an array of maps). The other way round, that no map is defined here
+ * without being listed, is tests/unit/test_maps.c's check of the object. */
+#define CANARY__VALUE_PLAIN(name) typeof(*name.value)
+#define CANARY__VALUE_OUTER(name) typeof(*name.values[0]->value)
+#define CANARY__MAP_CHECK(name, kind, type, about)                                                 \
+	_Static_assert(__builtin_types_compatible_p(CANARY__VALUE_##kind(name), type),             \
+		       "map " #name                                                                \
+		       ": its value type in bpf/maps.h is not the one CANARY_MAPS gives");
+CANARY_MAPS(CANARY__MAP_CHECK)
+#undef CANARY__MAP_CHECK
+
+/* A map's identifier is global, and a local of the same name would silently take its
+ * place in bpf_map_lookup_elem(&name, ...) (the helpers take void *): make that an error
+ * in every file that sees the maps. */
+#pragma clang diagnostic error "-Wshadow"
 
 /* The data plane's counter slots (the sweeper has its own, see xdp_canary.h). */
 static __always_inline struct arm_stats *arm_stats_of(__u32 svc, __u32 arm)
 {
 	__u32 idx = CANARY_ARM_SLOT(svc, arm & 1);
 
-	return bpf_map_lookup_elem(&CANARY_MAP_ARM_STATS, &idx);
+	return bpf_map_lookup_elem(&arm_stats, &idx);
 }
 
 static __always_inline struct backend_stats *backend_stats_of(__u32 svc, __u32 arm, __u32 bidx)
 {
 	__u32 idx = CANARY_BACKEND_SLOT(svc, arm & 1, bidx & (CANARY_MAX_BACKENDS - 1));
 
-	return bpf_map_lookup_elem(&CANARY_MAP_BACKEND_STATS, &idx);
+	return bpf_map_lookup_elem(&backend_stats, &idx);
 }
 
 #endif /* CANARY_MAPS_H */

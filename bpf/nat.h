@@ -121,7 +121,7 @@ static __always_inline void nat_rewrite(struct pkt *p, bool dst, const union can
 					__be16 port, __u16 csum_ip, __u16 csum_l4)
 {
 	__u8 proto = p->key.svc.proto;
-	__be16 *ports = p->l4;
+	__be16 *l4_ports = p->l4;
 	__sum16 *check;
 
 	if (!ip_addr_set(p->l3, p->data_end, p->key.svc.family, dst, addr, csum_ip, NULL))
@@ -140,7 +140,7 @@ static __always_inline void nat_rewrite(struct pkt *p, bool dst, const union can
 			return;
 		check = &uh->check;
 	}
-	ports[dst ? 1 : 0] = port;
+	l4_ports[dst ? 1 : 0] = port;
 	*check = l4_csum_apply(*check, csum_l4, proto);
 }
 
@@ -179,7 +179,7 @@ static __always_inline struct backend_info *backend_find(const struct canary_end
 	__u32 zero = 0, h, i, idx;
 	void *table;
 
-	table = bpf_map_lookup_elem(&CANARY_MAP_BACKEND_INDEX, &zero);
+	table = bpf_map_lookup_elem(&backend_index, &zero);
 	if (!table)
 		return NULL;
 	h = canary_backend_slot(k);

@@ -50,7 +50,7 @@ static __always_inline struct svc_config *svc_config_of(__u32 svc_id)
 	__u32 zero = 0;
 	void *inner;
 
-	inner = bpf_map_lookup_elem(&CANARY_MAP_SVC_CONFIGS, &svc_id);
+	inner = bpf_map_lookup_elem(&svc_configs, &svc_id);
 	if (!inner)
 		return NULL;
 	return bpf_map_lookup_elem(inner, &zero);
@@ -65,7 +65,7 @@ static __always_inline int override_arm(const struct pkt *p, __u32 svc_id)
 
 	canary_override_key(&ok, bpf_htonl(svc_id), fam, &p->key.client,
 			    fam == CANARY_AF_INET ? 32 : 128);
-	ov = bpf_map_lookup_elem(&CANARY_MAP_OVERRIDES, &ok);
+	ov = bpf_map_lookup_elem(&overrides, &ok);
 	return ov ? (int)(ov->arm & 1) : -1;
 }
 
@@ -136,7 +136,7 @@ static __always_inline __u64 clock_sync(struct canary_clock *c)
 	if ((__s64)(real - c->now_ns) > (__s64)(2 * CANARY_CLOCK_TICK_NS)) {
 		c->now_ns = real;
 		if (!c->armed) {
-			bpf_timer_init(&c->timer, &CANARY_MAP_CLOCK, 1 /* CLOCK_MONOTONIC */);
+			bpf_timer_init(&c->timer, &clock, 1 /* CLOCK_MONOTONIC */);
 			bpf_timer_set_callback(&c->timer, clock_tick);
 			c->armed = 1;
 		}
@@ -155,11 +155,11 @@ static __always_inline void flow_verify(const struct flow_key *k, struct flow_st
 					struct reason_stats *rs)
 {
 	f->flags &= ~CANARY_FLOW_F_PENDING;
-	if (bpf_map_update_elem(&CANARY_MAP_FLOWS, k, f, BPF_ANY)) {
+	if (bpf_map_update_elem(&flows, k, f, BPF_ANY)) {
 		rs->flow_insert_fail++;
 		return;
 	}
-	bpf_map_delete_elem(&CANARY_MAP_PENDING, k);
+	bpf_map_delete_elem(&pending, k);
 	rs->flow_verified++;
 }
 
@@ -180,7 +180,7 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	__u64 now;
 
 	if (!svc)
-		svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p->key.svc);
+		svc = bpf_map_lookup_elem(&services, &p->key.svc);
 	if (!svc) {
 		rs->pass_not_service++;
 		return XDP_PASS;
@@ -217,7 +217,7 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	 * and, like a failed insert, it is no flow of the arm. */
 	if (tcp && (p->tcp_flags & TCPF_RST))
 		return -1;
-	if (bpf_map_update_elem(&CANARY_MAP_PENDING, &p->key, fresh, BPF_ANY)) {
+	if (bpf_map_update_elem(&pending, &p->key, fresh, BPF_ANY)) {
 		rs->flow_insert_fail++;
 		return -1;
 	}
@@ -281,7 +281,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 			/* The new attempt starts in `pending`; the old entry must not shadow
 			 * it from the flow table. */
 			if (!(f->flags & CANARY_FLOW_F_PENDING))
-				bpf_map_delete_elem(&CANARY_MAP_FLOWS, &p->key);
+				bpf_map_delete_elem(&flows, &p->key);
 			f = NULL;
 		}
 	}
@@ -318,12 +318,6 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 	return xmit(ctx, p, fib_rc, &f->fwd_nh, rs);
 }
 
-/* Backend -> client: restore VIP:port as the source. The rewrite itself needs only the
- * backend entry, so replies survive the loss of their flow entry, a SYN-ACK included
- * (its flow may have been evicted from `pending`, or forwarded by another node): it
- * leaves with the VIP's address, never the backend's. A packet from a backend's address
- * that arrives on an interface that does not face that backend is no reply: it is
- * passed untouched (a client cannot forge replies). */
 /* A reply to a flow in `pending`: a SYN-ACK (the handshake goes on), a RST, or the first
  * answer that verifies the flow (a datagram answered; a mid-stream flow its backend
  * answers with anything but a RST). A verified flow moves to the flow table and is
@@ -346,7 +340,62 @@ static __always_inline struct flow_state *reply_pending(struct pkt *p, struct fl
 			return NULL;
 	}
 	flow_verify(fk, pf, rs);
-	return bpf_map_lookup_elem(&CANARY_MAP_FLOWS, fk);
+	return bpf_map_lookup_elem(&flows, fk);
+}
+
+/* The backend a packet from a backend port comes from: the reply index entry of its
+ * source, if the packet arrived on the interface that faces that backend. NULL, and
+ * counted, for any other packet: it is passed untouched. */
+static __always_inline struct backend_info *reply_backend(struct xdp_md *ctx, struct pkt *p,
+							  struct reason_stats *rs)
+{
+	struct canary_endpoint be_key = {};
+	struct backend_info *bi;
+
+	/* In a reply the backend is the packet's source: key.client / client_port. */
+	be_key.addr = p->key.client;
+	be_key.port = p->key.client_port;
+	be_key.proto = p->key.svc.proto;
+	be_key.family = p->key.svc.family;
+	bi = backend_find(&be_key);
+	if (!bi) {
+		rs->pass_not_service++;
+		return NULL;
+	}
+	if (bi->ifindex && bi->ifindex != ctx->ingress_ifindex) {
+		rs->pass_wrong_iface++;
+		return NULL;
+	}
+	return bi;
+}
+
+/* The entry of the flow fk that this reply answers, with the reply's effect on it (state,
+ * health, verification). An entry that names another backend is left alone (the flow was
+ * re-placed: a reset, a reused port). Returns the flow-table entry, or NULL with *pf the
+ * pending one (a SYN-ACK: the flow stays pending), or neither. */
+static __always_inline struct flow_state *reply_flow(struct xdp_md *ctx, struct pkt *p,
+						     struct flow_key *fk, struct flow_state **pf,
+						     struct reason_stats *rs)
+{
+	struct flow_state *f;
+
+	*pf = NULL;
+	f = bpf_map_lookup_elem(&flows, fk);
+	if (!f) {
+		*pf = bpf_map_lookup_elem(&pending, fk);
+		/* A pending flow re-placed on another backend is not this one's. */
+		if (*pf && ((*pf)->backend_port != p->key.client_port ||
+			    !addr_eq(&(*pf)->backend, &p->key.client)))
+			*pf = NULL;
+		return *pf ? reply_pending(p, fk, *pf, rs) : NULL;
+	}
+	if (f->backend_port != p->key.client_port || !addr_eq(&f->backend, &p->key.client))
+		return NULL;
+	health_reply(ctx, p, f, arm_stats_of(f->svc, f->arm),
+		     backend_stats_of(f->svc, f->arm, f->backend_idx));
+	if (p->key.svc.proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_RST | TCPF_FIN)))
+		flow_track_close(f, p->tcp_flags);
+	return f;
 }
 
 /* Backend -> client: restore VIP:port as the source. The rewrite itself needs only the
@@ -358,55 +407,24 @@ static __always_inline struct flow_state *reply_pending(struct pkt *p, struct fl
 static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canary_clock *clk,
 				 struct reason_stats *rs)
 {
-	struct canary_endpoint be_key = {};
 	struct canary_nexthop nh_local;
 	struct canary_nexthop *nh;
 	struct backend_info *bi;
 	struct flow_key fk = {};
-	struct flow_state *f, *pf = NULL;
+	struct flow_state *f, *pf;
 	struct arm_stats *as;
 	__u64 now, stamp;
 	__u32 svc, arm;
 	int fib_rc;
 
-	/* In a reply the backend is the packet's source: key.client / client_port. */
-	be_key.addr = p->key.client;
-	be_key.port = p->key.client_port;
-	be_key.proto = p->key.svc.proto;
-	be_key.family = p->key.svc.family;
-	bi = backend_find(&be_key);
-	if (!bi) {
-		rs->pass_not_service++;
+	bi = reply_backend(ctx, p, rs);
+	if (!bi)
 		return XDP_PASS;
-	}
-	if (bi->ifindex && bi->ifindex != ctx->ingress_ifindex) {
-		rs->pass_wrong_iface++;
-		return XDP_PASS;
-	}
-
 	fk.svc = bi->vip;
 	fk.client = p->key.svc.addr;
 	fk.client_port = p->key.svc.port;
 	now = coarse_now(clk);
-	f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &fk);
-	if (!f) {
-		pf = bpf_map_lookup_elem(&CANARY_MAP_PENDING, &fk);
-		/* A pending flow re-placed on another backend is not this one's. */
-		if (pf && (pf->backend_port != p->key.client_port ||
-			   !addr_eq(&pf->backend, &p->key.client)))
-			pf = NULL;
-		if (pf)
-			f = reply_pending(p, &fk, pf, rs);
-	} else if (f->backend_port != p->key.client_port || !addr_eq(&f->backend, &p->key.client)) {
-		/* The flow was re-placed on another backend (a reset, a reused port): this
-		 * packet is not its reply and must not touch its state. */
-		f = NULL;
-	} else {
-		health_reply(ctx, p, f, arm_stats_of(f->svc, f->arm),
-			     backend_stats_of(f->svc, f->arm, f->backend_idx));
-		if (p->key.svc.proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_RST | TCPF_FIN)))
-			flow_track_close(f, p->tcp_flags);
-	}
+	f = reply_flow(ctx, p, &fk, &pf, rs);
 	if (f) {
 		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &f->rev_nh,
 				     &f->rev_seen_ns, now);
@@ -414,7 +432,9 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 		svc = f->svc;
 		arm = f->arm;
 	} else if (pf) {
-		/* Still pending (a SYN-ACK): its entry caches the next hop all the same. */
+		/* Still pending (a SYN-ACK): its entry caches the next hop all the same. (One
+		 * call for both entries, through f = pf, is 9 instructions shorter but costs
+		 * the verifier 6% more instructions processed.) */
 		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &pf->rev_nh,
 				     &pf->rev_seen_ns, now);
 		nh = &pf->rev_nh;
@@ -454,9 +474,9 @@ int CANARY_PROG_NAME(struct xdp_md *ctx)
 	__u32 zero = 0;
 	__u8 kind;
 
-	rs = bpf_map_lookup_elem(&CANARY_MAP_REASONS, &zero);
-	pk = bpf_map_lookup_elem(&CANARY_MAP_PORTS, &zero);
-	clk = bpf_map_lookup_elem(&CANARY_MAP_CLOCK, &zero);
+	rs = bpf_map_lookup_elem(&reasons, &zero);
+	pk = bpf_map_lookup_elem(&ports, &zero);
+	clk = bpf_map_lookup_elem(&clock, &zero);
 	if (!rs || !pk || !clk)
 		return XDP_PASS;
 
@@ -490,11 +510,11 @@ int CANARY_PROG_NAME(struct xdp_md *ctx)
 	kind = pk->kind[p.key.svc.port];
 	if (kind & CANARY_PORT_SERVICE) {
 		svc = NULL;
-		f = bpf_map_lookup_elem(&CANARY_MAP_FLOWS, &p.key);
+		f = bpf_map_lookup_elem(&flows, &p.key);
 		if (!f)
-			f = bpf_map_lookup_elem(&CANARY_MAP_PENDING, &p.key);
+			f = bpf_map_lookup_elem(&pending, &p.key);
 		if (!f) {
-			svc = bpf_map_lookup_elem(&CANARY_MAP_SERVICES, &p.key.svc);
+			svc = bpf_map_lookup_elem(&services, &p.key.svc);
 			if (!svc)
 				goto not_ours;
 		}

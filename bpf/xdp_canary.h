@@ -41,22 +41,8 @@
  * helper on every packet (ns). */
 #define CANARY_CLOCK_TICK_NS	   100000000ULL
 
-/* ---- map names ---------------------------------------------------------------------------
- * The BPF program declares each map under these identifiers; userspace pins and opens
- * them by the same names (CANARY_STR(CANARY_MAP_FLOWS) == "flows"). */
-#define CANARY_MAP_META		   meta
-#define CANARY_MAP_SERVICES	   services
-#define CANARY_MAP_SVC_CONFIGS	   svc_configs
-#define CANARY_MAP_BACKENDS	   backends
-#define CANARY_MAP_BACKEND_INDEX   backend_index
-#define CANARY_MAP_OVERRIDES	   overrides
-#define CANARY_MAP_FLOWS	   flows
-#define CANARY_MAP_PENDING	   pending
-#define CANARY_MAP_ARM_STATS	   arm_stats
-#define CANARY_MAP_BACKEND_STATS   backend_stats
-#define CANARY_MAP_REASONS	   reasons
-#define CANARY_MAP_PORTS	   ports
-#define CANARY_MAP_CLOCK	   clock
+/* ---- names ------------------------------------------------------------------------------
+ * The maps themselves are listed once, in CANARY_MAPS at the end of this file. */
 #define CANARY_PROG_NAME	   xdp_canary
 
 #define CANARY__STR(x)		   #x
@@ -379,5 +365,44 @@ struct canary_meta {
 	__u32 pending_capacity;
 	__u32 pad;
 };
+
+/* ---- the maps ----------------------------------------------------------------------------
+ * Every map of the data plane, once. X(name, kind, value, about):
+ *   name   the map's identifier in the BPF program (bpf/maps.h), its field in userspace's
+ *          struct canary_maps and its pin file name under the pin root: part of the ABI
+ *          (`bpftool map dump pinned`, the upgrade from the ABI before), never renamed;
+ *   kind   PLAIN, or OUTER for an array of maps whose inner maps hold the values;
+ *   value  the value type (of the inner map for OUTER); userspace refuses a pinned PLAIN
+ *          map whose value size differs (an OUTER map's values are inner map ids);
+ *   about  one line on what it holds.
+ * A new map is one line here and its body in bpf/maps.h, which checks that each map
+ * listed here is defined there with this value type; tests/unit/test_maps.c checks that
+ * the object holds no map that is not listed. */
+/* clang-format off */
+#define CANARY_MAPS(X)                                                                           \
+	X(meta,          PLAIN, struct canary_meta,     "what the pins were made with")          \
+	X(services,      PLAIN, struct svc_info,        "VIP endpoint -> service id, name")      \
+	X(svc_configs,   OUTER, struct svc_config,      "service id -> inner array: svc_config") \
+	X(backends,      PLAIN, struct backend_info,    "backend endpoint -> VIP, arm, deltas")  \
+	X(backend_index, OUTER, struct backend_slot,    "[0] -> inner array: the reply index")   \
+	X(overrides,     PLAIN, struct override_value,  "(service id, client prefix) -> arm")    \
+	X(flows,         PLAIN, struct flow_state,      "verified flows (shared LRU)")           \
+	X(pending,       PLAIN, struct flow_state,      "flows not yet verified (shared LRU)")   \
+	X(arm_stats,     PLAIN, struct arm_stats,       "per-CPU counters of each arm slot")     \
+	X(backend_stats, PLAIN, struct backend_stats,   "per-CPU counters of each backend slot") \
+	X(reasons,       PLAIN, struct reason_stats,    "per-CPU counters of the fast path")     \
+	X(ports,         PLAIN, struct port_kinds,      "service and backend bits of each port") \
+	X(clock,         PLAIN, struct canary_clock,    "BPF timer and coarse clock")
+/* clang-format on */
+
+/* CANARY_MAP_ID_<name>: a map's position in the list (userspace's descriptor table). */
+#define CANARY__MAP_ID(name, kind, value, about) CANARY_MAP_ID_##name,
+/* clang-format off */
+enum canary_map_id {
+	CANARY_MAPS(CANARY__MAP_ID)
+	CANARY_MAP_COUNT
+};
+/* clang-format on */
+#undef CANARY__MAP_ID
 
 #endif /* XDP_CANARY_H */

@@ -618,7 +618,7 @@ static void follow_pins(void)
 
 	if (bpf_obj_get_info_by_fd(A.maps.meta, &info, &len))
 		return;
-	now = pinned_map_id(A.maps.root, CANARY_STR(CANARY_MAP_META));
+	now = pinned_map_id(A.maps.root, CANARY_MAP_NAME(meta));
 	if (!now || now == info.id)
 		return;
 	if (canary_maps_open(&m, A.maps.root))

@@ -40,28 +40,15 @@ int agent_read_token(const char *path, char *out, size_t outlen, char *err, size
 	return -1;
 }
 
-/* One request to one place; *connect_errno is set when the connection itself failed. */
-static int call_once(const struct agent_target *t, bool via_socket, const char *method,
-		     const char *path, struct json_object *body, long *code,
-		     struct json_object **reply, int *connect_errno, char *err, size_t len)
+/* Set c up for one request: the URL of path at the target, the method, limits, the
+ * reply sink b, TLS, the bearer token (over TCP) and the JSON body. *hdr gets the
+ * header list, for the caller to free. Returns 0, or -1 with a sentence in err. */
+static int call_setup(CURL *c, const struct agent_target *t, bool via_socket, const char *where,
+		      const char *method, const char *path, struct json_object *body,
+		      struct httpc_body *b, struct curl_slist **hdr, char *err, size_t len)
 {
-	struct curl_slist *hdr = NULL;
-	struct httpc_body b = {.max = AGENT_MAX_REPLY};
-	const char *where = via_socket ? t->socket : t->tcp ? t->tcp : CANARY_DEFAULT_LISTEN;
 	char url[1024], token[512], auth[600];
-	long oserr = 0;
-	CURL *c;
-	CURLcode rc;
-	int ret = -1;
 
-	*reply = NULL;
-	*code = 0;
-	*connect_errno = 0;
-	c = curl_easy_init();
-	if (!c) {
-		snprintf(err, len, "cannot initialise libcurl");
-		return -1;
-	}
 	if (via_socket) {
 		snprintf(url, sizeof(url), "http://localhost%s", path);
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, t->socket);
@@ -76,38 +63,73 @@ static int call_once(const struct agent_target *t, bool via_socket, const char *
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, httpc_sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	if (t->cacert)
 		curl_easy_setopt(c, CURLOPT_CAINFO, t->cacert);
 	if (!via_socket && t->token_file) {
 		if (agent_read_token(t->token_file, token, sizeof(token), err, len))
-			goto out;
+			return -1;
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		hdr = curl_slist_append(hdr, auth);
+		*hdr = curl_slist_append(*hdr, auth);
 	}
 	if (body) {
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		*hdr = curl_slist_append(*hdr, "Content-Type: application/json");
 		curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS,
 				 json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
 	}
-	if (hdr)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	if (*hdr)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdr);
+	return 0;
+}
+
+/* A request that got no answer (rc): why, as one sentence in err, and in
+ * *connect_errno the errno when the connection itself failed. */
+static void call_failed(CURL *c, CURLcode rc, const struct agent_target *t, bool via_socket,
+			const char *where, int *connect_errno, char *err, size_t len)
+{
+	long oserr = 0;
+
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
+	if (rc == CURLE_COULDNT_CONNECT)
+		*connect_errno = oserr ? (int)oserr : ECONNREFUSED;
+	if (via_socket)
+		snprintf(err, len,
+			 "cannot reach canaryd at its socket %s: %s; is it running, and may "
+			 "you use it (root or the socket's group)? Or pass --agent "
+			 "ADDR:PORT with --token-file",
+			 t->socket, oserr ? strerror((int)oserr) : curl_easy_strerror(rc));
+	else
+		snprintf(err, len,
+			 "canaryd is not reachable at %s (%s); is it running? start it with "
+			 "'canaryd' or pass --agent ADDR:PORT",
+			 where, curl_easy_strerror(rc));
+}
+
+/* One request to one place; *connect_errno is set when the connection itself failed. */
+static int call_once(const struct agent_target *t, bool via_socket, const char *method,
+		     const char *path, struct json_object *body, long *code,
+		     struct json_object **reply, int *connect_errno, char *err, size_t len)
+{
+	struct curl_slist *hdr = NULL;
+	struct httpc_body b = {.max = AGENT_MAX_REPLY};
+	const char *where = via_socket ? t->socket : t->tcp ? t->tcp : CANARY_DEFAULT_LISTEN;
+	CURL *c;
+	CURLcode rc;
+	int ret = -1;
+
+	*reply = NULL;
+	*code = 0;
+	*connect_errno = 0;
+	c = curl_easy_init();
+	if (!c) {
+		snprintf(err, len, "cannot initialise libcurl");
+		return -1;
+	}
+	if (call_setup(c, t, via_socket, where, method, path, body, &b, &hdr, err, len))
+		goto out;
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
-		if (rc == CURLE_COULDNT_CONNECT)
-			*connect_errno = oserr ? (int)oserr : ECONNREFUSED;
-		if (via_socket)
-			snprintf(err, len,
-				 "cannot reach canaryd at its socket %s: %s; is it running, and may "
-				 "you use it (root or the socket's group)? Or pass --agent "
-				 "ADDR:PORT with --token-file",
-				 t->socket, oserr ? strerror((int)oserr) : curl_easy_strerror(rc));
-		else
-			snprintf(err, len,
-				 "canaryd is not reachable at %s (%s); is it running? start it with "
-				 "'canaryd' or pass --agent ADDR:PORT",
-				 where, curl_easy_strerror(rc));
+		call_failed(c, rc, t, via_socket, where, connect_errno, err, len);
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);

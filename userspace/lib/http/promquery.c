@@ -57,23 +57,16 @@ static int sample(struct json_object *pair, double *out, char *err, size_t len)
 	return sample_value(json_object_array_get_idx(pair, 1), out, err, len);
 }
 
-int prom_answer_parse(const char *body, size_t len, uint64_t *out, char *err, size_t errlen)
+/* The answer's status, which must be "success", and its data with the resultType
+ * (*type NULL when it names none). Returns 0, or -1 with a sentence in err. */
+static int answer_data(struct json_object *j, struct jv *v, struct json_object **data,
+		       const char **type, char *err, size_t errlen)
 {
-	struct json_object *j, *data, *res;
-	const char *status, *type = NULL;
-	struct jv v = {};
-	double sum = 0, x;
-	size_t i, n;
-	int rc = -1;
+	const char *status;
 
-	j = jv_parse(&v, body, len);
-	if (!j) {
-		snprintf(err, errlen, "the answer is not JSON");
+	if (!jv_str(v, j, "status", NULL, 32, false, &status)) {
+		snprintf(err, errlen, "the answer is not a Prometheus answer (%s)", v->err);
 		return -1;
-	}
-	if (!jv_str(&v, j, "status", NULL, 32, false, &status)) {
-		snprintf(err, errlen, "the answer is not a Prometheus answer (%s)", v.err);
-		goto out;
 	}
 	if (strcmp(status, "success")) {
 		const char *e = NULL;
@@ -82,52 +75,92 @@ int prom_answer_parse(const char *body, size_t len, uint64_t *out, char *err, si
 		jv_str(&v2, j, "error", NULL, 200, true, &e);
 		snprintf(err, errlen, "Prometheus answered %.20s%s%.160s", status, e ? ": " : "",
 			 e ? e : "");
-		goto out;
+		return -1;
 	}
-	data = jv_object(&v, j, "data", NULL, false);
-	if (data)
-		jv_str(&v, data, "resultType", "data.resultType", 32, true, &type);
-	if (!data || v.failed) {
-		snprintf(err, errlen, "the answer has no usable data (%s)", v.err);
-		goto out;
+	*data = jv_object(v, j, "data", NULL, false);
+	if (*data)
+		jv_str(v, *data, "resultType", "data.resultType", 32, true, type);
+	if (!*data || v->failed) {
+		snprintf(err, errlen, "the answer has no usable data (%s)", v->err);
+		return -1;
 	}
-	if (type && !strcmp(type, "scalar")) {
-		if (!jv_array(&v, data, "result", "data.result", 2, 2, false) ||
-		    !json_object_object_get_ex(data, "result", &res)) {
-			snprintf(err, errlen, "the scalar answer is malformed (%s)", v.err);
-			goto out;
-		}
-		if (sample(res, &sum, err, errlen))
-			goto out;
-	} else {
-		if (type && strcmp(type, "vector")) {
-			snprintf(err, errlen, "the query gave a %.20s, not an instant vector", type);
-			goto out;
-		}
-		res = jv_array(&v, data, "result", "data.result", 0, PROM_MAX_SERIES, false);
-		if (!res) {
-			snprintf(err, errlen, "the answer's result is unusable (%s)", v.err);
-			goto out;
-		}
-		n = json_object_array_length(res);
-		if (!n) {
-			snprintf(err, errlen, "the query returned no data (add 'or vector(0)' where "
-					      "no events is a valid answer)");
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			struct json_object *s = json_object_array_get_idx(res, i), *pair = NULL;
+	return 0;
+}
 
-			if (!json_object_is_type(s, json_type_object) ||
-			    !json_object_object_get_ex(s, "value", &pair)) {
-				snprintf(err, errlen, "a result has no value (not an instant vector)");
-				goto out;
-			}
-			if (sample(pair, &x, err, errlen))
-				goto out;
-			sum += x;
-		}
+/* A scalar result: [time, "value"]. */
+static int answer_scalar(struct json_object *data, struct jv *v, double *out, char *err,
+			 size_t errlen)
+{
+	struct json_object *res;
+
+	if (!jv_array(v, data, "result", "data.result", 2, 2, false) ||
+	    !json_object_object_get_ex(data, "result", &res)) {
+		snprintf(err, errlen, "the scalar answer is malformed (%s)", v->err);
+		return -1;
 	}
+	return sample(res, out, err, errlen);
+}
+
+/* An instant vector (type "vector", or none given): the sum of its samples. */
+static int answer_vector(struct json_object *data, const char *type, struct jv *v, double *sum,
+			 char *err, size_t errlen)
+{
+	struct json_object *res;
+	size_t i, n;
+	double x;
+
+	if (type && strcmp(type, "vector")) {
+		snprintf(err, errlen, "the query gave a %.20s, not an instant vector", type);
+		return -1;
+	}
+	res = jv_array(v, data, "result", "data.result", 0, PROM_MAX_SERIES, false);
+	if (!res) {
+		snprintf(err, errlen, "the answer's result is unusable (%s)", v->err);
+		return -1;
+	}
+	n = json_object_array_length(res);
+	if (!n) {
+		snprintf(err, errlen,
+			 "the query returned no data (add 'or vector(0)' where "
+			 "no events is a valid answer)");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct json_object *s = json_object_array_get_idx(res, i), *pair = NULL;
+
+		if (!json_object_is_type(s, json_type_object) ||
+		    !json_object_object_get_ex(s, "value", &pair)) {
+			snprintf(err, errlen, "a result has no value (not an instant vector)");
+			return -1;
+		}
+		if (sample(pair, &x, err, errlen))
+			return -1;
+		*sum += x;
+	}
+	return 0;
+}
+
+int prom_answer_parse(const char *body, size_t len, uint64_t *out, char *err, size_t errlen)
+{
+	struct json_object *j, *data;
+	const char *type = NULL;
+	struct jv v = {};
+	double sum = 0;
+	int rc = -1, bad;
+
+	j = jv_parse(&v, body, len);
+	if (!j) {
+		snprintf(err, errlen, "the answer is not JSON");
+		return -1;
+	}
+	if (answer_data(j, &v, &data, &type, err, errlen))
+		goto out;
+	if (type && !strcmp(type, "scalar"))
+		bad = answer_scalar(data, &v, &sum, err, errlen);
+	else
+		bad = answer_vector(data, type, &v, &sum, err, errlen);
+	if (bad)
+		goto out;
 	if (!isfinite(sum) || sum > PROM_MAX_COUNT) {
 		snprintf(err, errlen, "the sum %g is not a count (0..2^53)", sum);
 		goto out;

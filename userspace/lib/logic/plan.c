@@ -53,11 +53,93 @@ static int parse_weight(struct ydoc *d, yaml_node_t *n, const char *field, uint1
 	return 0;
 }
 
+/* A step's hold, minimum flows and gate, from the plan's defaults. */
+static void step_defaults(struct plan_step *s, const struct plan_step *def)
+{
+	s->hold_ms = def->hold_ms;
+	s->min_flows = def->min_flows;
+	s->gate = def->gate;
+}
+
+/* steps: {start, step, max}: every weight from start to max, step apart. False when the
+ * range is unusable (after saying why). */
+static bool parse_step_range(struct ydoc *d, yaml_node_t *n, struct plan *p,
+			     const struct plan_step *def)
+{
+	uint16_t start = 0, step = 0, max = 0;
+	unsigned int w;
+
+	ycheck_keys(d, n, "steps", range_keys);
+	if (!yget(d, n, "start") || !yget(d, n, "step") || !yget(d, n, "max")) {
+		yerr(d, n, "steps",
+		     "a range needs start, step and max, e.g. "
+		     "{start: 5, step: 10, max: 50}");
+		return false;
+	}
+	if (parse_weight(d, yget(d, n, "start"), "steps.start", &start) ||
+	    parse_weight(d, yget(d, n, "step"), "steps.step", &step) ||
+	    parse_weight(d, yget(d, n, "max"), "steps.max", &max))
+		return false;
+	if (!start || !step || max < start) {
+		yerr(d, n, "steps", "needs start > 0, step > 0 and max >= start");
+		return false;
+	}
+	for (w = start; w <= max && p->nsteps < PLAN_MAX_STEPS; w += step) {
+		struct plan_step *s = &p->steps[p->nsteps++];
+
+		s->weight_bp = w;
+		step_defaults(s, def);
+	}
+	if (w <= max)
+		yerr(d, n, "steps", "gives more than %d steps", PLAN_MAX_STEPS);
+	return true;
+}
+
+/* Item i of a steps list: a weight, or {weight, hold, min_flows, gate}. The step is
+ * added when it is valid and rises above the one before. */
+static void parse_step_item(struct ydoc *d, yaml_node_t *it, int i, struct plan *p,
+			    const struct plan_step *def)
+{
+	struct plan_step *s = &p->steps[p->nsteps];
+	char field[64];
+	long v;
+
+	snprintf(field, sizeof(field), "steps[%d]", i);
+	step_defaults(s, def);
+	if (yis_map(it)) {
+		ycheck_keys(d, it, field, step_keys);
+		if (!yget(d, it, "weight")) {
+			yerr(d, it, field, "missing weight");
+			return;
+		}
+		if (parse_weight(d, yget(d, it, "weight"), field, &s->weight_bp))
+			return;
+		yget_duration_ms(d, it, field, "hold", &s->hold_ms, false);
+		if (yget_long(d, it, field, "min_flows", 0, 1000000000L, &v, false) > 0)
+			s->min_flows = v;
+		yget_bool(d, it, field, "gate", &s->gate, false);
+	} else if (parse_weight(d, it, field, &s->weight_bp)) {
+		return;
+	}
+	if (s->weight_bp == 0) {
+		yerr(d, it, field, "a step must send some traffic to the canary (> 0)");
+		return;
+	}
+	if (p->nsteps && s->weight_bp <= p->steps[p->nsteps - 1].weight_bp) {
+		char b[16];
+
+		yerr(d, it, field, "steps must rise: %s is not above the step before",
+		     bp_pct(s->weight_bp, b, sizeof(b)));
+		return;
+	}
+	p->nsteps++;
+}
+
 static void parse_steps(struct ydoc *d, yaml_node_t *root, struct plan *p, long hold_ms,
 			uint64_t min_flows, bool gate)
 {
+	const struct plan_step def = {.hold_ms = hold_ms, .min_flows = min_flows, .gate = gate};
 	yaml_node_t *n = yget(d, root, "steps");
-	char field[64];
 	int i, cnt;
 
 	if (!n) {
@@ -66,76 +148,16 @@ static void parse_steps(struct ydoc *d, yaml_node_t *root, struct plan *p, long 
 		return;
 	}
 	if (yis_map(n)) {
-		uint16_t start = 0, step = 0, max = 0;
-		unsigned int w;
-
-		ycheck_keys(d, n, "steps", range_keys);
-		if (!yget(d, n, "start") || !yget(d, n, "step") || !yget(d, n, "max")) {
-			yerr(d, n, "steps", "a range needs start, step and max, e.g. "
-					    "{start: 5, step: 10, max: 50}");
+		if (!parse_step_range(d, n, p, &def))
 			return;
-		}
-		if (parse_weight(d, yget(d, n, "start"), "steps.start", &start) ||
-		    parse_weight(d, yget(d, n, "step"), "steps.step", &step) ||
-		    parse_weight(d, yget(d, n, "max"), "steps.max", &max))
-			return;
-		if (!start || !step || max < start) {
-			yerr(d, n, "steps", "needs start > 0, step > 0 and max >= start");
-			return;
-		}
-		for (w = start; w <= max && p->nsteps < PLAN_MAX_STEPS; w += step) {
-			struct plan_step *s = &p->steps[p->nsteps++];
-
-			s->weight_bp = w;
-			s->hold_ms = hold_ms;
-			s->min_flows = min_flows;
-			s->gate = gate;
-		}
-		if (w <= max)
-			yerr(d, n, "steps", "gives more than %d steps", PLAN_MAX_STEPS);
 	} else if (yis_seq(n)) {
 		cnt = yseq_len(n);
 		if (cnt == 0 || cnt > PLAN_MAX_STEPS) {
 			yerr(d, n, "steps", "needs 1 to %d steps", PLAN_MAX_STEPS);
 			return;
 		}
-		for (i = 0; i < cnt; i++) {
-			yaml_node_t *it = yseq_item(d, n, i);
-			struct plan_step *s = &p->steps[p->nsteps];
-			long v;
-
-			snprintf(field, sizeof(field), "steps[%d]", i);
-			s->hold_ms = hold_ms;
-			s->min_flows = min_flows;
-			s->gate = gate;
-			if (yis_map(it)) {
-				ycheck_keys(d, it, field, step_keys);
-				if (!yget(d, it, "weight")) {
-					yerr(d, it, field, "missing weight");
-					continue;
-				}
-				if (parse_weight(d, yget(d, it, "weight"), field, &s->weight_bp))
-					continue;
-				yget_duration_ms(d, it, field, "hold", &s->hold_ms, false);
-				if (yget_long(d, it, field, "min_flows", 0, 1000000000L, &v, false) > 0)
-					s->min_flows = v;
-				yget_bool(d, it, field, "gate", &s->gate, false);
-			} else if (parse_weight(d, it, field, &s->weight_bp)) {
-				continue;
-			}
-			if (s->weight_bp == 0) {
-				yerr(d, it, field, "a step must send some traffic to the canary (> 0)");
-				continue;
-			}
-			if (p->nsteps && s->weight_bp <= p->steps[p->nsteps - 1].weight_bp) {
-				char b[16];
-
-				yerr(d, it, field, "steps must rise: %s is not above the step before",
-				     bp_pct(s->weight_bp, b, sizeof(b)));
-				continue;
-			}
-			p->nsteps++;
-		}
+		for (i = 0; i < cnt; i++)
+			parse_step_item(d, yseq_item(d, n, i), i, p, &def);
 	} else {
 		yerr(d, n, "steps", "must be a list like [1, 5, 25, 50, 100] or {start, step, max}");
 		return;
@@ -300,10 +322,96 @@ static bool has_control(const char *v)
 	return false;
 }
 
+/* A metric's name: well-formed, not listed before, and not a data-plane signal's. */
+static bool metric_name(struct ydoc *d, yaml_node_t *it, const char *field, const struct plan *p,
+			struct plan_metric *m)
+{
+	unsigned int j;
+
+	if (yget_str(d, it, field, "name", m->name, sizeof(m->name), true) <= 0)
+		return false;
+	if (!service_name_valid(m->name)) {
+		yerr(d, yget(d, it, "name"), field,
+		     "name '%s' must be 1..31 characters of a-z, 0-9, '_' and '-'", m->name);
+		return false;
+	}
+	for (j = 0; j < p->nmetrics; j++)
+		if (!strcmp(p->metrics[j].name, m->name))
+			break;
+	if (j < p->nmetrics) {
+		yerr(d, yget(d, it, "name"), field, "metric '%s' is listed twice", m->name);
+		return false;
+	}
+	for (j = 0; j < SIG_KINDS && strcmp(plan_signal_names[j], m->name); j++)
+		;
+	if (j < SIG_KINDS) {
+		yerr(d, yget(d, it, "name"), field,
+		     "name '%s' is the name of a data-plane signal; give the metric "
+		     "another name so evidence and history cannot confuse the two",
+		     m->name);
+		return false;
+	}
+	return true;
+}
+
+/* direction: lower_is_worse (the default) or higher_is_worse. */
+static bool metric_direction(struct ydoc *d, yaml_node_t *it, const char *field,
+			     struct plan_metric *m)
+{
+	char buf[64];
+
+	if (yget_str(d, it, field, "direction", buf, sizeof(buf), false) <= 0)
+		return true;
+	if (!strcmp(buf, "higher_is_worse")) {
+		m->lower_is_worse = false;
+	} else if (strcmp(buf, "lower_is_worse")) {
+		yerr(d, yget(d, it, "direction"), field,
+		     "direction '%s' must be lower_is_worse (successes are good: "
+		     "clicks, conversions) or higher_is_worse (events are bad)",
+		     buf);
+		return false;
+	}
+	return true;
+}
+
+/* source: push (the default), or {prometheus: {url, successes, trials}}. */
+static bool metric_source(struct ydoc *d, yaml_node_t *it, const char *field, struct plan_metric *m)
+{
+	yaml_node_t *src = yget(d, it, "source"), *prom;
+	char f2[128];
+
+	if (!src || (yscalar(src) && !strcmp(yscalar(src), "push"))) {
+		m->source = METRIC_PUSH;
+		return true;
+	}
+	if (!yis_map(src) || !yis_map(yget(d, src, "prometheus"))) {
+		yerr(d, src, field,
+		     "source must be push, or {prometheus: {url, successes, "
+		     "trials}}");
+		return false;
+	}
+	prom = yget(d, src, "prometheus");
+	snprintf(f2, sizeof(f2), "%s.source.prometheus", field);
+	ycheck_keys(d, prom, f2, prom_keys);
+	m->source = METRIC_PROMETHEUS;
+	if (yget_str(d, prom, f2, "url", m->url, sizeof(m->url), true) > 0) {
+		if (strncmp(m->url, "http://", 7) && strncmp(m->url, "https://", 8))
+			yerr(d, yget(d, prom, "url"), f2,
+			     "url '%s' must start with http:// or https://", m->url);
+		else if (has_control(m->url) || strpbrk(m->url, " \"<>\\^`{|}"))
+			yerr(d, yget(d, prom, "url"), f2,
+			     "url must not contain spaces, control characters (CR, "
+			     "LF, ...) or any of \"<>\\^`{|}");
+	}
+	parse_queries(d, prom, f2, "successes", m->successes);
+	parse_queries(d, prom, f2, "trials", m->trials);
+	return true;
+}
+
 static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 {
 	yaml_node_t *n = yget(d, an, "metrics");
-	char field[64], buf[64];
+	char field[64];
 	int i, cnt;
 	long v;
 
@@ -315,9 +423,8 @@ static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 	}
 	cnt = yseq_len(n);
 	for (i = 0; i < cnt; i++) {
-		yaml_node_t *it = yseq_item(d, n, i), *src;
+		yaml_node_t *it = yseq_item(d, n, i);
 		struct plan_metric *m = &p->metrics[p->nmetrics];
-		unsigned int j;
 
 		snprintf(field, sizeof(field), "analysis.metrics[%d]", i);
 		if (p->nmetrics == PLAN_MAX_METRICS) {
@@ -335,40 +442,8 @@ static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 		m->tolerance = 1.05;
 		m->error_limit = 5;
 		m->stale_ms = 30000;
-		if (yget_str(d, it, field, "name", m->name, sizeof(m->name), true) <= 0)
+		if (!metric_name(d, it, field, p, m) || !metric_direction(d, it, field, m))
 			continue;
-		if (!service_name_valid(m->name)) {
-			yerr(d, yget(d, it, "name"), field,
-			     "name '%s' must be 1..31 characters of a-z, 0-9, '_' and '-'", m->name);
-			continue;
-		}
-		for (j = 0; j < p->nmetrics; j++)
-			if (!strcmp(p->metrics[j].name, m->name))
-				break;
-		if (j < p->nmetrics) {
-			yerr(d, yget(d, it, "name"), field, "metric '%s' is listed twice", m->name);
-			continue;
-		}
-		for (j = 0; j < SIG_KINDS && strcmp(plan_signal_names[j], m->name); j++)
-			;
-		if (j < SIG_KINDS) {
-			yerr(d, yget(d, it, "name"), field,
-			     "name '%s' is the name of a data-plane signal; give the metric "
-			     "another name so evidence and history cannot confuse the two",
-			     m->name);
-			continue;
-		}
-		if (yget_str(d, it, field, "direction", buf, sizeof(buf), false) > 0) {
-			if (!strcmp(buf, "higher_is_worse"))
-				m->lower_is_worse = false;
-			else if (strcmp(buf, "lower_is_worse")) {
-				yerr(d, yget(d, it, "direction"), field,
-				     "direction '%s' must be lower_is_worse (successes are good: "
-				     "clicks, conversions) or higher_is_worse (events are bad)",
-				     buf);
-				continue;
-			}
-		}
 		yget_double(d, it, field, "alpha", 1e-9, 0.5, &m->alpha, false);
 		yget_double(d, it, field, "tolerance", 1.0, 100, &m->tolerance, false);
 		if (yget_long(d, it, field, "error_limit", 1, 1000000, &v, false) > 0)
@@ -378,32 +453,8 @@ static void parse_metrics(struct ydoc *d, yaml_node_t *an, struct plan *p)
 			yerr(d, yget(d, it, "stale_after"), field,
 			     "stale_after must be from 1s to 24h (a metric with no report for "
 			     "that long counts as an error)");
-		src = yget(d, it, "source");
-		if (!src || (yscalar(src) && !strcmp(yscalar(src), "push"))) {
-			m->source = METRIC_PUSH;
-		} else if (yis_map(src) && yis_map(yget(d, src, "prometheus"))) {
-			yaml_node_t *prom = yget(d, src, "prometheus");
-			char f2[128];
-
-			snprintf(f2, sizeof(f2), "%s.source.prometheus", field);
-			ycheck_keys(d, prom, f2, prom_keys);
-			m->source = METRIC_PROMETHEUS;
-			if (yget_str(d, prom, f2, "url", m->url, sizeof(m->url), true) > 0) {
-				if (strncmp(m->url, "http://", 7) && strncmp(m->url, "https://", 8))
-					yerr(d, yget(d, prom, "url"), f2,
-					     "url '%s' must start with http:// or https://", m->url);
-				else if (has_control(m->url) || strpbrk(m->url, " \"<>\\^`{|}"))
-					yerr(d, yget(d, prom, "url"), f2,
-					     "url must not contain spaces, control characters (CR, "
-					     "LF, ...) or any of \"<>\\^`{|}");
-			}
-			parse_queries(d, prom, f2, "successes", m->successes);
-			parse_queries(d, prom, f2, "trials", m->trials);
-		} else {
-			yerr(d, src, field, "source must be push, or {prometheus: {url, successes, "
-					    "trials}}");
+		if (!metric_source(d, it, field, m))
 			continue;
-		}
 		p->nmetrics++;
 	}
 }

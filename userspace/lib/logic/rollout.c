@@ -172,6 +172,13 @@ void rollout_evidence(const struct rollout *r, char *buf, size_t len)
 
 /* ---- life cycle -------------------------------------------------------------------------- */
 
+/* The phase of a rollout that progresses at step idx: holding at 100% is Promoting. */
+static int step_phase(const struct rollout *r, unsigned int idx)
+{
+	return r->plan.steps[idx].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
+								   : PHASE_PROGRESSING;
+}
+
 int rollout_init(struct rollout *r, const struct plan *p, const char *plan_text, uint32_t svc_id,
 		 const struct arm_stats now[CANARY_ARMS], int64_t now_ms, char *err, size_t errlen)
 {
@@ -185,8 +192,7 @@ int rollout_init(struct rollout *r, const struct plan *p, const char *plan_text,
 	r->svc_id = svc_id;
 	if (build_checks(r, err, errlen))
 		return -EINVAL;
-	r->phase = p->steps[0].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
-								: PHASE_PROGRESSING;
+	r->phase = step_phase(r, 0);
 	r->step = 0;
 	r->started_ms = r->step_started_ms = now_ms;
 	memcpy(r->base, now, sizeof(r->base));
@@ -231,8 +237,7 @@ static void enter_step(struct rollout *r, unsigned int idx, const struct arm_sta
 	memcpy(r->step_base, now, sizeof(r->step_base));
 	for (i = 0; i < r->nchecks; i++)
 		av_promote_reset(&r->checks[i].st);
-	r->phase = r->plan.steps[idx].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
-								       : PHASE_PROGRESSING;
+	r->phase = step_phase(r, idx);
 	r->pause = PAUSE_NONE;
 	set_weight(r, d, r->plan.steps[idx].weight_bp, reason);
 }
@@ -247,6 +252,27 @@ static void finish(struct rollout *r, int phase, int64_t now_ms)
 static const char *svc(const struct rollout *r)
 {
 	return r->plan.service;
+}
+
+/* Pause on the rollout's own account (no traffic, metric errors, the service gone); why
+ * is the sentence for people. */
+static void auto_pause(struct rollout *r, struct rollout_decision *d, int pause, const char *why)
+{
+	r->phase = PHASE_PAUSED;
+	r->pause = pause;
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	d->changed = true;
+	LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps, r->reason);
+}
+
+/* Resume from such a pause, at the step it paused at, because why. */
+static void auto_resume(struct rollout *r, struct rollout_decision *d, const char *why)
+{
+	r->phase = step_phase(r, r->step);
+	r->pause = PAUSE_NONE;
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	d->changed = true;
+	LOG(d, "%s: resumed at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps, why);
 }
 
 /* ---- the tick ---------------------------------------------------------------------------- */
@@ -340,57 +366,43 @@ void rollout_service_gone(struct rollout *r, struct rollout_decision *d)
 	memset(d, 0, sizeof(*d));
 	if (!rollout_active(r) || (r->phase == PHASE_PAUSED && r->pause == PAUSE_SERVICE_GONE))
 		return;
-	r->phase = PHASE_PAUSED;
-	r->pause = PAUSE_SERVICE_GONE;
-	snprintf(r->reason, sizeof(r->reason),
-		 "the service is no longer configured; abort the rollout, or apply the service "
-		 "again and resume");
-	d->changed = true;
-	LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps, r->reason);
+	auto_pause(r, d, PAUSE_SERVICE_GONE,
+		   "the service is no longer configured; abort the rollout, or apply the service "
+		   "again and resume");
 }
 
-void rollout_tick(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d)
+/* Other counters (the service was re-created under another id, or the maps were made
+ * anew): start the baselines again rather than subtract across the change; the evidence
+ * so far stays, and each test's next reading is a new baseline. True when it did. */
+static bool tick_rebase(struct rollout *r, const struct rollout_input *in,
+			struct rollout_decision *d)
 {
-	const struct plan_step *step;
-	char ev[768], a[16], b[16], why[256];
-	uint64_t cdelta, sdelta, flows_at_step;
 	unsigned int i;
+
+	if (in->svc_id == r->svc_id && !counters_went_back(in->arm, r->last))
+		return false;
+	r->svc_id = in->svc_id;
+	memcpy(r->base, in->arm, sizeof(r->base));
+	memcpy(r->step_base, in->arm, sizeof(r->step_base));
+	memcpy(r->last, in->arm, sizeof(r->last));
+	r->step_hold_s = 0;
+	for (i = 0; i < r->nchecks; i++)
+		r->checks[i].st.have_prev = 0;
+	d->changed = true;
+	LOG(d,
+	    "%s: the service's counters started again (re-created, or new maps); "
+	    "step %u/%u starts its hold again",
+	    svc(r), r->step + 1, r->plan.nsteps);
+	return true;
+}
+
+/* Evidence: every check sees every interval; ev gets the summary line. Returns whether
+ * every check says the canary is not worse (early promotion). */
+static bool tick_evidence(struct rollout *r, const struct rollout_input *in, char *ev, size_t evlen)
+{
 	bool all_promote = r->nchecks > 0;
+	unsigned int i;
 
-	memset(d, 0, sizeof(*d));
-	if (!rollout_active(r)) {
-		memcpy(r->last, in->arm, sizeof(r->last));
-		return;
-	}
-	/* Traffic in this interval, before r->last moves on. */
-	cdelta = in->arm[1].fwd_packets - r->last[1].fwd_packets;
-	sdelta = in->arm[0].fwd_packets - r->last[0].fwd_packets;
-
-	/* A weight set by someone else wins: record it, never undo it. */
-	if (rollout_notice_manual(r, in->weight_bp, in->generation, in->now_ms, d)) {
-		memcpy(r->last, in->arm, sizeof(r->last));
-		return;
-	}
-
-	/* Other counters (the service was re-created under another id, or the maps were
-	 * made anew): start the baselines again rather than subtract across the change;
-	 * the evidence so far stays, and each test's next reading is a new baseline. */
-	if (in->svc_id != r->svc_id || counters_went_back(in->arm, r->last)) {
-		r->svc_id = in->svc_id;
-		memcpy(r->base, in->arm, sizeof(r->base));
-		memcpy(r->step_base, in->arm, sizeof(r->step_base));
-		memcpy(r->last, in->arm, sizeof(r->last));
-		r->step_hold_s = 0;
-		for (i = 0; i < r->nchecks; i++)
-			r->checks[i].st.have_prev = 0;
-		d->changed = true;
-		LOG(d, "%s: the service's counters started again (re-created, or new maps); "
-		       "step %u/%u starts its hold again",
-		    svc(r), r->step + 1, r->plan.nsteps);
-		return;
-	}
-
-	/* Evidence: every check sees every interval. */
 	for (i = 0; i < r->nchecks; i++) {
 		struct rollout_check *c = &r->checks[i];
 		uint64_t x[2], n[2];
@@ -401,122 +413,140 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 			all_promote = false;
 	}
 	memcpy(r->last, in->arm, sizeof(r->last));
-	rollout_evidence(r, ev, sizeof(ev));
+	rollout_evidence(r, ev, evlen);
+	return all_promote;
+}
 
-	/* Roll back on evidence or a guard, unless a person has taken over the weight. */
-	if (r->pause != PAUSE_MANUAL_WEIGHT && r->weight_bp > 0) {
-		const char *what = NULL;
+/* Why the canary must go: the first check whose evidence crossed its threshold, else
+ * the first guard that tripped. False when none did. */
+static bool rollback_cause(const struct rollout *r, const struct rollout_input *in, char *why,
+			   size_t len)
+{
+	unsigned int i;
 
-		for (i = 0; i < r->nchecks && !what; i++) {
-			struct rollout_check *c = &r->checks[i];
+	for (i = 0; i < r->nchecks; i++) {
+		const struct rollout_check *c = &r->checks[i];
 
-			if (av_verdict(&c->cfg, &c->st) == AV_ROLLBACK) {
-				snprintf(why, sizeof(why),
-					 "%s: e-value %.3g reached 1/alpha = %g (canary %" PRIu64
-					 "/%" PRIu64 ", stable %" PRIu64 "/%" PRIu64 ")",
-					 c->name, av_evalue(&c->st.rollback), 1 / c->cfg.rollback.alpha,
-					 c->st.x[AV_CANARY], c->st.n[AV_CANARY], c->st.x[AV_STABLE],
-					 c->st.n[AV_STABLE]);
-				what = why;
-			}
-		}
-		for (i = 0; i < r->plan.nguards && !what; i++) {
-			const struct plan_guard *g = &r->plan.guards[i];
-			struct rollout_check tmp = {.kind = g->kind};
-			uint64_t x[2], n[2], bx[2], bn[2];
-
-			rollout_check_counts(r, &tmp, in->arm, x, n);
-			rollout_check_counts(r, &tmp, r->base, bx, bn);
-			if (av_guard_ratio(x[1] - bx[1], n[1] - bn[1], g->min_exposure, g->max_ratio)) {
-				snprintf(why, sizeof(why),
-					 "guard: canary %s ratio %.3f > %g (%" PRIu64 " of %" PRIu64 ")",
-					 plan_signal_names[g->kind],
-					 (double)(x[1] - bx[1]) / (double)(n[1] - bn[1]), g->max_ratio,
-					 x[1] - bx[1], n[1] - bn[1]);
-				what = why;
-			}
-		}
-		if (what) {
-			uint16_t old = r->weight_bp;
-
-			set_weight(r, d, 0, WREASON_ROLLBACK);
-			d->reset_flows = r->plan.on_rollback == ROLLBACK_RESET;
-			finish(r, PHASE_ROLLED_BACK, in->now_ms);
-			snprintf(r->reason, sizeof(r->reason), "%s", what);
-			LOG(d, "%s: ROLLBACK at step %u/%u: weight %s -> 0%%%s: %s; evidence: %s",
-			    svc(r), r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
-			    d->reset_flows ? " (canary flows reset)" : " (canary flows drain)", what,
-			    ev);
-			return;
-		}
+		if (av_verdict(&c->cfg, &c->st) != AV_ROLLBACK)
+			continue;
+		snprintf(why, len,
+			 "%s: e-value %.3g reached 1/alpha = %g (canary %" PRIu64 "/%" PRIu64
+			 ", stable %" PRIu64 "/%" PRIu64 ")",
+			 c->name, av_evalue(&c->st.rollback), 1 / c->cfg.rollback.alpha,
+			 c->st.x[AV_CANARY], c->st.n[AV_CANARY], c->st.x[AV_STABLE],
+			 c->st.n[AV_STABLE]);
+		return true;
 	}
+	for (i = 0; i < r->plan.nguards; i++) {
+		const struct plan_guard *g = &r->plan.guards[i];
+		struct rollout_check tmp = {.kind = g->kind};
+		uint64_t x[2], n[2], bx[2], bn[2];
 
-	/* Measurement errors pause (never roll back); recovery resumes. */
+		rollout_check_counts(r, &tmp, in->arm, x, n);
+		rollout_check_counts(r, &tmp, r->base, bx, bn);
+		if (!av_guard_ratio(x[1] - bx[1], n[1] - bn[1], g->min_exposure, g->max_ratio))
+			continue;
+		snprintf(why, len, "guard: canary %s ratio %.3f > %g (%" PRIu64 " of %" PRIu64 ")",
+			 plan_signal_names[g->kind],
+			 (double)(x[1] - bx[1]) / (double)(n[1] - bn[1]), g->max_ratio,
+			 x[1] - bx[1], n[1] - bn[1]);
+		return true;
+	}
+	return false;
+}
+
+/* Roll back on evidence or a guard, unless a person has taken over the weight. True
+ * when it did. */
+static bool tick_rollback(struct rollout *r, const struct rollout_input *in,
+			  struct rollout_decision *d, const char *ev)
+{
+	char why[256], a[16];
+	uint16_t old = r->weight_bp;
+
+	if (r->pause == PAUSE_MANUAL_WEIGHT || r->weight_bp == 0 ||
+	    !rollback_cause(r, in, why, sizeof(why)))
+		return false;
+	set_weight(r, d, 0, WREASON_ROLLBACK);
+	d->reset_flows = r->plan.on_rollback == ROLLBACK_RESET;
+	finish(r, PHASE_ROLLED_BACK, in->now_ms);
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	LOG(d, "%s: ROLLBACK at step %u/%u: weight %s -> 0%%%s: %s; evidence: %s", svc(r),
+	    r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
+	    d->reset_flows ? " (canary flows reset)" : " (canary flows drain)", why, ev);
+	return true;
+}
+
+/* Measurement errors pause (never roll back); recovery resumes. True when the tick
+ * ends here. */
+static bool tick_metrics(struct rollout *r, const struct rollout_input *in,
+			 struct rollout_decision *d)
+{
+	char why[256];
+
 	metric_staleness(r, in->now_ms);
 	if (metric_trouble(r, why, sizeof(why))) {
-		if (r->phase == PHASE_PROGRESSING || r->phase == PHASE_PROMOTING) {
-			r->phase = PHASE_PAUSED;
-			r->pause = PAUSE_METRIC_ERRORS;
-			snprintf(r->reason, sizeof(r->reason), "%s", why);
-			d->changed = true;
-			LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps, why);
-			return;
-		}
-	} else if (r->phase == PHASE_PAUSED && r->pause == PAUSE_METRIC_ERRORS) {
-		r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
-										   : PHASE_PROGRESSING;
-		r->pause = PAUSE_NONE;
-		snprintf(r->reason, sizeof(r->reason), "metrics are reporting again");
-		d->changed = true;
-		LOG(d, "%s: resumed at step %u/%u: metrics are reporting again", svc(r), r->step + 1,
-		    r->plan.nsteps);
-		return;
+		if (r->phase != PHASE_PROGRESSING && r->phase != PHASE_PROMOTING)
+			return false;
+		auto_pause(r, d, PAUSE_METRIC_ERRORS, why);
+		return true;
 	}
+	if (r->phase != PHASE_PAUSED || r->pause != PAUSE_METRIC_ERRORS)
+		return false;
+	auto_resume(r, d, "metrics are reporting again");
+	return true;
+}
 
-	/* No canary traffic is neither a failure nor a success: the hold stops, and after
-	 * no_traffic_pause the rollout pauses and says why. */
-	if (!cdelta) {
-		r->idle_s += in->dt;
-		if (r->idle_s * 1000 >= r->plan.no_traffic_ms &&
-		    (r->phase == PHASE_PROGRESSING || r->phase == PHASE_PROMOTING)) {
-			r->phase = PHASE_PAUSED;
-			r->pause = PAUSE_NO_TRAFFIC;
-			if (sdelta)
-				snprintf(r->reason, sizeof(r->reason),
-					 "the canary got no traffic for %.0f s while stable did: at "
-					 "%s no client may fall in its range (promote or set the "
-					 "weight by hand); resumes when it gets traffic",
-					 r->idle_s, bp_pct(r->weight_bp, a, sizeof(a)));
-			else
-				snprintf(r->reason, sizeof(r->reason),
-					 "no traffic for %.0f s; resumes when traffic returns", r->idle_s);
-			d->changed = true;
-			LOG(d, "%s: paused at step %u/%u: %s", svc(r), r->step + 1, r->plan.nsteps,
-			    r->reason);
-		}
-		return;
+/* No canary traffic (cdelta packets this interval; sdelta to stable) is neither a
+ * failure nor a success: the hold stops, and after no_traffic_pause the rollout pauses
+ * and says why; it resumes when traffic returns. False when the canary had none. */
+static bool tick_traffic(struct rollout *r, const struct rollout_input *in,
+			 struct rollout_decision *d, uint64_t cdelta, uint64_t sdelta)
+{
+	char why[256], a[16];
+
+	if (cdelta) {
+		r->idle_s = 0;
+		if (r->phase == PHASE_PAUSED && r->pause == PAUSE_NO_TRAFFIC)
+			auto_resume(r, d, "traffic is back");
+		return true;
 	}
-	r->idle_s = 0;
-	if (r->phase == PHASE_PAUSED && r->pause == PAUSE_NO_TRAFFIC) {
-		r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
-										   : PHASE_PROGRESSING;
-		r->pause = PAUSE_NONE;
-		snprintf(r->reason, sizeof(r->reason), "traffic is back");
-		d->changed = true;
-		LOG(d, "%s: resumed at step %u/%u: traffic is back", svc(r), r->step + 1,
-		    r->plan.nsteps);
-	}
+	r->idle_s += in->dt;
+	if (r->idle_s * 1000 < r->plan.no_traffic_ms ||
+	    (r->phase != PHASE_PROGRESSING && r->phase != PHASE_PROMOTING))
+		return false;
+	if (sdelta)
+		snprintf(why, sizeof(why),
+			 "the canary got no traffic for %.0f s while stable did: at %s no client "
+			 "may fall in its range (promote or set the weight by hand); resumes when "
+			 "it gets traffic",
+			 r->idle_s, bp_pct(r->weight_bp, a, sizeof(a)));
+	else
+		snprintf(why, sizeof(why), "no traffic for %.0f s; resumes when traffic returns",
+			 r->idle_s);
+	auto_pause(r, d, PAUSE_NO_TRAFFIC, why);
+	return false;
+}
+
+/* A progressing rollout holds its step; does the step pass (its flows, its hold, or
+ * early promotion)? Then succeed, wait at a gate, or go to the next step. */
+static void tick_step(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d,
+		      const char *ev, bool all_promote)
+{
+	const struct plan_step *step = &r->plan.steps[r->step];
+	uint64_t flows_at_step;
+	uint16_t old = r->weight_bp;
+	char a[16], b[16];
+	bool early;
+	double held;
+
 	if (r->phase != PHASE_PROGRESSING && r->phase != PHASE_PROMOTING)
 		return;
 	r->step_hold_s += in->dt;
-
-	/* Does the step pass? */
-	step = &r->plan.steps[r->step];
 	flows_at_step = in->arm[1].flows - r->step_base[1].flows;
 	if (flows_at_step < step->min_flows)
 		return;
-	if (r->step_hold_s * 1000 < step->hold_ms &&
-	    !(r->plan.early_promotion && all_promote && r->step + 1 < r->plan.nsteps))
+	early = r->step_hold_s * 1000 < step->hold_ms;
+	if (early && !(r->plan.early_promotion && all_promote && r->step + 1 < r->plan.nsteps))
 		return;
 
 	if (r->step + 1 == r->plan.nsteps) {
@@ -536,20 +566,47 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 		LOG(d, "%s: %s; evidence: %s", svc(r), r->reason, ev);
 		return;
 	}
-	{
-		uint16_t old = r->weight_bp;
-		bool early = r->step_hold_s * 1000 < step->hold_ms;
-		double held = r->step_hold_s;
+	held = r->step_hold_s;
+	enter_step(r, r->step + 1, in->arm, in->now_ms, d, WREASON_STEP);
+	snprintf(r->reason, sizeof(r->reason), "step %u/%u", r->step + 1, r->plan.nsteps);
+	LOG(d,
+	    "%s: step %u/%u: weight %s -> %s (%s after %.0f s, %" PRIu64 " canary flows >= %" PRIu64
+	    "); evidence: %s",
+	    svc(r), r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
+	    bp_pct(r->weight_bp, b, sizeof(b)),
+	    early ? "early promotion: evidence that the canary is not worse" : "hold passed", held,
+	    flows_at_step, step->min_flows, ev);
+}
 
-		enter_step(r, r->step + 1, in->arm, in->now_ms, d, WREASON_STEP);
-		snprintf(r->reason, sizeof(r->reason), "step %u/%u", r->step + 1, r->plan.nsteps);
-		LOG(d, "%s: step %u/%u: weight %s -> %s (%s after %.0f s, %" PRIu64
-		       " canary flows >= %" PRIu64 "); evidence: %s",
-		    svc(r), r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)),
-		    bp_pct(r->weight_bp, b, sizeof(b)),
-		    early ? "early promotion: evidence that the canary is not worse" : "hold passed",
-		    held, flows_at_step, step->min_flows, ev);
+/* One tick: a manual change wins; then the counters' baselines, the evidence, a
+ * rollback, measurement errors, traffic, and the step. */
+void rollout_tick(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d)
+{
+	uint64_t cdelta, sdelta;
+	bool all_promote;
+	char ev[768];
+
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r)) {
+		memcpy(r->last, in->arm, sizeof(r->last));
+		return;
 	}
+	/* Traffic in this interval, before r->last moves on. */
+	cdelta = in->arm[1].fwd_packets - r->last[1].fwd_packets;
+	sdelta = in->arm[0].fwd_packets - r->last[0].fwd_packets;
+
+	/* A weight set by someone else wins: record it, never undo it. */
+	if (rollout_notice_manual(r, in->weight_bp, in->generation, in->now_ms, d)) {
+		memcpy(r->last, in->arm, sizeof(r->last));
+		return;
+	}
+	if (tick_rebase(r, in, d))
+		return;
+	all_promote = tick_evidence(r, in, ev, sizeof(ev));
+	if (tick_rollback(r, in, d, ev) || tick_metrics(r, in, d) ||
+	    !tick_traffic(r, in, d, cdelta, sdelta))
+		return;
+	tick_step(r, in, d, ev, all_promote);
 }
 
 /* ---- commands ---------------------------------------------------------------------------- */
@@ -611,8 +668,7 @@ int rollout_resume(struct rollout *r, struct rollout_decision *d, int64_t now_ms
 		    bp_pct(r->weight_bp, a, sizeof(a)));
 		return 0;
 	}
-	r->phase = r->plan.steps[r->step].weight_bp == CANARY_WEIGHT_SCALE ? PHASE_PROMOTING
-									   : PHASE_PROGRESSING;
+	r->phase = step_phase(r, r->step);
 	r->pause = PAUSE_NONE;
 	r->idle_s = 0;
 	snprintf(r->reason, sizeof(r->reason), "resumed by hand at step %u/%u", r->step + 1,
@@ -835,28 +891,25 @@ static int state_fail(struct jv *v, char *err, size_t len)
 	return -EINVAL;
 }
 
-int rollout_from_json(struct rollout *r, struct json_object *j, const char *service, char *err,
-		      size_t len)
+/* The saved state's identity and plan: the service it is for, the plan (parsed again,
+ * and its checks built), the phase and its reason. */
+static int state_plan(struct rollout *r, struct json_object *j, const char *service, struct jv *v,
+		      char *err, size_t len)
 {
-	const char *text, *file, *phase, *name, *reason, *str;
-	struct json_object *counters, *checks, *metrics, *o;
-	struct jv v = {};
-	int64_t x, step, pause, wbp, pbp, preason, gen, id;
-	bool b;
+	const char *text, *file, *phase, *name, *reason;
 	struct plan p;
-	unsigned int i;
-	int arm, ph;
+	int64_t x;
 	FILE *devnull;
+	int ph;
 
-	memset(r, 0, sizeof(*r));
-	if (!jv_known_keys(&v, j, "(state)", state_keys) ||
-	    !jv_int(&v, j, "version", NULL, 1, 1, false, &x) ||
-	    !jv_str(&v, j, "service", NULL, CANARY_NAME_LEN - 1, false, &name) ||
-	    !jv_str(&v, j, "plan_file", NULL, PATH_MAX, false, &file) ||
-	    !jv_str(&v, j, "plan_text", NULL, PLAN_MAX_BYTES, false, &text) ||
-	    !jv_str(&v, j, "phase", NULL, 32, false, &phase) ||
-	    !jv_str(&v, j, "reason", NULL, sizeof(r->reason) - 1, false, &reason))
-		return state_fail(&v, err, len);
+	if (!jv_known_keys(v, j, "(state)", state_keys) ||
+	    !jv_int(v, j, "version", NULL, 1, 1, false, &x) ||
+	    !jv_str(v, j, "service", NULL, CANARY_NAME_LEN - 1, false, &name) ||
+	    !jv_str(v, j, "plan_file", NULL, PATH_MAX, false, &file) ||
+	    !jv_str(v, j, "plan_text", NULL, PLAN_MAX_BYTES, false, &text) ||
+	    !jv_str(v, j, "phase", NULL, 32, false, &phase) ||
+	    !jv_str(v, j, "reason", NULL, sizeof(r->reason) - 1, false, &reason))
+		return state_fail(v, err, len);
 	if (strcmp(name, service)) {
 		snprintf(err, len, "service: '%s' is not the service the file is named for ('%s')",
 			 name, service);
@@ -894,35 +947,55 @@ int rollout_from_json(struct rollout *r, struct json_object *j, const char *serv
 	}
 	r->phase = ph;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
-	if (!jv_int(&v, j, "svc_id", NULL, 0, CANARY_MAX_SERVICES - 1, false, &id) ||
-	    !jv_int(&v, j, "pause", NULL, 0, PAUSE_COUNT - 1, false, &pause) ||
-	    !jv_int(&v, j, "step", NULL, 0, (int64_t)r->plan.nsteps - 1, false, &step) ||
-	    !jv_double(&v, j, "step_hold_s", NULL, 0, 1e9, false, &r->step_hold_s) ||
-	    !jv_double(&v, j, "idle_s", NULL, 0, 1e9, false, &r->idle_s) ||
-	    !jv_int(&v, j, "generation", NULL, 0, UINT32_MAX, false, &gen) ||
-	    !jv_int(&v, j, "weight_bp", NULL, 0, CANARY_WEIGHT_SCALE, false, &wbp) ||
-	    !jv_bool(&v, j, "gate_open", NULL, false, &b))
-		return state_fail(&v, err, len);
+	return 0;
+}
+
+/* The state's single fields: service id, pause, step and its hold, weight, the weight
+ * not yet written, the clock. */
+static int state_fields(struct rollout *r, struct json_object *j, struct jv *v, char *err,
+			size_t len)
+{
+	int64_t step, pause, wbp, pbp, preason, gen, id;
+	bool b;
+
+	if (!jv_int(v, j, "svc_id", NULL, 0, CANARY_MAX_SERVICES - 1, false, &id) ||
+	    !jv_int(v, j, "pause", NULL, 0, PAUSE_COUNT - 1, false, &pause) ||
+	    !jv_int(v, j, "step", NULL, 0, (int64_t)r->plan.nsteps - 1, false, &step) ||
+	    !jv_double(v, j, "step_hold_s", NULL, 0, 1e9, false, &r->step_hold_s) ||
+	    !jv_double(v, j, "idle_s", NULL, 0, 1e9, false, &r->idle_s) ||
+	    !jv_int(v, j, "generation", NULL, 0, UINT32_MAX, false, &gen) ||
+	    !jv_int(v, j, "weight_bp", NULL, 0, CANARY_WEIGHT_SCALE, false, &wbp) ||
+	    !jv_bool(v, j, "gate_open", NULL, false, &b))
+		return state_fail(v, err, len);
 	r->svc_id = (uint32_t)id;
 	r->pause = (int)pause;
 	r->step = (unsigned int)step;
 	r->generation = (uint32_t)gen;
 	r->weight_bp = (uint16_t)wbp;
 	r->gate_open = b;
-	if (!jv_bool(&v, j, "pending", NULL, false, &b) ||
-	    !jv_int(&v, j, "pending_bp", NULL, 0, CANARY_WEIGHT_SCALE, false, &pbp) ||
-	    !jv_int(&v, j, "pending_reason", NULL, 0, WREASON_COUNT - 1, false, &preason) ||
-	    !jv_int(&v, j, "started_ms", NULL, 0, INT64_MAX, false, &r->started_ms) ||
-	    !jv_int(&v, j, "step_started_ms", NULL, 0, INT64_MAX, false, &r->step_started_ms) ||
-	    !jv_int(&v, j, "ended_ms", NULL, 0, INT64_MAX, false, &r->ended_ms))
-		return state_fail(&v, err, len);
+	if (!jv_bool(v, j, "pending", NULL, false, &b) ||
+	    !jv_int(v, j, "pending_bp", NULL, 0, CANARY_WEIGHT_SCALE, false, &pbp) ||
+	    !jv_int(v, j, "pending_reason", NULL, 0, WREASON_COUNT - 1, false, &preason) ||
+	    !jv_int(v, j, "started_ms", NULL, 0, INT64_MAX, false, &r->started_ms) ||
+	    !jv_int(v, j, "step_started_ms", NULL, 0, INT64_MAX, false, &r->step_started_ms) ||
+	    !jv_int(v, j, "ended_ms", NULL, 0, INT64_MAX, false, &r->ended_ms))
+		return state_fail(v, err, len);
 	r->pending = b;
 	r->pending_bp = (uint16_t)pbp;
 	r->pending_reason = (int)preason;
+	return 0;
+}
 
-	counters = jv_array(&v, j, "counters", NULL, CANARY_ARMS, CANARY_ARMS, false);
+/* Each arm's counters at the start, at the step's start and at the last tick. */
+static int state_counters(struct rollout *r, struct json_object *j, struct jv *v, char *err,
+			  size_t len)
+{
+	struct json_object *counters, *o;
+	int arm;
+
+	counters = jv_array(v, j, "counters", NULL, CANARY_ARMS, CANARY_ARMS, false);
 	if (!counters)
-		return state_fail(&v, err, len);
+		return state_fail(v, err, len);
 	for (arm = 0; arm < CANARY_ARMS; arm++) {
 		char f[3][48], fo[32];
 
@@ -931,31 +1004,52 @@ int rollout_from_json(struct rollout *r, struct json_object *j, const char *serv
 		snprintf(f[0], sizeof(f[0]), "%s.base", fo);
 		snprintf(f[1], sizeof(f[1]), "%s.step_base", fo);
 		snprintf(f[2], sizeof(f[2]), "%s.last", fo);
-		if (!jv_known_keys(&v, o, fo, counter_keys) ||
-		    !jv_u64_array(&v, o, "base", f[0], (uint64_t *)&r->base[arm], STATE_WORDS) ||
-		    !jv_u64_array(&v, o, "step_base", f[1], (uint64_t *)&r->step_base[arm],
+		if (!jv_known_keys(v, o, fo, counter_keys) ||
+		    !jv_u64_array(v, o, "base", f[0], (uint64_t *)&r->base[arm], STATE_WORDS) ||
+		    !jv_u64_array(v, o, "step_base", f[1], (uint64_t *)&r->step_base[arm],
 				  STATE_WORDS) ||
-		    !jv_u64_array(&v, o, "last", f[2], (uint64_t *)&r->last[arm], STATE_WORDS))
-			return state_fail(&v, err, len);
+		    !jv_u64_array(v, o, "last", f[2], (uint64_t *)&r->last[arm], STATE_WORDS))
+			return state_fail(v, err, len);
 	}
-	checks = jv_array(&v, j, "checks", NULL, r->nchecks, r->nchecks, false);
+	return 0;
+}
+
+/* Item f of a list in the state (o): only the keys given, and the name the plan has
+ * there (want). */
+static int state_item(struct jv *v, struct json_object *o, const char *f, const char *const *keys,
+		      const char *want, char *err, size_t len)
+{
+	const char *str;
+
+	if (!jv_known_keys(v, o, f, keys) || !jv_str(v, o, "name", f, PLAN_NAME_LEN, false, &str))
+		return state_fail(v, err, len);
+	if (strcmp(str, want)) {
+		snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str, want);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The evidence of each check, which must be the plan's checks in the plan's order. */
+static int state_checks(struct rollout *r, struct json_object *j, struct jv *v, char *err,
+			size_t len)
+{
+	struct json_object *checks, *o;
+	const char *str;
+	unsigned int i;
+
+	checks = jv_array(v, j, "checks", NULL, r->nchecks, r->nchecks, false);
 	if (!checks)
-		return state_fail(&v, err, len);
+		return state_fail(v, err, len);
 	for (i = 0; i < r->nchecks; i++) {
 		char f[32];
 
 		o = json_object_array_get_idx(checks, i);
 		snprintf(f, sizeof(f), "checks[%u]", i);
-		if (!jv_known_keys(&v, o, f, check_keys) ||
-		    !jv_str(&v, o, "name", f, PLAN_NAME_LEN, false, &str))
-			return state_fail(&v, err, len);
-		if (strcmp(str, r->checks[i].name)) {
-			snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str,
-				 r->checks[i].name);
+		if (state_item(v, o, f, check_keys, r->checks[i].name, err, len))
 			return -EINVAL;
-		}
-		if (!jv_str(&v, o, "state", f, AV_STATE_TEXT, false, &str))
-			return state_fail(&v, err, len);
+		if (!jv_str(v, o, "state", f, AV_STATE_TEXT, false, &str))
+			return state_fail(v, err, len);
 		if (av_state_parse(&r->checks[i].st, str) ||
 		    r->checks[i].st.fingerprint != r->checks[i].cfg.fingerprint) {
 			snprintf(err, len, "%s.state: the saved evidence of %s does not match the plan",
@@ -963,9 +1057,21 @@ int rollout_from_json(struct rollout *r, struct json_object *j, const char *serv
 			return -EINVAL;
 		}
 	}
-	metrics = jv_array(&v, j, "metrics", NULL, r->plan.nmetrics, r->plan.nmetrics, false);
+	return 0;
+}
+
+/* Each business metric's counts and errors, in the plan's order. */
+static int state_metrics(struct rollout *r, struct json_object *j, struct jv *v, char *err,
+			 size_t len)
+{
+	struct json_object *metrics, *o;
+	const char *str;
+	unsigned int i;
+	int64_t x;
+
+	metrics = jv_array(v, j, "metrics", NULL, r->plan.nmetrics, r->plan.nmetrics, false);
 	if (!metrics)
-		return state_fail(&v, err, len);
+		return state_fail(v, err, len);
 	for (i = 0; i < r->plan.nmetrics; i++) {
 		struct metric_state *m = &r->metrics[i];
 		char f[32], fs[48], ft[48];
@@ -974,22 +1080,35 @@ int rollout_from_json(struct rollout *r, struct json_object *j, const char *serv
 		snprintf(f, sizeof(f), "metrics[%u]", i);
 		snprintf(fs, sizeof(fs), "%s.successes", f);
 		snprintf(ft, sizeof(ft), "%s.trials", f);
-		if (!jv_known_keys(&v, o, f, metric_state_keys) ||
-		    !jv_str(&v, o, "name", f, PLAN_NAME_LEN, false, &str))
-			return state_fail(&v, err, len);
-		if (strcmp(str, r->plan.metrics[i].name)) {
-			snprintf(err, len, "%s.name: '%s' where the plan has '%s'", f, str,
-				 r->plan.metrics[i].name);
+		if (state_item(v, o, f, metric_state_keys, r->plan.metrics[i].name, err, len))
 			return -EINVAL;
-		}
-		if (!jv_u64_array(&v, o, "successes", fs, m->successes, CANARY_ARMS) ||
-		    !jv_u64_array(&v, o, "trials", ft, m->trials, CANARY_ARMS) ||
-		    !jv_int(&v, o, "errors", NULL, 0, 1000000000, false, &x) ||
-		    !jv_str(&v, o, "last_error", NULL, sizeof(m->last_error) - 1, false, &str) ||
-		    !jv_int(&v, o, "last_report_ms", NULL, 0, INT64_MAX, false, &m->last_report_ms))
-			return state_fail(&v, err, len);
+		if (!jv_u64_array(v, o, "successes", fs, m->successes, CANARY_ARMS) ||
+		    !jv_u64_array(v, o, "trials", ft, m->trials, CANARY_ARMS) ||
+		    !jv_int(v, o, "errors", NULL, 0, 1000000000, false, &x) ||
+		    !jv_str(v, o, "last_error", NULL, sizeof(m->last_error) - 1, false, &str) ||
+		    !jv_int(v, o, "last_report_ms", NULL, 0, INT64_MAX, false, &m->last_report_ms))
+			return state_fail(v, err, len);
 		m->consecutive_errors = (int)x;
 		snprintf(m->last_error, sizeof(m->last_error), "%s", str);
 	}
 	return 0;
+}
+
+int rollout_from_json(struct rollout *r, struct json_object *j, const char *service, char *err,
+		      size_t len)
+{
+	struct jv v = {};
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = state_plan(r, j, service, &v, err, len);
+	if (!rc)
+		rc = state_fields(r, j, &v, err, len);
+	if (!rc)
+		rc = state_counters(r, j, &v, err, len);
+	if (!rc)
+		rc = state_checks(r, j, &v, err, len);
+	if (!rc)
+		rc = state_metrics(r, j, &v, err, len);
+	return rc;
 }

@@ -16,13 +16,29 @@
 #include "maps/route.h"
 #include "maps/service.h"
 
-struct plan {
+/* What an apply does to one service of the file. */
+struct svc_change {
 	const struct service_spec *spec;
 	struct service_state *cur; /* NULL for a new service */
 	uint32_t id;
 	struct canary_endpoint key;
 	struct svc_config cfg;
 	bool key_changed, cfg_changed, ov_changed;
+};
+
+/* One run of config_apply: the file, the services the maps hold now, and one change
+ * per service of the file (changes[i] is cfg->services[i]'s). */
+struct apply_run {
+	struct canary_maps *m;
+	const struct canary_config *cfg;
+	const struct apply_opts *opts;
+	struct apply_summary *sum;
+	struct service_state *cur; /* the live services */
+	unsigned int ncur;
+	struct svc_change *changes;
+	struct salt_table *salts;
+	struct override_entry *ov; /* one service's live overrides (overrides_reread) */
+	unsigned int nov;
 };
 
 static bool same_key(const struct canary_endpoint *a, const struct canary_endpoint *b)
@@ -306,9 +322,9 @@ static void backend_ifindex(const struct canary_endpoint *k, struct backend_info
 	}
 }
 
-/* Write reply entries for every backend of the plan's new config. Returns how many
+/* Write reply entries for every backend of the change's new config. Returns how many
  * entries were written (0: all were already there as they are), or -errno. */
-static int backends_upsert(struct canary_maps *m, const struct plan *p)
+static int backends_upsert(struct canary_maps *m, const struct svc_change *p)
 {
 	int arm, n = 0;
 	unsigned int i;
@@ -429,8 +445,8 @@ static int backends_gc(struct canary_maps *m, unsigned int *deleted, unsigned in
 /* Backends of the file that the maps say belong to a service the file does not
  * name: refuse, rather than steal another service's backend. */
 static int check_foreign_backends(struct canary_maps *m, const struct canary_config *cfg,
-				  struct plan *plans, struct service_state *cur, unsigned int ncur,
-				  bool prune)
+				  const struct svc_change *changes, struct service_state *cur,
+				  unsigned int ncur, bool prune)
 {
 	struct canary_endpoint key, next;
 	struct backend_info v;
@@ -448,20 +464,22 @@ static int check_foreign_backends(struct canary_maps *m, const struct canary_con
 		    (v.flags & CANARY_BACKEND_F_DRAINING))
 			continue;
 		for (i = 0; i < cfg->nservices; i++)
-			if (plans[i].id == v.svc && plans[i].cur)
+			if (changes[i].id == v.svc && changes[i].cur)
 				ours = true;
 		/* With --prune every other service goes away: its backends are free. */
 		if (ours || prune)
 			continue;
 		for (i = 0; i < cfg->nservices; i++) {
 			for (arm = 0; arm < CANARY_ARMS; arm++) {
-				for (j = 0; j < plans[i].cfg.nbackends[arm]; j++) {
-					const struct canary_backend *b = &plans[i].cfg.backends[arm][j];
+				for (j = 0; j < changes[i].cfg.nbackends[arm]; j++) {
+					const struct canary_backend *b =
+					    &changes[i].cfg.backends[arm][j];
 					const char *owner = "another service";
 					char ep[80];
 					unsigned int c;
 
-					if (b->port != key.port || key.proto != plans[i].key.proto ||
+					if (b->port != key.port ||
+					    key.proto != changes[i].key.proto ||
 					    memcmp(&b->addr, &key.addr, sizeof(key.addr)))
 						continue;
 					for (c = 0; c < ncur; c++)
@@ -469,11 +487,12 @@ static int check_foreign_backends(struct canary_maps *m, const struct canary_con
 							owner = cur[c].info.name;
 					endpoint_str(key.family, &key.addr, ntohs(key.port), ep,
 						     sizeof(ep));
-					log_error("%s:%d: services[%u].%s: backend %s belongs to "
-						  "service '%s', which this file does not name; remove "
-						  "it there first (or apply both together)",
-						  cfg->file, plans[i].spec->backends[arm][j].line, i,
-						  arm_name(arm), ep, owner);
+					log_error(
+					    "%s:%d: services[%u].%s: backend %s belongs to "
+					    "service '%s', which this file does not name; remove "
+					    "it there first (or apply both together)",
+					    cfg->file, changes[i].spec->backends[arm][j].line, i,
+					    arm_name(arm), ep, owner);
 					errors++;
 				}
 			}
@@ -482,92 +501,82 @@ static int check_foreign_backends(struct canary_maps *m, const struct canary_con
 	return errors ? -EINVAL : 0;
 }
 
-int config_apply(struct canary_maps *m, const struct canary_config *cfg,
-		 const struct apply_opts *opts, struct apply_summary *sum)
+/* Whether the file names a service called name. */
+static bool config_names(const struct canary_config *cfg, const char *name)
 {
-	struct service_state *cur = NULL;
-	struct plan *plans = NULL;
-	struct override_entry *ov = NULL;
-	unsigned int nov = 0;
-	bool used[CANARY_MAX_SERVICES] = {}, busy[CANARY_MAX_SERVICES] = {};
-	unsigned int ncur = 0, i, j, total_ov = 0;
-	struct salt_table *salts = calloc(1, sizeof(*salts));
-	int err;
+	unsigned int i;
 
-	memset(sum, 0, sizeof(*sum));
-	if (!salts)
-		return -ENOMEM;
-	err = service_list(m, &cur, &ncur);
-	if (err) {
-		free(salts);
-		return err;
-	}
-	plans = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*plans));
-	if (!plans) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < ncur; i++)
-		used[cur[i].info.id] = true;
-
-	if (opts->salt_file) {
-		char why[1024];
-
-		err = salts_load(opts->salt_file, salts, why, sizeof(why));
-		if (err) {
-			log_error("%s; nothing was changed", why);
-			goto out;
-		}
-	}
-	/* Plan every service before writing anything. */
-	for (i = 0; i < cfg->nservices; i++) {
-		struct plan *p = &plans[i];
-
-		p->spec = &cfg->services[i];
-		service_spec_key(p->spec, &p->key);
-		service_build_config(p->spec, &p->cfg);
-		for (j = 0; j < ncur; j++)
-			if (!strcmp(cur[j].info.name, p->spec->name))
-				p->cur = &cur[j];
-		/* The salt: the file's, else the live one (clients keep their arms), else the
-		 * one recorded for this name, else a new secret. */
-		if (!p->spec->salt_set && p->cur)
-			p->cfg.salt = p->cur->cfg.salt;
-		else if (!p->spec->salt_set && !salts_get(salts, p->spec->name, &p->cfg.salt))
-			p->cfg.salt = salt_random();
-		for (j = 0; j < ncur; j++) {
-			if (same_key(&cur[j].key, &p->key) && &cur[j] != p->cur) {
-				bool renamed_here = false;
-				unsigned int k;
-
-				for (k = 0; k < cfg->nservices; k++)
-					if (!strcmp(cfg->services[k].name, cur[j].info.name))
-						renamed_here = true;
-				if (!renamed_here && !opts->prune) {
-					log_error("%s:%d: services[%u].vip: service '%s' already uses "
-						  "this vip, port and protocol; remove or change it "
-						  "first (or use --prune)",
-						  cfg->file, p->spec->line, i, cur[j].info.name);
-					err = -EINVAL;
-				}
-			}
-		}
-		total_ov += p->spec->noverrides;
-	}
-	if (total_ov > CANARY_MAX_OVERRIDES) {
-		log_error("%s: %u overrides in all; at most %d are supported", cfg->file, total_ov,
-			  CANARY_MAX_OVERRIDES);
-		err = -EINVAL;
-	}
-	/* A removed service's flows keep going (they drain) and keep counting under its
-	 * id, so a new service must not take an id that flows still carry. */
 	for (i = 0; i < cfg->nservices; i++)
-		if (!plans[i].cur) {
-			flows_foreach(m, mark_busy, busy);
+		if (!strcmp(cfg->services[i].name, name))
+			return true;
+	return false;
+}
+
+/* Delete a services key unless it already serves another service (VIPs moved around). */
+static void service_key_drop(struct canary_maps *m, const struct canary_endpoint *key, uint32_t id)
+{
+	struct svc_info now;
+
+	if (bpf_map_lookup_elem(m->services, key, &now) == 0 && now.id == id)
+		bpf_map_delete_elem(m->services, key);
+}
+
+/* ---- planning: nothing is written ---------------------------------------------------- */
+
+/* Plan service i of the file: its key and config, the live service of that name, its
+ * salt. Returns -EINVAL, after saying why, when its VIP is that of another live service
+ * that the file neither renames nor prunes. */
+static int change_plan(struct apply_run *a, unsigned int i)
+{
+	const struct canary_config *cfg = a->cfg;
+	struct svc_change *p = &a->changes[i];
+	unsigned int j;
+	int err = 0;
+
+	p->spec = &cfg->services[i];
+	service_spec_key(p->spec, &p->key);
+	service_build_config(p->spec, &p->cfg);
+	for (j = 0; j < a->ncur; j++)
+		if (!strcmp(a->cur[j].info.name, p->spec->name))
+			p->cur = &a->cur[j];
+	/* The salt: the file's, else the live one (clients keep their arms), else the
+	 * one recorded for this name, else a new secret. */
+	if (!p->spec->salt_set && p->cur)
+		p->cfg.salt = p->cur->cfg.salt;
+	else if (!p->spec->salt_set && !salts_get(a->salts, p->spec->name, &p->cfg.salt))
+		p->cfg.salt = salt_random();
+	for (j = 0; j < a->ncur; j++) {
+		if (!same_key(&a->cur[j].key, &p->key) || &a->cur[j] == p->cur)
+			continue;
+		if (!config_names(cfg, a->cur[j].info.name) && !a->opts->prune) {
+			log_error(
+			    "%s:%d: services[%u].vip: service '%s' already uses this vip, port "
+			    "and protocol; remove or change it first (or use --prune)",
+			    cfg->file, p->spec->line, i, a->cur[j].info.name);
+			err = -EINVAL;
+		}
+	}
+	return err;
+}
+
+/* Give each new service a free id. A removed service's flows keep going (they drain)
+ * and keep counting under its id, so a new service must not take an id that flows
+ * still carry. Returns -EINVAL, after saying why, when no id is free. */
+static int ids_assign(struct apply_run *a)
+{
+	bool used[CANARY_MAX_SERVICES] = {}, busy[CANARY_MAX_SERVICES] = {};
+	const struct canary_config *cfg = a->cfg;
+	unsigned int i, j;
+
+	for (i = 0; i < a->ncur; i++)
+		used[a->cur[i].info.id] = true;
+	for (i = 0; i < cfg->nservices; i++)
+		if (!a->changes[i].cur) {
+			flows_foreach(a->m, mark_busy, busy);
 			break;
 		}
 	for (i = 0; i < cfg->nservices; i++) {
-		struct plan *p = &plans[i];
+		struct svc_change *p = &a->changes[i];
 
 		if (p->cur) {
 			p->id = p->cur->info.id;
@@ -580,21 +589,23 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 				  "removed services hold some until they end); remove services "
 				  "with --prune, or wait for their flows to end",
 				  cfg->file, p->spec->line, i, CANARY_MAX_SERVICES);
-			err = -EINVAL;
-			break;
+			return -EINVAL;
 		}
 		used[j] = true;
 		p->id = j;
 	}
-	if (!err)
-		err = check_foreign_backends(m, cfg, plans, cur, ncur, opts->prune);
-	if (err) {
-		log_error("%s: nothing was changed", cfg->file);
-		goto out;
-	}
+	return 0;
+}
 
-	for (i = 0; i < cfg->nservices; i++) {
-		struct plan *p = &plans[i];
+/* What differs, for each live service of the file: its key, its config, its overrides
+ * (read from the trie). */
+static int changes_detect(struct apply_run *a)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < a->cfg->nservices; i++) {
+		struct svc_change *p = &a->changes[i];
 
 		if (!p->cur) {
 			p->cfg_changed = p->key_changed = p->ov_changed = true;
@@ -602,14 +613,269 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		}
 		p->key_changed = !same_key(&p->cur->key, &p->key);
 		p->cfg_changed = !svc_config_equal(&p->cur->cfg, &p->cfg);
-		err = overrides_reread(m, p->id, &ov, &nov);
+		err = overrides_reread(a->m, p->id, &a->ov, &a->nov);
 		if (err) {
 			log_error("%s: cannot read the overrides of '%s': %s; nothing was changed",
-				  cfg->file, p->spec->name, strerror(-err));
-			goto out;
+				  a->cfg->file, p->spec->name, strerror(-err));
+			return err;
 		}
-		p->ov_changed = overrides_differ(p->spec, p->id, ov, nov);
+		p->ov_changed = overrides_differ(p->spec, p->id, a->ov, a->nov);
 	}
+	return 0;
+}
+
+/* Plan every service before writing anything: the salts, each service's change, the
+ * checks of the file against the live maps (VIPs, capacity, ids, backends of other
+ * services), then what differs. Returns 0, or -errno after saying why (nothing was
+ * changed). */
+static int apply_plan(struct apply_run *a)
+{
+	const struct canary_config *cfg = a->cfg;
+	unsigned int i, total_ov = 0;
+	int err = 0, e;
+
+	if (a->opts->salt_file) {
+		char why[1024];
+
+		err = salts_load(a->opts->salt_file, a->salts, why, sizeof(why));
+		if (err) {
+			log_error("%s; nothing was changed", why);
+			return err;
+		}
+	}
+	/* Every problem of the file is reported, not only the first. */
+	for (i = 0; i < cfg->nservices; i++) {
+		e = change_plan(a, i);
+		if (e)
+			err = e;
+		total_ov += cfg->services[i].noverrides;
+	}
+	if (total_ov > CANARY_MAX_OVERRIDES) {
+		log_error("%s: %u overrides in all; at most %d are supported", cfg->file, total_ov,
+			  CANARY_MAX_OVERRIDES);
+		err = -EINVAL;
+	}
+	e = ids_assign(a);
+	if (e)
+		err = e;
+	if (!err)
+		err =
+		    check_foreign_backends(a->m, cfg, a->changes, a->cur, a->ncur, a->opts->prune);
+	if (err) {
+		log_error("%s: nothing was changed", cfg->file);
+		return err;
+	}
+	return changes_detect(a);
+}
+
+/* ---- execution --------------------------------------------------------------------------- */
+
+/* Count the change and report it (one line); false when nothing is to be written (the
+ * service is unchanged, or this is a dry run). */
+static bool change_report(struct apply_run *a, const struct svc_change *p)
+{
+	const struct apply_opts *opts = a->opts;
+	const char *name = p->spec->name;
+	char what[256];
+
+	if (p->cur && !p->key_changed && !p->cfg_changed && !p->ov_changed) {
+		a->sum->unchanged++;
+		if (opts->out)
+			fprintf(opts->out, "%s: unchanged\n", name);
+		return false;
+	}
+	if (p->cur)
+		describe_change(&p->cur->cfg, &p->cfg, p->key_changed, p->ov_changed, what,
+				sizeof(what));
+	if (opts->out)
+		fprintf(opts->out, "%s: %s%s%s\n", name, opts->dry_run ? "would be " : "",
+			p->cur ? "changed: " : "created", p->cur ? what : "");
+	if (p->cur)
+		a->sum->changed++;
+	else
+		a->sum->created++;
+	return !opts->dry_run;
+}
+
+/* Add the file's overrides of the service, before its config swap can use them. */
+static int overrides_add(struct canary_maps *m, const struct svc_change *p)
+{
+	const struct service_spec *s = p->spec;
+	unsigned int j;
+
+	for (j = 0; j < s->noverrides; j++) {
+		struct override_key k;
+		struct override_value v = {.arm = (uint32_t)s->overrides[j].arm};
+
+		override_key_make(p->id, s->overrides[j].family, &s->overrides[j].addr,
+				  s->overrides[j].plen, &k);
+		if (bpf_map_update_elem(m->overrides, &k, &v, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Swap in service i's new config with one update, its per-backend counters following
+ * their backends. Never overwrites a change this apply has not seen (-ESTALE). */
+static int config_swap(struct apply_run *a, struct svc_change *p, unsigned int i)
+{
+	const struct service_spec *s = p->spec;
+	uint32_t gen = p->cur ? p->cur->cfg.generation : 0;
+	int err = 0;
+
+	if (p->cur)
+		err = backend_slots_follow(a->m, p->id, &p->cur->cfg, &p->cfg);
+	if (!err)
+		err = svc_config_publish(a->m, p->id, s->name, &p->cfg, gen);
+	if (err == -ESTALE)
+		log_error("%s:%d: services[%u]: '%s' changed while this apply ran (generation "
+			  "%u -> %u: canaryd may have rolled it back); it was left as it is; look "
+			  "at 'canaryctl status %s' and apply again",
+			  a->cfg->file, s->line, i, s->name, gen, p->cfg.generation, s->name);
+	return err;
+}
+
+/* Point the service's key at it and drop its old key. */
+static int service_key_move(struct canary_maps *m, const struct svc_change *p)
+{
+	struct svc_info info = {.id = p->id};
+
+	snprintf(info.name, sizeof(info.name), "%s", p->spec->name);
+	if (bpf_map_update_elem(m->services, &p->key, &info, BPF_ANY))
+		return -errno;
+	if (p->cur)
+		service_key_drop(m, &p->cur->key, p->id);
+	return 0;
+}
+
+/* Write service i's change, in the order that never exposes a half-made service: fresh
+ * counters, reply entries, new overrides, the config swap, the services key, then the
+ * removal of stale overrides and backends. */
+static int change_write(struct apply_run *a, struct svc_change *p, unsigned int i)
+{
+	struct canary_maps *m = a->m;
+	unsigned int j;
+	int err = 0;
+
+	if (!p->cur)
+		err = stats_reset(m, p->id);
+	if (err)
+		return err;
+	/* New or moved backends need their reply entries in the index before the
+	 * config swap below can send a flow to them. */
+	err = backends_upsert(m, p);
+	if (err > 0)
+		err = backend_index_publish(m);
+	if (!err)
+		err = overrides_add(m, p);
+	if (!err && p->cfg_changed)
+		err = config_swap(a, p, i);
+	if (!err && p->key_changed)
+		err = service_key_move(m, p);
+	if (!err)
+		err = overrides_reread(m, p->id, &a->ov, &a->nov);
+	if (err)
+		return err;
+	for (j = 0; j < a->nov; j++)
+		if (!ov_spec_present(p->spec, p->id, &a->ov[j].key, NULL))
+			bpf_map_delete_elem(m->overrides, &a->ov[j].key);
+	return backends_mark_draining(m, p->id, &p->cfg, &p->key);
+}
+
+/* Services in the maps that the file does not name: left as they are, or, with
+ * --prune, removed (their backends kept draining while flows use them). */
+static int services_prune(struct apply_run *a)
+{
+	const struct apply_opts *opts = a->opts;
+	struct canary_maps *m = a->m;
+	unsigned int i, j;
+	int err;
+
+	for (i = 0; i < a->ncur; i++) {
+		const struct service_state *s = &a->cur[i];
+
+		if (config_names(a->cfg, s->info.name))
+			continue;
+		if (!opts->prune) {
+			a->sum->kept++;
+			if (opts->out)
+				fprintf(opts->out,
+					"%s: not in %s, left as it is (--prune removes it)\n",
+					s->info.name, a->cfg->file);
+			continue;
+		}
+		a->sum->removed++;
+		if (opts->out)
+			fprintf(opts->out, "%s: %sremoved\n", s->info.name,
+				opts->dry_run ? "would be " : "");
+		if (opts->dry_run)
+			continue;
+		/* The key may already serve a service of this file (it took over the VIP). */
+		service_key_drop(m, &s->key, s->info.id);
+		bpf_map_delete_elem(m->svc_configs, &s->info.id);
+		err = overrides_reread(m, s->info.id, &a->ov, &a->nov);
+		if (err)
+			return err;
+		for (j = 0; j < a->nov; j++)
+			bpf_map_delete_elem(m->overrides, &a->ov[j].key);
+		err = backends_mark_draining(m, s->info.id, NULL, NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* After the services: record their salts, delete the reply entries no flow uses any
+ * more, rebuild the reply index and clear the port bits nothing needs. */
+static int apply_finish(struct apply_run *a)
+{
+	const struct apply_opts *opts = a->opts;
+	unsigned int i;
+	int err;
+
+	if (opts->dry_run)
+		return 0;
+	if (opts->salt_file) {
+		for (i = 0; i < a->cfg->nservices; i++)
+			salts_set(a->salts, a->changes[i].spec->name, a->changes[i].cfg.salt);
+		err = salts_save(opts->salt_file, a->salts);
+		if (err)
+			log_warn("cannot record the services' salts in %s: %s; they live in the maps "
+				 "only, and a fresh attach would draw new ones",
+				 opts->salt_file, strerror(-err));
+	}
+	err = backends_gc(a->m, &a->sum->drained, &a->sum->draining);
+	if (!err)
+		err = backend_index_publish(a->m);
+	if (!err)
+		err = ports_sync(a->m, NULL);
+	return err;
+}
+
+int config_apply(struct canary_maps *m, const struct canary_config *cfg,
+		 const struct apply_opts *opts, struct apply_summary *sum)
+{
+	struct apply_run a = {.m = m, .cfg = cfg, .opts = opts, .sum = sum};
+	unsigned int i;
+	int err;
+
+	memset(sum, 0, sizeof(*sum));
+	a.salts = calloc(1, sizeof(*a.salts));
+	if (!a.salts)
+		return -ENOMEM;
+	err = service_list(m, &a.cur, &a.ncur);
+	if (err) {
+		free(a.salts);
+		return err;
+	}
+	a.changes = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*a.changes));
+	if (!a.changes) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = apply_plan(&a);
+	if (err)
+		goto out;
 
 	/* Execute. Port filter bits for everything old and new go first. */
 	if (!opts->dry_run) {
@@ -618,169 +884,25 @@ int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 			goto fail;
 	}
 	for (i = 0; i < cfg->nservices; i++) {
-		struct plan *p = &plans[i];
-		const struct service_spec *s = p->spec;
-		char what[256];
-
-		if (p->cur && !p->key_changed && !p->cfg_changed && !p->ov_changed) {
-			sum->unchanged++;
-			if (opts->out)
-				fprintf(opts->out, "%s: unchanged\n", s->name);
+		if (!change_report(&a, &a.changes[i]))
 			continue;
-		}
-		if (p->cur)
-			describe_change(&p->cur->cfg, &p->cfg, p->key_changed, p->ov_changed, what,
-					sizeof(what));
-		if (opts->out)
-			fprintf(opts->out, "%s: %s%s%s\n", s->name,
-				opts->dry_run ? "would be " : "", p->cur ? "changed: " : "created",
-				p->cur ? what : "");
-		if (p->cur)
-			sum->changed++;
-		else
-			sum->created++;
-		if (opts->dry_run)
-			continue;
-
-		if (!p->cur) {
-			err = stats_reset(m, p->id);
-			if (err)
-				goto fail;
-		}
-		/* New or moved backends need their reply entries in the index before the
-		 * config swap below can send a flow to them. */
-		err = backends_upsert(m, p);
-		if (err > 0)
-			err = backend_index_publish(m);
-		if (err)
-			goto fail;
-		for (j = 0; j < s->noverrides; j++) {
-			struct override_key k;
-			struct override_value v = {.arm = (uint32_t)s->overrides[j].arm};
-
-			override_key_make(p->id, s->overrides[j].family, &s->overrides[j].addr,
-					  s->overrides[j].plen, &k);
-			if (bpf_map_update_elem(m->overrides, &k, &v, BPF_ANY)) {
-				err = -errno;
-				goto fail;
-			}
-		}
-		if (p->cfg_changed) {
-			if (p->cur)
-				err = backend_slots_follow(m, p->id, &p->cur->cfg, &p->cfg);
-			if (!err)
-				err = svc_config_publish(m, p->id, s->name, &p->cfg,
-							 p->cur ? p->cur->cfg.generation : 0);
-			if (err == -ESTALE) {
-				/* Never overwrite a change this apply has not seen. */
-				log_error("%s:%d: services[%u]: '%s' changed while this apply ran "
-					  "(generation %u -> %u: canaryd may have rolled it back); "
-					  "it was left as it is; look at 'canaryctl status %s' and "
-					  "apply again",
-					  cfg->file, s->line, i, s->name,
-					  p->cur ? p->cur->cfg.generation : 0, p->cfg.generation,
-					  s->name);
-				goto fail;
-			}
-			if (err)
-				goto fail;
-		}
-		if (p->key_changed) {
-			struct svc_info info = {.id = p->id};
-
-			snprintf(info.name, sizeof(info.name), "%s", s->name);
-			if (bpf_map_update_elem(m->services, &p->key, &info, BPF_ANY)) {
-				err = -errno;
-				goto fail;
-			}
-			/* The old key may already be another service's (VIPs moved around). */
-			if (p->cur) {
-				struct svc_info now;
-
-				if (bpf_map_lookup_elem(m->services, &p->cur->key, &now) == 0 &&
-				    now.id == p->id)
-					bpf_map_delete_elem(m->services, &p->cur->key);
-			}
-		}
-		err = overrides_reread(m, p->id, &ov, &nov);
-		if (err)
-			goto fail;
-		for (j = 0; j < nov; j++)
-			if (!ov_spec_present(s, p->id, &ov[j].key, NULL))
-				bpf_map_delete_elem(m->overrides, &ov[j].key);
-		err = backends_mark_draining(m, p->id, &p->cfg, &p->key);
+		err = change_write(&a, &a.changes[i], i);
 		if (err)
 			goto fail;
 	}
-
-	/* Services in the maps that the file does not name. */
-	for (i = 0; i < ncur; i++) {
-		bool named = false;
-
-		for (j = 0; j < cfg->nservices; j++)
-			if (!strcmp(cfg->services[j].name, cur[i].info.name))
-				named = true;
-		if (named)
-			continue;
-		if (!opts->prune) {
-			sum->kept++;
-			if (opts->out)
-				fprintf(opts->out, "%s: not in %s, left as it is (--prune removes it)\n",
-					cur[i].info.name, cfg->file);
-			continue;
-		}
-		sum->removed++;
-		if (opts->out)
-			fprintf(opts->out, "%s: %sremoved\n", cur[i].info.name,
-				opts->dry_run ? "would be " : "");
-		if (opts->dry_run)
-			continue;
-		/* The key may already serve a service of this file (it took over the VIP). */
-		{
-			struct svc_info now;
-
-			if (bpf_map_lookup_elem(m->services, &cur[i].key, &now) == 0 &&
-			    now.id == cur[i].info.id)
-				bpf_map_delete_elem(m->services, &cur[i].key);
-		}
-		bpf_map_delete_elem(m->svc_configs, &cur[i].info.id);
-		err = overrides_reread(m, cur[i].info.id, &ov, &nov);
-		if (err)
-			goto fail;
-		for (j = 0; j < nov; j++)
-			bpf_map_delete_elem(m->overrides, &ov[j].key);
-		err = backends_mark_draining(m, cur[i].info.id, NULL, NULL);
-		if (err)
-			goto fail;
-	}
-	if (!opts->dry_run && opts->salt_file) {
-		for (i = 0; i < cfg->nservices; i++)
-			salts_set(salts, plans[i].spec->name, plans[i].cfg.salt);
-		err = salts_save(opts->salt_file, salts);
-		if (err)
-			log_warn("cannot record the services' salts in %s: %s; they live in the maps "
-				 "only, and a fresh attach would draw new ones",
-				 opts->salt_file, strerror(-err));
-	}
-	if (!opts->dry_run) {
-		err = backends_gc(m, &sum->drained, &sum->draining);
-		if (!err)
-			err = backend_index_publish(m);
-		if (!err)
-			err = ports_sync(m, NULL);
-		if (err)
-			goto fail;
-	}
-	err = 0;
-	goto out;
+	err = services_prune(&a);
+	if (!err)
+		err = apply_finish(&a);
+	if (!err)
+		goto out;
 fail:
 	log_error("applying %s failed part-way: %s; the services reported above were changed, "
 		  "re-run the same apply to finish",
 		  cfg->file, strerror(-err));
 out:
-	free(cur);
-	free(plans);
-	free(ov);
-	free(salts);
+	free(a.cur);
+	free(a.changes);
+	free(a.ov);
+	free(a.salts);
 	return err;
 }

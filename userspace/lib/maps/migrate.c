@@ -39,7 +39,7 @@ int migrate_pinned_abi(const char *root, uint32_t *abi)
 	__u8 buf[256];
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", root, CANARY_STR(CANARY_MAP_META));
+	snprintf(path, sizeof(path), "%s/%s", root, CANARY_MAP_NAME(meta));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
@@ -63,7 +63,7 @@ int migrate_open_old(const char *root, struct canary_maps *old)
 
 		snprintf(path, sizeof(path), "%s/%s", root, d->name);
 		*canary_map_fd(old, d) = bpf_obj_get(path);
-		if (*canary_map_fd(old, d) < 0 && strcmp(d->name, CANARY_STR(CANARY_MAP_PENDING))) {
+		if (*canary_map_fd(old, d) < 0 && strcmp(d->name, CANARY_MAP_NAME(pending))) {
 			int err = -errno;
 
 			log_error("cannot open the old pin %s: %s", path, strerror(errno));
@@ -99,29 +99,32 @@ static int copy_entries(int from, int to, size_t ksize, size_t vsize, unsigned i
 	return err;
 }
 
-int migrate_config(struct canary_maps *old, struct canary_maps *new, uint32_t pending_capacity,
-		   struct migrate_result *r)
+/* meta: the old settings, this ABI, the new table's size. */
+static int migrate_meta(struct canary_maps *old, struct canary_maps *new, uint32_t pending_capacity)
+{
+	struct canary_meta meta = {};
+	__u8 buf[256] = {};
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(old->meta, &zero, buf))
+		return -errno;
+	memcpy(&meta, buf, ABI1_META_SIZE);
+	meta.abi_version = CANARY_ABI_VERSION;
+	meta.pending_capacity = pending_capacity;
+	if (bpf_map_update_elem(new->meta, &zero, &meta, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Services and their configs, generations kept (canaryd tracks them). */
+static int migrate_services(struct canary_maps *old, struct canary_maps *new,
+			    struct migrate_result *r)
 {
 	struct canary_endpoint key, next;
-	struct canary_meta meta = {};
-	struct port_kinds *pk;
 	void *prev = NULL;
 	__u32 zero = 0;
 	int err;
 
-	/* meta: the old settings, this ABI, the new table's size. */
-	{
-		__u8 buf[256] = {};
-
-		if (bpf_map_lookup_elem(old->meta, &zero, buf))
-			return -errno;
-		memcpy(&meta, buf, ABI1_META_SIZE);
-		meta.abi_version = CANARY_ABI_VERSION;
-		meta.pending_capacity = pending_capacity;
-		if (bpf_map_update_elem(new->meta, &zero, &meta, BPF_ANY))
-			return -errno;
-	}
-	/* Services and their configs, generations kept (canaryd tracks them). */
 	while (bpf_map_get_next_key(old->services, prev, &next) == 0) {
 		struct svc_info info;
 		struct svc_config cfg;
@@ -149,8 +152,16 @@ int migrate_config(struct canary_maps *old, struct canary_maps *new, uint32_t pe
 		if (err)
 			return err;
 	}
-	/* Backends, with the interface that faces each, then the reply index. */
-	prev = NULL;
+	return 0;
+}
+
+/* Backends, with the interface that faces each (new in this ABI). */
+static int migrate_backends(struct canary_maps *old, struct canary_maps *new,
+			    struct migrate_result *r)
+{
+	struct canary_endpoint key, next;
+	void *prev = NULL;
+
 	while (bpf_map_get_next_key(old->backends, prev, &next) == 0) {
 		struct backend_info v = {};
 		__u8 buf[256];
@@ -166,11 +177,27 @@ int migrate_config(struct canary_maps *old, struct canary_maps *new, uint32_t pe
 			return -errno;
 		r->backends++;
 	}
-	err = backend_index_publish(new);
-	if (err)
-		return err;
-	err = copy_entries(old->overrides, new->overrides, sizeof(struct override_key),
-			   sizeof(struct override_value), NULL);
+	return 0;
+}
+
+int migrate_config(struct canary_maps *old, struct canary_maps *new, uint32_t pending_capacity,
+		   struct migrate_result *r)
+{
+	struct port_kinds *pk;
+	__u32 zero = 0;
+	int err;
+
+	err = migrate_meta(old, new, pending_capacity);
+	if (!err)
+		err = migrate_services(old, new, r);
+	if (!err)
+		err = migrate_backends(old, new, r);
+	/* Then the reply index, built from the backends. */
+	if (!err)
+		err = backend_index_publish(new);
+	if (!err)
+		err = copy_entries(old->overrides, new->overrides, sizeof(struct override_key),
+				   sizeof(struct override_value), NULL);
 	if (err)
 		return err;
 	pk = malloc(sizeof(*pk));

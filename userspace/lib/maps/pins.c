@@ -19,28 +19,15 @@
 #include "base/safedir.h"
 #include "base/util.h"
 
-const struct canary_map_desc canary_map_descs[] = {
-	{CANARY_STR(CANARY_MAP_META), sizeof(struct canary_meta), offsetof(struct canary_maps, meta)},
-	{CANARY_STR(CANARY_MAP_SERVICES), sizeof(struct svc_info),
-	 offsetof(struct canary_maps, services)},
-	{CANARY_STR(CANARY_MAP_SVC_CONFIGS), 0, offsetof(struct canary_maps, svc_configs)},
-	{CANARY_STR(CANARY_MAP_BACKENDS), sizeof(struct backend_info),
-	 offsetof(struct canary_maps, backends)},
-	{CANARY_STR(CANARY_MAP_BACKEND_INDEX), 0, offsetof(struct canary_maps, backend_index)},
-	{CANARY_STR(CANARY_MAP_OVERRIDES), sizeof(struct override_value),
-	 offsetof(struct canary_maps, overrides)},
-	{CANARY_STR(CANARY_MAP_FLOWS), sizeof(struct flow_state), offsetof(struct canary_maps, flows)},
-	{CANARY_STR(CANARY_MAP_PENDING), sizeof(struct flow_state),
-	 offsetof(struct canary_maps, pending)},
-	{CANARY_STR(CANARY_MAP_ARM_STATS), sizeof(struct arm_stats),
-	 offsetof(struct canary_maps, arm_stats)},
-	{CANARY_STR(CANARY_MAP_BACKEND_STATS), sizeof(struct backend_stats),
-	 offsetof(struct canary_maps, backend_stats)},
-	{CANARY_STR(CANARY_MAP_REASONS), sizeof(struct reason_stats),
-	 offsetof(struct canary_maps, reasons)},
-	{CANARY_STR(CANARY_MAP_PORTS), sizeof(struct port_kinds), offsetof(struct canary_maps, ports)},
-	{CANARY_STR(CANARY_MAP_CLOCK), sizeof(struct canary_clock), offsetof(struct canary_maps, clock)},
-};
+#define CANARY__VALUE_SIZE_PLAIN(type) sizeof(type)
+#define CANARY__VALUE_SIZE_OUTER(type) 0
+#define CANARY__MAP_DESC(map, kind, type, text)                                                    \
+	[CANARY_MAP_ID_##map] = {.name = #map,                                                     \
+				 .value_size = CANARY__VALUE_SIZE_##kind(type),                    \
+				 .offset = offsetof(struct canary_maps, map),                      \
+				 .about = text},
+const struct canary_map_desc canary_map_descs[CANARY_MAP_COUNT] = {CANARY_MAPS(CANARY__MAP_DESC)};
+#undef CANARY__MAP_DESC
 const unsigned int canary_map_count = ARRAY_SIZE(canary_map_descs);
 
 int bpffs_ensure(void)
@@ -65,7 +52,7 @@ int canary_pins_exist(const char *root)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", root, CANARY_STR(CANARY_MAP_META));
+	snprintf(path, sizeof(path), "%s/%s", root, CANARY_MAP_NAME(meta));
 	return access(path, F_OK) == 0;
 }
 
@@ -165,7 +152,7 @@ int canary_maps_open(struct canary_maps *m, const char *root)
 
 	err = canary_meta_read(m, &meta);
 	if (err) {
-		log_error("cannot read %s/%s: %s", root, CANARY_STR(CANARY_MAP_META), strerror(-err));
+		log_error("cannot read %s/%s: %s", root, CANARY_MAP_NAME(meta), strerror(-err));
 		goto fail;
 	}
 	if (meta.abi_version != CANARY_ABI_VERSION) {

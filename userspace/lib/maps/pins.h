@@ -8,31 +8,27 @@
 #include <stdint.h>
 #include "xdp_canary.h"
 
+/* The maps' fds, one field per map of CANARY_MAPS (xdp_canary.h), named as the map. */
 struct canary_maps {
 	char root[PATH_MAX];
-	int meta;
-	int services;
-	int svc_configs;
-	int backends;
-	int backend_index;
-	int overrides;
-	int flows;
-	int pending;
-	int arm_stats;
-	int backend_stats;
-	int reasons;
-	int ports;
-	int clock;
+#define CANARY__MAP_FD(name, kind, value, about) int name;
+	CANARY_MAPS(CANARY__MAP_FD)
+#undef CANARY__MAP_FD
 };
 
-/* Name, expected value size and place in struct canary_maps of every pinned map. */
+/* Name, expected value size and place in struct canary_maps of every pinned map, made
+ * from CANARY_MAPS and indexed by CANARY_MAP_ID_<name>. */
 struct canary_map_desc {
-	const char *name;
+	const char *name;    /* the map's name, also its pin file name */
 	uint32_t value_size; /* 0 = not checked (map-in-map values are ids) */
 	size_t offset;
+	const char *about; /* one line: what it holds */
 };
-extern const struct canary_map_desc canary_map_descs[];
+extern const struct canary_map_desc canary_map_descs[CANARY_MAP_COUNT];
 extern const unsigned int canary_map_count;
+
+/* The pin file name of a map of CANARY_MAPS: CANARY_MAP_NAME(meta) is "meta". */
+#define CANARY_MAP_NAME(map) (canary_map_descs[CANARY_MAP_ID_##map].name)
 
 static inline int *canary_map_fd(struct canary_maps *m, const struct canary_map_desc *d)
 {

@@ -112,18 +112,12 @@ void override_key_make(uint32_t svc_id, int family, const union canary_addr *add
 void override_key_parse(const struct override_key *key, int *family, union canary_addr *addr,
 			int *plen)
 {
-	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	__u8 fam;
+	__u32 bits;
 
-	memset(addr, 0, sizeof(*addr));
-	if (key->prefixlen >= 32 + 96 && !memcmp(key->addr, v4mapped, 12)) {
-		*family = CANARY_AF_INET;
-		memcpy(&addr->v4, &key->addr[12], 4);
-		*plen = key->prefixlen - 32 - 96;
-	} else {
-		*family = CANARY_AF_INET6;
-		memcpy(addr->bytes, key->addr, 16);
-		*plen = key->prefixlen - 32;
-	}
+	canary_override_key_parse(key, &fam, addr, &bits);
+	*family = fam;
+	*plen = (int)bits;
 }
 
 int service_overrides(struct canary_maps *m, uint32_t id, struct override_entry **out,

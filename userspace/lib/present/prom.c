@@ -26,6 +26,28 @@ static void per_arm(FILE *f, const struct prom_service *s, unsigned int n, const
 				*(unsigned long long *)((const char *)&s[i].arm[arm] + off));
 }
 
+/* One counter per service with a rollout, business metric and arm: its successes, or
+ * its trials. */
+static void per_metric(FILE *f, const struct prom_service *s, unsigned int n, const char *name,
+		       bool trials)
+{
+	unsigned int i, k;
+	int arm;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; s[i].rollout && k < s[i].rollout->plan.nmetrics; k++) {
+			const struct metric_state *m = &s[i].rollout->metrics[k];
+
+			for (arm = 0; arm < CANARY_ARMS; arm++)
+				fprintf(f, P "%s{service=\"%s\",arm=\"%s\",metric=\"%s\"} %llu\n",
+					name, s[i].svc->info.name, arm_name(arm),
+					s[i].rollout->plan.metrics[k].name,
+					(unsigned long long)(trials ? m->trials[arm]
+								    : m->successes[arm]));
+		}
+	}
+}
+
 static void histogram(FILE *f, const struct prom_service *s, unsigned int n, const char *name,
 		      const char *help, size_t hist_off, size_t sum_off, size_t count_off)
 {
@@ -58,8 +80,9 @@ static void histogram(FILE *f, const struct prom_service *s, unsigned int n, con
 	}
 }
 
-void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
-		const struct reason_stats *reasons, const struct prom_agent *agent)
+/* The data plane's counters of each service and arm: traffic, flows, health events,
+ * HTTP classes, and the TTFB and handshake histograms. */
+static void write_arms(FILE *f, const struct prom_service *s, unsigned int n)
 {
 	static const char *cls[CANARY_HTTP_CLASSES] = {"unparsed", "1xx", "2xx", "3xx", "4xx",
 						       "5xx"};
@@ -76,8 +99,7 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 		{"http_5xx", offsetof(struct arm_stats, http_class[5])},
 		{"errored_flow", offsetof(struct arm_stats, errored_flows)},
 	};
-	unsigned int i, k;
-	int arm, ph;
+	unsigned int k;
 
 	head(f, "packets_total", "counter", "Packets through the splitter, by arm and direction.");
 	per_arm(f, s, n, "packets_total", ",direction=\"to_backend\"",
@@ -124,6 +146,12 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 		  offsetof(struct arm_stats, handshake_hist),
 		  offsetof(struct arm_stats, handshake_sum_us),
 		  offsetof(struct arm_stats, handshake_count));
+}
+
+/* Each service's weight as set, and its canary share as measured. */
+static void write_weights(FILE *f, const struct prom_service *s, unsigned int n)
+{
+	unsigned int i;
 
 	head(f, "canary_weight_ratio", "gauge", "Canary weight set in the data plane (0..1).");
 	for (i = 0; i < n; i++)
@@ -138,6 +166,15 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 		else
 			fprintf(f, "%.6g\n", s[i].share);
 	}
+}
+
+/* The rollouts: phase, step, evidence, business metrics, weight changes, and the
+ * services whose saved state is invalid. */
+static void write_rollouts(FILE *f, const struct prom_service *s, unsigned int n,
+			   const struct prom_agent *agent)
+{
+	unsigned int i, k;
+	int ph;
 
 	head(f, "rollout_phase", "gauge", "1 for the rollout's current phase.");
 	for (i = 0; i < n; i++) {
@@ -176,21 +213,9 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 				s[i].svc->info.name, s[i].rollout->checks[k].name,
 				1 / s[i].rollout->checks[k].cfg.rollback.alpha);
 	head(f, "metric_successes_total", "counter", "Business-metric successes per arm.");
-	for (i = 0; i < n; i++)
-		for (k = 0; s[i].rollout && k < s[i].rollout->plan.nmetrics; k++)
-			for (arm = 0; arm < CANARY_ARMS; arm++)
-				fprintf(f, P "metric_successes_total{service=\"%s\",arm=\"%s\",metric=\"%s\"} %llu\n",
-					s[i].svc->info.name, arm_name(arm),
-					s[i].rollout->plan.metrics[k].name,
-					(unsigned long long)s[i].rollout->metrics[k].successes[arm]);
+	per_metric(f, s, n, "metric_successes_total", false);
 	head(f, "metric_trials_total", "counter", "Business-metric trials per arm.");
-	for (i = 0; i < n; i++)
-		for (k = 0; s[i].rollout && k < s[i].rollout->plan.nmetrics; k++)
-			for (arm = 0; arm < CANARY_ARMS; arm++)
-				fprintf(f, P "metric_trials_total{service=\"%s\",arm=\"%s\",metric=\"%s\"} %llu\n",
-					s[i].svc->info.name, arm_name(arm),
-					s[i].rollout->plan.metrics[k].name,
-					(unsigned long long)s[i].rollout->metrics[k].trials[arm]);
+	per_metric(f, s, n, "metric_trials_total", true);
 	head(f, "weight_changes_total", "counter",
 	     "Weight changes seen by the agent, by reason (since it started).");
 	for (i = 0; i < n; i++)
@@ -198,6 +223,12 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 			fprintf(f, P "weight_changes_total{service=\"%s\",reason=\"%s\"} %llu\n",
 				s[i].svc->info.name, weight_reason_names[k],
 				(unsigned long long)s[i].weight_changes[k]);
+}
+
+/* The fast path's reason counters and canaryd's own. */
+static void write_agent(FILE *f, const struct reason_stats *reasons, const struct prom_agent *agent)
+{
+	unsigned int k;
 
 	head(f, "reason_packets_total", "counter",
 	     "Packets the fast path did not forward itself, and forwarding verdicts, by reason.");
@@ -212,4 +243,13 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 	fprintf(f, P "agent_sweeps_total %llu\n", (unsigned long long)agent->sweeps);
 	head(f, "agent_expired_flows_total", "counter", "Expired flows removed by the sweeper.");
 	fprintf(f, P "agent_expired_flows_total %llu\n", (unsigned long long)agent->swept_flows);
+}
+
+void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
+		const struct reason_stats *reasons, const struct prom_agent *agent)
+{
+	write_arms(f, s, n);
+	write_weights(f, s, n);
+	write_rollouts(f, s, n, agent);
+	write_agent(f, reasons, agent);
 }

@@ -121,15 +121,79 @@ static const char *override_prefix(const struct override_entry *e, char *buf, si
 	return buf;
 }
 
+/* One backend's counters (canaryctl status --json). */
+static struct json_object *backend_json(struct canary_maps *m, const struct service_state *s,
+					int arm, unsigned int i)
+{
+	struct json_object *jbe = json_object_new_object();
+	struct backend_stats b;
+	char ep[80];
+
+	backend_stats_read(m, s->info.id, arm, i, &b);
+	backend_name(&s->key, &s->cfg.backends[arm][i], ep, sizeof(ep));
+	json_object_object_add(jbe, "address", json_object_new_string(ep));
+	json_object_object_add(jbe, "flows", json_object_new_int64(b.flows));
+	json_object_object_add(jbe, "packets", json_object_new_int64(b.fwd_packets));
+	json_object_object_add(jbe, "bytes", json_object_new_int64(b.fwd_bytes));
+	json_object_object_add(jbe, "errored_flows", json_object_new_int64(b.errored_flows));
+	json_object_object_add(jbe, "backend_resets", json_object_new_int64(b.backend_resets));
+	json_object_object_add(jbe, "syn_retransmits", json_object_new_int64(b.syn_retransmits));
+	json_object_object_add(jbe, "syn_unanswered", json_object_new_int64(b.syn_unanswered));
+	json_object_object_add(jbe, "icmp_errors", json_object_new_int64(b.icmp_errors));
+	json_object_object_add(jbe, "http_responses", json_object_new_int64(b.http_responses));
+	json_object_object_add(jbe, "http_5xx", json_object_new_int64(b.http_5xx));
+	return jbe;
+}
+
+/* One arm's counters, signals and backends. */
+static struct json_object *arm_json(struct canary_maps *m, const struct service_state *s, int arm)
+{
+	struct json_object *ja = json_object_new_object(), *jb = json_object_new_array();
+	struct arm_stats a;
+	unsigned int i;
+
+	arm_stats_read(m, s->info.id, arm, &a);
+	json_object_object_add(ja, "packets", json_object_new_int64(a.fwd_packets + a.rev_packets));
+	json_object_object_add(ja, "bytes", json_object_new_int64(a.fwd_bytes + a.rev_bytes));
+	json_object_object_add(ja, "flows", json_object_new_int64(a.flows));
+	json_object_object_add(ja, "fwd_packets", json_object_new_int64(a.fwd_packets));
+	json_object_object_add(ja, "fwd_bytes", json_object_new_int64(a.fwd_bytes));
+	json_object_object_add(ja, "rev_packets", json_object_new_int64(a.rev_packets));
+	json_object_object_add(ja, "rev_bytes", json_object_new_int64(a.rev_bytes));
+	json_object_object_add(ja, "signals", status_signals_json(&a));
+	for (i = 0; i < s->cfg.nbackends[arm]; i++)
+		json_object_array_add(jb, backend_json(m, s, arm, i));
+	json_object_object_add(ja, "backends", jb);
+	return ja;
+}
+
+/* The service's overrides as [{prefix, arm}]. */
+static struct json_object *overrides_json(struct canary_maps *m, const struct service_state *s)
+{
+	struct json_object *jov = json_object_new_array();
+	struct override_entry *ov = NULL;
+	unsigned int nov = 0, i;
+
+	service_overrides(m, s->info.id, &ov, &nov);
+	for (i = 0; i < nov; i++) {
+		struct json_object *jo = json_object_new_object();
+		char p[CANARY_ADDRSTRLEN + 8];
+
+		json_object_object_add(
+		    jo, "prefix", json_object_new_string(override_prefix(&ov[i], p, sizeof(p))));
+		json_object_object_add(jo, "arm", json_object_new_string(arm_name(ov[i].val.arm)));
+		json_object_array_add(jov, jo);
+	}
+	free(ov);
+	return jov;
+}
+
 /* One service with per-arm and per-backend counters (canaryctl status --json). */
 static struct json_object *status_service_json(struct canary_maps *m,
 					       const struct service_state *s)
 {
 	struct json_object *j = json_object_new_object(), *arms = json_object_new_object();
-	struct json_object *jov = json_object_new_array();
-	struct override_entry *ov = NULL;
 	char buf[CANARY_ADDRSTRLEN];
-	unsigned int nov = 0, i;
 	int arm;
 
 	json_object_object_add(j, "name", json_object_new_string(s->info.name));
@@ -146,62 +210,10 @@ static struct json_object *status_service_json(struct canary_maps *m,
 	json_object_object_add(j, "generation", json_object_new_int64(s->cfg.generation));
 	json_object_object_add(j, "http",
 			       json_object_new_boolean(s->cfg.flags & CANARY_SVC_F_HTTP));
-
-	for (arm = 0; arm < CANARY_ARMS; arm++) {
-		struct json_object *ja = json_object_new_object(), *jb = json_object_new_array();
-		struct arm_stats a;
-
-		arm_stats_read(m, s->info.id, arm, &a);
-		json_object_object_add(ja, "packets",
-				       json_object_new_int64(a.fwd_packets + a.rev_packets));
-		json_object_object_add(ja, "bytes", json_object_new_int64(a.fwd_bytes + a.rev_bytes));
-		json_object_object_add(ja, "flows", json_object_new_int64(a.flows));
-		json_object_object_add(ja, "fwd_packets", json_object_new_int64(a.fwd_packets));
-		json_object_object_add(ja, "fwd_bytes", json_object_new_int64(a.fwd_bytes));
-		json_object_object_add(ja, "rev_packets", json_object_new_int64(a.rev_packets));
-		json_object_object_add(ja, "rev_bytes", json_object_new_int64(a.rev_bytes));
-		json_object_object_add(ja, "signals", status_signals_json(&a));
-		for (i = 0; i < s->cfg.nbackends[arm]; i++) {
-			struct json_object *jbe = json_object_new_object();
-			struct backend_stats b;
-			char ep[80];
-
-			backend_stats_read(m, s->info.id, arm, i, &b);
-			backend_name(&s->key, &s->cfg.backends[arm][i], ep, sizeof(ep));
-			json_object_object_add(jbe, "address", json_object_new_string(ep));
-			json_object_object_add(jbe, "flows", json_object_new_int64(b.flows));
-			json_object_object_add(jbe, "packets", json_object_new_int64(b.fwd_packets));
-			json_object_object_add(jbe, "bytes", json_object_new_int64(b.fwd_bytes));
-			json_object_object_add(jbe, "errored_flows", json_object_new_int64(b.errored_flows));
-			json_object_object_add(jbe, "backend_resets",
-					       json_object_new_int64(b.backend_resets));
-			json_object_object_add(jbe, "syn_retransmits",
-					       json_object_new_int64(b.syn_retransmits));
-			json_object_object_add(jbe, "syn_unanswered",
-					       json_object_new_int64(b.syn_unanswered));
-			json_object_object_add(jbe, "icmp_errors", json_object_new_int64(b.icmp_errors));
-			json_object_object_add(jbe, "http_responses",
-					       json_object_new_int64(b.http_responses));
-			json_object_object_add(jbe, "http_5xx", json_object_new_int64(b.http_5xx));
-			json_object_array_add(jb, jbe);
-		}
-		json_object_object_add(ja, "backends", jb);
-		json_object_object_add(arms, arm_name(arm), ja);
-	}
+	for (arm = 0; arm < CANARY_ARMS; arm++)
+		json_object_object_add(arms, arm_name(arm), arm_json(m, s, arm));
 	json_object_object_add(j, "arms", arms);
-
-	service_overrides(m, s->info.id, &ov, &nov);
-	for (i = 0; i < nov; i++) {
-		struct json_object *jo = json_object_new_object();
-		char p[CANARY_ADDRSTRLEN + 8];
-
-		json_object_object_add(jo, "prefix",
-				       json_object_new_string(override_prefix(&ov[i], p, sizeof(p))));
-		json_object_object_add(jo, "arm", json_object_new_string(arm_name(ov[i].val.arm)));
-		json_object_array_add(jov, jo);
-	}
-	free(ov);
-	json_object_object_add(j, "overrides", jov);
+	json_object_object_add(j, "overrides", overrides_json(m, s));
 	return j;
 }
 
@@ -384,6 +396,101 @@ struct json_object *status_rates_json(const struct arm_stats *now, const struct 
 	return j;
 }
 
+/* status --json: every service of list (with rates when before holds a first reading
+ * taken dt seconds ago), and the reason counters. */
+static void show_json(struct canary_maps *m, const struct service_state *list, unsigned int n,
+		      struct arm_stats (*before)[CANARY_ARMS], double dt, FILE *f)
+{
+	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	unsigned int i;
+	int arm;
+
+	for (i = 0; i < n; i++) {
+		struct json_object *js = status_service_json(m, &list[i]), *arms;
+
+		if (before && json_object_object_get_ex(js, "arms", &arms)) {
+			for (arm = 0; arm < CANARY_ARMS; arm++) {
+				struct json_object *ja;
+				struct arm_stats now;
+
+				arm_stats_read(m, list[i].info.id, arm, &now);
+				if (json_object_object_get_ex(arms, arm_name(arm), &ja))
+					json_object_object_add(
+					    ja, "rates",
+					    status_rates_json(&now, &before[i][arm], dt));
+			}
+		}
+		json_object_array_add(arr, js);
+	}
+	if (before)
+		json_object_object_add(root, "rate_window_s", json_object_new_double(dt));
+	json_object_object_add(root, "services", arr);
+	json_object_object_add(root, "reasons", status_reasons_json(m));
+	fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	json_object_put(root);
+}
+
+/* One line of rates per arm since the first reading, dt seconds ago. */
+static void print_rates(struct canary_maps *m, const struct service_state *s,
+			const struct arm_stats *before, double dt, FILE *f)
+{
+	int arm;
+
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		struct arm_stats now;
+		struct arm_rates r;
+
+		arm_stats_read(m, s->info.id, arm, &now);
+		arm_rates_of(&now, &before[arm], dt, &r);
+		fprintf(f,
+			"  rates   %-7s %9.1f pkt/s %8.1f flows/s %8.1f req/s %7.1f "
+			"errored flows/s %7.1f 5xx/s  (over %.1f s)\n",
+			arm_name(arm), r.packets, r.flows, r.requests, r.errored_flows, r.http_5xx,
+			dt);
+	}
+}
+
+/* The reason counters that are not zero, on one line. */
+static void print_reasons(struct canary_maps *m, FILE *f)
+{
+	struct reason_stats r;
+	bool any = false;
+	unsigned int i;
+
+	reasons_read(m, &r);
+	for (i = 0; i < reason_field_count; i++) {
+		__u64 v = *(__u64 *)((char *)&r + reason_fields[i].offset);
+
+		if (!v)
+			continue;
+		fprintf(f, "%s%s %llu", any ? ", " : "\nreasons: ", reason_fields[i].name,
+			(unsigned long long)v);
+		any = true;
+	}
+	if (any)
+		fputc('\n', f);
+}
+
+/* status as text: every service of list (all = it is every service: the reasons
+ * follow). */
+static void show_text(struct canary_maps *m, const struct service_state *list, unsigned int n,
+		      bool all, struct arm_stats (*before)[CANARY_ARMS], double dt, FILE *f)
+{
+	unsigned int i;
+
+	if (!n)
+		fprintf(f, "no services configured; apply a file with 'canaryctl apply -f FILE'\n");
+	for (i = 0; i < n; i++) {
+		print_service(m, &list[i], f);
+		if (before)
+			print_rates(m, &list[i], before[i], dt, f);
+		if (i + 1 < n)
+			fputc('\n', f);
+	}
+	if (all)
+		print_reasons(m, f);
+}
+
 int status_show(struct canary_maps *m, const char *name, bool json, double rate_window_s,
 		FILE *f)
 {
@@ -408,8 +515,11 @@ int status_show(struct canary_maps *m, const char *name, bool json, double rate_
 	/* Rates need two readings: take one now, the second while printing. */
 	if (rate_window_s > 0) {
 		before = calloc(n ? n : 1, sizeof(*before));
-		if (!before)
+		if (!before) {
+			if (!name)
+				free(list);
 			return -ENOMEM;
+		}
 		for (i = 0; i < n; i++)
 			for (arm = 0; arm < CANARY_ARMS; arm++)
 				arm_stats_read(m, list[i].info.id, arm, &before[i][arm]);
@@ -417,71 +527,10 @@ int status_show(struct canary_maps *m, const char *name, bool json, double rate_
 		usleep((useconds_t)(rate_window_s * 1e6));
 		dt = (now_ns() - t0) / 1e9;
 	}
-	if (json) {
-		struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
-
-		for (i = 0; i < n; i++) {
-			struct json_object *js = status_service_json(m, &list[i]), *arms;
-
-			if (before && json_object_object_get_ex(js, "arms", &arms)) {
-				for (arm = 0; arm < CANARY_ARMS; arm++) {
-					struct json_object *ja;
-					struct arm_stats now;
-
-					arm_stats_read(m, list[i].info.id, arm, &now);
-					if (json_object_object_get_ex(arms, arm_name(arm), &ja))
-						json_object_object_add(
-							ja, "rates",
-							status_rates_json(&now, &before[i][arm], dt));
-				}
-			}
-			json_object_array_add(arr, js);
-		}
-		if (before)
-			json_object_object_add(root, "rate_window_s", json_object_new_double(dt));
-		json_object_object_add(root, "services", arr);
-		json_object_object_add(root, "reasons", status_reasons_json(m));
-		fprintf(f, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
-		json_object_put(root);
-	} else {
-		struct reason_stats r;
-		bool any = false;
-
-		if (!n)
-			fprintf(f, "no services configured; apply a file with 'canaryctl apply -f "
-				   "FILE'\n");
-		for (i = 0; i < n; i++) {
-			print_service(m, &list[i], f);
-			for (arm = 0; before && arm < CANARY_ARMS; arm++) {
-				struct arm_stats now;
-				struct arm_rates r;
-
-				arm_stats_read(m, list[i].info.id, arm, &now);
-				arm_rates_of(&now, &before[i][arm], dt, &r);
-				fprintf(f,
-					"  rates   %-7s %9.1f pkt/s %8.1f flows/s %8.1f req/s %7.1f "
-					"errored flows/s %7.1f 5xx/s  (over %.1f s)\n",
-					arm_name(arm), r.packets, r.flows, r.requests, r.errored_flows,
-					r.http_5xx, dt);
-			}
-			if (i + 1 < n)
-				fputc('\n', f);
-		}
-		if (!name) {
-			reasons_read(m, &r);
-			for (i = 0; i < reason_field_count; i++) {
-				__u64 v = *(__u64 *)((char *)&r + reason_fields[i].offset);
-
-				if (!v)
-					continue;
-				fprintf(f, "%s%s %llu", any ? ", " : "\nreasons: ",
-					reason_fields[i].name, (unsigned long long)v);
-				any = true;
-			}
-			if (any)
-				fputc('\n', f);
-		}
-	}
+	if (json)
+		show_json(m, list, n, before, dt, f);
+	else
+		show_text(m, list, n, !name, before, dt, f);
 	if (!name)
 		free(list);
 	free(before);
@@ -519,144 +568,204 @@ int status_print_overrides(struct canary_maps *m, const char *name)
 	return err;
 }
 
-int status_explain(struct canary_maps *m, const char *name, const char *src, int proto, bool json,
-		   FILE *f)
-{
-	static const char *state_names[] = {"udp", "syn_sent", "syn_recv", "established",
-					    "closing", "closed"};
-	static const char *reason_names[] = {"weight", "override", "fallback", "no_backend"};
-	struct canary_decision d;
+/* What explain works out: the flow it was asked about, the decision and the entry the
+ * flow tables may already hold for it. */
+struct explain {
+	const char *name;
 	struct service_state s;
-	struct flow_key k = {};
-	struct flow_state st;
-	struct override_key ok;
-	struct override_value ov;
-	const struct canary_backend *be = NULL;
-	char vip[80], cli[80], bep[80];
+	struct flow_key k;
+	int fam;
 	uint16_t sport;
-	int fam, oarm = -1, rc;
+	int oarm; /* the override's arm, or -1 */
+	struct canary_decision d;
+	const struct canary_backend *be; /* NULL: no backend */
 	bool existing;
+	struct flow_state st; /* when existing */
+	char vip[80], cli[80], bep[80];
+};
 
-	if (service_find(m, name, &s))
+static const char *flow_state_name(__u8 state)
+{
+	static const char *names[] = {"udp",	     "syn_sent", "syn_recv",
+				      "established", "closing",	 "closed"};
+
+	return state < ARRAY_SIZE(names) ? names[state] : "?";
+}
+
+/* The service and the flow from src to it. Returns 0, or explain's exit code after
+ * saying why. */
+static int explain_flow(struct canary_maps *m, const char *name, const char *src, int proto,
+			struct explain *x)
+{
+	x->name = name;
+	if (service_find(m, name, &x->s))
 		return 1;
-	fam = endpoint_parse(src, &k.client, &sport);
-	if (!fam) {
+	x->fam = endpoint_parse(src, &x->k.client, &x->sport);
+	if (!x->fam) {
 		log_error("--src '%s' is not ADDR:PORT (IPv6 as [addr]:port)", src);
 		return 2;
 	}
-	if (fam != s.key.family) {
+	if (x->fam != x->s.key.family) {
 		log_error("--src %s is not in the address family of %s's VIP", src, name);
 		return 2;
 	}
-	if (proto && proto != s.key.proto) {
+	if (proto && proto != x->s.key.proto) {
 		log_error("%s is a %s service; --proto %s never reaches it", name,
-			  proto_name(s.key.proto), proto_name(proto));
+			  proto_name(x->s.key.proto), proto_name(proto));
 		return 2;
 	}
-	k.svc = s.key;
-	k.client_port = htons(sport);
+	x->k.svc = x->s.key;
+	x->k.client_port = htons(x->sport);
+	return 0;
+}
 
-	/* The data plane's own decision (canary_decide.h), on the data plane's maps. */
-	if (s.cfg.flags & CANARY_SVC_F_OVERRIDES) {
-		override_key_make(s.info.id, fam, &k.client, fam == CANARY_AF_INET ? 32 : 128, &ok);
+/* The data plane's own decision (canary_decide.h), on the data plane's maps. */
+static void explain_decide(struct canary_maps *m, struct explain *x)
+{
+	const struct svc_config *cfg = &x->s.cfg;
+	struct override_key ok;
+	struct override_value ov;
+
+	x->oarm = -1;
+	if (cfg->flags & CANARY_SVC_F_OVERRIDES) {
+		override_key_make(x->s.info.id, x->fam, &x->k.client,
+				  x->fam == CANARY_AF_INET ? 32 : 128, &ok);
 		if (bpf_map_lookup_elem(m->overrides, &ok, &ov) == 0)
-			oarm = ov.arm & 1;
+			x->oarm = ov.arm & 1;
 	}
-	rc = canary_decide(&s.cfg, &k, oarm, &d);
-	if (rc == 0)
-		be = &s.cfg.backends[d.arm][d.backend_idx];
-	existing = bpf_map_lookup_elem(m->flows, &k, &st) == 0 ||
-		   bpf_map_lookup_elem(m->pending, &k, &st) == 0;
+	x->be = NULL;
+	if (canary_decide(cfg, &x->k, x->oarm, &x->d) == 0)
+		x->be = &cfg->backends[x->d.arm][x->d.backend_idx];
+	x->existing = bpf_map_lookup_elem(m->flows, &x->k, &x->st) == 0 ||
+		      bpf_map_lookup_elem(m->pending, &x->k, &x->st) == 0;
 
-	endpoint_str(s.key.family, &s.key.addr, ntohs(s.key.port), vip, sizeof(vip));
-	endpoint_str(fam, &k.client, sport, cli, sizeof(cli));
-	if (be)
-		backend_name(&s.key, be, bep, sizeof(bep));
-	if (json) {
-		struct json_object *j = json_object_new_object();
+	endpoint_str(x->s.key.family, &x->s.key.addr, ntohs(x->s.key.port), x->vip, sizeof(x->vip));
+	endpoint_str(x->fam, &x->k.client, x->sport, x->cli, sizeof(x->cli));
+	if (x->be)
+		backend_name(&x->s.key, x->be, x->bep, sizeof(x->bep));
+}
 
-		json_object_object_add(j, "service", json_object_new_string(name));
-		json_object_object_add(j, "client", json_object_new_string(cli));
-		json_object_object_add(j, "hash", json_object_new_int64(d.hash));
-		json_object_object_add(j, "bucket", json_object_new_int(d.bucket));
-		json_object_object_add(j, "canary_weight", json_percent(s.cfg.canary_weight));
-		json_object_object_add(j, "override", oarm >= 0 ? json_object_new_string(arm_name(oarm))
-								: NULL);
-		json_object_object_add(j, "reason", json_object_new_string(reason_names[d.reason & 3]));
-		json_object_object_add(j, "arm", be ? json_object_new_string(arm_name(d.arm)) : NULL);
-		json_object_object_add(j, "fallback",
-				       json_object_new_boolean(d.reason == CANARY_DECIDE_FALLBACK));
-		json_object_object_add(j, "backend", be ? json_object_new_string(bep) : NULL);
-		json_object_object_add(j, "backend_index", json_object_new_int(be ? d.backend_idx : -1));
-		if (existing) {
-			struct json_object *je = json_object_new_object();
-			char ep[80];
+static void explain_json(const struct explain *x, FILE *f)
+{
+	static const char *reason_names[] = {"weight", "override", "fallback", "no_backend"};
+	const struct canary_decision *d = &x->d;
+	struct json_object *j = json_object_new_object();
 
-			endpoint_str(fam, &st.backend, ntohs(st.backend_port), ep, sizeof(ep));
-			json_object_object_add(je, "arm", json_object_new_string(arm_name(st.arm)));
-			json_object_object_add(je, "backend", json_object_new_string(ep));
-			json_object_object_add(
-				je, "state",
-				json_object_new_string(st.state < ARRAY_SIZE(state_names)
-							       ? state_names[st.state]
-							       : "?"));
-			json_object_object_add(je, "verified",
-					       json_object_new_boolean(!(st.flags & CANARY_FLOW_F_PENDING)));
-			json_object_object_add(j, "existing_flow", je);
-		}
-		fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
-		json_object_put(j);
-		return 0;
+	json_object_object_add(j, "service", json_object_new_string(x->name));
+	json_object_object_add(j, "client", json_object_new_string(x->cli));
+	json_object_object_add(j, "hash", json_object_new_int64(d->hash));
+	json_object_object_add(j, "bucket", json_object_new_int(d->bucket));
+	json_object_object_add(j, "canary_weight", json_percent(x->s.cfg.canary_weight));
+	json_object_object_add(j, "override",
+			       x->oarm >= 0 ? json_object_new_string(arm_name(x->oarm)) : NULL);
+	json_object_object_add(j, "reason", json_object_new_string(reason_names[d->reason & 3]));
+	json_object_object_add(j, "arm", x->be ? json_object_new_string(arm_name(d->arm)) : NULL);
+	json_object_object_add(j, "fallback",
+			       json_object_new_boolean(d->reason == CANARY_DECIDE_FALLBACK));
+	json_object_object_add(j, "backend", x->be ? json_object_new_string(x->bep) : NULL);
+	json_object_object_add(j, "backend_index",
+			       json_object_new_int(x->be ? d->backend_idx : -1));
+	if (x->existing) {
+		struct json_object *je = json_object_new_object();
+		char ep[80];
+
+		endpoint_str(x->fam, &x->st.backend, ntohs(x->st.backend_port), ep, sizeof(ep));
+		json_object_object_add(je, "arm", json_object_new_string(arm_name(x->st.arm)));
+		json_object_object_add(je, "backend", json_object_new_string(ep));
+		json_object_object_add(je, "state",
+				       json_object_new_string(flow_state_name(x->st.state)));
+		json_object_object_add(
+		    je, "verified",
+		    json_object_new_boolean(!(x->st.flags & CANARY_FLOW_F_PENDING)));
+		json_object_object_add(j, "existing_flow", je);
 	}
-	fprintf(f, "%s: a new %s flow from %s to %s\n", name, proto_name(s.key.proto), cli, vip);
-	if (s.cfg.hash_mode == CANARY_HASH_CLIENT)
-		fprintf(f, "  hash     client mode (source /%d for IPv4, /%d for IPv6), salt 0x%08x: "
-			   "0x%08x\n",
-			__builtin_popcount(s.cfg.client_mask_v4),
-			__builtin_popcount(s.cfg.client_mask_v6[0]) +
-				__builtin_popcount(s.cfg.client_mask_v6[1]) +
-				__builtin_popcount(s.cfg.client_mask_v6[2]) +
-				__builtin_popcount(s.cfg.client_mask_v6[3]),
-			s.cfg.salt, d.hash);
+	fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+	json_object_put(j);
+}
+
+/* The hash, the bucket against the weight, and the override, as explain prints them. */
+static void explain_text_inputs(const struct explain *x, FILE *f)
+{
+	const struct svc_config *cfg = &x->s.cfg;
+	char w[16];
+
+	fprintf(f, "%s: a new %s flow from %s to %s\n", x->name, proto_name(x->s.key.proto), x->cli,
+		x->vip);
+	if (cfg->hash_mode == CANARY_HASH_CLIENT)
+		fprintf(f,
+			"  hash     client mode (source /%d for IPv4, /%d for IPv6), salt 0x%08x: "
+			"0x%08x\n",
+			__builtin_popcount(cfg->client_mask_v4),
+			__builtin_popcount(cfg->client_mask_v6[0]) +
+			    __builtin_popcount(cfg->client_mask_v6[1]) +
+			    __builtin_popcount(cfg->client_mask_v6[2]) +
+			    __builtin_popcount(cfg->client_mask_v6[3]),
+			cfg->salt, x->d.hash);
 	else
-		fprintf(f, "  hash     flow mode (5-tuple), salt 0x%08x: 0x%08x\n", s.cfg.salt, d.hash);
-	{
-		char w[16];
-
-		fprintf(f, "  bucket   %u of %u; canary takes buckets below %u (weight %s%%)\n",
-			d.bucket, CANARY_WEIGHT_SCALE, s.cfg.canary_weight,
-			bp_str(s.cfg.canary_weight, w, sizeof(w)));
-	}
-	if (oarm >= 0)
-		fprintf(f, "  override the client is in an override prefix: %s\n", arm_name(oarm));
+		fprintf(f, "  hash     flow mode (5-tuple), salt 0x%08x: 0x%08x\n", cfg->salt,
+			x->d.hash);
+	fprintf(f, "  bucket   %u of %u; canary takes buckets below %u (weight %s%%)\n",
+		x->d.bucket, CANARY_WEIGHT_SCALE, cfg->canary_weight,
+		bp_str(cfg->canary_weight, w, sizeof(w)));
+	if (x->oarm >= 0)
+		fprintf(f, "  override the client is in an override prefix: %s\n",
+			arm_name(x->oarm));
 	else
 		fprintf(f, "  override none\n");
-	switch (d.reason) {
+}
+
+/* The arm, the backend, and the flow-table entry that takes precedence, as text. */
+static void explain_text_outcome(const struct explain *x, FILE *f)
+{
+	const struct canary_decision *d = &x->d;
+
+	switch (d->reason) {
 	case CANARY_DECIDE_NO_BACKEND:
 		fprintf(f, "  arm      none: neither arm has a backend, so the flow is dropped\n");
 		break;
 	case CANARY_DECIDE_FALLBACK:
-		fprintf(f, "  arm      %s (%s was chosen but has no backends; the other arm takes "
-			   "it)\n",
-			arm_name(d.arm), arm_name(d.chosen_arm));
+		fprintf(f,
+			"  arm      %s (%s was chosen but has no backends; the other arm takes "
+			"it)\n",
+			arm_name(d->arm), arm_name(d->chosen_arm));
 		break;
 	default:
-		fprintf(f, "  arm      %s\n", arm_name(d.arm));
+		fprintf(f, "  arm      %s\n", arm_name(d->arm));
 	}
-	if (be)
-		fprintf(f, "  backend  %s (%s[%d], ring slot %u of %u)\n", bep, arm_name(d.arm),
-			d.backend_idx, d.slot, CANARY_RING_SIZE);
-	if (existing) {
+	if (x->be)
+		fprintf(f, "  backend  %s (%s[%d], ring slot %u of %u)\n", x->bep, arm_name(d->arm),
+			d->backend_idx, d->slot, CANARY_RING_SIZE);
+	if (x->existing) {
 		char ep[80];
 
-		endpoint_str(fam, &st.backend, ntohs(st.backend_port), ep, sizeof(ep));
-		fprintf(f, "  note     this tuple is already in the %s (%s, %s): its packets keep "
-			   "going to %s %s\n",
-			st.flags & CANARY_FLOW_F_PENDING ? "pending table (not yet verified)"
-							 : "flow table",
-			st.state < ARRAY_SIZE(state_names) ? state_names[st.state] : "?",
-			st.flags & CANARY_FLOW_F_MIDSTREAM ? "picked up mid-stream" : "since its SYN",
-			arm_name(st.arm), ep);
+		endpoint_str(x->fam, &x->st.backend, ntohs(x->st.backend_port), ep, sizeof(ep));
+		fprintf(f,
+			"  note     this tuple is already in the %s (%s, %s): its packets keep "
+			"going to %s %s\n",
+			x->st.flags & CANARY_FLOW_F_PENDING ? "pending table (not yet verified)"
+							    : "flow table",
+			flow_state_name(x->st.state),
+			x->st.flags & CANARY_FLOW_F_MIDSTREAM ? "picked up mid-stream"
+							      : "since its SYN",
+			arm_name(x->st.arm), ep);
 	}
+}
+
+int status_explain(struct canary_maps *m, const char *name, const char *src, int proto, bool json,
+		   FILE *f)
+{
+	struct explain x = {};
+	int rc;
+
+	rc = explain_flow(m, name, src, proto, &x);
+	if (rc)
+		return rc;
+	explain_decide(m, &x);
+	if (json) {
+		explain_json(&x, f);
+		return 0;
+	}
+	explain_text_inputs(&x, f);
+	explain_text_outcome(&x, f);
 	return 0;
 }

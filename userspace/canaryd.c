@@ -55,6 +55,7 @@ struct agent {
 	double interval, sweep_interval;
 	struct service_state *svcs;
 	unsigned int nsvcs;
+	struct arm_stats_batch batch;  /* the poll's buffer for reading arm_stats whole */
 	struct arm_stats *snap, *prev; /* [CANARY_ARM_STATS_SLOTS] summed over CPUs */
 	bool have_prev;
 	double dt; /* seconds between the last two polls */
@@ -321,48 +322,6 @@ static const struct service_state *find_service(const char *name)
 		if (!strcmp(A.svcs[i].info.name, name))
 			return &A.svcs[i];
 	return NULL;
-}
-
-/* Every arm counter in one batch read, summed over CPUs. */
-static int read_counters(struct arm_stats *out)
-{
-	static __u32 keys[CANARY_ARM_STATS_SLOTS];
-	static void *vals;
-	int ncpu = canary_ncpus();
-	size_t words = sizeof(struct arm_stats) / 8, k, w;
-	__u32 count = CANARY_ARM_STATS_SLOTS, batch = 0;
-	int c;
-
-	if (!vals) {
-		vals = calloc((size_t)CANARY_ARM_STATS_SLOTS * ncpu, sizeof(struct arm_stats));
-		if (!vals)
-			return -ENOMEM;
-	}
-	if (bpf_map_lookup_batch(A.maps.arm_stats, NULL, &batch, keys, vals, &count, NULL) &&
-	    errno != ENOENT)
-		return -errno;
-	memset(out, 0, CANARY_ARM_STATS_SLOTS * sizeof(*out));
-	for (k = 0; k < count; k++) {
-		__u64 *sum = (__u64 *)&out[keys[k] % CANARY_ARM_STATS_SLOTS];
-		const __u64 *v = (const __u64 *)vals + k * ncpu * words;
-
-		for (c = 0; c < ncpu; c++)
-			for (w = 0; w < words; w++)
-				sum[w] += v[c * words + w];
-	}
-	return 0;
-}
-
-/* An arm's counters: the data plane's slot plus the sweeper's. */
-static void arm_total(const struct arm_stats *snap, uint32_t id, int arm, struct arm_stats *out)
-{
-	const __u64 *a = (const __u64 *)&snap[CANARY_ARM_SLOT(id, arm)];
-	const __u64 *b = (const __u64 *)&snap[CANARY_SWEEP_SLOT(id, arm)];
-	__u64 *o = (__u64 *)out;
-	size_t w;
-
-	for (w = 0; w < sizeof(*out) / 8; w++)
-		o[w] = a[w] + b[w];
 }
 
 /* ---- applying decisions ------------------------------------------------------------------- */
@@ -642,7 +601,7 @@ static void poll_once(double dt)
 	/* Weights and generations for /metrics: a few syscalls per service. */
 	refresh_services();
 	/* Read into the older buffer; only a good reading becomes the current one. */
-	err = read_counters(A.prev);
+	err = arm_stats_read_all(&A.maps, &A.batch, A.prev);
 	if (err) {
 		logline("cannot read the counters: %s", strerror(-err));
 		pthread_mutex_unlock(&A.lock);
@@ -695,7 +654,7 @@ static void poll_once(double dt)
 			continue;
 		}
 		for (arm = 0; arm < CANARY_ARMS; arm++)
-			arm_total(A.snap, s->info.id, arm, &in.arm[arm]);
+			arm_stats_total(A.snap, s->info.id, arm, &in.arm[arm]);
 		in.svc_id = s->info.id;
 		in.weight_bp = cfg.canary_weight;
 		in.generation = cfg.generation;
@@ -800,8 +759,8 @@ static double share_of(uint32_t id)
 	if (!A.have_prev)
 		return -1;
 	for (arm = 0; arm < CANARY_ARMS; arm++) {
-		arm_total(A.snap, id, arm, &a[arm]);
-		arm_total(A.prev, id, arm, &p[arm]);
+		arm_stats_total(A.snap, id, arm, &a[arm]);
+		arm_stats_total(A.prev, id, arm, &p[arm]);
 	}
 	c = a[1].flows - p[1].flows;
 	t = c + a[0].flows - p[0].flows;
@@ -859,8 +818,8 @@ static struct json_object *rollout_json(const struct rollout *r)
 		struct arm_stats a, p;
 
 		if (s && A.have_prev) {
-			arm_total(A.snap, s->info.id, arm, &a);
-			arm_total(A.prev, s->info.id, arm, &p);
+			arm_stats_total(A.snap, s->info.id, arm, &a);
+			arm_stats_total(A.prev, s->info.id, arm, &p);
 			json_object_object_add(ja, "rates", status_rates_json(&a, &p, A.dt));
 		}
 		json_object_object_add(ja, "flows", json_object_new_int64(r->last[arm].flows));
@@ -944,8 +903,8 @@ static enum MHD_Result api_metrics(struct MHD_Connection *c)
 		return reply(c, 500, "text/plain", "out of memory\n");
 	}
 	for (i = 0; i < A.nsvcs; i++) {
-		arm_total(A.snap, A.svcs[i].info.id, 0, &arms[2 * i]);
-		arm_total(A.snap, A.svcs[i].info.id, 1, &arms[2 * i + 1]);
+		arm_stats_total(A.snap, A.svcs[i].info.id, 0, &arms[2 * i]);
+		arm_stats_total(A.snap, A.svcs[i].info.id, 1, &arms[2 * i + 1]);
 		ps[i].svc = &A.svcs[i];
 		ps[i].arm = &arms[2 * i];
 		ps[i].share = share_of(A.svcs[i].info.id);
@@ -1856,7 +1815,7 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	refresh_services();
 	load_states();
-	read_counters(A.snap);
+	arm_stats_read_all(&A.maps, &A.batch, A.snap);
 
 	signal(SIGPIPE, SIG_IGN);
 	if (tcp_door_start(&lo) || (lo.socket && socket_door_start(&lo))) {

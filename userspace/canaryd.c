@@ -129,12 +129,17 @@ static void persist(const struct rollout *r)
 	json_object_put(j);
 }
 
+static void history_path(const char *svc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/history-%s.jsonl", A.state_dir, svc);
+}
+
 /* History: one JSON object per line, appended and synced. actor says who made the
  * change: canaryd itself, "uid:N" through the socket, "token:NAME" over TCP, or
  * "maps" for a change noticed in the maps (made with canaryctl directly). */
 static void history_line(const char *svc, const struct rollout_decision *d, const char *reason,
-			 unsigned int step, unsigned int steps, const char *phase,
-			 const char *detail, const char *evidence, const char *actor, int64_t now_ms)
+		  unsigned int step, unsigned int steps, const char *phase, const char *detail,
+		  const char *evidence, const char *actor, int64_t now_ms)
 {
 	struct json_object *j = json_object_new_object();
 	char path[PATH_MAX], ts[32];
@@ -155,7 +160,7 @@ static void history_line(const char *svc, const struct rollout_decision *d, cons
 	json_object_object_add(j, "detail", json_object_new_string(detail));
 	json_object_object_add(j, "evidence", json_object_new_string(evidence));
 	line = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
-	snprintf(path, sizeof(path), "%s/history-%s.jsonl", A.state_dir, svc);
+	history_path(svc, path, sizeof(path));
 	f = fopen(path, "a");
 	if (f) {
 		fprintf(f, "%s\n", line);
@@ -232,6 +237,32 @@ static struct bad_state *find_bad(const char *svc)
 	return NULL;
 }
 
+static struct rollout *find_rollout(const char *svc)
+{
+	unsigned int i;
+
+	for (i = 0; i < CANARY_MAX_SERVICES; i++)
+		if (A.rollouts[i] && !strcmp(A.rollouts[i]->plan.service, svc))
+			return A.rollouts[i];
+	return NULL;
+}
+
+static int rollouts_put(struct rollout *old, struct rollout *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < CANARY_MAX_SERVICES && A.rollouts[i] != old; i++)
+		;
+	if (i == CANARY_MAX_SERVICES)
+		return -ENOSPC;
+	if (old) {
+		rollout_free(old);
+		free(old);
+	}
+	A.rollouts[i] = r;
+	return 0;
+}
+
 /* Load every state file. One that fails validation is never dropped quietly: its
  * service's canary may be carrying traffic with nobody watching, so it becomes a
  * rollout in phase Error (API, status, metric) until the operator aborts or promotes
@@ -246,7 +277,6 @@ static void load_states(void)
 	while ((e = readdir(dir))) {
 		char path[PATH_MAX], err[256], svc[CANARY_NAME_LEN];
 		struct rollout *r;
-		unsigned int i;
 
 		if (!state_file_service(e->d_name, svc, sizeof(svc)))
 			continue;
@@ -271,14 +301,11 @@ static void load_states(void)
 				svc, path, err, svc, svc);
 			continue;
 		}
-		for (i = 0; i < CANARY_MAX_SERVICES && A.rollouts[i]; i++)
-			;
-		if (i == CANARY_MAX_SERVICES) {
+		if (rollouts_put(NULL, r)) {
 			rollout_free(r);
 			free(r);
 			break;
 		}
-		A.rollouts[i] = r;
 		if (rollout_active(r)) {
 			char w[16];
 
@@ -288,16 +315,6 @@ static void load_states(void)
 		}
 	}
 	closedir(dir);
-}
-
-static struct rollout *find_rollout(const char *svc)
-{
-	unsigned int i;
-
-	for (i = 0; i < CANARY_MAX_SERVICES; i++)
-		if (A.rollouts[i] && !strcmp(A.rollouts[i]->plan.service, svc))
-			return A.rollouts[i];
-	return NULL;
 }
 
 /* ---- reading the maps --------------------------------------------------------------------- */
@@ -468,18 +485,19 @@ static void sync_manual(struct rollout *r, int64_t now_ms)
 
 /* ---- Prometheus pulls --------------------------------------------------------------------- */
 
-/* Read every pulled metric of every active rollout. Runs on its own thread, so a slow
- * or unreachable Prometheus never delays the poll (and a rollback) of any rollout; the
- * lock is held only to copy the jobs out and to hand a reading back. A reading is
- * dropped when its rollout ended or was restarted while the query ran. */
-static void pull_metrics(void)
+/* One pulled metric of one rollout, copied out of the agent's state. */
+struct pull_job {
+	char service[CANARY_NAME_LEN];
+	int64_t started_ms;
+	unsigned int idx;
+	struct plan_metric m;
+};
+
+/* Copy out every pulled metric of every active rollout, under the lock. Returns how
+ * many, in a malloc'ed *out. */
+static unsigned int pull_jobs(struct pull_job **out)
 {
-	struct job {
-		char service[CANARY_NAME_LEN];
-		int64_t started_ms;
-		unsigned int idx;
-		struct plan_metric m;
-	} *jobs = NULL;
+	struct pull_job *jobs = NULL;
 	unsigned int n = 0, i, k;
 
 	pthread_mutex_lock(&A.lock);
@@ -487,7 +505,7 @@ static void pull_metrics(void)
 		struct rollout *r = A.rollouts[i];
 
 		for (k = 0; r && rollout_active(r) && k < r->plan.nmetrics; k++) {
-			struct job *nj;
+			struct pull_job *nj;
 
 			if (r->plan.metrics[k].source != METRIC_PROMETHEUS)
 				continue;
@@ -503,30 +521,44 @@ static void pull_metrics(void)
 		}
 	}
 	pthread_mutex_unlock(&A.lock);
+	*out = jobs;
+	return n;
+}
 
-	for (i = 0; i < n && !stop; i++) {
-		uint64_t succ[CANARY_ARMS], trials[CANARY_ARMS];
-		char err[256] = "";
-		bool ok = true;
-		struct rollout *r;
-		int arm;
+/* Run one job's queries without the lock, then hand the reading to its rollout under
+ * it. A reading is dropped when its rollout ended or was restarted while the query
+ * ran. */
+static void pull_one(const struct pull_job *job)
+{
+	uint64_t succ[CANARY_ARMS], trials[CANARY_ARMS];
+	char err[256] = "";
+	bool ok = true;
+	struct rollout *r;
+	int arm;
 
-		for (arm = 0; arm < CANARY_ARMS && ok; arm++)
-			ok = !prom_query(jobs[i].m.url, jobs[i].m.successes[arm], &succ[arm], err,
-					 sizeof(err)) &&
-			     !prom_query(jobs[i].m.url, jobs[i].m.trials[arm], &trials[arm], err,
-					 sizeof(err));
-		pthread_mutex_lock(&A.lock);
-		r = find_rollout(jobs[i].service);
-		if (r && rollout_active(r) && r->started_ms == jobs[i].started_ms) {
-			rollout_metric_reading(r, jobs[i].idx, ok, succ, trials, err, wall_ms());
-			if (!ok)
-				logline("%s: metric %s: measurement error %d of %d: %s", r->plan.service,
-					jobs[i].m.name, r->metrics[jobs[i].idx].consecutive_errors,
-					jobs[i].m.error_limit, err);
-		}
-		pthread_mutex_unlock(&A.lock);
+	for (arm = 0; arm < CANARY_ARMS && ok; arm++)
+		ok = !prom_query(job->m.url, job->m.successes[arm], &succ[arm], err, sizeof(err)) &&
+		     !prom_query(job->m.url, job->m.trials[arm], &trials[arm], err, sizeof(err));
+	pthread_mutex_lock(&A.lock);
+	r = find_rollout(job->service);
+	if (r && rollout_active(r) && r->started_ms == job->started_ms) {
+		rollout_metric_reading(r, job->idx, ok, succ, trials, err, wall_ms());
+		if (!ok)
+			logline("%s: metric %s: measurement error %d of %d: %s", r->plan.service,
+				job->m.name, r->metrics[job->idx].consecutive_errors,
+				job->m.error_limit, err);
 	}
+	pthread_mutex_unlock(&A.lock);
+}
+
+/* Read every pulled metric of every active rollout. */
+static void pull_metrics(void)
+{
+	struct pull_job *jobs;
+	unsigned int n = pull_jobs(&jobs), i;
+
+	for (i = 0; i < n && !stop; i++)
+		pull_one(&jobs[i]);
 	free(jobs);
 }
 
@@ -545,6 +577,21 @@ static void *puller(void *arg)
 		}
 	}
 	return NULL;
+}
+
+static int puller_start(pthread_t *thread)
+{
+	sigset_t mask, old;
+	int err;
+
+	/* The puller blocks the stop signals, so that they wake the main loop. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	err = pthread_create(thread, NULL, puller, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err ? -1 : 0;
 }
 
 /* ---- the poll ----------------------------------------------------------------------------- */
@@ -588,15 +635,13 @@ static void follow_pins(void)
 	logline("the maps under %s were replaced (an upgrade): following them", A.maps.root);
 }
 
-static void poll_once(double dt)
+/* The poll's reading of the maps: the pins, the services, every arm counter and the
+ * verdict counters. 0, or -errno (logged) when the counters cannot be read. */
+static int poll_read(double dt)
 {
-	uint64_t t0 = now_ns();
-	int64_t now = wall_ms();
 	struct arm_stats *tmp;
-	unsigned int i;
 	int err;
 
-	pthread_mutex_lock(&A.lock);
 	follow_pins();
 	/* Weights and generations for /metrics: a few syscalls per service. */
 	refresh_services();
@@ -604,79 +649,116 @@ static void poll_once(double dt)
 	err = arm_stats_read_all(&A.maps, &A.batch, A.prev);
 	if (err) {
 		logline("cannot read the counters: %s", strerror(-err));
-		pthread_mutex_unlock(&A.lock);
-		return;
+		return err;
 	}
 	tmp = A.prev;
 	A.prev = A.snap;
 	A.snap = tmp;
 	reasons_read(&A.maps, &A.reasons);
 	A.dt = dt;
+	return 0;
+}
 
-	for (i = 0; i < CANARY_MAX_SERVICES; i++) {
-		struct rollout *r = A.rollouts[i];
-		const struct service_state *s;
-		struct rollout_input in;
-		struct rollout_decision d;
-		struct svc_config cfg;
-		int arm;
+/* Before a rollout's tick: a write that failed is retried first, also after the
+ * rollout ended (a rollback's weight 0 matters most), so the config read after it sees
+ * it. */
+static void poll_rewrite(struct rollout *r, const struct service_state *s, int64_t now)
+{
+	if (r->pending && s)
+		retry_pending(r, s, now);
+	/* A write of ours that another writer overwrote from an older reading: the
+	 * same generation with another weight (both were built on the one before).
+	 * The compare-and-swap leaves one syscall for this to happen in; write it
+	 * again rather than lose it. */
+	else if (s && s->cfg.generation == r->generation && s->cfg.canary_weight != r->weight_bp) {
+		char a[16], b[16];
 
-		if (!r)
-			continue;
-		s = find_service(r->plan.service);
-		/* A write that failed is retried first, also after the rollout ended (a
-		 * rollback's weight 0 matters most), so the config read below sees it. */
-		if (r->pending && s)
-			retry_pending(r, s, now);
-		/* A write of ours that another writer overwrote from an older reading: the
-		 * same generation with another weight (both were built on the one before).
-		 * The compare-and-swap leaves one syscall for this to happen in; write it
-		 * again rather than lose it. */
-		else if (s && s->cfg.generation == r->generation &&
-			 s->cfg.canary_weight != r->weight_bp) {
-			char a[16], b[16];
-
-			logline("%s: weight %s (generation %u) was overwritten with %s by a writer "
-				"that had not seen it; writing it again",
-				r->plan.service, bp_pct(r->weight_bp, a, sizeof(a)), r->generation,
-				bp_pct(s->cfg.canary_weight, b, sizeof(b)));
-			r->pending = true;
-			r->pending_bp = r->weight_bp;
-			r->pending_reason = r->weight_bp < s->cfg.canary_weight ? WREASON_ROLLBACK
-										: WREASON_STEP;
-			retry_pending(r, s, now);
-		}
-		if (!rollout_active(r))
-			continue;
-		if (!s || svc_config_read(&A.maps, s->info.id, &cfg)) {
-			rollout_service_gone(r, &d);
-			apply(r, &d, ACTOR_AGENT, now);
-			continue;
-		}
-		for (arm = 0; arm < CANARY_ARMS; arm++)
-			arm_stats_total(A.snap, s->info.id, arm, &in.arm[arm]);
-		in.svc_id = s->info.id;
-		in.weight_bp = cfg.canary_weight;
-		in.generation = cfg.generation;
-		in.dt = dt;
-		in.now_ms = now;
-		rollout_tick(r, &in, &d);
-		apply(r, &d, ACTOR_AGENT, now);
-		/* The evidence moved: keep it (an idle poll changes nothing that matters). */
-		if (rollout_active(r) && !d.changed && !d.set_weight && !d.manual) {
-			bool moved = false;
-			unsigned int k;
-
-			for (k = 0; k < r->nchecks; k++)
-				moved |= r->checks[k].last_poll != AV_POLL_IDLE;
-			if (moved)
-				persist(r);
-		}
+		logline("%s: weight %s (generation %u) was overwritten with %s by a writer "
+			"that had not seen it; writing it again",
+			r->plan.service, bp_pct(r->weight_bp, a, sizeof(a)), r->generation,
+			bp_pct(s->cfg.canary_weight, b, sizeof(b)));
+		r->pending = true;
+		r->pending_bp = r->weight_bp;
+		r->pending_reason = r->weight_bp < s->cfg.canary_weight ? WREASON_ROLLBACK
+									: WREASON_STEP;
+		retry_pending(r, s, now);
 	}
+}
+
+/* One rollout's part of the poll: its pending write, then its tick on this poll's
+ * counters, then what the tick decided. */
+static void poll_rollout(struct rollout *r, double dt, int64_t now)
+{
+	const struct service_state *s = find_service(r->plan.service);
+	struct rollout_input in;
+	struct rollout_decision d;
+	struct svc_config cfg;
+	int arm;
+
+	poll_rewrite(r, s, now);
+	if (!rollout_active(r))
+		return;
+	if (!s || svc_config_read(&A.maps, s->info.id, &cfg)) {
+		rollout_service_gone(r, &d);
+		apply(r, &d, ACTOR_AGENT, now);
+		return;
+	}
+	for (arm = 0; arm < CANARY_ARMS; arm++)
+		arm_stats_total(A.snap, s->info.id, arm, &in.arm[arm]);
+	in.svc_id = s->info.id;
+	in.weight_bp = cfg.canary_weight;
+	in.generation = cfg.generation;
+	in.dt = dt;
+	in.now_ms = now;
+	rollout_tick(r, &in, &d);
+	apply(r, &d, ACTOR_AGENT, now);
+	/* The evidence moved: keep it (an idle poll changes nothing that matters). */
+	if (rollout_active(r) && !d.changed && !d.set_weight && !d.manual) {
+		bool moved = false;
+		unsigned int k;
+
+		for (k = 0; k < r->nchecks; k++)
+			moved |= r->checks[k].last_poll != AV_POLL_IDLE;
+		if (moved)
+			persist(r);
+	}
+}
+
+static void poll_once(double dt)
+{
+	uint64_t t0 = now_ns();
+	int64_t now = wall_ms();
+	unsigned int i;
+
+	pthread_mutex_lock(&A.lock);
+	if (poll_read(dt)) {
+		pthread_mutex_unlock(&A.lock);
+		return;
+	}
+	for (i = 0; i < CANARY_MAX_SERVICES; i++)
+		if (A.rollouts[i])
+			poll_rollout(A.rollouts[i], dt, now);
 	A.have_prev = true;
 	A.stats.polls++;
 	A.stats.poll_seconds = (now_ns() - t0) / 1e9;
 	pthread_mutex_unlock(&A.lock);
+}
+
+/* One sweep of the flow table, from the main thread (so A.maps needs no lock). */
+static void sweep_once(void)
+{
+	struct sweep_result sr;
+
+	/* Never wait for the writers' lock here: skip a round instead. */
+	if (flows_sweep(&A.maps, &sr, 0))
+		return;
+	pthread_mutex_lock(&A.lock);
+	A.stats.sweeps++;
+	A.stats.swept_flows += sr.expired;
+	pthread_mutex_unlock(&A.lock);
+	if (sr.unanswered)
+		logline("sweep: %llu expired flows removed, %llu with an unanswered SYN",
+			(unsigned long long)sr.expired, (unsigned long long)sr.unanswered);
 }
 
 /* ---- HTTP API ------------------------------------------------------------------------------
@@ -750,6 +832,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned int code, 
 	return reply_json(c, code, j);
 }
 
+/* The canary's share of new flows over the last poll, or -1. */
 static double share_of(uint32_t id)
 {
 	struct arm_stats a[2], p[2];
@@ -767,15 +850,108 @@ static double share_of(uint32_t id)
 	return t ? (double)c / t : -1;
 }
 
+/* Both arms: the rates over the last poll (when there are two readings), and the
+ * rollout's counts. */
+static struct json_object *arms_json(const struct rollout *r, const struct service_state *s)
+{
+	struct json_object *arms = json_object_new_object();
+	int arm;
+
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		struct json_object *ja = json_object_new_object();
+		struct arm_stats a, p;
+
+		if (s && A.have_prev) {
+			arm_stats_total(A.snap, s->info.id, arm, &a);
+			arm_stats_total(A.prev, s->info.id, arm, &p);
+			json_object_object_add(ja, "rates", status_rates_json(&a, &p, A.dt));
+		}
+		json_object_object_add(ja, "flows", json_object_new_int64(r->last[arm].flows));
+		json_object_object_add(ja, "errored_flows",
+				       json_object_new_int64(r->last[arm].errored_flows));
+		json_object_object_add(ja, "http_5xx", json_object_new_int64(r->last[arm].http_class[5]));
+		json_object_object_add(ja, "reset_flows",
+				       json_object_new_int64(r->last[arm].reset_flows));
+		json_object_object_add(arms, arm_name(arm), ja);
+	}
+	return arms;
+}
+
+/* Each signal's test: e-value against its threshold, verdict, and each arm's events and
+ * exposure. */
+static struct json_object *evidence_json(const struct rollout *r)
+{
+	struct json_object *ev = json_object_new_array();
+	unsigned int i;
+	int arm;
+
+	for (i = 0; i < r->nchecks; i++) {
+		const struct rollout_check *c = &r->checks[i];
+		struct json_object *e = json_object_new_object(), *o;
+		enum av_verdict v = av_verdict(&c->cfg, &c->st);
+
+		json_object_object_add(e, "signal", json_object_new_string(c->name));
+		json_object_object_add(e, "e_value", json_object_new_double(av_evalue(&c->st.rollback)));
+		json_object_object_add(e, "threshold",
+				       json_object_new_double(1 / c->cfg.rollback.alpha));
+		json_object_object_add(e, "p_value", json_object_new_double(av_pvalue(&c->st.rollback)));
+		json_object_object_add(e, "tolerance", json_object_new_double(c->cfg.rollback.r_null));
+		json_object_object_add(e, "verdict", json_object_new_string(av_verdict_name(v)));
+		json_object_object_add(e, "last_poll", json_object_new_string(av_poll_name(c->last_poll)));
+		for (arm = 0; arm < CANARY_ARMS; arm++) {
+			o = json_object_new_object();
+			json_object_object_add(o, "events",
+					       json_object_new_int64(c->st.x[arm ? AV_CANARY : AV_STABLE]));
+			json_object_object_add(o, "exposure",
+					       json_object_new_int64(c->st.n[arm ? AV_CANARY : AV_STABLE]));
+			json_object_object_add(e, arm_name(arm), o);
+		}
+		json_object_array_add(ev, e);
+	}
+	return ev;
+}
+
+/* The business metrics: each arm's successes, trials and rate, and the source's errors. */
+static struct json_object *metrics_json(const struct rollout *r)
+{
+	struct json_object *ms = json_object_new_array();
+	unsigned int i;
+	int arm;
+
+	for (i = 0; i < r->plan.nmetrics; i++) {
+		const struct metric_state *m = &r->metrics[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(r->plan.metrics[i].name));
+		json_object_object_add(o, "source", json_object_new_string(
+							    r->plan.metrics[i].source == METRIC_PUSH
+								    ? "push"
+								    : "prometheus"));
+		for (arm = 0; arm < CANARY_ARMS; arm++) {
+			struct json_object *a = json_object_new_object();
+
+			json_object_object_add(a, "successes", json_object_new_int64(m->successes[arm]));
+			json_object_object_add(a, "trials", json_object_new_int64(m->trials[arm]));
+			json_object_object_add(a, "rate", json_object_new_double(
+								  m->trials[arm] ? (double)m->successes[arm] /
+											   m->trials[arm]
+										 : 0));
+			json_object_object_add(o, arm_name(arm), a);
+		}
+		json_object_object_add(o, "consecutive_errors",
+				       json_object_new_int(m->consecutive_errors));
+		json_object_object_add(o, "last_error", json_object_new_string(m->last_error));
+		json_object_array_add(ms, o);
+	}
+	return ms;
+}
+
 static struct json_object *rollout_json(const struct rollout *r)
 {
 	const struct service_state *s = find_service(r->plan.service);
-	struct json_object *j = json_object_new_object(), *ev = json_object_new_array();
-	struct json_object *arms = json_object_new_object(), *ms = json_object_new_array();
+	struct json_object *j = json_object_new_object();
 	const struct plan_step *st = &r->plan.steps[r->step];
 	char ts[32];
-	unsigned int i;
-	int arm;
 	int64_t now = wall_ms();
 
 	json_object_object_add(j, "service", json_object_new_string(r->plan.service));
@@ -813,74 +989,9 @@ static struct json_object *rollout_json(const struct rollout *r)
 		stamp(ts, sizeof(ts), r->ended_ms);
 		json_object_object_add(j, "ended_at", json_object_new_string(ts));
 	}
-	for (arm = 0; arm < CANARY_ARMS; arm++) {
-		struct json_object *ja = json_object_new_object();
-		struct arm_stats a, p;
-
-		if (s && A.have_prev) {
-			arm_stats_total(A.snap, s->info.id, arm, &a);
-			arm_stats_total(A.prev, s->info.id, arm, &p);
-			json_object_object_add(ja, "rates", status_rates_json(&a, &p, A.dt));
-		}
-		json_object_object_add(ja, "flows", json_object_new_int64(r->last[arm].flows));
-		json_object_object_add(ja, "errored_flows",
-				       json_object_new_int64(r->last[arm].errored_flows));
-		json_object_object_add(ja, "http_5xx", json_object_new_int64(r->last[arm].http_class[5]));
-		json_object_object_add(ja, "reset_flows",
-				       json_object_new_int64(r->last[arm].reset_flows));
-		json_object_object_add(arms, arm_name(arm), ja);
-	}
-	json_object_object_add(j, "arms", arms);
-	for (i = 0; i < r->nchecks; i++) {
-		const struct rollout_check *c = &r->checks[i];
-		struct json_object *e = json_object_new_object(), *o;
-		enum av_verdict v = av_verdict(&c->cfg, &c->st);
-
-		json_object_object_add(e, "signal", json_object_new_string(c->name));
-		json_object_object_add(e, "e_value", json_object_new_double(av_evalue(&c->st.rollback)));
-		json_object_object_add(e, "threshold",
-				       json_object_new_double(1 / c->cfg.rollback.alpha));
-		json_object_object_add(e, "p_value", json_object_new_double(av_pvalue(&c->st.rollback)));
-		json_object_object_add(e, "tolerance", json_object_new_double(c->cfg.rollback.r_null));
-		json_object_object_add(e, "verdict", json_object_new_string(av_verdict_name(v)));
-		json_object_object_add(e, "last_poll", json_object_new_string(av_poll_name(c->last_poll)));
-		for (arm = 0; arm < CANARY_ARMS; arm++) {
-			o = json_object_new_object();
-			json_object_object_add(o, "events",
-					       json_object_new_int64(c->st.x[arm ? AV_CANARY : AV_STABLE]));
-			json_object_object_add(o, "exposure",
-					       json_object_new_int64(c->st.n[arm ? AV_CANARY : AV_STABLE]));
-			json_object_object_add(e, arm_name(arm), o);
-		}
-		json_object_array_add(ev, e);
-	}
-	json_object_object_add(j, "evidence", ev);
-	for (i = 0; i < r->plan.nmetrics; i++) {
-		const struct metric_state *m = &r->metrics[i];
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "name", json_object_new_string(r->plan.metrics[i].name));
-		json_object_object_add(o, "source", json_object_new_string(
-							    r->plan.metrics[i].source == METRIC_PUSH
-								    ? "push"
-								    : "prometheus"));
-		for (arm = 0; arm < CANARY_ARMS; arm++) {
-			struct json_object *a = json_object_new_object();
-
-			json_object_object_add(a, "successes", json_object_new_int64(m->successes[arm]));
-			json_object_object_add(a, "trials", json_object_new_int64(m->trials[arm]));
-			json_object_object_add(a, "rate", json_object_new_double(
-								  m->trials[arm] ? (double)m->successes[arm] /
-											   m->trials[arm]
-										 : 0));
-			json_object_object_add(o, arm_name(arm), a);
-		}
-		json_object_object_add(o, "consecutive_errors",
-				       json_object_new_int(m->consecutive_errors));
-		json_object_object_add(o, "last_error", json_object_new_string(m->last_error));
-		json_object_array_add(ms, o);
-	}
-	json_object_object_add(j, "metrics", ms);
+	json_object_object_add(j, "arms", arms_json(r, s));
+	json_object_object_add(j, "evidence", evidence_json(r));
+	json_object_object_add(j, "metrics", metrics_json(r));
 	return j;
 }
 
@@ -1004,19 +1115,87 @@ static enum MHD_Result resolve_bad(struct MHD_Connection *c, struct bad_state *b
 	}
 }
 
+/* Whether svc may start a rollout now: 0 with its service in *s (the maps read
+ * afresh) and the ended rollout it replaces, if any, in *old; or an HTTP status with
+ * the reason in err. */
+static unsigned int start_allowed(const char *svc, const struct service_state **s,
+				  struct rollout **old, char *err, size_t len)
+{
+	if (find_bad(svc)) {
+		snprintf(err, len, "the saved rollout of '%s' is invalid; end it first with "
+				   "'canaryctl rollout abort %s' (or promote)",
+			 svc, svc);
+		return 409;
+	}
+	refresh_services();
+	*s = find_service(svc);
+	if (!*s) {
+		snprintf(err, len, "no service named '%s' in the maps; apply it first with "
+				   "'canaryctl apply -f FILE'",
+			 svc);
+		return 404;
+	}
+	if (!(*s)->cfg.nbackends[CANARY_ARM_CANARY] || !(*s)->cfg.nbackends[CANARY_ARM_STABLE]) {
+		snprintf(err, len, "service '%s' needs stable and canary backends for a "
+				   "rollout",
+			 svc);
+		return 409;
+	}
+	*old = find_rollout(svc);
+	if (*old && rollout_active(*old)) {
+		snprintf(err, len, "a rollout of '%s' is already %s; abort it first", svc,
+			 rollout_phase_names[(*old)->phase]);
+		return 409;
+	}
+	return 0;
+}
+
+/* A new rollout of q->plan (its text in text) on service s, from the counters now. 0
+ * with it in *out, or an HTTP status with the reason in err. */
+static unsigned int start_rollout(const char *svc, const struct service_state *s,
+				  const struct request *q, const char *text, int64_t t,
+				  struct rollout **out, char *err, size_t len)
+{
+	struct arm_stats now[CANARY_ARMS];
+	struct rollout *r;
+	int rc, arm;
+
+	/* The baselines: without them the service's whole history would count as the
+	 * rollout's traffic. */
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		rc = arm_stats_read(&A.maps, s->info.id, arm, &now[arm]);
+		if (rc) {
+			snprintf(err, len, "cannot read the counters of %s: %s", svc, strerror(-rc));
+			return 500;
+		}
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(err, len, "out of memory");
+		return 500;
+	}
+	if (rollout_init(r, q->plan, text, s->info.id, now, t, err, len)) {
+		rollout_free(r);
+		free(r);
+		return 400;
+	}
+	r->weight_bp = s->cfg.canary_weight;
+	r->generation = s->cfg.generation;
+	*out = r;
+	return 0;
+}
+
 /* POST /api/v1/rollouts/SVC with a plan parsed before the lock was taken. */
 static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, struct request *q)
 {
 	const char *file = "(plan)";
-	char err[256];
+	char err[256], a[16], b[16];
 	struct rollout *r, *old;
 	const struct service_state *s;
-	struct arm_stats now[CANARY_ARMS];
 	struct rollout_decision d = {};
 	struct jv v = {};
 	const char *text;
-	unsigned int i;
-	int rc, arm;
+	unsigned int code;
 	int64_t t = wall_ms();
 
 	if (!jv_str(&v, q->json, "plan_text", NULL, PLAN_MAX_BYTES, false, &text) ||
@@ -1029,81 +1208,25 @@ static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, stru
 			 q->plan->service, svc);
 		return reply_error(c, 400, err);
 	}
-	if (find_bad(svc)) {
-		snprintf(err, sizeof(err), "the saved rollout of '%s' is invalid; end it first with "
-					   "'canaryctl rollout abort %s' (or promote)",
-			 svc, svc);
-		return reply_error(c, 409, err);
-	}
-	refresh_services();
-	s = find_service(svc);
-	if (!s) {
-		snprintf(err, sizeof(err), "no service named '%s' in the maps; apply it first with "
-					   "'canaryctl apply -f FILE'",
-			 svc);
-		return reply_error(c, 404, err);
-	}
-	if (!s->cfg.nbackends[CANARY_ARM_CANARY] || !s->cfg.nbackends[CANARY_ARM_STABLE]) {
-		snprintf(err, sizeof(err), "service '%s' needs stable and canary backends for a "
-					   "rollout",
-			 svc);
-		return reply_error(c, 409, err);
-	}
-	old = find_rollout(svc);
-	if (old && rollout_active(old)) {
-		snprintf(err, sizeof(err), "a rollout of '%s' is already %s; abort it first", svc,
-			 rollout_phase_names[old->phase]);
-		return reply_error(c, 409, err);
-	}
-	/* The baselines: without them the service's whole history would count as the
-	 * rollout's traffic. */
-	for (arm = 0; arm < CANARY_ARMS; arm++) {
-		rc = arm_stats_read(&A.maps, s->info.id, arm, &now[arm]);
-		if (rc) {
-			snprintf(err, sizeof(err), "cannot read the counters of %s: %s", svc,
-				 strerror(-rc));
-			return reply_error(c, 500, err);
-		}
-	}
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return reply_error(c, 500, "out of memory");
-	if (rollout_init(r, q->plan, text, s->info.id, now, t, err, sizeof(err))) {
+	code = start_allowed(svc, &s, &old, err, sizeof(err));
+	if (!code)
+		code = start_rollout(svc, s, q, text, t, &r, err, sizeof(err));
+	if (code)
+		return reply_error(c, code, err);
+	if (rollouts_put(old, r)) {
 		rollout_free(r);
 		free(r);
-		return reply_error(c, 400, err);
-	}
-	r->weight_bp = s->cfg.canary_weight;
-	r->generation = s->cfg.generation;
-	if (old) {
-		for (i = 0; i < CANARY_MAX_SERVICES && A.rollouts[i] != old; i++)
-			;
-		rollout_free(old);
-		free(old);
-		A.rollouts[i] = r;
-	} else {
-		for (i = 0; i < CANARY_MAX_SERVICES && A.rollouts[i]; i++)
-			;
-		if (i == CANARY_MAX_SERVICES) {
-			rollout_free(r);
-			free(r);
-			return reply_error(c, 503, "too many rollouts");
-		}
-		A.rollouts[i] = r;
+		return reply_error(c, 503, "too many rollouts");
 	}
 	d.set_weight = true;
 	d.old_bp = r->weight_bp;
 	d.new_bp = q->plan->steps[0].weight_bp;
 	d.reason = WREASON_START;
 	r->weight_bp = d.new_bp;
-	{
-		char a[16], b[16];
-
-		snprintf(d.log, sizeof(d.log), "%s: rollout started from %s by %s: step 1/%u, weight "
-					       "%s%% -> %s%%",
-			 svc, file, q->actor, q->plan->nsteps, bp_str(d.old_bp, a, sizeof(a)),
-			 bp_str(d.new_bp, b, sizeof(b)));
-	}
+	snprintf(d.log, sizeof(d.log), "%s: rollout started from %s by %s: step 1/%u, weight "
+				       "%s%% -> %s%%",
+		 svc, file, q->actor, q->plan->nsteps, bp_str(d.old_bp, a, sizeof(a)),
+		 bp_str(d.new_bp, b, sizeof(b)));
 	apply(r, &d, q->actor, t);
 	return reply_json(c, 201, rollout_json(r));
 }
@@ -1169,7 +1292,7 @@ static enum MHD_Result api_history(struct MHD_Connection *c, const char *svc)
 	struct json_object *arr = json_object_new_array();
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/history-%s.jsonl", A.state_dir, svc);
+	history_path(svc, path, sizeof(path));
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		struct json_object *o = json_tokener_parse(line);
@@ -1220,6 +1343,7 @@ static enum MHD_Result api_push(struct MHD_Connection *c, struct request *q)
 	return reply(c, 200, "application/json", "{\"ok\":true}\n");
 }
 
+/* Every rollout, then every invalid saved state. */
 static struct json_object *rollouts_json(void)
 {
 	struct json_object *arr = json_object_new_array();
@@ -1323,6 +1447,70 @@ static unsigned int authorize(const struct door *door, struct MHD_Connection *c,
 	return 0;
 }
 
+/* A start carries a plan: parse it here, outside the lock. A plan that does not parse
+ * leaves q->plan NULL, with the messages in q->plan_errors for api.c to answer. */
+static void parse_start_plan(const char *url, struct request *q)
+{
+	char svc[CANARY_NAME_LEN + 1], rest[8];
+	struct json_object *t;
+
+	if (sscanf(url, "/api/v1/rollouts/%32[^/]%7s", svc, rest) == 1 && q->json) {
+		if (json_object_object_get_ex(q->json, "plan_text", &t) &&
+		    json_object_is_type(t, json_type_string) &&
+		    json_object_get_string_len(t) <= PLAN_MAX_BYTES) {
+			const char *file = "(plan)";
+			size_t elen = 0;
+			FILE *ef = open_memstream(&q->plan_errors, &elen);
+			struct jv v = {};
+
+			jv_str(&v, q->json, "plan_file", NULL, PATH_MAX, true, &file);
+			q->plan = malloc(sizeof(*q->plan));
+			if (!q->plan || !ef ||
+			    plan_parse_text(json_object_get_string(t),
+					    (size_t)json_object_get_string_len(t), file, q->plan,
+					    ef)) {
+				free(q->plan);
+				q->plan = NULL;
+			}
+			if (ef)
+				fclose(ef);
+		}
+	}
+}
+
+/* A change: who sends it, that it is JSON, and its body parsed (a start's plan too).
+ * 0, or an HTTP status with the message in why. */
+static unsigned int check_change(const struct door *door, struct MHD_Connection *c,
+				 const char *url, struct request *q, char *why, size_t len)
+{
+	const char *ctype =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	unsigned int code;
+
+	code = authorize(door, c, q, why, len);
+	if (code)
+		return code;
+	if (!api_json_type(ctype)) {
+		snprintf(why, len, "a change must be sent as Content-Type: application/json");
+		return 415;
+	}
+	if (q->too_big) {
+		snprintf(why, len, "request body too large");
+		return 413;
+	}
+	if (q->len) {
+		struct jv v = {};
+
+		q->json = jv_parse(&v, q->buf, q->len);
+		if (!q->json || !json_object_is_type(q->json, json_type_object)) {
+			snprintf(why, len, "the body is not a JSON object");
+			return 400;
+		}
+	}
+	parse_start_plan(url, q);
+	return 0;
+}
+
 /* Everything that needs no agent state, so no lock: the door's checks, the JSON body,
  * and a plan's YAML. A slow or hostile request then never delays the poll loop. */
 static enum MHD_Result serve(const struct door *door, struct MHD_Connection *c, const char *url,
@@ -1330,10 +1518,8 @@ static enum MHD_Result serve(const struct door *door, struct MHD_Connection *c, 
 {
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-	const char *ctype =
-		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	bool read = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-	char why[512], svc[CANARY_NAME_LEN + 1], rest[8];
+	char why[512];
 	enum MHD_Result ret;
 	unsigned int code;
 
@@ -1349,46 +1535,9 @@ static enum MHD_Result serve(const struct door *door, struct MHD_Connection *c, 
 	if (read && !strcmp(url, "/healthz"))
 		return healthz(c);
 	if (!read) {
-		code = authorize(door, c, q, why, sizeof(why));
+		code = check_change(door, c, url, q, why, sizeof(why));
 		if (code)
 			return reply_error(c, code, why);
-		if (!api_json_type(ctype))
-			return reply_error(c, 415, "a change must be sent as Content-Type: "
-						   "application/json");
-		if (q->too_big)
-			return reply_error(c, 413, "request body too large");
-		if (q->len) {
-			struct jv v = {};
-
-			q->json = jv_parse(&v, q->buf, q->len);
-			if (!q->json || !json_object_is_type(q->json, json_type_object))
-				return reply_error(c, 400, "the body is not a JSON object");
-		}
-		/* A start carries a plan: parse it here, outside the lock. */
-		if (sscanf(url, "/api/v1/rollouts/%32[^/]%7s", svc, rest) == 1 && q->json) {
-			struct json_object *t;
-
-			if (json_object_object_get_ex(q->json, "plan_text", &t) &&
-			    json_object_is_type(t, json_type_string) &&
-			    json_object_get_string_len(t) <= PLAN_MAX_BYTES) {
-				const char *file = "(plan)";
-				size_t elen = 0;
-				FILE *ef = open_memstream(&q->plan_errors, &elen);
-				struct jv v = {};
-
-				jv_str(&v, q->json, "plan_file", NULL, PATH_MAX, true, &file);
-				q->plan = malloc(sizeof(*q->plan));
-				if (!q->plan || !ef ||
-				    plan_parse_text(json_object_get_string(t),
-						    (size_t)json_object_get_string_len(t), file,
-						    q->plan, ef)) {
-					free(q->plan);
-					q->plan = NULL;
-				}
-				if (ef)
-					fclose(ef);
-			}
-		}
 	}
 	pthread_mutex_lock(&A.lock);
 	ret = route(c, url, method, q);
@@ -1474,46 +1623,44 @@ struct listen_opts {
 	unsigned int nallow;
 };
 
-/* The TCP listener: reads for anyone; changes with a token (only over TLS or on
- * loopback). Returns 0, or 1 after saying why. */
-static int tcp_door_start(const struct listen_opts *o)
+/* The TCP listener's address from --listen (already checked to be ADDR:PORT): the
+ * socket address, its text for Host checks, the daemon's flags, and whether it is
+ * loopback. */
+static bool tcp_address(const char *listen, struct sockaddr_storage *ss, char *host,
+			size_t hlen, uint16_t *port, unsigned int *flags)
 {
-	struct door *door = &doors[DOOR_TCP];
-	struct sockaddr_storage ss = {};
-	char host[CANARY_ADDRSTRLEN], *cert = NULL, *key = NULL;
 	union canary_addr a;
-	unsigned int flags = 0, i;
-	uint16_t port;
-	size_t n;
-	int fam = endpoint_parse(o->listen, &a, &port), err;
+	int fam = endpoint_parse(listen, &a, port);
 	bool loopback;
 
-	door->kind = DOOR_TCP;
-	snprintf(door->where, sizeof(door->where), "%s", o->listen);
 	if (fam == CANARY_AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 
 		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
+		s4->sin_port = htons(*port);
 		s4->sin_addr.s_addr = a.v4;
 		loopback = (ntohl(a.v4) >> 24) == 127;
 	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 
 		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
+		s6->sin6_port = htons(*port);
 		memcpy(&s6->sin6_addr, a.bytes, 16);
-		flags |= MHD_USE_IPv6;
+		*flags |= MHD_USE_IPv6;
 		loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
 	}
-	addr_str(fam, &a, host, sizeof(host));
-	api_hosts_init(&door->hosts, host, port);
-	for (i = 0; i < o->nallow; i++)
-		if (api_hosts_add(&door->hosts, o->allow_hosts[i])) {
-			log_error("--allow-host '%s' is not a host name (or there are more than %d)",
-				  o->allow_hosts[i], API_MAX_HOSTS);
-			return 1;
-		}
+	addr_str(fam, &a, host, hlen);
+	return loopback;
+}
+
+/* The TCP listener's secrets: the tokens (never in clear text off loopback), and the
+ * TLS certificate and key, read into *cert and *key (NULL without TLS). 0, or 1 after
+ * saying why. */
+static int tcp_secrets(const struct listen_opts *o, bool loopback, char **cert, char **key)
+{
+	size_t n;
+	int err;
+
 	if ((o->tls_cert != NULL) != (o->tls_key != NULL)) {
 		log_error("TLS needs both --tls-cert and --tls-key");
 		return 1;
@@ -1534,14 +1681,40 @@ static int tcp_door_start(const struct listen_opts *o)
 		}
 	}
 	if (o->tls_cert) {
-		if (file_read_all(o->tls_cert, 1 << 20, &cert, &n) ||
-		    file_read_all(o->tls_key, 1 << 20, &key, &n)) {
+		if (file_read_all(o->tls_cert, 1 << 20, cert, &n) ||
+		    file_read_all(o->tls_key, 1 << 20, key, &n)) {
 			log_error("cannot read --tls-cert %s or --tls-key %s", o->tls_cert, o->tls_key);
-			free(cert);
-			free(key);
+			free(*cert);
+			free(*key);
 			return 1;
 		}
 	}
+	return 0;
+}
+
+/* The TCP listener: reads for anyone; changes with a token (only over TLS or on
+ * loopback). Returns 0, or 1 after saying why. */
+static int tcp_door_start(const struct listen_opts *o)
+{
+	struct door *door = &doors[DOOR_TCP];
+	struct sockaddr_storage ss = {};
+	char host[CANARY_ADDRSTRLEN], *cert = NULL, *key = NULL;
+	unsigned int flags = 0, i;
+	uint16_t port;
+	bool loopback;
+
+	door->kind = DOOR_TCP;
+	snprintf(door->where, sizeof(door->where), "%s", o->listen);
+	loopback = tcp_address(o->listen, &ss, host, sizeof(host), &port, &flags);
+	api_hosts_init(&door->hosts, host, port);
+	for (i = 0; i < o->nallow; i++)
+		if (api_hosts_add(&door->hosts, o->allow_hosts[i])) {
+			log_error("--allow-host '%s' is not a host name (or there are more than %d)",
+				  o->allow_hosts[i], API_MAX_HOSTS);
+			return 1;
+		}
+	if (tcp_secrets(o, loopback, &cert, &key))
+		return 1;
 	door->d = door_start(door, flags, port, -1, (struct sockaddr *)&ss, cert, key);
 	free(cert);
 	free(key);
@@ -1554,38 +1727,31 @@ static int tcp_door_start(const struct listen_opts *o)
 	return 0;
 }
 
-/* The Unix socket: root's, mode 0660, group --socket-group (default root's). Its
- * directory must be root's and writable by nobody else. Returns 0, or 1 after saying
- * why. */
-static int socket_door_start(const struct listen_opts *o)
+/* The gid of --socket-group (root's without it). 0, or 1 after saying why. */
+static int socket_gid(const char *group, gid_t *gid)
 {
-	struct door *door = &doors[DOOR_SOCKET];
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	char dir[PATH_MAX], why[512], *slash;
-	gid_t gid = 0;
-	struct stat st;
-	mode_t old;
-	int fd;
+	struct group gr, *grp = NULL;
+	char buf[4096];
 
-	door->kind = DOOR_SOCKET;
-	snprintf(door->where, sizeof(door->where), "%s", o->socket);
-	api_hosts_init(&door->hosts, NULL, 0);
-	if (strlen(o->socket) >= sizeof(sun.sun_path)) {
-		log_error("--socket %s: the path is too long for a Unix socket", o->socket);
+	*gid = 0;
+	if (!group)
+		return 0;
+	getgrnam_r(group, &gr, buf, sizeof(buf), &grp);
+	if (!grp) {
+		log_error("--socket-group %s: no such group", group);
 		return 1;
 	}
-	if (o->socket_group) {
-		struct group gr, *grp = NULL;
-		char buf[4096];
+	*gid = grp->gr_gid;
+	return 0;
+}
 
-		getgrnam_r(o->socket_group, &gr, buf, sizeof(buf), &grp);
-		if (!grp) {
-			log_error("--socket-group %s: no such group", o->socket_group);
-			return 1;
-		}
-		gid = grp->gr_gid;
-	}
-	snprintf(dir, sizeof(dir), "%s", o->socket);
+/* The socket's directory must be root's and writable by nobody else (made 0755 when
+ * missing). 0, or 1 after saying why. */
+static int socket_dir_check(const char *path)
+{
+	char dir[PATH_MAX], why[512], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir)
 		*slash = 0;
@@ -1595,41 +1761,87 @@ static int socket_door_start(const struct listen_opts *o)
 		log_error("socket directory: %s", why);
 		return 1;
 	}
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", o->socket);
-	if (lstat(o->socket, &st) == 0) {
-		int probe;
+	return 0;
+}
 
-		if (!S_ISSOCK(st.st_mode)) {
-			log_error("%s exists and is not a socket; remove it or pass --socket", o->socket);
-			return 1;
-		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			close(probe);
-			log_error("another canaryd already answers on %s; stop it first", o->socket);
-			return 1;
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(o->socket); /* a stale socket of an agent that is gone */
+/* Whatever is at the socket's path: a stale socket of an agent that is gone is removed;
+ * a live agent on it, or anything but a socket, is refused. 0, or 1 after saying why. */
+static int socket_clear(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int probe;
+
+	if (lstat(path, &st))
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("%s exists and is not a socket; remove it or pass --socket", path);
+		return 1;
 	}
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
+		close(probe);
+		log_error("another canaryd already answers on %s; stop it first", path);
+		return 1;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path); /* a stale socket of an agent that is gone */
+	return 0;
+}
+
+/* Bind and listen on the socket: root-only from the moment it exists, then root's with
+ * mode 0660 and group gid. The listening fd, or -1 (after saying why, but for a
+ * failing socket()). */
+static int socket_listen(const char *path, const struct sockaddr_un *sun, gid_t gid)
+{
+	mode_t old;
+	int fd;
+
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return 1;
+		return -1;
 	old = umask(0177); /* root-only from the moment it exists */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+	if (bind(fd, (const struct sockaddr *)sun, sizeof(*sun))) {
 		umask(old);
-		log_error("cannot create the socket %s: %s", o->socket, strerror(errno));
+		log_error("cannot create the socket %s: %s", path, strerror(errno));
 		close(fd);
-		return 1;
+		return -1;
 	}
 	umask(old);
-	if (chown(o->socket, 0, gid) || chmod(o->socket, 0660) || listen(fd, 64)) {
-		log_error("cannot set up the socket %s: %s", o->socket, strerror(errno));
+	if (chown(path, 0, gid) || chmod(path, 0660) || listen(fd, 64)) {
+		log_error("cannot set up the socket %s: %s", path, strerror(errno));
 		close(fd);
-		unlink(o->socket);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+/* The Unix socket: root's, mode 0660, group --socket-group (default root's). Its
+ * directory must be root's and writable by nobody else. Returns 0, or 1 after saying
+ * why. */
+static int socket_door_start(const struct listen_opts *o)
+{
+	struct door *door = &doors[DOOR_SOCKET];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	gid_t gid;
+	int fd;
+
+	door->kind = DOOR_SOCKET;
+	snprintf(door->where, sizeof(door->where), "%s", o->socket);
+	api_hosts_init(&door->hosts, NULL, 0);
+	if (strlen(o->socket) >= sizeof(sun.sun_path)) {
+		log_error("--socket %s: the path is too long for a Unix socket", o->socket);
 		return 1;
 	}
+	if (socket_gid(o->socket_group, &gid) || socket_dir_check(o->socket))
+		return 1;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", o->socket);
+	if (socket_clear(o->socket, &sun))
+		return 1;
+	fd = socket_listen(o->socket, &sun, gid);
+	if (fd < 0)
+		return 1;
 	door->d = door_start(door, 0, 0, fd, NULL, NULL, NULL);
 	if (!door->d) {
 		log_error("cannot serve on the socket %s", o->socket);
@@ -1638,6 +1850,30 @@ static int socket_door_start(const struct listen_opts *o)
 		return 1;
 	}
 	return 0;
+}
+
+static int doors_start(const struct listen_opts *o)
+{
+	if (tcp_door_start(o) || (o->socket && socket_door_start(o))) {
+		if (doors[DOOR_TCP].d)
+			MHD_stop_daemon(doors[DOOR_TCP].d);
+		return 1;
+	}
+	return 0;
+}
+
+static void doors_stop(const struct listen_opts *o)
+{
+	MHD_stop_daemon(doors[DOOR_TCP].d);
+	if (doors[DOOR_SOCKET].d) {
+		MHD_stop_daemon(doors[DOOR_SOCKET].d);
+		unlink(o->socket);
+	}
+}
+
+static bool tcp_takes_changes(void)
+{
+	return tokens.n;
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -1700,7 +1936,22 @@ static int state_dir_take(void)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct agent_opts {
+	struct listen_opts listen;
+	const char *pin_root, *state_dir;
+	double interval, sweep_interval;
+	bool verbose;
+};
+
+/* What parse_args returns when the agent is to run; anything else is an exit status. */
+#define ARGS_RUN (-1)
+
+/* The command line into o, defaults first. Returns ARGS_RUN, or the status to exit
+ * with: 0 after --help, 2 (EXIT_USAGE) after saying what is wrong. Nothing else reads
+ * argv. One function, longer than the others on purpose: every option of canaryd is
+ * here and nowhere else, for an option table to replace whole. */
+static int parse_args(int argc, char **argv, struct agent_opts *o)
 {
 	enum { O_SOCKET = 256, O_SOCKET_GROUP, O_TOKEN_FILE, O_TLS_CERT, O_TLS_KEY, O_ALLOW_HOST };
 	static const struct option opts[] = {
@@ -1719,63 +1970,60 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
-	struct listen_opts lo = {.listen = CANARY_DEFAULT_LISTEN, .socket = CANARY_DEFAULT_SOCKET};
-	const char *pin_root = CANARY_DEFAULT_PIN_ROOT;
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigset_t mask, old;
-	pthread_t pull_thread;
-	double next_sweep;
-	uint64_t last;
+	struct listen_opts *lo = &o->listen;
 	int opt;
 
-	snprintf(A.state_dir, sizeof(A.state_dir), "%s", DEFAULT_STATE_DIR);
-	A.interval = 1;
-	A.sweep_interval = 10;
-	A.state_lock = -1;
+	*o = (struct agent_opts){
+		.listen = {.listen = CANARY_DEFAULT_LISTEN, .socket = CANARY_DEFAULT_SOCKET},
+		.pin_root = CANARY_DEFAULT_PIN_ROOT,
+		.state_dir = DEFAULT_STATE_DIR,
+		.interval = 1,
+		.sweep_interval = 10,
+	};
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "p:s:l:i:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			pin_root = optarg;
+			o->pin_root = optarg;
 			break;
 		case 's':
-			snprintf(A.state_dir, sizeof(A.state_dir), "%s", optarg);
+			o->state_dir = optarg;
 			break;
 		case 'l':
-			lo.listen = optarg;
+			lo->listen = optarg;
 			break;
 		case O_SOCKET:
-			lo.socket = strcmp(optarg, "none") ? optarg : NULL;
+			lo->socket = strcmp(optarg, "none") ? optarg : NULL;
 			break;
 		case O_SOCKET_GROUP:
-			lo.socket_group = optarg;
+			lo->socket_group = optarg;
 			break;
 		case O_TOKEN_FILE:
-			lo.token_file = optarg;
+			lo->token_file = optarg;
 			break;
 		case O_TLS_CERT:
-			lo.tls_cert = optarg;
+			lo->tls_cert = optarg;
 			break;
 		case O_TLS_KEY:
-			lo.tls_key = optarg;
+			lo->tls_key = optarg;
 			break;
 		case O_ALLOW_HOST:
-			if (lo.nallow == API_MAX_HOSTS) {
+			if (lo->nallow == API_MAX_HOSTS) {
 				fprintf(stderr, "canaryd: at most %d --allow-host names\n", API_MAX_HOSTS);
 				return 2;
 			}
-			lo.allow_hosts[lo.nallow++] = optarg;
+			lo->allow_hosts[lo->nallow++] = optarg;
 			break;
 		case 'i':
-			if (cli_parse_double("--interval", optarg, 0.05, 3600, &A.interval))
+			if (cli_parse_double("--interval", optarg, 0.05, 3600, &o->interval))
 				return EXIT_USAGE;
 			break;
 		case 'S':
-			if (cli_parse_double("--sweep-interval", optarg, 0, 86400, &A.sweep_interval))
+			if (cli_parse_double("--sweep-interval", optarg, 0, 86400, &o->sweep_interval))
 				return EXIT_USAGE;
 			break;
 		case 'v':
-			canary_verbose = 1;
+			o->verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1792,20 +2040,37 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
+	return ARGS_RUN;
+}
+
+/* Everything before the first poll: root, the state directory, the maps, the saved
+ * rollouts, the doors, the signals and the puller. Returns 0, or the status to exit
+ * with after saying why. */
+static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
+{
+	const struct listen_opts *lo = &o->listen;
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	if (o->verbose)
+		canary_verbose = 1;
 	canary_quiet_libs();
 	if (geteuid() != 0) {
 		log_error("canaryd needs root to read and update the pinned maps; run it with sudo");
 		return 1;
 	}
-	if (!endpoint_parse(lo.listen, &(union canary_addr){0}, &(uint16_t){0})) {
+	if (!endpoint_parse(lo->listen, &(union canary_addr){0}, &(uint16_t){0})) {
 		fprintf(stderr, "canaryd: --listen '%s' is not ADDR:PORT (IPv6 as [addr]:port); try "
 				"'canaryd --help'\n",
-			lo.listen);
+			lo->listen);
 		return 2;
 	}
+	snprintf(A.state_dir, sizeof(A.state_dir), "%s", o->state_dir);
+	A.interval = o->interval;
+	A.sweep_interval = o->sweep_interval;
+	A.state_lock = -1;
 	if (state_dir_take())
 		return 1;
-	if (canary_maps_open(&A.maps, pin_root))
+	if (canary_maps_open(&A.maps, o->pin_root))
 		return 1;
 	A.snap = calloc(CANARY_ARM_STATS_SLOTS, sizeof(*A.snap));
 	A.prev = calloc(CANARY_ARM_STATS_SLOTS, sizeof(*A.prev));
@@ -1818,31 +2083,30 @@ int main(int argc, char **argv)
 	arm_stats_read_all(&A.maps, &A.batch, A.snap);
 
 	signal(SIGPIPE, SIG_IGN);
-	if (tcp_door_start(&lo) || (lo.socket && socket_door_start(&lo))) {
-		if (doors[DOOR_TCP].d)
-			MHD_stop_daemon(doors[DOOR_TCP].d);
+	if (doors_start(lo))
 		return 1;
-	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* The puller blocks the stop signals, so that they wake the main loop. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &mask, &old);
-	if (pthread_create(&pull_thread, NULL, puller, NULL)) {
+	if (puller_start(pull_thread)) {
 		log_error("cannot start the metric puller thread");
 		return 1;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	logline("started: pins %s, state %s, socket %s, listening on %s://%s (reads%s), polling "
 		"every %gs",
-		pin_root, A.state_dir, lo.socket ? lo.socket : "none", lo.tls_cert ? "https" : "http",
-		lo.listen, tokens.n ? "; changes with a token" : " only", A.interval);
+		o->pin_root, A.state_dir, lo->socket ? lo->socket : "none",
+		lo->tls_cert ? "https" : "http", lo->listen,
+		tcp_takes_changes() ? "; changes with a token" : " only", A.interval);
+	return 0;
+}
 
-	last = now_ns();
+/* Poll every interval (on the monotonic clock, from the end of the last wait) and sweep
+ * every sweep interval, until a stop signal. */
+static void agent_loop(void)
+{
+	uint64_t last = now_ns();
+	double next_sweep = A.sweep_interval;
+
 	atomic_store(&A.last_poll_ns, last);
-	next_sweep = A.sweep_interval;
 	while (!stop) {
 		struct timespec ts;
 		uint64_t target = last + (uint64_t)(A.interval * 1e9), now;
@@ -1860,37 +2124,44 @@ int main(int argc, char **argv)
 		poll_once(dt);
 		atomic_store(&A.last_poll_ns, now_ns());
 		if (A.sweep_interval > 0 && (next_sweep -= dt) <= 0) {
-			struct sweep_result sr;
-
 			next_sweep = A.sweep_interval;
-			/* Never wait for the writers' lock here: skip a round instead. */
-			if (flows_sweep(&A.maps, &sr, 0) == 0) {
-				pthread_mutex_lock(&A.lock);
-				A.stats.sweeps++;
-				A.stats.swept_flows += sr.expired;
-				pthread_mutex_unlock(&A.lock);
-				if (sr.unanswered)
-					logline("sweep: %llu expired flows removed, %llu with an "
-						"unanswered SYN",
-						(unsigned long long)sr.expired,
-						(unsigned long long)sr.unanswered);
-			}
+			sweep_once();
 		}
 	}
+}
+
+/* The puller and the doors first, so that nothing changes a rollout while each is
+ * saved. */
+static void agent_stop(const struct agent_opts *o, pthread_t pull_thread)
+{
+	unsigned int i;
+
 	logline("stopping");
 	pthread_join(pull_thread, NULL);
-	MHD_stop_daemon(doors[DOOR_TCP].d);
-	if (doors[DOOR_SOCKET].d) {
-		MHD_stop_daemon(doors[DOOR_SOCKET].d);
-		unlink(lo.socket);
-	}
+	doors_stop(&o->listen);
 	pthread_mutex_lock(&A.lock);
-	for (unsigned int i = 0; i < CANARY_MAX_SERVICES; i++)
+	for (i = 0; i < CANARY_MAX_SERVICES; i++)
 		if (A.rollouts[i])
 			persist(A.rollouts[i]);
 	pthread_mutex_unlock(&A.lock);
 	canary_maps_close(&A.maps);
 	curl_global_cleanup();
 	dirlock_release(A.state_lock);
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_opts o;
+	pthread_t pull_thread;
+	int rc;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc != ARGS_RUN)
+		return rc;
+	rc = agent_start(&o, &pull_thread);
+	if (rc)
+		return rc;
+	agent_loop();
+	agent_stop(&o, pull_thread);
 	return 0;
 }

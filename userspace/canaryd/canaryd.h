@@ -27,11 +27,20 @@
  *   - A.maps: replaced only by the main thread (follow_pins, inside the poll, under the
  *     lock), so the main thread's sweep reads it without the lock; other threads read it
  *     under the lock.
- *   - A.state_dir, A.interval, A.sweep_interval, A.state_lock, and the doors and their
- *     tokens (doors.c): set before the threads that read them start, read-only after.
+ *   - A.state_dir, A.interval, A.sweep_interval, A.state_lock, the tokens and the TCP
+ *     door (doors.c): set before the threads that read them start, read-only after.
+ *     The socket door is set up just after the TCP door's threads start; they read
+ *     only its daemon pointer and path, for a message.
  *   - stop: set by the signal handler, read by the main loop and the puller.
  *   - a struct request: owned by the door thread serving its connection.
- * logline() takes no lock: lines of two threads could interleave mid-line. */
+ * logline() takes no lock: lines of two threads could interleave mid-line.
+ *
+ * Between processes: the writers' lock (an flock on the pin root, shared with
+ * canaryctl) is only ever tried, never waited for: by a weight write (poll.c, which
+ * writes a rollback without it when another process holds it) and by the sweep (which
+ * skips its round); ending an invalid saved state (resolve_bad, api.c) writes its
+ * weight as a compare-and-swap without it. A.state_lock, an flock on the state
+ * directory, is held for the agent's life: one agent per directory. */
 #ifndef CANARYD_H
 #define CANARYD_H
 

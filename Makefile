@@ -69,8 +69,14 @@ LOGIC_LIBS  := $(shell pkg-config --libs yaml-0.1 json-c 2>/dev/null) -lm
 # Unit tests of the pure logic: linked with liblogic.a and no libbpf, libxdp or libcurl.
 PURE_TESTS  := test_analysis test_config test_maglev test_plan test_rollout
 
+# A program is one file, userspace/NAME.c, or a folder of files, userspace/NAME/ (canaryd),
+# whose objects go to $(BUILD)/obj/NAME/.
 PROG_SRCS   := $(wildcard userspace/*.c)
-PROGS       := $(patsubst userspace/%.c,$(BUILD)/%,$(PROG_SRCS))
+MULTI_DIRS  := $(filter-out lib,$(patsubst userspace/%/,%,$(wildcard userspace/*/)))
+MULTI_PROGS := $(addprefix $(BUILD)/,$(MULTI_DIRS))
+MULTI_HDRS  := $(foreach d,$(MULTI_DIRS),$(wildcard userspace/$(d)/*.h))
+multi_objs   = $(patsubst userspace/%.c,$(BUILD)/obj/%.o,$(wildcard userspace/$(1)/*.c))
+PROGS       := $(patsubst userspace/%.c,$(BUILD)/%,$(PROG_SRCS)) $(MULTI_PROGS)
 
 TEST_SRCS   := $(wildcard tests/unit/*.c)
 TEST_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
@@ -159,6 +165,16 @@ $(LIBLOGIC): $(LOGIC_OBJS)
 $(BUILD)/%: userspace/%.c $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $< $(LIBCANARY) $(LDLIBS) -o $@
+
+$(BUILD)/obj/%.o: userspace/%.c $(MULTI_HDRS) $(LIB_HDRS) $(BPF_HDRS) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
+
+$(foreach d,$(MULTI_DIRS),$(eval $(BUILD)/$(d): $(call multi_objs,$(d))))
+$(MULTI_PROGS): $(LIBCANARY) | $(BUILD)
+	$(call msg,CCLD,$@)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $(filter %.o,$^) $(LIBCANARY) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/lib/*.h $(LIBCANARY) $(LIB_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/tests
 	$(call msg,CCLD,$@)
@@ -263,8 +279,8 @@ print-%:
 	@echo '$($*)'
 
 format:
-	clang-format -i bpf/*.[ch] userspace/*.c userspace/lib/*/*.[ch] tests/unit/*.c tests/lib/*.h \
-		tests/tools/*.[ch]
+	clang-format -i bpf/*.[ch] userspace/*.c userspace/*/*.[ch] userspace/lib/*/*.[ch] \
+		tests/unit/*.c tests/lib/*.h tests/tools/*.[ch]
 
 clean:
 	rm -rf $(BUILD)

@@ -13,11 +13,28 @@ _Static_assert(sizeof(struct arm_stats) % 8 == 0, "arm_stats must be all __u64")
 _Static_assert(sizeof(struct backend_stats) % 8 == 0, "backend_stats must be all __u64");
 _Static_assert(sizeof(struct reason_stats) % 8 == 0, "reason_stats must be all __u64");
 
+/* sum += add, word by word. */
+static void words_add(__u64 *sum, const __u64 *add, size_t words)
+{
+	size_t w;
+
+	for (w = 0; w < words; w++)
+		sum[w] += add[w];
+}
+
+/* Add the ncpu per-CPU copies of one value (words long each) into sum. */
+static void percpu_add(__u64 *sum, const __u64 *percpu, int ncpu, size_t words)
+{
+	int c;
+
+	for (c = 0; c < ncpu; c++)
+		words_add(sum, percpu + c * words, words);
+}
+
 static int percpu_sum(int fd, uint32_t key, void *out, size_t size)
 {
-	int ncpu = canary_ncpus(), c;
-	size_t words = size / 8, w;
-	__u64 *buf, *sum = out;
+	int ncpu = canary_ncpus();
+	__u64 *buf;
 
 	buf = calloc(ncpu, size);
 	if (!buf)
@@ -29,9 +46,7 @@ static int percpu_sum(int fd, uint32_t key, void *out, size_t size)
 		return err;
 	}
 	memset(out, 0, size);
-	for (c = 0; c < ncpu; c++)
-		for (w = 0; w < words; w++)
-			sum[w] += buf[c * words + w];
+	percpu_add(out, buf, ncpu, size / 8);
 	free(buf);
 	return 0;
 }
@@ -39,8 +54,7 @@ static int percpu_sum(int fd, uint32_t key, void *out, size_t size)
 /* Add the sweeper's slot to the data plane's, word by word. */
 static int two_slots(int fd, uint32_t a, uint32_t b, void *out, size_t size)
 {
-	__u64 *sum = out, *tmp;
-	size_t w;
+	__u64 *tmp;
 	int err;
 
 	err = percpu_sum(fd, a, out, size);
@@ -50,8 +64,8 @@ static int two_slots(int fd, uint32_t a, uint32_t b, void *out, size_t size)
 	if (!tmp)
 		return -ENOMEM;
 	err = percpu_sum(fd, b, tmp, size);
-	for (w = 0; !err && w < size / 8; w++)
-		sum[w] += tmp[w];
+	if (!err)
+		words_add(out, tmp, size / 8);
 	free(tmp);
 	return err;
 }
@@ -60,6 +74,34 @@ int arm_stats_read(struct canary_maps *m, uint32_t svc, int arm, struct arm_stat
 {
 	return two_slots(m->arm_stats, CANARY_ARM_SLOT(svc, arm), CANARY_SWEEP_SLOT(svc, arm), out,
 			 sizeof(*out));
+}
+
+int arm_stats_read_all(struct canary_maps *m, struct arm_stats_batch *b, struct arm_stats *out)
+{
+	int ncpu = canary_ncpus();
+	size_t words = sizeof(struct arm_stats) / 8, k;
+	__u32 count = CANARY_ARM_STATS_SLOTS, batch = 0;
+
+	if (!b->percpu) {
+		b->percpu = calloc((size_t)CANARY_ARM_STATS_SLOTS * ncpu, sizeof(struct arm_stats));
+		if (!b->percpu)
+			return -ENOMEM;
+	}
+	/* ENOENT: the lookup reached the end of the map, every slot returned. */
+	if (bpf_map_lookup_batch(m->arm_stats, NULL, &batch, b->keys, b->percpu, &count, NULL) &&
+	    errno != ENOENT)
+		return -errno;
+	memset(out, 0, CANARY_ARM_STATS_SLOTS * sizeof(*out));
+	for (k = 0; k < count; k++)
+		percpu_add((__u64 *)&out[b->keys[k] % CANARY_ARM_STATS_SLOTS],
+			   (const __u64 *)b->percpu + k * ncpu * words, ncpu, words);
+	return 0;
+}
+
+void arm_stats_total(const struct arm_stats *all, uint32_t svc, int arm, struct arm_stats *out)
+{
+	*out = all[CANARY_ARM_SLOT(svc, arm)];
+	words_add((__u64 *)out, (const __u64 *)&all[CANARY_SWEEP_SLOT(svc, arm)], sizeof(*out) / 8);
 }
 
 int backend_stats_read(struct canary_maps *m, uint32_t svc, int arm, int idx,

@@ -1,0 +1,189 @@
+/* canaryd.h: what the parts of canaryd share: the agent's state, which lock guards
+ * which part of it, and the functions each file offers the others. Private to canaryd.
+ *
+ * Threads, and what each may touch:
+ *
+ *   main       sets everything up (main.c), then polls (poll_once) and sweeps every
+ *              interval, and stops.
+ *   puller     pulls.c: one round of Prometheus queries per interval.
+ *   doors      libmicrohttpd: a pool of threads per door (doors.c), one request each.
+ *
+ * A.lock, one mutex, guards the agent's state: the service list, the counter
+ * snapshots, the rollouts and their saved state and history files, the invalid states,
+ * the weight-change counts and the agent's own metrics. It is held
+ *   - by the poll, for the whole poll (poll_once), and by the sweep to count its round;
+ *   - by a request, only in route() (api.c): the door's checks, the JSON body and a
+ *     plan's YAML are done before it is taken (serve() in doors.c), so a slow or hostile
+ *     request never delays the poll, or a rollback;
+ *   - by the puller, only to copy its jobs out and to hand each reading back; the
+ *     queries run without it;
+ *   - at the stop, to save every rollout.
+ * Every function below that reads or writes that state expects the lock held, unless
+ * it says otherwise.
+ *
+ * Not under the lock:
+ *   - A.last_poll_ns: atomic; written by the main thread after each poll, read by
+ *     /healthz, which takes no lock so that a stuck lock cannot hide a stuck poll.
+ *   - A.maps: replaced only by the main thread (follow_pins, inside the poll, under the
+ *     lock), so the main thread's sweep reads it without the lock; other threads read it
+ *     under the lock.
+ *   - A.state_dir, A.interval, A.sweep_interval, A.state_lock, the tokens and the TCP
+ *     door (doors.c): set before the threads that read them start, read-only after.
+ *     The socket door is set up just after the TCP door's threads start; they read
+ *     only its daemon pointer and path, for a message.
+ *   - stop: set by the signal handler, read by the main loop and the puller.
+ *   - a struct request: owned by the door thread serving its connection.
+ * logline() takes no lock: lines of two threads could interleave mid-line.
+ *
+ * Between processes: the writers' lock (an flock on the pin root, shared with
+ * canaryctl) is only ever tried, never waited for: by a weight write (poll.c, which
+ * writes a rollback without it when another process holds it) and by the sweep (which
+ * skips its round); ending an invalid saved state (resolve_bad, api.c) writes its
+ * weight as a compare-and-swap without it. A.state_lock, an flock on the state
+ * directory, is held for the agent's life: one agent per directory. */
+#ifndef CANARYD_H
+#define CANARYD_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "http/apiauth.h"
+#include "logic/plan.h"
+#include "logic/rollout.h"
+#include "maps/pins.h"
+#include "maps/service.h"
+#include "maps/stats.h"
+#include "present/prom.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/xdp-canary"
+#define MAX_BODY	  (1 << 20)
+#define STATE_MAX_BYTES	  (4 << 20) /* a saved rollout: its plan plus counters */
+#define ACTOR_AGENT	  "canaryd"
+
+/* A rollout whose saved state failed validation: its canary may carry traffic, so it
+ * is shown (phase Error) until the operator aborts or promotes. */
+struct bad_state {
+	char service[CANARY_NAME_LEN];
+	char file[NAME_MAX + 1];
+	char reason[300];
+};
+
+struct agent {
+	pthread_mutex_t lock; /* guards the rest, but for what the header comment names */
+	struct canary_maps maps;
+	char state_dir[1024];
+	double interval, sweep_interval;
+	struct service_state *svcs;
+	unsigned int nsvcs;
+	struct arm_stats_batch batch;  /* the poll's buffer for reading arm_stats whole */
+	struct arm_stats *snap, *prev; /* [CANARY_ARM_STATS_SLOTS] summed over CPUs */
+	bool have_prev;
+	double dt; /* seconds between the last two polls */
+	struct reason_stats reasons;
+	struct rollout *rollouts[CANARY_MAX_SERVICES]; /* by slot, any order */
+	uint64_t weight_changes[CANARY_MAX_SERVICES][WREASON_COUNT]; /* by service id */
+	struct prom_agent stats;
+	struct bad_state bad[CANARY_MAX_SERVICES];
+	unsigned int nbad;
+	int state_lock;		       /* flock of state_dir: one agent per directory */
+	_Atomic uint64_t last_poll_ns; /* end of the last completed poll, for /healthz */
+};
+
+extern struct agent A;		   /* main.c */
+extern volatile sig_atomic_t stop; /* main.c: SIGINT or SIGTERM came */
+
+/* ---- log.c: the log, one line per decision on stderr ---- */
+
+/* ms since the epoch as "2026-12-01T10:00:00Z". */
+void stamp(char *buf, size_t len, int64_t ms);
+int64_t wall_ms(void);
+void logline(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- state.c: the state directory, the saved rollouts, the history ---- */
+
+/* Take the state directory for this agent's life. 0, or 1 after saying why. Before
+ * the threads. */
+int state_dir_take(void);
+void persist(const struct rollout *r);
+/* The history file of a service. */
+void history_path(const char *svc, char *buf, size_t len);
+void history_line(const char *svc, const struct rollout_decision *d, const char *reason,
+		  unsigned int step, unsigned int steps, const char *phase, const char *detail,
+		  const char *evidence, const char *actor, int64_t now_ms);
+void history(const struct rollout *r, const struct rollout_decision *d, const char *actor,
+	     int64_t now_ms);
+void load_states(void);
+struct bad_state *find_bad(const char *svc);
+struct rollout *find_rollout(const char *svc);
+/* Put r in the table of rollouts: in old's slot (old is freed) or, with old NULL, in a
+ * free one. 0, or -ENOSPC when none is free (r is not put: the caller frees it). */
+int rollouts_put(struct rollout *old, struct rollout *r);
+
+/* ---- poll.c: the poll, weight writes, the sweep ---- */
+
+void refresh_services(void);
+const struct service_state *find_service(const char *name);
+/* Carry out a rollout's decision: write the weight, log, record, save. */
+void apply(struct rollout *r, const struct rollout_decision *d, const char *actor, int64_t now_ms);
+/* Record a change made by hand since the rollout last looked. */
+void sync_manual(struct rollout *r, int64_t now_ms);
+/* One poll: takes the lock itself. */
+void poll_once(double dt);
+/* One sweep of the flow table: takes the lock itself, only to count. */
+void sweep_once(void);
+
+/* ---- pulls.c: the Prometheus puller thread ---- */
+
+/* Start the puller, with SIGINT and SIGTERM blocked in it. 0, or -1. */
+int puller_start(pthread_t *thread);
+
+/* ---- doors.c: the Unix socket and the TCP listener, who may use them, replies ---- */
+
+struct listen_opts {
+	const char *listen, *socket, *socket_group, *token_file, *tls_cert, *tls_key;
+	const char *allow_hosts[API_MAX_HOSTS];
+	unsigned int nallow;
+};
+
+/* A request as the door collects it: the body, then (outside the agent's lock) its
+ * JSON and, for a start, the parsed plan. */
+struct request {
+	char *buf;
+	size_t len;
+	bool too_big;
+	struct json_object *json;
+	struct plan *plan;
+	char *plan_errors;
+	char actor[96];
+};
+
+/* Open the TCP listener and (unless o->socket is NULL) the Unix socket. 0, or 1 after
+ * saying why. */
+int doors_start(const struct listen_opts *o);
+void doors_stop(const struct listen_opts *o);
+/* Whether the TCP listener takes changes (--token-file gave tokens). */
+bool tcp_takes_changes(void);
+/* Replies, with the headers every answer carries; lock-free. */
+enum MHD_Result reply(struct MHD_Connection *c, unsigned int code, const char *type,
+		      const char *text);
+enum MHD_Result reply_json(struct MHD_Connection *c, unsigned int code, struct json_object *j);
+enum MHD_Result reply_error(struct MHD_Connection *c, unsigned int code, const char *msg);
+
+/* ---- api.c: the routes and their handlers ---- */
+
+enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method,
+		      struct request *q);
+
+/* ---- view.c: the JSON the API shows of rollouts ---- */
+
+struct json_object *rollout_json(const struct rollout *r);
+struct json_object *bad_json(const struct bad_state *b);
+struct json_object *rollouts_json(void);
+
+#endif

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "canary_decide.h"
 #include "netfix.h"
 #include "pktbuild.h"
 #include "testlib.h"
@@ -210,9 +211,9 @@ static inline bool expect_frame(struct instance *in, int ifindex, const struct p
 	return ok;
 }
 
-/* The entry of a flow, in the flow table or in `pending` (its flags say which). */
-static inline bool flow_get(struct instance *in, const char *client, int cport, const char *vip,
-		     int vport, int proto, struct flow_state *st)
+/* The key of the flow client:cport -> vip:vport. */
+static inline struct flow_key flow_key_of(const char *client, int cport, const char *vip, int vport,
+					  int proto)
 {
 	struct flow_key k = {};
 
@@ -221,8 +222,44 @@ static inline bool flow_get(struct instance *in, const char *client, int cport, 
 	k.svc.proto = proto;
 	addr_parse(client, &k.client);
 	k.client_port = htons(cport);
+	return k;
+}
+
+/* The entry of a flow, in the flow table or in `pending` (its flags say which). */
+static inline bool flow_get(struct instance *in, const char *client, int cport, const char *vip,
+			    int vport, int proto, struct flow_state *st)
+{
+	struct flow_key k = flow_key_of(client, cport, vip, vport, proto);
+
 	return bpf_map_lookup_elem(in->maps.flows, &k, st) == 0 ||
 	       bpf_map_lookup_elem(in->maps.pending, &k, st) == 0;
+}
+
+/* Where the data plane sends a new flow k, from its own maps and with its own decision
+ * (canary_decide.h), as `canaryctl explain` works it out: the service's config, the
+ * override trie at the client's address, then canary_decide(). cfg (may be NULL) gets
+ * the config. Returns canary_decide()'s result, or -ENOENT when k is no service. */
+static inline int dp_decide(struct instance *in, const struct flow_key *k, struct svc_config *cfg,
+			    struct canary_decision *d)
+{
+	struct svc_config c;
+	struct svc_info svc;
+	struct override_key ok;
+	struct override_value ov;
+	int oarm = -1;
+
+	if (bpf_map_lookup_elem(in->maps.services, &k->svc, &svc) ||
+	    svc_config_read(&in->maps, svc.id, &c))
+		return -ENOENT;
+	if (c.flags & CANARY_SVC_F_OVERRIDES) {
+		override_key_make(svc.id, k->svc.family, &k->client,
+				  k->svc.family == CANARY_AF_INET ? 32 : 128, &ok);
+		if (bpf_map_lookup_elem(in->maps.overrides, &ok, &ov) == 0)
+			oarm = ov.arm & 1;
+	}
+	if (cfg)
+		*cfg = c;
+	return canary_decide(&c, k, oarm, d);
 }
 
 static inline struct reason_stats reasons(struct instance *in)

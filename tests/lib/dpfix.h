@@ -121,6 +121,17 @@ static inline void spec_backend(struct service_spec *s, int arm, const char *ep)
 		fprintf(stderr, "bad endpoint %s\n", ep);
 }
 
+/* Add an override of prefix to arm; its storage is ov[], as many as s will have. */
+static inline void spec_override(struct service_spec *s, struct override_spec *ov,
+				 const char *prefix, int arm)
+{
+	struct override_spec *o = &ov[s->noverrides++];
+
+	s->overrides = ov;
+	o->family = prefix_parse(prefix, &o->addr, &o->plen);
+	o->arm = arm;
+}
+
 /* Apply services as canaryctl apply does, with options (NULL: none) and the summary
  * (sum may be NULL). */
 static inline int apply_specs_opts(struct instance *in, struct service_spec *specs, unsigned int n,
@@ -178,29 +189,37 @@ static inline void spec_pkt(struct pkt_spec *p, const char *src, int sport, cons
 	p->ack = flags & TH_ACK ? 2000 : 0;
 }
 
-/* Run p in on ifindex; expect verdict, and when want != NULL, exactly that frame out. */
-static inline bool expect_frame(struct instance *in, int ifindex, const struct pkt_spec *p,
-			 __u32 verdict, const struct pkt_spec *want, const char *what)
+/* "what: check", or the check alone when what is NULL (a fixture's name labels it). */
+static inline const char *dp_what(char *buf, size_t size, const char *what, const char *check)
 {
-	uint8_t inbuf[2048], wantbuf[2048];
-	size_t len = pkt_build(p, inbuf, sizeof(inbuf)), wlen;
+	snprintf(buf, size, "%s%s%s", what ? what : "", what ? ": " : "", check);
+	return buf;
+}
+
+/* Run the frame in[0..len) on ifindex; expect verdict, and when want != NULL, exactly that
+ * frame out (checksums verified from scratch), else the frame unchanged. */
+static inline bool expect_frame_bytes(struct instance *in, int ifindex, const uint8_t *inbuf,
+				      size_t len, __u32 verdict, const struct pkt_spec *want,
+				      const char *what)
+{
+	uint8_t wantbuf[2048];
+	size_t wlen;
 	struct run r;
 	bool ok;
 	char msg[200];
 
 	if (xdp_run(in, ifindex, inbuf, len, &r))
-		return ASSERT_TRUE(false, "prog test run");
-	snprintf(msg, sizeof(msg), "%s: verdict", what);
-	ok = ASSERT_EQ(r.retval, verdict, msg);
-	if (!want) {
-		snprintf(msg, sizeof(msg), "%s: frame unchanged", what);
-		return ASSERT_TRUE(r.len == len && !memcmp(r.out, inbuf, len), msg) && ok;
-	}
+		return ASSERT_TRUE(false, dp_what(msg, sizeof(msg), what, "prog test run"));
+	ok = ASSERT_EQ(r.retval, verdict, dp_what(msg, sizeof(msg), what, "verdict"));
+	if (!want)
+		return ASSERT_TRUE(r.len == len && !memcmp(r.out, inbuf, len),
+				   dp_what(msg, sizeof(msg), what, "frame unchanged")) &&
+		       ok;
 	wlen = pkt_build(want, wantbuf, sizeof(wantbuf));
-	snprintf(msg, sizeof(msg), "%s: checksums verify after rewrite", what);
-	ok &= ASSERT_TRUE(pkt_csums_ok(r.out, r.len), msg);
-	snprintf(msg, sizeof(msg), "%s: output bytes", what);
-	ok &= ASSERT_TRUE(r.len == wlen && !memcmp(r.out, wantbuf, wlen), msg);
+	ok &= ASSERT_TRUE(pkt_csums_ok(r.out, r.len),
+			  dp_what(msg, sizeof(msg), what, "checksums verify after rewrite"));
+	ok &= ASSERT_TRUE(r.len == wlen && !memcmp(r.out, wantbuf, wlen),
+			  dp_what(msg, sizeof(msg), what, "output bytes"));
 	if (r.len == wlen && memcmp(r.out, wantbuf, wlen)) {
 		size_t i;
 
@@ -209,6 +228,16 @@ static inline bool expect_frame(struct instance *in, int ifindex, const struct p
 				printf("#   byte %zu: got %02x want %02x\n", i, r.out[i], wantbuf[i]);
 	}
 	return ok;
+}
+
+/* Run p in on ifindex; expect verdict, and when want != NULL, exactly that frame out. */
+static inline bool expect_frame(struct instance *in, int ifindex, const struct pkt_spec *p,
+				__u32 verdict, const struct pkt_spec *want, const char *what)
+{
+	uint8_t inbuf[2048];
+
+	return expect_frame_bytes(in, ifindex, inbuf, pkt_build(p, inbuf, sizeof(inbuf)), verdict,
+				  want, what);
 }
 
 /* The key of the flow client:cport -> vip:vport. */

@@ -431,140 +431,238 @@ static const struct pkt_fixture malformed[] = {
 };
 TEST_FIXTURE_TABLE(test_malformed, malformed_name, malformed, name, dp_fixture)
 
-/* The split and userspace's prediction: thousands of clients through the real program. */
-static void test_split_and_prediction(void)
+/* ---- where new flows go: the data plane against canary_decide() ------------------------- */
+
+/* Flows checked, and canary_decide()'s reasons for them. */
+struct decided {
+	unsigned int flows, mismatches, by_reason[4], arm[CANARY_ARMS];
+};
+
+/* A SYN from src:sport to vip:vport, and the entry it leaves, against what the shared
+ * decision says over the data plane's maps (dp_decide: the override trie, then
+ * canary_decide()): the verdict, the arm, the backend's index, address and port, and the
+ * flag that records an override or a fallback. A difference is counted in t and the first
+ * few are printed. Returns the entry's arm, or -1 when it left none. */
+static int syn_as_decided(const char *src, int sport, const char *vip, int vport, struct decided *t)
 {
-	struct instance *in = &dp;
-	struct service_spec s[1];
-	struct service_state st;
-	unsigned int i, canary = 0, mismatches = 0, sticky_bad = 0, n = 4000;
-	static uint8_t inbuf[256];
-	struct run r;
-	struct pkt_spec p;
-	uint32_t id;
-	bool in10[4000];
-	unsigned int grew_bad = 0, shrank_bad = 0;
+	struct flow_key k = flow_key_of(src, sport, vip, vport, IPPROTO_TCP);
+	struct canary_decision d = {};
+	struct svc_config cfg;
+	struct flow_state f = {};
+	const char *why = NULL;
+	int rc = dp_decide(&dp, &k, &cfg, &d);
+	__u32 verdict = send_tcp(&dp, true, src, sport, vip, vport, TH_SYN, NULL);
+	bool have = flow_get(&dp, src, sport, vip, vport, IPPROTO_TCP, &f);
 
-	spec_init(&s[0], "split", "10.0.0.20", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 1000);
-	spec_backend(&s[0], 0, "10.0.2.2:9000");
-	spec_backend(&s[0], 0, "10.0.2.3:9000");
-	spec_backend(&s[0], 1, "10.0.3.2:9000");
+	t->flows++;
+	t->by_reason[d.reason & 3]++;
+	if (rc == -ENOENT) {
+		why = "no such service";
+	} else if (rc) {
+		if (verdict != XDP_DROP || have)
+			why = "no backend, yet not dropped";
+	} else if (verdict != XDP_REDIRECT || !have) {
+		why = "not forwarded with an entry";
+	} else {
+		const struct canary_backend *be = &cfg.backends[d.arm][d.backend_idx];
+
+		if (f.arm != d.arm)
+			why = "the arm";
+		else if (f.backend_idx != d.backend_idx)
+			why = "the backend index";
+		else if (memcmp(&f.backend, &be->addr, sizeof(f.backend)) ||
+			 f.backend_port != be->port)
+			why = "the backend address";
+		else if (!(f.flags & CANARY_FLOW_F_OVERRIDE) !=
+			 (d.reason != CANARY_DECIDE_OVERRIDE))
+			why = "the override flag";
+		else if (!(f.flags & CANARY_FLOW_F_FALLBACK) !=
+			 (d.reason != CANARY_DECIDE_FALLBACK))
+			why = "the fallback flag";
+		else
+			t->arm[d.arm]++;
+	}
+	if (why && t->mismatches++ < 5)
+		printf("# %s:%d -> %s:%d: %s differs: canary_decide says rc %d arm %u index %u "
+		       "reason %u; data plane: verdict %u, %s arm %u index %u flags 0x%x\n",
+		       src, sport, vip, vport, why, rc, d.arm, d.backend_idx, d.reason, verdict,
+		       have ? "entry" : "no entry", f.arm, f.backend_idx, f.flags);
+	return have ? f.arm : -1;
+}
+
+/* Sources 10.1.0.1 .. 10.1.15.250 (routed to the client side), 250 to a /24. */
+static const char *client_src(char *buf, size_t size, unsigned int i)
+{
+	snprintf(buf, size, "10.1.%u.%u", i / 250, i % 250 + 1);
+	return buf;
+}
+
+/* The split: thousands of clients through the real program, each where the shared
+ * decision says, at 10%, then 20%, then 5%. */
+static void test_split(void)
+{
+	enum { N = 4000 };
+	static bool in10[N];
+	struct service_spec s;
+	struct decided t = {};
+	unsigned int i, canary = 0, sticky_bad = 0, grew_bad = 0, shrank_bad = 0;
+	char src[32];
+	int arm;
+
+	spec_init(&s, "split", "10.0.0.20", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 1000);
+	spec_backend(&s, 0, "10.0.2.2:9000");
+	spec_backend(&s, 0, "10.0.2.3:9000");
+	spec_backend(&s, 1, "10.0.3.2:9000");
 	TEST_STEP("10% weight over 4000 clients");
-	if (!ASSERT_EQ(apply_specs(in, s, 1), 0, "apply split service"))
+	if (!ASSERT_EQ(apply_specs(&dp, &s, 1), 0, "apply split service"))
 		return;
-	service_find(&in->maps, "split", &st);
-	id = st.info.id;
-
-	for (i = 0; i < n; i++) {
-		char src[32];
-		struct flow_key k = {};
-		uint32_t h;
-		int parm, pidx;
-		struct flow_state f;
-
-		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250 + 1);
-		spec_pkt(&p, src, 30000, "10.0.0.20", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		size_t len = pkt_build(&p, inbuf, sizeof(inbuf));
-
-		xdp_run(in, if_xa, inbuf, len, &r);
-		if (!flow_get(in, src, 30000, "10.0.0.20", 80, IPPROTO_TCP, &f)) {
-			mismatches++;
-			continue;
-		}
-		canary += f.arm == CANARY_ARM_CANARY;
-		in10[i] = f.arm == CANARY_ARM_CANARY;
-
-		/* What canaryctl explain computes, with the same shared code. */
-		k.svc.family = CANARY_AF_INET;
-		addr_parse("10.0.0.20", &k.svc.addr);
-		k.svc.port = htons(80);
-		k.svc.proto = IPPROTO_TCP;
-		addr_parse(src, &k.client);
-		k.client_port = htons(30000);
-		h = canary_decision_hash(&k, &st.cfg);
-		parm = canary_bucket(h) < st.cfg.canary_weight;
-		pidx = st.cfg.ring[parm][canary_ring_slot(h)];
-		if (parm != f.arm || pidx != f.backend_idx)
-			mismatches++;
-
+	for (i = 0; i < N; i++) {
+		arm = syn_as_decided(client_src(src, sizeof(src), i), 30000, "10.0.0.20", 80, &t);
+		in10[i] = arm == CANARY_ARM_CANARY;
+		canary += in10[i];
 		/* Same client, another port: same arm in client mode. */
-		spec_pkt(&p, src, 30001, "10.0.0.20", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		len = pkt_build(&p, inbuf, sizeof(inbuf));
-		xdp_run(in, if_xa, inbuf, len, &r);
-		if (!flow_get(in, src, 30001, "10.0.0.20", 80, IPPROTO_TCP, &f) ||
-		    f.arm != (in10[i] ? 1 : 0))
+		if (syn_as_decided(src, 30001, "10.0.0.20", 80, &t) != (in10[i] ? 1 : 0))
 			sticky_bad++;
 	}
-	ASSERT_NEAR(canary * 100.0 / n, 10.0, 1.5, "canary share within 10 +- 1.5 points");
-	ASSERT_EQ(mismatches, 0, "userspace prediction matches every data-plane decision");
+	ASSERT_NEAR(canary * 100.0 / N, 10.0, 1.5, "canary share within 10 +- 1.5 points");
+	ASSERT_EQ(t.mismatches, 0, "every one of 8000 flows went where canary_decide says");
 	ASSERT_EQ(sticky_bad, 0, "a client's second connection lands on the same arm");
 
 	TEST_STEP("raising the weight only moves stable clients to canary");
-	service_set_weight(&in->maps, "split", 2000, NULL);
-	for (i = 0; i < n; i++) {
-		char src[32];
-		struct flow_state f;
-
-		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250 + 1);
-		spec_pkt(&p, src, 30002, "10.0.0.20", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		size_t len = pkt_build(&p, inbuf, sizeof(inbuf));
-
-		xdp_run(in, if_xa, inbuf, len, &r);
-		if (flow_get(in, src, 30002, "10.0.0.20", 80, IPPROTO_TCP, &f) && in10[i] &&
-		    f.arm != CANARY_ARM_CANARY)
+	ASSERT_EQ(service_set_weight(&dp.maps, "split", 2000, NULL), 0, "weight 20%");
+	for (i = 0; i < N; i++) {
+		arm = syn_as_decided(client_src(src, sizeof(src), i), 30002, "10.0.0.20", 80, &t);
+		if (in10[i] && arm != CANARY_ARM_CANARY)
 			grew_bad++;
 	}
 	ASSERT_EQ(grew_bad, 0, "every canary client at 10% is canary at 20%");
-	service_set_weight(&in->maps, "split", 500, NULL);
+	ASSERT_EQ(t.mismatches, 0, "at 20% too, every flow went where canary_decide says");
+
+	TEST_STEP("lowering it only moves canary clients back");
+	ASSERT_EQ(service_set_weight(&dp.maps, "split", 500, NULL), 0, "weight 5%");
 	canary = 0;
-	for (i = 0; i < n; i++) {
-		char src[32];
-		struct flow_state f;
-
-		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250 + 1);
-		spec_pkt(&p, src, 30003, "10.0.0.20", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		size_t len = pkt_build(&p, inbuf, sizeof(inbuf));
-
-		xdp_run(in, if_xa, inbuf, len, &r);
-		if (flow_get(in, src, 30003, "10.0.0.20", 80, IPPROTO_TCP, &f)) {
-			canary += f.arm == CANARY_ARM_CANARY;
-			if (!in10[i] && f.arm == CANARY_ARM_CANARY)
-				shrank_bad++;
-		}
+	for (i = 0; i < N; i++) {
+		arm = syn_as_decided(client_src(src, sizeof(src), i), 30003, "10.0.0.20", 80, &t);
+		canary += arm == CANARY_ARM_CANARY;
+		if (!in10[i] && arm == CANARY_ARM_CANARY)
+			shrank_bad++;
 	}
 	ASSERT_EQ(shrank_bad, 0, "every canary client at 5% was canary at 10%");
-	ASSERT_NEAR(canary * 100.0 / n, 5.0, 1.2, "canary share within 5 +- 1.2 points");
-	(void)id;
+	ASSERT_NEAR(canary * 100.0 / N, 5.0, 1.2, "canary share within 5 +- 1.2 points");
+	ASSERT_EQ(t.mismatches, 0, "at 5% too, every flow went where canary_decide says");
+}
+
+/* Every other way canary_decide() can decide, through the real program: client-group
+ * overrides to either arm, a fallback from an empty arm (chosen by the weight or by an
+ * override), and no backend at all (setup's "empty"). */
+static void test_overrides_and_fallback(void)
+{
+	static struct override_spec groups_ov[2], half_ov[1];
+	struct service_spec s[3];
+	struct decided groups = {}, half = {}, only = {}, none = {};
+	struct reason_stats r0, r1;
+	unsigned int i;
+	char src[32];
+
+	spec_init(&s[0], "groups", "10.0.0.22", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 3000);
+	spec_backend(&s[0], 0, "10.0.2.2:9100");
+	spec_backend(&s[0], 0, "10.0.2.3:9100");
+	spec_backend(&s[0], 1, "10.0.3.2:9100");
+	spec_override(&s[0], groups_ov, "10.1.1.0/24", CANARY_ARM_CANARY);
+	spec_override(&s[0], groups_ov, "10.1.2.0/24", CANARY_ARM_STABLE);
+	/* No canary backend, yet half the buckets and an override name canary (a file
+	 * would be refused; the maps can still get there, as after a failed apply). */
+	spec_init(&s[1], "halfempty", "10.0.0.23", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 5000);
+	spec_backend(&s[1], 0, "10.0.2.2:9200");
+	spec_override(&s[1], half_ov, "10.1.3.0/24", CANARY_ARM_CANARY);
+	spec_init(&s[2], "canaryonly", "10.0.0.24", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+	spec_backend(&s[2], 1, "10.0.3.2:9300");
+	if (!ASSERT_EQ(apply_specs(&dp, s, 3), 0, "apply groups, halfempty, canaryonly"))
+		return;
+
+	r0 = reasons(&dp);
+	for (i = 0; i < 1000; i++) {
+		client_src(src, sizeof(src), i);
+		syn_as_decided(src, 31000, "10.0.0.22", 80, &groups);
+		syn_as_decided(src, 31000, "10.0.0.23", 80, &half);
+		syn_as_decided(src, 31000, "10.0.0.24", 80, &only);
+		syn_as_decided(src, 31000, "10.0.0.12", 80, &none);
+	}
+	r1 = reasons(&dp);
+
+	TEST_STEP("overrides");
+	ASSERT_EQ(groups.mismatches, 0, "1000 clients went where canary_decide says");
+	ASSERT_EQ(groups.by_reason[CANARY_DECIDE_OVERRIDE], 500,
+		  "the 500 clients of 10.1.1.0/24 and 10.1.2.0/24 by their override");
+	ASSERT_EQ(groups.by_reason[CANARY_DECIDE_WEIGHT], 500, "the other 500 by the weight");
+	ASSERT_TRUE(groups.arm[CANARY_ARM_CANARY] >= 250 && groups.arm[CANARY_ARM_STABLE] >= 250,
+		    "each override prefix filled its arm");
+
+	TEST_STEP("fallback");
+	ASSERT_EQ(half.mismatches, 0, "1000 flows to a service without canary backends");
+	ASSERT_TRUE(half.by_reason[CANARY_DECIDE_FALLBACK] > 250 &&
+			    half.by_reason[CANARY_DECIDE_WEIGHT] > 0,
+		    "canary chosen by the override and by the weight: fallen back to stable");
+	ASSERT_EQ(half.arm[CANARY_ARM_STABLE], 1000, "every flow on stable");
+	ASSERT_EQ(only.mismatches, 0, "1000 flows to a service without stable backends");
+	ASSERT_EQ(only.by_reason[CANARY_DECIDE_FALLBACK], 1000, "weight 0: each falls back");
+	ASSERT_EQ(only.arm[CANARY_ARM_CANARY], 1000, "to canary");
+
+	TEST_STEP("no backend");
+	ASSERT_EQ(none.mismatches, 0, "1000 flows to a service without backends, all dropped");
+	ASSERT_EQ(none.by_reason[CANARY_DECIDE_NO_BACKEND], 1000, "canary_decide: no backend");
+
+	TEST_STEP("counters");
+	ASSERT_EQ(r1.override_hits - r0.override_hits, groups.by_reason[CANARY_DECIDE_OVERRIDE],
+		  "override_hits: one per override decision");
+	ASSERT_EQ(r1.arm_fallback - r0.arm_fallback,
+		  half.by_reason[CANARY_DECIDE_FALLBACK] + only.by_reason[CANARY_DECIDE_FALLBACK],
+		  "arm_fallback: one per fallback");
+	ASSERT_EQ(r1.drop_no_backend - r0.drop_no_backend, 1000, "drop_no_backend: one per drop");
+}
+
+/* IPv6 clients (each its own group: client_prefix_v6 128). */
+static void test_split_v6(void)
+{
+	struct service_spec s;
+	struct decided t = {};
+	unsigned int i;
+	char src[64];
+
+	spec_init(&s, "split6", "fd00::20", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 5000);
+	s.prefix_v6 = 128;
+	spec_backend(&s, 0, "[fd00:2::2]:9400");
+	spec_backend(&s, 1, "[fd00:3::2]:9400");
+	if (!ASSERT_EQ(apply_specs(&dp, &s, 1), 0, "apply split6"))
+		return;
+	for (i = 0; i < 500; i++) {
+		snprintf(src, sizeof(src), "fd00:1::1:%x", i + 1);
+		syn_as_decided(src, 32000, "fd00::20", 80, &t);
+	}
+	ASSERT_EQ(t.mismatches, 0, "500 v6 clients went where canary_decide says");
+	ASSERT_NEAR(t.arm[CANARY_ARM_CANARY] / 500.0, 0.5, 0.1, "about half of them on canary");
 }
 
 static void test_flow_hash_mode(void)
 {
-	struct instance *in = &dp;
-	struct service_spec s[1];
-	unsigned int port, arms[2] = {0, 0};
-	uint8_t buf[256];
-	struct pkt_spec p;
-	struct run r;
+	struct service_spec s;
+	struct decided t = {};
+	unsigned int arms[CANARY_ARMS] = {0, 0};
+	int port, arm;
 
-	spec_init(&s[0], "flowmode", "10.0.0.21", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 5000);
-	spec_backend(&s[0], 0, "10.0.2.2:9001");
-	spec_backend(&s[0], 1, "10.0.3.2:9001");
-	if (!ASSERT_EQ(apply_specs(in, s, 1), 0, "apply flow-mode service"))
+	spec_init(&s, "flowmode", "10.0.0.21", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 5000);
+	spec_backend(&s, 0, "10.0.2.2:9001");
+	spec_backend(&s, 1, "10.0.3.2:9001");
+	if (!ASSERT_EQ(apply_specs(&dp, &s, 1), 0, "apply flow-mode service"))
 		return;
 	for (port = 20000; port < 20400; port++) {
-		struct flow_state f;
-
-		spec_pkt(&p, "10.0.1.2", port, "10.0.0.21", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		xdp_run(in, if_xa, buf, pkt_build(&p, buf, sizeof(buf)), &r);
-		if (flow_get(in, "10.0.1.2", port, "10.0.0.21", 80, IPPROTO_TCP, &f))
-			arms[f.arm]++;
+		arm = syn_as_decided("10.0.1.2", port, "10.0.0.21", 80, &t);
+		if (arm >= 0)
+			arms[arm]++;
 	}
-	ASSERT_NEAR(arms[1] / 400.0, 0.5, 0.1, "about half of 400 connections on canary");
+	ASSERT_NEAR(arms[CANARY_ARM_CANARY] / 400.0, 0.5, 0.1,
+		    "about half of 400 connections on canary");
+	ASSERT_EQ(t.mismatches, 0, "each went where canary_decide says");
 }
 
 /* The coarse clock: armed by the first new flow, then advanced by its BPF timer alone
@@ -665,7 +763,9 @@ static const struct test_case cases[] = {
 	{"udp request and reply", test_udp},
 	{"single packets", test_packets, packet_name},
 	{"malformed and unsupported frames", test_malformed, malformed_name},
-	{"split over 4000 clients", test_split_and_prediction},
+	{"split over 4000 clients", test_split},
+	{"overrides, fallback, no backend", test_overrides_and_fallback},
+	{"split over v6 clients", test_split_v6},
 	{"flow hash spreads one client over both arms", test_flow_hash_mode},
 	{"coarse clock ticks on its own", test_clock},
 	{"expiry with short timeouts", test_expiry},

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "canary_decide.h"
 #include "dpfix.h"
 #include "maps/route.h"
 #include "maps/service.h"
@@ -412,10 +411,10 @@ static void reference(const uint8_t *f, size_t len, int ingress, struct expect *
 			struct svc_config cfg;
 			struct canary_decision d;
 
-			/* A new flow's backend; an entry may be decided afresh (a reused
-			 * port), so either backend's interface is the documented egress. */
-			if (svc_config_read(&in.maps, svc.id, &cfg) ||
-			    canary_decide(&cfg, &k, -1, &d)) {
+			/* A new flow's backend (the data plane's own decision, overrides
+			 * included); an entry may be decided afresh (a reused port), so
+			 * either backend's interface is the documented egress. */
+			if (dp_decide(&in, &k, &cfg, &d)) {
 				if (!have) {
 					e->reason = "drop_no_backend";
 					return;

@@ -104,9 +104,6 @@ static inline bool tl_selected(const char *name)
  * one case run in sequence and always all of them; a fixture can run alone. */
 #define TEST_STEP(name) (tl_step = (name))
 
-/* The label of a program not yet made a table of cases: its checks until the next one. */
-#define TEST_CASE(name) (tl_case = (name))
-
 /* Whether the fixture `name` of the running case is to run; it then labels the checks
  * that follow. */
 static inline bool test_fixture(const char *name)

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test programs and sums their "ok"/"not ok" lines into one closing line.
-#   tests/run.sh unit|integration|asan|all [NAME-FILTER]
+#   tests/run.sh unit|integration|asan|all [NAME-FILTER [CASE-PATTERN]]
+# CASE-PATTERN is passed to each C test program NAME-FILTER selects as `-t` (tests/lib/
+# testlib.h: a substring or glob of a case's or fixture's name, `PROGRAM -l` lists them);
+# the shell scripts have no cases and are skipped then.
 # With ASAN_BUILD set (make test, make asan), `all` and `asan` also run the unit tests
 # and the tests that feed hostile input with the ASan+UBSan build there; with
 # FUZZ_BUILD set, `all` runs each fuzz target briefly over its seeds.
@@ -12,6 +15,9 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 what=${1:-all}
 filter=${2:-}
+case_pattern=${3:-}
+case_args=()
+[ -n "$case_pattern" ] && case_args=(-t "$case_pattern")
 pass=0
 fail=0
 failed=()
@@ -41,18 +47,18 @@ run_one() {
 if [ "$what" = unit ] || [ "$what" = all ]; then
 	# Build checks: shell scripts that need no root (how the objects are compiled).
 	for t in tests/build/*.sh; do
-		[ -f "$t" ] || continue
+		[ -f "$t" ] && [ -z "$case_pattern" ] || continue
 		[ -n "$filter" ] && [[ $t != *"$filter"* ]] && continue
 		run_one "build/$(basename "$t" .sh)" env BUILD="$BUILD" bash "$t"
 	done
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
 		[ -n "$filter" ] && [[ $t != *"$filter"* ]] && continue
-		run_one "unit/$(basename "$t")" "$t"
+		run_one "unit/$(basename "$t")" "$t" ${case_args[@]+"${case_args[@]}"}
 	done
 fi
 
-if [ "$what" = integration ] || [ "$what" = all ]; then
+if { [ "$what" = integration ] || [ "$what" = all ]; } && [ -z "$case_pattern" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "not ok - integration: the integration tests need root (sudo make test)"
 		fail=$((fail + 1))
@@ -77,9 +83,9 @@ if { [ "$what" = asan ] || [ "$what" = all ]; } && [ -n "${ASAN_BUILD:-}" ]; the
 	for t in "$ASAN_BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
 		[ -n "$filter" ] && [[ $t != *"$filter"* ]] && continue
-		run_one "asan/unit/$(basename "$t")" "$t"
+		run_one "asan/unit/$(basename "$t")" "$t" ${case_args[@]+"${case_args[@]}"}
 	done
-	if [ "$(id -u)" -eq 0 ]; then
+	if [ "$(id -u)" -eq 0 ] && [ -z "$case_pattern" ]; then
 		for n in $ASAN_INTEGRATION; do
 			[ -n "$filter" ] && [[ $n != *"$filter"* ]] && continue
 			run_one "asan/integration/$n" env BUILD="$ASAN_BUILD" bash "tests/integration/$n.sh"
@@ -88,7 +94,7 @@ if { [ "$what" = asan ] || [ "$what" = all ]; } && [ -n "${ASAN_BUILD:-}" ]; the
 fi
 
 # A short fuzzing pass over each target's seeds (make fuzz runs them for long).
-if [ "$what" = all ] && [ -n "${FUZZ_BUILD:-}" ]; then
+if [ "$what" = all ] && [ -n "${FUZZ_BUILD:-}" ] && [ -z "$case_pattern" ]; then
 	run_one "fuzz/smoke" scripts/fuzz.sh "$FUZZ_BUILD" "${FUZZ_SMOKE_SECONDS:-5}"
 fi
 

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "canary_decide.h"
 #include "netfix.h"
 #include "pktbuild.h"
 #include "testlib.h"
@@ -120,6 +121,17 @@ static inline void spec_backend(struct service_spec *s, int arm, const char *ep)
 		fprintf(stderr, "bad endpoint %s\n", ep);
 }
 
+/* Add an override of prefix to arm; its storage is ov[], as many as s will have. */
+static inline void spec_override(struct service_spec *s, struct override_spec *ov,
+				 const char *prefix, int arm)
+{
+	struct override_spec *o = &ov[s->noverrides++];
+
+	s->overrides = ov;
+	o->family = prefix_parse(prefix, &o->addr, &o->plen);
+	o->arm = arm;
+}
+
 /* Apply services as canaryctl apply does, with options (NULL: none) and the summary
  * (sum may be NULL). */
 static inline int apply_specs_opts(struct instance *in, struct service_spec *specs, unsigned int n,
@@ -177,29 +189,37 @@ static inline void spec_pkt(struct pkt_spec *p, const char *src, int sport, cons
 	p->ack = flags & TH_ACK ? 2000 : 0;
 }
 
-/* Run p in on ifindex; expect verdict, and when want != NULL, exactly that frame out. */
-static inline bool expect_frame(struct instance *in, int ifindex, const struct pkt_spec *p,
-			 __u32 verdict, const struct pkt_spec *want, const char *what)
+/* "what: check", or the check alone when what is NULL (a fixture's name labels it). */
+static inline const char *dp_what(char *buf, size_t size, const char *what, const char *check)
 {
-	uint8_t inbuf[2048], wantbuf[2048];
-	size_t len = pkt_build(p, inbuf, sizeof(inbuf)), wlen;
+	snprintf(buf, size, "%s%s%s", what ? what : "", what ? ": " : "", check);
+	return buf;
+}
+
+/* Run the frame in[0..len) on ifindex; expect verdict, and when want != NULL, exactly that
+ * frame out (checksums verified from scratch), else the frame unchanged. */
+static inline bool expect_frame_bytes(struct instance *in, int ifindex, const uint8_t *inbuf,
+				      size_t len, __u32 verdict, const struct pkt_spec *want,
+				      const char *what)
+{
+	uint8_t wantbuf[2048];
+	size_t wlen;
 	struct run r;
 	bool ok;
 	char msg[200];
 
 	if (xdp_run(in, ifindex, inbuf, len, &r))
-		return ASSERT_TRUE(false, "prog test run");
-	snprintf(msg, sizeof(msg), "%s: verdict", what);
-	ok = ASSERT_EQ(r.retval, verdict, msg);
-	if (!want) {
-		snprintf(msg, sizeof(msg), "%s: frame unchanged", what);
-		return ASSERT_TRUE(r.len == len && !memcmp(r.out, inbuf, len), msg) && ok;
-	}
+		return ASSERT_TRUE(false, dp_what(msg, sizeof(msg), what, "prog test run"));
+	ok = ASSERT_EQ(r.retval, verdict, dp_what(msg, sizeof(msg), what, "verdict"));
+	if (!want)
+		return ASSERT_TRUE(r.len == len && !memcmp(r.out, inbuf, len),
+				   dp_what(msg, sizeof(msg), what, "frame unchanged")) &&
+		       ok;
 	wlen = pkt_build(want, wantbuf, sizeof(wantbuf));
-	snprintf(msg, sizeof(msg), "%s: checksums verify after rewrite", what);
-	ok &= ASSERT_TRUE(pkt_csums_ok(r.out, r.len), msg);
-	snprintf(msg, sizeof(msg), "%s: output bytes", what);
-	ok &= ASSERT_TRUE(r.len == wlen && !memcmp(r.out, wantbuf, wlen), msg);
+	ok &= ASSERT_TRUE(pkt_csums_ok(r.out, r.len),
+			  dp_what(msg, sizeof(msg), what, "checksums verify after rewrite"));
+	ok &= ASSERT_TRUE(r.len == wlen && !memcmp(r.out, wantbuf, wlen),
+			  dp_what(msg, sizeof(msg), what, "output bytes"));
 	if (r.len == wlen && memcmp(r.out, wantbuf, wlen)) {
 		size_t i;
 
@@ -210,9 +230,19 @@ static inline bool expect_frame(struct instance *in, int ifindex, const struct p
 	return ok;
 }
 
-/* The entry of a flow, in the flow table or in `pending` (its flags say which). */
-static inline bool flow_get(struct instance *in, const char *client, int cport, const char *vip,
-		     int vport, int proto, struct flow_state *st)
+/* Run p in on ifindex; expect verdict, and when want != NULL, exactly that frame out. */
+static inline bool expect_frame(struct instance *in, int ifindex, const struct pkt_spec *p,
+				__u32 verdict, const struct pkt_spec *want, const char *what)
+{
+	uint8_t inbuf[2048];
+
+	return expect_frame_bytes(in, ifindex, inbuf, pkt_build(p, inbuf, sizeof(inbuf)), verdict,
+				  want, what);
+}
+
+/* The key of the flow client:cport -> vip:vport. */
+static inline struct flow_key flow_key_of(const char *client, int cport, const char *vip, int vport,
+					  int proto)
 {
 	struct flow_key k = {};
 
@@ -221,8 +251,44 @@ static inline bool flow_get(struct instance *in, const char *client, int cport, 
 	k.svc.proto = proto;
 	addr_parse(client, &k.client);
 	k.client_port = htons(cport);
+	return k;
+}
+
+/* The entry of a flow, in the flow table or in `pending` (its flags say which). */
+static inline bool flow_get(struct instance *in, const char *client, int cport, const char *vip,
+			    int vport, int proto, struct flow_state *st)
+{
+	struct flow_key k = flow_key_of(client, cport, vip, vport, proto);
+
 	return bpf_map_lookup_elem(in->maps.flows, &k, st) == 0 ||
 	       bpf_map_lookup_elem(in->maps.pending, &k, st) == 0;
+}
+
+/* Where the data plane sends a new flow k, from its own maps and with its own decision
+ * (canary_decide.h), as `canaryctl explain` works it out: the service's config, the
+ * override trie at the client's address, then canary_decide(). cfg (may be NULL) gets
+ * the config. Returns canary_decide()'s result, or -ENOENT when k is no service. */
+static inline int dp_decide(struct instance *in, const struct flow_key *k, struct svc_config *cfg,
+			    struct canary_decision *d)
+{
+	struct svc_config c;
+	struct svc_info svc;
+	struct override_key ok;
+	struct override_value ov;
+	int oarm = -1;
+
+	if (bpf_map_lookup_elem(in->maps.services, &k->svc, &svc) ||
+	    svc_config_read(&in->maps, svc.id, &c))
+		return -ENOENT;
+	if (c.flags & CANARY_SVC_F_OVERRIDES) {
+		override_key_make(svc.id, k->svc.family, &k->client,
+				  k->svc.family == CANARY_AF_INET ? 32 : 128, &ok);
+		if (bpf_map_lookup_elem(in->maps.overrides, &ok, &ov) == 0)
+			oarm = ov.arm & 1;
+	}
+	if (cfg)
+		*cfg = c;
+	return canary_decide(&c, k, oarm, d);
 }
 
 static inline struct reason_stats reasons(struct instance *in)

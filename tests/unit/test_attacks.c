@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "canary_decide.h"
 #include "dpfix.h"
+#include "pkttable.h"
 
 static struct instance in;
 static uint32_t web, dns;
@@ -38,12 +38,11 @@ static bool entry(int cport, bool *pending)
 	return true;
 }
 
-static void test_lifecycle(void)
+static void handshake_pending(void)
 {
 	struct reason_stats r0 = reasons(&in), r1;
 	bool pend;
 
-	TEST_CASE("a handshake: pending until the client's ACK, then in the flow table");
 	C(30000, TH_SYN, NULL);
 	ASSERT_TRUE(entry(30000, &pend) && pend, "after the SYN: pending");
 	B(30000, TH_SYN | TH_ACK, NULL);
@@ -54,42 +53,41 @@ static void test_lifecycle(void)
 	ASSERT_EQ(r1.flow_verified - r0.flow_verified, 1, "flow_verified +1");
 	ASSERT_EQ(C(30000, TH_ACK | TH_PSH, "GET / HTTP/1.1\r\n\r\n"), XDP_REDIRECT,
 		  "its next packet is forwarded from the flow table");
-
-	TEST_CASE("a datagram: pending until the backend answers it");
-	{
-		struct flow_state f;
-		struct pkt_spec p;
-		uint8_t buf[256];
-		struct run r;
-
-		spec_pkt(&p, "10.0.1.2", 7000, "10.0.0.10", 53, IPPROTO_UDP, 0);
-		p.payload = "q";
-		p.plen = 1;
-		client_macs(&p);
-		xdp_run(&in, if_xa, buf, pkt_build(&p, buf, sizeof(buf)), &r);
-		ASSERT_TRUE(flow_get(&in, "10.0.1.2", 7000, "10.0.0.10", 53, IPPROTO_UDP, &f) &&
-				    (f.flags & CANARY_FLOW_F_PENDING),
-			    "after the request: pending");
-		spec_pkt(&p, "10.0.2.2", 5353, "10.0.1.2", 7000, IPPROTO_UDP, 0);
-		p.payload = "a";
-		p.plen = 1;
-		backend_macs(&p, MAC_ST1, MAC_XB);
-		xdp_run(&in, if_xb, buf, pkt_build(&p, buf, sizeof(buf)), &r);
-		ASSERT_EQ(r.retval, XDP_REDIRECT, "the answer is forwarded");
-		ASSERT_TRUE(flow_get(&in, "10.0.1.2", 7000, "10.0.0.10", 53, IPPROTO_UDP, &f) &&
-				    !(f.flags & CANARY_FLOW_F_PENDING),
-			    "after the answer: verified");
-	}
 }
 
-static void test_ack_rst_spray(void)
+static void datagram_pending(void)
+{
+	struct flow_state f;
+	struct pkt_spec p;
+	uint8_t buf[256];
+	struct run r;
+
+	spec_pkt(&p, "10.0.1.2", 7000, "10.0.0.10", 53, IPPROTO_UDP, 0);
+	p.payload = "q";
+	p.plen = 1;
+	client_macs(&p);
+	xdp_run(&in, if_xa, buf, pkt_build(&p, buf, sizeof(buf)), &r);
+	ASSERT_TRUE(flow_get(&in, "10.0.1.2", 7000, "10.0.0.10", 53, IPPROTO_UDP, &f) &&
+			    (f.flags & CANARY_FLOW_F_PENDING),
+		    "after the request: pending");
+	spec_pkt(&p, "10.0.2.2", 5353, "10.0.1.2", 7000, IPPROTO_UDP, 0);
+	p.payload = "a";
+	p.plen = 1;
+	backend_macs(&p, MAC_ST1, MAC_XB);
+	xdp_run(&in, if_xb, buf, pkt_build(&p, buf, sizeof(buf)), &r);
+	ASSERT_EQ(r.retval, XDP_REDIRECT, "the answer is forwarded");
+	ASSERT_TRUE(flow_get(&in, "10.0.1.2", 7000, "10.0.0.10", 53, IPPROTO_UDP, &f) &&
+			    !(f.flags & CANARY_FLOW_F_PENDING),
+		    "after the answer: verified");
+}
+
+static void ack_rst_spray(void)
 {
 	struct arm_stats a0 = st(web), a1;
 	struct reason_stats r0 = reasons(&in), r1;
 	unsigned int i, fwd = 0;
 	bool pend;
 
-	TEST_CASE("an ACK/RST spray moves no health signal and no exposure");
 	/* The attack: a bare ACK for a connection that does not exist; the backend answers
 	 * with a RST. Before, each pair was an errored flow of the arm. */
 	for (i = 0; i < 500; i++) {
@@ -107,9 +105,13 @@ static void test_ack_rst_spray(void)
 	ASSERT_EQ(a1.midstream_errors - a0.midstream_errors, 500, "midstream_errors +500");
 	ASSERT_EQ(r1.flow_midstream - r0.flow_midstream, 500, "flow_midstream +500");
 	ASSERT_TRUE(entry(31000, &pend) && pend, "a sprayed tuple stays pending");
+}
 
-	TEST_CASE("a mid-stream flow its backend answers with data is verified, and still no exposure");
-	a0 = st(web);
+static void midstream_verified(void)
+{
+	struct arm_stats a0 = st(web), a1;
+	bool pend;
+
 	C(32000, TH_ACK | TH_PSH, "more of a request");
 	B(32000, TH_ACK | TH_PSH, "HTTP/1.1 200 OK\r\n\r\n");
 	a1 = st(web);
@@ -128,7 +130,7 @@ static void test_flood(void)
 	struct reason_stats r0, r1;
 	bool pend;
 
-	TEST_CASE("a SYN flood twice the flow table's size evicts no established flow");
+	TEST_STEP("a SYN flood twice the flow table's size evicts no established flow");
 	for (i = 0; i < 200; i++) {
 		C(33000 + i, TH_SYN, NULL);
 		B(33000 + i, TH_SYN | TH_ACK, NULL);
@@ -153,14 +155,14 @@ static void test_flood(void)
 		fwd += C(33000 + i, TH_ACK | TH_PSH, "x") == XDP_REDIRECT;
 	ASSERT_EQ(fwd, 200, "and their packets still go through");
 
-	TEST_CASE("after the flood, a new handshake succeeds at once");
+	TEST_STEP("after the flood, a new handshake succeeds at once");
 	C(34000, TH_SYN, NULL);
 	ASSERT_TRUE(entry(34000, &pend) && pend, "the new SYN got a pending entry (an old one gave way)");
 	B(34000, TH_SYN | TH_ACK, NULL);
 	C(34000, TH_ACK, NULL);
 	ASSERT_TRUE(entry(34000, &pend) && !pend, "and its handshake completed");
 
-	TEST_CASE("an ACK flood evicts no established flow either");
+	TEST_STEP("an ACK flood evicts no established flow either");
 	for (i = 0; i < n; i++) {
 		char src[32];
 
@@ -172,47 +174,33 @@ static void test_flood(void)
 	ASSERT_EQ(kept, 200, "all 200 established flows are still there");
 }
 
-static void test_forged_reply(void)
+/* The UDP checksum of an IPv6 frame (no extension headers), zeroed. */
+static void zero_udp6_csum(uint8_t *b, size_t *len)
 {
-	struct reason_stats r0 = reasons(&in), r1;
-	struct pkt_spec p;
-
-	TEST_CASE("a reply forged on the client side is passed untouched");
-	/* From 10.0.2.2:5353 (a backend) but arriving on xa, the client's interface. */
-	spec_pkt(&p, "10.0.2.2", 5353, "10.0.1.2", 7000, IPPROTO_UDP, 0);
-	p.payload = "forged";
-	p.plen = 6;
-	client_macs(&p);
-	expect_frame(&in, if_xa, &p, XDP_PASS, NULL, "forged UDP reply");
-	spec_pkt(&p, "10.0.2.2", 8080, "10.0.1.2", 30000, IPPROTO_TCP, TH_ACK | TH_PSH);
-	client_macs(&p);
-	expect_frame(&in, if_xa, &p, XDP_PASS, NULL, "forged TCP reply");
-	r1 = reasons(&in);
-	ASSERT_EQ(r1.pass_wrong_iface - r0.pass_wrong_iface, 2, "pass_wrong_iface +2");
-	ASSERT_EQ(r1.fwd_tx - r0.fwd_tx, 0, "nothing sent back out (XDP_TX)");
+	b[14 + 40 + 6] = b[14 + 40 + 7] = 0;
 }
 
-static void test_v6_udp_zero(void)
-{
-	struct reason_stats r0 = reasons(&in), r1;
-	struct pkt_spec p;
-	uint8_t buf[256];
-	size_t len;
-	struct run r;
+static const struct pkt_fixture packets[] = {
+	/* From 10.0.2.2 (a backend) but arriving on xa, the client's interface. */
+	{"a UDP reply forged on the client side is passed untouched",
+	 .in = {FX_CLIENT, "10.0.2.2", 5353, "10.0.1.2", 7000, IPPROTO_UDP, .payload = "forged"},
+	 .verdict = XDP_PASS, .reasons = {FX_REASON(pass_wrong_iface, 1), FX_REASON(fwd_tx, 0)}},
+	{"a TCP reply forged on the client side is passed untouched",
+	 .in = {FX_CLIENT, "10.0.2.2", 8080, "10.0.1.2", 30000, IPPROTO_TCP, TH_ACK | TH_PSH},
+	 .verdict = XDP_PASS, .reasons = {FX_REASON(pass_wrong_iface, 1), FX_REASON(fwd_tx, 0)}},
+	/* Passed to the kernel, which drops it. */
+	{"IPv6 UDP with a zero checksum is malformed (RFC 8200)",
+	 .in = {FX_CLIENT, "fd00:1::2", 7001, "fd00::53", 53, IPPROTO_UDP, .payload = "q",
+		.mangle = zero_udp6_csum},
+	 .verdict = XDP_PASS, .reasons = {FX_REASON(pass_malformed, 1)}},
+};
 
-	TEST_CASE("IPv6 UDP with a zero checksum is malformed (RFC 8200)");
-	spec_pkt(&p, "fd00:1::2", 7001, "fd00::53", 53, IPPROTO_UDP, 0);
-	p.payload = "q";
-	p.plen = 1;
-	client_macs(&p);
-	len = pkt_build(&p, buf, sizeof(buf));
-	buf[14 + 40 + 6] = buf[14 + 40 + 7] = 0; /* the UDP checksum */
-	xdp_run(&in, if_xa, buf, len, &r);
-	r1 = reasons(&in);
-	ASSERT_EQ(r.retval, XDP_PASS, "passed to the kernel (which drops it)");
-	ASSERT_TRUE(r.len == len && !memcmp(r.out, buf, len), "untouched");
-	ASSERT_EQ(r1.pass_malformed - r0.pass_malformed, 1, "pass_malformed +1");
+static void one_packet(const struct pkt_fixture *fx)
+{
+	run_pkt_fixture(&in, fx);
 }
+
+TEST_FIXTURE_TABLE(test_packets, packet_name, packets, name, one_packet)
 
 static void test_no_backend_decision(void)
 {
@@ -220,7 +208,6 @@ static void test_no_backend_decision(void)
 	struct svc_config cfg = {.canary_weight = 5000};
 	struct flow_key k = {};
 
-	TEST_CASE("the shared decision: no backend in either arm");
 	ASSERT_EQ(canary_decide(&cfg, &k, -1, &d), -1, "nowhere to go");
 	ASSERT_EQ(d.reason, CANARY_DECIDE_NO_BACKEND, "reason no_backend (not fallback)");
 	cfg.nbackends[CANARY_ARM_STABLE] = 1;
@@ -231,16 +218,15 @@ static void test_no_backend_decision(void)
 		    "canary chosen, stable takes it (fallback)");
 }
 
-int main(void)
+static bool setup(void)
 {
 	struct service_spec s[3];
 
 	canary_quiet_libs();
-	TEST_CASE("setup");
 	if (!ASSERT_EQ(setup_netns(), 0, "private netns") ||
 	    !ASSERT_EQ(instance_load_tables(&in, 4096, 4096), 0,
 		       "load xdp_canary (flow table and pending: 4096 each)"))
-		return test_summary();
+		return false;
 	spec_init(&s[0], "web", "10.0.0.10", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
 	spec_backend(&s[0], 0, "10.0.2.2:8080");
 	spec_backend(&s[0], 1, "10.0.3.2:8080");
@@ -250,15 +236,26 @@ int main(void)
 	spec_init(&s[2], "dns6", "fd00::53", 53, IPPROTO_UDP, CANARY_HASH_FLOW, 0);
 	spec_backend(&s[2], 0, "[fd00:2::2]:5353");
 	if (!ASSERT_EQ(apply_specs(&in, s, 3), 0, "apply services"))
-		return test_summary();
+		return false;
 	web = svc_id(&in, "web");
 	dns = svc_id(&in, "dns");
-	test_lifecycle();
-	test_ack_rst_spray();
-	test_flood();
-	test_forged_reply();
-	test_v6_udp_zero();
-	test_no_backend_decision();
-	xdp_canary_bpf__destroy(in.skel);
-	return test_summary();
+	return true;
 }
+
+static void teardown(void)
+{
+	xdp_canary_bpf__destroy(in.skel);
+}
+
+static const struct test_case cases[] = {
+	{"a handshake: pending until the client's ACK, then in the flow table", handshake_pending},
+	{"a datagram: pending until the backend answers it", datagram_pending},
+	{"an ACK/RST spray moves no health signal and no exposure", ack_rst_spray},
+	{"a mid-stream flow its backend answers with data is verified, and still no exposure",
+	 midstream_verified},
+	{"floods", test_flood},
+	{"forged and malformed packets", test_packets, packet_name},
+	{"the shared decision: no backend in either arm", test_no_backend_decision},
+};
+
+TEST_MAIN_SETUP(cases, setup, teardown)

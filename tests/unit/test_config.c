@@ -45,22 +45,6 @@ static int load(const char *yaml, struct canary_config *cfg)
 	return rc;
 }
 
-/* The file must be refused with a message naming FILE:LINE and field, containing what. */
-static void refuse(const char *name, const char *yaml, int line, const char *field,
-		   const char *what)
-{
-	struct canary_config cfg;
-	char loc[128];
-
-	TEST_CASE(name);
-	ASSERT_TRUE(load(yaml, &cfg) != 0, "refused");
-	snprintf(loc, sizeof(loc), "%s:%d: %s", path, line, field);
-	if (!ASSERT_TRUE(strstr(errbuf, loc) != NULL, "message names file:line: field") ||
-	    !ASSERT_TRUE(strstr(errbuf, what) != NULL, "message says what is wrong"))
-		printf("#   wanted '%s' ... '%s'; got:\n#   %s", loc, what, errbuf);
-	ASSERT_TRUE(strstr(errbuf, "nothing was changed") != NULL, "says nothing was changed");
-}
-
 static const char *good = "services:\n"
 			  "  - name: web\n"
 			  "    vip: 10.0.0.10\n"
@@ -83,13 +67,113 @@ static const char *good = "services:\n"
 			  "    stable: [\"[fd00:2::2]:5353\"]\n"
 			  "    canary: []\n";
 
-int main(void)
+/* A services file that must be refused, with a message naming FILE:LINE and the field,
+ * saying what is wrong, and that nothing was changed. */
+struct refusal {
+	const char *name, *yaml;
+	int line;	   /* FILE:LINE the message must name */
+	const char *field; /* and the field */
+	const char *what;  /* and what it must say */
+};
+
+static const struct refusal refusals[] = {
+	{"yaml syntax error", "services:\n  - name: web\n    vip: [10.0.0.1\n", 4, "",
+	 "YAML syntax error"},
+	{"weight with three decimals",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
+	 "    canary_weight: 10.125\n    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.3.2:80\"]\n",
+	 5, "services[0].canary_weight", "more than two decimals"},
+	{"weight above 100",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
+	 "    canary_weight: 101\n    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.3.2:80\"]\n",
+	 5, "services[0].canary_weight", "is above 100"},
+	{"misspelt field",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
+	 "    canary_wieght: 10\n    stable: [\"10.0.2.2:80\"]\n",
+	 5, "services[0]", "did you mean 'canary_weight'"},
+	{"bad vip",
+	 "services:\n  - name: web\n    vip: 10.0.0.300\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
+	 3, "services[0].vip", "not an IPv4 or IPv6 address"},
+	{"port out of range",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 70000\n    stable: [\"10.0.2.2:80\"]\n",
+	 4, "services[0].port", "out of range"},
+	{"missing port",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    stable: [\"10.0.2.2:80\"]\n", 2,
+	 "services[0].port", "missing"},
+	{"bad protocol",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    protocol: sctp\n"
+	 "    stable: [\"10.0.2.2:80\"]\n",
+	 5, "services[0].protocol", "must be tcp or udp"},
+	{"bad name",
+	 "services:\n  - name: Web!\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
+	 2, "services[0].name", "a-z, 0-9"},
+	{"backend not address:port",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
+	 "    stable:\n      - \"10.0.2.2\"\n",
+	 6, "services[0].stable[0]", "is not \"address:port\""},
+	{"backend family differs from vip",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
+	 "    stable: [\"[fd00::2]:80\"]\n",
+	 5, "services[0].stable[0]", "the VIP is IPv4"},
+	{"canary weight without canary backends",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    canary_weight: 5\n"
+	 "    stable: [\"10.0.2.2:80\"]\n",
+	 5, "services[0].canary_weight", "canary has no backends"},
+	{"backend in both arms",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
+	 "    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.2.2:80\"]\n",
+	 6, "services[0]", "is listed twice"},
+	{"two services with one name",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
+	 "  - name: web\n    vip: 10.0.0.11\n    port: 80\n    stable: [\"10.0.2.3:80\"]\n",
+	 6, "services[1].name", "already used by services[0]"},
+	{"two services on one vip and port",
+	 "services:\n  - name: a\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
+	 "  - name: b\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.3:80\"]\n",
+	 7, "services[1].vip", "the same as services[0]"},
+	{"backend shared by two services",
+	 "services:\n  - name: a\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
+	 "  - name: b\n    vip: 10.0.0.11\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
+	 9, "services[1]", "already a backend of service 'a'"},
+	{"backend is a vip",
+	 "services:\n  - name: a\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.0.10:80\"]\n",
+	 5, "services[0]", "traffic would loop"},
+	{"override with a bad arm",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
+	 "    canary: [\"10.0.3.2:80\"]\n    overrides:\n      - { prefix: 10.0.1.0/24, arm: blue }\n",
+	 8, "services[0].overrides[0].arm", "must be stable or canary"},
+	{"override to an empty arm",
+	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
+	 "    overrides:\n      - { prefix: 10.0.1.0/24, arm: canary }\n",
+	 7, "services[0]", "which has no backends"},
+	{"services is not a list", "services:\n  name: web\n", 2, "services",
+	 "must be a list"},
+	{"top-level typo", "service:\n  - name: web\n", 1, "(top level)",
+	 "did you mean 'services'"},
+
+};
+
+static void refuse(const struct refusal *r)
+{
+	struct canary_config cfg;
+	char loc[128];
+
+	ASSERT_TRUE(load(r->yaml, &cfg) != 0, "refused");
+	snprintf(loc, sizeof(loc), "%s:%d: %s", path, r->line, r->field);
+	if (!ASSERT_TRUE(strstr(errbuf, loc) != NULL, "message names file:line: field") ||
+	    !ASSERT_TRUE(strstr(errbuf, r->what) != NULL, "message says what is wrong"))
+		printf("#   wanted '%s' ... '%s'; got:\n#   %s", loc, r->what, errbuf);
+	ASSERT_TRUE(strstr(errbuf, "nothing was changed") != NULL, "says nothing was changed");
+}
+
+TEST_FIXTURE_TABLE(refused_files, refusal_name, refusals, name, refuse)
+
+static void good_file(void)
 {
 	struct canary_config cfg;
 	struct service_spec *s;
 	char buf[64];
 
-	TEST_CASE("good file");
 	if (ASSERT_EQ(load(good, &cfg), 0, "loads") && ASSERT_EQ(cfg.nservices, 2, "2 services")) {
 		s = &cfg.services[0];
 		ASSERT_TRUE(!strcmp(s->name, "web"), "name");
@@ -118,82 +202,12 @@ int main(void)
 		ASSERT_EQ(s->weight_bp, 0, "weight defaults to 0");
 		config_free(&cfg);
 	}
+}
 
-	refuse("yaml syntax error", "services:\n  - name: web\n    vip: [10.0.0.1\n", 4, "",
-	       "YAML syntax error");
-	refuse("weight with three decimals",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
-	       "    canary_weight: 10.125\n    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.3.2:80\"]\n",
-	       5, "services[0].canary_weight", "more than two decimals");
-	refuse("weight above 100",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
-	       "    canary_weight: 101\n    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.3.2:80\"]\n",
-	       5, "services[0].canary_weight", "is above 100");
-	refuse("misspelt field",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
-	       "    canary_wieght: 10\n    stable: [\"10.0.2.2:80\"]\n",
-	       5, "services[0]", "did you mean 'canary_weight'");
-	refuse("bad vip",
-	       "services:\n  - name: web\n    vip: 10.0.0.300\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
-	       3, "services[0].vip", "not an IPv4 or IPv6 address");
-	refuse("port out of range",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 70000\n    stable: [\"10.0.2.2:80\"]\n",
-	       4, "services[0].port", "out of range");
-	refuse("missing port",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    stable: [\"10.0.2.2:80\"]\n", 2,
-	       "services[0].port", "missing");
-	refuse("bad protocol",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    protocol: sctp\n"
-	       "    stable: [\"10.0.2.2:80\"]\n",
-	       5, "services[0].protocol", "must be tcp or udp");
-	refuse("bad name",
-	       "services:\n  - name: Web!\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
-	       2, "services[0].name", "a-z, 0-9");
-	refuse("backend not address:port",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
-	       "    stable:\n      - \"10.0.2.2\"\n",
-	       6, "services[0].stable[0]", "is not \"address:port\"");
-	refuse("backend family differs from vip",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
-	       "    stable: [\"[fd00::2]:80\"]\n",
-	       5, "services[0].stable[0]", "the VIP is IPv4");
-	refuse("canary weight without canary backends",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    canary_weight: 5\n"
-	       "    stable: [\"10.0.2.2:80\"]\n",
-	       5, "services[0].canary_weight", "canary has no backends");
-	refuse("backend in both arms",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n"
-	       "    stable: [\"10.0.2.2:80\"]\n    canary: [\"10.0.2.2:80\"]\n",
-	       6, "services[0]", "is listed twice");
-	refuse("two services with one name",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
-	       "  - name: web\n    vip: 10.0.0.11\n    port: 80\n    stable: [\"10.0.2.3:80\"]\n",
-	       6, "services[1].name", "already used by services[0]");
-	refuse("two services on one vip and port",
-	       "services:\n  - name: a\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
-	       "  - name: b\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.3:80\"]\n",
-	       7, "services[1].vip", "the same as services[0]");
-	refuse("backend shared by two services",
-	       "services:\n  - name: a\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
-	       "  - name: b\n    vip: 10.0.0.11\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n",
-	       9, "services[1]", "already a backend of service 'a'");
-	refuse("backend is a vip",
-	       "services:\n  - name: a\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.0.10:80\"]\n",
-	       5, "services[0]", "traffic would loop");
-	refuse("override with a bad arm",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
-	       "    canary: [\"10.0.3.2:80\"]\n    overrides:\n      - { prefix: 10.0.1.0/24, arm: blue }\n",
-	       8, "services[0].overrides[0].arm", "must be stable or canary");
-	refuse("override to an empty arm",
-	       "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 80\n    stable: [\"10.0.2.2:80\"]\n"
-	       "    overrides:\n      - { prefix: 10.0.1.0/24, arm: canary }\n",
-	       7, "services[0]", "which has no backends");
-	refuse("services is not a list", "services:\n  name: web\n", 2, "services",
-	       "must be a list");
-	refuse("top-level typo", "service:\n  - name: web\n", 1, "(top level)",
-	       "did you mean 'services'");
+static void every_problem(void)
+{
+	struct canary_config cfg;
 
-	TEST_CASE("every problem is reported, not just the first");
 	ASSERT_TRUE(load("services:\n  - name: web\n    vip: nope\n    port: 0\n"
 			 "    stable: [\"10.0.2.2:80\"]\n",
 			 &cfg) != 0,
@@ -201,5 +215,12 @@ int main(void)
 	ASSERT_TRUE(strstr(errbuf, ":3: services[0].vip") && strstr(errbuf, ":4: services[0].port") &&
 			    strstr(errbuf, "2 problems"),
 		    "both the vip and the port are reported, with a count");
-	return test_summary();
 }
+
+static const struct test_case cases[] = {
+	{"good file", good_file},
+	{"refused files", refused_files, refusal_name},
+	{"every problem is reported, not just the first", every_problem},
+};
+
+TEST_MAIN(cases)

@@ -1,6 +1,8 @@
-/* test_dataplane.c: the real XDP program run through BPF_PROG_TEST_RUN with named packet
- * fixtures. Each case asserts the verdict, the output bytes (rebuilt from scratch, so
- * checksums are checked independently), the counters and the flow-table entry.
+/* test_dataplane.c: the real XDP program run through BPF_PROG_TEST_RUN: flows through their
+ * life, tables of single-packet fixtures (pkttable.h) and thousands of new flows checked
+ * against the shared decision (canary_decide.h). Each asserts the verdict, the output
+ * bytes (rebuilt from scratch, so checksums are checked independently), the counters and
+ * the flow-table entry.
  * Runs in a private network namespace with veth pairs and static neighbours, so that
  * bpf_fib_lookup inside the program resolves real next hops. Needs root. */
 #include <errno.h>
@@ -14,20 +16,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "canary_hash.h"
-#include "pktbuild.h"
-#include "testlib.h"
-#include "base/util.h"
-#include "maps/apply.h"
-#include "maps/service.h"
-#include "maps/stats.h"
-#include "xdp_canary.skel.h"
-
 #include "dpfix.h"
+#include "pkttable.h"
 
-/* ---- test cases ------------------------------------------------------------------------ */
+/* ---- setup ------------------------------------------------------------------------------ */
 
+static struct instance dp;
 static struct service_spec specs[8];
+static struct override_spec upper_half;
 
 static void setup_services(struct instance *in)
 {
@@ -47,30 +43,43 @@ static void setup_services(struct instance *in)
 	spec_init(&specs[4], "ovr", "10.0.0.11", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 0);
 	spec_backend(&specs[4], 0, "10.0.2.2:8081");
 	spec_backend(&specs[4], 1, "10.0.3.2:8081");
-	specs[4].overrides = calloc(1, sizeof(struct override_spec));
-	specs[4].noverrides = 1;
-	specs[4].overrides[0].family = prefix_parse("10.0.1.128/25", &specs[4].overrides[0].addr,
-						    &specs[4].overrides[0].plen);
-	specs[4].overrides[0].arm = CANARY_ARM_CANARY;
+	spec_override(&specs[4], &upper_half, "10.0.1.128/25", CANARY_ARM_CANARY);
 	/* No backends at all, a backend without neighbour, one without a route. */
 	spec_init(&specs[5], "empty", "10.0.0.12", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
 	spec_init(&specs[6], "noneigh", "10.0.0.13", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
 	spec_backend(&specs[6], 0, "10.0.2.9:8080");
 	spec_init(&specs[7], "noroute", "10.0.0.14", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
 	spec_backend(&specs[7], 0, "192.0.2.1:8080");
-	TEST_CASE("setup");
 	ASSERT_EQ(apply_specs(in, specs, 8), 0, "apply 8 services");
 }
 
-static void test_tcp4_lifecycle(struct instance *in)
+static bool setup(void)
 {
+	canary_quiet_libs();
+	if (!ASSERT_EQ(setup_netns(), 0, "private netns with veths and neighbours") ||
+	    !ASSERT_EQ(instance_load(&dp, 0, 0), 0, "load xdp_canary"))
+		return false;
+	setup_services(&dp);
+	return true;
+}
+
+static void teardown(void)
+{
+	xdp_canary_bpf__destroy(dp.skel);
+}
+
+/* ---- cases ------------------------------------------------------------------------------ */
+
+static void test_tcp4_lifecycle(void)
+{
+	struct instance *in = &dp;
 	struct pkt_spec p, w;
 	struct flow_state st;
 	struct reason_stats r0 = reasons(in), r1;
 	uint32_t id = svc_id(in, "web4");
 	struct arm_stats a0 = armst(in, id, 0), a1;
 
-	TEST_CASE("v4 tcp syn -> stable backend");
+	TEST_STEP("syn -> stable backend");
 	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, TH_SYN);
 	client_macs(&p);
 	w = fwd_to(&p, "10.0.2.2", 8080, MAC_ST1, MAC_XB);
@@ -90,7 +99,7 @@ static void test_tcp4_lifecycle(struct instance *in)
 	ASSERT_EQ(a1.fwd_packets - a0.fwd_packets, 1, "stable fwd_packets +1");
 	ASSERT_EQ(a1.fwd_bytes - a0.fwd_bytes, 14 + 20 + 20, "stable fwd_bytes = frame length");
 
-	TEST_CASE("v4 tcp syn-ack reply -> VIP source");
+	TEST_STEP("syn-ack reply -> VIP source");
 	spec_pkt(&p, "10.0.2.2", 8080, "10.0.1.2", 40000, IPPROTO_TCP, TH_SYN | TH_ACK);
 	backend_macs(&p, MAC_ST1, MAC_XB);
 	w = rev_from(&p, "10.0.0.10", 80);
@@ -101,7 +110,7 @@ static void test_tcp4_lifecycle(struct instance *in)
 	a1 = armst(in, id, 0);
 	ASSERT_EQ(a1.rev_packets - a0.rev_packets, 1, "stable rev_packets +1");
 
-	TEST_CASE("v4 tcp ack completes the handshake");
+	TEST_STEP("ack completes the handshake");
 	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, TH_ACK);
 	client_macs(&p);
 	w = fwd_to(&p, "10.0.2.2", 8080, MAC_ST1, MAC_XB);
@@ -109,7 +118,7 @@ static void test_tcp4_lifecycle(struct instance *in)
 	flow_get(in, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, &st);
 	ASSERT_EQ(st.state, CANARY_FLOW_ESTABLISHED, "state ESTABLISHED");
 
-	TEST_CASE("weight change never moves an established flow");
+	TEST_STEP("weight change never moves an established flow");
 	ASSERT_EQ(service_set_weight(&in->maps, "web4", 10000, NULL), 0, "set weight 100%");
 	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, TH_ACK | TH_PSH);
 	p.payload = "GET / HTTP/1.1\r\n\r\n";
@@ -122,14 +131,14 @@ static void test_tcp4_lifecycle(struct instance *in)
 	w = fwd_to(&p, "10.0.3.2", 8080, MAC_CA1, MAC_XC);
 	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "new syn goes to canary");
 
-	TEST_CASE("retransmitted SYN keeps its pending entry");
+	TEST_STEP("retransmitted SYN keeps its pending entry");
 	ASSERT_EQ(service_set_weight(&in->maps, "web4", 0, NULL), 0, "set weight 0%");
 	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "retransmitted syn stays on canary");
 	flow_get(in, "10.0.1.2", 40001, "10.0.0.10", 80, IPPROTO_TCP, &st);
 	ASSERT_EQ(st.syn_count, 2, "syn_count 2");
 	ASSERT_EQ(st.arm, CANARY_ARM_CANARY, "arm still canary");
 
-	TEST_CASE("SYN on a closed tuple decides afresh");
+	TEST_STEP("SYN on a closed tuple decides afresh");
 	r0 = reasons(in);
 	spec_pkt(&p, "10.0.1.2", 40001, "10.0.0.10", 80, IPPROTO_TCP, TH_RST);
 	client_macs(&p);
@@ -144,62 +153,22 @@ static void test_tcp4_lifecycle(struct instance *in)
 	r1 = reasons(in);
 	ASSERT_EQ(r1.flow_reused - r0.flow_reused, 1, "flow_reused +1");
 
-	TEST_CASE("FIN moves the flow to CLOSING");
+	TEST_STEP("FIN moves the flow to CLOSING");
 	spec_pkt(&p, "10.0.2.2", 8080, "10.0.1.2", 40000, IPPROTO_TCP, TH_FIN | TH_ACK);
 	backend_macs(&p, MAC_ST1, MAC_XB);
 	w = rev_from(&p, "10.0.0.10", 80);
 	expect_frame(in, if_xb, &p, XDP_REDIRECT, &w, "backend fin");
 	flow_get(in, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, &st);
 	ASSERT_EQ(st.state, CANARY_FLOW_CLOSING, "state CLOSING");
-
-	TEST_CASE("mid-stream packet with no entry");
-	r0 = reasons(in);
-	spec_pkt(&p, "10.0.1.2", 41000, "10.0.0.10", 80, IPPROTO_TCP, TH_ACK);
-	client_macs(&p);
-	w = fwd_to(&p, "10.0.2.2", 8080, MAC_ST1, MAC_XB);
-	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "mid-stream ack");
-	r1 = reasons(in);
-	ASSERT_EQ(r1.flow_midstream - r0.flow_midstream, 1, "flow_midstream +1");
-	ASSERT_EQ(r1.flow_new - r0.flow_new, 0, "not counted as a new flow");
-	if (ASSERT_TRUE(flow_get(in, "10.0.1.2", 41000, "10.0.0.10", 80, IPPROTO_TCP, &st),
-			"entry created"))
-		ASSERT_TRUE(st.flags & CANARY_FLOW_F_MIDSTREAM, "flagged MIDSTREAM");
-
-	TEST_CASE("stray RST creates no entry");
-	a0 = armst(in, id, 0);
-	spec_pkt(&p, "10.0.1.2", 41001, "10.0.0.10", 80, IPPROTO_TCP, TH_RST);
-	client_macs(&p);
-	w = fwd_to(&p, "10.0.2.2", 8080, MAC_ST1, MAC_XB);
-	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "stray rst forwarded");
-	ASSERT_TRUE(!flow_get(in, "10.0.1.2", 41001, "10.0.0.10", 80, IPPROTO_TCP, &st),
-		    "no entry");
-	a1 = armst(in, id, 0);
-	ASSERT_EQ(a1.flows - a0.flows, 0, "and no flow counted");
-
-	TEST_CASE("a SYN-ACK with no entry leaves from the VIP, never the backend");
-	/* Its SYN may have been evicted from `pending` by a flood, or forwarded by another
-	 * node: rewritten statelessly like every reply, so no backend address leaks. */
-	spec_pkt(&p, "10.0.2.2", 8080, "10.0.1.2", 42001, IPPROTO_TCP, TH_SYN | TH_ACK);
-	backend_macs(&p, MAC_ST1, MAC_XB);
-	w = rev_from(&p, "10.0.0.10", 80);
-	expect_frame(in, if_xb, &p, XDP_REDIRECT, &w, "orphan SYN-ACK");
-
-	TEST_CASE("reply with no flow entry is still rewritten");
-	r0 = reasons(in);
-	spec_pkt(&p, "10.0.2.2", 8080, "10.0.1.2", 42000, IPPROTO_TCP, TH_ACK);
-	backend_macs(&p, MAC_ST1, MAC_XB);
-	w = rev_from(&p, "10.0.0.10", 80);
-	expect_frame(in, if_xb, &p, XDP_REDIRECT, &w, "orphan reply");
-	r1 = reasons(in);
-	ASSERT_EQ(r1.reply_no_flow - r0.reply_no_flow, 1, "reply_no_flow +1");
 }
 
-static void test_tcp6(struct instance *in)
+static void test_tcp6(void)
 {
+	struct instance *in = &dp;
 	struct pkt_spec p, w;
 	struct flow_state st;
 
-	TEST_CASE("v6 tcp syn -> stable backend");
+	TEST_STEP("syn -> stable backend");
 	spec_pkt(&p, "fd00:1::2", 40000, "fd00::10", 80, IPPROTO_TCP, TH_SYN);
 	client_macs(&p);
 	w = fwd_to(&p, "fd00:2::2", 8080, MAC_ST1, MAC_XB);
@@ -207,13 +176,13 @@ static void test_tcp6(struct instance *in)
 	ASSERT_TRUE(flow_get(in, "fd00:1::2", 40000, "fd00::10", 80, IPPROTO_TCP, &st),
 		    "v6 flow entry");
 
-	TEST_CASE("v6 tcp reply");
+	TEST_STEP("reply");
 	spec_pkt(&p, "fd00:2::2", 8080, "fd00:1::2", 40000, IPPROTO_TCP, TH_SYN | TH_ACK);
 	backend_macs(&p, MAC_ST1, MAC_XB);
 	w = rev_from(&p, "fd00::10", 80);
 	expect_frame(in, if_xb, &p, XDP_REDIRECT, &w, "v6 syn-ack");
 
-	TEST_CASE("v6 tcp data with payload");
+	TEST_STEP("data with payload");
 	ASSERT_EQ(service_set_weight(&in->maps, "web6", 10000, NULL), 0, "v6 weight 100%");
 	spec_pkt(&p, "fd00:1::2", 40002, "fd00::10", 80, IPPROTO_TCP, TH_SYN);
 	client_macs(&p);
@@ -228,12 +197,13 @@ static void test_tcp6(struct instance *in)
 	service_set_weight(&in->maps, "web6", 0, NULL);
 }
 
-static void test_udp(struct instance *in)
+static void test_udp(void)
 {
+	struct instance *in = &dp;
 	struct pkt_spec p, w;
 	struct flow_state st;
 
-	TEST_CASE("v4 udp request and reply");
+	TEST_STEP("v4");
 	spec_pkt(&p, "10.0.1.2", 5000, "10.0.0.10", 53, IPPROTO_UDP, 0);
 	p.payload = "query";
 	p.plen = 5;
@@ -250,16 +220,7 @@ static void test_udp(struct instance *in)
 	w = rev_from(&p, "10.0.0.10", 53);
 	expect_frame(in, if_xb, &p, XDP_REDIRECT, &w, "udp reply");
 
-	TEST_CASE("v4 udp without checksum keeps none");
-	spec_pkt(&p, "10.0.1.2", 5001, "10.0.0.10", 53, IPPROTO_UDP, 0);
-	p.udp_zero_csum = true;
-	p.payload = "q";
-	p.plen = 1;
-	client_macs(&p);
-	w = fwd_to(&p, "10.0.2.2", 5353, MAC_ST1, MAC_XB);
-	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "zero-checksum udp");
-
-	TEST_CASE("v6 udp request and reply");
+	TEST_STEP("v6");
 	spec_pkt(&p, "fd00:1::2", 5000, "fd00::10", 53, IPPROTO_UDP, 0);
 	p.payload = "query6";
 	p.plen = 6;
@@ -272,39 +233,77 @@ static void test_udp(struct instance *in)
 	expect_frame(in, if_xb, &p, XDP_REDIRECT, &w, "v6 udp reply");
 }
 
-static void test_ip_options(struct instance *in)
-{
-	struct pkt_spec p, w;
+/* ---- single packets: one table, one runner (pkttable.h) ----------------------------------- */
 
-	TEST_CASE("v4 with IP options is rewritten correctly");
-	spec_pkt(&p, "10.0.1.2", 43000, "10.0.0.10", 80, IPPROTO_TCP, TH_SYN);
-	p.ip_opt_words = 2;
-	client_macs(&p);
-	w = fwd_to(&p, "10.0.2.2", 8080, MAC_ST1, MAC_XB);
-	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "ihl=7 syn");
+/* One packet each, on a tuple no other case uses: its verdict, the frame that leaves, the
+ * counters that move and the entry it leaves (web4 and ovr are at weight 0). */
+static const struct pkt_fixture packets[] = {
+	{"mid-stream packet with no entry",
+	 .in = {FX_CLIENT, "10.0.1.2", 41000, "10.0.0.10", 80, IPPROTO_TCP, TH_ACK},
+	 .verdict = XDP_REDIRECT, .out = {FX_TO, "10.0.2.2", 8080, FX_HOP_STABLE},
+	 .reasons = {FX_REASON(flow_midstream, 1), FX_REASON(flow_new, 0)},
+	 .flow = FX_FLOW_MADE, .flow_flags = CANARY_FLOW_F_MIDSTREAM},
+	{"stray RST creates no entry",
+	 .in = {FX_CLIENT, "10.0.1.2", 41001, "10.0.0.10", 80, IPPROTO_TCP, TH_RST},
+	 .verdict = XDP_REDIRECT, .out = {FX_TO, "10.0.2.2", 8080, FX_HOP_STABLE},
+	 .svc = "web4", .arm = CANARY_ARM_STABLE, .arm_counters = {FX_ARM(flows, 0)},
+	 .flow = FX_FLOW_NONE},
+	/* Its SYN may have been evicted from `pending` by a flood, or forwarded by another
+	 * node: rewritten statelessly like every reply, so no backend address leaks. */
+	{"a SYN-ACK with no entry leaves from the VIP, never the backend",
+	 .in = {FX_STABLE, "10.0.2.2", 8080, "10.0.1.2", 42001, IPPROTO_TCP, TH_SYN | TH_ACK},
+	 .verdict = XDP_REDIRECT, .out = {FX_FROM, "10.0.0.10", 80}},
+	{"reply with no flow entry is still rewritten",
+	 .in = {FX_STABLE, "10.0.2.2", 8080, "10.0.1.2", 42000, IPPROTO_TCP, TH_ACK},
+	 .verdict = XDP_REDIRECT, .out = {FX_FROM, "10.0.0.10", 80},
+	 .reasons = {FX_REASON(reply_no_flow, 1)}},
+	{"v4 with IP options is rewritten correctly",
+	 .in = {FX_CLIENT, "10.0.1.2", 43000, "10.0.0.10", 80, IPPROTO_TCP, TH_SYN,
+		.ip_opt_words = 2},
+	 .verdict = XDP_REDIRECT, .out = {FX_TO, "10.0.2.2", 8080, FX_HOP_STABLE}},
+	{"v4 udp without checksum keeps none",
+	 .in = {FX_CLIENT, "10.0.1.2", 5001, "10.0.0.10", 53, IPPROTO_UDP, .payload = "q",
+		.udp_zero_csum = true},
+	 .verdict = XDP_REDIRECT, .out = {FX_TO, "10.0.2.2", 5353, FX_HOP_STABLE}},
+	{"no service at that address: passed untouched",
+	 .in = {FX_CLIENT, "10.0.1.2", 40000, "10.0.0.99", 80, IPPROTO_TCP, TH_SYN},
+	 .verdict = XDP_PASS, .reasons = {FX_REASON(pass_not_service, 1)}},
+	{"no service on that port: passed untouched",
+	 .in = {FX_CLIENT, "10.0.1.2", 40000, "10.0.0.10", 81, IPPROTO_TCP, TH_SYN},
+	 .verdict = XDP_PASS, .reasons = {FX_REASON(pass_not_service, 1)}},
+	{"no service for that protocol: passed untouched",
+	 .in = {FX_CLIENT, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_UDP},
+	 .verdict = XDP_PASS, .reasons = {FX_REASON(pass_not_service, 1)}},
+	{"a backend's address with another protocol: passed untouched",
+	 .in = {FX_STABLE, "10.0.2.2", 8081, "10.0.1.2", 40000, IPPROTO_UDP},
+	 .verdict = XDP_PASS, .reasons = {FX_REASON(pass_not_service, 1)}},
+	{"override prefix pins a client to canary at weight 0",
+	 .in = {FX_CLIENT, "10.0.1.200", 40000, "10.0.0.11", 80, IPPROTO_TCP, TH_SYN},
+	 .verdict = XDP_REDIRECT, .out = {FX_TO, "10.0.3.2", 8081, FX_HOP_CANARY},
+	 .reasons = {FX_REASON(override_hits, 1)}, .flow = FX_FLOW_MADE,
+	 .flow_flags = CANARY_FLOW_F_OVERRIDE},
+	{"a client outside the override prefix follows the weight",
+	 .in = {FX_CLIENT, "10.0.1.2", 40000, "10.0.0.11", 80, IPPROTO_TCP, TH_SYN},
+	 .verdict = XDP_REDIRECT, .out = {FX_TO, "10.0.2.2", 8081, FX_HOP_STABLE},
+	 .reasons = {FX_REASON(override_hits, 0)}},
+	{"service with no backends drops",
+	 .in = {FX_CLIENT, "10.0.1.2", 40000, "10.0.0.12", 80, IPPROTO_TCP, TH_SYN},
+	 .verdict = XDP_DROP, .reasons = {FX_REASON(drop_no_backend, 1)}},
+	{"backend without neighbour: rewritten, passed to the kernel",
+	 .in = {FX_CLIENT, "10.0.1.2", 40000, "10.0.0.13", 80, IPPROTO_TCP, TH_SYN},
+	 .verdict = XDP_PASS, .out = {FX_TO, "10.0.2.9", 8080, FX_HOP_KERNEL},
+	 .reasons = {FX_REASON(pass_no_neigh, 1)}},
+	{"backend without route: dropped, not rewritten",
+	 .in = {FX_CLIENT, "10.0.1.2", 40000, "10.0.0.14", 80, IPPROTO_TCP, TH_SYN},
+	 .verdict = XDP_DROP, .reasons = {FX_REASON(drop_fib, 1)}},
+};
+
+static void dp_fixture(const struct pkt_fixture *fx)
+{
+	run_pkt_fixture(&dp, fx);
 }
 
-static void test_not_service(struct instance *in)
-{
-	struct pkt_spec p;
-	struct reason_stats r0 = reasons(in), r1;
-
-	TEST_CASE("traffic to no service passes untouched");
-	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.99", 80, IPPROTO_TCP, TH_SYN);
-	client_macs(&p);
-	expect_frame(in, if_xa, &p, XDP_PASS, NULL, "other address");
-	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.10", 81, IPPROTO_TCP, TH_SYN);
-	client_macs(&p);
-	expect_frame(in, if_xa, &p, XDP_PASS, NULL, "other port");
-	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_UDP, 0);
-	client_macs(&p);
-	expect_frame(in, if_xa, &p, XDP_PASS, NULL, "other protocol");
-	spec_pkt(&p, "10.0.2.2", 8081, "10.0.1.2", 40000, IPPROTO_UDP, 0);
-	backend_macs(&p, MAC_ST1, MAC_XB);
-	expect_frame(in, if_xb, &p, XDP_PASS, NULL, "backend address, wrong protocol");
-	r1 = reasons(in);
-	ASSERT_EQ(r1.pass_not_service - r0.pass_not_service, 4, "pass_not_service +4");
-}
+TEST_FIXTURE_TABLE(test_packets, packet_name, packets, name, dp_fixture)
 
 /* Mutations that turn a valid frame into a malformed or unsupported one. */
 static void m_trunc_ip6(uint8_t *b, size_t *l)
@@ -404,266 +403,266 @@ static void m_v6_plen(uint8_t *b, size_t *l)
 	b[18] = 0x10; /* payload_len 4096+ > frame */
 }
 
-/* Malformed and unsupported frames: each gets XDP_PASS, leaves the frame untouched and
- * lands in exactly one reason counter. */
-static void test_malformed(struct instance *in)
+/* Malformed and unsupported frames: a SYN to web4 or web6, mangled; each gets XDP_PASS,
+ * leaves the frame untouched and lands in exactly one reason counter. (A frame shorter
+ * than an Ethernet header cannot be fed to test-run; the kernel refuses it, as NICs do.
+ * The program still checks for it.) */
+#define SYN4(fn) {FX_CLIENT, "10.0.1.2", 44000, "10.0.0.10", 80, IPPROTO_TCP, TH_SYN, .mangle = fn}
+#define SYN6(fn) {FX_CLIENT, "fd00:1::2", 44000, "fd00::10", 80, IPPROTO_TCP, TH_SYN, .mangle = fn}
+#define ONLY(reason) .verdict = XDP_PASS, .reasons = {FX_REASON(reason, 1)}, .only_these = true
+
+static const struct pkt_fixture malformed[] = {
+	{"truncated ipv6 header", .in = SYN6(m_trunc_ip6), ONLY(pass_malformed)},
+	{"truncated ipv4 header", .in = SYN4(m_trunc_ip), ONLY(pass_malformed)},
+	{"ipv4 ihl below 5", .in = SYN4(m_ihl4), ONLY(pass_malformed)},
+	{"ipv4 version field wrong", .in = SYN4(m_ver), ONLY(pass_malformed)},
+	{"ipv4 total length beyond frame", .in = SYN4(m_totlen), ONLY(pass_malformed)},
+	{"ipv4 first fragment (MF)", .in = SYN4(m_mf), ONLY(pass_fragment)},
+	{"ipv4 later fragment (offset)", .in = SYN4(m_fragoff), ONLY(pass_fragment)},
+	{"tcp data offset below 5", .in = SYN4(m_doff), ONLY(pass_malformed)},
+	{"truncated tcp header", .in = SYN4(m_trunc_tcp), ONLY(pass_malformed)},
+	{"tcp data offset beyond packet", .in = SYN4(m_doff_big), ONLY(pass_malformed)},
+	{"802.1Q vlan tag", .in = SYN4(m_vlan), ONLY(pass_vlan)},
+	{"arp ethertype", .in = SYN4(m_arp), ONLY(pass_not_ip)},
+	{"ipv6 fragment header", .in = SYN6(m_v6_frag), ONLY(pass_fragment)},
+	{"ipv6 five extension headers", .in = SYN6(m_v6_ext), ONLY(pass_ipv6_ext)},
+	{"ipv6 routing header", .in = SYN6(m_v6_routing), ONLY(pass_ipv6_ext)},
+	{"ipv6 payload length beyond frame", .in = SYN6(m_v6_plen), ONLY(pass_malformed)},
+};
+TEST_FIXTURE_TABLE(test_malformed, malformed_name, malformed, name, dp_fixture)
+
+/* ---- where new flows go: the data plane against canary_decide() ------------------------- */
+
+/* Flows checked, and canary_decide()'s reasons for them. */
+struct decided {
+	unsigned int flows, mismatches, by_reason[4], arm[CANARY_ARMS];
+};
+
+/* A SYN from src:sport to vip:vport, and the entry it leaves, against what the shared
+ * decision says over the data plane's maps (dp_decide: the override trie, then
+ * canary_decide()): the verdict, the arm, the backend's index, address and port, and the
+ * flag that records an override or a fallback. A difference is counted in t and the first
+ * few are printed. Returns the entry's arm, or -1 when it left none. */
+static int syn_as_decided(const char *src, int sport, const char *vip, int vport, struct decided *t)
 {
-	struct fixture {
-		const char *name;
-		size_t reason; /* offset in struct reason_stats */
-		void (*mangle)(uint8_t *buf, size_t *len);
-		int family;
-	};
-	uint8_t buf[512];
-	struct pkt_spec p;
-	struct run r;
-	size_t len, i;
+	struct flow_key k = flow_key_of(src, sport, vip, vport, IPPROTO_TCP);
+	struct canary_decision d = {};
+	struct svc_config cfg;
+	struct flow_state f = {};
+	const char *why = NULL;
+	int rc = dp_decide(&dp, &k, &cfg, &d);
+	__u32 verdict = send_tcp(&dp, true, src, sport, vip, vport, TH_SYN, NULL);
+	bool have = flow_get(&dp, src, sport, vip, vport, IPPROTO_TCP, &f);
 
-	const struct fixture fx[] = {
-		/* (A frame shorter than an Ethernet header cannot be fed to test-run; the
-		 * kernel refuses it, as NICs do. The program still checks for it.) */
-		{"truncated ipv6 header", offsetof(struct reason_stats, pass_malformed),
-		 m_trunc_ip6, CANARY_AF_INET6},
-		{"truncated ipv4 header", offsetof(struct reason_stats, pass_malformed), m_trunc_ip,
-		 CANARY_AF_INET},
-		{"ipv4 ihl below 5", offsetof(struct reason_stats, pass_malformed), m_ihl4,
-		 CANARY_AF_INET},
-		{"ipv4 version field wrong", offsetof(struct reason_stats, pass_malformed), m_ver,
-		 CANARY_AF_INET},
-		{"ipv4 total length beyond frame", offsetof(struct reason_stats, pass_malformed),
-		 m_totlen, CANARY_AF_INET},
-		{"ipv4 first fragment (MF)", offsetof(struct reason_stats, pass_fragment), m_mf,
-		 CANARY_AF_INET},
-		{"ipv4 later fragment (offset)", offsetof(struct reason_stats, pass_fragment),
-		 m_fragoff, CANARY_AF_INET},
-		{"tcp data offset below 5", offsetof(struct reason_stats, pass_malformed), m_doff,
-		 CANARY_AF_INET},
-		{"truncated tcp header", offsetof(struct reason_stats, pass_malformed), m_trunc_tcp,
-		 CANARY_AF_INET},
-		{"tcp data offset beyond packet", offsetof(struct reason_stats, pass_malformed),
-		 m_doff_big, CANARY_AF_INET},
-		{"802.1Q vlan tag", offsetof(struct reason_stats, pass_vlan), m_vlan, CANARY_AF_INET},
-		{"arp ethertype", offsetof(struct reason_stats, pass_not_ip), m_arp, CANARY_AF_INET},
-		{"ipv6 fragment header", offsetof(struct reason_stats, pass_fragment), m_v6_frag,
-		 CANARY_AF_INET6},
-		{"ipv6 five extension headers", offsetof(struct reason_stats, pass_ipv6_ext),
-		 m_v6_ext, CANARY_AF_INET6},
-		{"ipv6 routing header", offsetof(struct reason_stats, pass_ipv6_ext), m_v6_routing,
-		 CANARY_AF_INET6},
-		{"ipv6 payload length beyond frame", offsetof(struct reason_stats, pass_malformed),
-		 m_v6_plen, CANARY_AF_INET6},
-	};
+	t->flows++;
+	t->by_reason[d.reason & 3]++;
+	if (rc == -ENOENT) {
+		why = "no such service";
+	} else if (rc) {
+		if (verdict != XDP_DROP || have)
+			why = "no backend, yet not dropped";
+	} else if (verdict != XDP_REDIRECT || !have) {
+		why = "not forwarded with an entry";
+	} else {
+		const struct canary_backend *be = &cfg.backends[d.arm][d.backend_idx];
 
-	for (i = 0; i < ARRAY_SIZE(fx); i++) {
-		struct reason_stats r0 = reasons(in), r1;
-		__u64 *w0 = (__u64 *)&r0, *w1 = (__u64 *)&r1;
-		size_t k, changed = 0;
-		uint8_t copy[512];
-
-		TEST_CASE(fx[i].name);
-		if (fx[i].family == CANARY_AF_INET)
-			spec_pkt(&p, "10.0.1.2", 44000, "10.0.0.10", 80, IPPROTO_TCP, TH_SYN);
+		if (f.arm != d.arm)
+			why = "the arm";
+		else if (f.backend_idx != d.backend_idx)
+			why = "the backend index";
+		else if (memcmp(&f.backend, &be->addr, sizeof(f.backend)) ||
+			 f.backend_port != be->port)
+			why = "the backend address";
+		else if (!(f.flags & CANARY_FLOW_F_OVERRIDE) !=
+			 (d.reason != CANARY_DECIDE_OVERRIDE))
+			why = "the override flag";
+		else if (!(f.flags & CANARY_FLOW_F_FALLBACK) !=
+			 (d.reason != CANARY_DECIDE_FALLBACK))
+			why = "the fallback flag";
 		else
-			spec_pkt(&p, "fd00:1::2", 44000, "fd00::10", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		len = pkt_build(&p, buf, sizeof(buf) - 64);
-		fx[i].mangle(buf, &len);
-		memcpy(copy, buf, len);
-		if (xdp_run(in, if_xa, buf, len, &r)) {
-			ASSERT_TRUE(false, "prog test run");
-			continue;
-		}
-		ASSERT_EQ(r.retval, XDP_PASS, "verdict XDP_PASS");
-		ASSERT_TRUE(r.len == len && !memcmp(r.out, copy, len), "frame untouched");
-		r1 = reasons(in);
-		ASSERT_EQ(*(__u64 *)((char *)&r1 + fx[i].reason) -
-				  *(__u64 *)((char *)&r0 + fx[i].reason),
-			  1, "its reason counter +1");
-		for (k = 0; k < sizeof(r0) / 8; k++)
-			changed += w1[k] != w0[k];
-		ASSERT_EQ(changed, 1, "no other counter moved");
+			t->arm[d.arm]++;
 	}
+	if (why && t->mismatches++ < 5)
+		printf("# %s:%d -> %s:%d: %s differs: canary_decide says rc %d arm %u index %u "
+		       "reason %u; data plane: verdict %u, %s arm %u index %u flags 0x%x\n",
+		       src, sport, vip, vport, why, rc, d.arm, d.backend_idx, d.reason, verdict,
+		       have ? "entry" : "no entry", f.arm, f.backend_idx, f.flags);
+	return have ? f.arm : -1;
 }
 
-static void test_overrides_and_failures(struct instance *in)
+/* Sources 10.1.0.1 .. 10.1.15.250 (routed to the client side), 250 to a /24. */
+static const char *client_src(char *buf, size_t size, unsigned int i)
 {
-	struct pkt_spec p, w;
-	struct reason_stats r0, r1;
-
-	TEST_CASE("override prefix pins clients to canary at weight 0");
-	r0 = reasons(in);
-	spec_pkt(&p, "10.0.1.200", 40000, "10.0.0.11", 80, IPPROTO_TCP, TH_SYN);
-	client_macs(&p);
-	w = fwd_to(&p, "10.0.3.2", 8081, MAC_CA1, MAC_XC);
-	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "client in 10.0.1.128/25");
-	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.11", 80, IPPROTO_TCP, TH_SYN);
-	client_macs(&p);
-	w = fwd_to(&p, "10.0.2.2", 8081, MAC_ST1, MAC_XB);
-	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "client outside the prefix");
-	r1 = reasons(in);
-	ASSERT_EQ(r1.override_hits - r0.override_hits, 1, "override_hits +1");
-
-	TEST_CASE("service with no backends drops");
-	r0 = reasons(in);
-	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.12", 80, IPPROTO_TCP, TH_SYN);
-	client_macs(&p);
-	expect_frame(in, if_xa, &p, XDP_DROP, NULL, "no backend");
-	r1 = reasons(in);
-	ASSERT_EQ(r1.drop_no_backend - r0.drop_no_backend, 1, "drop_no_backend +1");
-
-	TEST_CASE("backend without neighbour: rewritten, passed to the kernel");
-	r0 = reasons(in);
-	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.13", 80, IPPROTO_TCP, TH_SYN);
-	client_macs(&p);
-	w = p;
-	addr_parse("10.0.2.9", &w.dst);
-	w.dport = 8080;
-	expect_frame(in, if_xa, &p, XDP_PASS, &w, "no neighbour");
-	r1 = reasons(in);
-	ASSERT_EQ(r1.pass_no_neigh - r0.pass_no_neigh, 1, "pass_no_neigh +1");
-
-	TEST_CASE("backend without route: dropped, not rewritten");
-	r0 = reasons(in);
-	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.14", 80, IPPROTO_TCP, TH_SYN);
-	client_macs(&p);
-	expect_frame(in, if_xa, &p, XDP_DROP, NULL, "no route");
-	r1 = reasons(in);
-	ASSERT_EQ(r1.drop_fib - r0.drop_fib, 1, "drop_fib +1");
+	snprintf(buf, size, "10.1.%u.%u", i / 250, i % 250 + 1);
+	return buf;
 }
 
-/* The split and userspace's prediction: thousands of clients through the real program. */
-static void test_split_and_prediction(struct instance *in)
+/* The split: thousands of clients through the real program, each where the shared
+ * decision says, at 10%, then 20%, then 5%. */
+static void test_split(void)
 {
-	struct service_spec s[1];
-	struct service_state st;
-	unsigned int i, canary = 0, mismatches = 0, sticky_bad = 0, n = 4000;
-	static uint8_t inbuf[256];
-	struct run r;
-	struct pkt_spec p;
-	uint32_t id;
-	bool in10[4000];
-	unsigned int grew_bad = 0, shrank_bad = 0;
+	enum { N = 4000 };
+	static bool in10[N];
+	struct service_spec s;
+	struct decided t = {};
+	unsigned int i, canary = 0, sticky_bad = 0, grew_bad = 0, shrank_bad = 0;
+	char src[32];
+	int arm;
 
-	spec_init(&s[0], "split", "10.0.0.20", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 1000);
-	spec_backend(&s[0], 0, "10.0.2.2:9000");
-	spec_backend(&s[0], 0, "10.0.2.3:9000");
-	spec_backend(&s[0], 1, "10.0.3.2:9000");
-	TEST_CASE("split: 10% weight over 4000 clients");
-	if (!ASSERT_EQ(apply_specs(in, s, 1), 0, "apply split service"))
+	spec_init(&s, "split", "10.0.0.20", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 1000);
+	spec_backend(&s, 0, "10.0.2.2:9000");
+	spec_backend(&s, 0, "10.0.2.3:9000");
+	spec_backend(&s, 1, "10.0.3.2:9000");
+	TEST_STEP("10% weight over 4000 clients");
+	if (!ASSERT_EQ(apply_specs(&dp, &s, 1), 0, "apply split service"))
 		return;
-	service_find(&in->maps, "split", &st);
-	id = st.info.id;
-
-	for (i = 0; i < n; i++) {
-		char src[32];
-		struct flow_key k = {};
-		uint32_t h;
-		int parm, pidx;
-		struct flow_state f;
-
-		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250 + 1);
-		spec_pkt(&p, src, 30000, "10.0.0.20", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		size_t len = pkt_build(&p, inbuf, sizeof(inbuf));
-
-		xdp_run(in, if_xa, inbuf, len, &r);
-		if (!flow_get(in, src, 30000, "10.0.0.20", 80, IPPROTO_TCP, &f)) {
-			mismatches++;
-			continue;
-		}
-		canary += f.arm == CANARY_ARM_CANARY;
-		in10[i] = f.arm == CANARY_ARM_CANARY;
-
-		/* What canaryctl explain computes, with the same shared code. */
-		k.svc.family = CANARY_AF_INET;
-		addr_parse("10.0.0.20", &k.svc.addr);
-		k.svc.port = htons(80);
-		k.svc.proto = IPPROTO_TCP;
-		addr_parse(src, &k.client);
-		k.client_port = htons(30000);
-		h = canary_decision_hash(&k, &st.cfg);
-		parm = canary_bucket(h) < st.cfg.canary_weight;
-		pidx = st.cfg.ring[parm][canary_ring_slot(h)];
-		if (parm != f.arm || pidx != f.backend_idx)
-			mismatches++;
-
+	for (i = 0; i < N; i++) {
+		arm = syn_as_decided(client_src(src, sizeof(src), i), 30000, "10.0.0.20", 80, &t);
+		in10[i] = arm == CANARY_ARM_CANARY;
+		canary += in10[i];
 		/* Same client, another port: same arm in client mode. */
-		spec_pkt(&p, src, 30001, "10.0.0.20", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		len = pkt_build(&p, inbuf, sizeof(inbuf));
-		xdp_run(in, if_xa, inbuf, len, &r);
-		if (!flow_get(in, src, 30001, "10.0.0.20", 80, IPPROTO_TCP, &f) ||
-		    f.arm != (in10[i] ? 1 : 0))
+		if (syn_as_decided(src, 30001, "10.0.0.20", 80, &t) != (in10[i] ? 1 : 0))
 			sticky_bad++;
 	}
-	ASSERT_NEAR(canary * 100.0 / n, 10.0, 1.5, "canary share within 10 +- 1.5 points");
-	ASSERT_EQ(mismatches, 0, "userspace prediction matches every data-plane decision");
+	ASSERT_NEAR(canary * 100.0 / N, 10.0, 1.5, "canary share within 10 +- 1.5 points");
+	ASSERT_EQ(t.mismatches, 0, "every one of 8000 flows went where canary_decide says");
 	ASSERT_EQ(sticky_bad, 0, "a client's second connection lands on the same arm");
 
-	TEST_CASE("split: raising the weight only moves stable clients to canary");
-	service_set_weight(&in->maps, "split", 2000, NULL);
-	for (i = 0; i < n; i++) {
-		char src[32];
-		struct flow_state f;
-
-		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250 + 1);
-		spec_pkt(&p, src, 30002, "10.0.0.20", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		size_t len = pkt_build(&p, inbuf, sizeof(inbuf));
-
-		xdp_run(in, if_xa, inbuf, len, &r);
-		if (flow_get(in, src, 30002, "10.0.0.20", 80, IPPROTO_TCP, &f) && in10[i] &&
-		    f.arm != CANARY_ARM_CANARY)
+	TEST_STEP("raising the weight only moves stable clients to canary");
+	ASSERT_EQ(service_set_weight(&dp.maps, "split", 2000, NULL), 0, "weight 20%");
+	for (i = 0; i < N; i++) {
+		arm = syn_as_decided(client_src(src, sizeof(src), i), 30002, "10.0.0.20", 80, &t);
+		if (in10[i] && arm != CANARY_ARM_CANARY)
 			grew_bad++;
 	}
 	ASSERT_EQ(grew_bad, 0, "every canary client at 10% is canary at 20%");
-	service_set_weight(&in->maps, "split", 500, NULL);
+	ASSERT_EQ(t.mismatches, 0, "at 20% too, every flow went where canary_decide says");
+
+	TEST_STEP("lowering it only moves canary clients back");
+	ASSERT_EQ(service_set_weight(&dp.maps, "split", 500, NULL), 0, "weight 5%");
 	canary = 0;
-	for (i = 0; i < n; i++) {
-		char src[32];
-		struct flow_state f;
-
-		snprintf(src, sizeof(src), "10.1.%u.%u", i / 250, i % 250 + 1);
-		spec_pkt(&p, src, 30003, "10.0.0.20", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		size_t len = pkt_build(&p, inbuf, sizeof(inbuf));
-
-		xdp_run(in, if_xa, inbuf, len, &r);
-		if (flow_get(in, src, 30003, "10.0.0.20", 80, IPPROTO_TCP, &f)) {
-			canary += f.arm == CANARY_ARM_CANARY;
-			if (!in10[i] && f.arm == CANARY_ARM_CANARY)
-				shrank_bad++;
-		}
+	for (i = 0; i < N; i++) {
+		arm = syn_as_decided(client_src(src, sizeof(src), i), 30003, "10.0.0.20", 80, &t);
+		canary += arm == CANARY_ARM_CANARY;
+		if (!in10[i] && arm == CANARY_ARM_CANARY)
+			shrank_bad++;
 	}
 	ASSERT_EQ(shrank_bad, 0, "every canary client at 5% was canary at 10%");
-	ASSERT_NEAR(canary * 100.0 / n, 5.0, 1.2, "canary share within 5 +- 1.2 points");
-	(void)id;
+	ASSERT_NEAR(canary * 100.0 / N, 5.0, 1.2, "canary share within 5 +- 1.2 points");
+	ASSERT_EQ(t.mismatches, 0, "at 5% too, every flow went where canary_decide says");
 }
 
-static void test_flow_hash_mode(struct instance *in)
+/* Every other way canary_decide() can decide, through the real program: client-group
+ * overrides to either arm, a fallback from an empty arm (chosen by the weight or by an
+ * override), and no backend at all (setup's "empty"). */
+static void test_overrides_and_fallback(void)
 {
-	struct service_spec s[1];
-	unsigned int port, arms[2] = {0, 0};
-	uint8_t buf[256];
-	struct pkt_spec p;
-	struct run r;
+	static struct override_spec groups_ov[2], half_ov[1];
+	struct service_spec s[3];
+	struct decided groups = {}, half = {}, only = {}, none = {};
+	struct reason_stats r0, r1;
+	unsigned int i;
+	char src[32];
 
-	TEST_CASE("flow hash: one client's connections spread over both arms");
-	spec_init(&s[0], "flowmode", "10.0.0.21", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 5000);
-	spec_backend(&s[0], 0, "10.0.2.2:9001");
-	spec_backend(&s[0], 1, "10.0.3.2:9001");
-	if (!ASSERT_EQ(apply_specs(in, s, 1), 0, "apply flow-mode service"))
+	spec_init(&s[0], "groups", "10.0.0.22", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 3000);
+	spec_backend(&s[0], 0, "10.0.2.2:9100");
+	spec_backend(&s[0], 0, "10.0.2.3:9100");
+	spec_backend(&s[0], 1, "10.0.3.2:9100");
+	spec_override(&s[0], groups_ov, "10.1.1.0/24", CANARY_ARM_CANARY);
+	spec_override(&s[0], groups_ov, "10.1.2.0/24", CANARY_ARM_STABLE);
+	/* No canary backend, yet half the buckets and an override name canary (a file
+	 * would be refused; the maps can still get there, as after a failed apply). */
+	spec_init(&s[1], "halfempty", "10.0.0.23", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 5000);
+	spec_backend(&s[1], 0, "10.0.2.2:9200");
+	spec_override(&s[1], half_ov, "10.1.3.0/24", CANARY_ARM_CANARY);
+	spec_init(&s[2], "canaryonly", "10.0.0.24", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+	spec_backend(&s[2], 1, "10.0.3.2:9300");
+	if (!ASSERT_EQ(apply_specs(&dp, s, 3), 0, "apply groups, halfempty, canaryonly"))
+		return;
+
+	r0 = reasons(&dp);
+	for (i = 0; i < 1000; i++) {
+		client_src(src, sizeof(src), i);
+		syn_as_decided(src, 31000, "10.0.0.22", 80, &groups);
+		syn_as_decided(src, 31000, "10.0.0.23", 80, &half);
+		syn_as_decided(src, 31000, "10.0.0.24", 80, &only);
+		syn_as_decided(src, 31000, "10.0.0.12", 80, &none);
+	}
+	r1 = reasons(&dp);
+
+	TEST_STEP("overrides");
+	ASSERT_EQ(groups.mismatches, 0, "1000 clients went where canary_decide says");
+	ASSERT_EQ(groups.by_reason[CANARY_DECIDE_OVERRIDE], 500,
+		  "the 500 clients of 10.1.1.0/24 and 10.1.2.0/24 by their override");
+	ASSERT_EQ(groups.by_reason[CANARY_DECIDE_WEIGHT], 500, "the other 500 by the weight");
+	ASSERT_TRUE(groups.arm[CANARY_ARM_CANARY] >= 250 && groups.arm[CANARY_ARM_STABLE] >= 250,
+		    "each override prefix filled its arm");
+
+	TEST_STEP("fallback");
+	ASSERT_EQ(half.mismatches, 0, "1000 flows to a service without canary backends");
+	ASSERT_TRUE(half.by_reason[CANARY_DECIDE_FALLBACK] > 250 &&
+			    half.by_reason[CANARY_DECIDE_WEIGHT] > 0,
+		    "canary chosen by the override and by the weight: fallen back to stable");
+	ASSERT_EQ(half.arm[CANARY_ARM_STABLE], 1000, "every flow on stable");
+	ASSERT_EQ(only.mismatches, 0, "1000 flows to a service without stable backends");
+	ASSERT_EQ(only.by_reason[CANARY_DECIDE_FALLBACK], 1000, "weight 0: each falls back");
+	ASSERT_EQ(only.arm[CANARY_ARM_CANARY], 1000, "to canary");
+
+	TEST_STEP("no backend");
+	ASSERT_EQ(none.mismatches, 0, "1000 flows to a service without backends, all dropped");
+	ASSERT_EQ(none.by_reason[CANARY_DECIDE_NO_BACKEND], 1000, "canary_decide: no backend");
+
+	TEST_STEP("counters");
+	ASSERT_EQ(r1.override_hits - r0.override_hits, groups.by_reason[CANARY_DECIDE_OVERRIDE],
+		  "override_hits: one per override decision");
+	ASSERT_EQ(r1.arm_fallback - r0.arm_fallback,
+		  half.by_reason[CANARY_DECIDE_FALLBACK] + only.by_reason[CANARY_DECIDE_FALLBACK],
+		  "arm_fallback: one per fallback");
+	ASSERT_EQ(r1.drop_no_backend - r0.drop_no_backend, 1000, "drop_no_backend: one per drop");
+}
+
+/* IPv6 clients (each its own group: client_prefix_v6 128). */
+static void test_split_v6(void)
+{
+	struct service_spec s;
+	struct decided t = {};
+	unsigned int i;
+	char src[64];
+
+	spec_init(&s, "split6", "fd00::20", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 5000);
+	s.prefix_v6 = 128;
+	spec_backend(&s, 0, "[fd00:2::2]:9400");
+	spec_backend(&s, 1, "[fd00:3::2]:9400");
+	if (!ASSERT_EQ(apply_specs(&dp, &s, 1), 0, "apply split6"))
+		return;
+	for (i = 0; i < 500; i++) {
+		snprintf(src, sizeof(src), "fd00:1::1:%x", i + 1);
+		syn_as_decided(src, 32000, "fd00::20", 80, &t);
+	}
+	ASSERT_EQ(t.mismatches, 0, "500 v6 clients went where canary_decide says");
+	ASSERT_NEAR(t.arm[CANARY_ARM_CANARY] / 500.0, 0.5, 0.1, "about half of them on canary");
+}
+
+static void test_flow_hash_mode(void)
+{
+	struct service_spec s;
+	struct decided t = {};
+	unsigned int arms[CANARY_ARMS] = {0, 0};
+	int port, arm;
+
+	spec_init(&s, "flowmode", "10.0.0.21", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 5000);
+	spec_backend(&s, 0, "10.0.2.2:9001");
+	spec_backend(&s, 1, "10.0.3.2:9001");
+	if (!ASSERT_EQ(apply_specs(&dp, &s, 1), 0, "apply flow-mode service"))
 		return;
 	for (port = 20000; port < 20400; port++) {
-		struct flow_state f;
-
-		spec_pkt(&p, "10.0.1.2", port, "10.0.0.21", 80, IPPROTO_TCP, TH_SYN);
-		client_macs(&p);
-		xdp_run(in, if_xa, buf, pkt_build(&p, buf, sizeof(buf)), &r);
-		if (flow_get(in, "10.0.1.2", port, "10.0.0.21", 80, IPPROTO_TCP, &f))
-			arms[f.arm]++;
+		arm = syn_as_decided("10.0.1.2", port, "10.0.0.21", 80, &t);
+		if (arm >= 0)
+			arms[arm]++;
 	}
-	ASSERT_NEAR(arms[1] / 400.0, 0.5, 0.1, "about half of 400 connections on canary");
+	ASSERT_NEAR(arms[CANARY_ARM_CANARY] / 400.0, 0.5, 0.1,
+		    "about half of 400 connections on canary");
+	ASSERT_EQ(t.mismatches, 0, "each went where canary_decide says");
 }
 
 /* The coarse clock: armed by the first new flow, then advanced by its BPF timer alone
@@ -679,14 +678,16 @@ static __u64 mono_ns(void)
 /* The coarse clock holds the time of its last tick (bpf_ktime_get_ns, CLOCK_MONOTONIC),
  * so across any sleep it advances by the time that really passed, give or take a tick or
  * two: the bounds follow the measured time, however long the sleep took. */
-static void test_clock(struct instance *in)
+static void test_clock(void)
 {
+	struct instance *in = &dp;
 	const __u64 tick = CANARY_CLOCK_TICK_NS;
 	struct canary_clock c0, c1;
 	__u64 t0, t0_end, t1_start, t1, adv, inner, outer;
 	__u32 zero = 0;
 
-	TEST_CASE("coarse clock ticks on its own");
+	/* The first new flow arms it (the other cases may not have run). */
+	send_tcp(in, true, "10.0.1.2", 45000, "10.0.0.10", 80, TH_SYN, NULL);
 	t0 = mono_ns();
 	bpf_map_lookup_elem(in->maps.clock, &zero, &c0);
 	t0_end = mono_ns();
@@ -713,7 +714,7 @@ static void test_expiry(void)
 	struct pkt_spec p, w;
 	struct reason_stats r0, r1;
 
-	TEST_CASE("expiry: setup with 30 ms timeouts");
+	TEST_STEP("setup with 30 ms timeouts");
 	if (!ASSERT_EQ(instance_load(&in, 30, 30), 0, "load short-timeout instance"))
 		return;
 	spec_init(&s[0], "udp", "10.0.0.10", 53, IPPROTO_UDP, CANARY_HASH_FLOW, 0);
@@ -724,7 +725,7 @@ static void test_expiry(void)
 	spec_backend(&s[1], 1, "10.0.3.2:8080");
 	ASSERT_EQ(apply_specs(&in, s, 2), 0, "apply");
 
-	TEST_CASE("expiry: idle UDP flow decides afresh");
+	TEST_STEP("idle UDP flow decides afresh");
 	spec_pkt(&p, "10.0.1.2", 6000, "10.0.0.10", 53, IPPROTO_UDP, 0);
 	client_macs(&p);
 	w = fwd_to(&p, "10.0.2.2", 5353, MAC_ST1, MAC_XB);
@@ -738,7 +739,7 @@ static void test_expiry(void)
 	r1 = reasons(&in);
 	ASSERT_EQ(r1.flow_reused - r0.flow_reused, 1, "flow_reused +1");
 
-	TEST_CASE("expiry: unanswered SYN entry expires");
+	TEST_STEP("unanswered SYN entry expires");
 	spec_pkt(&p, "10.0.1.2", 6001, "10.0.0.10", 80, IPPROTO_TCP, TH_SYN);
 	client_macs(&p);
 	w = fwd_to(&p, "10.0.2.2", 8080, MAC_ST1, MAC_XB);
@@ -748,7 +749,7 @@ static void test_expiry(void)
 	w = fwd_to(&p, "10.0.3.2", 8080, MAC_CA1, MAC_XC);
 	expect_frame(&in, if_xa, &p, XDP_REDIRECT, &w, "syn after syn timeout -> canary");
 
-	TEST_CASE("expiry: idle established TCP keeps its backend on non-SYN packets");
+	TEST_STEP("idle established TCP keeps its backend on non-SYN packets");
 	spec_pkt(&p, "10.0.1.2", 6001, "10.0.0.10", 80, IPPROTO_TCP, TH_ACK);
 	client_macs(&p);
 	w = fwd_to(&p, "10.0.3.2", 8080, MAC_CA1, MAC_XC);
@@ -756,28 +757,18 @@ static void test_expiry(void)
 	xdp_canary_bpf__destroy(in.skel);
 }
 
-int main(void)
-{
-	struct instance in;
+static const struct test_case cases[] = {
+	{"v4 tcp lifecycle", test_tcp4_lifecycle},
+	{"v6 tcp", test_tcp6},
+	{"udp request and reply", test_udp},
+	{"single packets", test_packets, packet_name},
+	{"malformed and unsupported frames", test_malformed, malformed_name},
+	{"split over 4000 clients", test_split},
+	{"overrides, fallback, no backend", test_overrides_and_fallback},
+	{"split over v6 clients", test_split_v6},
+	{"flow hash spreads one client over both arms", test_flow_hash_mode},
+	{"coarse clock ticks on its own", test_clock},
+	{"expiry with short timeouts", test_expiry},
+};
 
-	canary_quiet_libs();
-	TEST_CASE("setup");
-	if (!ASSERT_EQ(setup_netns(), 0, "private netns with veths and neighbours"))
-		return test_summary();
-	if (!ASSERT_EQ(instance_load(&in, 0, 0), 0, "load xdp_canary"))
-		return test_summary();
-	setup_services(&in);
-	test_tcp4_lifecycle(&in);
-	test_tcp6(&in);
-	test_udp(&in);
-	test_ip_options(&in);
-	test_not_service(&in);
-	test_malformed(&in);
-	test_overrides_and_failures(&in);
-	test_split_and_prediction(&in);
-	test_flow_hash_mode(&in);
-	test_clock(&in);
-	xdp_canary_bpf__destroy(in.skel);
-	test_expiry();
-	return test_summary();
-}
+TEST_MAIN_SETUP(cases, setup, teardown)

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "canary_decide.h"
 #include "dpfix.h"
 #include "maps/route.h"
 #include "maps/service.h"
@@ -412,10 +411,10 @@ static void reference(const uint8_t *f, size_t len, int ingress, struct expect *
 			struct svc_config cfg;
 			struct canary_decision d;
 
-			/* A new flow's backend; an entry may be decided afresh (a reused
-			 * port), so either backend's interface is the documented egress. */
-			if (svc_config_read(&in.maps, svc.id, &cfg) ||
-			    canary_decide(&cfg, &k, -1, &d)) {
+			/* A new flow's backend (the data plane's own decision, overrides
+			 * included); an entry may be decided afresh (a reused port), so
+			 * either backend's interface is the documented egress. */
+			if (dp_decide(&in, &k, &cfg, &d)) {
 				if (!have) {
 					e->reason = "drop_no_backend";
 					return;
@@ -828,35 +827,30 @@ fail:
 	return false;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"count", required_argument, NULL, 'n'},
-		{"seed", required_argument, NULL, 's'},
-		{},
-	};
-	unsigned long count = 200000, i, k;
-	uint64_t seed = 0x5eed;
-	struct service_spec s[4];
-	struct tally t = {};
-	__u32 zero = 0;
-	int opt;
-	time_t t0;
+static unsigned long count = 200000;
+static uint64_t seed = 0x5eed;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'n')
-			count = strtoul(optarg, NULL, 10);
-		else if (opt == 's')
-			seed = strtoull(optarg, NULL, 0);
-		else
-			return 2;
-	}
+static bool option(int code, const char *arg)
+{
+	if (code == 'n')
+		count = strtoul(arg, NULL, 10);
+	else if (code == 's')
+		seed = strtoull(arg, NULL, 0);
+	else
+		return false;
+	return true;
+}
+
+static bool setup(void)
+{
+	struct service_spec s[4];
+	__u32 zero = 0;
+
 	rng_state = seed;
 	canary_quiet_libs();
-	TEST_CASE("setup");
 	if (!ASSERT_EQ(setup_netns(), 0, "private netns") ||
 	    !ASSERT_EQ(instance_load(&in, 0, 0), 0, "load xdp_canary"))
-		return test_summary();
+		return false;
 	spec_init(&s[0], "web", "10.0.0.10", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 1000);
 	s[0].http = true;
 	spec_backend(&s[0], 0, "10.0.2.2:8080");
@@ -871,18 +865,32 @@ int main(int argc, char **argv)
 	spec_backend(&s[3], 0, "[fd00:2::2]:5353");
 	if (!ASSERT_EQ(apply_specs(&in, s, 4), 0, "apply services") ||
 	    !ASSERT_EQ(bpf_map_lookup_elem(in.maps.ports, &zero, &kinds), 0, "read the port kinds"))
-		return test_summary();
+		return false;
 	fixtures();
-	ASSERT_TRUE(nfx >= 16, "fixtures built");
+	return ASSERT_TRUE(nfx >= 16, "fixtures built");
+}
 
-	TEST_CASE("the fixtures themselves");
+static void teardown(void)
+{
+	xdp_canary_bpf__destroy(in.skel);
+}
+
+static void fixtures_themselves(void)
+{
+	struct tally t = {};
+	unsigned long k;
+
 	for (k = 0; k < nfx; k++)
 		check_one(fx[k].f, fx[k].len, fx[k].ifindex, &t, true);
 	ASSERT_EQ(t.failures, 0, "every fixture matches the reference");
+}
 
-	TEST_CASE("mutated fixtures");
-	t0 = time(NULL);
-	memset(&t, 0, sizeof(t));
+static void mutated_fixtures(void)
+{
+	struct tally t = {};
+	unsigned long i, k;
+	time_t t0 = time(NULL);
+
 	for (i = 0; i < count; i++) {
 		struct fixture m = fx[below(nfx)];
 		unsigned int ops = 1 + below(3);
@@ -921,6 +929,29 @@ int main(int argc, char **argv)
 				ASSERT_TRUE(t.by_reason[k] > 0, what);
 			}
 	}
-	xdp_canary_bpf__destroy(in.skel);
-	return test_summary();
+}
+
+static const struct test_case cases[] = {
+	{"the fixtures themselves", fixtures_themselves},
+	{"mutated fixtures", mutated_fixtures},
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"count", required_argument, NULL, 'n'},
+		{"seed", required_argument, NULL, 's'},
+		{},
+	};
+	static const struct test_suite suite = {
+		.cases = cases,
+		.ncases = ARRAY_SIZE(cases),
+		.setup = setup,
+		.teardown = teardown,
+		.options = opts,
+		.opt = option,
+		.usage = "[--count N] [--seed S]",
+	};
+
+	return test_main(&suite, argc, argv);
 }

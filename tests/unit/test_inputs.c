@@ -26,7 +26,6 @@ static void prom_corpus(void)
 	struct dirent *e;
 	unsigned int bad = 0, good = 0;
 
-	TEST_CASE("Prometheus answers: each malformed shape is an error, each good one its sum");
 	if (!ASSERT_TRUE(d != NULL, "the corpus is there (run from the source tree)"))
 		return;
 	while ((e = readdir(d))) {
@@ -66,7 +65,6 @@ static void tokens(void)
 	struct api_tokens t;
 	FILE *f;
 
-	TEST_CASE("token files: root's and private, NAME TOKEN lines; constant-time match");
 	if (!ASSERT_TRUE(mkdtemp(dir) != NULL, "temp dir"))
 		return;
 	snprintf(path, sizeof(path), "%s/tokens", dir);
@@ -110,7 +108,6 @@ static void hosts(void)
 {
 	struct api_hosts h, sock;
 
-	TEST_CASE("Host and Origin: this listener's names and page only");
 	api_hosts_init(&h, "10.0.1.1", 9181);
 	api_hosts_add(&h, "splitter.example");
 	api_hosts_init(&sock, NULL, 0);
@@ -159,7 +156,6 @@ static void yaml_limits(void)
 	double t0;
 	int rc;
 
-	TEST_CASE("YAML: deep, long and multi-document plans are refused");
 	memcpy(text, head, hl);
 	memset(text + hl, '[', depth);
 	memset(text + hl + depth, ']', depth);
@@ -187,11 +183,12 @@ static void yaml_limits(void)
 	fclose(null);
 }
 
-int main(void)
-{
-	prom_corpus();
-	tokens();
-	hosts();
-	yaml_limits();
-	return test_summary();
-}
+static const struct test_case cases[] = {
+	{"Prometheus answers: each malformed shape is an error, each good one its sum",
+	 prom_corpus},
+	{"token files: root's and private, NAME TOKEN lines; constant-time match", tokens},
+	{"Host and Origin: this listener's names and page only", hosts},
+	{"YAML: deep, long and multi-document plans are refused", yaml_limits},
+};
+
+TEST_MAIN(cases)

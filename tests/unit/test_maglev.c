@@ -34,29 +34,38 @@ static unsigned int moved(const uint8_t *a, const uint8_t *b, const struct canar
 	return n;
 }
 
-int main(void)
+static void empty_arm(void)
 {
-	struct canary_backend b[CANARY_MAX_BACKENDS] = {}, c[CANARY_MAX_BACKENDS] = {};
-	unsigned int counts[CANARY_MAX_BACKENDS], i, n, lo, hi;
+	struct canary_backend b[CANARY_MAX_BACKENDS] = {};
+	unsigned int i, n;
 
-	TEST_CASE("empty arm");
 	maglev_fill(b, 0, ring_a);
 	for (i = 0, n = 0; i < CANARY_RING_SIZE; i++)
 		n += ring_a[i] == CANARY_NO_BACKEND;
 	ASSERT_EQ(n, CANARY_RING_SIZE, "every slot names no backend");
+}
 
-	TEST_CASE("one backend");
+static void one_backend(void)
+{
+	struct canary_backend b[1];
+	unsigned int i, n;
+
 	make_backends(b, 1, 0);
 	maglev_fill(b, 1, ring_a);
 	for (i = 0, n = 0; i < CANARY_RING_SIZE; i++)
 		n += ring_a[i] == 0;
 	ASSERT_EQ(n, CANARY_RING_SIZE, "every slot names backend 0");
+}
 
-	for (unsigned int nb = 2; nb <= CANARY_MAX_BACKENDS; nb *= 2) {
-		char name[64];
+static void balance(void)
+{
+	struct canary_backend b[CANARY_MAX_BACKENDS];
+	unsigned int counts[CANARY_MAX_BACKENDS], i, nb, lo, hi;
+	static char step[64];
 
-		snprintf(name, sizeof(name), "balance with %u backends", nb);
-		TEST_CASE(name);
+	for (nb = 2; nb <= CANARY_MAX_BACKENDS; nb *= 2) {
+		snprintf(step, sizeof(step), "%u backends", nb);
+		TEST_STEP(step);
 		make_backends(b, nb, 0);
 		maglev_fill(b, nb, ring_a);
 		memset(counts, 0, sizeof(counts));
@@ -72,8 +81,14 @@ int main(void)
 		ASSERT_TRUE(lo >= CANARY_RING_SIZE / nb - 1 && hi <= CANARY_RING_SIZE / nb + 1,
 			    "every backend holds M/n slots, +-1");
 	}
+	TEST_STEP(NULL);
+}
 
-	TEST_CASE("removing one of 10 backends");
+static void remove_one_of_10(void)
+{
+	struct canary_backend b[CANARY_MAX_BACKENDS] = {}, c[CANARY_MAX_BACKENDS] = {};
+	unsigned int n;
+
 	make_backends(b, 10, 0);
 	maglev_fill(b, 10, ring_a);
 	memcpy(c, b, sizeof(b));
@@ -84,16 +99,28 @@ int main(void)
 	       CANARY_RING_SIZE / 10);
 	ASSERT_TRUE(n >= CANARY_RING_SIZE / 10 - 1, "at least the removed backend's slots moved");
 	ASSERT_TRUE(n <= CANARY_RING_SIZE * 15 / 100, "at most 15% of slots moved (ideal: 10%)");
+}
 
-	TEST_CASE("adding an 11th backend");
+static void add_an_11th(void)
+{
+	struct canary_backend b[CANARY_MAX_BACKENDS] = {}, c[CANARY_MAX_BACKENDS] = {};
+	unsigned int n;
+
+	make_backends(b, 10, 0);
+	maglev_fill(b, 10, ring_a);
 	make_backends(c, 11, 0);
 	maglev_fill(c, 11, ring_b);
 	n = moved(ring_a, ring_b, b, c);
 	printf("# %u of %u slots moved (the new backend takes %u)\n", n, CANARY_RING_SIZE,
 	       CANARY_RING_SIZE / 11);
 	ASSERT_TRUE(n <= CANARY_RING_SIZE * 14 / 100, "at most 14% of slots moved (ideal: 9%)");
+}
 
-	TEST_CASE("order of the list does not matter for the slot owners");
+static void order_does_not_matter(void)
+{
+	struct canary_backend b[CANARY_MAX_BACKENDS] = {}, c[CANARY_MAX_BACKENDS] = {};
+	unsigned int i, n;
+
 	make_backends(b, 5, 0);
 	maglev_fill(b, 5, ring_a);
 	for (i = 0; i < 5; i++)
@@ -101,6 +128,15 @@ int main(void)
 	maglev_fill(c, 5, ring_b);
 	n = moved(ring_a, ring_b, b, c);
 	ASSERT_TRUE(n <= CANARY_RING_SIZE * 5 / 100, "a reversed list moves at most 5% of slots");
-
-	return test_summary();
 }
+
+static const struct test_case cases[] = {
+	{"empty arm", empty_arm},
+	{"one backend", one_backend},
+	{"balance", balance},
+	{"removing one of 10 backends", remove_one_of_10},
+	{"adding an 11th backend", add_an_11th},
+	{"order of the list does not matter for the slot owners", order_does_not_matter},
+};
+
+TEST_MAIN(cases)

@@ -52,20 +52,14 @@ static int unlisted(struct bpf_object *obj, unsigned int n, char *out, size_t le
 	return count;
 }
 
-int main(void)
+static struct xdp_canary_bpf *skel;
+
+static void object_against_list(void)
 {
-	struct xdp_canary_bpf *skel;
-	struct canary_maps m;
 	struct bpf_map *map;
-	unsigned int i, j, own = 0;
+	unsigned int i, own = 0;
 	char names[512];
 
-	libbpf_set_print(NULL);
-	skel = xdp_canary_bpf__open();
-	if (!ASSERT_TRUE(skel, "the object opens"))
-		return test_summary();
-
-	TEST_CASE("object against the list");
 	ASSERT_EQ(unlisted(skel->obj, CANARY_MAP_COUNT, names, sizeof(names)), 0,
 		  "every map of the object is in CANARY_MAPS");
 	if (names[0])
@@ -97,15 +91,24 @@ int main(void)
 		  "skeleton member %s", #map);
 	CANARY_MAPS(SKEL_MAP)
 #undef SKEL_MAP
+}
 
-	TEST_CASE("control");
-	/* With the last listed map left out of the list, the check names it. */
+/* With the last listed map left out of the list, the check names it. */
+static void control(void)
+{
+	char names[512];
+
 	ASSERT_EQ(unlisted(skel->obj, CANARY_MAP_COUNT - 1, names, sizeof(names)), 1,
 		  "a map missing from the list is found");
 	ASSERT_TRUE(!strcmp(names, listed[CANARY_MAP_COUNT - 1].name),
 		    "and named (the last listed)");
+}
 
-	TEST_CASE("userspace descriptors");
+static void userspace_descriptors(void)
+{
+	struct canary_maps m;
+	unsigned int i, j;
+
 	ASSERT_EQ(canary_map_count, CANARY_MAP_COUNT, "one descriptor per listed map");
 	for (i = 0; i < canary_map_count; i++) {
 		const struct canary_map_desc *d = &canary_map_descs[i];
@@ -124,7 +127,24 @@ int main(void)
 	ASSERT_TRUE(canary_map_fd(&m, &canary_map_descs[CANARY_MAP_ID_pending]) == &m.pending,
 		    "CANARY_MAP_ID_pending's descriptor points at canary_maps.pending");
 	ASSERT_TRUE(!strcmp(CANARY_MAP_NAME(meta), "meta"), "CANARY_MAP_NAME(meta) is \"meta\"");
-
-	xdp_canary_bpf__destroy(skel);
-	return test_summary();
 }
+
+static bool setup(void)
+{
+	libbpf_set_print(NULL);
+	skel = xdp_canary_bpf__open();
+	return ASSERT_TRUE(skel, "the object opens");
+}
+
+static void teardown(void)
+{
+	xdp_canary_bpf__destroy(skel);
+}
+
+static const struct test_case cases[] = {
+	{"object against the list", object_against_list},
+	{"control", control},
+	{"userspace descriptors", userspace_descriptors},
+};
+
+TEST_MAIN_SETUP(cases, setup, teardown)

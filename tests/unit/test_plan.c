@@ -20,22 +20,66 @@ static int parse(const char *yaml, struct plan *p)
 	return rc;
 }
 
-static void refuse(const char *name, const char *yaml, const char *where, const char *what)
+/* A plan that must be refused, with a message naming FILE:LINE: field and saying what is
+ * wrong. */
+struct refusal {
+	const char *name, *yaml;
+	const char *where; /* "plan.yaml:LINE: field" the message must name */
+	const char *what;  /* and what it must say */
+};
+
+static const struct refusal refusals[] = {
+	{"steps that do not rise", "service: web\nsteps: [10, 5]\n", "plan.yaml:2: steps[1]",
+	 "steps must rise"},
+	{"a step of 0%", "service: web\nsteps: [0, 50]\n", "plan.yaml:2: steps[0]",
+	 "must send some traffic"},
+	{"a weight with three decimals", "service: web\nsteps: [1.125]\n",
+	 "plan.yaml:2: steps[0]", "more than two decimals"},
+	{"missing steps", "service: web\nhold: 5s\n", "plan.yaml:1: steps", "missing"},
+	{"a bad duration", "service: web\nsteps: [5]\nhold: soon\n", "plan.yaml:3: hold",
+	 "not a duration"},
+	{"an unknown signal", "service: web\nsteps: [5]\nanalysis:\n  signals: [latency]\n",
+	 "plan.yaml:4: analysis.signals[0]", "unknown signal 'latency'"},
+	{"ttfb without a bound", "service: web\nsteps: [5]\nanalysis:\n  signals: [ttfb]\n",
+	 "plan.yaml:4: analysis.signals[0]", "needs a latency bound"},
+	{"alpha out of range", "service: web\nsteps: [5]\nanalysis:\n  alpha: 0.9\n",
+	 "plan.yaml:4: analysis.alpha", "out of range"},
+	{"tolerance below 1", "service: web\nsteps: [5]\nanalysis:\n  tolerance: 0.5\n",
+	 "plan.yaml:4: analysis.tolerance", "out of range"},
+	{"a misspelt field", "service: web\nsteps: [5]\nmin_flow: 10\n",
+	 "plan.yaml:3: (top level)", "did you mean 'min_flows'"},
+	{"on_rollback neither drain nor reset", "service: web\nsteps: [5]\non_rollback: undo\n",
+	 "plan.yaml:3: on_rollback", "must be drain"},
+	{"a metric without queries",
+	 "service: web\nsteps: [5]\nanalysis:\n  metrics:\n    - name: ctr\n      source:\n"
+	 "        prometheus: {url: 'http://p:9090'}\n",
+	 "analysis.metrics[0].source.prometheus.successes", "must be {stable: QUERY"},
+	{"a metric with a bad direction",
+	 "service: web\nsteps: [5]\nanalysis:\n  metrics:\n    - {name: ctr, direction: up}\n",
+	 "plan.yaml:5: analysis.metrics[0]", "must be lower_is_worse"},
+	{"a guard on ttfb", "service: web\nsteps: [5]\nanalysis:\n  guards:\n"
+				  "    - {signal: ttfb, max_ratio: 0.5}\n",
+	 "plan.yaml:5: analysis.guards[0]", "cannot be guarded"},
+	{"YAML syntax", "service: web\nsteps: [5\n", "plan.yaml:3", "YAML syntax error"},
+
+};
+
+static void refuse(const struct refusal *r)
 {
 	struct plan p;
 
-	TEST_CASE(name);
-	ASSERT_TRUE(parse(yaml, &p) != 0, "refused");
-	if (!ASSERT_TRUE(strstr(errbuf, where) != NULL, "names file:line: field") ||
-	    !ASSERT_TRUE(strstr(errbuf, what) != NULL, "says what is wrong"))
-		printf("#   wanted '%s' ... '%s'; got:\n%s", where, what, errbuf);
+	ASSERT_TRUE(parse(r->yaml, &p) != 0, "refused");
+	if (!ASSERT_TRUE(strstr(errbuf, r->where) != NULL, "names file:line: field") ||
+	    !ASSERT_TRUE(strstr(errbuf, r->what) != NULL, "says what is wrong"))
+		printf("#   wanted '%s' ... '%s'; got:\n%s", r->where, r->what, errbuf);
 }
 
-int main(void)
+TEST_FIXTURE_TABLE(refused_plans, refusal_name, refusals, name, refuse)
+
+static void range_steps(void)
 {
 	struct plan p;
 
-	TEST_CASE("range steps {start, step, max} end with the promotion");
 	if (ASSERT_EQ(parse("service: web\nsteps: {start: 5, step: 10, max: 45}\n", &p), 0, "parses")) {
 		ASSERT_EQ(p.nsteps, 6, "5 15 25 35 45, then 100");
 		ASSERT_EQ(p.steps[4].weight_bp, 4500, "45%");
@@ -47,8 +91,12 @@ int main(void)
 		ASSERT_NEAR(p.tolerance, 1.1, 1e-12, "default tolerance");
 		ASSERT_EQ(p.no_traffic_ms, 30000, "default no-traffic pause after 30s");
 	}
+}
 
-	TEST_CASE("mapping steps, gates, signals with their own settings, guards, metrics");
+static void mapping_steps(void)
+{
+	struct plan p;
+
 	if (ASSERT_EQ(parse("service: reco\n"
 			    "steps: [1.5, {weight: 10, hold: 1m, min_flows: 5000, gate: true}, 50]\n"
 			    "hold: 30s\nearly_promotion: true\nno_traffic_pause: 2m\n"
@@ -83,42 +131,21 @@ int main(void)
 		ASSERT_TRUE(!strcmp(p.metrics[1].trials[1], "d"), "canary trials query");
 		ASSERT_EQ(p.on_rollback, ROLLBACK_RESET, "reset");
 	}
+}
 
-	refuse("steps that do not rise", "service: web\nsteps: [10, 5]\n", "plan.yaml:2: steps[1]",
-	       "steps must rise");
-	refuse("a step of 0%", "service: web\nsteps: [0, 50]\n", "plan.yaml:2: steps[0]",
-	       "must send some traffic");
-	refuse("a weight with three decimals", "service: web\nsteps: [1.125]\n",
-	       "plan.yaml:2: steps[0]", "more than two decimals");
-	refuse("missing steps", "service: web\nhold: 5s\n", "plan.yaml:1: steps", "missing");
-	refuse("a bad duration", "service: web\nsteps: [5]\nhold: soon\n", "plan.yaml:3: hold",
-	       "not a duration");
-	refuse("an unknown signal", "service: web\nsteps: [5]\nanalysis:\n  signals: [latency]\n",
-	       "plan.yaml:4: analysis.signals[0]", "unknown signal 'latency'");
-	refuse("ttfb without a bound", "service: web\nsteps: [5]\nanalysis:\n  signals: [ttfb]\n",
-	       "plan.yaml:4: analysis.signals[0]", "needs a latency bound");
-	refuse("alpha out of range", "service: web\nsteps: [5]\nanalysis:\n  alpha: 0.9\n",
-	       "plan.yaml:4: analysis.alpha", "out of range");
-	refuse("tolerance below 1", "service: web\nsteps: [5]\nanalysis:\n  tolerance: 0.5\n",
-	       "plan.yaml:4: analysis.tolerance", "out of range");
-	refuse("a misspelt field", "service: web\nsteps: [5]\nmin_flow: 10\n",
-	       "plan.yaml:3: (top level)", "did you mean 'min_flows'");
-	refuse("on_rollback neither drain nor reset", "service: web\nsteps: [5]\non_rollback: undo\n",
-	       "plan.yaml:3: on_rollback", "must be drain");
-	refuse("a metric without queries",
-	       "service: web\nsteps: [5]\nanalysis:\n  metrics:\n    - name: ctr\n      source:\n"
-	       "        prometheus: {url: 'http://p:9090'}\n",
-	       "analysis.metrics[0].source.prometheus.successes", "must be {stable: QUERY");
-	refuse("a metric with a bad direction",
-	       "service: web\nsteps: [5]\nanalysis:\n  metrics:\n    - {name: ctr, direction: up}\n",
-	       "plan.yaml:5: analysis.metrics[0]", "must be lower_is_worse");
-	refuse("a guard on ttfb", "service: web\nsteps: [5]\nanalysis:\n  guards:\n"
-				  "    - {signal: ttfb, max_ratio: 0.5}\n",
-	       "plan.yaml:5: analysis.guards[0]", "cannot be guarded");
-	refuse("YAML syntax", "service: web\nsteps: [5\n", "plan.yaml:3", "YAML syntax error");
+static void every_problem(void)
+{
+	struct plan p;
 
-	TEST_CASE("every problem is reported at once");
 	ASSERT_TRUE(parse("service: Web!\nsteps: [5, 1]\nhold: x\n", &p) != 0, "refused");
 	ASSERT_TRUE(strstr(errbuf, "3 problems; nothing was changed") != NULL, "counted");
-	return test_summary();
 }
+
+static const struct test_case cases[] = {
+	{"range steps {start, step, max} end with the promotion", range_steps},
+	{"mapping steps, gates, signals with their own settings, guards, metrics", mapping_steps},
+	{"refused plans", refused_plans, refusal_name},
+	{"every problem is reported at once", every_problem},
+};
+
+TEST_MAIN(cases)

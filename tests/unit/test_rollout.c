@@ -110,28 +110,30 @@ static const char *BASIC = "service: web\n"
 			   "  signals: [http_5xx, resets, unanswered_syn, errored_flows]\n"
 			   "on_rollback: drain\n";
 
-int main(void)
+/* The rollout under test, its last decision and the simulated service: each case sets
+ * them afresh with start(). */
+static struct rollout r;
+static struct rollout_decision d;
+static struct sim s;
+static char err[256];
+
+static void plan_parses(void)
 {
-	struct rollout r;
-	struct rollout_decision d;
-	struct sim s;
+	struct plan p = plan_of(BASIC);
+
+	ASSERT_EQ(p.nsteps, 5, "5 steps");
+	ASSERT_EQ(p.steps[0].weight_bp, 100, "first step 1%");
+	ASSERT_EQ(p.steps[4].weight_bp, 10000, "last step 100%");
+	ASSERT_EQ(p.steps[2].hold_ms, 10000, "hold 10s on every step");
+	ASSERT_EQ(p.steps[2].min_flows, 200, "min_flows on every step");
+	ASSERT_EQ(p.nsignals, 4, "4 signals");
+	ASSERT_EQ(p.on_rollback, ROLLBACK_DRAIN, "drain");
+}
+
+static void healthy_completes(void)
+{
 	int t, changes;
-	char err[256];
 
-	TEST_CASE("the minimal plan from the issue parses as written");
-	{
-		struct plan p = plan_of(BASIC);
-
-		ASSERT_EQ(p.nsteps, 5, "5 steps");
-		ASSERT_EQ(p.steps[0].weight_bp, 100, "first step 1%");
-		ASSERT_EQ(p.steps[4].weight_bp, 10000, "last step 100%");
-		ASSERT_EQ(p.steps[2].hold_ms, 10000, "hold 10s on every step");
-		ASSERT_EQ(p.steps[2].min_flows, 200, "min_flows on every step");
-		ASSERT_EQ(p.nsignals, 4, "4 signals");
-		ASSERT_EQ(p.on_rollback, ROLLBACK_DRAIN, "drain");
-	}
-
-	TEST_CASE("healthy canary completes the plan");
 	start(&r, &s, BASIC);
 	changes = 0;
 	for (t = 0; t < 200 && rollout_active(&r); t++) {
@@ -143,8 +145,12 @@ int main(void)
 	ASSERT_EQ(changes, 4, "four weight changes (1 -> 5 -> 25 -> 50 -> 100)");
 	ASSERT_TRUE(t >= 50 && t <= 60, "took about 5 holds of 10 s");
 	rollout_free(&r);
+}
 
-	TEST_CASE("canary with 10x the errors is rolled back");
+static void bad_rolled_back(void)
+{
+	int t;
+
 	start(&r, &s, BASIC);
 	s.err_rate[1] = 0.10;
 	for (t = 0; t < 200 && rollout_active(&r); t++)
@@ -157,42 +163,48 @@ int main(void)
 	ASSERT_TRUE(t < 60, "before the ramp ends");
 	printf("# %s\n", d.log);
 	rollout_free(&r);
+}
 
-	TEST_CASE("on_rollback: reset asks for the canary flows to be dropped");
-	{
-		char yaml[1024];
+static void reset_drops_flows(void)
+{
+	int t;
+	char yaml[1024];
 
-		snprintf(yaml, sizeof(yaml), "%s", BASIC);
-		strcpy(strstr(yaml, "on_rollback: drain"), "on_rollback: reset\n");
-		start(&r, &s, yaml);
-		s.err_rate[1] = 0.2;
+	snprintf(yaml, sizeof(yaml), "%s", BASIC);
+	strcpy(strstr(yaml, "on_rollback: drain"), "on_rollback: reset\n");
+	start(&r, &s, yaml);
+	s.err_rate[1] = 0.2;
+	for (t = 0; t < 200 && rollout_active(&r); t++)
+		tick(&r, &s, &d);
+	ASSERT_TRUE(d.reset_flows, "reset_flows set");
+	rollout_free(&r);
+}
+
+static void aa_not_rolled_back(void)
+{
+	int t;
+	const int seeds = 20;
+	int seed, succeeded = 0, rolled_back = 0;
+	struct sim_rng rng;
+
+	for (seed = 1; seed <= seeds; seed++) {
+		start(&r, &s, BASIC);
+		sim_seed(&rng, (uint64_t)seed);
+		s.noise = &rng;
 		for (t = 0; t < 200 && rollout_active(&r); t++)
 			tick(&r, &s, &d);
-		ASSERT_TRUE(d.reset_flows, "reset_flows set");
+		succeeded += r.phase == PHASE_SUCCEEDED;
+		rolled_back += r.phase == PHASE_ROLLED_BACK;
 		rollout_free(&r);
 	}
+	ASSERT_EQ(rolled_back, 0, "no seed rolled back");
+	ASSERT_EQ(succeeded, seeds, "every seed completed the plan");
+}
 
-	TEST_CASE("A/A: equal error rates with binomial noise are not rolled back");
-	{
-		const int seeds = 20;
-		int seed, succeeded = 0, rolled_back = 0;
-		struct sim_rng rng;
+static void manual_weight(void)
+{
+	int t;
 
-		for (seed = 1; seed <= seeds; seed++) {
-			start(&r, &s, BASIC);
-			sim_seed(&rng, (uint64_t)seed);
-			s.noise = &rng;
-			for (t = 0; t < 200 && rollout_active(&r); t++)
-				tick(&r, &s, &d);
-			succeeded += r.phase == PHASE_SUCCEEDED;
-			rolled_back += r.phase == PHASE_ROLLED_BACK;
-			rollout_free(&r);
-		}
-		ASSERT_EQ(rolled_back, 0, "no seed rolled back");
-		ASSERT_EQ(succeeded, seeds, "every seed completed the plan");
-	}
-
-	TEST_CASE("a manual weight change is recorded and not undone");
 	start(&r, &s, BASIC);
 	for (t = 0; t < 12; t++)
 		tick(&r, &s, &d);
@@ -210,8 +222,10 @@ int main(void)
 	ASSERT_EQ(rollout_resume(&r, &d, s.now_ms, err, sizeof(err)), 0, "resume");
 	ASSERT_EQ(d.new_bp, 5000, "resume continues from the next step above 30% (50%)");
 	rollout_free(&r);
+}
 
-	TEST_CASE("a manual rollback ends the rollout");
+static void manual_rollback(void)
+{
 	start(&r, &s, BASIC);
 	tick(&r, &s, &d);
 	s.weight = 0;
@@ -220,8 +234,12 @@ int main(void)
 	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
 	ASSERT_TRUE(strstr(r.reason, "by hand") != NULL, "reason says by hand");
 	rollout_free(&r);
+}
 
-	TEST_CASE("no traffic stops the clock, then pauses, and traffic resumes");
+static void no_traffic(void)
+{
+	int t;
+
 	start(&r, &s, BASIC);
 	tick(&r, &s, &d);
 	s.flows_per_s = 0;
@@ -235,8 +253,12 @@ int main(void)
 	tick(&r, &s, &d);
 	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "Progressing again");
 	rollout_free(&r);
+}
 
-	TEST_CASE("a canary with no traffic while stable has some pauses, and says why");
+static void no_canary_traffic(void)
+{
+	int t;
+
 	start(&r, &s, BASIC);
 	s.no_canary = true;
 	for (t = 0; t < 40; t++)
@@ -244,49 +266,53 @@ int main(void)
 	ASSERT_EQ(r.phase, PHASE_PAUSED, "Paused");
 	ASSERT_TRUE(strstr(r.reason, "canary got no traffic") != NULL, "reason names the canary");
 	rollout_free(&r);
+}
 
-	TEST_CASE("counters that go backwards restart the baselines, no false rollback");
-	{
-		const char *yaml = "service: web\nsteps: [50, 100]\nhold: 60s\nmin_flows: 10\n"
-				   "analysis:\n  signals: [resets]\n"
-				   "  guards:\n    - {signal: http_5xx, max_ratio: 0.2, min_exposure: 10}\n";
+static void counters_backwards(void)
+{
+	int t;
+	const char *yaml = "service: web\nsteps: [50, 100]\nhold: 60s\nmin_flows: 10\n"
+			   "analysis:\n  signals: [resets]\n"
+			   "  guards:\n    - {signal: http_5xx, max_ratio: 0.2, min_exposure: 10}\n";
 
-		start(&r, &s, yaml);
-		for (t = 0; t < 5; t++)
-			tick(&r, &s, &d);
-		memset(s.arm, 0, sizeof(s.arm)); /* the service was re-created */
+	start(&r, &s, yaml);
+	for (t = 0; t < 5; t++)
 		tick(&r, &s, &d);
-		ASSERT_TRUE(strstr(d.log, "counters started again") != NULL, "noticed");
-		for (t = 0; t < 5; t++)
-			tick(&r, &s, &d);
-		ASSERT_EQ(r.phase, PHASE_PROGRESSING, "still Progressing (no guard tripped)");
-		ASSERT_TRUE(r.step_base[1].flows <= s.arm[1].flows, "step baseline below now");
-		rollout_free(&r);
-	}
-
-	TEST_CASE("a service re-created under another id: its counters are not the rollout's");
-	{
-		const char *yaml = "service: web\nsteps: [50, 100]\nhold: 60s\nmin_flows: 10\n"
-				   "analysis:\n  signals: [resets]\n";
-
-		start(&r, &s, yaml);
-		for (t = 0; t < 5; t++)
-			tick(&r, &s, &d);
-		/* The new id's slots hold more than the old ones, much of it resets: taken
-		 * as one interval, that would be overwhelming evidence. */
-		s.svc_id = 7;
-		s.arm[1].flows += 5000;
-		s.arm[1].reset_flows += 5000;
+	memset(s.arm, 0, sizeof(s.arm)); /* the service was re-created */
+	tick(&r, &s, &d);
+	ASSERT_TRUE(strstr(d.log, "counters started again") != NULL, "noticed");
+	for (t = 0; t < 5; t++)
 		tick(&r, &s, &d);
-		ASSERT_TRUE(strstr(d.log, "counters started again") != NULL, "noticed");
-		ASSERT_EQ(r.svc_id, 7, "follows the new id");
-		for (t = 0; t < 5; t++)
-			tick(&r, &s, &d);
-		ASSERT_EQ(r.phase, PHASE_PROGRESSING, "still Progressing (no rollback)");
-		rollout_free(&r);
-	}
+	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "still Progressing (no guard tripped)");
+	ASSERT_TRUE(r.step_base[1].flows <= s.arm[1].flows, "step baseline below now");
+	rollout_free(&r);
+}
 
-	TEST_CASE("the service disappearing pauses the rollout once");
+static void recreated_service(void)
+{
+	int t;
+	const char *yaml = "service: web\nsteps: [50, 100]\nhold: 60s\nmin_flows: 10\n"
+			   "analysis:\n  signals: [resets]\n";
+
+	start(&r, &s, yaml);
+	for (t = 0; t < 5; t++)
+		tick(&r, &s, &d);
+	/* The new id's slots hold more than the old ones, much of it resets: taken
+	 * as one interval, that would be overwhelming evidence. */
+	s.svc_id = 7;
+	s.arm[1].flows += 5000;
+	s.arm[1].reset_flows += 5000;
+	tick(&r, &s, &d);
+	ASSERT_TRUE(strstr(d.log, "counters started again") != NULL, "noticed");
+	ASSERT_EQ(r.svc_id, 7, "follows the new id");
+	for (t = 0; t < 5; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "still Progressing (no rollback)");
+	rollout_free(&r);
+}
+
+static void service_gone(void)
+{
 	start(&r, &s, BASIC);
 	rollout_service_gone(&r, &d);
 	ASSERT_EQ(r.pause, PAUSE_SERVICE_GONE, "paused: service gone");
@@ -294,16 +320,24 @@ int main(void)
 	rollout_service_gone(&r, &d);
 	ASSERT_TRUE(!d.changed, "only once");
 	rollout_free(&r);
+}
 
-	TEST_CASE("min_flows holds a step until the canary has seen enough flows");
+static void min_flows(void)
+{
+	int t;
+
 	start(&r, &s, BASIC);
 	s.flows_per_s = 100; /* 1 canary flow per second at 1% */
 	for (t = 0; t < 60; t++)
 		tick(&r, &s, &d);
 	ASSERT_EQ(r.step, 0, "60 s in, 60 canary flows < 200: still step 1");
 	rollout_free(&r);
+}
 
-	TEST_CASE("manual gate waits for promote");
+static void manual_gate(void)
+{
+	int t;
+
 	start(&r, &s,
 	      "service: web\nsteps: [{weight: 10, gate: true}, 50]\nhold: 5s\nmin_flows: 10\n");
 	for (t = 0; t < 20; t++)
@@ -314,8 +348,10 @@ int main(void)
 	ASSERT_EQ(d.new_bp, 5000, "next step");
 	ASSERT_EQ(d.reason, WREASON_PROMOTE, "reason promote");
 	rollout_free(&r);
+}
 
-	TEST_CASE("guard: 30% 5xx with 100 responses rolls back at once");
+static void guard(void)
+{
 	start(&r, &s,
 	      "service: web\nsteps: [50, 100]\nhold: 60s\nanalysis:\n  signals: [resets]\n"
 	      "  guards:\n    - {signal: http_5xx, max_ratio: 0.2, min_exposure: 100}\n");
@@ -324,8 +360,12 @@ int main(void)
 	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack in the first tick");
 	ASSERT_TRUE(strstr(r.reason, "guard") != NULL, "reason names the guard");
 	rollout_free(&r);
+}
 
-	TEST_CASE("pause, resume, promote --full, abort");
+static void commands(void)
+{
+	int t;
+
 	start(&r, &s, BASIC);
 	tick(&r, &s, &d);
 	ASSERT_EQ(rollout_pause(&r, &d, err, sizeof(err)), 0, "pause");
@@ -348,192 +388,229 @@ int main(void)
 	ASSERT_EQ(r.phase, PHASE_ABORTED, "Aborted");
 	ASSERT_EQ(d.new_bp, 0, "weight 0");
 	rollout_free(&r);
+}
 
-	TEST_CASE("business metric: lower CTR on the canary is rolled back");
-	{
-		const char *yaml = "service: reco\nsteps: [10, 50, 100]\nhold: 30s\nmin_flows: 10\n"
-				   "analysis:\n  signals: [resets]\n  metrics:\n"
-				   "    - {name: ctr, direction: lower_is_worse, source: push}\n";
+/* A business metric pushed by the application: click-through rate, per arm. */
+static const char *CTR_PLAN = "service: reco\nsteps: [10, 50, 100]\nhold: 30s\nmin_flows: 10\n"
+			      "analysis:\n  signals: [resets]\n  metrics:\n"
+			      "    - {name: ctr, direction: lower_is_worse, source: push}\n";
 
-		start(&r, &s, yaml);
-		for (t = 0; t < 200 && rollout_active(&r); t++) {
-			uint64_t trials[2], succ[2];
-			int arm;
+static void ctr_rolled_back(void)
+{
+	int t;
 
-			for (arm = 0; arm < 2; arm++) {
-				double share = arm ? s.weight / 10000.0 : 1 - s.weight / 10000.0;
-
-				trials[arm] = (uint64_t)(400 * share);
-				succ[arm] = (uint64_t)llround(trials[arm] * (arm ? 0.15 : 0.30));
-				rollout_metric_push(&r, "ctr", arm, succ[arm], trials[arm], s.now_ms, err,
-						    sizeof(err));
-			}
-			tick(&r, &s, &d);
-		}
-		ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
-		ASSERT_TRUE(strstr(r.reason, "ctr") != NULL, "because of ctr");
-		rollout_free(&r);
-
-		TEST_CASE("business metric: a source that stops reporting pauses, never rolls back");
-		start(&r, &s, yaml);
-		for (t = 0; t < 45; t++)
-			tick(&r, &s, &d);
-		ASSERT_EQ(r.phase, PHASE_PAUSED, "Paused");
-		ASSERT_EQ(r.pause, PAUSE_METRIC_ERRORS, "for measurement errors");
-		ASSERT_TRUE(s.weight > 0, "not rolled back");
-		rollout_metric_push(&r, "ctr", 1, 3, 10, s.now_ms, err, sizeof(err));
-		tick(&r, &s, &d);
-		ASSERT_EQ(r.phase, PHASE_PROGRESSING, "resumes when reports come back");
-		ASSERT_TRUE(rollout_metric_push(&r, "nope", 1, 1, 1, s.now_ms, err, sizeof(err)) != 0,
-			    "an unknown metric is refused");
-		ASSERT_TRUE(rollout_metric_push(&r, "ctr", 1, 5, 1, s.now_ms, err, sizeof(err)) != 0,
-			    "successes above trials are refused");
-		rollout_free(&r);
-	}
-
-	TEST_CASE("ttfb: a canary slower than the bound is rolled back");
-	{
-		const char *yaml = "service: web\nsteps: [20, 100]\nhold: 60s\nmin_flows: 10\n"
-				   "analysis:\n  signals:\n    - {name: ttfb, bound: 100ms}\n";
+	start(&r, &s, CTR_PLAN);
+	for (t = 0; t < 200 && rollout_active(&r); t++) {
+		uint64_t trials[2], succ[2];
 		int arm;
 
-		start(&r, &s, yaml);
-		for (t = 0; t < 60 && rollout_active(&r); t++) {
-			tick(&r, &s, &d);
-			/* stable answers in ~1 ms (bucket 9), the canary in ~150 ms (bucket 17)
-			 * for a third of its requests */
-			for (arm = 0; arm < 2; arm++) {
-				uint64_t n = s.arm[arm].requests - (s.arm[arm].ttfb_hist[9] +
-								    s.arm[arm].ttfb_hist[17]);
+		for (arm = 0; arm < 2; arm++) {
+			double share = arm ? s.weight / 10000.0 : 1 - s.weight / 10000.0;
 
-				s.arm[arm].ttfb_hist[17] += arm ? n / 3 : 0;
-				s.arm[arm].ttfb_hist[9] += arm ? n - n / 3 : n;
-			}
+			trials[arm] = (uint64_t)(400 * share);
+			succ[arm] = (uint64_t)llround(trials[arm] * (arm ? 0.15 : 0.30));
+			rollout_metric_push(&r, "ctr", arm, succ[arm], trials[arm], s.now_ms, err,
+					    sizeof(err));
 		}
-		ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
-		ASSERT_TRUE(strstr(r.reason, "ttfb") != NULL, "because of ttfb");
-		rollout_free(&r);
+		tick(&r, &s, &d);
 	}
-
-	TEST_CASE("save and restore mid-ramp: same step, same evidence");
-	{
-		struct rollout r2;
-		struct json_object *j;
-		char e1[768], e2[768];
-
-		start(&r, &s, BASIC);
-		s.err_rate[1] = 0.02;
-		for (t = 0; t < 25; t++)
-			tick(&r, &s, &d);
-		j = rollout_to_json(&r);
-		ASSERT_EQ(rollout_from_json(&r2, j, r.plan.service, err, sizeof(err)), 0, "restores");
-		json_object_put(j);
-		ASSERT_EQ(r2.step, r.step, "same step");
-		ASSERT_EQ(r2.phase, r.phase, "same phase");
-		ASSERT_NEAR(r2.step_hold_s, r.step_hold_s, 1e-9, "same hold time");
-		rollout_evidence(&r, e1, sizeof(e1));
-		rollout_evidence(&r2, e2, sizeof(e2));
-		ASSERT_TRUE(!strcmp(e1, e2), "same evidence");
-		ASSERT_TRUE(!memcmp(&r.checks[0].st, &r2.checks[0].st, sizeof(r.checks[0].st)),
-			    "bit-identical test state");
-		rollout_free(&r2);
-		rollout_free(&r);
-	}
-
-	TEST_CASE("a saved state that does not fit is refused whole, naming the field");
-	{
-		/* Every field replaced by a value of each other JSON type, then the range
-		 * and identity checks one by one: rollout_from_json must refuse each (and
-		 * never assert, which would end this test). */
-		static const char *const kinds[] = {"\"x\"", "{}", "[]", "null", "1.5", "-1",
-						    "true", "18446744073709551616"};
-		struct json_object *good, *j, *v;
-		const char *text;
-		unsigned int k, refused = 0, tried = 0;
-		struct rollout r2;
-
-		start(&r, &s, BASIC);
-		for (t = 0; t < 5; t++)
-			tick(&r, &s, &d);
-		good = rollout_to_json(&r);
-		text = json_object_to_json_string_ext(good, JSON_C_TO_STRING_PLAIN);
-		ASSERT_EQ(rollout_from_json(&r2, good, "web", err, sizeof(err)), 0,
-			  "the unchanged state restores");
-		rollout_free(&r2);
-		json_object_object_foreach(good, key, val)
-		{
-			for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-				struct json_object *nv = json_tokener_parse(kinds[k]);
-				int rc;
-
-				/* A replacement of the same type may be valid (a reason string). */
-				if (nv && val && json_object_get_type(nv) == json_object_get_type(val))
-					json_object_put(nv), nv = (struct json_object *)-1;
-				if (nv == (struct json_object *)-1)
-					continue;
-				j = json_tokener_parse(text);
-				json_object_object_add(j, key, nv);
-				rc = rollout_from_json(&r2, j, "web", err, sizeof(err));
-				rollout_free(&r2);
-				json_object_put(j);
-				tried++;
-				if (rc == -EINVAL && strstr(err, key))
-					refused++;
-				else
-					printf("# %s = %s: rc %d, '%s'\n", key, kinds[k], rc, err);
-			}
-		}
-		ASSERT_EQ(refused, tried, "every field of another type is refused, and named");
-		{
-			static const struct {
-				const char *key, *value, *why;
-			} bad[] = {
-				{"weight_bp", "70000", "weight_bp"},
-				{"pending_bp", "10001", "pending_bp"},
-				{"step", "99", "step"},
-				{"svc_id", "256", "svc_id"},
-				{"pause", "99", "pause"},
-				{"pending_reason", "6", "pending_reason"},
-				{"generation", "4294967296", "generation"},
-				{"version", "2", "version"},
-				{"service", "\"other\"", "service"},
-				{"phase", "\"Sleeping\"", "phase"},
-				{"idle_s", "-1", "idle_s"},
-				{"unexpected", "1", "unknown field 'unexpected'"},
-				{"plan_text", "\"service: web\\nsteps: [1]\\nsurprise: 1\\n\"", "plan_text"},
-				{"plan_text", "\"service: api\\nsteps: [1]\\n\"", "plan_text"},
-				{"checks", "[]", "checks"},
-				{"counters", "[{}, {}]", "counters[0]"},
-				{"counters", "[\"a\", \"b\"]", "counters[0]"},
-				{"metrics", "[{}]", "metrics"},
-			};
-
-			for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-				char what[512];
-				int rc;
-
-				j = json_tokener_parse(text);
-				json_object_object_add(j, bad[k].key, json_tokener_parse(bad[k].value));
-				rc = rollout_from_json(&r2, j, "web", err, sizeof(err));
-				rollout_free(&r2);
-				json_object_put(j);
-				snprintf(what, sizeof(what), "%s = %s is refused, naming %s (%s)",
-					 bad[k].key, bad[k].value, bad[k].why, err);
-				ASSERT_TRUE(rc == -EINVAL && strstr(err, bad[k].why), what);
-			}
-		}
-		/* A counters item that is a string, an empty object, a check with another
-		 * name: deeper fields are checked too. */
-		j = json_tokener_parse(text);
-		json_object_object_get_ex(j, "checks", &v);
-		json_object_object_add(json_object_array_get_idx(v, 0), "name",
-				       json_object_new_string("resets_typo"));
-		ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), -EINVAL,
-			  "a check that the plan does not have is refused");
-		rollout_free(&r2);
-		json_object_put(j);
-		json_object_put(good);
-		rollout_free(&r);
-	}
-	return test_summary();
+	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
+	ASSERT_TRUE(strstr(r.reason, "ctr") != NULL, "because of ctr");
+	rollout_free(&r);
 }
+
+static void ctr_source_stops(void)
+{
+	int t;
+
+	start(&r, &s, CTR_PLAN);
+	for (t = 0; t < 45; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_PAUSED, "Paused");
+	ASSERT_EQ(r.pause, PAUSE_METRIC_ERRORS, "for measurement errors");
+	ASSERT_TRUE(s.weight > 0, "not rolled back");
+	rollout_metric_push(&r, "ctr", 1, 3, 10, s.now_ms, err, sizeof(err));
+	tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "resumes when reports come back");
+	ASSERT_TRUE(rollout_metric_push(&r, "nope", 1, 1, 1, s.now_ms, err, sizeof(err)) != 0,
+		    "an unknown metric is refused");
+	ASSERT_TRUE(rollout_metric_push(&r, "ctr", 1, 5, 1, s.now_ms, err, sizeof(err)) != 0,
+		    "successes above trials are refused");
+	rollout_free(&r);
+}
+
+static void ttfb(void)
+{
+	int t;
+	const char *yaml = "service: web\nsteps: [20, 100]\nhold: 60s\nmin_flows: 10\n"
+			   "analysis:\n  signals:\n    - {name: ttfb, bound: 100ms}\n";
+	int arm;
+
+	start(&r, &s, yaml);
+	for (t = 0; t < 60 && rollout_active(&r); t++) {
+		tick(&r, &s, &d);
+		/* stable answers in ~1 ms (bucket 9), the canary in ~150 ms (bucket 17)
+		 * for a third of its requests */
+		for (arm = 0; arm < 2; arm++) {
+			uint64_t n = s.arm[arm].requests - (s.arm[arm].ttfb_hist[9] +
+							    s.arm[arm].ttfb_hist[17]);
+
+			s.arm[arm].ttfb_hist[17] += arm ? n / 3 : 0;
+			s.arm[arm].ttfb_hist[9] += arm ? n - n / 3 : n;
+		}
+	}
+	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
+	ASSERT_TRUE(strstr(r.reason, "ttfb") != NULL, "because of ttfb");
+	rollout_free(&r);
+}
+
+static void save_restore(void)
+{
+	struct rollout r2;
+	int t;
+	struct json_object *j;
+	char e1[768], e2[768];
+
+	start(&r, &s, BASIC);
+	s.err_rate[1] = 0.02;
+	for (t = 0; t < 25; t++)
+		tick(&r, &s, &d);
+	j = rollout_to_json(&r);
+	ASSERT_EQ(rollout_from_json(&r2, j, r.plan.service, err, sizeof(err)), 0, "restores");
+	json_object_put(j);
+	ASSERT_EQ(r2.step, r.step, "same step");
+	ASSERT_EQ(r2.phase, r.phase, "same phase");
+	ASSERT_NEAR(r2.step_hold_s, r.step_hold_s, 1e-9, "same hold time");
+	rollout_evidence(&r, e1, sizeof(e1));
+	rollout_evidence(&r2, e2, sizeof(e2));
+	ASSERT_TRUE(!strcmp(e1, e2), "same evidence");
+	ASSERT_TRUE(!memcmp(&r.checks[0].st, &r2.checks[0].st, sizeof(r.checks[0].st)),
+		    "bit-identical test state");
+	rollout_free(&r2);
+	rollout_free(&r);
+}
+
+static void bad_state_refused(void)
+{
+	struct rollout r2;
+	int t;
+	/* Every field replaced by a value of each other JSON type, then the range
+	 * and identity checks one by one: rollout_from_json must refuse each (and
+	 * never assert, which would end this test). */
+	static const char *const kinds[] = {"\"x\"", "{}", "[]", "null", "1.5", "-1",
+					    "true", "18446744073709551616"};
+	struct json_object *good, *j, *v;
+	const char *text;
+	unsigned int k, refused = 0, tried = 0;
+
+	start(&r, &s, BASIC);
+	for (t = 0; t < 5; t++)
+		tick(&r, &s, &d);
+	good = rollout_to_json(&r);
+	text = json_object_to_json_string_ext(good, JSON_C_TO_STRING_PLAIN);
+	ASSERT_EQ(rollout_from_json(&r2, good, "web", err, sizeof(err)), 0,
+		  "the unchanged state restores");
+	rollout_free(&r2);
+	json_object_object_foreach(good, key, val)
+	{
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			struct json_object *nv = json_tokener_parse(kinds[k]);
+			int rc;
+
+			/* A replacement of the same type may be valid (a reason string). */
+			if (nv && val && json_object_get_type(nv) == json_object_get_type(val))
+				json_object_put(nv), nv = (struct json_object *)-1;
+			if (nv == (struct json_object *)-1)
+				continue;
+			j = json_tokener_parse(text);
+			json_object_object_add(j, key, nv);
+			rc = rollout_from_json(&r2, j, "web", err, sizeof(err));
+			rollout_free(&r2);
+			json_object_put(j);
+			tried++;
+			if (rc == -EINVAL && strstr(err, key))
+				refused++;
+			else
+				printf("# %s = %s: rc %d, '%s'\n", key, kinds[k], rc, err);
+		}
+	}
+	ASSERT_EQ(refused, tried, "every field of another type is refused, and named");
+	{
+		static const struct {
+			const char *key, *value, *why;
+		} bad[] = {
+			{"weight_bp", "70000", "weight_bp"},
+			{"pending_bp", "10001", "pending_bp"},
+			{"step", "99", "step"},
+			{"svc_id", "256", "svc_id"},
+			{"pause", "99", "pause"},
+			{"pending_reason", "6", "pending_reason"},
+			{"generation", "4294967296", "generation"},
+			{"version", "2", "version"},
+			{"service", "\"other\"", "service"},
+			{"phase", "\"Sleeping\"", "phase"},
+			{"idle_s", "-1", "idle_s"},
+			{"unexpected", "1", "unknown field 'unexpected'"},
+			{"plan_text", "\"service: web\\nsteps: [1]\\nsurprise: 1\\n\"", "plan_text"},
+			{"plan_text", "\"service: api\\nsteps: [1]\\n\"", "plan_text"},
+			{"checks", "[]", "checks"},
+			{"counters", "[{}, {}]", "counters[0]"},
+			{"counters", "[\"a\", \"b\"]", "counters[0]"},
+			{"metrics", "[{}]", "metrics"},
+		};
+
+		for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			char what[512];
+			int rc;
+
+			j = json_tokener_parse(text);
+			json_object_object_add(j, bad[k].key, json_tokener_parse(bad[k].value));
+			rc = rollout_from_json(&r2, j, "web", err, sizeof(err));
+			rollout_free(&r2);
+			json_object_put(j);
+			snprintf(what, sizeof(what), "%s = %s is refused, naming %s (%s)",
+				 bad[k].key, bad[k].value, bad[k].why, err);
+			ASSERT_TRUE(rc == -EINVAL && strstr(err, bad[k].why), what);
+		}
+	}
+	/* A counters item that is a string, an empty object, a check with another
+	 * name: deeper fields are checked too. */
+	j = json_tokener_parse(text);
+	json_object_object_get_ex(j, "checks", &v);
+	json_object_object_add(json_object_array_get_idx(v, 0), "name",
+			       json_object_new_string("resets_typo"));
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), -EINVAL,
+		  "a check that the plan does not have is refused");
+	rollout_free(&r2);
+	json_object_put(j);
+	json_object_put(good);
+	rollout_free(&r);
+}
+
+static const struct test_case cases[] = {
+	{"the minimal plan from the issue parses as written", plan_parses},
+	{"healthy canary completes the plan", healthy_completes},
+	{"canary with 10x the errors is rolled back", bad_rolled_back},
+	{"on_rollback: reset asks for the canary flows to be dropped", reset_drops_flows},
+	{"A/A: equal error rates with binomial noise are not rolled back", aa_not_rolled_back},
+	{"a manual weight change is recorded and not undone", manual_weight},
+	{"a manual rollback ends the rollout", manual_rollback},
+	{"no traffic stops the clock, then pauses, and traffic resumes", no_traffic},
+	{"a canary with no traffic while stable has some pauses, and says why", no_canary_traffic},
+	{"counters that go backwards restart the baselines, no false rollback", counters_backwards},
+	{"a service re-created under another id: its counters are not the rollout's",
+	 recreated_service},
+	{"the service disappearing pauses the rollout once", service_gone},
+	{"min_flows holds a step until the canary has seen enough flows", min_flows},
+	{"manual gate waits for promote", manual_gate},
+	{"guard: 30% 5xx with 100 responses rolls back at once", guard},
+	{"pause, resume, promote --full, abort", commands},
+	{"business metric: lower CTR on the canary is rolled back", ctr_rolled_back},
+	{"business metric: a source that stops reporting pauses, never rolls back",
+	 ctr_source_stops},
+	{"ttfb: a canary slower than the bound is rolled back", ttfb},
+	{"save and restore mid-ramp: same step, same evidence", save_restore},
+	{"a saved state that does not fit is refused whole, naming the field", bad_state_refused},
+};
+
+TEST_MAIN(cases)

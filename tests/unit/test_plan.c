@@ -92,15 +92,15 @@ int main(void)
 	       "plan.yaml:2: steps[0]", "more than two decimals");
 	refuse("missing steps", "service: web\nhold: 5s\n", "plan.yaml:1: steps", "missing");
 	refuse("a bad duration", "service: web\nsteps: [5]\nhold: soon\n", "plan.yaml:3: hold",
-	       "not a duration");
+	       "'soon' must be a duration");
 	refuse("an unknown signal", "service: web\nsteps: [5]\nanalysis:\n  signals: [latency]\n",
 	       "plan.yaml:4: analysis.signals[0]", "unknown signal 'latency'");
 	refuse("ttfb without a bound", "service: web\nsteps: [5]\nanalysis:\n  signals: [ttfb]\n",
 	       "plan.yaml:4: analysis.signals[0]", "needs a latency bound");
 	refuse("alpha out of range", "service: web\nsteps: [5]\nanalysis:\n  alpha: 0.9\n",
-	       "plan.yaml:4: analysis.alpha", "out of range");
+	       "plan.yaml:4: analysis.alpha", "'0.9' must be a number from 1e-09 to 0.5");
 	refuse("tolerance below 1", "service: web\nsteps: [5]\nanalysis:\n  tolerance: 0.5\n",
-	       "plan.yaml:4: analysis.tolerance", "out of range");
+	       "plan.yaml:4: analysis.tolerance", "'0.5' must be a number from 1 to 100");
 	refuse("a misspelt field", "service: web\nsteps: [5]\nmin_flow: 10\n",
 	       "plan.yaml:3: (top level)", "did you mean 'min_flows'");
 	refuse("on_rollback neither drain nor reset", "service: web\nsteps: [5]\non_rollback: undo\n",

@@ -209,6 +209,24 @@ static void test_tables(void)
 	ASSERT_TRUE(s.flag && s.u32 == 7, "... and takes every option");
 }
 
+/* A table whose field does not fit its type is refused before any option is taken. */
+static void test_bad_table(void)
+{
+	static const struct cli_opt bad[] = {
+	    {CLI_DOUBLE, "d", 0, CLI_FIELD(struct settings, u32), .help = "a double in a u32"},
+	    {},
+	};
+	static const struct cli_cmd badcmd = {
+	    .usage = "x\n", .opts = bad, .cfg_size = sizeof(struct settings)};
+	struct settings s = {.u32 = 5};
+	char *argv[] = {"test", "--d", "1", NULL};
+	int first;
+
+	TEST_CASE("a mistaken table");
+	ASSERT_EQ(cli_parse(&badcmd, &s, 3, argv, &first), 1, "is an internal error");
+	ASSERT_EQ(s.u32, 5, "and writes nothing");
+}
+
 static void test_help(void)
 {
 	char *buf = NULL;
@@ -243,6 +261,7 @@ int main(void)
 	test_int_double();
 	test_duration();
 	test_tables();
+	test_bad_table();
 	test_help();
 	return test_summary();
 }

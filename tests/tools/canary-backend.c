@@ -1085,12 +1085,8 @@ static const struct cli_cmd backend_cmd = {
 /* Fills g from the command line; exits 2 on a usage error. */
 static void parse_args(int argc, char **argv)
 {
-	int rc;
-
 	cli_set_names(PROG, NULL);
-	rc = cli_parse_options(&backend_cmd, &g, argc, argv);
-	if (rc)
-		exit(rc == CLI_HELP ? 0 : rc);
+	cli_parse_options_or_exit(&backend_cmd, &g, argc, argv);
 	if (!g.name) {
 		fprintf(stderr, "%s: --name is required, e.g. --name stable-1\n", PROG);
 		exit(2);

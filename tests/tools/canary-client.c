@@ -1382,12 +1382,9 @@ static const struct cli_cmd client_cmd = {
 static void parse_args(int argc, char **argv)
 {
 	long conns, requests, conc;
-	int rc;
 
 	cli_set_names(PROG, NULL);
-	rc = cli_parse_options(&client_cmd, &g, argc, argv);
-	if (rc)
-		exit(rc == CLI_HELP ? 0 : rc);
+	cli_parse_options_or_exit(&client_cmd, &g, argc, argv);
 	conns = g.opt.conns;
 	requests = g.opt.requests;
 	conc = g.opt.conc;

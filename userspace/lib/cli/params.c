@@ -376,6 +376,14 @@ int cli_parse_options(const struct cli_cmd *cmd, void *cfg, int argc, char **arg
 	return rc;
 }
 
+void cli_parse_options_or_exit(const struct cli_cmd *cmd, void *cfg, int argc, char **argv)
+{
+	int rc = cli_parse_options(cmd, cfg, argc, argv);
+
+	if (rc)
+		exit(rc == CLI_HELP ? 0 : rc);
+}
+
 int cli_run(const struct cli_cmd *cmd, int argc, char **argv)
 {
 	void *cfg = calloc(1, cmd->cfg_size ? cmd->cfg_size : 1);

@@ -111,6 +111,9 @@ int cli_parse(const struct cli_cmd *cmd, void *cfg, int argc, char **argv, int *
 /* cli_parse for a program that takes no positional arguments: one left over is a usage
  * error ("unexpected argument 'x'"). Returns 0, CLI_HELP or EXIT_USAGE. */
 int cli_parse_options(const struct cli_cmd *cmd, void *cfg, int argc, char **argv);
+/* The same for a program that parses once, at its start: exits 0 after the help, 2
+ * after a usage error; returns only when every option was taken. */
+void cli_parse_options_or_exit(const struct cli_cmd *cmd, void *cfg, int argc, char **argv);
 
 /* cli_parse into fresh settings (cmd->defaults), then cmd->run. Returns its exit code. */
 int cli_run(const struct cli_cmd *cmd, int argc, char **argv);

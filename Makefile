@@ -199,11 +199,13 @@ $(EVKIT_OBJ): tests/tools/evkit.c tests/tools/evkit.h $(LIB_HDRS) | $(BUILD)/too
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tools/%: tests/tools/%.c $(EVKIT_OBJ) $(LIBLOGIC) tests/tools/evkit.h $(LIB_HDRS) \
-		$(BPF_HDRS) | $(BUILD)/tools
+# The tools take their options through cli/params.o, which needs only base/.
+PARAMS_OBJ  := $(BUILD)/lib/cli/params.o
+$(BUILD)/tools/%: tests/tools/%.c $(EVKIT_OBJ) $(PARAMS_OBJ) $(LIBLOGIC) tests/tools/evkit.h \
+		$(LIB_HDRS) $(BPF_HDRS) | $(BUILD)/tools
 	$(call msg,CCLD,$@)
-	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -Itests/tools $< $(EVKIT_OBJ) $(LIBLOGIC) \
-		$(LDLIBS) -o $@
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) -Itests/tools $< $(EVKIT_OBJ) $(PARAMS_OBJ) \
+		$(LIBLOGIC) $(LDLIBS) -o $@
 
 deps:
 	$(Q)scripts/install-deps.sh --if-missing

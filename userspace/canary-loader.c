@@ -2,6 +2,7 @@
  * maps under the pin root, detach it, and report what is attached and what it costs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <xdp/libxdp.h>
 
 #include "xdp_canary.h"
+#include "base/num.h"
 #include "base/util.h"
 #include "cli/cli.h"
 #include "maps/migrate.h"
@@ -25,15 +27,11 @@
 #define MAX_DEVS 32
 #define PROG_NAME CANARY_STR(CANARY_PROG_NAME)
 
-static const char *pin_root = CANARY_DEFAULT_PIN_ROOT;
+#define PINS CLI_BLOCKS(&cli_pin_root_opts)
 
 static int need_root(void)
 {
-	if (geteuid() == 0)
-		return 0;
-	log_error("%s %s needs root (CAP_BPF, CAP_NET_ADMIN); run it with sudo",
-		  cli_current->prog, cli_current->cmd);
-	return 1;
+	return cli_need_root(" (CAP_BPF, CAP_NET_ADMIN)");
 }
 
 static const char *mode_name(enum xdp_attach_mode m)
@@ -108,81 +106,115 @@ static bool has_foreign_prog(int ifindex, char *name, size_t len)
 	return foreign;
 }
 
-static int read_sysctl(const char *path)
+/* A sysctl's whole-number value, or -1 when it cannot be read. */
+static long read_sysctl(const char *path)
 {
-	char buf[16] = "";
+	char buf[32] = "", why[NUM_WHY_LEN];
 	int fd = open(path, O_RDONLY);
+	uint64_t v;
+	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = 0;
+	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	return atoi(buf);
+	buf[n > 0 ? n : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return num_parse_uint(buf, 0, LONG_MAX, &v, why, sizeof(why)) ? -1 : (long)v;
 }
 
 /* ---- attach ------------------------------------------------------------------------------ */
 
-/* The settings an attach may give, kept in meta: option, range, field. */
-static const struct meta_opt {
-	const char *opt;
-	unsigned int min, max;
-	size_t offset;
-} meta_opts[] = {
-	{"--flows", 1024, 1u << 28, offsetof(struct canary_meta, flow_capacity)},
-	{"--syn-timeout", 1, 86400, offsetof(struct canary_meta, syn_timeout_s)},
-	{"--tcp-idle", 1, 864000, offsetof(struct canary_meta, tcp_idle_s)},
-	{"--tcp-closing", 1, 86400, offsetof(struct canary_meta, tcp_closing_s)},
-	{"--udp-idle", 1, 86400, offsetof(struct canary_meta, udp_idle_s)},
-	{"--pending", 1024, 1u << 26, offsetof(struct canary_meta, pending_capacity)},
-};
-
-static __u32 *meta_field(struct canary_meta *meta, const struct meta_opt *mo)
-{
-	return (__u32 *)((char *)meta + mo->offset);
-}
-
-struct attach_opts {
+struct attach_cfg {
 	const char *devs[MAX_DEVS];
-	int ndevs;
+	unsigned int ndevs;
 	enum xdp_attach_mode mode;
 	struct canary_meta meta;
-	bool meta_given[ARRAY_SIZE(meta_opts)];
+	bool meta_given[6]; /* one for each setting kept in meta, as META_OPT numbers them */
 };
 
-/* Pins already there: their settings win; an explicit different one is an error. */
-static int reconcile_meta(struct attach_opts *o)
+static const struct attach_cfg attach_defaults = {
+    .mode = XDP_MODE_NATIVE,
+    .meta = {.flow_capacity = CANARY_DEFAULT_FLOWS,
+	     .syn_timeout_s = CANARY_DEF_SYN_TIMEOUT,
+	     .tcp_idle_s = CANARY_DEF_TCP_IDLE,
+	     .tcp_closing_s = CANARY_DEF_TCP_CLOSING,
+	     .udp_idle_s = CANARY_DEF_UDP_IDLE,
+	     .pending_capacity = CANARY_DEFAULT_PENDING},
+};
+
+/* A setting an attach may give, kept in meta; attach's only whole-number options. */
+#define META_OPT(lname, sname, field, lo, hi, mv, text, i)                                         \
+	{                                                                                          \
+		CLI_UINT, lname, sname, CLI_FIELD(struct attach_cfg, meta.field),                  \
+		    .metavar = mv, .help = text, .min = lo, .max = hi,                             \
+		    CLI_GIVEN(struct attach_cfg, meta_given[i])                                    \
+	}
+
+static const struct cli_opt attach_opts[] = {
+    {CLI_LIST, "dev", 'd', CLI_FIELD(struct attach_cfg, devs), .metavar = "IFACE",
+     .help = "interface to attach to", .max_count = MAX_DEVS, CLI_COUNT(struct attach_cfg, ndevs)},
+    {CLI_ENUM, "mode", 'm', CLI_FIELD(struct attach_cfg, mode), .metavar = "MODE",
+     .help = "native or skb (generic XDP)",
+     .choices =
+	 (const struct cli_choice[]){{"native", XDP_MODE_NATIVE}, {"skb", XDP_MODE_SKB}, {}}},
+    META_OPT("flows", 'f', flow_capacity, 1024, 1u << 28, "N",
+	     "flow-table entries; fixed once pinned", 0),
+    META_OPT("syn-timeout", 0, syn_timeout_s, 1, 86400, "S",
+	     "seconds a SYN waits for the handshake", 1),
+    META_OPT("tcp-idle", 0, tcp_idle_s, 1, 864000, "S", "seconds an idle TCP flow is kept", 2),
+    META_OPT("tcp-closing", 0, tcp_closing_s, 1, 86400, "S", "seconds kept after FIN or RST", 3),
+    META_OPT("udp-idle", 0, udp_idle_s, 1, 86400, "S", "seconds an idle UDP flow is kept", 4),
+    META_OPT("pending", 0, pending_capacity, 1024, 1u << 26, "N",
+	     "entries for flows not yet verified (handshakes, first datagrams, mid-stream "
+	     "pick-ups); fixed once pinned",
+	     5),
+    {},
+};
+
+static bool is_meta_opt(const struct cli_opt *o)
 {
+	return o->type == CLI_UINT;
+}
+
+/* The field of meta that a META_OPT sets. */
+static __u32 *meta_field(struct canary_meta *meta, const struct cli_opt *o)
+{
+	return (__u32 *)((char *)meta + o->offset - offsetof(struct attach_cfg, meta));
+}
+
+/* Pins already there: their settings win; an explicit different one is an error. */
+static int reconcile_meta(struct attach_cfg *o)
+{
+	const struct cli_opt *opt;
 	struct canary_maps m;
 	struct canary_meta cur;
-	unsigned int i;
 	int err;
 
-	if (!canary_pins_exist(pin_root))
+	if (!canary_pins_exist(cli_pin_root))
 		return 0;
-	err = canary_maps_open(&m, pin_root);
+	err = canary_maps_open(&m, cli_pin_root);
 	if (err)
 		return err;
 	err = canary_meta_read(&m, &cur);
 	canary_maps_close(&m);
 	if (err)
 		return err;
-	for (i = 0; i < ARRAY_SIZE(meta_opts); i++) {
-		__u32 want = *meta_field(&o->meta, &meta_opts[i]);
-		__u32 have = *meta_field(&cur, &meta_opts[i]);
-
-		if (o->meta_given[i] && want != have) {
-			log_error("the maps under %s were created with %s %u; detach everything "
-				  "and run 'canary-loader detach --all --purge' to change it, or use "
-				  "another --pin-root",
-				  pin_root, meta_opts[i].opt, have);
+	for (opt = attach_opts; opt->type; opt++) {
+		if (!is_meta_opt(opt))
+			continue;
+		if (cli_given(opt, o) && *meta_field(&o->meta, opt) != *meta_field(&cur, opt)) {
+			log_error(
+			    "the maps under %s were created with --%s %u; detach everything "
+			    "and run 'canary-loader detach --all --purge' to change it, or use "
+			    "another --pin-root",
+			    cli_pin_root, opt->name, *meta_field(&cur, opt));
 			return -EINVAL;
 		}
-		*meta_field(&o->meta, &meta_opts[i]) = have;
+		*meta_field(&o->meta, opt) = *meta_field(&cur, opt);
 	}
 	return 0;
 }
-
 /* Open a fresh copy of the program with the settings and every map pinned under root. */
 static struct xdp_canary_bpf *open_prog(const struct canary_meta *meta, const char *root)
 {
@@ -212,7 +244,7 @@ static struct xdp_canary_bpf *open_prog(const struct canary_meta *meta, const ch
 }
 
 /* Attach to one interface; write_meta records the settings in freshly made pins. */
-static int attach_one(const char *dev, int ifindex, struct attach_opts *o, bool write_meta)
+static int attach_one(const char *dev, int ifindex, struct attach_cfg *o, bool write_meta)
 {
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts);
 	struct xdp_canary_bpf *skel;
@@ -220,7 +252,7 @@ static int attach_one(const char *dev, int ifindex, struct attach_opts *o, bool 
 	char errbuf[256];
 	int err;
 
-	skel = open_prog(&o->meta, pin_root);
+	skel = open_prog(&o->meta, cli_pin_root);
 	if (!skel)
 		return -EINVAL;
 	xopts.obj = skel->obj;
@@ -246,7 +278,7 @@ static int attach_one(const char *dev, int ifindex, struct attach_opts *o, bool 
 		else if (err == -EINVAL && strstr(errbuf, "reuse"))
 			log_error("the maps under %s do not match this build; run 'canary-loader "
 				  "detach --all --purge' and attach again",
-				  pin_root);
+				  cli_pin_root);
 		else
 			log_error("cannot attach to %s: %s (run with -v for the loader's log)", dev,
 				  errbuf);
@@ -259,7 +291,7 @@ static int attach_one(const char *dev, int ifindex, struct attach_opts *o, bool 
 
 		o->meta.abi_version = CANARY_ABI_VERSION;
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &o->meta, BPF_ANY))
-			log_warn("cannot record settings in %s/meta: %s", pin_root,
+			log_warn("cannot record settings in %s/meta: %s", cli_pin_root,
 				 strerror(errno));
 	}
 	printf("attached %s (id %u, %s mode) to %s\n", PROG_NAME, xdp_program__id(prog),
@@ -311,19 +343,19 @@ static int purge_pins(bool quiet)
 	int failed = 0;
 
 	for (i = 0; i < canary_map_count; i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_root, canary_map_descs[i].name);
+		snprintf(path, sizeof(path), "%s/%s", cli_pin_root, canary_map_descs[i].name);
 		if (unlink(path) && errno != ENOENT) {
 			log_error("cannot remove %s: %s", path, strerror(errno));
 			failed = 1;
 		}
 	}
-	if (rmdir(pin_root) && errno != ENOENT && !(quiet && errno == ENOTEMPTY)) {
-		log_error("cannot remove %s: %s (it holds files that are not ours)", pin_root,
+	if (rmdir(cli_pin_root) && errno != ENOENT && !(quiet && errno == ENOTEMPTY)) {
+		log_error("cannot remove %s: %s (it holds files that are not ours)", cli_pin_root,
 			  strerror(errno));
 		failed = 1;
 	}
 	if (!failed && !quiet)
-		printf("removed the pins under %s\n", pin_root);
+		printf("removed the pins under %s\n", cli_pin_root);
 	return failed;
 }
 
@@ -360,59 +392,57 @@ static int swap_prog(int ifindex, struct xdp_program *newp, int new_fd, const ch
 	return err;
 }
 
-/* The old pins are of ABI CANARY_MIGRATE_FROM: build this ABI's maps beside them, copy
- * the configuration and the flows, swap the programs on every interface, copy the
- * flows the old program made meanwhile and the counters, and only then put the new
- * maps where the old pins were. Every established connection keeps its entry (and a
- * flow the old program placed after the copy is decided again the same way: the
- * configs, salts and rings are the same). */
-static int upgrade(struct attach_opts *o, const int *ifindex)
-{
+/* An upgrade under way: the old pins, the new data plane beside them, and how far it got. */
+struct upgrade {
 	struct canary_maps old, new;
-	struct migrate_result res = {};
-	struct xdp_canary_bpf *skel = NULL;
-	struct xdp_program *prog = NULL;
-	struct if_nameindex *ifs, *it;
+	struct migrate_result res;
+	struct xdp_canary_bpf *skel;
+	struct xdp_program *prog;
 	char tmp_root[PATH_MAX - 64];
-	unsigned int i, swapped = 0;
-	int err, k;
+	unsigned int swapped;
+};
 
-	if (migrate_open_old(pin_root, &old))
-		return 1;
-	/* The old settings, unless the command asks for others. */
-	{
-		__u32 zero = 0;
-		__u8 buf[256] = {};
-		struct canary_meta cur = {};
+/* The old pins' settings become this attach's, unless it asks for others (an error). */
+static int upgrade_meta(struct attach_cfg *o, struct canary_maps *old)
+{
+	const struct cli_opt *opt;
+	struct canary_meta cur = {};
+	__u8 buf[256] = {};
+	__u32 zero = 0;
 
-		bpf_map_lookup_elem(old.meta, &zero, buf);
-		memcpy(&cur, buf, offsetof(struct canary_meta, pending_capacity));
-		for (i = 0; i < ARRAY_SIZE(meta_opts); i++) {
-			if (meta_opts[i].offset == offsetof(struct canary_meta, pending_capacity))
-				continue; /* new in this ABI */
-			if (o->meta_given[i] && *meta_field(&o->meta, &meta_opts[i]) !=
-							*meta_field(&cur, &meta_opts[i])) {
-				log_error("an upgrade keeps the pins' settings (%s %u); give it without "
-					  "%s",
-					  meta_opts[i].opt, *meta_field(&cur, &meta_opts[i]),
-					  meta_opts[i].opt);
-				canary_maps_close(&old);
-				return 1;
-			}
-			*meta_field(&o->meta, &meta_opts[i]) = *meta_field(&cur, &meta_opts[i]);
+	bpf_map_lookup_elem(old->meta, &zero, buf);
+	memcpy(&cur, buf, offsetof(struct canary_meta, pending_capacity));
+	for (opt = attach_opts; opt->type; opt++) {
+		if (!is_meta_opt(opt) ||
+		    opt->offset == offsetof(struct attach_cfg, meta.pending_capacity))
+			continue; /* pending_capacity is new in this ABI */
+		if (cli_given(opt, o) && *meta_field(&o->meta, opt) != *meta_field(&cur, opt)) {
+			log_error("an upgrade keeps the pins' settings (--%s %u); give it without "
+				  "--%s",
+				  opt->name, *meta_field(&cur, opt), opt->name);
+			return -1;
 		}
+		*meta_field(&o->meta, opt) = *meta_field(&cur, opt);
 	}
-	/* Every interface that runs the old program moves, and only those. */
+	return 0;
+}
+
+/* Every interface that runs the old program moves, and only those. */
+static int upgrade_check_devs(const struct attach_cfg *o, const int *ifindex)
+{
+	struct if_nameindex *ifs, *it;
+	unsigned int k;
+	int rc = 0;
+
 	for (k = 0; k < o->ndevs; k++)
 		if (!find_ours(ifindex[k], NULL, NULL, NULL, NULL)) {
 			log_error("%s does not run the old data plane; upgrade the interfaces that "
 				  "do, then attach %s",
 				  o->devs[k], o->devs[k]);
-			canary_maps_close(&old);
-			return 1;
+			return -1;
 		}
 	ifs = if_nameindex();
-	for (it = ifs; it && it->if_index; it++) {
+	for (it = ifs; it && it->if_index && !rc; it++) {
 		bool listed = false;
 
 		for (k = 0; k < o->ndevs; k++)
@@ -421,317 +451,317 @@ static int upgrade(struct attach_opts *o, const int *ifindex)
 			log_error("%s runs the old data plane too: give every such interface with "
 				  "--dev, so that all of them move together",
 				  it->if_name);
-			if_freenameindex(ifs);
-			canary_maps_close(&old);
-			return 1;
+			rc = -1;
 		}
 	}
 	if (ifs)
 		if_freenameindex(ifs);
-
-	/* bpffs refuses names with a dot: a sibling named with a dash. */
-	snprintf(tmp_root, sizeof(tmp_root), "%s-upgrade", pin_root);
-	if (canary_pins_exist(tmp_root) || canary_pin_root_check(tmp_root, true)) {
-		log_error("%s is left from an earlier upgrade that did not finish; remove it "
-			  "(rm -r %s) and run the same attach again",
-			  tmp_root, tmp_root);
-		canary_maps_close(&old);
-		return 1;
-	}
-	skel = open_prog(&o->meta, tmp_root);
-	err = skel ? xdp_canary_bpf__load(skel) : -EINVAL;
-	if (err) {
-		log_error("cannot load the new data plane: %s", strerror(-err));
-		goto fail;
-	}
-	canary_maps_from_obj(&new, skel->obj);
-	err = migrate_config(&old, &new, o->meta.pending_capacity, &res);
-	if (!err)
-		err = migrate_flows(&old, &new, &res);
-	if (err) {
-		log_error("cannot copy the old state: %s", strerror(-err));
-		goto fail;
-	}
-	{
-		DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .obj = skel->obj,
-				    .prog_name = PROG_NAME);
-
-		prog = xdp_program__create(&xopts);
-		err = libxdp_get_error(prog);
-		if (err) {
-			prog = NULL;
-			goto fail;
-		}
-	}
-	for (k = 0; k < o->ndevs; k++) {
-		err = swap_prog(ifindex[k], prog, bpf_program__fd(skel->progs.xdp_canary), o->devs[k]);
-		if (err)
-			goto fail;
-		swapped++;
-	}
-	/* The old program has stopped: what it did meanwhile, then its counters. */
-	err = migrate_flows(&old, &new, &res);
-	if (!err)
-		err = migrate_counters(&old, &new);
-	if (err)
-		log_warn("after the swap: %s (traffic flows on the new data plane)", strerror(-err));
-	/* The new maps take the old pins' place. */
-	for (i = 0; i < canary_map_count; i++) {
-		const struct canary_map_desc *d = &canary_map_descs[i];
-		char from[PATH_MAX + 64], to[PATH_MAX + 64];
-
-		snprintf(from, sizeof(from), "%s/%s", tmp_root, d->name);
-		snprintf(to, sizeof(to), "%s/%s", pin_root, d->name);
-		unlink(to);
-		if (bpf_obj_pin(*canary_map_fd(&new, d), to))
-			log_error("cannot pin %s: %s", to, strerror(errno));
-		unlink(from);
-	}
-	rmdir(tmp_root);
-	printf("upgraded the pins under %s from ABI %u to ABI %u: %u services, %u backends, "
-	       "%lu flows and %lu pending kept, counters kept; %d interfaces switched\n",
-	       pin_root, CANARY_MIGRATE_FROM, CANARY_ABI_VERSION, res.services, res.backends,
-	       res.flows, res.pending, o->ndevs);
-	xdp_program__close(prog);
-	xdp_canary_bpf__destroy(skel);
-	canary_maps_close(&old);
-	return 0;
-
-fail:
-	/* Nothing has moved unless some interfaces were swapped: those go back. */
-	if (swapped)
-		log_error("%u interfaces run the new program; detach and attach again to "
-			  "recover",
-			  swapped);
-	for (i = 0; i < canary_map_count; i++) {
-		char from[PATH_MAX + 64];
-
-		snprintf(from, sizeof(from), "%s/%s", tmp_root, canary_map_descs[i].name);
-		unlink(from);
-	}
-	rmdir(tmp_root);
-	xdp_program__close(prog);
-	if (skel)
-		xdp_canary_bpf__destroy(skel);
-	canary_maps_close(&old);
-	return 1;
+	return rc;
 }
 
-static int cmd_attach(int argc, char **argv)
+/* The new maps are pinned beside the old ones first. bpffs refuses names with a dot: a
+ * sibling named with a dash. */
+static int upgrade_tmp_root(struct upgrade *u)
 {
-	static const struct option opts[] = {
-		{"dev", required_argument, NULL, 'd'},
-		{"mode", required_argument, NULL, 'm'},
-		{"pin-root", required_argument, NULL, 'p'},
-		{"flows", required_argument, NULL, 'f'},
-		{"syn-timeout", required_argument, NULL, 1},
-		{"tcp-idle", required_argument, NULL, 2},
-		{"tcp-closing", required_argument, NULL, 3},
-		{"udp-idle", required_argument, NULL, 4},
-		{"pending", required_argument, NULL, 5},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	struct attach_opts o = {
-		.mode = XDP_MODE_NATIVE,
-		.meta = {.flow_capacity = CANARY_DEFAULT_FLOWS,
-			 .syn_timeout_s = CANARY_DEF_SYN_TIMEOUT,
-			 .tcp_idle_s = CANARY_DEF_TCP_IDLE,
-			 .tcp_closing_s = CANARY_DEF_TCP_CLOSING,
-			 .udp_idle_s = CANARY_DEF_UDP_IDLE,
-			 .pending_capacity = CANARY_DEFAULT_PENDING},
-	};
-	int ifindex[MAX_DEVS], attached = 0, i, j, opt, err = 0;
-	bool fresh;
-
-	while ((opt = cli_getopt(argc, argv, "d:m:p:f:h", opts)) != -1) {
-		switch (opt) {
-		case 'd':
-			if (o.ndevs == MAX_DEVS)
-				return cli_usage_error("at most %d --dev options", MAX_DEVS);
-			o.devs[o.ndevs++] = optarg;
-			break;
-		case 'm':
-			if (!strcmp(optarg, "native"))
-				o.mode = XDP_MODE_NATIVE;
-			else if (!strcmp(optarg, "skb"))
-				o.mode = XDP_MODE_SKB;
-			else
-				return cli_usage_error("--mode '%s' must be native or skb", optarg);
-			break;
-		case 'p':
-			pin_root = optarg;
-			break;
-		case 'f': /* --flows is meta_opts[0]; the others have their index as value */
-		case 1:
-		case 2:
-		case 3:
-		case 4:
-		case 5: {
-			const struct meta_opt *mo = &meta_opts[opt == 'f' ? 0 : opt];
-			uint64_t v;
-
-			if (cli_parse_uint(mo->opt, optarg, mo->min, mo->max, &v))
-				return EXIT_USAGE;
-			*meta_field(&o.meta, mo) = (__u32)v;
-			o.meta_given[mo - meta_opts] = true;
-			break;
-		}
-		case 'h':
-			return 0;
-		default:
-			return EXIT_USAGE;
-		}
+	snprintf(u->tmp_root, sizeof(u->tmp_root), "%s-upgrade", cli_pin_root);
+	if (canary_pins_exist(u->tmp_root) || canary_pin_root_check(u->tmp_root, true)) {
+		log_error("%s is left from an earlier upgrade that did not finish; remove it "
+			  "(rm -r %s) and run the same attach again",
+			  u->tmp_root, u->tmp_root);
+		return -1;
 	}
-	if (optind < argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!o.ndevs)
-		return cli_usage_error("name at least one interface with --dev IFACE");
-	if (need_root())
+	return 0;
+}
+
+/* Load this ABI's data plane under the temporary root, copy the configuration and the
+ * flows into its maps, and prepare its program for the interfaces. */
+static int upgrade_load(struct upgrade *u, const struct attach_cfg *o)
+{
+	DECLARE_LIBXDP_OPTS(xdp_program_opts, xopts, .prog_name = PROG_NAME);
+	int err;
+
+	u->skel = open_prog(&o->meta, u->tmp_root);
+	err = u->skel ? xdp_canary_bpf__load(u->skel) : -EINVAL;
+	if (err) {
+		log_error("cannot load the new data plane: %s", strerror(-err));
+		return err;
+	}
+	canary_maps_from_obj(&u->new, u->skel->obj);
+	err = migrate_config(&u->old, &u->new, o->meta.pending_capacity, &u->res);
+	if (!err)
+		err = migrate_flows(&u->old, &u->new, &u->res);
+	if (err) {
+		log_error("cannot copy the old state: %s", strerror(-err));
+		return err;
+	}
+	xopts.obj = u->skel->obj;
+	u->prog = xdp_program__create(&xopts);
+	err = libxdp_get_error(u->prog);
+	if (err)
+		u->prog = NULL;
+	return err;
+}
+
+static int upgrade_swap(struct upgrade *u, const struct attach_cfg *o, const int *ifindex)
+{
+	int fd = bpf_program__fd(u->skel->progs.xdp_canary);
+	unsigned int k;
+	int err;
+
+	for (k = 0; k < o->ndevs; k++) {
+		err = swap_prog(ifindex[k], u->prog, fd, o->devs[k]);
+		if (err)
+			return err;
+		u->swapped++;
+	}
+	return 0;
+}
+
+/* Remove what the temporary root holds, and the root. */
+static void upgrade_drop_tmp(const struct upgrade *u)
+{
+	char from[PATH_MAX + 64];
+	unsigned int i;
+
+	for (i = 0; i < canary_map_count; i++) {
+		snprintf(from, sizeof(from), "%s/%s", u->tmp_root, canary_map_descs[i].name);
+		unlink(from);
+	}
+	rmdir(u->tmp_root);
+}
+
+/* The old program has stopped: copy what it did meanwhile and its counters, then the new
+ * maps take the old pins' place. */
+static void upgrade_finish(struct upgrade *u, const struct attach_cfg *o)
+{
+	char to[PATH_MAX + 64];
+	unsigned int i;
+	int err;
+
+	err = migrate_flows(&u->old, &u->new, &u->res);
+	if (!err)
+		err = migrate_counters(&u->old, &u->new);
+	if (err)
+		log_warn("after the swap: %s (traffic flows on the new data plane)",
+			 strerror(-err));
+	for (i = 0; i < canary_map_count; i++) {
+		const struct canary_map_desc *d = &canary_map_descs[i];
+
+		snprintf(to, sizeof(to), "%s/%s", cli_pin_root, d->name);
+		unlink(to);
+		if (bpf_obj_pin(*canary_map_fd(&u->new, d), to))
+			log_error("cannot pin %s: %s", to, strerror(errno));
+	}
+	upgrade_drop_tmp(u);
+	printf("upgraded the pins under %s from ABI %u to ABI %u: %u services, %u backends, "
+	       "%lu flows and %lu pending kept, counters kept; %u interfaces switched\n",
+	       cli_pin_root, CANARY_MIGRATE_FROM, CANARY_ABI_VERSION, u->res.services,
+	       u->res.backends, u->res.flows, u->res.pending, o->ndevs);
+}
+
+/* The old pins are of ABI CANARY_MIGRATE_FROM: build this ABI's maps beside them, copy
+ * the configuration and the flows, swap the programs on every interface, copy the
+ * flows the old program made meanwhile and the counters, and only then put the new
+ * maps where the old pins were. Every established connection keeps its entry (and a
+ * flow the old program placed after the copy is decided again the same way: the
+ * configs, salts and rings are the same). */
+static int upgrade(struct attach_cfg *o, const int *ifindex)
+{
+	struct upgrade u = {};
+	int err;
+
+	if (migrate_open_old(cli_pin_root, &u.old))
 		return 1;
-	for (i = 0; i < o.ndevs; i++) {
-		ifindex[i] = if_nametoindex(o.devs[i]);
+	if (upgrade_meta(o, &u.old) || upgrade_check_devs(o, ifindex) || upgrade_tmp_root(&u)) {
+		canary_maps_close(&u.old);
+		return 1;
+	}
+	err = upgrade_load(&u, o);
+	if (!err)
+		err = upgrade_swap(&u, o, ifindex);
+	if (!err) {
+		upgrade_finish(&u, o);
+	} else {
+		/* Nothing has moved unless some interfaces were swapped: those go back. */
+		if (u.swapped)
+			log_error("%u interfaces run the new program; detach and attach again to "
+				  "recover",
+				  u.swapped);
+		upgrade_drop_tmp(&u);
+	}
+	xdp_program__close(u.prog);
+	if (u.skel)
+		xdp_canary_bpf__destroy(u.skel);
+	canary_maps_close(&u.old);
+	return err ? 1 : 0;
+}
+
+/* ifindex of each --dev; every name must exist here, and only once. Returns 0, 1 or
+ * EXIT_USAGE after saying why. */
+static int resolve_devs(const struct attach_cfg *o, int *ifindex)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < o->ndevs; i++) {
+		ifindex[i] = if_nametoindex(o->devs[i]);
 		if (!ifindex[i]) {
 			log_error("no interface named '%s' in this network namespace; list them "
 				  "with 'ip link'",
-				  o.devs[i]);
+				  o->devs[i]);
 			return 1;
 		}
 		for (j = 0; j < i; j++)
 			if (ifindex[j] == ifindex[i])
-				return cli_usage_error("--dev %s is given twice", o.devs[i]);
+				return cli_usage_error("--dev %s is given twice", o->devs[i]);
 	}
-	if (bpffs_ensure())
-		return 1;
-	/* Made 0700 here, before libbpf pins into it; one that someone else made first
-	 * (bpffs is often mounted world-writable) is refused, not used. */
-	if (canary_pin_root_check(pin_root, true))
-		return 1;
-	/* Pins of the ABI before this one: an upgrade, which keeps every flow. */
-	if (canary_pins_exist(pin_root)) {
-		uint32_t abi = 0;
+	return 0;
+}
 
-		if (migrate_pinned_abi(pin_root, &abi) == 0 && abi == CANARY_MIGRATE_FROM)
-			return upgrade(&o, ifindex);
-	}
-	for (i = 0; i < o.ndevs; i++) {
+/* Whether the pins are of the ABI before this one, which an attach upgrades. */
+static bool pins_need_upgrade(void)
+{
+	uint32_t abi = 0;
+
+	return canary_pins_exist(cli_pin_root) && migrate_pinned_abi(cli_pin_root, &abi) == 0 &&
+	       abi == CANARY_MIGRATE_FROM;
+}
+
+static int check_not_attached(const struct attach_cfg *o, const int *ifindex)
+{
+	char other[64];
+	unsigned int i;
+
+	for (i = 0; i < o->ndevs; i++) {
 		if (find_ours(ifindex[i], NULL, NULL, NULL, NULL)) {
 			log_error("xdp-canary is already attached to %s; detach it first with "
 				  "'canary-loader detach --dev %s'",
-				  o.devs[i], o.devs[i]);
-			return 1;
+				  o->devs[i], o->devs[i]);
+			return -1;
 		}
-		{
-			char other[64];
+		if (has_foreign_prog(ifindex[i], other, sizeof(other)))
+			log_debug("%s already runs XDP program '%s'; libxdp will try the "
+				  "multi-program dispatcher",
+				  o->devs[i], other);
+	}
+	return 0;
+}
 
-			if (has_foreign_prog(ifindex[i], other, sizeof(other)))
-				log_debug("%s already runs XDP program '%s'; libxdp will try the "
-					  "multi-program dispatcher",
-					  o.devs[i], other);
-		}
-	}
-	if (reconcile_meta(&o))
-		return 1;
+/* All or nothing: on a failure, undo this invocation's attachments, and the pins it
+ * made (so the next attach does not find maps without their settings in meta). */
+static int attach_all(struct attach_cfg *o, const int *ifindex)
+{
+	bool fresh = !canary_pins_exist(cli_pin_root);
+	unsigned int i, attached = 0;
+	int err = 0;
 
-	/* Pins this invocation makes are its own: a failure removes them again, so the
-	 * next attach does not find maps without their settings in meta. */
-	fresh = !canary_pins_exist(pin_root);
-	for (i = 0; i < o.ndevs; i++) {
-		err = attach_one(o.devs[i], ifindex[i], &o, fresh && attached == 0);
-		if (err)
-			break;
-		attached++;
+	for (i = 0; i < o->ndevs && !err; i++) {
+		err = attach_one(o->devs[i], ifindex[i], o, fresh && attached == 0);
+		if (!err)
+			attached++;
 	}
-	if (err) {
-		/* All or nothing: undo this invocation's attachments. */
-		for (i = 0; i < attached; i++)
-			detach_dev(o.devs[i], ifindex[i], true);
-		if (fresh)
-			purge_pins(true);
-		return 1;
-	}
-	printf("maps pinned under %s\n", pin_root);
+	if (!err)
+		return 0;
+	for (i = 0; i < attached; i++)
+		detach_dev(o->devs[i], ifindex[i], true);
+	if (fresh)
+		purge_pins(true);
+	return -1;
+}
+
+static void warn_forwarding(void)
+{
 	if (read_sysctl("/proc/sys/net/ipv4/ip_forward") == 0)
 		log_warn("IPv4 forwarding is off in this namespace, so the splitter cannot "
 			 "forward; enable it with 'sysctl -w net.ipv4.ip_forward=1'");
 	if (read_sysctl("/proc/sys/net/ipv6/conf/all/forwarding") == 0)
 		log_warn("IPv6 forwarding is off in this namespace; enable it with "
 			 "'sysctl -w net.ipv6.conf.all.forwarding=1' to split IPv6 services");
+}
+
+static int cmd_attach(void *cfg, int argc, char **argv)
+{
+	struct attach_cfg *o = cfg;
+	int ifindex[MAX_DEVS], rc;
+
+	if (argc > 0)
+		return cli_usage_error("unexpected argument '%s'", argv[0]);
+	if (!o->ndevs)
+		return cli_usage_error("name at least one interface with --dev IFACE");
+	if (need_root())
+		return 1;
+	rc = resolve_devs(o, ifindex);
+	if (rc)
+		return rc;
+	if (bpffs_ensure())
+		return 1;
+	/* Made 0700 here, before libbpf pins into it; one that someone else made first
+	 * (bpffs is often mounted world-writable) is refused, not used. */
+	if (canary_pin_root_check(cli_pin_root, true))
+		return 1;
+	/* Pins of the ABI before this one: an upgrade, which keeps every flow. */
+	if (pins_need_upgrade())
+		return upgrade(o, ifindex);
+	if (check_not_attached(o, ifindex) || reconcile_meta(o) || attach_all(o, ifindex))
+		return 1;
+	printf("maps pinned under %s\n", cli_pin_root);
+	warn_forwarding();
 	return 0;
 }
 
 /* ---- detach ------------------------------------------------------------------------------ */
 
-static int cmd_detach(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"dev", required_argument, NULL, 'd'}, {"all", no_argument, NULL, 'a'},
-		{"purge", no_argument, NULL, 'P'},     {"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},      {},
-	};
+struct detach_cfg {
 	const char *devs[MAX_DEVS];
-	int ndevs = 0, opt, i, rc = 0;
-	bool all = false, purge = false;
+	unsigned int ndevs;
+	bool all, purge;
+};
 
-	while ((opt = cli_getopt(argc, argv, "d:ap:h", opts)) != -1) {
-		switch (opt) {
-		case 'd':
-			if (ndevs == MAX_DEVS)
-				return cli_usage_error("at most %d --dev options", MAX_DEVS);
-			devs[ndevs++] = optarg;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'P':
-			purge = true;
-			break;
-		case 'p':
-			pin_root = optarg;
-			break;
-		case 'h':
-			return 0;
-		default:
-			return EXIT_USAGE;
+static const struct cli_opt detach_opts[] = {
+    {CLI_LIST, "dev", 'd', CLI_FIELD(struct detach_cfg, devs), .metavar = "IFACE",
+     .help = "interface to detach from", .max_count = MAX_DEVS,
+     CLI_COUNT(struct detach_cfg, ndevs)},
+    {CLI_FLAG, "all", 'a', CLI_FIELD(struct detach_cfg, all),
+     .help = "every interface in this network namespace"},
+    {CLI_FLAG, "purge", 0, CLI_FIELD(struct detach_cfg, purge),
+     .help = "with --all: also remove the pinned maps (all state), once every detach "
+	     "succeeded"},
+    {},
+};
+
+/* Every interface in this namespace that runs us; with purge, then the pins. */
+static int detach_all(bool purge)
+{
+	struct if_nameindex *ifs = if_nameindex(), *it;
+	int n = 0, rc = 0;
+
+	for (it = ifs; it && it->if_index; it++)
+		if (find_ours(it->if_index, NULL, NULL, NULL, NULL)) {
+			if (detach_dev(it->if_name, it->if_index, false))
+				rc = 1;
+			n++;
 		}
+	if (ifs)
+		if_freenameindex(ifs);
+	if (!n)
+		printf("xdp-canary is not attached to any interface in this namespace\n");
+	if (purge && rc) {
+		/* A program still attached keeps using the maps: keep their pins too. */
+		log_error("a detach failed, so the pins under %s were kept (the program "
+			  "still attached uses those maps); run 'canary-loader detach --all "
+			  "--purge' again once it is detached",
+			  cli_pin_root);
+	} else if (purge && (bpffs_ensure() || purge_pins(false))) {
+		rc = 1;
 	}
-	if (optind < argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!all && !ndevs)
-		return cli_usage_error("say which interface with --dev IFACE, or use --all");
-	if (all && ndevs)
-		return cli_usage_error("use either --dev or --all, not both");
-	if (purge && !all)
-		return cli_usage_error("--purge removes the pins and needs --all");
-	if (need_root())
-		return 1;
+	return rc;
+}
 
-	if (all) {
-		struct if_nameindex *ifs = if_nameindex(), *it;
-		int n = 0;
+static int detach_named(const char *const *devs, unsigned int n)
+{
+	unsigned int i;
+	int rc = 0;
 
-		for (it = ifs; it && it->if_index; it++)
-			if (find_ours(it->if_index, NULL, NULL, NULL, NULL)) {
-				if (detach_dev(it->if_name, it->if_index, false))
-					rc = 1;
-				n++;
-			}
-		if (ifs)
-			if_freenameindex(ifs);
-		if (!n)
-			printf("xdp-canary is not attached to any interface in this namespace\n");
-		if (purge && rc) {
-			/* A program still attached keeps using the maps: keep their pins too. */
-			log_error("a detach failed, so the pins under %s were kept (the program "
-				  "still attached uses those maps); run 'canary-loader detach --all "
-				  "--purge' again once it is detached",
-				  pin_root);
-		} else if (purge && (bpffs_ensure() || purge_pins(false))) {
-			rc = 1;
-		}
-		return rc;
-	}
-	for (i = 0; i < ndevs; i++) {
+	for (i = 0; i < n; i++) {
 		int ifindex = if_nametoindex(devs[i]);
 
 		if (!ifindex) {
@@ -745,7 +775,57 @@ static int cmd_detach(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_detach(void *cfg, int argc, char **argv)
+{
+	const struct detach_cfg *c = cfg;
+
+	if (argc > 0)
+		return cli_usage_error("unexpected argument '%s'", argv[0]);
+	if (!c->all && !c->ndevs)
+		return cli_usage_error("say which interface with --dev IFACE, or use --all");
+	if (c->all && c->ndevs)
+		return cli_usage_error("use either --dev or --all, not both");
+	if (c->purge && !c->all)
+		return cli_usage_error("--purge removes the pins and needs --all");
+	if (need_root())
+		return 1;
+	return c->all ? detach_all(c->purge) : detach_named(c->devs, c->ndevs);
+}
+
 /* ---- status ------------------------------------------------------------------------------ */
+
+struct status_cfg {
+	bool json;
+};
+
+static const struct cli_opt status_opts[] = {
+    {CLI_FLAG, "json", 'j', CLI_FIELD(struct status_cfg, json), .help = "machine-readable output"},
+    {},
+};
+
+struct status_iface {
+	char name[IF_NAMESIZE];
+	unsigned int ifindex;
+	__u32 prog_id;
+	enum xdp_attach_mode mode;
+	bool dispatcher;
+};
+
+/* What status reports, collected before it is printed as text or JSON. */
+struct loader_status {
+	struct status_iface *ifs;
+	unsigned int nifs;
+	bool pinned;   /* pins exist under the pin root */
+	bool readable; /* ... and their maps and meta could be read: the rest is set */
+	struct canary_meta meta;
+	uint64_t *map_mem; /* memlock of each pinned map, canary_map_descs' order */
+	bool have_reply_index;
+	uint64_t reply_index_mem;
+	uint64_t inner_mem; /* the per-service config maps, nsvc of them */
+	unsigned int nsvc;
+	uint64_t total;
+	unsigned long flows[2]; /* entries in use: [0] the flow table, [1] pending */
+};
 
 /* ctx: [0] entries of the flow table, [1] of pending. */
 static int count_visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
@@ -754,215 +834,211 @@ static int count_visit(const struct flow_key *k, const struct flow_state *v, voi
 	return 0;
 }
 
-static int cmd_status(int argc, char **argv)
+static void collect_ifaces(struct loader_status *st)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	struct json_object *root, *jifs, *jmaps;
-	struct if_nameindex *ifs, *it;
-	struct canary_maps m;
-	struct canary_meta meta;
-	unsigned long flows[2] = {0, 0};
-	uint64_t total = 0;
-	bool json = false, pinned;
-	unsigned int i;
-	int opt, nattached = 0, err;
+	struct if_nameindex *ifs = if_nameindex(), *it;
+	unsigned int n = 0;
 
-	while ((opt = cli_getopt(argc, argv, "jp:h", opts)) != -1) {
-		switch (opt) {
-		case 'j':
-			json = true;
-			break;
-		case 'p':
-			pin_root = optarg;
-			break;
-		case 'h':
-			return 0;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (need_root())
-		return 1;
-	root = json_object_new_object();
-	jifs = json_object_new_array();
-	jmaps = json_object_new_array();
+	for (it = ifs; it && it->if_index; it++)
+		n++;
+	st->ifs = calloc(n ? n : 1, sizeof(*st->ifs));
+	for (it = ifs; st->ifs && it && it->if_index; it++) {
+		struct status_iface *f = &st->ifs[st->nifs];
 
-	if (!json)
-		printf("Interfaces:\n");
-	ifs = if_nameindex();
-	for (it = ifs; it && it->if_index; it++) {
-		enum xdp_attach_mode mode;
-		bool disp;
-		__u32 id = find_ours(it->if_index, &mode, &disp, NULL, NULL);
-		struct json_object *j;
-
-		if (!id)
+		f->prog_id = find_ours(it->if_index, &f->mode, &f->dispatcher, NULL, NULL);
+		if (!f->prog_id)
 			continue;
-		nattached++;
-		if (!json) {
-			printf("  %-16s prog id %-6u %s mode, %s\n", it->if_name, id, mode_name(mode),
-			       disp ? "via the libxdp dispatcher" : "single program");
-			continue;
-		}
-		j = json_object_new_object();
-		json_object_object_add(j, "name", json_object_new_string(it->if_name));
-		json_object_object_add(j, "ifindex", json_object_new_int(it->if_index));
-		json_object_object_add(j, "prog_id", json_object_new_int64(id));
-		json_object_object_add(j, "mode", json_object_new_string(mode_name(mode)));
-		json_object_object_add(j, "dispatcher", json_object_new_boolean(disp));
-		json_object_array_add(jifs, j);
+		snprintf(f->name, sizeof(f->name), "%s", it->if_name);
+		f->ifindex = it->if_index;
+		st->nifs++;
 	}
 	if (ifs)
 		if_freenameindex(ifs);
-	if (!json && !nattached)
-		printf("  (none in this network namespace)\n");
+}
 
-	pinned = bpffs_ensure() == 0 && canary_pins_exist(pin_root);
-	err = pinned ? canary_maps_open(&m, pin_root) : -ENOENT;
-	if (!err) {
-		err = canary_meta_read(&m, &meta);
-		if (err) {
-			log_error("cannot read %s/meta: %s", pin_root, strerror(-err));
-			canary_maps_close(&m);
+/* Memory of an unpinned map that hangs off a pinned one (map-in-map): key -> its id. */
+static uint64_t inner_memlock(int outer, const void *key)
+{
+	__u32 id;
+	uint64_t mem;
+	int fd;
+
+	if (bpf_map_lookup_elem(outer, key, &id))
+		return 0;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return 0;
+	mem = map_memlock(fd);
+	close(fd);
+	return mem;
+}
+
+static void collect_maps(struct canary_maps *m, struct loader_status *st)
+{
+	struct service_state *svcs = NULL;
+	__u32 zero = 0, idx_id;
+	unsigned int i;
+
+	flows_foreach(m, count_visit, st->flows);
+	st->map_mem = calloc(canary_map_count, sizeof(*st->map_mem));
+	for (i = 0; st->map_mem && i < canary_map_count; i++) {
+		st->map_mem[i] = map_memlock(*canary_map_fd(m, &canary_map_descs[i]));
+		st->total += st->map_mem[i];
+	}
+	/* The per-service inner maps hang off svc_configs and are not pinned. */
+	if (service_list(m, &svcs, &st->nsvc) == 0) {
+		for (i = 0; i < st->nsvc; i++)
+			st->inner_mem += inner_memlock(m->svc_configs, &svcs[i].info.id);
+		free(svcs);
+	}
+	/* The reply index hangs off backend_index, also unpinned. */
+	if (bpf_map_lookup_elem(m->backend_index, &zero, &idx_id) == 0) {
+		int fd = bpf_map_get_fd_by_id(idx_id);
+
+		if (fd >= 0) {
+			st->have_reply_index = true;
+			st->reply_index_mem = map_memlock(fd);
+			st->total += st->reply_index_mem;
+			close(fd);
 		}
 	}
-	if (!err) {
-		struct service_state *svcs = NULL;
-		unsigned int nsvc = 0;
-		uint64_t inner = 0;
+	st->total += st->inner_mem;
+}
 
-		flows_foreach(&m, count_visit, flows);
-		if (!json)
-			printf("Maps under %s (ABI %u):\n", pin_root, meta.abi_version);
-		for (i = 0; i < canary_map_count; i++) {
-			int fd = *canary_map_fd(&m, &canary_map_descs[i]);
-			uint64_t mem = map_memlock(fd);
-			struct json_object *j;
+/* Returns 1 when the pins exist but cannot be read (said why), else 0. */
+static int collect_status(struct loader_status *st)
+{
+	struct canary_maps m;
+	int err;
 
-			total += mem;
-			if (!json) {
-				printf("  %-14s %10.1f KiB\n", canary_map_descs[i].name, mem / 1024.0);
-				continue;
-			}
-			j = json_object_new_object();
-			json_object_object_add(j, "name",
-					       json_object_new_string(canary_map_descs[i].name));
-			json_object_object_add(j, "memlock_bytes", json_object_new_int64(mem));
-			json_object_array_add(jmaps, j);
-		}
-		/* The per-service inner maps hang off svc_configs and are not pinned. */
-		if (service_list(&m, &svcs, &nsvc) == 0) {
-			for (i = 0; i < nsvc; i++) {
-				__u32 inner_id;
-				int fd;
-
-				if (bpf_map_lookup_elem(m.svc_configs, &svcs[i].info.id, &inner_id))
-					continue;
-				fd = bpf_map_get_fd_by_id(inner_id);
-				if (fd < 0)
-					continue;
-				inner += map_memlock(fd);
-				close(fd);
-			}
-			free(svcs);
-		}
-		{
-			__u32 zero = 0, idx_id;
-			int fd;
-
-			/* The reply index hangs off backend_index, also unpinned. */
-			if (bpf_map_lookup_elem(m.backend_index, &zero, &idx_id) == 0) {
-				fd = bpf_map_get_fd_by_id(idx_id);
-				if (fd >= 0) {
-					uint64_t mem = map_memlock(fd);
-
-					total += mem;
-					if (!json)
-						printf("  %-14s %10.1f KiB  (the reply index)\n",
-						       "backend_slots", mem / 1024.0);
-					close(fd);
-				}
-			}
-		}
-		total += inner;
-		if (!json) {
-			printf("  %-14s %10.1f KiB  (%u per-service config maps)\n", "svc_<name>",
-			       inner / 1024.0, nsvc);
-			printf("  %-14s %10.1f MiB\n", "total", total / 1048576.0);
-			printf("Flow table: %lu of %u entries in use; pending (not yet verified): %lu "
-			       "of %u\n",
-			       flows[0], meta.flow_capacity, flows[1], meta.pending_capacity);
-			printf("Timeouts: syn %us, tcp idle %us, tcp closing %us, udp idle %us\n",
-			       meta.syn_timeout_s, meta.tcp_idle_s, meta.tcp_closing_s,
-			       meta.udp_idle_s);
-		} else {
-			json_object_object_add(root, "pin_root", json_object_new_string(pin_root));
-			json_object_object_add(root, "abi_version",
-					       json_object_new_int(meta.abi_version));
-			json_object_object_add(root, "maps", jmaps);
-			jmaps = NULL;
-			json_object_object_add(root, "config_maps_bytes",
-					       json_object_new_int64(inner));
-			json_object_object_add(root, "memlock_bytes", json_object_new_int64(total));
-			json_object_object_add(root, "flow_capacity",
-					       json_object_new_int64(meta.flow_capacity));
-			json_object_object_add(root, "flows_in_use", json_object_new_int64(flows[0]));
-			json_object_object_add(root, "pending_capacity",
-					       json_object_new_int64(meta.pending_capacity));
-			json_object_object_add(root, "pending_in_use", json_object_new_int64(flows[1]));
-		}
+	collect_ifaces(st);
+	st->pinned = bpffs_ensure() == 0 && canary_pins_exist(cli_pin_root);
+	if (!st->pinned || canary_maps_open(&m, cli_pin_root))
+		return st->pinned;
+	err = canary_meta_read(&m, &st->meta);
+	if (err) {
+		log_error("cannot read %s/meta: %s", cli_pin_root, strerror(-err));
 		canary_maps_close(&m);
-	} else if (!json) {
-		/* Pins that cannot be read were explained above. */
-		printf(pinned ? "Maps under %s cannot be read\n" : "No maps pinned under %s\n",
-		       pin_root);
+		return 1;
 	}
-	if (json) {
-		json_object_object_add(root, "interfaces", jifs);
-		jifs = NULL;
-		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	collect_maps(&m, st);
+	canary_maps_close(&m);
+	st->readable = true;
+	return 0;
+}
+
+static void print_status_text(const struct loader_status *st)
+{
+	unsigned int i;
+
+	printf("Interfaces:\n");
+	for (i = 0; i < st->nifs; i++)
+		printf("  %-16s prog id %-6u %s mode, %s\n", st->ifs[i].name, st->ifs[i].prog_id,
+		       mode_name(st->ifs[i].mode),
+		       st->ifs[i].dispatcher ? "via the libxdp dispatcher" : "single program");
+	if (!st->nifs)
+		printf("  (none in this network namespace)\n");
+	if (!st->readable) {
+		/* Pins that cannot be read were explained already. */
+		printf(st->pinned ? "Maps under %s cannot be read\n" : "No maps pinned under %s\n",
+		       cli_pin_root);
+		return;
 	}
+	printf("Maps under %s (ABI %u):\n", cli_pin_root, st->meta.abi_version);
+	for (i = 0; st->map_mem && i < canary_map_count; i++)
+		printf("  %-14s %10.1f KiB\n", canary_map_descs[i].name, st->map_mem[i] / 1024.0);
+	if (st->have_reply_index)
+		printf("  %-14s %10.1f KiB  (the reply index)\n", "backend_slots",
+		       st->reply_index_mem / 1024.0);
+	printf("  %-14s %10.1f KiB  (%u per-service config maps)\n", "svc_<name>",
+	       st->inner_mem / 1024.0, st->nsvc);
+	printf("  %-14s %10.1f MiB\n", "total", st->total / 1048576.0);
+	printf("Flow table: %lu of %u entries in use; pending (not yet verified): %lu of %u\n",
+	       st->flows[0], st->meta.flow_capacity, st->flows[1], st->meta.pending_capacity);
+	printf("Timeouts: syn %us, tcp idle %us, tcp closing %us, udp idle %us\n",
+	       st->meta.syn_timeout_s, st->meta.tcp_idle_s, st->meta.tcp_closing_s,
+	       st->meta.udp_idle_s);
+}
+
+static void json_add(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+static void print_status_json(const struct loader_status *st)
+{
+	struct json_object *root = json_object_new_object(), *a;
+	unsigned int i;
+
+	if (st->readable) {
+		json_add(root, "pin_root", json_object_new_string(cli_pin_root));
+		json_add(root, "abi_version", json_object_new_int(st->meta.abi_version));
+		a = json_object_new_array();
+		for (i = 0; st->map_mem && i < canary_map_count; i++) {
+			struct json_object *j = json_object_new_object();
+
+			json_add(j, "name", json_object_new_string(canary_map_descs[i].name));
+			json_add(j, "memlock_bytes", json_object_new_int64(st->map_mem[i]));
+			json_object_array_add(a, j);
+		}
+		json_add(root, "maps", a);
+		json_add(root, "config_maps_bytes", json_object_new_int64(st->inner_mem));
+		json_add(root, "memlock_bytes", json_object_new_int64(st->total));
+		json_add(root, "flow_capacity", json_object_new_int64(st->meta.flow_capacity));
+		json_add(root, "flows_in_use", json_object_new_int64(st->flows[0]));
+		json_add(root, "pending_capacity",
+			 json_object_new_int64(st->meta.pending_capacity));
+		json_add(root, "pending_in_use", json_object_new_int64(st->flows[1]));
+	}
+	a = json_object_new_array();
+	for (i = 0; i < st->nifs; i++) {
+		struct json_object *j = json_object_new_object();
+
+		json_add(j, "name", json_object_new_string(st->ifs[i].name));
+		json_add(j, "ifindex", json_object_new_int(st->ifs[i].ifindex));
+		json_add(j, "prog_id", json_object_new_int64(st->ifs[i].prog_id));
+		json_add(j, "mode", json_object_new_string(mode_name(st->ifs[i].mode)));
+		json_add(j, "dispatcher", json_object_new_boolean(st->ifs[i].dispatcher));
+		json_object_array_add(a, j);
+	}
+	json_add(root, "interfaces", a);
+	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
-	json_object_put(jifs);
-	json_object_put(jmaps);
-	return pinned && err ? 1 : 0;
+}
+
+static int cmd_status(void *cfg, int argc, char **argv)
+{
+	const struct status_cfg *c = cfg;
+	struct loader_status st = {};
+	int rc;
+
+	if (need_root())
+		return 1;
+	rc = collect_status(&st);
+	if (c->json)
+		print_status_json(&st);
+	else
+		print_status_text(&st);
+	free(st.ifs);
+	free(st.map_mem);
+	return rc;
 }
 
 static const struct cli_cmd cmds[] = {
-	{"attach", cmd_attach, "attach the splitter to interfaces and pin its maps",
-	 "attach --dev IFACE [--dev IFACE ...] [OPTIONS]\n"
-	 "Load xdp_canary through libxdp and attach it to each interface (all or none).\n"
-	 "The maps are pinned under the pin root; if pins exist they are reused, so every\n"
-	 "interface and every later attach share one state.\n"
-	 "  -d, --dev IFACE         interface to attach to (repeatable)\n"
-	 "  -m, --mode MODE         native (default) or skb (generic XDP)\n"
-	 "  -p, --pin-root DIR      where the maps are pinned (default " CANARY_DEFAULT_PIN_ROOT
-	 ")\n"
-	 "  -f, --flows N           flow-table entries (default 1048576; fixed once pinned)\n"
-	 "      --syn-timeout S     seconds a SYN waits for the handshake (default 30)\n"
-	 "      --tcp-idle S        seconds an idle TCP flow is kept (default 3600)\n"
-	 "      --tcp-closing S     seconds kept after FIN or RST (default 10)\n"
-	 "      --udp-idle S        seconds an idle UDP flow is kept (default 30)\n"
-	 "      --pending N         entries for flows not yet verified (handshakes, first\n"
-	 "                          datagrams, mid-stream pick-ups; default 131072; fixed\n"
-	 "                          once pinned)\n"},
-	{"detach", cmd_detach, "detach the splitter from interfaces",
-	 "detach --dev IFACE [--dev IFACE ...] | --all [--purge] [--pin-root DIR]\n"
-	 "  -d, --dev IFACE         interface to detach from (repeatable)\n"
-	 "  -a, --all               every interface in this network namespace\n"
-	 "      --purge             with --all: also remove the pinned maps (all state),\n"
-	 "                          once every detach succeeded\n"
-	 "  -p, --pin-root DIR      pin root (default " CANARY_DEFAULT_PIN_ROOT ")\n"},
-	{"status", cmd_status, "show attachments, map memory and flow-table use",
-	 "status [--json] [--pin-root DIR]\n"
-	 "  -j, --json              machine-readable output\n"
-	 "  -p, --pin-root DIR      pin root (default " CANARY_DEFAULT_PIN_ROOT ")\n"},
-	{},
+    {"attach", cmd_attach, "attach the splitter to interfaces and pin its maps",
+     "attach --dev IFACE [--dev IFACE ...] [OPTIONS]\n"
+     "Load xdp_canary through libxdp and attach it to each interface (all or none).\n"
+     "The maps are pinned under the pin root; if pins exist they are reused, so every\n"
+     "interface and every later attach share one state.\n",
+     .opts = attach_opts, .defaults = &attach_defaults, .cfg_size = sizeof(struct attach_cfg),
+     .blocks = PINS},
+    {"detach", cmd_detach, "detach the splitter from interfaces",
+     "detach --dev IFACE [--dev IFACE ...] | --all [--purge] [--pin-root DIR]\n",
+     .opts = detach_opts, .cfg_size = sizeof(struct detach_cfg), .blocks = PINS},
+    {"status", cmd_status, "show attachments, map memory and flow-table use",
+     "status [--json] [--pin-root DIR]\n", .opts = status_opts,
+     .cfg_size = sizeof(struct status_cfg), .blocks = PINS},
+    {},
 };
 
 int main(int argc, char **argv)

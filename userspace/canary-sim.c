@@ -1,6 +1,5 @@
 /* canary-sim: simulated rollouts that measure false-rollback rate, detection
  * and time to rollback of the sequential test against the usual baselines. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,29 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "xdp_canary.h"
+#include "cli/params.h"
 #include "logic/analysis.h"
 #include "logic/sim.h"
 
 #define FULL_ROLLOUTS  20000
 #define QUICK_ROLLOUTS 1000
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: canary-sim [--full] [--rollouts N] [--seed S] [--threads T]\n"
-		"                  [--markdown] [--only SUBSTRING]\n"
-		"Simulates canary rollouts (weight 1 -> 5 -> 25 -> 50%%, 150 s per step, one\n"
-		"poll per second, Poisson traffic, binomial events) and reports, per decision\n"
-		"rule, the share of rollouts rolled back and the median / p90 second of the\n"
-		"rollback (\"never\" when fewer than half / 90%% of rollouts were rolled back).\n"
-		"  --full         %d rollouts per scenario (default %d)\n"
-		"  --rollouts N   rollouts per scenario\n"
-		"  --seed S       PRNG seed (default 1); results do not depend on --threads\n"
-		"  --threads T    worker threads (default: online CPUs)\n"
-		"  --markdown     print the tables as markdown (for docs/ANALYSIS.md)\n"
-		"  --only S       run only scenarios whose name contains S\n",
-		FULL_ROLLOUTS, QUICK_ROLLOUTS);
-}
 
 /* Share of responses above the stable p99 when the canary's lognormal TTFB
  * is `slower` times stable's: P(Z > z99 - ln(slower) / sigma). */
@@ -122,109 +105,118 @@ static void print_scenario(const struct sim_scenario *sc, const struct sim_resul
 		       rate, pm, dur);
 }
 
-int main(int argc, char **argv)
+/* The promotion test's table, for --markdown (the text output has it per scenario). */
+static void print_promotion_md(const struct sim_scenario *sc, const struct sim_result *res,
+			       const int *ran, int n)
 {
-	static const struct option opts[] = {
-	    {"full", no_argument, NULL, 'f'},	    {"rollouts", required_argument, NULL, 'n'},
-	    {"seed", required_argument, NULL, 's'}, {"threads", required_argument, NULL, 't'},
-	    {"markdown", no_argument, NULL, 'm'},   {"only", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
-	};
+	char rate[64], pm[16], dur[16];
+	int i;
+
+	printf("\n| scenario | promotion test crossed [95%% CI] | first crossing, median s "
+	       "| rollout length, median s |\n");
+	printf("|---|---|---|---|\n");
+	for (i = 0; i < n; i++) {
+		if (!ran[i])
+			continue;
+		fmt_rate(rate, sizeof(rate), res[i].promoted, res[i].rollouts);
+		fmt_time(pm, sizeof(pm), sim_quantile(res[i].promote, res[i].rollouts, 0.5));
+		fmt_time(dur, sizeof(dur), sim_quantile(res[i].duration, res[i].rollouts, 0.5));
+		printf("| %s | %s | %s | %s |\n", sc[i].name, rate, pm, dur);
+	}
+}
+
+struct sim_cfg {
+	uint64_t rollouts, seed;
+	unsigned int threads;
+	bool md;
+	const char *only;
+};
+
+/* --full: the number of rollouts the docs' tables use (a later --rollouts still wins). */
+static int full_rollouts(const char *value, void *field)
+{
+	*(uint64_t *)field = FULL_ROLLOUTS;
+	return 0;
+}
+
+static const struct cli_opt sim_opts[] = {
+    {CLI_CUSTOM, "full", 'f', CLI_FIELD(struct sim_cfg, rollouts), .parse = full_rollouts,
+     .help = CANARY_STR(FULL_ROLLOUTS) " rollouts per scenario"},
+    {CLI_UINT, "rollouts", 'n', CLI_FIELD(struct sim_cfg, rollouts), .metavar = "N",
+     .help = "rollouts per scenario", .min = 1},
+    {CLI_UINT, "seed", 's', CLI_FIELD(struct sim_cfg, seed), .metavar = "S",
+     .help = "PRNG seed; results do not depend on --threads"},
+    {CLI_UINT, "threads", 't', CLI_FIELD(struct sim_cfg, threads), .metavar = "T",
+     .help = "worker threads", .def = "online CPUs", .min = 1, .max = 64},
+    {CLI_FLAG, "markdown", 'm', CLI_FIELD(struct sim_cfg, md),
+     .help = "print the tables as markdown (for docs/ANALYSIS.md)"},
+    {CLI_STR, "only", 'o', CLI_FIELD(struct sim_cfg, only), .metavar = "S",
+     .help = "run only scenarios whose name contains S"},
+    {},
+};
+
+static const struct cli_cmd sim_cmd = {
+    .usage = "[--full] [--rollouts N] [--seed S] [--threads T] [--markdown] [--only S]\n"
+	     "Simulates canary rollouts (weight 1 -> 5 -> 25 -> 50%, 150 s per step, one\n"
+	     "poll per second, Poisson traffic, binomial events) and reports, per decision\n"
+	     "rule, the share of rollouts rolled back and the median / p90 second of the\n"
+	     "rollback (\"never\" when fewer than half / 90% of rollouts were rolled back).\n",
+    .opts = sim_opts,
+    .cfg_size = sizeof(struct sim_cfg),
+};
+
+/* Run and print every scenario the options select. Returns 0 or 1. */
+static int run_all(const struct sim_cfg *c)
+{
 	struct sim_scenario sc[32];
 	struct sim_result res[32];
-	uint64_t rollouts = QUICK_ROLLOUTS, seed = 1;
-	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = nproc > 0 ? (unsigned)nproc : 1;
-	const char *only = NULL;
-	int md = 0, n, i, c, ran[32] = {0};
-	struct timespec t0, t1;
-	char *end;
+	int n = build(sc, 32), i, ran[32] = {0}, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "fn:s:t:mo:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			rollouts = FULL_ROLLOUTS;
-			break;
-		case 'n':
-			rollouts = strtoull(optarg, &end, 10);
-			if (*end || rollouts == 0) {
-				fprintf(stderr, "canary-sim: bad --rollouts '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 's':
-			seed = strtoull(optarg, &end, 0);
-			if (*end) {
-				fprintf(stderr, "canary-sim: bad --seed '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 't':
-			threads = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || threads == 0 || threads > 64) {
-				fprintf(stderr, "canary-sim: bad --threads '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'm':
-			md = 1;
-			break;
-		case 'o':
-			only = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return 2;
-	}
-
-	n = build(sc, 32);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	printf("canary-sim: %" PRIu64 " rollouts per scenario, seed %" PRIu64
 	       ", %u threads, rollback alpha %.2g\n",
-	       rollouts, seed, threads, sc[0].alpha);
-	if (md) {
+	       c->rollouts, c->seed, c->threads, sc[0].alpha);
+	if (c->md) {
 		printf("\n| scenario | rule | rolled back [95%% CI] | median s | p90 s |\n");
 		printf("|---|---|---|---|---|\n");
 	}
-	for (i = 0; i < n; i++) {
-		if (only && !strstr(sc[i].name, only))
+	for (i = 0; i < n && !rc; i++) {
+		if (c->only && !strstr(sc[i].name, c->only))
 			continue;
-		if (sim_run(&sc[i], rollouts, seed, threads, &res[i])) {
+		if (sim_run(&sc[i], c->rollouts, c->seed, c->threads, &res[i])) {
 			fprintf(stderr, "canary-sim: %s: simulation failed\n", sc[i].name);
-			return 1;
+			rc = 1;
+			break;
 		}
 		ran[i] = 1;
-		print_scenario(&sc[i], &res[i], md);
+		print_scenario(&sc[i], &res[i], c->md);
 		fflush(stdout);
 	}
-	if (md) {
-		char rate[64], pm[16], dur[16];
-
-		printf("\n| scenario | promotion test crossed [95%% CI] | first crossing, median s "
-		       "| rollout length, median s |\n");
-		printf("|---|---|---|---|\n");
-		for (i = 0; i < n; i++) {
-			if (!ran[i])
-				continue;
-			fmt_rate(rate, sizeof(rate), res[i].promoted, res[i].rollouts);
-			fmt_time(pm, sizeof(pm),
-				 sim_quantile(res[i].promote, res[i].rollouts, 0.5));
-			fmt_time(dur, sizeof(dur),
-				 sim_quantile(res[i].duration, res[i].rollouts, 0.5));
-			printf("| %s | %s | %s | %s |\n", sc[i].name, rate, pm, dur);
-		}
-	}
+	if (c->md && !rc)
+		print_promotion_md(sc, res, ran, n);
 	for (i = 0; i < n; i++)
 		if (ran[i])
 			sim_result_free(&res[i]);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	struct sim_cfg c = {
+	    .rollouts = QUICK_ROLLOUTS,
+	    .seed = 1,
+	    .threads = nproc > 0 ? (unsigned int)nproc : 1,
+	};
+	struct timespec t0, t1;
+	int rc;
+
+	cli_set_names("canary-sim", NULL);
+	rc = cli_parse_options(&sim_cmd, &c, argc, argv);
+	if (rc)
+		return rc == CLI_HELP ? 0 : rc;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (run_all(&c))
+		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("\ntotal %.1f s\n",
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);

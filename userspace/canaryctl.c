@@ -25,157 +25,68 @@
 #include "maps/sweep.h"
 #include "present/status.h"
 
-static const char *pin_root = CANARY_DEFAULT_PIN_ROOT;
-static struct agent_target agent = {.socket = CANARY_DEFAULT_SOCKET};
-
-/* The options that say where canaryd is, shared by every command that talks to it. */
-#define AGENT_OPTS                                                                             \
-	{"agent", required_argument, NULL, 'a'}, {"socket", required_argument, NULL, 'S'},     \
-		{"token-file", required_argument, NULL, 'T'},                                  \
-		{"cacert", required_argument, NULL, 'C'}
-
-/* Handle one of AGENT_OPTS; false when opt is none of them. */
-static bool agent_option(int opt, const char *arg)
-{
-	switch (opt) {
-	case 'a':
-		agent.tcp = arg;
-		return true;
-	case 'S':
-		agent.socket = arg;
-		return true;
-	case 'T':
-		agent.token_file = arg;
-		return true;
-	case 'C':
-		agent.cacert = arg;
-		return true;
-	default:
-		return false;
-	}
-}
-
-#define PIN_ROOT_HELP "  -p, --pin-root DIR      pin root (default " CANARY_DEFAULT_PIN_ROOT ")\n"
-
-static int open_maps(struct canary_maps *m)
-{
-	if (geteuid() != 0) {
-		log_error("%s %s needs root to read the pinned maps; run it with sudo",
-			  cli_current->prog, cli_current->cmd);
-		return -EPERM;
-	}
-	return canary_maps_open(m, pin_root);
-}
-
-/* open_maps plus the writers' lock of the pin root, for a command that reads, changes
- * and publishes service state. Returns 0, or -1 after saying why (nothing held). */
-static int open_maps_locked(struct canary_maps *m, int *lock)
-{
-	if (open_maps(m))
-		return -1;
-	*lock = canary_lock(pin_root, CANARY_LOCK_WAIT_MS);
-	if (*lock < 0) {
-		canary_maps_close(m);
-		return -1;
-	}
-	return 0;
-}
-
-static void close_maps_locked(struct canary_maps *m, int lock)
-{
-	canary_unlock(lock);
-	canary_maps_close(m);
-}
-
-/* Commands that take only --pin-root and --help besides positional arguments. */
-static int simple_opts(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	int opt;
-
-	while ((opt = cli_getopt(argc, argv, "p:h", opts)) != -1) {
-		if (opt == 'p')
-			pin_root = optarg;
-		else if (opt == 'h')
-			return 'h';
-		else
-			return '?';
-	}
-	return 0;
-}
+/* The settings of the commands that have options of their own; the pin root and where
+ * canaryd is are cli.h's (cli_pin_root_opts, cli_agent_opts). */
+#define PINS	   CLI_BLOCKS(&cli_pin_root_opts)
+#define AGENT	   CLI_BLOCKS(&cli_agent_opts)
+#define AGENT_PINS CLI_BLOCKS(&cli_agent_opts, &cli_pin_root_opts)
 
 /* ---- apply -------------------------------------------------------------------------------- */
 
-static int cmd_apply(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"file", required_argument, NULL, 'f'},	 {"prune", no_argument, NULL, 'P'},
-		{"dry-run", no_argument, NULL, 'n'},	 {"pin-root", required_argument, NULL, 'p'},
-		{"salt-file", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
-		{},
-	};
-	struct apply_opts ao = {.out = stdout};
-	char salts[PATH_MAX];
-	const char *salt_file = getenv("CANARY_SALT_FILE");
-	struct apply_summary sum;
-	struct canary_config cfg;
-	struct canary_maps m;
-	const char *file = NULL;
-	int opt, err, lock;
+struct apply_cfg {
+	const char *file;
+	struct apply_opts ao;
+};
 
-	while ((opt = cli_getopt(argc, argv, "f:np:h", opts)) != -1) {
-		switch (opt) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'P':
-			ao.prune = true;
-			break;
-		case 'n':
-			ao.dry_run = true;
-			break;
-		case 'p':
-			pin_root = optarg;
-			break;
-		case 'S':
-			salt_file = optarg;
-			break;
-		case 'h':
-			return 0;
-		default:
-			return EXIT_USAGE;
-		}
+static const struct cli_opt apply_opts[] = {
+    {CLI_STR, "file", 'f', CLI_FIELD(struct apply_cfg, file), .metavar = "FILE",
+     .help = "the services file"},
+    {CLI_FLAG, "dry-run", 'n', CLI_FIELD(struct apply_cfg, ao.dry_run),
+     .help = "say what would change, change nothing"},
+    {CLI_FLAG, "prune", 0, CLI_FIELD(struct apply_cfg, ao.prune),
+     .help = "remove services that the file does not name"},
+    {CLI_STR, "salt-file", 0, CLI_FIELD(struct apply_cfg, ao.salt_file), .metavar = "FILE",
+     .help = "where the services' secret salts are kept",
+     .def = CANARY_SALT_DIR "/salts<PIN-ROOT>.json with '/' as '_', or $CANARY_SALT_FILE"},
+    {},
+};
+
+static int cmd_apply(void *cfg, int argc, char **argv)
+{
+	struct apply_cfg *c = cfg;
+	char salts[PATH_MAX];
+	struct apply_summary sum;
+	struct canary_config conf;
+	struct canary_maps m;
+	int err, lock;
+
+	c->ao.out = stdout;
+	if (!c->ao.salt_file)
+		c->ao.salt_file = getenv("CANARY_SALT_FILE");
+	if (!c->ao.salt_file) {
+		salts_default_path(cli_pin_root, salts, sizeof(salts));
+		c->ao.salt_file = salts;
 	}
-	if (!salt_file) {
-		salts_default_path(pin_root, salts, sizeof(salts));
-		salt_file = salts;
-	}
-	ao.salt_file = salt_file;
-	if (optind < argc)
+	if (argc > 0)
 		return cli_usage_error("unexpected argument '%s' (the file goes after -f)",
-				       argv[optind]);
-	if (!file)
+				       argv[0]);
+	if (!c->file)
 		return cli_usage_error("name the services file with -f FILE");
 
 	/* Validate the whole file before looking at (let alone touching) any map. */
-	if (config_load(file, &cfg))
+	if (config_load(c->file, &conf))
 		return 1;
-	if (open_maps_locked(&m, &lock)) {
-		config_free(&cfg);
+	if (cli_maps_open(&m, &lock)) {
+		config_free(&conf);
 		return 1;
 	}
-	err = config_apply(&m, &cfg, &ao, &sum);
-	close_maps_locked(&m, lock);
+	err = config_apply(&m, &conf, &c->ao, &sum);
+	cli_maps_close(&m, lock);
 	if (!err)
 		printf("%s%u created, %u changed, %u unchanged, %u removed%s\n",
-		       ao.dry_run ? "dry run: " : "", sum.created, sum.changed, sum.unchanged,
-		       sum.removed,
-		       sum.draining ? "; removed backends still draining flows" : "");
-	config_free(&cfg);
+		       c->ao.dry_run ? "dry run: " : "", sum.created, sum.changed, sum.unchanged,
+		       sum.removed, sum.draining ? "; removed backends still draining flows" : "");
+	config_free(&conf);
 	return err ? 1 : 0;
 }
 
@@ -188,7 +99,7 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 	char a[16], b[16];
 	int err, lock;
 
-	if (open_maps_locked(&m, &lock))
+	if (cli_maps_open(&m, &lock))
 		return 1;
 	err = service_set_weight(&m, name, bp, &old);
 	if (!err) {
@@ -206,62 +117,59 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 				printf("%s: removed %ld canary flows from the flow table\n", name, n);
 		}
 	}
-	close_maps_locked(&m, lock);
+	cli_maps_close(&m, lock);
 	return err ? 1 : 0;
 }
 
-static int cmd_set_weight(int argc, char **argv)
+static int cmd_set_weight(void *cfg, int argc, char **argv)
 {
 	const char *why;
 	uint16_t bp;
-	int rc = simple_opts(argc, argv);
 
-	if (rc)
-		return rc == 'h' ? 0 : EXIT_USAGE;
-	if (argc - optind != 2)
+	if (argc != 2)
 		return cli_usage_error("expected SERVICE PERCENT, e.g. 'set-weight web 10'");
-	if (percent_to_bp(argv[optind + 1], &bp, &why))
-		return cli_usage_error("PERCENT '%s' %s (use 0..100, e.g. 10 or 2.5)",
-				       argv[optind + 1], why);
-	return set_weight(argv[optind], bp, false);
+	if (percent_to_bp(argv[1], &bp, &why))
+		return cli_usage_error("PERCENT '%s' %s (use 0..100, e.g. 10 or 2.5)", argv[1],
+				       why);
+	return set_weight(argv[0], bp, false);
 }
 
-static int weight_cmd(int argc, char **argv, uint16_t bp)
-{
-	static const struct option opts[] = {
-		{"reset-flows", no_argument, NULL, 'r'},
-		{"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	bool reset = false;
-	int opt;
+struct rollback_cfg {
+	bool reset_flows;
+};
 
-	while ((opt = cli_getopt(argc, argv, "rp:h", opts)) != -1) {
-		if (opt == 'r' && bp == 0)
-			reset = true;
-		else if (opt == 'p')
-			pin_root = optarg;
-		else if (opt == 'h')
-			return 0;
-		else if (opt == 'r')
-			return cli_usage_error("--reset-flows only applies to rollback");
-		else
-			return EXIT_USAGE;
-	}
-	if (argc - optind != 1)
+static const struct cli_opt rollback_opts[] = {
+    {CLI_FLAG, "reset-flows", 'r', CLI_FIELD(struct rollback_cfg, reset_flows),
+     .help = "also drop the service's canary flows from the flow table, so their next "
+	     "packets go to stable too (breaks them)"},
+    {},
+};
+
+static int cmd_rollback(void *cfg, int argc, char **argv)
+{
+	const struct rollback_cfg *c = cfg;
+
+	if (argc != 1)
 		return cli_usage_error("expected one SERVICE");
-	return set_weight(argv[optind], bp, reset);
+	return set_weight(argv[0], 0, c->reset_flows);
 }
 
-static int cmd_rollback(int argc, char **argv)
+/* promote knows --reset-flows only to say where it belongs. */
+static int reset_flows_refused(const char *value, void *field)
 {
-	return weight_cmd(argc, argv, 0);
+	return cli_usage_error("--reset-flows only applies to rollback");
 }
 
-static int cmd_promote(int argc, char **argv)
+static const struct cli_opt promote_opts[] = {
+    {CLI_CUSTOM, "reset-flows", 'r', .parse = reset_flows_refused},
+    {},
+};
+
+static int cmd_promote(void *cfg, int argc, char **argv)
 {
-	return weight_cmd(argc, argv, CANARY_WEIGHT_SCALE);
+	if (argc != 1)
+		return cli_usage_error("expected one SERVICE");
+	return set_weight(argv[0], CANARY_WEIGHT_SCALE, false);
 }
 
 /* ---- overrides ---------------------------------------------------------------------------- */
@@ -318,171 +226,133 @@ static int override_change(struct canary_maps *m, const char *name, const char *
 	return 0;
 }
 
-static int cmd_override(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"arm", required_argument, NULL, 'a'},
-		{"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	struct canary_maps m;
-	int opt, arm = -1, rc, lock;
-	const char *verb;
+/* override --arm: where the clients of a prefix go. */
+static const struct cli_choice arm_choices[] = {
+    {"stable", CANARY_ARM_STABLE},
+    {"canary", CANARY_ARM_CANARY},
+    {},
+};
 
-	while ((opt = cli_getopt(argc, argv, "a:p:h", opts)) != -1) {
-		switch (opt) {
-		case 'a':
-			if (!strcmp(optarg, "canary"))
-				arm = CANARY_ARM_CANARY;
-			else if (!strcmp(optarg, "stable"))
-				arm = CANARY_ARM_STABLE;
-			else
-				return cli_usage_error("--arm '%s' must be stable or canary", optarg);
-			break;
-		case 'p':
-			pin_root = optarg;
-			break;
-		case 'h':
-			return 0;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc)
+struct override_cfg {
+	int arm;
+};
+
+static const struct cli_opt override_opts[] = {
+    {CLI_ENUM, "arm", 'a', CLI_FIELD(struct override_cfg, arm), .metavar = "ARM",
+     .help = "stable or canary", .choices = arm_choices},
+    {},
+};
+
+static int cmd_override(void *cfg, int argc, char **argv)
+{
+	const struct override_cfg *c = cfg;
+	struct canary_maps m;
+	const char *verb;
+	int rc, lock;
+
+	if (argc < 1)
 		return cli_usage_error("expected add, del or list");
-	verb = argv[optind];
+	verb = argv[0];
 	if (!strcmp(verb, "list")) {
-		if (argc - optind > 2)
+		if (argc > 2)
 			return cli_usage_error("expected 'override list [SERVICE]'");
-		if (open_maps(&m))
+		if (cli_maps_open(&m, NULL))
 			return 1;
-		rc = status_print_overrides(&m, argc - optind == 2 ? argv[optind + 1] : NULL);
-		canary_maps_close(&m);
+		rc = status_print_overrides(&m, argc == 2 ? argv[1] : NULL);
+		cli_maps_close(&m, -1);
 		return rc ? 1 : 0;
 	}
 	if (strcmp(verb, "add") && strcmp(verb, "del"))
 		return cli_usage_error("unknown action '%s' (expected add, del or list)", verb);
-	if (argc - optind != 3)
+	if (argc != 3)
 		return cli_usage_error("expected 'override %s SERVICE PREFIX%s'", verb,
 				       !strcmp(verb, "add") ? " --arm stable|canary" : "");
-	if (!strcmp(verb, "add") && arm < 0)
+	if (!strcmp(verb, "add") && c->arm < 0)
 		return cli_usage_error("say which arm the clients go to with --arm");
-	if (open_maps_locked(&m, &lock))
+	if (cli_maps_open(&m, &lock))
 		return 1;
-	rc = override_change(&m, argv[optind + 1], argv[optind + 2], arm, !strcmp(verb, "add"));
-	close_maps_locked(&m, lock);
+	rc = override_change(&m, argv[1], argv[2], c->arm, !strcmp(verb, "add"));
+	cli_maps_close(&m, lock);
 	return rc;
 }
 
 /* ---- status ------------------------------------------------------------------------------- */
 
-static int cmd_status(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"rates", optional_argument, NULL, 'r'},
-		{"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	struct canary_maps m;
-	bool json = false;
-	double window = 0;
-	int opt, rc;
+struct status_cfg {
+	bool json;
+	double window; /* --rates: seconds between the two readings; 0: no rates */
+};
 
-	while ((opt = cli_getopt(argc, argv, "jp:h", opts)) != -1) {
-		switch (opt) {
-		case 'j':
-			json = true;
-			break;
-		case 'r':
-			window = 1.0;
-			if (optarg && cli_parse_double("--rates", optarg, 0.01, 3600, &window))
-				return EXIT_USAGE;
-			break;
-		case 'p':
-			pin_root = optarg;
-			break;
-		case 'h':
-			return 0;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind > 1)
+static const struct cli_opt status_opts[] = {
+    {CLI_FLAG, "json", 'j', CLI_FIELD(struct status_cfg, json), .help = "machine-readable output"},
+    {CLI_DOUBLE, "rates", 0, CLI_FIELD(struct status_cfg, window), .metavar = "SECONDS",
+     .help = "also per-second rates, from two readings SECONDS apart", .def = "1", .dmin = 0.01,
+     .dmax = 3600, .optional = true, .bare = 1.0},
+    {},
+};
+
+static int cmd_status(void *cfg, int argc, char **argv)
+{
+	const struct status_cfg *c = cfg;
+	struct canary_maps m;
+	int rc;
+
+	if (argc > 1)
 		return cli_usage_error("expected at most one SERVICE");
-	if (open_maps(&m))
+	if (cli_maps_open(&m, NULL))
 		return 1;
-	rc = status_show(&m, optind < argc ? argv[optind] : NULL, json, window, stdout);
-	canary_maps_close(&m);
+	rc = status_show(&m, argc ? argv[0] : NULL, c->json, c->window, stdout);
+	cli_maps_close(&m, -1);
 	return rc ? 1 : 0;
 }
 
 /* ---- explain ------------------------------------------------------------------------------ */
 
-static int cmd_explain(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"src", required_argument, NULL, 's'},	 {"proto", required_argument, NULL, 'P'},
-		{"json", no_argument, NULL, 'j'},	 {"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},	 {},
-	};
-	const char *src = NULL;
-	int proto = 0, opt, rc;
-	bool json = false;
-	struct canary_maps m;
+struct explain_cfg {
+	const char *src;
+	int proto; /* 0: the service's */
+	bool json;
+};
 
-	while ((opt = cli_getopt(argc, argv, "s:P:jp:h", opts)) != -1) {
-		switch (opt) {
-		case 's':
-			src = optarg;
-			break;
-		case 'P':
-			if (!strcmp(optarg, "tcp"))
-				proto = IPPROTO_TCP;
-			else if (!strcmp(optarg, "udp"))
-				proto = IPPROTO_UDP;
-			else
-				return cli_usage_error("--proto '%s' must be tcp or udp", optarg);
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'p':
-			pin_root = optarg;
-			break;
-		case 'h':
-			return 0;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1)
+static const struct cli_opt explain_opts[] = {
+    {CLI_STR, "src", 's', CLI_FIELD(struct explain_cfg, src), .metavar = "ADDR:PORT",
+     .help = "the client (IPv6 as [addr]:port)"},
+    {CLI_ENUM, "proto", 'P', CLI_FIELD(struct explain_cfg, proto), .metavar = "PROTO",
+     .help = "tcp or udp (must match the service)",
+     .choices = (const struct cli_choice[]){{"tcp", IPPROTO_TCP}, {"udp", IPPROTO_UDP}, {}}},
+    {CLI_FLAG, "json", 'j', CLI_FIELD(struct explain_cfg, json), .help = "machine-readable output"},
+    {},
+};
+
+static int cmd_explain(void *cfg, int argc, char **argv)
+{
+	const struct explain_cfg *c = cfg;
+	struct canary_maps m;
+	int rc;
+
+	if (argc != 1)
 		return cli_usage_error("expected one SERVICE");
-	if (!src)
+	if (!c->src)
 		return cli_usage_error("say which client with --src ADDR:PORT");
-	if (open_maps(&m))
+	if (cli_maps_open(&m, NULL))
 		return 1;
-	rc = status_explain(&m, argv[optind], src, proto, json, stdout);
-	canary_maps_close(&m);
+	rc = status_explain(&m, argv[0], c->src, c->proto, c->json, stdout);
+	cli_maps_close(&m, -1);
 	return rc;
 }
 
-static int cmd_sweep(int argc, char **argv)
+static int cmd_sweep(void *cfg, int argc, char **argv)
 {
 	struct canary_maps m;
 	struct sweep_result r;
-	int rc = simple_opts(argc, argv), err;
+	int err;
 
-	if (rc)
-		return rc == 'h' ? 0 : EXIT_USAGE;
-	if (optind < argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if (open_maps(&m))
+	if (argc > 0)
+		return cli_usage_error("unexpected argument '%s'", argv[0]);
+	if (cli_maps_open(&m, NULL))
 		return 1;
 	err = flows_sweep(&m, &r, CANARY_LOCK_WAIT_MS);
-	canary_maps_close(&m);
+	cli_maps_close(&m, -1);
 	if (err) {
 		log_error("sweep failed: %s", strerror(-err));
 		return 1;
@@ -493,17 +363,7 @@ static int cmd_sweep(int argc, char **argv)
 	return 0;
 }
 
-
 /* ---- rollouts (through canaryd) --------------------------------------------------------- */
-
-#define AGENT_HELP                                                                             \
-	"      --socket PATH       canaryd's Unix socket, for changes (default\n"                  \
-	"                          " CANARY_DEFAULT_SOCKET ", or $CANARY_SOCKET); reads that\n"  \
-	"                          cannot use it ask " CANARY_DEFAULT_LISTEN "\n"                \
-	"      --agent ADDR:PORT   use canaryd's TCP listener instead (https://ADDR:PORT for\n"   \
-	"                          TLS; or $CANARY_AGENT); changes there need --token-file\n"    \
-	"      --token-file FILE   the bearer token for changes over TCP\n"                     \
-	"      --cacert FILE       the CA that signed canaryd's certificate (https)\n"
 
 static double jnum(struct json_object *j, const char *k)
 {
@@ -535,7 +395,7 @@ static struct json_object *call(const char *method, const char *path, struct jso
 	char err[512];
 	long code;
 
-	if (agent_call(&agent, method, path, body, &code, &reply, err, sizeof(err))) {
+	if (agent_call(&cli_agent, method, path, body, &code, &reply, err, sizeof(err))) {
 		log_error("%s", err);
 		*rc = 1;
 		return NULL;
@@ -708,189 +568,178 @@ static int rollout_command(const char *svc, const char *cmd, bool full)
 	return 0;
 }
 
-static int cmd_rollout(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"plan", required_argument, NULL, 'f'},	  {"full", no_argument, NULL, 'F'},
-		{"json", no_argument, NULL, 'j'},	  {"wait", no_argument, NULL, 'w'},
-		{"timeout", required_argument, NULL, 't'}, AGENT_OPTS,
-		{"help", no_argument, NULL, 'h'},	  {},
-	};
-	const char *plan = NULL, *verb, *svc;
-	bool full = false, json = false, wait = false;
-	double timeout = 0;
-	int opt;
+struct rollout_cfg {
+	const char *plan;
+	bool full, json, wait;
+	double timeout; /* 0: none */
+};
 
-	while ((opt = cli_getopt(argc, argv, "f:jt:a:h", opts)) != -1) {
-		switch (opt) {
-		case 'f':
-			plan = optarg;
-			break;
-		case 'F':
-			full = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'w':
-			wait = true;
-			break;
-		case 't':
-			if (cli_parse_double("--timeout", optarg, 0.001, INFINITY, &timeout))
-				return EXIT_USAGE;
-			break;
-		case 'h':
-			return 0;
-		default:
-			if (agent_option(opt, optarg))
-				break;
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 2)
-		return cli_usage_error("expected an action and a SERVICE, e.g. 'rollout status web'");
-	verb = argv[optind];
-	svc = argv[optind + 1];
+static const struct cli_opt rollout_opts[] = {
+    {CLI_STR, "plan", 'f', CLI_FIELD(struct rollout_cfg, plan), .metavar = "FILE",
+     .help = "the plan, for start"},
+    {CLI_FLAG, "full", 0, CLI_FIELD(struct rollout_cfg, full),
+     .help = "with promote: straight to 100%"},
+    {CLI_FLAG, "json", 'j', CLI_FIELD(struct rollout_cfg, json),
+     .help = "with status: machine-readable output"},
+    {CLI_FLAG, "wait", 0, CLI_FIELD(struct rollout_cfg, wait),
+     .help = "with status: block until the rollout ends"},
+    {CLI_DOUBLE, "timeout", 't', CLI_FIELD(struct rollout_cfg, timeout), .metavar = "S",
+     .help = "with --wait: give up after S seconds (exit 3)", .dmin = 0.001, .dmax = INFINITY},
+    {},
+};
+
+/* Which options go with which action. Returns 0 or EXIT_USAGE after saying why. */
+static int rollout_check(const struct rollout_cfg *c, const char *verb, const char *svc)
+{
 	if (!service_name_valid(svc))
 		return cli_usage_error("'%s' is not a service name", svc);
-	if (plan && strcmp(verb, "start"))
+	if (c->plan && strcmp(verb, "start"))
 		return cli_usage_error("--plan only goes with 'rollout start'");
-	if (full && strcmp(verb, "promote"))
+	if (c->full && strcmp(verb, "promote"))
 		return cli_usage_error("--full only goes with 'rollout promote'");
-	if ((wait || json || timeout) && strcmp(verb, "status"))
+	if ((c->wait || c->json || c->timeout) && strcmp(verb, "status"))
 		return cli_usage_error("--json, --wait and --timeout go with 'rollout status'");
-	if (timeout && !wait)
+	if (c->timeout && !c->wait)
 		return cli_usage_error("--timeout goes with --wait");
-	if (!strcmp(verb, "start")) {
-		if (!plan)
-			return cli_usage_error("say which plan with --plan FILE");
-		return rollout_start(svc, plan);
-	}
+	if (!strcmp(verb, "start") && !c->plan)
+		return cli_usage_error("say which plan with --plan FILE");
+	return 0;
+}
+
+static int cmd_rollout(void *cfg, int argc, char **argv)
+{
+	const struct rollout_cfg *c = cfg;
+	const char *verb, *svc;
+	int rc;
+
+	if (argc != 2)
+		return cli_usage_error(
+		    "expected an action and a SERVICE, e.g. 'rollout status web'");
+	verb = argv[0];
+	svc = argv[1];
+	rc = rollout_check(c, verb, svc);
+	if (rc)
+		return rc;
+	if (!strcmp(verb, "start"))
+		return rollout_start(svc, c->plan);
 	if (!strcmp(verb, "status"))
-		return rollout_status(svc, json, wait, timeout);
+		return rollout_status(svc, c->json, c->wait, c->timeout);
 	if (!strcmp(verb, "pause") || !strcmp(verb, "resume") || !strcmp(verb, "abort") ||
 	    !strcmp(verb, "promote"))
-		return rollout_command(svc, verb, full);
+		return rollout_command(svc, verb, c->full);
 	return cli_usage_error("unknown action '%s' (start, status, pause, resume, abort, promote)",
 			       verb);
 }
 
-static int cmd_history(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		AGENT_OPTS,
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	struct json_object *reply;
-	bool json = false;
-	char path[128];
-	size_t i;
-	int opt, rc;
+struct json_cfg {
+	bool json;
+};
 
-	while ((opt = cli_getopt(argc, argv, "ja:h", opts)) != -1) {
-		if (opt == 'j')
-			json = true;
-		else if (agent_option(opt, optarg))
-			continue;
-		else if (opt == 'h')
-			return 0;
-		else
-			return EXIT_USAGE;
+static const struct cli_opt history_opts[] = {
+    {CLI_FLAG, "json", 'j', CLI_FIELD(struct json_cfg, json), .help = "machine-readable output"},
+    {},
+};
+
+static void print_history(struct json_object *reply, const char *svc)
+{
+	size_t i;
+
+	if (!json_object_array_length(reply))
+		printf("no weight changes recorded for %s\n", svc);
+	for (i = 0; i < json_object_array_length(reply); i++) {
+		struct json_object *e = json_object_array_get_idx(reply, i);
+		char from[24], to[24];
+
+		snprintf(from, sizeof(from), "%g%%", jnum(e, "old_weight"));
+		snprintf(to, sizeof(to), "%g%%", jnum(e, "new_weight"));
+		printf("%s  %7s -> %-7s %-13s step %d/%d  %s: %s\n    evidence: %s\n",
+		       jstr(e, "time"), from, to, jstr(e, "reason"), (int)jnum(e, "step"),
+		       (int)jnum(e, "steps"), jstr(e, "phase"), jstr(e, "detail"),
+		       jstr(e, "evidence"));
 	}
-	if (argc - optind != 1)
+}
+
+static int cmd_history(void *cfg, int argc, char **argv)
+{
+	const struct json_cfg *c = cfg;
+	struct json_object *reply;
+	char path[128];
+	int rc;
+
+	if (argc != 1)
 		return cli_usage_error("expected one SERVICE");
-	snprintf(path, sizeof(path), "/api/v1/rollouts/%s/history", argv[optind]);
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s/history", argv[0]);
 	reply = call("GET", path, NULL, 200, &rc);
 	if (!reply)
 		return rc;
-	if (json) {
+	if (c->json)
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
-	} else {
-		if (!json_object_array_length(reply))
-			printf("no weight changes recorded for %s\n", argv[optind]);
-		for (i = 0; i < json_object_array_length(reply); i++) {
-			struct json_object *e = json_object_array_get_idx(reply, i);
-
-			char from[24], to[24];
-
-			snprintf(from, sizeof(from), "%g%%", jnum(e, "old_weight"));
-			snprintf(to, sizeof(to), "%g%%", jnum(e, "new_weight"));
-			printf("%s  %7s -> %-7s %-13s step %d/%d  %s: %s\n    evidence: %s\n",
-			       jstr(e, "time"), from, to, jstr(e, "reason"), (int)jnum(e, "step"),
-			       (int)jnum(e, "steps"), jstr(e, "phase"), jstr(e, "detail"),
-			       jstr(e, "evidence"));
-		}
-	}
+	else
+		print_history(reply, argv[0]);
 	json_object_put(reply);
 	return 0;
 }
 
-static int cmd_watch(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"interval", required_argument, NULL, 'i'}, {"count", required_argument, NULL, 'n'},
-		AGENT_OPTS, {"pin-root", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},	    {},
-	};
-	double interval = 1;
-	uint64_t count = 0; /* 0: until Ctrl-C */
-	int opt;
+struct watch_cfg {
+	double interval;
+	uint64_t count; /* 0: until Ctrl-C */
+};
 
-	while ((opt = cli_getopt(argc, argv, "i:n:a:p:h", opts)) != -1) {
-		switch (opt) {
-		case 'i':
-			if (cli_parse_double("--interval", optarg, 0.1, 3600, &interval))
-				return EXIT_USAGE;
-			break;
-		case 'n':
-			if (cli_parse_uint("--count", optarg, 1, UINT64_MAX, &count))
-				return EXIT_USAGE;
-			break;
-		case 'p':
-			pin_root = optarg;
-			break;
-		case 'h':
-			return 0;
-		default:
-			if (agent_option(opt, optarg))
-				break;
-			return EXIT_USAGE;
-		}
+static const struct watch_cfg watch_defaults = {.interval = 1};
+
+static const struct cli_opt watch_opts[] = {
+    {CLI_DOUBLE, "interval", 'i', CLI_FIELD(struct watch_cfg, interval), .metavar = "S",
+     .help = "seconds between frames", .dmin = 0.1, .dmax = 3600},
+    {CLI_UINT, "count", 'n', CLI_FIELD(struct watch_cfg, count), .metavar = "N",
+     .help = "stop after N frames (default: at Ctrl-C)", .min = 1},
+    {},
+};
+
+/* One frame of watch into f: the data plane's view (needs the pins), then the rollouts
+ * (needs canaryd). status_show spends the interval measuring rates, unless it fails
+ * early. */
+static void watch_frame(const char *svc, double interval, FILE *f)
+{
+	struct json_object *reply = NULL;
+	struct canary_maps m;
+	char err[512];
+	long code;
+	size_t i;
+
+	if (cli_maps_open(&m, NULL) == 0) {
+		status_show(&m, svc, false, interval, f);
+		cli_maps_close(&m, -1);
 	}
-	if (argc - optind > 1)
+	if (agent_call(&cli_agent, "GET", "/api/v1/rollouts", NULL, &code, &reply, err,
+		       sizeof(err)))
+		fprintf(f, "\n(no rollouts: %s)\n", err);
+	for (i = 0; reply && code == 200 && i < json_object_array_length(reply); i++) {
+		struct json_object *r = json_object_array_get_idx(reply, i);
+
+		if (svc && strcmp(jstr(r, "service"), svc))
+			continue;
+		fputc('\n', f);
+		print_rollout(r, f);
+	}
+	json_object_put(reply);
+}
+
+static int cmd_watch(void *cfg, int argc, char **argv)
+{
+	const struct watch_cfg *c = cfg;
+	uint64_t count = c->count;
+
+	if (argc > 1)
 		return cli_usage_error("expected at most one SERVICE");
 	for (;;) {
-		struct json_object *reply = NULL;
-		struct canary_maps m;
-		char err[512], *buf = NULL;
+		char *buf = NULL;
 		size_t blen = 0;
 		FILE *f = open_memstream(&buf, &blen);
 		uint64_t t0 = now_ns(), spent;
-		long code;
-		size_t i;
 
 		if (!f)
 			return 1;
-		/* The data plane's view (needs the pins), then the rollouts (needs canaryd).
-		 * status_show spends the interval measuring rates, unless it fails early. */
-		if (open_maps(&m) == 0) {
-			status_show(&m, optind < argc ? argv[optind] : NULL, false, interval, f);
-			canary_maps_close(&m);
-		}
-		if (agent_call(&agent, "GET", "/api/v1/rollouts", NULL, &code, &reply, err,
-			       sizeof(err)))
-			fprintf(f, "\n(no rollouts: %s)\n", err);
-		for (i = 0; reply && code == 200 && i < json_object_array_length(reply); i++) {
-			struct json_object *r = json_object_array_get_idx(reply, i);
-
-			if (optind < argc && strcmp(jstr(r, "service"), argv[optind]))
-				continue;
-			fputc('\n', f);
-			print_rollout(r, f);
-		}
-		json_object_put(reply);
+		watch_frame(argc ? argv[0] : NULL, c->interval, f);
 		fclose(f);
 		/* Clear the screen and draw the frame at once, like top. */
 		printf("\033[H\033[2J%s", buf ? buf : "");
@@ -900,173 +749,159 @@ static int cmd_watch(int argc, char **argv)
 			break;
 		/* One frame per interval, however long this one took. */
 		spent = now_ns() - t0;
-		if (spent < (uint64_t)(interval * 1e9))
-			usleep((useconds_t)(((uint64_t)(interval * 1e9) - spent) / 1000));
+		if (spent < (uint64_t)(c->interval * 1e9))
+			usleep((useconds_t)(((uint64_t)(c->interval * 1e9) - spent) / 1000));
 	}
 	return 0;
 }
 
-static int cmd_plan(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"dry-run", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	struct plan p;
-	int opt;
+struct plan_cfg {
+	bool dry_run; /* what plan does anyway */
+};
 
-	while ((opt = cli_getopt(argc, argv, "nh", opts)) != -1) {
-		if (opt == 'h')
-			return 0;
-		if (opt != 'n')
-			return EXIT_USAGE;
-	}
-	if (argc - optind != 1)
+static const struct cli_opt plan_opts[] = {
+    {CLI_FLAG, "dry-run", 'n', CLI_FIELD(struct plan_cfg, dry_run),
+     .help = "validate and print, change nothing (plan never changes anything)"},
+    {},
+};
+
+static int cmd_plan(void *cfg, int argc, char **argv)
+{
+	struct plan p;
+
+	if (argc != 1)
 		return cli_usage_error("expected one plan FILE");
-	if (plan_load(argv[optind], &p))
+	if (plan_load(argv[0], &p))
 		return 1;
 	plan_print_schedule(&p, stdout);
 	return 0;
 }
 
-static int cmd_metric(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"arm", required_argument, NULL, 'A'},	     {"name", required_argument, NULL, 'N'},
-		{"successes", required_argument, NULL, 's'}, {"trials", required_argument, NULL, 't'},
-		AGENT_OPTS,     {"help", no_argument, NULL, 'h'},
-		{},
-	};
-	const char *arm = NULL, *name = NULL;
-	uint64_t succ = 0, trials = 0;
-	bool have_succ = false, have_trials = false;
-	struct json_object *body, *reply;
-	int opt, rc;
+struct metric_cfg {
+	const char *arm, *name;
+	uint64_t successes, trials;
+	bool have_successes, have_trials;
+};
 
-	while ((opt = cli_getopt(argc, argv, "a:h", opts)) != -1) {
-		switch (opt) {
-		case 'A':
-			arm = optarg;
-			break;
-		case 'N':
-			name = optarg;
-			break;
-		case 's':
-			if (cli_parse_uint("--successes", optarg, 0, INT64_MAX, &succ))
-				return EXIT_USAGE;
-			have_succ = true;
-			break;
-		case 't':
-			if (cli_parse_uint("--trials", optarg, 0, INT64_MAX, &trials))
-				return EXIT_USAGE;
-			have_trials = true;
-			break;
-		case 'h':
-			return 0;
-		default:
-			if (agent_option(opt, optarg))
-				break;
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 2 || strcmp(argv[optind], "push"))
+static const struct cli_opt metric_opts[] = {
+    {CLI_STR, "arm", 0, CLI_FIELD(struct metric_cfg, arm), .metavar = "ARM",
+     .help = "stable or canary"},
+    {CLI_STR, "name", 0, CLI_FIELD(struct metric_cfg, name), .metavar = "NAME",
+     .help = "the metric, as the plan names it"},
+    {CLI_UINT, "successes", 0, CLI_FIELD(struct metric_cfg, successes), .metavar = "S",
+     .help = "successes since the last push", .max = INT64_MAX,
+     CLI_GIVEN(struct metric_cfg, have_successes)},
+    {CLI_UINT, "trials", 0, CLI_FIELD(struct metric_cfg, trials), .metavar = "T",
+     .help = "trials since the last push", .max = INT64_MAX,
+     CLI_GIVEN(struct metric_cfg, have_trials)},
+    {},
+};
+
+static int cmd_metric(void *cfg, int argc, char **argv)
+{
+	const struct metric_cfg *c = cfg;
+	struct json_object *body, *reply;
+	int rc;
+
+	if (argc != 2 || strcmp(argv[0], "push"))
 		return cli_usage_error("expected 'metric push SERVICE --arm ARM --name NAME "
 				       "--successes S --trials T'");
-	if (!arm || (strcmp(arm, "stable") && strcmp(arm, "canary")))
+	if (!c->arm || (strcmp(c->arm, "stable") && strcmp(c->arm, "canary")))
 		return cli_usage_error("--arm must be stable or canary");
-	if (!name || !have_succ || !have_trials)
+	if (!c->name || !c->have_successes || !c->have_trials)
 		return cli_usage_error("--name, --successes and --trials are all needed");
-	if (succ > trials)
+	if (c->successes > c->trials)
 		return cli_usage_error("--successes (%llu) cannot exceed --trials (%llu)",
-				       (unsigned long long)succ, (unsigned long long)trials);
+				       (unsigned long long)c->successes,
+				       (unsigned long long)c->trials);
 	body = json_object_new_object();
-	json_object_object_add(body, "service", json_object_new_string(argv[optind + 1]));
-	json_object_object_add(body, "arm", json_object_new_string(arm));
-	json_object_object_add(body, "name", json_object_new_string(name));
-	json_object_object_add(body, "successes", json_object_new_int64((int64_t)succ));
-	json_object_object_add(body, "trials", json_object_new_int64((int64_t)trials));
+	json_object_object_add(body, "service", json_object_new_string(argv[1]));
+	json_object_object_add(body, "arm", json_object_new_string(c->arm));
+	json_object_object_add(body, "name", json_object_new_string(c->name));
+	json_object_object_add(body, "successes", json_object_new_int64((int64_t)c->successes));
+	json_object_object_add(body, "trials", json_object_new_int64((int64_t)c->trials));
 	reply = call("POST", "/api/v1/metrics", body, 200, &rc);
 	json_object_put(body);
 	json_object_put(reply);
 	return rc;
 }
 
+/* A command's own options and the settings struct they fill. */
+#define OPTS(table, type) .opts = table, .cfg_size = sizeof(type)
+
 static const struct cli_cmd cmds[] = {
-	{"apply", cmd_apply, "apply a services file (YAML)",
-	 "apply -f FILE [--dry-run] [--prune] [--pin-root DIR]\n"
-	 "Validate the whole file, then make the maps match it. Applying the same file\n"
-	 "twice changes nothing. Services in the maps but not in the file are kept unless\n"
-	 "--prune is given.\n"
-	 "  -f, --file FILE         the services file\n"
-	 "  -n, --dry-run           say what would change, change nothing\n"
-	 "      --prune             remove services that the file does not name\n"
-	 "      --salt-file FILE    where the services' secret salts are kept (default\n"
-	 "                          " CANARY_SALT_DIR "/salts<PIN-ROOT>.json with '/' as '_',\n"
-	 "                          or $CANARY_SALT_FILE)\n" PIN_ROOT_HELP},
-	{"set-weight", cmd_set_weight, "set a service's canary weight in percent",
-	 "set-weight SERVICE PERCENT [--pin-root DIR]\n"
-	 "PERCENT is 0..100 with up to two decimals. New flows follow the new weight at once;\n"
-	 "established flows keep their arm.\n" PIN_ROOT_HELP},
-	{"rollback", cmd_rollback, "send every new flow to stable (weight 0)",
-	 "rollback SERVICE [--reset-flows] [--pin-root DIR]\n"
-	 "      --reset-flows       also drop the service's canary flows from the flow table,\n"
-	 "                          so their next packets go to stable too (breaks them)\n" PIN_ROOT_HELP},
-	{"promote", cmd_promote, "send every new flow to canary (weight 100)",
-	 "promote SERVICE [--pin-root DIR]\n" PIN_ROOT_HELP},
-	{"override", cmd_override, "pin client groups (source prefixes) to an arm",
-	 "override add SERVICE PREFIX --arm stable|canary\n"
-	 "       canaryctl override del SERVICE PREFIX\n"
-	 "       canaryctl override list [SERVICE]\n"
-	 "Overrides are also set by 'apply' (a service's overrides: list); an apply makes\n"
-	 "the service's overrides match its file again.\n"
-	 "  -a, --arm ARM           stable or canary\n" PIN_ROOT_HELP},
-	{"status", cmd_status, "show weights, backends and per-arm counters",
-	 "status [SERVICE] [--json] [--rates[=SECONDS]] [--pin-root DIR]\n"
-	 "Per arm: traffic, health (error ratios with Wilson 95% intervals, TTFB and\n"
-	 "handshake p50/p90/p99) and per-backend counters.\n"
-	 "  -j, --json              machine-readable output\n"
-	 "      --rates[=SECONDS]   also per-second rates, from two readings SECONDS apart\n"
-	 "                          (default 1)\n" PIN_ROOT_HELP},
-	{"rollout", cmd_rollout, "start and steer a progressive rollout (through canaryd)",
-	 "rollout start SERVICE --plan FILE\n"
-	 "       canaryctl rollout status SERVICE [--json] [--wait [--timeout S]]\n"
-	 "       canaryctl rollout pause|resume|abort SERVICE\n"
-	 "       canaryctl rollout promote SERVICE [--full]\n"
-	 "The plan is validated here and in canaryd. status shows the step, the set and\n"
-	 "measured share, per-arm rates, and each signal's evidence against its threshold;\n"
-	 "with --wait it blocks until the rollout ends and exits 0 only for Succeeded (1 for\n"
-	 "RolledBack/Aborted, 3 on --timeout). promote passes a gate or the current step;\n"
-	 "--full goes straight to 100%.\n" AGENT_HELP},
-	{"history", cmd_history, "list a service's weight changes and why",
-	 "history SERVICE [--json]\n"
-	 "Every weight change canaryd made or saw: time, old -> new, reason (start, step,\n"
-	 "promote, auto-rollback, abort, manual) and the evidence at that moment.\n" AGENT_HELP},
-	{"watch", cmd_watch, "live view of arms, rates, errors and evidence",
-	 "watch [SERVICE] [--interval S] [--count N]\n"
-	 "Redraws every interval (default 1 s; 0.1 to 3600) until Ctrl-C (or N times).\n" AGENT_HELP PIN_ROOT_HELP},
-	{"plan", cmd_plan, "validate a rollout plan and print its schedule",
-	 "plan --dry-run FILE\n"
-	 "Validates the plan and prints its steps, analysis, and fastest and slowest\n"
-	 "durations. Changes nothing.\n"},
-	{"metric", cmd_metric, "push business-metric counts for a running rollout",
-	 "metric push SERVICE --arm stable|canary --name NAME --successes S --trials T\n"
-	 "Adds S successes out of T trials (since the last push) to the arm's counts of a\n"
-	 "metric the rollout's plan lists with 'source: push'. The same as POST\n"
-	 "/api/v1/metrics on canaryd.\n" AGENT_HELP},
-	{"sweep", cmd_sweep, "remove expired flows; count unanswered SYNs",
-	 "sweep [--pin-root DIR]\n"
-	 "One pass of the flow-table sweeper that canaryd runs every interval: removes\n"
-	 "entries idle for longer than their state's timeout and counts the flows that\n"
-	 "leave with their SYN never answered (syn_unanswered).\n" PIN_ROOT_HELP},
-	{"explain", cmd_explain, "say which arm and backend a new flow would get",
-	 "explain SERVICE --src ADDR:PORT [--proto tcp|udp] [--json] [--pin-root DIR]\n"
-	 "Computes the decision with the data plane's own hashing code, and reports an\n"
-	 "existing flow-table entry for the tuple if there is one.\n"
-	 "  -s, --src ADDR:PORT     the client (IPv6 as [addr]:port)\n"
-	 "  -P, --proto PROTO       tcp or udp (must match the service)\n"
-	 "  -j, --json              machine-readable output\n" PIN_ROOT_HELP},
-	{},
+    {"apply", cmd_apply, "apply a services file (YAML)",
+     "apply -f FILE [--dry-run] [--prune] [--pin-root DIR]\n"
+     "Validate the whole file, then make the maps match it. Applying the same file\n"
+     "twice changes nothing. Services in the maps but not in the file are kept unless\n"
+     "--prune is given.\n",
+     OPTS(apply_opts, struct apply_cfg), .blocks = PINS},
+    {"set-weight", cmd_set_weight, "set a service's canary weight in percent",
+     "set-weight SERVICE PERCENT [--pin-root DIR]\n"
+     "PERCENT is 0..100 with up to two decimals. New flows follow the new weight at once;\n"
+     "established flows keep their arm.\n",
+     .blocks = PINS},
+    {"rollback", cmd_rollback, "send every new flow to stable (weight 0)",
+     "rollback SERVICE [--reset-flows] [--pin-root DIR]\n",
+     OPTS(rollback_opts, struct rollback_cfg), .blocks = PINS},
+    {"promote", cmd_promote, "send every new flow to canary (weight 100)",
+     "promote SERVICE [--pin-root DIR]\n", .opts = promote_opts, .blocks = PINS},
+    {"override", cmd_override, "pin client groups (source prefixes) to an arm",
+     "override add SERVICE PREFIX --arm stable|canary\n"
+     "       canaryctl override del SERVICE PREFIX\n"
+     "       canaryctl override list [SERVICE]\n"
+     "Overrides are also set by 'apply' (a service's overrides: list); an apply makes\n"
+     "the service's overrides match its file again.\n",
+     OPTS(override_opts, struct override_cfg), .defaults = &(const struct override_cfg){-1},
+     .blocks = PINS},
+    {"status", cmd_status, "show weights, backends and per-arm counters",
+     "status [SERVICE] [--json] [--rates[=SECONDS]] [--pin-root DIR]\n"
+     "Per arm: traffic, health (error ratios with Wilson 95% intervals, TTFB and\n"
+     "handshake p50/p90/p99) and per-backend counters.\n",
+     OPTS(status_opts, struct status_cfg), .blocks = PINS},
+    {"rollout", cmd_rollout, "start and steer a progressive rollout (through canaryd)",
+     "rollout start SERVICE --plan FILE\n"
+     "       canaryctl rollout status SERVICE [--json] [--wait [--timeout S]]\n"
+     "       canaryctl rollout pause|resume|abort SERVICE\n"
+     "       canaryctl rollout promote SERVICE [--full]\n"
+     "The plan is validated here and in canaryd. status shows the step, the set and\n"
+     "measured share, per-arm rates, and each signal's evidence against its threshold;\n"
+     "with --wait it blocks until the rollout ends and exits 0 only for Succeeded (1 for\n"
+     "RolledBack/Aborted, 3 on --timeout). promote passes a gate or the current step;\n"
+     "--full goes straight to 100%.\n",
+     OPTS(rollout_opts, struct rollout_cfg), .blocks = AGENT},
+    {"history", cmd_history, "list a service's weight changes and why",
+     "history SERVICE [--json]\n"
+     "Every weight change canaryd made or saw: time, old -> new, reason (start, step,\n"
+     "promote, auto-rollback, abort, manual) and the evidence at that moment.\n",
+     OPTS(history_opts, struct json_cfg), .blocks = AGENT},
+    {"watch", cmd_watch, "live view of arms, rates, errors and evidence",
+     "watch [SERVICE] [--interval S] [--count N]\n"
+     "Redraws every interval until Ctrl-C (or N times).\n",
+     OPTS(watch_opts, struct watch_cfg), .defaults = &watch_defaults, .blocks = AGENT_PINS},
+    {"plan", cmd_plan, "validate a rollout plan and print its schedule",
+     "plan --dry-run FILE\n"
+     "Validates the plan and prints its steps, analysis, and fastest and slowest\n"
+     "durations. Changes nothing.\n",
+     OPTS(plan_opts, struct plan_cfg)},
+    {"metric", cmd_metric, "push business-metric counts for a running rollout",
+     "metric push SERVICE --arm stable|canary --name NAME --successes S --trials T\n"
+     "Adds S successes out of T trials (since the last push) to the arm's counts of a\n"
+     "metric the rollout's plan lists with 'source: push'. The same as POST\n"
+     "/api/v1/metrics on canaryd.\n",
+     OPTS(metric_opts, struct metric_cfg), .blocks = AGENT},
+    {"sweep", cmd_sweep, "remove expired flows; count unanswered SYNs",
+     "sweep [--pin-root DIR]\n"
+     "One pass of the flow-table sweeper that canaryd runs every interval: removes\n"
+     "entries idle for longer than their state's timeout and counts the flows that\n"
+     "leave with their SYN never answered (syn_unanswered).\n",
+     .blocks = PINS},
+    {"explain", cmd_explain, "say which arm and backend a new flow would get",
+     "explain SERVICE --src ADDR:PORT [--proto tcp|udp] [--json] [--pin-root DIR]\n"
+     "Computes the decision with the data plane's own hashing code, and reports an\n"
+     "existing flow-table entry for the tuple if there is one.\n",
+     OPTS(explain_opts, struct explain_cfg), .blocks = PINS},
+    {},
 };
 
 int main(int argc, char **argv)
@@ -1078,9 +913,6 @@ int main(int argc, char **argv)
 		.cmds = cmds,
 	};
 
-	if (getenv("CANARY_AGENT"))
-		agent.tcp = getenv("CANARY_AGENT");
-	if (getenv("CANARY_SOCKET"))
-		agent.socket = getenv("CANARY_SOCKET");
+	cli_agent_from_env();
 	return cli_main(&c, argc, argv);
 }

@@ -51,7 +51,7 @@ out=$(actl rollout start ok --plan "$bad" 2>&1)
 rc=$?
 eq "invalid plan: rollout start exits 1" "$rc" 1
 check "invalid plan: names file:line and field (steps)" grep -q "$bad:2: steps\[1\]: steps must rise" <<<"$out"
-check "invalid plan: names the hold" grep -q "$bad:3: hold: 'ten seconds' is not a duration" <<<"$out"
+check "invalid plan: names the hold" grep -q "$bad:3: hold: 'ten seconds' must be a duration" <<<"$out"
 check "invalid plan: names the unknown signal" grep -q "$bad:5: analysis.signals\[1\]: unknown signal 'typo'" <<<"$out"
 check "invalid plan: says nothing changed" grep -q "nothing was changed" <<<"$out"
 eq "invalid plan: weight and generation unchanged" "$(ctl status ok --json | jq -c '.services[0] | [.canary_weight, .generation]')" "$w0"

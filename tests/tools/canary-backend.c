@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -25,7 +24,9 @@
 #include <json-c/json.h>
 
 #include "evkit.h"
+#include "base/num.h"
 #include "base/util.h"
+#include "cli/params.h"
 
 #define PROG	       "canary-backend"
 #define MAX_HEADER     16384 /* request line + headers, as the brief's bound */
@@ -91,7 +92,7 @@ struct stats {
 	uint64_t open;
 };
 
-static struct {
+static struct backend {
 	const char *name;
 	char body[MAX_NAME + 2];
 	size_t body_len;
@@ -101,6 +102,8 @@ static struct {
 	struct endpoint *tcp_eps, *udp_eps;
 	size_t n_tcp, n_udp;
 	struct rng rng;
+	uint64_t seed; /* --seed; without it, derived from the name */
+	bool seed_given;
 	long idle_ms;
 	int backlog;
 	bool quiet, refuse, no_accept;
@@ -143,68 +146,7 @@ static void warnmsg(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: canary-backend --name NAME [--listen ADDR:PORT]... [--udp ADDR:PORT]...\n"
-	    "                      [--error-rate F] [--error-status CODE] [--reset-rate F]\n"
-	    "                      [--delay MS] [--faults-file PATH] [--seed N]\n"
-	    "                      [--idle-timeout MS] [--backlog N] [--refuse | --no-accept]\n"
-	    "                      [--pidfile PATH] [--quiet]\n"
-	    "HTTP/1.1 (TCP) and UDP test backend: every response carries NAME (body \"NAME\\n\",\n"
-	    "header X-Backend: NAME); UDP datagrams are answered with \"NAME\\n\".\n"
-	    "  --name NAME          backend identity (required; printable, no spaces)\n"
-	    "  --listen ADDR:PORT   TCP listener, e.g. 10.0.2.2:8080 or [fd00:2::2]:8080 "
-	    "(repeatable)\n"
-	    "  --udp ADDR:PORT      UDP responder (repeatable)\n"
-	    "  --error-rate F       answer this fraction of requests with --error-status (0..1)\n"
-	    "  --error-status CODE  5xx status for injected errors (default 500)\n"
-	    "  --reset-rate F       this fraction of connections gets a TCP RST after its first\n"
-	    "                       request instead of an answer (0..1)\n"
-	    "  --delay MS           delay every HTTP response by MS milliseconds\n"
-	    "  --faults-file PATH   key=value overrides (error_rate, error_status, reset_rate,\n"
-	    "                       delay_ms), read at start and on SIGHUP\n"
-	    "  --seed N             PRNG seed for the faults (default: derived from NAME)\n"
-	    "  --idle-timeout MS    close idle keep-alive connections (default %d, 0 = never)\n"
-	    "  --backlog N          listen backlog (default %d)\n"
-	    "  --refuse             bind no TCP listener: the kernel answers SYNs with RST\n"
-	    "  --no-accept          listen but never accept: connections queue, then SYNs go\n"
-	    "                       unanswered once the backlog is full\n"
-	    "  --pidfile PATH       write the pid once every socket is bound (removed at exit)\n"
-	    "  --quiet              no informational messages on stderr\n"
-	    "Signals: SIGUSR1 prints a stats JSON line on stdout, SIGHUP re-reads --faults-file,\n"
-	    "SIGTERM/SIGINT print the stats line and exit.\n",
-	    DEF_IDLE_MS, DEF_BACKLOG);
-}
-
 /* ---- option parsing ---- */
-
-static bool parse_double01(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0 && v <= 1))
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
 
 /* "10.0.2.2:8080" or "[fd00:2::2]:8080". */
 static bool parse_endpoint(const char *text, struct endpoint *ep)
@@ -251,6 +193,38 @@ static char *trim(char *s)
 	return s;
 }
 
+/* One key=value line of the faults file into f. Returns 0, or -1 after saying why. */
+static int fault_set(struct faults *f, const char *key, const char *val, const char *path,
+		     int lineno)
+{
+	char why[NUM_WHY_LEN];
+	uint64_t u;
+	int rc;
+
+	if (!strcmp(key, "error_rate")) {
+		rc = num_parse_double(val, 0, 1, &f->error_rate, why, sizeof(why));
+	} else if (!strcmp(key, "reset_rate")) {
+		rc = num_parse_double(val, 0, 1, &f->reset_rate, why, sizeof(why));
+	} else if (!strcmp(key, "delay_ms")) {
+		rc = num_parse_uint(val, 0, 3600000, &u, why, sizeof(why));
+		if (!rc)
+			f->delay_ms = (long)u;
+	} else if (!strcmp(key, "error_status")) {
+		rc = num_parse_uint(val, 500, 599, &u, why, sizeof(why));
+		if (!rc)
+			f->error_status = (int)u;
+	} else {
+		warnmsg("%s:%d: unknown key '%s' (known: error_rate, error_status, reset_rate, "
+			"delay_ms); keeping the current faults",
+			path, lineno, key);
+		return -1;
+	}
+	if (rc)
+		warnmsg("%s:%d: %s: '%s' %s; keeping the current faults", path, lineno, key, val,
+			why);
+	return rc;
+}
+
 /* Builds the effective faults as the command line overridden by the file's keys.  All or
  * nothing: one bad line leaves *out untouched, so a half-edited file never applies. */
 static int faults_load(const char *path, struct faults *out, bool *missing)
@@ -274,8 +248,6 @@ static int faults_load(const char *path, struct faults *out, bool *missing)
 	}
 	while (fgets(line, sizeof(line), fp)) {
 		char *key, *val, *eq, *hash;
-		double d;
-		long l;
 
 		lineno++;
 		if (!strchr(line, '\n') && !feof(fp)) {
@@ -297,41 +269,8 @@ static int faults_load(const char *path, struct faults *out, bool *missing)
 		*eq = '\0';
 		val = trim(eq + 1);
 		key = trim(key);
-		if (!strcmp(key, "error_rate") || !strcmp(key, "reset_rate")) {
-			if (!parse_double01(val, &d)) {
-				warnmsg("%s:%d: %s must be a number in 0..1, got '%s'; keeping the "
-					"current faults",
-					path, lineno, key, val);
-				goto bad;
-			}
-			if (key[0] == 'e')
-				f.error_rate = d;
-			else
-				f.reset_rate = d;
-		} else if (!strcmp(key, "delay_ms")) {
-			if (!parse_long(val, 0, 3600000, &l)) {
-				warnmsg(
-				    "%s:%d: delay_ms must be an integer in 0..3600000, got '%s'; "
-				    "keeping the current faults",
-				    path, lineno, val);
-				goto bad;
-			}
-			f.delay_ms = l;
-		} else if (!strcmp(key, "error_status")) {
-			if (!parse_long(val, 500, 599, &l)) {
-				warnmsg(
-				    "%s:%d: error_status must be a 5xx code (500..599), got '%s'; "
-				    "keeping the current faults",
-				    path, lineno, val);
-				goto bad;
-			}
-			f.error_status = (int)l;
-		} else {
-			warnmsg("%s:%d: unknown key '%s' (known: error_rate, error_status, "
-				"reset_rate, delay_ms); keeping the current faults",
-				path, lineno, key);
+		if (fault_set(&f, key, val, path, lineno))
 			goto bad;
-		}
 	}
 	if (ferror(fp)) {
 		warnmsg("error reading %s; keeping the current faults", path);
@@ -1047,167 +986,107 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-enum {
-	OPT_ERROR_STATUS = 256,
-	OPT_FAULTS_FILE,
-	OPT_IDLE,
-	OPT_BACKLOG,
-	OPT_REFUSE,
-	OPT_NO_ACCEPT,
-	OPT_PIDFILE,
+#define G_FIELD(member) CLI_FIELD(struct backend, member)
+
+static int set_name(const char *v, void *field)
+{
+	if (!valid_name(v)) {
+		fprintf(stderr,
+			"%s: --name '%s' must be 1-%d printable characters without spaces, e.g. "
+			"--name canary-1\n",
+			PROG, v, MAX_NAME);
+		exit(2);
+	}
+	*(const char **)field = v;
+	return 0;
+}
+
+/* --listen and --udp: one more endpoint in the list at field, its count next to it. */
+static void add_endpoint(const char *opt, const char *v, struct endpoint **list, size_t *n)
+{
+	struct endpoint ep;
+
+	if (!parse_endpoint(v, &ep)) {
+		fprintf(
+		    stderr,
+		    "%s: bad --%s '%s'; use ADDR:PORT, e.g. 10.0.2.2:8080 or [fd00:2::2]:8080\n",
+		    PROG, opt, v);
+		exit(2);
+	}
+	*list = realloc(*list, (*n + 1) * sizeof(**list));
+	if (!*list)
+		exit(1);
+	(*list)[(*n)++] = ep;
+}
+
+static int add_listen(const char *v, void *field)
+{
+	add_endpoint("listen", v, &g.tcp_eps, &g.n_tcp);
+	return 0;
+}
+
+static int add_udp(const char *v, void *field)
+{
+	add_endpoint("udp", v, &g.udp_eps, &g.n_udp);
+	return 0;
+}
+
+static const struct cli_opt backend_opts[] = {
+    {CLI_CUSTOM, "name", 'n', G_FIELD(name), .metavar = "NAME", .parse = set_name,
+     .help = "backend identity (required; printable, no spaces)"},
+    {CLI_CUSTOM, "listen", 'l', .metavar = "ADDR:PORT", .parse = add_listen,
+     .help = "TCP listener, e.g. 10.0.2.2:8080 or [fd00:2::2]:8080 (repeatable)"},
+    {CLI_CUSTOM, "udp", 'u', .metavar = "ADDR:PORT", .parse = add_udp,
+     .help = "UDP responder (repeatable)"},
+    {CLI_DOUBLE, "error-rate", 'e', G_FIELD(cli.error_rate), .metavar = "F",
+     .help = "answer this fraction of requests with --error-status", .dmin = 0, .dmax = 1},
+    {CLI_UINT, "error-status", 0, G_FIELD(cli.error_status), .metavar = "CODE",
+     .help = "5xx status for injected errors", .min = 500, .max = 599},
+    {CLI_DOUBLE, "reset-rate", 'r', G_FIELD(cli.reset_rate), .metavar = "F",
+     .help = "this fraction of connections gets a TCP RST after its first request instead "
+	     "of an answer",
+     .dmin = 0, .dmax = 1},
+    {CLI_UINT, "delay", 'd', G_FIELD(cli.delay_ms), .metavar = "MS",
+     .help = "delay every HTTP response by MS milliseconds", .max = 3600000},
+    {CLI_STR, "faults-file", 0, G_FIELD(faults_file), .metavar = "PATH",
+     .help = "key=value overrides (error_rate, error_status, reset_rate, delay_ms), read at "
+	     "start and on SIGHUP"},
+    {CLI_UINT, "seed", 's', G_FIELD(seed), .metavar = "N", .help = "PRNG seed for the faults",
+     .def = "derived from NAME", CLI_GIVEN(struct backend, seed_given)},
+    {CLI_UINT, "idle-timeout", 0, G_FIELD(idle_ms), .metavar = "MS",
+     .help = "close idle keep-alive connections (0 = never)", .max = LONG_MAX / NSEC_PER_MSEC},
+    {CLI_UINT, "backlog", 0, G_FIELD(backlog), .metavar = "N", .help = "listen backlog", .min = 1,
+     .max = 1 << 20},
+    {CLI_FLAG, "refuse", 0, G_FIELD(refuse),
+     .help = "bind no TCP listener: the kernel answers SYNs with RST"},
+    {CLI_FLAG, "no-accept", 0, G_FIELD(no_accept),
+     .help = "listen but never accept: connections queue, then SYNs go unanswered once "
+	     "the backlog is full"},
+    {CLI_STR, "pidfile", 0, G_FIELD(pidfile), .metavar = "PATH",
+     .help = "write the pid once every socket is bound (removed at exit)"},
+    {CLI_FLAG, "quiet", 'q', G_FIELD(quiet), .help = "no informational messages on stderr"},
+    {},
+};
+
+static const struct cli_cmd backend_cmd = {
+    .usage = "--name NAME [--listen ADDR:PORT]... [--udp ADDR:PORT]...\n"
+	     "                      [--error-rate F] [--error-status CODE] [--reset-rate F]\n"
+	     "                      [--delay MS] [--faults-file PATH] [--seed N]\n"
+	     "                      [--idle-timeout MS] [--backlog N] [--refuse | --no-accept]\n"
+	     "                      [--pidfile PATH] [--quiet]\n"
+	     "HTTP/1.1 (TCP) and UDP test backend: every response carries NAME (body \"NAME\\n\",\n"
+	     "header X-Backend: NAME); UDP datagrams are answered with \"NAME\\n\".\n"
+	     "Signals: SIGUSR1 prints a stats JSON line on stdout, SIGHUP re-reads --faults-file,\n"
+	     "SIGTERM/SIGINT print the stats line and exit.\n",
+    .opts = backend_opts,
+    .cfg_size = sizeof(g),
 };
 
 /* Fills g from the command line; exits 2 on a usage error. */
 static void parse_args(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"name", required_argument, NULL, 'n'},
-	    {"listen", required_argument, NULL, 'l'},
-	    {"udp", required_argument, NULL, 'u'},
-	    {"error-rate", required_argument, NULL, 'e'},
-	    {"error-status", required_argument, NULL, OPT_ERROR_STATUS},
-	    {"reset-rate", required_argument, NULL, 'r'},
-	    {"delay", required_argument, NULL, 'd'},
-	    {"faults-file", required_argument, NULL, OPT_FAULTS_FILE},
-	    {"seed", required_argument, NULL, 's'},
-	    {"idle-timeout", required_argument, NULL, OPT_IDLE},
-	    {"backlog", required_argument, NULL, OPT_BACKLOG},
-	    {"refuse", no_argument, NULL, OPT_REFUSE},
-	    {"no-accept", no_argument, NULL, OPT_NO_ACCEPT},
-	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	unsigned long long seed = 0;
-	bool have_seed = false;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "n:l:u:e:r:d:s:qh", opts, NULL)) != -1) {
-		struct endpoint ep;
-		long l;
-
-		switch (c) {
-		case 'n':
-			if (!valid_name(optarg)) {
-				fprintf(stderr,
-					"%s: --name '%s' must be 1-%d printable characters without "
-					"spaces, e.g. --name canary-1\n",
-					PROG, optarg, MAX_NAME);
-				exit(2);
-			}
-			g.name = optarg;
-			break;
-		case 'l':
-		case 'u':
-			if (!parse_endpoint(optarg, &ep)) {
-				fprintf(stderr,
-					"%s: bad --%s '%s'; use ADDR:PORT, e.g. 10.0.2.2:8080 or "
-					"[fd00:2::2]:8080\n",
-					PROG, c == 'l' ? "listen" : "udp", optarg);
-				exit(2);
-			}
-			if (c == 'l') {
-				g.tcp_eps = realloc(g.tcp_eps, (g.n_tcp + 1) * sizeof(*g.tcp_eps));
-				if (!g.tcp_eps)
-					exit(1);
-				g.tcp_eps[g.n_tcp++] = ep;
-			} else {
-				g.udp_eps = realloc(g.udp_eps, (g.n_udp + 1) * sizeof(*g.udp_eps));
-				if (!g.udp_eps)
-					exit(1);
-				g.udp_eps[g.n_udp++] = ep;
-			}
-			break;
-		case 'e':
-		case 'r':
-			if (!parse_double01(optarg,
-					    c == 'e' ? &g.cli.error_rate : &g.cli.reset_rate)) {
-				fprintf(stderr,
-					"%s: bad --%s '%s'; give a probability between 0 and 1, "
-					"e.g. 0.1\n",
-					PROG, c == 'e' ? "error-rate" : "reset-rate", optarg);
-				exit(2);
-			}
-			break;
-		case OPT_ERROR_STATUS:
-			if (!parse_long(optarg, 500, 599, &l)) {
-				fprintf(
-				    stderr,
-				    "%s: bad --error-status '%s'; give a 5xx code such as 500 or "
-				    "503\n",
-				    PROG, optarg);
-				exit(2);
-			}
-			g.cli.error_status = (int)l;
-			break;
-		case 'd':
-			if (!parse_long(optarg, 0, 3600000, &g.cli.delay_ms)) {
-				fprintf(stderr,
-					"%s: bad --delay '%s'; give milliseconds between 0 and "
-					"3600000\n",
-					PROG, optarg);
-				exit(2);
-			}
-			break;
-		case OPT_FAULTS_FILE:
-			g.faults_file = optarg;
-			break;
-		case 's': {
-			char *end;
-
-			errno = 0;
-			seed = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end || optarg[0] == '-') {
-				fprintf(stderr,
-					"%s: bad --seed '%s'; give a non-negative integer\n", PROG,
-					optarg);
-				exit(2);
-			}
-			have_seed = true;
-			break;
-		}
-		case OPT_IDLE:
-			if (!parse_long(optarg, 0, LONG_MAX / NSEC_PER_MSEC, &g.idle_ms)) {
-				fprintf(stderr,
-					"%s: bad --idle-timeout '%s'; give milliseconds (0 = "
-					"never)\n",
-					PROG, optarg);
-				exit(2);
-			}
-			break;
-		case OPT_BACKLOG:
-			if (!parse_long(optarg, 1, 1 << 20, &l)) {
-				fprintf(stderr, "%s: bad --backlog '%s'; give a positive integer\n",
-					PROG, optarg);
-				exit(2);
-			}
-			g.backlog = (int)l;
-			break;
-		case OPT_REFUSE:
-			g.refuse = true;
-			break;
-		case OPT_NO_ACCEPT:
-			g.no_accept = true;
-			break;
-		case OPT_PIDFILE:
-			g.pidfile = optarg;
-			break;
-		case 'q':
-			g.quiet = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			fprintf(stderr, "%s: try --help for the options\n", PROG);
-			exit(2);
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'; try --help\n", PROG, argv[optind]);
-		exit(2);
-	}
+	cli_set_names(PROG, NULL);
+	cli_parse_options_or_exit(&backend_cmd, &g, argc, argv);
 	if (!g.name) {
 		fprintf(stderr, "%s: --name is required, e.g. --name stable-1\n", PROG);
 		exit(2);
@@ -1224,7 +1103,7 @@ static void parse_args(int argc, char **argv)
 			PROG);
 		exit(2);
 	}
-	g.rng.state = have_seed ? seed : fnv1a(g.name);
+	g.rng.state = g.seed_given ? g.seed : fnv1a(g.name);
 }
 
 int main(int argc, char **argv)

@@ -2,7 +2,6 @@
  * TCP (HTTP/1.1) or UDP flows at a target and reports, as JSON, which backends answered. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -24,7 +23,9 @@
 #include <json-c/json.h>
 
 #include "evkit.h"
+#include "base/num.h"
 #include "base/util.h"
+#include "cli/params.h"
 
 #define PROG	      "canary-client"
 #define MAX_HDR	      16384 /* response status line + headers */
@@ -134,8 +135,12 @@ struct hold_rec {
 	enum err err;
 };
 
-static struct {
+static struct client {
 	/* options */
+	struct {
+		long conns, requests, conc;		     /* -1: not given */
+		bool udp, hold, rate, duration, k, interval; /* the option was given */
+	} opt;
 	enum mode mode;
 	struct sockaddr_storage target;
 	socklen_t tlen;
@@ -168,6 +173,7 @@ static struct {
 	uint64_t s_launched, s_ok, s_failed, s_skipped, s_requests, s_errs[E_COUNT];
 	struct json_object *s_status, *s_backends;
 } g = {
+    .opt = {.conns = -1, .requests = -1, .conc = -1},
     .total = 1,
     .k = 1,
     .timeout_ms = 2000,
@@ -179,46 +185,6 @@ static struct {
     .sig_tag = {K_SIGNAL},
     .udp_tag = {K_UDP_SHARED},
 };
-
-static void usage(FILE *f)
-{
-	fprintf(
-	    f,
-	    "usage: canary-client --target ADDR:PORT [mode] [options]\n"
-	    "Modes:\n"
-	    "  (default)              --connections N [--concurrency C] [--requests-per-conn K]\n"
-	    "                         [--pipeline]: N TCP connections, at most C at once, K HTTP\n"
-	    "                         GETs each (keep-alive, Connection: close on the last)\n"
-	    "  --hold S               --connections C --interval MS: C keep-alive connections,\n"
-	    "                         one GET every MS ms on each for S seconds\n"
-	    "  --rate R               --duration S [--concurrency C]: R new connections per\n"
-	    "                         second (open loop) for S seconds, K GETs each\n"
-	    "  --udp                  --requests N [--same-socket] [--concurrency C]: N "
-	    "datagrams,\n"
-	    "                         each from a fresh socket (new flow), waiting for "
-	    "\"NAME\\n\"\n"
-	    "Options:\n"
-	    "  --target ADDR:PORT     10.0.0.100:80 or [fd00::100]:80 (required)\n"
-	    "  --connections N        connections (default 1)\n"
-	    "  --concurrency C        open at once (default 50; rate mode 1024; --same-socket 1)\n"
-	    "  --requests-per-conn K  requests per connection (default 1)\n"
-	    "  --requests N           UDP datagrams (default 1)\n"
-	    "  --source ADDR          bind connections round-robin to this address (repeatable)\n"
-	    "  --source-range A/N     N consecutive source addresses from A (10.0.1.10/100)\n"
-	    "  --by-source            report per-source backend counts\n"
-	    "  --timeout MS           per operation: connect, each response, UDP reply\n"
-	    "                         (default 2000)\n"
-	    "  --deadline S           hard limit on the whole run (default: worst case + 10 s)\n"
-	    "  --expect-2xx           count non-2xx answers as failed/broken connections\n"
-	    "  --pipeline             send all K requests at once (HTTP pipelining)\n"
-	    "  --interval MS          hold mode request interval (default 100)\n"
-	    "  --progress             one JSON line of per-second counts on stderr\n"
-	    "  --click-prob NAME=P    \"click\" on each 2xx from backend NAME with probability P\n"
-	    "                         (repeatable)\n"
-	    "  --seed N               PRNG seed for clicks (default 1)\n"
-	    "Prints one JSON summary on stdout.  Exit 0 when it ran (failures are in the JSON),\n"
-	    "1 on a setup failure, 2 on a usage error.\n");
-}
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die_usage(const char *fmt, ...)
@@ -234,30 +200,6 @@ static void die_usage(const char *fmt, ...)
 }
 
 /* ---- option parsing ---- */
-
-static long opt_long(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		die_usage("bad %s '%s'; give an integer between %ld and %ld", opt, s, min, max);
-	return v;
-}
-
-static double opt_double(const char *opt, const char *s, double min, double max)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min && v <= max))
-		die_usage("bad %s '%s'; give a number between %g and %g", opt, s, min, max);
-	return v;
-}
 
 static void add_source(const struct sockaddr_storage *ss, socklen_t len)
 {
@@ -295,7 +237,7 @@ static void add_source_range(const char *arg)
 	unsigned char *bytes;
 	socklen_t len;
 	size_t nbytes;
-	long count;
+	uint64_t count;
 
 	if (!slash || (size_t)(slash - arg) >= sizeof(host))
 		die_usage("bad --source-range '%s'; use FIRST-ADDRESS/COUNT, e.g. 10.0.1.10/100",
@@ -305,7 +247,8 @@ static void add_source_range(const char *arg)
 	if (!addr_parse_sockaddr(host, &ss, &len))
 		die_usage("bad --source-range '%s'; '%s' is not an IPv4 or IPv6 address", arg,
 			  host);
-	count = opt_long("--source-range count", slash + 1, 1, MAX_SOURCES);
+	if (cli_parse_uint("--source-range count", slash + 1, 1, MAX_SOURCES, &count))
+		exit(EXIT_USAGE);
 	if (ss.ss_family == AF_INET) {
 		bytes = (unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr;
 		nbytes = 4;
@@ -313,7 +256,7 @@ static void add_source_range(const char *arg)
 		bytes = (unsigned char *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
 		nbytes = 16;
 	}
-	for (long i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count; i++) {
 		if (i > 0) {
 			/* Big-endian increment; wrapping past the top is a usage error. */
 			size_t b = nbytes;
@@ -345,7 +288,8 @@ static void add_click(const char *arg)
 	c = &g.clicks[g.n_clicks++];
 	memset(c, 0, sizeof(*c));
 	c->name = strndup(arg, eq - arg);
-	c->p = opt_double("--click-prob probability", eq + 1, 0, 1);
+	if (cli_parse_double("--click-prob probability", eq + 1, 0, 1, &c->p))
+		exit(EXIT_USAGE);
 }
 
 /* ---- results ---- */
@@ -1332,165 +1276,126 @@ static int preflight(void)
 	return 0;
 }
 
-enum {
-	OPT_TARGET = 256,
-	OPT_CONNS,
-	OPT_CONC,
-	OPT_SOURCE,
-	OPT_SRANGE,
-	OPT_TIMEOUT,
-	OPT_RPC,
-	OPT_BYSRC,
-	OPT_HOLD,
-	OPT_INTERVAL,
-	OPT_EXPECT,
-	OPT_RATE,
-	OPT_DURATION,
-	OPT_PROGRESS,
-	OPT_UDP,
-	OPT_REQUESTS,
-	OPT_SAME,
-	OPT_CLICK,
-	OPT_SEED,
-	OPT_DEADLINE,
-	OPT_PIPELINE,
+#define G_FIELD(member) CLI_FIELD(struct client, member)
+#define G_GIVEN(member) CLI_GIVEN(struct client, opt.member)
+
+static int set_target(const char *v, void *field)
+{
+	if (!endpoint_parse_sockaddr(v, &g.target, &g.tlen))
+		die_usage("bad --target '%s'; use ADDR:PORT, e.g. 10.0.0.100:80 or [fd00::100]:80",
+			  v);
+	g.target_text = v;
+	return 0;
+}
+
+static int set_source(const char *v, void *field)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!addr_parse_sockaddr(v, &ss, &len))
+		die_usage("bad --source '%s'; give an IPv4 or IPv6 address without port, e.g. "
+			  "10.0.1.10",
+			  v);
+	add_source(&ss, len);
+	return 0;
+}
+
+static int set_source_range(const char *v, void *field)
+{
+	add_source_range(v);
+	return 0;
+}
+
+static int set_click(const char *v, void *field)
+{
+	add_click(v);
+	return 0;
+}
+
+static const struct cli_opt client_opts[] = {
+    {CLI_CUSTOM, "target", 0, .metavar = "ADDR:PORT", .parse = set_target,
+     .help = "10.0.0.100:80 or [fd00::100]:80 (required)"},
+    {CLI_UINT, "connections", 0, G_FIELD(opt.conns), .metavar = "N", .def = "1",
+     .help = "connections", .min = 1, .max = 100000000},
+    {CLI_UINT, "concurrency", 0, G_FIELD(opt.conc), .metavar = "C",
+     .def = "50; rate mode 1024; --same-socket 1", .help = "open at once", .min = 1,
+     .max = 1000000},
+    {CLI_UINT, "requests-per-conn", 0, G_FIELD(k), .metavar = "K",
+     .help = "requests per connection", .min = 1, .max = 1000000, G_GIVEN(k)},
+    {CLI_UINT, "requests", 0, G_FIELD(opt.requests), .metavar = "N", .def = "1",
+     .help = "UDP datagrams", .min = 1, .max = 100000000},
+    {CLI_CUSTOM, "source", 0, .metavar = "ADDR", .parse = set_source,
+     .help = "bind connections round-robin to this address (repeatable)"},
+    {CLI_CUSTOM, "source-range", 0, .metavar = "A/N", .parse = set_source_range,
+     .help = "N consecutive source addresses from A (10.0.1.10/100)"},
+    {CLI_FLAG, "by-source", 0, G_FIELD(by_source), .help = "report per-source backend counts"},
+    {CLI_UINT, "timeout", 0, G_FIELD(timeout_ms), .metavar = "MS",
+     .help = "per operation: connect, each response, UDP reply", .min = 1, .max = 3600000},
+    {CLI_DOUBLE, "deadline", 0, G_FIELD(deadline_s), .metavar = "S",
+     .help = "hard limit on the whole run", .def = "worst case + 10 s", .dmin = 0.001,
+     .dmax = 7 * 86400},
+    {CLI_FLAG, "expect-2xx", 0, G_FIELD(expect_2xx),
+     .help = "count non-2xx answers as failed/broken connections"},
+    {CLI_FLAG, "pipeline", 0, G_FIELD(pipeline),
+     .help = "send all K requests at once (HTTP pipelining)"},
+    {CLI_DOUBLE, "hold", 0, G_FIELD(hold_s), .metavar = "S",
+     .help = "hold mode: keep-alive connections for S seconds", .dmin = 0.001, .dmax = 86400,
+     G_GIVEN(hold)},
+    {CLI_UINT, "interval", 0, G_FIELD(interval_ms), .metavar = "MS",
+     .help = "hold mode request interval", .min = 1, .max = 3600000, G_GIVEN(interval)},
+    {CLI_DOUBLE, "rate", 0, G_FIELD(rate), .metavar = "R",
+     .help = "rate mode: R new connections per second", .dmin = 0.001, .dmax = 1000000,
+     G_GIVEN(rate)},
+    {CLI_DOUBLE, "duration", 0, G_FIELD(duration_s), .metavar = "S",
+     .help = "rate mode: for S seconds", .dmin = 0.001, .dmax = 86400, G_GIVEN(duration)},
+    {CLI_FLAG, "udp", 0, G_FIELD(opt.udp), .help = "UDP mode"},
+    {CLI_FLAG, "same-socket", 0, G_FIELD(same_socket),
+     .help = "UDP mode: every datagram from one socket"},
+    {CLI_FLAG, "progress", 0, G_FIELD(progress),
+     .help = "one JSON line of per-second counts on stderr"},
+    {CLI_CUSTOM, "click-prob", 0, .metavar = "NAME=P", .parse = set_click,
+     .help = "\"click\" on each 2xx from backend NAME with probability P (repeatable)"},
+    {CLI_UINT, "seed", 0, G_FIELD(rng.state), .metavar = "N", .help = "PRNG seed for clicks"},
+    {},
+};
+
+static const struct cli_cmd client_cmd = {
+    .usage =
+	"--target ADDR:PORT [mode] [options]\n"
+	"Modes:\n"
+	"  (default)              --connections N [--concurrency C] [--requests-per-conn K]\n"
+	"                         [--pipeline]: N TCP connections, at most C at once, K HTTP\n"
+	"                         GETs each (keep-alive, Connection: close on the last)\n"
+	"  --hold S               --connections C --interval MS: C keep-alive connections,\n"
+	"                         one GET every MS ms on each for S seconds\n"
+	"  --rate R               --duration S [--concurrency C]: R new connections per\n"
+	"                         second (open loop) for S seconds, K GETs each\n"
+	"  --udp                  --requests N [--same-socket] [--concurrency C]: N datagrams,\n"
+	"                         each from a fresh socket (new flow), waiting for \"NAME\\n\"\n"
+	"Prints one JSON summary on stdout.  Exit 0 when it ran (failures are in the JSON),\n"
+	"1 on a setup failure, 2 on a usage error.\n",
+    .opts = client_opts,
+    .cfg_size = sizeof(g),
 };
 
 static void parse_args(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"target", required_argument, NULL, OPT_TARGET},
-	    {"connections", required_argument, NULL, OPT_CONNS},
-	    {"concurrency", required_argument, NULL, OPT_CONC},
-	    {"source", required_argument, NULL, OPT_SOURCE},
-	    {"source-range", required_argument, NULL, OPT_SRANGE},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"requests-per-conn", required_argument, NULL, OPT_RPC},
-	    {"by-source", no_argument, NULL, OPT_BYSRC},
-	    {"hold", required_argument, NULL, OPT_HOLD},
-	    {"interval", required_argument, NULL, OPT_INTERVAL},
-	    {"expect-2xx", no_argument, NULL, OPT_EXPECT},
-	    {"rate", required_argument, NULL, OPT_RATE},
-	    {"duration", required_argument, NULL, OPT_DURATION},
-	    {"progress", no_argument, NULL, OPT_PROGRESS},
-	    {"udp", no_argument, NULL, OPT_UDP},
-	    {"requests", required_argument, NULL, OPT_REQUESTS},
-	    {"same-socket", no_argument, NULL, OPT_SAME},
-	    {"click-prob", required_argument, NULL, OPT_CLICK},
-	    {"seed", required_argument, NULL, OPT_SEED},
-	    {"deadline", required_argument, NULL, OPT_DEADLINE},
-	    {"pipeline", no_argument, NULL, OPT_PIPELINE},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
-	long conns = -1, requests = -1, conc = -1;
-	bool udp = false, hold = false, rate = false, have_duration = false, have_k = false;
-	bool have_interval = false;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int c;
+	long conns, requests, conc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_TARGET:
-			if (!endpoint_parse_sockaddr(optarg, &g.target, &g.tlen))
-				die_usage("bad --target '%s'; use ADDR:PORT, e.g. 10.0.0.100:80 or "
-					  "[fd00::100]:80",
-					  optarg);
-			g.target_text = optarg;
-			break;
-		case OPT_CONNS:
-			conns = opt_long("--connections", optarg, 1, 100000000);
-			break;
-		case OPT_CONC:
-			conc = opt_long("--concurrency", optarg, 1, 1000000);
-			break;
-		case OPT_SOURCE:
-			if (!addr_parse_sockaddr(optarg, &ss, &len))
-				die_usage("bad --source '%s'; give an IPv4 or IPv6 address without "
-					  "port, e.g. 10.0.1.10",
-					  optarg);
-			add_source(&ss, len);
-			break;
-		case OPT_SRANGE:
-			add_source_range(optarg);
-			break;
-		case OPT_TIMEOUT:
-			g.timeout_ms = opt_long("--timeout", optarg, 1, 3600000);
-			break;
-		case OPT_RPC:
-			g.k = opt_long("--requests-per-conn", optarg, 1, 1000000);
-			have_k = true;
-			break;
-		case OPT_BYSRC:
-			g.by_source = true;
-			break;
-		case OPT_HOLD:
-			g.hold_s = opt_double("--hold", optarg, 0.001, 86400);
-			hold = true;
-			break;
-		case OPT_INTERVAL:
-			g.interval_ms = opt_long("--interval", optarg, 1, 3600000);
-			have_interval = true;
-			break;
-		case OPT_EXPECT:
-			g.expect_2xx = true;
-			break;
-		case OPT_RATE:
-			g.rate = opt_double("--rate", optarg, 0.001, 1000000);
-			rate = true;
-			break;
-		case OPT_DURATION:
-			g.duration_s = opt_double("--duration", optarg, 0.001, 86400);
-			have_duration = true;
-			break;
-		case OPT_PROGRESS:
-			g.progress = true;
-			break;
-		case OPT_UDP:
-			udp = true;
-			break;
-		case OPT_REQUESTS:
-			requests = opt_long("--requests", optarg, 1, 100000000);
-			break;
-		case OPT_SAME:
-			g.same_socket = true;
-			break;
-		case OPT_CLICK:
-			add_click(optarg);
-			break;
-		case OPT_SEED: {
-			char *end;
-
-			errno = 0;
-			g.rng.state = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end || optarg[0] == '-')
-				die_usage("bad --seed '%s'; give a non-negative integer", optarg);
-			break;
-		}
-		case OPT_DEADLINE:
-			g.deadline_s = opt_double("--deadline", optarg, 0.001, 7 * 86400);
-			break;
-		case OPT_PIPELINE:
-			g.pipeline = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			die_usage("try --help for the options");
-		}
-	}
-	if (optind < argc)
-		die_usage("unexpected argument '%s'; try --help", argv[optind]);
+	cli_set_names(PROG, NULL);
+	cli_parse_options_or_exit(&client_cmd, &g, argc, argv);
+	conns = g.opt.conns;
+	requests = g.opt.requests;
+	conc = g.opt.conc;
 	if (!g.target_text)
 		die_usage("--target ADDR:PORT is required, e.g. --target 10.0.0.100:80");
-	if (udp + hold + rate > 1)
+	if (g.opt.udp + g.opt.hold + g.opt.rate > 1)
 		die_usage("--udp, --hold and --rate select different modes; give at most one");
-	g.mode = udp ? M_UDP : hold ? M_HOLD : rate ? M_RATE : M_CONNS;
-	if (g.mode == M_RATE && !have_duration)
+	g.mode = g.opt.udp ? M_UDP : g.opt.hold ? M_HOLD : g.opt.rate ? M_RATE : M_CONNS;
+	if (g.mode == M_RATE && !g.opt.duration)
 		die_usage("--rate needs --duration SECONDS, e.g. --rate 100 --duration 10");
-	if (g.mode != M_RATE && have_duration)
+	if (g.mode != M_RATE && g.opt.duration)
 		die_usage("--duration only applies to --rate; for hold mode use --hold SECONDS");
 	if (g.mode == M_UDP && conns >= 0)
 		die_usage("--udp counts datagrams with --requests N, not --connections");
@@ -1499,11 +1404,11 @@ static void parse_args(int argc, char **argv)
 			  "--requests-per-conn K");
 	if (g.mode == M_RATE && conns >= 0)
 		die_usage("--rate opens rate x duration connections; drop --connections");
-	if (have_k && (g.mode == M_HOLD || g.mode == M_UDP))
+	if (g.opt.k && (g.mode == M_HOLD || g.mode == M_UDP))
 		die_usage(
 		    "--requests-per-conn applies to the connections and rate modes; hold mode "
 		    "sends one request per --interval");
-	if (have_interval && g.mode != M_HOLD)
+	if (g.opt.interval && g.mode != M_HOLD)
 		die_usage(
 		    "--interval only applies to --hold; use --rate for paced new connections");
 	if (g.same_socket && g.mode != M_UDP)

@@ -96,7 +96,7 @@ static const struct refusal refusals[] = {
 	 3, "services[0].vip", "not an IPv4 or IPv6 address"},
 	{"port out of range",
 	 "services:\n  - name: web\n    vip: 10.0.0.10\n    port: 70000\n    stable: [\"10.0.2.2:80\"]\n",
-	 4, "services[0].port", "out of range"},
+	 4, "services[0].port", "'70000' must be a whole number from 1 to 65535"},
 	{"missing port",
 	 "services:\n  - name: web\n    vip: 10.0.0.10\n    stable: [\"10.0.2.2:80\"]\n", 2,
 	 "services[0].port", "missing"},

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "base/num.h"
 #include "base/util.h"
 
 int canary_verbose;
@@ -74,14 +75,10 @@ int addr_parse(const char *s, union canary_addr *out)
 
 static int port_parse(const char *s, uint16_t *port)
 {
-	char *end;
-	long v;
+	char why[NUM_WHY_LEN];
+	uint64_t v;
 
-	if (!*s || !isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 1 || v > 65535)
+	if (num_parse_uint(s, 1, 65535, &v, why, sizeof(why)))
 		return -1;
 	*port = (uint16_t)v;
 	return 0;
@@ -128,8 +125,8 @@ int prefix_parse(const char *s, union canary_addr *addr, int *plen)
 	char buf[128];
 	const char *slash = strchr(s, '/');
 	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	char *end;
-	long v;
+	char why[NUM_WHY_LEN];
+	uint64_t v;
 	int fam, max;
 
 	if (n >= sizeof(buf))
@@ -144,11 +141,7 @@ int prefix_parse(const char *s, union canary_addr *addr, int *plen)
 		*plen = max;
 		return fam;
 	}
-	if (!isdigit((unsigned char)slash[1]))
-		return 0;
-	errno = 0;
-	v = strtol(slash + 1, &end, 10);
-	if (errno || *end || v < 0 || v > max)
+	if (num_parse_uint(slash + 1, 0, (uint64_t)max, &v, why, sizeof(why)))
 		return 0;
 	*plen = (int)v;
 	return fam;

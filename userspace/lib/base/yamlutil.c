@@ -1,14 +1,13 @@
 /* yamlutil.c: typed, line-numbered access to a YAML document (libyaml), so every
  * config error can say "FILE:LINE: field: what is wrong". */
-#include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/yamlutil.h"
+#include "base/num.h"
 #include "base/util.h"
 
 static int syntax_error(struct ydoc *d, const yaml_parser_t *parser)
@@ -305,38 +304,6 @@ yaml_node_t *yget(struct ydoc *d, yaml_node_t *map, const char *key)
 	return NULL;
 }
 
-/* A number as a person writes it: [-]digits, with decimals ([-]digits[.digits]
- * [e[+-]digits]) only when frac. strtol and strtod would also take " 80", "+80",
- * "0x50", "inf" and "nan"; a config never means those. */
-static bool plain_number(const char *v, bool frac)
-{
-	const char *p = v;
-
-	if (*p == '-')
-		p++;
-	if (!isdigit((unsigned char)*p))
-		return false;
-	while (isdigit((unsigned char)*p))
-		p++;
-	if (frac && *p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return false;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	if (frac && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (*p == '+' || *p == '-')
-			p++;
-		if (!isdigit((unsigned char)*p))
-			return false;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	return *p == 0;
-}
-
 /* Shared front half of the typed getters: find the key, require a scalar. */
 static int scalar_of(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
 		     bool required, yaml_node_t **node, const char **val, char *field, size_t flen)
@@ -379,50 +346,36 @@ int yget_str(struct ydoc *d, yaml_node_t *map, const char *path, const char *key
 int yget_long(struct ydoc *d, yaml_node_t *map, const char *path, const char *key, long min,
 	      long max, long *out, bool required)
 {
-	char field[256], *end;
+	char field[256], why[NUM_WHY_LEN];
 	yaml_node_t *n;
 	const char *v;
-	long x;
+	int64_t x;
 	int rc = scalar_of(d, map, path, key, required, &n, &v, field, sizeof(field));
 
 	if (rc <= 0)
 		return rc;
-	errno = 0;
-	x = plain_number(v, false) ? strtol(v, &end, 10) : (end = (char *)v, 0);
-	if (errno || end == v || *end) {
-		yerr(d, n, field, "'%s' is not a whole number (expected %ld..%ld)", v, min, max);
+	if (num_parse_int(v, min, max, &x, why, sizeof(why))) {
+		yerr(d, n, field, "'%s' %s", v, why);
 		return -1;
 	}
-	if (x < min || x > max) {
-		yerr(d, n, field, "%ld is out of range (expected %ld..%ld)", x, min, max);
-		return -1;
-	}
-	*out = x;
+	*out = (long)x;
 	return 1;
 }
 
 int yget_double(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
 		double min, double max, double *out, bool required)
 {
-	char field[256], *end;
+	char field[256], why[NUM_WHY_LEN];
 	yaml_node_t *n;
 	const char *v;
-	double x;
 	int rc = scalar_of(d, map, path, key, required, &n, &v, field, sizeof(field));
 
 	if (rc <= 0)
 		return rc;
-	errno = 0;
-	x = plain_number(v, true) ? strtod(v, &end) : (end = (char *)v, 0);
-	if (errno || end == v || *end || !isfinite(x)) {
-		yerr(d, n, field, "'%s' is not a number", v);
+	if (num_parse_double(v, min, max, out, why, sizeof(why))) {
+		yerr(d, n, field, "'%s' %s", v, why);
 		return -1;
 	}
-	if (x < min || x > max) {
-		yerr(d, n, field, "%g is out of range (expected %g..%g)", x, min, max);
-		return -1;
-	}
-	*out = x;
 	return 1;
 }
 
@@ -448,62 +401,21 @@ int yget_bool(struct ydoc *d, yaml_node_t *map, const char *path, const char *ke
 	return -1;
 }
 
-int parse_duration_ms(const char *s, long *out_ms)
-{
-	char num[32];
-	const char *p = s, *unit;
-	double v, mult;
-	size_t n;
-
-	/* digits[.digits] then a unit: strtod alone would take " 5s", "+5s", "1e3s",
-	 * "inf" and "0x5". */
-	while (isdigit((unsigned char)*p))
-		p++;
-	if (p == s)
-		return -1;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	n = (size_t)(p - s);
-	if (n >= sizeof(num))
-		return -1;
-	memcpy(num, s, n);
-	num[n] = 0;
-	unit = p;
-	v = strtod(num, NULL);
-	if (!*unit || !strcmp(unit, "s"))
-		mult = 1000;
-	else if (!strcmp(unit, "ms"))
-		mult = 1;
-	else if (!strcmp(unit, "m"))
-		mult = 60000;
-	else if (!strcmp(unit, "h"))
-		mult = 3600000;
-	else
-		return -1;
-	if (!isfinite(v) || v * mult > 1e12)
-		return -1;
-	*out_ms = (long)llround(v * mult);
-	return 0;
-}
-
 int yget_duration_ms(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
 		     long *out_ms, bool required)
 {
-	char field[256];
+	char field[256], why[NUM_WHY_LEN];
+	uint64_t ms;
 	yaml_node_t *n;
 	const char *v;
 	int rc = scalar_of(d, map, path, key, required, &n, &v, field, sizeof(field));
 
 	if (rc <= 0)
 		return rc;
-	if (parse_duration_ms(v, out_ms)) {
-		yerr(d, n, field, "'%s' is not a duration (use e.g. 500ms, 10s, 2m, 1h)", v);
+	if (num_parse_duration_ms(v, 0, UINT64_MAX, &ms, why, sizeof(why))) {
+		yerr(d, n, field, "'%s' %s", v, why);
 		return -1;
 	}
+	*out_ms = (long)ms;
 	return 1;
 }

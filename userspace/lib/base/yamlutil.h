@@ -62,7 +62,8 @@ yaml_node_t *yget(struct ydoc *d, yaml_node_t *map, const char *key);
 
 /* Typed getters. Each returns 1 when the key is present and valid, 0 when absent
  * (an error if required), -1 after reporting an error. path is the mapping's path;
- * messages name "path.key". */
+ * messages name "path.key"; numbers are read by base/num.h ("FILE:LINE: path.key: 'x'
+ * must be a whole number from 1 to 65535"). */
 int yget_str(struct ydoc *d, yaml_node_t *map, const char *path, const char *key, char *out,
 	     size_t len, bool required);
 int yget_long(struct ydoc *d, yaml_node_t *map, const char *path, const char *key, long min,
@@ -74,7 +75,5 @@ int yget_bool(struct ydoc *d, yaml_node_t *map, const char *path, const char *ke
 /* Durations: "500ms", "10s", "2m", "1h", or a bare number of seconds. Result in ms. */
 int yget_duration_ms(struct ydoc *d, yaml_node_t *map, const char *path, const char *key,
 		     long *out_ms, bool required);
-/* Parse a duration string; returns 0 or -1. */
-int parse_duration_ms(const char *s, long *out_ms);
 
 #endif

@@ -1,19 +1,15 @@
-/* cli.c: subcommand dispatch and option errors shared by canaryctl, canary-loader and
- * canaryd. */
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
+/* cli.c: subcommand dispatch shared by canaryctl and canary-loader, and the options and
+ * steps their commands share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "base/util.h"
 #include "maps/pins.h"
 
 struct cli *cli_current;
-static const struct cli_cmd *current_cmd;
 
 static void print_commands(const struct cli *c, FILE *f)
 {
@@ -25,103 +21,14 @@ static void print_commands(const struct cli *c, FILE *f)
 	fprintf(f, "\nRun '%s COMMAND --help' for the options of a command.\n", c->prog);
 }
 
-/* Print the current command's help text. */
-static void cli_print_usage(void)
+static const struct cli_cmd *find_cmd(const struct cli *c, const char *name)
 {
-	if (current_cmd)
-		printf("Usage: %s %s", cli_current->prog, current_cmd->usage);
-}
+	const struct cli_cmd *cmd;
 
-int cli_usage_error(const char *fmt, ...)
-{
-	extern const char *__progname;
-	const char *prog = cli_current ? cli_current->prog : __progname;
-	const char *cmd = cli_current ? cli_current->cmd : NULL;
-	va_list ap;
-
-	/* "PROG CMD: ..." inside a command, "PROG: ..." for a program without commands. */
-	fprintf(stderr, "%s%s%s: ", prog, cmd ? " " : "", cmd ? cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "; try '%s%s%s --help'\n", prog, cmd ? " " : "", cmd ? cmd : "");
-	return EXIT_USAGE;
-}
-
-int cli_parse_uint(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long x = 0;
-	char *end = NULL;
-
-	/* strtoull would take leading blanks and a sign ("-1" is ULLONG_MAX): digits only. */
-	errno = 0;
-	if (isdigit((unsigned char)v[0]))
-		x = strtoull(v, &end, 10);
-	if (!end || *end || errno || x < min || x > max) {
-		if (max == UINT64_MAX)
-			cli_usage_error("%s '%s' must be a whole number, %llu or more", opt, v,
-					(unsigned long long)min);
-		else
-			cli_usage_error("%s '%s' must be a whole number from %llu to %llu", opt, v,
-					(unsigned long long)min, (unsigned long long)max);
-		return -1;
-	}
-	*out = x;
-	return 0;
-}
-
-int cli_parse_double(const char *opt, const char *v, double min, double max, double *out)
-{
-	char *end = NULL;
-	double x = NAN;
-
-	/* strtod would take leading blanks, "inf" and "nan": a finite number only. */
-	errno = 0;
-	if (v[0] && !isspace((unsigned char)v[0]))
-		x = strtod(v, &end);
-	if (!end || end == v || *end || errno || !isfinite(x) || x < min || x > max) {
-		if (isinf(max))
-			cli_usage_error("%s '%s' must be a number, %g or more", opt, v, min);
-		else
-			cli_usage_error("%s '%s' must be a number from %g to %g", opt, v, min, max);
-		return -1;
-	}
-	*out = x;
-	return 0;
-}
-
-int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
-{
-	int prev = optind ? optind : 1;
-	int opt;
-
-	opterr = 0;
-	opt = getopt_long(argc, argv, shortopts, longopts, NULL);
-	if (opt == 'h') {
-		cli_print_usage();
-		return 'h';
-	}
-	if (opt == '?') {
-		const char *arg = prev < argc ? argv[prev] : "";
-
-		if (optopt && strchr(shortopts, optopt))
-			cli_usage_error("option '-%c' needs a value", optopt);
-		else if (optopt) {
-			const struct option *o;
-			bool needs = false;
-
-			for (o = longopts; o->name; o++)
-				if (o->val == optopt && o->has_arg == required_argument)
-					needs = true;
-			if (needs)
-				cli_usage_error("option '%s' needs a value", arg);
-			else
-				cli_usage_error("unknown option '%s'", arg);
-		} else {
-			cli_usage_error("unknown option '%s'", arg);
-		}
-	}
-	return opt;
+	for (cmd = c->cmds; cmd->name; cmd++)
+		if (!strcmp(cmd->name, name))
+			return cmd;
+	return NULL;
 }
 
 int cli_main(struct cli *c, int argc, char **argv)
@@ -130,6 +37,7 @@ int cli_main(struct cli *c, int argc, char **argv)
 	int i = 1;
 
 	cli_current = c;
+	cli_set_names(c->prog, NULL);
 	canary_quiet_libs();
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
@@ -153,25 +61,96 @@ int cli_main(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[i], "help")) {
-		if (i + 1 < argc) {
-			for (cmd = c->cmds; cmd->name; cmd++)
-				if (!strcmp(cmd->name, argv[i + 1])) {
-					printf("Usage: %s %s", c->prog, cmd->usage);
-					return 0;
-				}
-		}
-		print_commands(c, stdout);
+		cmd = i + 1 < argc ? find_cmd(c, argv[i + 1]) : NULL;
+		if (cmd)
+			cli_print_help(cmd, NULL, stdout);
+		else
+			print_commands(c, stdout);
 		return 0;
 	}
-	for (cmd = c->cmds; cmd->name; cmd++) {
-		if (strcmp(cmd->name, argv[i]))
-			continue;
-		current_cmd = cmd;
-		c->cmd = cmd->name;
-		optind = 0;
-		return cmd->fn(argc - i, argv + i);
+	cmd = find_cmd(c, argv[i]);
+	if (!cmd) {
+		fprintf(stderr,
+			"%s: unknown command '%s'; run '%s --help' for the list of commands\n",
+			c->prog, argv[i], c->prog);
+		return EXIT_USAGE;
 	}
-	fprintf(stderr, "%s: unknown command '%s'; run '%s --help' for the list of commands\n",
-		c->prog, argv[i], c->prog);
-	return EXIT_USAGE;
+	c->cmd = cmd->name;
+	cli_set_names(c->prog, cmd->name);
+	return cli_run(cmd, argc - i, argv + i);
+}
+
+/* ---- what commands share ------------------------------------------------------------------ */
+
+const char *cli_pin_root = CANARY_DEFAULT_PIN_ROOT;
+static const char *const default_pin_root = CANARY_DEFAULT_PIN_ROOT;
+
+/* The block's settings are cli_pin_root itself: offset 0. */
+const struct cli_block cli_pin_root_opts = {
+    .opts = (const struct cli_opt[]){{CLI_STR, "pin-root", 'p', .offset = 0,
+				      .size = sizeof(cli_pin_root), .metavar = "DIR",
+				      .help = "where the maps are pinned"},
+				     {}},
+    .base = &cli_pin_root,
+    .defaults = &default_pin_root,
+};
+
+struct agent_target cli_agent = {.socket = CANARY_DEFAULT_SOCKET};
+
+const struct cli_block cli_agent_opts = {
+    .opts =
+	(const struct cli_opt[]){
+	    {CLI_STR, "socket", 0, CLI_FIELD(struct agent_target, socket), .metavar = "PATH",
+	     .help = "canaryd's Unix socket, for changes; reads that cannot use it "
+		     "ask " CANARY_DEFAULT_LISTEN,
+	     .def = CANARY_DEFAULT_SOCKET ", or $CANARY_SOCKET"},
+	    {CLI_STR, "agent", 'a', CLI_FIELD(struct agent_target, tcp), .metavar = "ADDR:PORT",
+	     .help = "use canaryd's TCP listener instead (https://ADDR:PORT for TLS; or "
+		     "$CANARY_AGENT); changes there need --token-file"},
+	    {CLI_STR, "token-file", 0, CLI_FIELD(struct agent_target, token_file),
+	     .metavar = "FILE", .help = "the bearer token for changes over TCP"},
+	    {CLI_STR, "cacert", 0, CLI_FIELD(struct agent_target, cacert), .metavar = "FILE",
+	     .help = "the CA that signed canaryd's certificate (https)"},
+	    {},
+	},
+    .base = &cli_agent,
+};
+
+void cli_agent_from_env(void)
+{
+	if (getenv("CANARY_AGENT"))
+		cli_agent.tcp = getenv("CANARY_AGENT");
+	if (getenv("CANARY_SOCKET"))
+		cli_agent.socket = getenv("CANARY_SOCKET");
+}
+
+int cli_need_root(const char *why)
+{
+	char who[128];
+
+	if (geteuid() == 0)
+		return 0;
+	log_error("%s needs root%s; run it with sudo", cli_who(who, sizeof(who)), why);
+	return -1;
+}
+
+int cli_maps_open(struct canary_maps *m, int *lock)
+{
+	if (cli_need_root(" to read the pinned maps") || canary_maps_open(m, cli_pin_root))
+		return -1;
+	if (!lock)
+		return 0;
+	*lock = canary_lock(cli_pin_root, CANARY_LOCK_WAIT_MS);
+	if (*lock < 0) {
+		canary_maps_close(m);
+		return -1;
+	}
+	return 0;
+}
+
+void cli_maps_close(struct canary_maps *m, int lock)
+{
+	if (lock >= 0)
+		canary_unlock(lock);
+	canary_maps_close(m);
 }

@@ -10,7 +10,6 @@
  * routes), view.c (the JSON of a rollout), log.c; canaryd.h says which lock guards what. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +24,58 @@
 struct agent A;
 volatile sig_atomic_t stop;
 
-/* What the command line asks for. */
+/* What the command line asks for (the pin root is the shared block's cli_pin_root). */
 struct agent_opts {
 	struct listen_opts listen;
-	const char *pin_root, *state_dir;
+	const char *state_dir;
 	double interval, sweep_interval;
 	bool verbose;
+};
+
+static const struct agent_opts defaults = {
+    .listen = {.listen = CANARY_DEFAULT_LISTEN, .socket = CANARY_DEFAULT_SOCKET},
+    .state_dir = DEFAULT_STATE_DIR,
+    .interval = 1,
+    .sweep_interval = 10,
+};
+
+#define O(m) CLI_FIELD(struct agent_opts, m)
+static const struct cli_opt agent_opt_table[] = {
+    {CLI_STR, "state-dir", 's', O(state_dir), .metavar = "DIR",
+     .help = "rollout state and history"},
+    {CLI_STR, "socket", 0, O(listen.socket), .metavar = "PATH",
+     .help = "Unix socket for every request, changes included ('none': no socket)"},
+    {CLI_STR, "socket-group", 0, O(listen.socket_group), .metavar = "GROUP",
+     .help = "group that may use the socket (mode 0660)", .def = "root"},
+    {CLI_STR, "listen", 'l', O(listen.listen), .metavar = "ADDR:PORT",
+     .help = "TCP listener for reads (IPv6 as [addr]:port); changes there need --token-file"},
+    {CLI_STR, "token-file", 0, O(listen.token_file), .metavar = "FILE",
+     .help = "'NAME TOKEN' lines: bearer tokens that may make changes over TCP (root's file, "
+	     "mode 0600)"},
+    {CLI_STR, "tls-cert", 0, O(listen.tls_cert), .metavar = "FILE",
+     .help = "serve TCP over TLS with this certificate (PEM)..."},
+    {CLI_STR, "tls-key", 0, O(listen.tls_key), .metavar = "FILE",
+     .help = "...and key; needed for tokens off loopback"},
+    {CLI_LIST, "allow-host", 0, O(listen.allow_hosts), .metavar = "NAME",
+     .max_count = API_MAX_HOSTS, CLI_COUNT(struct agent_opts, listen.nallow),
+     .help = "a Host name the TCP listener answers to, besides its address and localhost"},
+    {CLI_DOUBLE, "interval", 'i', O(interval), .metavar = "SECONDS", .help = "poll interval",
+     .dmin = 0.05, .dmax = 3600},
+    {CLI_DOUBLE, "sweep-interval", 0, O(sweep_interval), .metavar = "S",
+     .help = "flow-table sweep interval (0: never)", .dmin = 0, .dmax = 86400},
+    {CLI_FLAG, "verbose", 'v', O(verbose), .help = "libbpf and debug output"},
+    {},
+};
+#undef O
+
+static const struct cli_cmd agent_cmd = {
+    .usage = "[OPTIONS]\n"
+	     "The rollout agent: runs rollouts started with 'canaryctl rollout start', serves\n"
+	     "Prometheus metrics at /metrics and the API canaryctl uses (docs/AGENT.md).\n",
+    .opts = agent_opt_table,
+    .defaults = &defaults,
+    .cfg_size = sizeof(struct agent_opts),
+    .blocks = CLI_BLOCKS(&cli_pin_root_opts),
 };
 
 static void on_signal(int sig)
@@ -38,136 +83,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: canaryd [OPTIONS]\n"
-		"The rollout agent: runs rollouts started with 'canaryctl rollout start', serves\n"
-		"Prometheus metrics at /metrics and the API canaryctl uses (docs/AGENT.md).\n"
-		"  -p, --pin-root DIR        pinned maps (default " CANARY_DEFAULT_PIN_ROOT ")\n"
-		"  -s, --state-dir DIR       rollout state and history (default " DEFAULT_STATE_DIR
-		")\n"
-		"      --socket PATH         Unix socket for every request, changes included (default\n"
-		"                            " CANARY_DEFAULT_SOCKET "; 'none': no socket)\n"
-		"      --socket-group GROUP  group that may use the socket (mode 0660; default root)\n"
-		"  -l, --listen ADDR:PORT    TCP listener for reads (default " CANARY_DEFAULT_LISTEN
-		"; IPv6 as\n"
-		"                            [addr]:port); changes there need --token-file\n"
-		"      --token-file FILE     'NAME TOKEN' lines: bearer tokens that may make changes\n"
-		"                            over TCP (root's file, mode 0600)\n"
-		"      --tls-cert FILE       serve TCP over TLS with this certificate (PEM)...\n"
-		"      --tls-key FILE        ...and key; needed for tokens off loopback\n"
-		"      --allow-host NAME     a Host name the TCP listener answers to, besides its\n"
-		"                            address and localhost (repeatable)\n"
-		"  -i, --interval SECONDS    poll interval (default 1)\n"
-		"      --sweep-interval S    flow-table sweep interval (default 10; 0: never)\n"
-		"  -v, --verbose             libbpf and debug output\n"
-		"  -h, --help                this text\n");
-}
-
-/* What parse_args returns when the agent is to run; anything else is an exit status. */
-#define ARGS_RUN (-1)
-
-/* The command line into o, defaults first. Returns ARGS_RUN, or the status to exit
- * with: 0 after --help, 2 (EXIT_USAGE) after saying what is wrong. Nothing else reads
- * argv. One function, longer than the others on purpose: every option of canaryd is
- * here and nowhere else, for an option table to replace whole. */
-static int parse_args(int argc, char **argv, struct agent_opts *o)
-{
-	enum { O_SOCKET = 256, O_SOCKET_GROUP, O_TOKEN_FILE, O_TLS_CERT, O_TLS_KEY, O_ALLOW_HOST };
-	static const struct option opts[] = {
-		{"pin-root", required_argument, NULL, 'p'},
-		{"state-dir", required_argument, NULL, 's'},
-		{"listen", required_argument, NULL, 'l'},
-		{"socket", required_argument, NULL, O_SOCKET},
-		{"socket-group", required_argument, NULL, O_SOCKET_GROUP},
-		{"token-file", required_argument, NULL, O_TOKEN_FILE},
-		{"tls-cert", required_argument, NULL, O_TLS_CERT},
-		{"tls-key", required_argument, NULL, O_TLS_KEY},
-		{"allow-host", required_argument, NULL, O_ALLOW_HOST},
-		{"interval", required_argument, NULL, 'i'},
-		{"sweep-interval", required_argument, NULL, 'S'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{},
-	};
-	struct listen_opts *lo = &o->listen;
-	int opt;
-
-	*o = (struct agent_opts){
-		.listen = {.listen = CANARY_DEFAULT_LISTEN, .socket = CANARY_DEFAULT_SOCKET},
-		.pin_root = CANARY_DEFAULT_PIN_ROOT,
-		.state_dir = DEFAULT_STATE_DIR,
-		.interval = 1,
-		.sweep_interval = 10,
-	};
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "p:s:l:i:vh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			o->pin_root = optarg;
-			break;
-		case 's':
-			o->state_dir = optarg;
-			break;
-		case 'l':
-			lo->listen = optarg;
-			break;
-		case O_SOCKET:
-			lo->socket = strcmp(optarg, "none") ? optarg : NULL;
-			break;
-		case O_SOCKET_GROUP:
-			lo->socket_group = optarg;
-			break;
-		case O_TOKEN_FILE:
-			lo->token_file = optarg;
-			break;
-		case O_TLS_CERT:
-			lo->tls_cert = optarg;
-			break;
-		case O_TLS_KEY:
-			lo->tls_key = optarg;
-			break;
-		case O_ALLOW_HOST:
-			if (lo->nallow == API_MAX_HOSTS) {
-				fprintf(stderr, "canaryd: at most %d --allow-host names\n", API_MAX_HOSTS);
-				return 2;
-			}
-			lo->allow_hosts[lo->nallow++] = optarg;
-			break;
-		case 'i':
-			if (cli_parse_double("--interval", optarg, 0.05, 3600, &o->interval))
-				return EXIT_USAGE;
-			break;
-		case 'S':
-			if (cli_parse_double("--sweep-interval", optarg, 0, 86400,
-					     &o->sweep_interval))
-				return EXIT_USAGE;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			fprintf(stderr, "canaryd: unknown option or missing value '%s'; try 'canaryd "
-					"--help'\n",
-				argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "canaryd: unexpected argument '%s'; try 'canaryd --help'\n",
-			argv[optind]);
-		return 2;
-	}
-	return ARGS_RUN;
-}
-
-/* Everything before the first poll: root, the state directory, the maps, the saved
- * rollouts, the doors, the signals and the puller. Returns 0, or the status to exit
- * with after saying why. */
 static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 {
 	const struct listen_opts *lo = &o->listen;
@@ -192,7 +107,7 @@ static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 	A.state_lock = -1;
 	if (state_dir_take())
 		return 1;
-	if (canary_maps_open(&A.maps, o->pin_root))
+	if (canary_maps_open(&A.maps, cli_pin_root))
 		return 1;
 	A.snap = calloc(CANARY_ARM_STATS_SLOTS, sizeof(*A.snap));
 	A.prev = calloc(CANARY_ARM_STATS_SLOTS, sizeof(*A.prev));
@@ -215,7 +130,7 @@ static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 	}
 	logline("started: pins %s, state %s, socket %s, listening on %s://%s (reads%s), polling "
 		"every %gs",
-		o->pin_root, A.state_dir, lo->socket ? lo->socket : "none",
+		cli_pin_root, A.state_dir, lo->socket ? lo->socket : "none",
 		lo->tls_cert ? "https" : "http", lo->listen,
 		tcp_takes_changes() ? "; changes with a token" : " only", A.interval);
 	return 0;
@@ -277,9 +192,11 @@ int main(int argc, char **argv)
 	pthread_t pull_thread;
 	int rc;
 
-	rc = parse_args(argc, argv, &o);
-	if (rc != ARGS_RUN)
-		return rc;
+	o = defaults;
+	cli_set_names("canaryd", NULL);
+	cli_parse_options_or_exit(&agent_cmd, &o, argc, argv);
+	if (o.listen.socket && !strcmp(o.listen.socket, "none"))
+		o.listen.socket = NULL;
 	rc = agent_start(&o, &pull_thread);
 	if (rc)
 		return rc;

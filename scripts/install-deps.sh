@@ -20,6 +20,8 @@ declare -A GROUP=(
 		openssl libclang-rt-14-dev"
 	# make fresh-check: a Debian 12 root built from the package mirror.
 	[fresh-check]="debootstrap"
+	# make bench-scale: the charts next to its tables (SVG, no X).
+	[bench]="gnuplot-nox"
 )
 
 groups=(base)

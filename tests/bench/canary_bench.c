@@ -4,11 +4,14 @@
  *      program that only swaps MACs and redirects and against a minimal NAT forwarder
  *      (the job's floor: parse, one 5-tuple hash lookup, rewrite, redirect);
  *   2. packets per second delivered end to end through a veth "wire" with a live-frame
- *      generator, xdp_canary against the same trivial forwarder.
+ *      generator, xdp_canary against the same trivial forwarder, with one RX queue and
+ *      one generator, then one and two RX queues with a generator on each CPU.
  * Every measurement checks its verdict and counters, so a path that silently became
  * another path (see below) fails instead of producing a number. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -192,41 +195,71 @@ static double median(double *v, unsigned int n)
 
 /* ---- live frames ------------------------------------------------------------------------- */
 
-struct live {
-	struct bench_bpf *gen, *sink, *base;
+/* One wire: generator veth ga -> gb (program under test) -> oa -> ob (sink), with nq RX
+ * and TX queues on every end. Wire w uses 10.0.(4+2w).0/24 on gb and 10.0.(5+2w).0/24 on
+ * oa; its VIP 10.0.(5+2w).10 is its own backend, reached through oa. */
+struct wire {
+	unsigned int nq;
 	int if_ga, if_gb, if_oa, if_ob;
+	char vip[16];
+	uint8_t pkt[256];
+	size_t len;
 };
 
-static int live_setup(struct live *l)
-{
-	static const char *cmds[] = {
-		"ip link add ga address 02:00:00:00:04:01 type veth peer name gb address "
-		"02:00:00:00:04:02",
-		"ip link add oa address 02:00:00:00:05:01 type veth peer name ob address "
-		"02:00:00:00:05:02",
-		"for i in ga gb oa ob; do ip link set $i up; done",
-		"ip addr add 10.0.4.1/24 dev gb",
-		"ip addr add 10.0.5.1/24 dev oa",
-		"ip neigh replace 10.0.5.10 lladdr 02:00:00:00:05:02 dev oa nud permanent",
-	};
-	unsigned int i;
+struct live {
+	struct bench_bpf *gen, *sink, *base;
+	struct wire w[2];
+};
 
-	for (i = 0; i < ARRAY_SIZE(cmds); i++)
-		if (sh(cmds[i]))
+static int wire_setup(struct live *l, struct wire *w, unsigned int idx, unsigned int nq)
+{
+	unsigned int a = 4 + 2 * idx, b = 5 + 2 * idx, i;
+	char cmd[6][256], n[4][8];
+	const uint8_t ma[6] = {2, 0, 0, 0, a, 1}, mb[6] = {2, 0, 0, 0, a, 2};
+	char src[16];
+
+	for (i = 0; i < 4; i++)
+		snprintf(n[i], sizeof(n[i]), "%c%c%u", "gaoo"[i], "abab"[i], idx);
+	snprintf(cmd[0], 256, "ip link add %s numrxqueues %u numtxqueues %u address 02:00:00:00:%02x:01 "
+		 "type veth peer name %s numrxqueues %u numtxqueues %u address 02:00:00:00:%02x:02",
+		 n[0], nq, nq, a, n[1], nq, nq, a);
+	snprintf(cmd[1], 256, "ip link add %s numrxqueues %u numtxqueues %u address 02:00:00:00:%02x:01 "
+		 "type veth peer name %s numrxqueues %u numtxqueues %u address 02:00:00:00:%02x:02",
+		 n[2], nq, nq, b, n[3], nq, nq, b);
+	snprintf(cmd[2], 256, "for i in %s %s %s %s; do ip link set $i up; done", n[0], n[1], n[2], n[3]);
+	snprintf(cmd[3], 256, "ip addr add 10.0.%u.1/24 dev %s", a, n[1]);
+	snprintf(cmd[4], 256, "ip addr add 10.0.%u.1/24 dev %s", b, n[2]);
+	snprintf(cmd[5], 256, "ip neigh replace 10.0.%u.10 lladdr 02:00:00:00:%02x:02 dev %s nud permanent",
+		 b, b, n[2]);
+	for (i = 0; i < 6; i++)
+		if (sh(cmd[i]))
 			return -1;
-	l->if_ga = if_nametoindex("ga");
-	l->if_gb = if_nametoindex("gb");
-	l->if_oa = if_nametoindex("oa");
-	l->if_ob = if_nametoindex("ob");
+	w->nq = nq;
+	w->if_ga = if_nametoindex(n[0]);
+	w->if_gb = if_nametoindex(n[1]);
+	w->if_oa = if_nametoindex(n[2]);
+	w->if_ob = if_nametoindex(n[3]);
+	snprintf(w->vip, sizeof(w->vip), "10.0.%u.10", b);
+	snprintf(src, sizeof(src), "10.0.%u.2", a);
+	w->len = build(w->pkt, src, 40000, w->vip, 80, TH_ACK, ma, mb);
+	return bpf_xdp_attach(w->if_ob, bpf_program__fd(l->sink->progs.xdp_sink), 0, NULL);
+}
+
+/* Wire 0 has one queue per end, wire 1 two. The baseline forwarder redirects to the oa of
+ * the wire it runs on, so each wire has its own instance of it. */
+static int live_setup(struct live *l, struct bench_bpf **base2)
+{
 	l->gen = bench_bpf__open_and_load();
 	l->sink = bench_bpf__open_and_load();
 	l->base = bench_bpf__open();
-	if (!l->gen || !l->sink || !l->base)
+	*base2 = bench_bpf__open();
+	if (!l->gen || !l->sink || !l->base || !*base2)
 		return -1;
-	l->base->rodata->out_ifindex = l->if_oa;
-	if (bench_bpf__load(l->base))
+	if (wire_setup(l, &l->w[0], 0, 1) || wire_setup(l, &l->w[1], 1, 2))
 		return -1;
-	return bpf_xdp_attach(l->if_ob, bpf_program__fd(l->sink->progs.xdp_sink), 0, NULL);
+	l->base->rodata->out_ifindex = l->w[0].if_oa;
+	(*base2)->rodata->out_ifindex = l->w[1].if_oa;
+	return bench_bpf__load(l->base) || bench_bpf__load(*base2) ? -1 : 0;
 }
 
 static __u64 sink_total(struct live *l)
@@ -241,31 +274,124 @@ static __u64 sink_total(struct live *l)
 	return sum;
 }
 
-/* Push live_packets frames into ga (so through gb's program) and count what reaches ob. */
-static double live_run(struct live *l, int prog_fd, const uint8_t *pkt, size_t len,
+struct gen_thread {
+	pthread_t tid;
+	int cpu, prog_fd, ifindex, err;
+	const uint8_t *pkt;
+	size_t len;
+	unsigned int count;
+};
+
+/* One generator, pinned to its CPU: veth picks the peer's RX queue by the sending CPU. */
+static void *gen_main(void *arg)
+{
+	struct gen_thread *g = arg;
+	struct xdp_md ctx = {.data = 0, .data_end = g->len, .ingress_ifindex = g->ifindex};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = g->pkt, .data_size_in = g->len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = g->count,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(g->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	g->err = bpf_prog_test_run_opts(g->prog_fd, &o) ? errno : 0;
+	return NULL;
+}
+
+/* Push live_packets frames into ga of wire w (so through gb's program), from nthreads
+ * generators on CPUs 0.., and count what reaches ob. Returns frames per second. */
+static double live_run(struct live *l, struct wire *w, int prog_fd, unsigned int nthreads,
 		       double *delivered_ratio)
 {
-	struct xdp_md ctx = {.data = 0, .data_end = len, .ingress_ifindex = l->if_ga};
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = live_packets,
-		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+	struct gen_thread g[2];
 	__u64 before, after;
 	uint64_t t0, t1;
+	unsigned int i;
 
-	if (bpf_xdp_attach(l->if_gb, prog_fd, 0, NULL))
+	if (bpf_xdp_attach(w->if_gb, prog_fd, 0, NULL))
 		return 0;
 	before = sink_total(l);
 	t0 = now_ns();
-	if (bpf_prog_test_run_opts(bpf_program__fd(l->gen->progs.xdp_gen), &o)) {
-		fprintf(stderr, "live-frame generator failed: %s\n", strerror(errno));
-		return 0;
+	for (i = 0; i < nthreads; i++) {
+		g[i] = (struct gen_thread){.cpu = i, .prog_fd = bpf_program__fd(l->gen->progs.xdp_gen),
+					   .ifindex = w->if_ga, .pkt = w->pkt, .len = w->len,
+					   .count = live_packets / nthreads};
+		pthread_create(&g[i].tid, NULL, gen_main, &g[i]);
+	}
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(g[i].tid, NULL);
+		if (g[i].err)
+			fprintf(stderr, "live-frame generator failed: %s\n", strerror(g[i].err));
 	}
 	usleep(20000); /* let the last NAPI batches drain */
 	t1 = now_ns();
 	after = sink_total(l);
-	bpf_xdp_detach(l->if_gb, 0, NULL);
-	*delivered_ratio = (double)(after - before) / live_packets;
+	bpf_xdp_detach(w->if_gb, 0, NULL);
+	*delivered_ratio = (double)(after - before) / (live_packets / nthreads * nthreads);
 	return (after - before) / ((t1 - t0) / 1e9);
+}
+
+/* The wire table: the trivial forwarder and xdp_canary on one RX queue with one
+ * generator (the comparable figure), then one and two RX queues with two generators. */
+static int live_table(struct instance *est)
+{
+	static const struct {
+		const char *what;
+		unsigned int wire, threads;
+	} cfg[] = {
+		{"1 RX queue, 1 generator", 0, 1},
+		{"1 RX queue, 2 generators", 0, 2},
+		{"2 RX queues, 2 generators", 1, 2},
+	};
+	struct service_spec spec[2];
+	struct bench_bpf *base2;
+	struct live live = {};
+	double b[3][3], s[3][3], bd[3] = {0}, sd[3] = {0}, r, mb[3], ms[3];
+	unsigned int c, t, w;
+
+	if (live_setup(&live, &base2)) {
+		fprintf(stderr, "cannot set up the live-frame topology\n");
+		return -1;
+	}
+	/* xdp_canary on gb needs a service reachable through oa, on each wire. */
+	for (w = 0; w < 2; w++) {
+		spec_init(&spec[w], w ? "live2" : "live", live.w[w].vip, 80, IPPROTO_TCP,
+			  CANARY_HASH_CLIENT, 0);
+		spec_backend(&spec[w], 0, w ? "10.0.7.10:80" : "10.0.5.10:80");
+	}
+	if (apply_specs(est, spec, 2))
+		return -1;
+	for (t = 0; t < 3; t++)
+		for (c = 0; c < ARRAY_SIZE(cfg); c++) {
+			struct wire *wi = &live.w[cfg[c].wire];
+			struct bench_bpf *bb = cfg[c].wire ? base2 : live.base;
+
+			b[c][t] = live_run(&live, wi, bpf_program__fd(bb->progs.xdp_baseline),
+					   cfg[c].threads, &r);
+			bd[c] += r / 3;
+			s[c][t] = live_run(&live, wi, est->prog_fd, cfg[c].threads, &r);
+			sd[c] += r / 3;
+		}
+	printf("\nEnd to end through veth: live-frame generator -> veth -> program -> "
+	       "veth -> counting sink\n%u frames per run, median of 3 runs, interleaved\n\n",
+	       live_packets);
+	printf("| wire | trivial forwarder Mpps (delivered) | xdp_canary Mpps (delivered) | "
+	       "xdp_canary vs trivial |\n|---|---:|---:|---:|\n");
+	for (c = 0; c < ARRAY_SIZE(cfg); c++) {
+		mb[c] = median(b[c], 3) / 1e6;
+		ms[c] = median(s[c], 3) / 1e6;
+		printf("| %s | %.2f (%.1f%%) | %.2f (%.1f%%) | %.2fx |\n", cfg[c].what, mb[c],
+		       100 * bd[c], ms[c], 100 * sd[c], ms[c] / mb[c]);
+	}
+	printf("\nTwo RX queues with a generator on each CPU against one queue and one "
+	       "generator: trivial %.2fx, xdp_canary %.2fx\n",
+	       mb[2] / mb[0], ms[2] / ms[0]);
+	printf("Goal (issue 11): xdp_canary >= 0.90x the trivial forwarder on the wire "
+	       "(1 queue, 1 generator): %.2fx, %s\n",
+	       ms[0] / mb[0], ms[0] / mb[0] >= 0.9 ? "met" : "NOT met");
+	bench_bpf__destroy(base2);
+	return 0;
 }
 
 /* ---- the NAT floor ------------------------------------------------------------------- */
@@ -379,7 +505,6 @@ int main(int argc, char **argv)
 	static const unsigned int order[] = {0, 8, 1, 2, 3, 4, 5, 6, 7};
 	struct path paths[9];
 	uint8_t nat_alt[256];
-	struct live live = {};
 	unsigned int i, t, npaths = 9;
 	double med[9];
 	int opt, failed = 0;
@@ -507,41 +632,7 @@ int main(int argc, char **argv)
 		printf("\nSome paths did not behave as intended (see above); the numbers are not "
 		       "valid.\n");
 
-	if (!skip_live) {
-		uint8_t pkt[256];
-		size_t len;
-		double b[3], s[3], bd = 0, sd = 0, rb, rs;
-
-		if (live_setup(&live)) {
-			fprintf(stderr, "cannot set up the live-frame topology\n");
-			return 1;
-		}
-		/* xdp_canary on gb needs a service reachable through oa. */
-		{
-			struct service_spec spec;
-
-			spec_init(&spec, "live", "10.0.5.10", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 0);
-			spec_backend(&spec, 0, "10.0.5.10:80");
-			apply_specs(&est, &spec, 1);
-		}
-		len = build(pkt, "10.0.4.2", 40000, "10.0.5.10", 80, TH_ACK,
-			    (const uint8_t[]){2, 0, 0, 0, 4, 1}, (const uint8_t[]){2, 0, 0, 0, 4, 2});
-		for (t = 0; t < 3; t++) {
-			b[t] = live_run(&live, bpf_program__fd(live.base->progs.xdp_baseline), pkt,
-					len, &rb);
-			s[t] = live_run(&live, est.prog_fd, pkt, len, &rs);
-			bd += rb / 3;
-			sd += rs / 3;
-		}
-		printf("\nEnd to end through veth: live-frame generator -> veth -> program -> "
-		       "veth -> counting sink\n%u frames per run, median of 3 runs\n\n",
-		       live_packets);
-		printf("| forwarder on the wire | Mpps delivered | share of frames delivered | "
-		       "vs baseline |\n|---|---:|---:|---:|\n");
-		printf("| baseline: swap MACs + redirect | %.2f | %.1f%% | 1.00x |\n",
-		       median(b, 3) / 1e6, 100 * bd);
-		printf("| xdp_canary, established flow | %.2f | %.1f%% | %.2fx |\n",
-		       median(s, 3) / 1e6, 100 * sd, median(s, 3) / median(b, 3));
-	}
+	if (!skip_live && live_table(&est))
+		return 1;
 	return failed;
 }

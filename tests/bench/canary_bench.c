@@ -486,7 +486,8 @@ static void print_goals(double est_nat, double rep_nat, double syn_est)
 static void usage(void)
 {
 	printf("Usage: canary_bench [--repeat N] [--trials N] [--live-packets N] [--no-live]\n"
-	       "Measures xdp_canary against a trivial forwarder in the same run (needs root).\n");
+	       "Measures xdp_canary against a trivial forwarder and a minimal NAT forwarder in\n"
+	       "the same run, on BPF_PROG_TEST_RUN and on a veth wire (needs root).\n");
 }
 
 int main(int argc, char **argv)

@@ -12,11 +12,12 @@
  * loaded, filled, warmed up with untimed samples, measured, freed. Samples of the paths
  * are interleaved (established, reply, SYN, NAT floor, empty, again) and split into
  * blocks; a point's figure is the median of its blocks' means, and the sweep over the
- * points is repeated (rounds) and the median round taken. Every run's verdict is checked, and the reason
- * counters prove the path: each SYN is a new flow (flow_new), no established packet
- * was decided afresh (flow_midstream) and no reply missed its flow (reply_no_flow).
- * The flows are made by the program itself: a SYN, the backend's SYN-ACK and the
- * client's ACK each, so nothing here depends on the flow table's layout. */
+ * points is repeated (rounds) and the median round taken. Every run's verdict is
+ * checked, and the reason counters prove the path: each SYN is a new flow (flow_new),
+ * no established packet was decided afresh (flow_midstream) and no reply missed its
+ * flow (reply_no_flow). The flows are made by the program itself: a SYN, the backend's
+ * SYN-ACK and the client's ACK each, so nothing here depends on the flow table's
+ * layout. */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -250,8 +251,11 @@ static int scale_load(struct scale *sc, unsigned int nsvc, unsigned int nbe, uns
 	char vip[32], be[48], name[16];
 	int rc;
 
-	if (!specs || instance_load_tables(&sc->in, cap * 2 > 1024 ? cap * 2 : 1024, 262144))
+	if (!specs || instance_load_tables(&sc->in, cap * 2 > 1024 ? cap * 2 : 1024, 262144)) {
+		sc->in.skel = NULL; /* destroyed by a failed load */
+		free(specs);
 		return -1;
+	}
 	for (s = 0; s < nsvc; s++) {
 		uint32_t v = VIP_BASE + s;
 
@@ -364,7 +368,7 @@ static int run_dim(const struct dim *d, FILE *dat)
 
 	for (r = 0; r < rounds && !rc; r++)
 		for (i = 0; i < d->npoints && !rc; i++) {
-			double one[K_N];
+			double one[K_N] = {0};
 
 			memset(&pt, 0, sizeof(pt));
 			rc = point_setup(d, d->points[i], &pt);

@@ -149,7 +149,7 @@ static void removed_backend_drains(void)
 	syn("10.0.0.10", 80, pinned);
 	if (!ASSERT_TRUE(pinned && flow_get(&in, "10.0.1.2", pinned, "10.0.0.10", 80,
 					    IPPROTO_TCP, &f) &&
-				 f.backend.v4 == htonl(0x0a000203),
+				 flow_backend_is(&in, &f, "10.0.2.3", 8080),
 			 "a flow pinned to 10.0.2.3"))
 		return;
 	memcpy(t, s, sizeof(s));

@@ -96,10 +96,10 @@ INSTALL_PROGS := canary-loader canaryctl canaryd
 .PHONY: all deps test unit integration bench bench-scale sim demo install clean help format fresh-check \
 	asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
 
-# The previous ABI's data plane, for the upgrade test (tests/fixtures/abi1/README.md).
-ABI1_OBJ    := $(BUILD)/fixtures/abi1.bpf.o
+# The previous ABI's data plane, for the upgrade test (tests/fixtures/abi2/README.md).
+ABI2_OBJ    := $(BUILD)/fixtures/abi2.bpf.o
 
-all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS) $(ABI1_OBJ)
+all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(TOOL_BINS) $(ABI2_OBJ)
 
 help:
 	@echo 'Targets:'
@@ -141,7 +141,7 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BPF_SYSINC)/.stamp | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(ABI1_OBJ): tests/fixtures/abi1/xdp_canary.bpf.c $(wildcard tests/fixtures/abi1/*.h) \
+$(ABI2_OBJ): tests/fixtures/abi2/xdp_canary.bpf.c $(wildcard tests/fixtures/abi2/*.h) \
 	     $(BPF_SYSINC)/.stamp
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(dir $@)

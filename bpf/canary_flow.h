@@ -36,16 +36,23 @@ static __always_inline __u64 canary_flow_timeout(const struct canary_timeouts *t
 	}
 }
 
+/* A flow stamp (flow_state.seen) of the time now (bpf_ktime_get_ns() timebase). */
+static __always_inline __u32 canary_stamp(__u64 now)
+{
+	return (__u32)(now >> CANARY_STAMP_SHIFT);
+}
+
 /* Idle for longer than its state allows at time now (bpf_ktime_get_ns() timebase).
- * Stamps are refreshed at most once per CANARY_NEXTHOP_TTL_NS, so ages have that
- * granularity. Signed arithmetic: a stamp written on another CPU may be a little ahead
- * of the reader's clock. */
+ * Stamps count units of 2^CANARY_STAMP_SHIFT ns and the data plane writes them from its
+ * coarse clock, so ages have a granularity of about CANARY_CLOCK_TICK_NS. Signed
+ * arithmetic: a stamp written on another CPU may be a little ahead of the reader's
+ * clock. */
 static __always_inline int canary_flow_expired(const struct canary_timeouts *t,
 					       const struct flow_state *f, __u64 now)
 {
-	__u64 seen = f->fwd_seen_ns > f->rev_seen_ns ? f->fwd_seen_ns : f->rev_seen_ns;
+	__s64 age = (__s64)(__s32)(canary_stamp(now) - f->seen) * (1LL << CANARY_STAMP_SHIFT);
 
-	return (__s64)(now - seen) > (__s64)canary_flow_timeout(t, f->state);
+	return age > (__s64)canary_flow_timeout(t, f->state);
 }
 
 /* The LPM key of an override of service svc_id for addr/plen. IPv4 is stored

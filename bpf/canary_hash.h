@@ -110,4 +110,15 @@ static __always_inline __u32 canary_backend_slot(const struct canary_endpoint *k
 	return canary_hash_final(h, 5) & (CANARY_BACKEND_SLOTS - 1);
 }
 
+/* Entry of a client address in client_hops (direct-mapped): a multiplicative hash of the
+ * address words, cheaper than the mixing above (the cache needs no secrecy: a collision
+ * costs one bpf_fib_lookup). */
+static __always_inline __u32 canary_client_hop_slot(const union canary_addr *a)
+{
+	__u32 x = a->v6[0] ^ a->v6[1] ^ a->v6[2] ^ a->v6[3];
+
+	return (x * 0x9e3779b1U) >> (32 - 14) & (CANARY_CLIENT_HOPS - 1);
+}
+_Static_assert(CANARY_CLIENT_HOPS == 1 << 14, "canary_client_hop_slot takes 14 bits");
+
 #endif /* CANARY_HASH_H */

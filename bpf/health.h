@@ -43,6 +43,13 @@ static __always_inline __u32 hist_bucket(__u64 us)
 	return b < CANARY_HIST_BUCKETS ? b : CANARY_HIST_BUCKETS - 1;
 }
 
+/* The precise clock in the unit of flow_state.mark_us: microseconds, low 32 bits (an
+ * interval is their difference, right up to 71 minutes). */
+static __always_inline __u32 precise_us(void)
+{
+	return (__u32)(bpf_ktime_get_ns() / 1000);
+}
+
 /* Whether a flow's health counts: a flow picked up mid-stream (no handshake seen) moves
  * no health signal, or a client could make an arm look sick with bare ACKs its backend
  * answers with RSTs; its errors are counted apart (midstream_errors). */
@@ -85,7 +92,7 @@ static __always_inline void health_request(struct pkt *p, struct flow_state *f,
 		as->http_class[0]++;
 	}
 	f->http_state = CANARY_HTTP_REQUEST;
-	f->req_ns = bpf_ktime_get_ns();
+	f->mark_us = precise_us();
 }
 
 /* Client -> backend, on an existing flow. syn_retx: a SYN repeated before any SYN-ACK. */
@@ -198,7 +205,10 @@ static __always_inline void health_reply_flags(struct pkt *p, struct flow_state 
 		return;
 	}
 	if ((fl & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) && f->state == CANARY_FLOW_SYN_SENT) {
-		us = (bpf_ktime_get_ns() - f->syn_ns) / 1000;
+		/* mark_us holds the first SYN's time (a SYN's payload, TCP Fast Open, is
+		 * the only request that can start before the SYN-ACK, and at the same
+		 * time). */
+		us = (__u32)(precise_us() - f->mark_us);
 		if (as) {
 			as->handshake_count++;
 			as->handshake_sum_us += us;
@@ -224,7 +234,7 @@ static __always_inline void health_reply_flags(struct pkt *p, struct flow_state 
 static __always_inline void health_reply(struct xdp_md *ctx, struct pkt *p, struct flow_state *f,
 					 struct arm_stats *as, struct backend_stats *bs)
 {
-	__u64 now, us;
+	__u64 us;
 	int cls;
 
 	health_reply_flags(p, f, as, bs);
@@ -235,8 +245,7 @@ static __always_inline void health_reply(struct xdp_md *ctx, struct pkt *p, stru
 
 	switch (f->http_state) {
 	case CANARY_HTTP_REQUEST:
-		now = bpf_ktime_get_ns();
-		us = (now - f->req_ns) / 1000;
+		us = (__u32)(precise_us() - f->mark_us);
 		if (as) {
 			as->requests++;
 			as->ttfb_sum_us += us;

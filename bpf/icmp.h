@@ -160,7 +160,7 @@ static __always_inline int icmp_unmatched(struct reason_stats *rs)
  * towards the client. Returns the verdict. */
 static __always_inline int icmp_about_forward(struct xdp_md *ctx, struct pkt *p,
 					      struct icmp_quote *q, struct backend_info *bi,
-					      struct reason_stats *rs)
+					      __u32 be_slot, struct reason_stats *rs)
 {
 	/* The outer header's addresses, as parsed (the rewrite below changes the packet). */
 	const union canary_addr *outer_src = &p->key.client, *outer_dst = &p->key.svc.addr;
@@ -179,7 +179,7 @@ static __always_inline int icmp_about_forward(struct xdp_md *ctx, struct pkt *p,
 	fk.client = q->src.addr;
 	fk.client_port = q->src.port;
 	f = icmp_flow(&fk);
-	if (!f || f->backend_port != q->dst.port || !addr_eq(&f->backend, &q->dst.addr))
+	if (!f || f->backend != be_slot)
 		return icmp_unmatched(rs);
 	/* Sent by the backend itself (port unreachable): it must come from the VIP. */
 	from_backend = addr_eq(outer_src, &q->dst.addr);
@@ -213,6 +213,7 @@ static __always_inline int icmp_about_reply(struct xdp_md *ctx, struct pkt *p, s
 	const union canary_addr *outer_src = &p->key.client, *outer_dst = &p->key.svc.addr;
 	struct canary_nexthop nh = {};
 	struct flow_key fk = {};
+	struct backend_slot *be;
 	struct flow_state *f;
 	struct svc_info *svc;
 	__u32 acc;
@@ -225,13 +226,14 @@ static __always_inline int icmp_about_reply(struct xdp_md *ctx, struct pkt *p, s
 	fk.client = q->dst.addr;
 	fk.client_port = q->dst.port;
 	f = icmp_flow(&fk);
-	if (!f)
+	be = f ? backend_slot_at(f->backend) : NULL;
+	if (!be)
 		return icmp_unmatched(rs);
-	rc = icmp_route(ctx, p, outer_src, &f->backend, &nh, rs);
+	rc = icmp_route(ctx, p, outer_src, &be->key.addr, &nh, rs);
 	if (!fib_usable(rc))
 		return XDP_DROP;
-	acc = icmp_quote_rewrite(p, q, true, &f->backend, f->backend_port, f->csum_ip, f->csum_l4);
-	acc += icmp_outer_rewrite(p, false, &f->backend, f->csum_ip);
+	acc = icmp_quote_rewrite(p, q, true, &be->key.addr, be->key.port, be->csum_ip, be->csum_l4);
+	acc += icmp_outer_rewrite(p, false, &be->key.addr, be->csum_ip);
 	icmp_csum_update(p, q, acc);
 	rs->icmp_mapped++;
 	return xmit(ctx, p, rc, &nh, rs);
@@ -245,6 +247,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 {
 	struct icmp_quote q = {};
 	struct backend_info *bi;
+	__u32 be_slot = 0;
 
 	if ((void *)((__u8 *)p->l4 + 1) > p->data_end) {
 		rs->pass_malformed++;
@@ -256,9 +259,9 @@ static __always_inline int handle_icmp(struct xdp_md *ctx, struct pkt *p, struct
 	}
 	if (!icmp_quote_parse(p, &q))
 		return icmp_unmatched(rs);
-	bi = backend_find(&q.dst);
+	bi = backend_find(&q.dst, &be_slot);
 	if (bi)
-		return icmp_about_forward(ctx, p, &q, bi, rs);
+		return icmp_about_forward(ctx, p, &q, bi, be_slot, rs);
 	return icmp_about_reply(ctx, p, &q, rs);
 }
 

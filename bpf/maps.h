@@ -134,6 +134,15 @@ struct {
 	__type(value, struct canary_clock);
 } clock SEC(".maps");
 
+/* The next hop towards each client, for replies: per CPU (no torn entries, no shared
+ * cache lines), direct-mapped by address (see struct client_hop). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CANARY_CLIENT_HOPS);
+	__type(key, __u32);
+	__type(value, struct client_hop);
+} client_hops SEC(".maps");
+
 /* Every map of CANARY_MAPS is defined above with the value type the list gives it (the
  * inner map's, for an array of maps). The other way round, that no map is defined here
  * without being listed, is tests/unit/test_maps.c's check of the object. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* nat.h: rewriting and forwarding: next-hop resolution and caching, the NAT rewrite
- * with precomputed checksum deltas, and the reply index lookup. */
+/* nat.h: rewriting and forwarding: next-hop resolution and caching (per backend in the
+ * reply index, per client in client_hops), the NAT rewrite with precomputed checksum
+ * deltas, and the reply index lookup. */
 #ifndef CANARY_NAT_H
 #define CANARY_NAT_H
 
@@ -172,14 +173,24 @@ static __always_inline bool fib_usable(int rc)
 	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH;
 }
 
-/* The backend behind a reply's source, from the reply index. */
-static __always_inline struct backend_info *backend_find(const struct canary_endpoint *k)
+/* The reply index now (the inner array), or NULL before userspace published one. */
+static __always_inline void *backend_table(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&backend_index, &zero);
+}
+
+/* The slot of a backend endpoint in the reply index; *slot_idx gets its position (what
+ * a flow keeps). Probes walk past tombstones and stop at an empty slot. */
+static __always_inline struct backend_slot *backend_slot_find(const struct canary_endpoint *k,
+							      __u32 *slot_idx)
 {
 	struct backend_slot *slot;
-	__u32 zero = 0, h, i, idx;
+	__u32 h, i, idx;
 	void *table;
 
-	table = bpf_map_lookup_elem(&backend_index, &zero);
+	table = backend_table();
 	if (!table)
 		return NULL;
 	h = canary_backend_slot(k);
@@ -189,10 +200,58 @@ static __always_inline struct backend_info *backend_find(const struct canary_end
 		if (!slot || !slot->key.family)
 			return NULL;
 		if (slot->key.port == k->port && slot->key.proto == k->proto &&
-		    slot->key.family == k->family && addr_eq(&slot->key.addr, &k->addr))
-			return &slot->info;
+		    slot->key.family == k->family && addr_eq(&slot->key.addr, &k->addr)) {
+			*slot_idx = idx;
+			return slot;
+		}
 	}
 	return NULL;
+}
+
+/* The backend behind a reply's source, from the reply index. */
+static __always_inline struct backend_info *backend_find(const struct canary_endpoint *k,
+							 __u32 *slot_idx)
+{
+	struct backend_slot *slot = backend_slot_find(k, slot_idx);
+
+	return slot ? &slot->info : NULL;
+}
+
+/* The backend slot a flow names (NULL if the index has none there: never for a flow
+ * placed by the data plane, as userspace keeps a backend's slot while flows use it). */
+static __always_inline struct backend_slot *backend_slot_at(__u32 idx)
+{
+	struct backend_slot *slot;
+	void *table = backend_table();
+
+	if (!table)
+		return NULL;
+	slot = bpf_map_lookup_elem(table, &idx);
+	return slot && slot->key.family && slot->key.family != CANARY_SLOT_TOMBSTONE ? slot
+										     : NULL;
+}
+
+/* The next hop towards a client for a reply from vip, from this CPU's cache entry of the
+ * client (taken over when another client had it). *nh points into the cache. Returns the
+ * FIB result. */
+static __always_inline int client_hop_get(struct xdp_md *ctx, const struct pkt *p,
+					  const union canary_addr *vip,
+					  const union canary_addr *client,
+					  struct canary_nexthop **nh, __u64 now)
+{
+	__u32 idx = canary_client_hop_slot(client);
+	struct client_hop *ch;
+
+	ch = bpf_map_lookup_elem(&client_hops, &idx);
+	if (!ch)
+		return BPF_FIB_LKUP_RET_NOT_FWDED;
+	*nh = &ch->nh;
+	if (ch->family != p->key.svc.family || !addr_eq(&ch->addr, client)) {
+		ch->addr = *client;
+		ch->family = p->key.svc.family;
+		ch->nh.ifindex = 0;
+	}
+	return nexthop_get(ctx, p, vip, client, &ch->nh, &ch->nh_ns, now);
 }
 
 #endif /* CANARY_NAT_H */

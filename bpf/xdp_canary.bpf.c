@@ -70,10 +70,13 @@ static __always_inline int override_arm(const struct pkt *p, __u32 svc_id)
 }
 
 /* Decide a new flow with the shared decision (canary_decide.h) and fill f from the
- * chosen backend. Returns false when the service has no backend at all. */
+ * chosen backend; *slot is the backend's reply-index slot. Returns false when the
+ * service has no backend at all (or the index lacks the chosen one). */
 static __always_inline bool flow_decide(const struct pkt *p, __u32 svc_id,
-					struct flow_state *f, struct reason_stats *rs)
+					struct flow_state *f, struct backend_slot **slot,
+					struct reason_stats *rs)
 {
+	struct canary_endpoint be_key = {};
 	struct canary_decision d;
 	const struct canary_backend *be;
 	struct svc_config *cfg;
@@ -99,10 +102,13 @@ static __always_inline bool flow_decide(const struct pkt *p, __u32 svc_id,
 	if (idx >= CANARY_MAX_BACKENDS)
 		return false;
 	be = &cfg->backends[arm][idx];
-	f->backend = be->addr;
-	f->backend_port = be->port;
-	f->csum_ip = be->csum_ip;
-	f->csum_l4 = be->csum_l4;
+	be_key.addr = be->addr;
+	be_key.port = be->port;
+	be_key.proto = p->key.svc.proto;
+	be_key.family = p->key.svc.family;
+	*slot = backend_slot_find(&be_key, &f->backend);
+	if (!*slot)
+		return false;
 	f->svc = svc_id;
 	f->arm = arm;
 	f->backend_idx = idx;
@@ -165,19 +171,21 @@ static __always_inline void flow_verify(const struct flow_key *k, struct flow_st
 
 /* ---- client -> service -------------------------------------------------------------------- */
 
-/* Place a new flow: decide, resolve its next hop, insert it into `pending` (not for a
- * stray RST). A flow picked up mid-stream is no exposure of its arm (midstream_flows,
- * not flows). svc is the service when the caller already looked it up. Fills *fresh;
- * returns an XDP verdict, or -1 when the flow may be forwarded. */
+/* Place a new flow: decide, insert it into `pending` (not for a stray RST). A flow
+ * picked up mid-stream is no exposure of its arm (midstream_flows, not flows). svc is the
+ * service when the caller already looked it up. Fills *fresh and *slot (the backend's);
+ * returns an XDP verdict, or -1 when the flow may be forwarded. Its next hop is the
+ * backend's, resolved already for the backend's other flows: no FIB lookup here. */
 static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct svc_info *svc,
-				       struct flow_state *fresh, struct canary_clock *clk,
-				       struct reason_stats *rs, int *fib_rc)
+				       struct flow_state *fresh, struct backend_slot **slot,
+				       struct canary_clock *clk, struct reason_stats *rs,
+				       int *fib_rc)
 {
 	bool tcp = p->key.svc.proto == IPPROTO_TCP;
 	bool syn = tcp && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
 	struct backend_stats *bs;
 	struct arm_stats *as;
-	__u64 now;
+	__u64 real;
 
 	if (!svc)
 		svc = bpf_map_lookup_elem(&services, &p->key.svc);
@@ -186,24 +194,25 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 		return XDP_PASS;
 	}
 	__builtin_memset(fresh, 0, sizeof(*fresh));
-	if (!flow_decide(p, svc->id, fresh, rs)) {
+	if (!flow_decide(p, svc->id, fresh, slot, rs)) {
 		rs->drop_no_backend++;
 		return XDP_DROP;
 	}
-	*fib_rc = nexthop_resolve(ctx, p, &p->key.client, &fresh->backend, &fresh->fwd_nh);
+	*fib_rc = nexthop_get(ctx, p, &p->key.client, &(*slot)->key.addr, &(*slot)->nh,
+			      &(*slot)->nh_ns, coarse_now(clk));
 	if (!fib_usable(*fib_rc)) {
 		rs->drop_fib++;
 		return XDP_DROP;
 	}
-	now = clock_sync(clk);
-	fresh->fwd_seen_ns = coarse_now(clk);
-	fresh->created_ns = now;
+	/* The one precise clock read of a new flow: it also keeps the coarse clock alive. */
+	real = clock_sync(clk);
+	fresh->seen = canary_stamp(coarse_now(clk));
 	if (!tcp) {
 		fresh->state = CANARY_FLOW_UDP;
 	} else if (syn) {
 		fresh->state = CANARY_FLOW_SYN_SENT;
 		fresh->syn_count = 1;
-		fresh->syn_ns = now;
+		fresh->mark_us = (__u32)(real / 1000);
 	} else {
 		fresh->state = CANARY_FLOW_ESTABLISHED;
 		fresh->flags |= CANARY_FLOW_F_MIDSTREAM;
@@ -235,47 +244,65 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	return -1;
 }
 
+/* Keep a flow's stamp at the coarse clock (a write only when it moved on). */
+static __always_inline void flow_touch(struct flow_state *f, __u64 now)
+{
+	__u32 st = canary_stamp(now);
+
+	if (f->seen != st)
+		f->seen = st;
+}
+
+/* What a packet on an existing flow does to it: a SYN after the end of a connection
+ * starts a new one (*reuse), a repeated SYN counts (*syn_retx), the client's ACK of the
+ * SYN-ACK verifies (*verify), FIN and RST close. */
+static __always_inline void forward_track(struct pkt *p, struct flow_state *f, __u64 now,
+					  bool *reuse, bool *syn_retx, bool *verify)
+{
+	bool tcp = p->key.svc.proto == IPPROTO_TCP;
+	bool syn = tcp && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+
+	if (syn) {
+		if (flow_expired(f, now) || f->state >= CANARY_FLOW_CLOSING ||
+		    (f->flags & CANARY_FLOW_F_MIDSTREAM)) {
+			/* The tuple's earlier connection ended (or was only ever seen
+			 * mid-stream): a new connection. */
+			*reuse = true;
+		} else if (f->state <= CANARY_FLOW_SYN_RECV) {
+			/* A retransmitted SYN keeps its pending entry; before any SYN-ACK it
+			 * is a sign of an unresponsive backend. */
+			*syn_retx = f->state == CANARY_FLOW_SYN_SENT;
+			if (f->syn_count < 255)
+				f->syn_count++;
+		}
+	} else if (!tcp) {
+		*reuse = flow_expired(f, now);
+	} else if (p->tcp_flags & (TCPF_RST | TCPF_FIN)) {
+		flow_track_close(f, p->tcp_flags);
+	} else if (f->state == CANARY_FLOW_SYN_RECV && (p->tcp_flags & TCPF_ACK)) {
+		/* The client completed the handshake: it saw the SYN-ACK, so it is no
+		 * spoofed source. */
+		f->state = CANARY_FLOW_ESTABLISHED;
+		*verify = f->flags & CANARY_FLOW_F_PENDING;
+	}
+}
+
 /* Client -> service. f is the flow entry if a lookup found one (in either table; its
  * PENDING flag says which), else svc is the service it is addressed to. */
 static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flow_state *f,
 				   struct svc_info *svc, struct canary_clock *clk,
 				   struct reason_stats *rs)
 {
-	bool tcp = p->key.svc.proto == IPPROTO_TCP;
-	bool syn = tcp && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
 	__u64 now = coarse_now(clk);
+	struct backend_slot *slot;
 	struct backend_stats *bs;
 	struct flow_state fresh;
-	bool syn_retx = false, verify = false;
+	bool syn_retx = false, verify = false, reuse = false;
 	struct arm_stats *as;
 	int fib_rc, rc;
 
 	if (f) {
-		bool reuse = false;
-
-		if (syn) {
-			if (flow_expired(f, now) || f->state >= CANARY_FLOW_CLOSING ||
-			    (f->flags & CANARY_FLOW_F_MIDSTREAM)) {
-				/* The tuple's earlier connection ended (or was only ever seen
-				 * mid-stream): a new connection. */
-				reuse = true;
-			} else if (f->state <= CANARY_FLOW_SYN_RECV) {
-				/* A retransmitted SYN keeps its pending entry; before any
-				 * SYN-ACK it is a sign of an unresponsive backend. */
-				syn_retx = f->state == CANARY_FLOW_SYN_SENT;
-				if (f->syn_count < 255)
-					f->syn_count++;
-			}
-		} else if (!tcp) {
-			reuse = flow_expired(f, now);
-		} else if (p->tcp_flags & (TCPF_RST | TCPF_FIN)) {
-			flow_track_close(f, p->tcp_flags);
-		} else if (f->state == CANARY_FLOW_SYN_RECV && (p->tcp_flags & TCPF_ACK)) {
-			/* The client completed the handshake: it saw the SYN-ACK, so it is
-			 * no spoofed source. */
-			f->state = CANARY_FLOW_ESTABLISHED;
-			verify = f->flags & CANARY_FLOW_F_PENDING;
-		}
+		forward_track(p, f, now, &reuse, &syn_retx, &verify);
 		if (reuse) {
 			rs->flow_reused++;
 			/* The new attempt starts in `pending`; the old entry must not shadow
@@ -287,14 +314,20 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 	}
 
 	if (f) {
-		fib_rc = nexthop_get(ctx, p, &p->key.client, &f->backend, &f->fwd_nh,
-				     &f->fwd_seen_ns, now);
+		slot = backend_slot_at(f->backend);
+		if (!slot) {
+			rs->drop_no_backend++;
+			return XDP_DROP;
+		}
+		flow_touch(f, now);
+		fib_rc = nexthop_get(ctx, p, &p->key.client, &slot->key.addr, &slot->nh,
+				     &slot->nh_ns, now);
 		if (!fib_usable(fib_rc)) {
 			rs->drop_fib++;
 			return XDP_DROP;
 		}
 	} else {
-		rc = flow_create(ctx, p, svc, &fresh, clk, rs, &fib_rc);
+		rc = flow_create(ctx, p, svc, &fresh, &slot, clk, rs, &fib_rc);
 		if (rc >= 0)
 			return rc;
 		f = &fresh;
@@ -314,8 +347,8 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 		health_forward(p, f, syn_retx, as, bs);
 	if (verify)
 		flow_verify(&p->key, f, rs);
-	nat_rewrite(p, true, &f->backend, f->backend_port, f->csum_ip, f->csum_l4);
-	return xmit(ctx, p, fib_rc, &f->fwd_nh, rs);
+	nat_rewrite(p, true, &slot->key.addr, slot->key.port, slot->csum_ip, slot->csum_l4);
+	return xmit(ctx, p, fib_rc, &slot->nh, rs);
 }
 
 /* A reply to a flow in `pending`: a SYN-ACK (the handshake goes on), a RST, or the first
@@ -344,9 +377,10 @@ static __always_inline struct flow_state *reply_pending(struct pkt *p, struct fl
 }
 
 /* The backend a packet from a backend port comes from: the reply index entry of its
- * source, if the packet arrived on the interface that faces that backend. NULL, and
- * counted, for any other packet: it is passed untouched. */
+ * source (and *slot_idx its slot), if the packet arrived on the interface that faces that
+ * backend. NULL, and counted, for any other packet: it is passed untouched. */
 static __always_inline struct backend_info *reply_backend(struct xdp_md *ctx, struct pkt *p,
+							  __u32 *slot_idx,
 							  struct reason_stats *rs)
 {
 	struct canary_endpoint be_key = {};
@@ -357,7 +391,7 @@ static __always_inline struct backend_info *reply_backend(struct xdp_md *ctx, st
 	be_key.port = p->key.client_port;
 	be_key.proto = p->key.svc.proto;
 	be_key.family = p->key.svc.family;
-	bi = backend_find(&be_key);
+	bi = backend_find(&be_key, slot_idx);
 	if (!bi) {
 		rs->pass_not_service++;
 		return NULL;
@@ -369,12 +403,14 @@ static __always_inline struct backend_info *reply_backend(struct xdp_md *ctx, st
 	return bi;
 }
 
-/* The entry of the flow fk that this reply answers, with the reply's effect on it (state,
- * health, verification). An entry that names another backend is left alone (the flow was
- * re-placed: a reset, a reused port). Returns the flow-table entry, or NULL with *pf the
- * pending one (a SYN-ACK: the flow stays pending), or neither. */
+/* The entry of the flow fk that this reply (from the backend in slot be_slot) answers,
+ * with the reply's effect on it (state, health, verification). An entry that names
+ * another backend is left alone (the flow was re-placed: a reset, a reused port).
+ * Returns the flow-table entry, or NULL with *pf the pending one (a SYN-ACK: the flow
+ * stays pending), or neither. */
 static __always_inline struct flow_state *reply_flow(struct xdp_md *ctx, struct pkt *p,
-						     struct flow_key *fk, struct flow_state **pf,
+						     struct flow_key *fk, __u32 be_slot,
+						     struct flow_state **pf,
 						     struct reason_stats *rs)
 {
 	struct flow_state *f;
@@ -384,12 +420,11 @@ static __always_inline struct flow_state *reply_flow(struct xdp_md *ctx, struct 
 	if (!f) {
 		*pf = bpf_map_lookup_elem(&pending, fk);
 		/* A pending flow re-placed on another backend is not this one's. */
-		if (*pf && ((*pf)->backend_port != p->key.client_port ||
-			    !addr_eq(&(*pf)->backend, &p->key.client)))
+		if (*pf && (*pf)->backend != be_slot)
 			*pf = NULL;
 		return *pf ? reply_pending(p, fk, *pf, rs) : NULL;
 	}
-	if (f->backend_port != p->key.client_port || !addr_eq(&f->backend, &p->key.client))
+	if (f->backend != be_slot)
 		return NULL;
 	health_reply(ctx, p, f, arm_stats_of(f->svc, f->arm),
 		     backend_stats_of(f->svc, f->arm, f->backend_idx));
@@ -403,53 +438,44 @@ static __always_inline struct flow_state *reply_flow(struct xdp_md *ctx, struct 
  * (its flow may have been evicted from `pending`, or forwarded by another node): it
  * leaves with the VIP's address, never the backend's. A packet from a backend's address
  * that arrives on an interface that does not face that backend is no reply: it is
- * passed untouched (a client cannot forge replies). */
+ * passed untouched (a client cannot forge replies). The next hop is the client's, from
+ * this CPU's client_hops entry. */
 static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canary_clock *clk,
 				 struct reason_stats *rs)
 {
-	struct canary_nexthop nh_local;
-	struct canary_nexthop *nh;
+	struct canary_nexthop *nh = NULL;
 	struct backend_info *bi;
 	struct flow_key fk = {};
 	struct flow_state *f, *pf;
 	struct arm_stats *as;
-	__u64 now, stamp;
-	__u32 svc, arm;
+	__u32 svc, arm, be_slot = 0;
+	__u64 now;
 	int fib_rc;
 
-	bi = reply_backend(ctx, p, rs);
+	bi = reply_backend(ctx, p, &be_slot, rs);
 	if (!bi)
 		return XDP_PASS;
 	fk.svc = bi->vip;
 	fk.client = p->key.svc.addr;
 	fk.client_port = p->key.svc.port;
 	now = coarse_now(clk);
-	f = reply_flow(ctx, p, &fk, &pf, rs);
+	f = reply_flow(ctx, p, &fk, be_slot, &pf, rs);
 	if (f) {
-		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &f->rev_nh,
-				     &f->rev_seen_ns, now);
-		nh = &f->rev_nh;
+		flow_touch(f, now);
 		svc = f->svc;
 		arm = f->arm;
 	} else if (pf) {
-		/* Still pending (a SYN-ACK): its entry caches the next hop all the same. (One
-		 * call for both entries, through f = pf, is 9 instructions shorter but costs
-		 * the verifier 6% more instructions processed.) */
-		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &pf->rev_nh,
-				     &pf->rev_seen_ns, now);
-		nh = &pf->rev_nh;
+		/* Still pending (a SYN-ACK). */
+		flow_touch(pf, now);
 		svc = pf->svc;
 		arm = pf->arm;
 	} else {
 		rs->reply_no_flow++;
-		stamp = 0;
-		nh_local.ifindex = 0;
-		fib_rc = nexthop_get(ctx, p, &bi->vip.addr, &fk.client, &nh_local, &stamp, now);
-		nh = &nh_local;
 		svc = bi->svc;
 		arm = bi->arm;
 	}
-	if (!fib_usable(fib_rc)) {
+	fib_rc = client_hop_get(ctx, p, &bi->vip.addr, &fk.client, &nh, now);
+	if (!fib_usable(fib_rc) || !nh) {
 		rs->drop_fib++;
 		return XDP_DROP;
 	}

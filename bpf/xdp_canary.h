@@ -10,8 +10,11 @@
 /* Bumped whenever a map layout below changes. The loader migrates pins of the ABI
  * before (their flows and counters, see userspace/lib/maps/migrate.c) and refuses any other
  * instead of misreading it. ABI 2: the pending table, backend_info.ifindex,
- * midstream counters, reasons pass_wrong_iface and flow_verified, meta.pending_capacity. */
-#define CANARY_ABI_VERSION 2
+ * midstream counters, reasons pass_wrong_iface and flow_verified, meta.pending_capacity.
+ * ABI 3: flow_state shrank from 112 to 24 bytes (the backend by its reply-index slot, no
+ * next hops, 32-bit stamps, health state packed); backend_slot gained the forward
+ * deltas and the backend's next hop; the client_hops cache. */
+#define CANARY_ABI_VERSION 3
 
 /* ---- limits ---------------------------------------------------------------------------- */
 #define CANARY_MAX_SERVICES	 256
@@ -35,11 +38,18 @@
 #define CANARY_DEF_TCP_IDLE	   3600 /* established TCP with no packets */
 #define CANARY_DEF_TCP_CLOSING	   10	/* after FIN or RST: long enough to close */
 #define CANARY_DEF_UDP_IDLE	   30
-/* How often a flow's cached next hop is re-resolved with bpf_fib_lookup (ns). */
+/* How often a cached next hop (a backend's, a client's) is re-resolved with
+ * bpf_fib_lookup (ns). */
 #define CANARY_NEXTHOP_TTL_NS	   1000000000ULL
 /* Period of the coarse clock that the fast path reads instead of calling a clock
  * helper on every packet (ns). */
 #define CANARY_CLOCK_TICK_NS	   100000000ULL
+/* Flow stamps are 32-bit, in units of 2^CANARY_STAMP_SHIFT ns (16.8 ms): they wrap after
+ * 2.3 years, and an age is read as a signed difference (timeouts below 1.1 years). */
+#define CANARY_STAMP_SHIFT	   24
+/* Entries of the per-CPU reply next-hop cache (client_hops), direct-mapped by client
+ * address: a power of 2. */
+#define CANARY_CLIENT_HOPS	   16384
 
 /* ---- names ------------------------------------------------------------------------------
  * The maps themselves are listed once, in CANARY_MAPS at the end of this file. */
@@ -157,15 +167,41 @@ struct backend_info {
 	__u32 ifindex;
 };
 
+/* Cached next hop (refreshed every NEXTHOP_TTL). */
+struct canary_nexthop {
+	__u32 ifindex; /* 0 = not resolved */
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
 /* One slot of the reply index: an open-addressing table (linear probing from
  * canary_backend_slot()) holding every entry of `backends`. The reply path reads it
  * instead of the `backends` hash map: an array read costs a fraction of a hash-map
  * lookup (docs/BENCHMARKS.md). Userspace rebuilds it whole and swaps it in with one
  * update of `backend_index`; `backends` stays the readable source of truth.
- * An empty slot has key.family == 0. */
+ * A flow names its backend by slot (flow_state.backend), so a backend keeps its slot
+ * for as long as it is in `backends` (userspace places it where it was). An empty slot
+ * has key.family == 0; CANARY_SLOT_TOMBSTONE marks a freed slot that a probe walks on
+ * past. The data plane writes nh and nh_ns (the backend's next hop, resolved at most
+ * once per NEXTHOP_TTL for all its flows); a fresh index starts them unresolved. */
+#define CANARY_SLOT_TOMBSTONE 0xff
 struct backend_slot {
 	struct canary_endpoint key;
 	struct backend_info info;
+	__u16 csum_ip; /* forward deltas VIP -> backend (info has backend -> VIP) */
+	__u16 csum_l4;
+	struct canary_nexthop nh; /* towards the backend */
+	__u64 nh_ns;		  /* when nh was resolved (coarse clock) */
+};
+
+/* One entry of client_hops (per CPU): the next hop towards a client, for replies. The
+ * entry of a client is at canary_client_hop_slot(); another client may take it. */
+struct client_hop {
+	union canary_addr addr; /* the client (family 0: empty) */
+	__u8 family;
+	__u8 pad[3];
+	struct canary_nexthop nh;
+	__u64 nh_ns;
 };
 
 /* Key of `overrides` (LPM trie). IPv4 prefixes are stored v4-mapped (::ffff:a.b.c.d),
@@ -189,44 +225,46 @@ struct flow_key {
 	__u16 pad;
 };
 
-/* Cached next hop for one direction of a flow (refreshed every NEXTHOP_TTL). */
-struct canary_nexthop {
-	__u32 ifindex; /* 0 = not resolved */
-	__u8 dmac[6];
-	__u8 smac[6];
-};
-
 /* Value of `flows` and `pending`: where the flow goes, its TCP state, and per-flow
- * health state. A flow starts in `pending` (a TCP handshake not yet completed by the
- * client, a datagram not yet answered, a flow picked up mid-stream and not yet answered
- * by its backend) and moves to `flows` once verified, so a flood of spoofed SYNs or
- * ACKs can only evict other unverified entries, never an established connection. */
+ * health state, in 24 bytes (docs/BENCHMARKS.md, "Memory per flow"). A flow starts in
+ * `pending` (a TCP handshake not yet completed by the client, a datagram not yet answered,
+ * a flow picked up mid-stream and not yet answered by its backend) and moves to `flows`
+ * once verified, so a flood of spoofed SYNs or ACKs can only evict other unverified
+ * entries, never an established connection.
+ * The backend's address, checksum deltas and next hop live in its reply-index slot; the
+ * next hop towards the client in client_hops. err_flags is changed with atomic or; the
+ * other three bytes of its word are plain stores of their own. */
 struct flow_state {
-	union canary_addr backend;
-	__be16 backend_port;
-	__u16 csum_ip; /* forward deltas VIP -> backend */
-	__u16 csum_l4;
-	__u16 svc;
+	__u32 backend;	   /* slot of the backend in the reply index (backend_slot) */
+	__u8 svc;	   /* service id (< CANARY_MAX_SERVICES) */
 	__u8 arm;
-	__u8 backend_idx;
-	__u8 state; /* enum canary_flow_state */
-	__u8 flags; /* CANARY_FLOW_F_* */
-	__u32 err_flags; /* CANARY_ERR_* seen on this flow (atomic or) */
-	struct canary_nexthop fwd_nh; /* towards the backend */
-	struct canary_nexthop rev_nh; /* towards the client */
-	__u64 fwd_seen_ns; /* coarse clock, refreshed at most once per NEXTHOP_TTL */
-	__u64 rev_seen_ns;
-	__u64 created_ns;
-	/* health signals (precise clock, bpf_ktime_get_ns) */
-	__u64 syn_ns; /* first SYN */
-	__u64 req_ns; /* start of the client request awaiting its first reply byte */
-	__u8 syn_count;	 /* SYNs forwarded for this handshake */
-	__u8 http_state; /* enum canary_http_state */
-	__u8 http_pos;	 /* bytes of "HTTP/1.x NNN" matched so far */
+	__u8 backend_idx;  /* position in the arm's list when placed (per-backend counters) */
+	__u8 syn_count;	   /* SYNs forwarded for this handshake */
+	union {
+		__u32 err_flags; /* CANARY_ERR_* seen on this flow (atomic or) */
+		struct {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			__u8 err_byte; /* the bits of CANARY_ERR_* */
+			__u8 state;    /* enum canary_flow_state */
+			__u8 flags;    /* CANARY_FLOW_F_* */
+			__u8 http_state; /* enum canary_http_state */
+#else
+			__u8 http_state;
+			__u8 flags;
+			__u8 state;
+			__u8 err_byte;
+#endif
+		};
+	};
+	__u8 http_pos;	   /* bytes of "HTTP/1.x NNN" matched so far */
 	__u8 pad;
-	__u16 http_code; /* status digits gathered so far */
-	__u16 pad2;
+	__u16 http_code;   /* status digits gathered so far */
+	__u32 seen;	   /* last packet, either way: coarse clock >> CANARY_STAMP_SHIFT */
+	/* precise clock (bpf_ktime_get_ns() / 1000, low 32 bits): the first SYN until the
+	 * SYN-ACK, then the start of the client request awaiting its first reply byte */
+	__u32 mark_us;
 };
+_Static_assert(sizeof(struct flow_state) == 24, "flow_state is 24 bytes (see docs/BENCHMARKS.md)");
 
 /* Request/response tracking per flow: a client payload after the backend answered (or
  * the first one) starts a request; the backend's first payload after it ends it (TTFB),
@@ -238,13 +276,19 @@ enum canary_http_state {
 	CANARY_HTTP_RESPONSE, /* reply under way; the next client payload is a new request */
 };
 
-/* flow_state.err_flags: which errors this flow saw (for "errored flows"). */
-#define CANARY_ERR_RESET      (1U << 0) /* backend sent RST */
-#define CANARY_ERR_SYN_RETX   (1U << 1) /* SYN retransmitted before any SYN-ACK */
-#define CANARY_ERR_ICMP	      (1U << 2) /* ICMP error quoting this flow */
-#define CANARY_ERR_HTTP_5XX   (1U << 3) /* backend answered 5xx */
-#define CANARY_ERR_UNANSWERED (1U << 4) /* left the table with its SYN unanswered */
-#define CANARY_ERR_COUNTED    (1U << 31) /* errored_flows already counted */
+/* flow_state.err_flags: which errors this flow saw (for "errored flows"). They sit in
+ * err_byte, the word's first byte in memory. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CANARY_ERR_SHIFT 0
+#else
+#define CANARY_ERR_SHIFT 24
+#endif
+#define CANARY_ERR_RESET      (1U << (CANARY_ERR_SHIFT + 0)) /* backend sent RST */
+#define CANARY_ERR_SYN_RETX   (1U << (CANARY_ERR_SHIFT + 1)) /* SYN repeated before SYN-ACK */
+#define CANARY_ERR_ICMP	      (1U << (CANARY_ERR_SHIFT + 2)) /* ICMP error quoting this flow */
+#define CANARY_ERR_HTTP_5XX   (1U << (CANARY_ERR_SHIFT + 3)) /* backend answered 5xx */
+#define CANARY_ERR_UNANSWERED (1U << (CANARY_ERR_SHIFT + 4)) /* left with its SYN unanswered */
+#define CANARY_ERR_COUNTED    (1U << (CANARY_ERR_SHIFT + 7)) /* errored_flows counted */
 
 /* Per-arm counters, in a per-CPU array. Slot CANARY_ARM_SLOT(svc, arm) is written by
  * the data plane; slot CANARY_SWEEP_SLOT(svc, arm) by the userspace flow sweeper
@@ -392,7 +436,8 @@ struct canary_meta {
 	X(backend_stats, PLAIN, struct backend_stats,   "per-CPU counters of each backend slot") \
 	X(reasons,       PLAIN, struct reason_stats,    "per-CPU counters of the fast path")     \
 	X(ports,         PLAIN, struct port_kinds,      "service and backend bits of each port") \
-	X(clock,         PLAIN, struct canary_clock,    "BPF timer and coarse clock")
+	X(clock,         PLAIN, struct canary_clock,    "BPF timer and coarse clock")            \
+	X(client_hops,   PLAIN, struct client_hop,      "per-CPU next hops towards clients")
 /* clang-format on */
 
 /* CANARY_MAP_ID_<name>: a map's position in the list (userspace's descriptor table). */

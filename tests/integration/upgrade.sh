@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # upgrade.sh: an upgrade keeps every connection. The previous ABI's data plane
-# (tests/fixtures/abi1) is attached with its pins and one service, and carries 200
+# (tests/fixtures/abi2) is attached with its pins and one service, and carries 200
 # long-lived connections and a stream of new ones; then this build's canary-loader
-# attach finds the ABI-1 pins, builds this ABI's maps, copies the configuration, the
+# attach finds the ABI-2 pins, builds this ABI's maps, copies the configuration, the
 # flows and the counters, and swaps the programs: 0 established connections break, none
 # moves to another backend, and afterwards every tool works on the new pins.
 . "$(dirname "$0")/lib.sh"
 
 need "create topology" topo_create
 need "start backends" topo_backends
-need "the ABI-1 data plane" spl "$BUILD/tools/abi1-setup" "$BUILD/fixtures/abi1.bpf.o" "$PIN_ROOT" \
+need "the ABI-2 data plane" spl "$BUILD/tools/abi2-setup" "$BUILD/fixtures/abi2.bpf.o" "$PIN_ROOT" \
 	to-cli to-st to-ca -- web 10.0.0.10:80 1000 10.0.2.2:8080,10.0.2.3:8080 10.0.3.2:8080 >/dev/null
-eq "the pins are ABI 1" "$(spl bpftool map dump pinned "$PIN_ROOT/meta" -j | jq '.[0].formatted.value.abi_version')" 1
+eq "the pins are ABI 2" "$(spl bpftool map dump pinned "$PIN_ROOT/meta" -j | jq '.[0].formatted.value.abi_version')" 2
 
 client --target 10.0.0.10:80 --hold 16 --connections 200 --interval 100 --expect-2xx \
 	>"$TOPO_LOGDIR/hold.json" 2>"$TOPO_LOGDIR/hold.err" &
@@ -25,11 +25,11 @@ old_progs=$(spl bpftool net show -j | jq '[.[].xdp[]?.id] | unique | join(",")')
 
 out=$(spl "$BUILD/canary-loader" attach --dev to-cli --dev to-st --dev to-ca --pin-root "$PIN_ROOT" 2>&1)
 rc=$?
-eq "canary-loader attach on ABI-1 pins exits 0" "$rc" 0
-check "it says it upgraded them" grep -q "upgraded the pins under $PIN_ROOT from ABI 1 to ABI 2" <<<"$out"
+eq "canary-loader attach on ABI-2 pins exits 0" "$rc" 0
+check "it says it upgraded them" grep -q "upgraded the pins under $PIN_ROOT from ABI 2 to ABI 3" <<<"$out"
 kept=$(sed -n 's/.*, \([0-9]*\) flows and \([0-9]*\) pending kept.*/\1/p' <<<"$out")
 ge "the established flows were copied" "${kept:-0}" 200
-eq "the pins are ABI 2 now" "$(spl bpftool map dump pinned "$PIN_ROOT/meta" -j | jq '.[0].formatted.value.abi_version')" 2
+eq "the pins are ABI 3 now" "$(spl bpftool map dump pinned "$PIN_ROOT/meta" -j | jq '.[0].formatted.value.abi_version')" 3
 new_progs=$(spl bpftool net show -j | jq '[.[].xdp[]?.id] | unique | join(",")')
 check "every interface runs a new program ($old_progs -> $new_progs)" test "$new_progs" != "$old_progs"
 check "no leftover upgrade directory" test ! -e "$PIN_ROOT-upgrade"

@@ -264,6 +264,56 @@ static inline bool flow_get(struct instance *in, const char *client, int cport, 
 	       bpf_map_lookup_elem(in->maps.pending, &k, st) == 0;
 }
 
+/* The backend a flow entry names (by its reply-index slot): true with *be filled. */
+static inline bool flow_backend(struct instance *in, const struct flow_state *st,
+				struct canary_endpoint *be)
+{
+	struct backend_slot slot;
+
+	if (backend_index_slot(&in->maps, st->backend, &slot))
+		return false;
+	*be = slot.key;
+	return true;
+}
+
+/* The flow's backend is addr (text) : port. */
+static inline bool flow_backend_is(struct instance *in, const struct flow_state *st,
+				   const char *addr, int port)
+{
+	struct canary_endpoint be;
+	union canary_addr a = {};
+
+	addr_parse(addr, &a);
+	return flow_backend(in, st, &be) && be.port == htons(port) &&
+	       !memcmp(&be.addr, &a, sizeof(a));
+}
+
+/* The interface of the next hop the data plane cached for a flow's backend (0: none). */
+static inline unsigned int flow_backend_nh(struct instance *in, const struct flow_state *st)
+{
+	struct backend_slot slot;
+
+	return backend_index_slot(&in->maps, st->backend, &slot) ? 0 : slot.nh.ifindex;
+}
+
+/* The interface of the reply next hop some CPU cached for client (0: none). */
+static inline unsigned int client_hop_nh(struct instance *in, const char *client)
+{
+	int ncpu = canary_ncpus(), c;
+	struct client_hop hops[ncpu];
+	union canary_addr a = {};
+	__u32 idx;
+
+	addr_parse(client, &a);
+	idx = canary_client_hop_slot(&a);
+	if (bpf_map_lookup_elem(in->maps.client_hops, &idx, hops))
+		return 0;
+	for (c = 0; c < ncpu; c++)
+		if (!memcmp(&hops[c].addr, &a, sizeof(a)) && hops[c].nh.ifindex)
+			return hops[c].nh.ifindex;
+	return 0;
+}
+
 /* Where the data plane sends a new flow k, from its own maps and with its own decision
  * (canary_decide.h), as `canaryctl explain` works it out: the service's config, the
  * override trie at the client's address, then canary_decide(). cfg (may be NULL) gets

@@ -4,6 +4,7 @@
  * real program so that the data plane's view is checked too; each case starts from an
  * instance of its own, so that it can run alone and no case leans on another's leftovers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dpfix.h"
@@ -149,7 +150,7 @@ static void removed_backend_drains(void)
 	syn("10.0.0.10", 80, pinned);
 	if (!ASSERT_TRUE(pinned && flow_get(&in, "10.0.1.2", pinned, "10.0.0.10", 80,
 					    IPPROTO_TCP, &f) &&
-				 f.backend.v4 == htonl(0x0a000203),
+				 flow_backend_is(&in, &f, "10.0.2.3", 8080),
 			 "a flow pinned to 10.0.2.3"))
 		return;
 	memcpy(t, s, sizeof(s));
@@ -161,6 +162,11 @@ static void removed_backend_drains(void)
 		    "its reply entry stays, marked draining");
 	ASSERT_EQ(reply_from("10.0.2.3", 8080, pinned), XDP_REDIRECT,
 		  "the pinned flow's replies are still rewritten");
+	ASSERT_EQ(send_tcp(&in, true, "10.0.1.2", pinned, "10.0.0.10", 80, TH_ACK, NULL),
+		  XDP_REDIRECT, "the pinned flow's packets are still forwarded");
+	ASSERT_TRUE(flow_get(&in, "10.0.1.2", pinned, "10.0.0.10", 80, IPPROTO_TCP, &f) &&
+			    flow_backend_is(&in, &f, "10.0.2.3", 8080),
+		    "to 10.0.2.3, by its reply-index slot");
 	/* Once no flow uses it, the next apply drops it. */
 	for (port = 30000; port < 30200; port++) {
 		struct flow_key k = flow_key_of("10.0.1.2", port, "10.0.0.10", 80, IPPROTO_TCP);
@@ -173,6 +179,93 @@ static void removed_backend_drains(void)
 	ASSERT_TRUE(!backend_present("10.0.2.3:8080", IPPROTO_TCP, &bi), "entry gone");
 	ASSERT_EQ(reply_from("10.0.2.3", 8080, pinned), XDP_PASS,
 		  "its packets are no longer replies");
+}
+
+/* Two backend endpoints whose reply-index chains start at the same slot: two ports of
+ * 10.0.2.2 (the test net has its neighbour), found by the birthday paradox. */
+static bool colliding_backends(char a[64], char b[64])
+{
+	static __u16 seen[CANARY_BACKEND_SLOTS];
+	struct canary_endpoint k = {.proto = IPPROTO_TCP, .family = CANARY_AF_INET};
+	__u32 h, port;
+
+	memset(seen, 0, sizeof(seen));
+	k.addr.v4 = htonl(0x0a000202);
+	for (port = 2000; port < 65536; port++) {
+		k.port = htons(port);
+		h = canary_backend_slot(&k);
+		if (seen[h]) {
+			snprintf(a, 64, "10.0.2.2:%u", seen[h]);
+			snprintf(b, 64, "10.0.2.2:%u", port);
+			return true;
+		}
+		seen[h] = port;
+	}
+	return false;
+}
+
+static int slot_of(const struct backend_slot *slots, const char *ep)
+{
+	struct canary_endpoint k = {.proto = IPPROTO_TCP};
+	uint16_t port;
+
+	k.family = endpoint_parse(ep, &k.addr, &port);
+	k.port = htons(port);
+	return backend_index_find(slots, &k);
+}
+
+/* Flows name their backend by reply-index slot: every rebuild keeps a backend where it
+ * was, and a freed slot on another backend's chain stays a tombstone (the data plane's
+ * probe walks past it) until a new backend takes it. */
+static void index_slots_stay(void)
+{
+	static struct backend_slot slots[CANARY_BACKEND_SLOTS];
+	struct service_spec t;
+	struct apply_summary sum;
+	struct flow_state f;
+	char ep[2][64], addr[64];
+	int pos[2], first, second, port;
+
+	if (!fresh(false) || !ASSERT_TRUE(colliding_backends(ep[0], ep[1]), "two colliding backends"))
+		return;
+	spec_init(&t, "web", "10.0.0.10", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+	spec_backend(&t, 0, ep[0]);
+	spec_backend(&t, 0, ep[1]);
+	ASSERT_EQ(apply(&t, 1, false, false, &sum), 0, "apply both");
+	ASSERT_EQ(backend_index_read(&in.maps, slots), 0, "read the index");
+	pos[0] = slot_of(slots, ep[0]);
+	pos[1] = slot_of(slots, ep[1]);
+	first = pos[0] < pos[1] ? 0 : 1; /* the one at the chain's head */
+	second = !first;
+	if (!ASSERT_TRUE(pos[0] >= 0 && pos[1] >= 0 &&
+				 ((pos[first] + 1) & (CANARY_BACKEND_SLOTS - 1)) == pos[second],
+			 "one at the chain's head, the other next to it"))
+		return;
+
+	TEST_STEP("the head's backend removed (no flow uses it)");
+	spec_init(&t, "web", "10.0.0.10", 80, IPPROTO_TCP, CANARY_HASH_FLOW, 0);
+	spec_backend(&t, 0, ep[second]);
+	ASSERT_EQ(apply(&t, 1, false, false, &sum), 0, "apply without it");
+	ASSERT_EQ(sum.drained, 1, "its entry dropped");
+	backend_index_read(&in.maps, slots);
+	ASSERT_EQ(slots[pos[first]].key.family, CANARY_SLOT_TOMBSTONE, "its slot is a tombstone");
+	ASSERT_EQ(slot_of(slots, ep[second]), pos[second], "the other kept its slot");
+	snprintf(addr, sizeof(addr), "%s", ep[second]);
+	*strrchr(addr, ':') = 0;
+	port = atoi(strrchr(ep[second], ':') + 1);
+	ASSERT_EQ(syn("10.0.0.10", 80, 31000), XDP_REDIRECT, "a new flow is forwarded");
+	ASSERT_TRUE(flow_get(&in, "10.0.1.2", 31000, "10.0.0.10", 80, IPPROTO_TCP, &f) &&
+			    flow_backend_is(&in, &f, addr, port),
+		    "to the other backend, by its slot");
+	ASSERT_EQ(reply_from(addr, port, 31000), XDP_REDIRECT,
+		  "its replies are found past the tombstone");
+
+	TEST_STEP("a new backend takes the tombstone");
+	spec_backend(&t, 0, ep[first]);
+	ASSERT_EQ(apply(&t, 1, false, false, &sum), 0, "apply with it again");
+	backend_index_read(&in.maps, slots);
+	ASSERT_EQ(slot_of(slots, ep[first]), pos[first], "it takes the freed slot");
+	ASSERT_EQ(slot_of(slots, ep[second]), pos[second], "the other still in its own");
 }
 
 static void foreign_backend_refused(void)
@@ -381,6 +474,7 @@ static const struct test_case cases[] = {
 	{"dry run changes nothing", dry_run},
 	{"create, then apply again: unchanged", create_then_unchanged},
 	{"a removed backend drains while a flow uses it", removed_backend_drains},
+	{"backends keep their reply-index slots; a freed one is a tombstone", index_slots_stay},
 	{"a backend of a service the file does not name is refused", foreign_backend_refused},
 	{"a VIP another service uses is refused", taken_vip_refused},
 	{"--prune lets a new service take over a removed one's VIP", prune_takes_over_vip},

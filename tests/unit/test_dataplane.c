@@ -88,8 +88,8 @@ static void test_tcp4_lifecycle(void)
 			"flow entry created")) {
 		ASSERT_EQ(st.state, CANARY_FLOW_SYN_SENT, "state SYN_SENT");
 		ASSERT_EQ(st.arm, CANARY_ARM_STABLE, "arm stable");
-		ASSERT_EQ(ntohs(st.backend_port), 8080, "backend port");
-		ASSERT_EQ(st.fwd_nh.ifindex, if_xb, "next hop cached on xb");
+		ASSERT_TRUE(flow_backend_is(in, &st, "10.0.2.2", 8080), "backend 10.0.2.2:8080");
+		ASSERT_EQ(flow_backend_nh(in, &st), if_xb, "backend's next hop cached on xb");
 	}
 	r1 = reasons(in);
 	a1 = armst(in, id, 0);
@@ -106,7 +106,7 @@ static void test_tcp4_lifecycle(void)
 	expect_frame(in, if_xb, &p, XDP_REDIRECT, &w, "syn-ack");
 	flow_get(in, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, &st);
 	ASSERT_EQ(st.state, CANARY_FLOW_SYN_RECV, "state SYN_RECV");
-	ASSERT_EQ(st.rev_nh.ifindex, if_xa, "reply next hop cached on xa");
+	ASSERT_EQ(client_hop_nh(in, "10.0.1.2"), if_xa, "client's next hop cached on xa");
 	a1 = armst(in, id, 0);
 	ASSERT_EQ(a1.rev_packets - a0.rev_packets, 1, "stable rev_packets +1");
 
@@ -465,13 +465,14 @@ static int syn_as_decided(const char *src, int sport, const char *vip, int vport
 		why = "not forwarded with an entry";
 	} else {
 		const struct canary_backend *be = &cfg.backends[d.arm][d.backend_idx];
+		struct canary_endpoint fb = {};
 
 		if (f.arm != d.arm)
 			why = "the arm";
 		else if (f.backend_idx != d.backend_idx)
 			why = "the backend index";
-		else if (memcmp(&f.backend, &be->addr, sizeof(f.backend)) ||
-			 f.backend_port != be->port)
+		else if (!flow_backend(&dp, &f, &fb) || memcmp(&fb.addr, &be->addr, sizeof(fb.addr)) ||
+			 fb.port != be->port)
 			why = "the backend address";
 		else if (!(f.flags & CANARY_FLOW_F_OVERRIDE) !=
 			 (d.reason != CANARY_DECIDE_OVERRIDE))

@@ -211,6 +211,17 @@ static bool lookup_flow(const struct flow_key *k, struct flow_state *f)
 	       bpf_map_lookup_elem(in.maps.pending, k, f) == 0;
 }
 
+/* The address of the backend an entry names (its reply-index slot); zero if none. */
+static union canary_addr flow_be_addr(const struct flow_state *f, __be16 *port)
+{
+	struct canary_endpoint be = {};
+
+	flow_backend(&in, f, &be);
+	if (port)
+		*port = be.port;
+	return be.addr;
+}
+
 /* The packet is sent from src towards dst: the kernel's FIB decides (bpf_fib_lookup),
  * which also refuses an IPv6 multicast source. */
 static void forwarding(struct expect *e, int family, const union canary_addr *src,
@@ -234,6 +245,8 @@ static void ref_icmp(const uint8_t *f, size_t len, size_t l3, size_t l4, size_t 
 	struct svc_info svc;
 	struct flow_key fk = {};
 	struct flow_state fs;
+	union canary_addr fb;
+	__be16 fbport = 0;
 	size_t q, ql4;
 	unsigned int type, proto;
 	bool from_backend;
@@ -284,8 +297,10 @@ static void ref_icmp(const uint8_t *f, size_t len, size_t l3, size_t l4, size_t 
 		fk.svc = bi.vip;
 		fk.client = qsrc.addr;
 		fk.client_port = qsrc.port;
-		if (!lookup_flow(&fk, &fs) || fs.backend_port != qdst.port ||
-		    memcmp(&fs.backend, &qdst.addr, 16))
+		if (!lookup_flow(&fk, &fs))
+			return;
+		fb = flow_be_addr(&fs, &fbport);
+		if (fbport != qdst.port || memcmp(&fb, &qdst.addr, 16))
 			return;
 		from_backend = !memcmp(&outer_src, &qdst.addr, 16);
 		forwarding(e, fam, from_backend ? &bi.vip.addr : &outer_src, &outer_dst);
@@ -299,7 +314,8 @@ static void ref_icmp(const uint8_t *f, size_t len, size_t l3, size_t l4, size_t 
 		fk.client_port = qdst.port;
 		if (!lookup_flow(&fk, &fs))
 			return;
-		forwarding(e, fam, &outer_src, &fs.backend);
+		fb = flow_be_addr(&fs, NULL);
+		forwarding(e, fam, &outer_src, &fb);
 	}
 }
 
@@ -427,8 +443,9 @@ static void reference(const uint8_t *f, size_t len, int ingress, struct expect *
 		}
 		if (have) {
 			int other = e->egress2;
+			union canary_addr fb = flow_be_addr(&fs, NULL);
 
-			forwarding(e, fam, &k.client, &fs.backend);
+			forwarding(e, fam, &k.client, &fb);
 			e->egress2 = other ? other : e->egress;
 			return;
 		}

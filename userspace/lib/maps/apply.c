@@ -127,8 +127,7 @@ static int mark_busy(const struct flow_key *k, const struct flow_state *v, void 
 {
 	bool *busy = ctx;
 
-	if (v->svc < CANARY_MAX_SERVICES)
-		busy[v->svc] = true;
+	busy[v->svc] = true; /* a __u8: every value is a service id */
 	return 0;
 }
 
@@ -155,82 +154,6 @@ static int stats_reset(struct canary_maps *m, uint32_t id)
 		}
 	}
 	free(zero);
-	return err;
-}
-
-int backend_index_publish(struct canary_maps *m)
-{
-	struct canary_endpoint key, next;
-	struct backend_slot *slots;
-	__u32 *idx = NULL, n = 0, i, zero = 0;
-	struct backend_slot *vals = NULL;
-	void *prev = NULL;
-	int fd = -1, err = 0;
-
-	slots = calloc(CANARY_BACKEND_SLOTS, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(m->backends, prev, &next) == 0) {
-		struct backend_info v;
-		__u32 h;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(m->backends, &key, &v))
-			continue;
-		h = canary_backend_slot(&key);
-		for (i = 0; i < CANARY_BACKEND_PROBES; i++) {
-			struct backend_slot *s = &slots[(h + i) & (CANARY_BACKEND_SLOTS - 1)];
-
-			if (!s->key.family) {
-				s->key = key;
-				s->info = v;
-				n++;
-				break;
-			}
-		}
-		if (i == CANARY_BACKEND_PROBES) {
-			/* At most a quarter full: a run this long is far out in the tail. */
-			log_error("the reply index (%d slots) has no free slot within %d probes of "
-				  "a backend; remove some backends (or draining entries) and apply "
-				  "again",
-				  CANARY_BACKEND_SLOTS, CANARY_BACKEND_PROBES);
-			err = -ENOSPC;
-			goto out;
-		}
-	}
-
-	/* A fresh map starts zeroed (all slots empty): write the used slots only. */
-	idx = calloc(n ? n : 1, sizeof(*idx));
-	vals = calloc(n ? n : 1, sizeof(*vals));
-	if (!idx || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0, n = 0; i < CANARY_BACKEND_SLOTS; i++) {
-		if (!slots[i].key.family)
-			continue;
-		idx[n] = i;
-		vals[n++] = slots[i];
-	}
-	fd = inner_map_create(m, "backend_slots", "backend_slot", sizeof(struct backend_slot),
-			      CANARY_BACKEND_SLOTS);
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
-	if (n && bpf_map_update_batch(fd, idx, vals, &n, NULL)) {
-		err = -errno;
-		goto out;
-	}
-	if (bpf_map_update_elem(m->backend_index, &zero, &fd, BPF_ANY))
-		err = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(slots);
-	free(idx);
-	free(vals);
 	return err;
 }
 
@@ -391,30 +314,28 @@ struct drain_scan {
 	unsigned int n;
 	struct canary_endpoint keys[CANARY_MAX_BACKEND_KEYS];
 	struct backend_info vals[CANARY_MAX_BACKEND_KEYS];
-	unsigned int refs[CANARY_MAX_BACKEND_KEYS];
+	unsigned int refs[CANARY_BACKEND_SLOTS]; /* flows per reply-index slot */
+	struct backend_slot slots[CANARY_BACKEND_SLOTS];
 };
 
 static int drain_visit(const struct flow_key *k, const struct flow_state *v, void *ctx)
 {
 	struct drain_scan *s = ctx;
-	unsigned int i;
 
-	for (i = 0; i < s->n; i++)
-		if (s->vals[i].svc == v->svc && s->keys[i].port == v->backend_port &&
-		    s->keys[i].proto == k->svc.proto &&
-		    !memcmp(&s->keys[i].addr, &v->backend, sizeof(v->backend)))
-			s->refs[i]++;
+	(void)k;
+	s->refs[v->backend & (CANARY_BACKEND_SLOTS - 1)]++;
 	return 0;
 }
 
-/* Delete the reply entries of removed backends that no flow uses any more. */
+/* Delete the reply entries of removed backends that no flow uses any more (flows name
+ * their backend by its slot in the reply index). */
 static int backends_gc(struct canary_maps *m, unsigned int *deleted, unsigned int *kept)
 {
 	struct canary_endpoint key, next;
 	struct drain_scan *s;
 	void *prev = NULL;
 	unsigned int i;
-	int err;
+	int err, slot;
 
 	*deleted = *kept = 0;
 	s = calloc(1, sizeof(*s));
@@ -429,9 +350,12 @@ static int backends_gc(struct canary_maps *m, unsigned int *deleted, unsigned in
 			continue;
 		s->keys[s->n++] = key;
 	}
-	err = s->n ? flows_foreach(m, drain_visit, s) : 0;
+	err = s->n ? backend_index_read(m, s->slots) : 0;
+	if (!err && s->n)
+		err = flows_foreach(m, drain_visit, s);
 	for (i = 0; !err && i < s->n; i++) {
-		if (s->refs[i]) {
+		slot = backend_index_find(s->slots, &s->keys[i]);
+		if (slot >= 0 && s->refs[slot]) {
 			(*kept)++;
 			continue;
 		}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "logic/config.h"
 #include "maps/pins.h"
+#include "maps/bindex.h" /* backend_index_publish */
 
 struct apply_opts {
 	bool prune;   /* remove services that are in the maps but not in the file */
@@ -29,8 +30,5 @@ struct apply_summary {
 int config_apply(struct canary_maps *m, const struct canary_config *cfg,
 		 const struct apply_opts *opts, struct apply_summary *sum);
 
-/* Rebuild the reply index from `backends` and swap it in with one update. Returns 0 or
- * -errno (-ENOSPC with a message when a backend finds no slot). */
-int backend_index_publish(struct canary_maps *m);
 
 #endif

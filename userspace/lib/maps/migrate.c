@@ -10,27 +10,44 @@
 #include <bpf/bpf.h>
 
 #include "maps/migrate.h"
+#include "canary_flow.h"
 #include "base/util.h"
 #include "maps/apply.h"
-#include "maps/route.h"
+#include "maps/bindex.h"
 #include "maps/service.h"
 #include "maps/stats.h"
 
-/* ---- ABI 1, described by what differs from this ABI ----------------------------------
- * backend_info, arm_stats and canary_meta gained fields at their ends; reason_stats
- * gained pass_wrong_iface and flow_verified in the middle, so it is copied by name;
- * there was no pending table. Every other layout is the same. */
-#define ABI1_BACKEND_INFO_SIZE offsetof(struct backend_info, ifindex)
-#define ABI1_ARM_STATS_SIZE    offsetof(struct arm_stats, midstream_flows)
-#define ABI1_META_SIZE	       offsetof(struct canary_meta, pending_capacity)
-static const char *const abi1_reasons[] = {
-	"pass_not_ip",	   "pass_not_service", "pass_vlan",	   "pass_fragment",
-	"pass_malformed",  "pass_ipv6_ext",    "pass_no_neigh",	   "drop_no_backend",
-	"drop_fib",	   "fwd_redirect",     "fwd_tx",	   "flow_new",
-	"flow_midstream",  "flow_reused",      "flow_insert_fail", "reply_no_flow",
-	"override_hits",   "arm_fallback",     "icmp_mapped",	   "icmp_unmatched",
+/* ---- ABI 2, described by what differs from this ABI ----------------------------------
+ * flow_state (the value of `flows` and `pending`) kept the backend's address, deltas and
+ * both next hops, and 64-bit stamps; backend_slot (the reply index, rebuilt here from
+ * `backends`) had no forward deltas and no next hop; there was no client_hops cache.
+ * Every other layout is the same. */
+struct abi2_nexthop {
+	__u32 ifindex;
+	__u8 dmac[6];
+	__u8 smac[6];
 };
-#define ABI1_REASONS_SIZE (sizeof(abi1_reasons) / sizeof(abi1_reasons[0]) * 8)
+struct abi2_flow_state {
+	union canary_addr backend;
+	__be16 backend_port;
+	__u16 csum_ip, csum_l4;
+	__u16 svc;
+	__u8 arm, backend_idx, state, flags;
+	__u32 err_flags;
+	struct abi2_nexthop fwd_nh, rev_nh;
+	__u64 fwd_seen_ns, rev_seen_ns, created_ns, syn_ns, req_ns;
+	__u8 syn_count, http_state, http_pos, pad;
+	__u16 http_code, pad2;
+};
+_Static_assert(sizeof(struct abi2_flow_state) == 112, "ABI 2's flow_state");
+#define ABI2_ERR_BITS	 0x1fU	     /* RESET .. UNANSWERED, bits 0-4 */
+#define ABI2_ERR_COUNTED (1U << 31)
+
+/* Maps this ABI added: the old pins lack them. */
+static bool map_is_new(const char *name)
+{
+	return !strcmp(name, CANARY_MAP_NAME(client_hops));
+}
 
 int migrate_pinned_abi(const char *root, uint32_t *abi)
 {
@@ -63,7 +80,7 @@ int migrate_open_old(const char *root, struct canary_maps *old)
 
 		snprintf(path, sizeof(path), "%s/%s", root, d->name);
 		*canary_map_fd(old, d) = bpf_obj_get(path);
-		if (*canary_map_fd(old, d) < 0 && strcmp(d->name, CANARY_MAP_NAME(pending))) {
+		if (*canary_map_fd(old, d) < 0 && !map_is_new(d->name)) {
 			int err = -errno;
 
 			log_error("cannot open the old pin %s: %s", path, strerror(errno));
@@ -108,7 +125,7 @@ static int migrate_meta(struct canary_maps *old, struct canary_maps *new, uint32
 
 	if (bpf_map_lookup_elem(old->meta, &zero, buf))
 		return -errno;
-	memcpy(&meta, buf, ABI1_META_SIZE);
+	memcpy(&meta, buf, sizeof(meta));
 	meta.abi_version = CANARY_ABI_VERSION;
 	meta.pending_capacity = pending_capacity;
 	if (bpf_map_update_elem(new->meta, &zero, &meta, BPF_ANY))
@@ -155,7 +172,7 @@ static int migrate_services(struct canary_maps *old, struct canary_maps *new,
 	return 0;
 }
 
-/* Backends, with the interface that faces each (new in this ABI). */
+/* Backends, as they were (draining ones too: their flows come across). */
 static int migrate_backends(struct canary_maps *old, struct canary_maps *new,
 			    struct migrate_result *r)
 {
@@ -163,16 +180,12 @@ static int migrate_backends(struct canary_maps *old, struct canary_maps *new,
 	void *prev = NULL;
 
 	while (bpf_map_get_next_key(old->backends, prev, &next) == 0) {
-		struct backend_info v = {};
-		__u8 buf[256];
+		struct backend_info v;
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(old->backends, &key, buf))
+		if (bpf_map_lookup_elem(old->backends, &key, &v))
 			continue;
-		memcpy(&v, buf, ABI1_BACKEND_INFO_SIZE);
-		if (route_ifindex(key.family, &key.addr, &v.ifindex))
-			v.ifindex = 0;
 		if (bpf_map_update_elem(new->backends, &key, &v, BPF_ANY))
 			return -errno;
 		r->backends++;
@@ -214,38 +227,109 @@ int migrate_config(struct canary_maps *old, struct canary_maps *new, uint32_t pe
 struct flow_copy {
 	struct canary_maps *new;
 	struct migrate_result *r;
+	struct backend_slot *slots; /* the new reply index */
 	int err;
 };
 
-static int copy_flow(const struct flow_key *k, const struct flow_state *v, void *ctx)
+/* An ABI-2 entry in this ABI's layout: the backend by its slot in the new index.
+ * Returns false when the index has no such backend (the entry is left behind). */
+static bool flow_convert(const struct flow_copy *c, const struct flow_key *k,
+			 const struct abi2_flow_state *o, struct flow_state *f)
 {
-	struct flow_copy *c = ctx;
-	struct flow_state cur, f = *v;
-	bool pending = f.state == CANARY_FLOW_SYN_SENT || f.state == CANARY_FLOW_SYN_RECV ||
-		       (f.flags & CANARY_FLOW_F_MIDSTREAM);
+	struct canary_endpoint be = {.addr = o->backend,
+				     .port = o->backend_port,
+				     .proto = k->svc.proto,
+				     .family = k->svc.family};
+	int slot = backend_index_find(c->slots, &be);
+	__u64 seen = o->fwd_seen_ns > o->rev_seen_ns ? o->fwd_seen_ns : o->rev_seen_ns;
+
+	if (slot < 0 || o->svc >= CANARY_MAX_SERVICES)
+		return false;
+	memset(f, 0, sizeof(*f));
+	f->backend = slot;
+	f->svc = o->svc;
+	f->arm = o->arm;
+	f->backend_idx = o->backend_idx;
+	f->syn_count = o->syn_count;
+	f->err_flags = (o->err_flags & ABI2_ERR_BITS) << CANARY_ERR_SHIFT |
+		       (o->err_flags & ABI2_ERR_COUNTED ? CANARY_ERR_COUNTED : 0);
+	f->state = o->state;
+	f->flags = o->flags;
+	f->http_state = o->http_state;
+	f->http_pos = o->http_pos;
+	f->http_code = o->http_code;
+	f->seen = canary_stamp(seen);
+	/* The one mark: the SYN's time during the handshake, else the request's. */
+	f->mark_us = (__u32)((o->state == CANARY_FLOW_SYN_SENT ? o->syn_ns : o->req_ns) / 1000);
+	return true;
+}
+
+static void copy_flow(struct flow_copy *c, const struct flow_key *k,
+		      const struct abi2_flow_state *v)
+{
+	struct flow_state cur, f;
+	bool pending = v->state == CANARY_FLOW_SYN_SENT || v->state == CANARY_FLOW_SYN_RECV ||
+		       (v->flags & CANARY_FLOW_F_MIDSTREAM);
 
 	if (bpf_map_lookup_elem(c->new->flows, k, &cur) == 0 ||
 	    bpf_map_lookup_elem(c->new->pending, k, &cur) == 0)
-		return 0; /* copied already, or the new program has it */
+		return; /* copied already, or the new program has it */
+	if (!flow_convert(c, k, v, &f))
+		return;
 	f.flags = (f.flags & ~CANARY_FLOW_F_PENDING) | (pending ? CANARY_FLOW_F_PENDING : 0);
 	if (bpf_map_update_elem(pending ? c->new->pending : c->new->flows, k, &f, BPF_NOEXIST)) {
 		if (errno != EEXIST)
 			c->err = -errno;
-		return 0;
+		return;
 	}
 	if (pending)
 		c->r->pending++;
 	else
 		c->r->flows++;
-	return 0;
+}
+
+/* Every entry of one ABI-2 flow table, in batches. */
+static int copy_table(struct flow_copy *c, int fd)
+{
+	const __u32 chunk = 4096;
+	struct flow_key *keys = calloc(chunk, sizeof(*keys));
+	struct abi2_flow_state *vals = calloc(chunk, sizeof(*vals));
+	__u32 batch = 0, count, i;
+	bool first = true;
+	int err = 0, rc;
+
+	while (keys && vals && !c->err) {
+		count = chunk;
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
+					  NULL);
+		if (rc && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		first = false;
+		for (i = 0; i < count; i++)
+			copy_flow(c, &keys[i], &vals[i]);
+		if (rc)
+			break; /* ENOENT: that was the last batch */
+	}
+	if (!keys || !vals)
+		err = -ENOMEM;
+	free(keys);
+	free(vals);
+	return err ? err : c->err;
 }
 
 int migrate_flows(struct canary_maps *old, struct canary_maps *new, struct migrate_result *r)
 {
-	struct flow_copy c = {new, r, 0};
-	int err = flows_foreach(old, copy_flow, &c);
+	struct flow_copy c = {new, r, calloc(CANARY_BACKEND_SLOTS, sizeof(struct backend_slot)), 0};
+	int err = c.slots ? backend_index_read(new, c.slots) : -ENOMEM;
 
-	return err ? err : c.err;
+	if (!err)
+		err = copy_table(&c, old->flows);
+	if (!err)
+		err = copy_table(&c, old->pending);
+	free(c.slots);
+	return err;
 }
 
 /* Add a per-CPU slot of old (osize bytes per CPU) into new (nsize), word by word. */
@@ -279,18 +363,17 @@ int migrate_counters(struct canary_maps *old, struct canary_maps *new)
 	int ncpu = canary_ncpus(), err = 0, c;
 	__u32 k, zero = 0;
 	__u64 *o, *n;
-	unsigned int i, j;
 
 	for (k = 0; !err && k < CANARY_ARM_STATS_SLOTS; k++)
-		err = add_percpu(old->arm_stats, new->arm_stats, k, ABI1_ARM_STATS_SIZE,
+		err = add_percpu(old->arm_stats, new->arm_stats, k, sizeof(struct arm_stats),
 				 sizeof(struct arm_stats));
 	for (k = 0; !err && k < CANARY_BACKEND_STATS_SLOTS; k++)
 		err = add_percpu(old->backend_stats, new->backend_stats, k,
 				 sizeof(struct backend_stats), sizeof(struct backend_stats));
 	if (err)
 		return err;
-	/* The reasons by name: two new ones sit between the old ones. */
-	o = calloc(ncpu, ABI1_REASONS_SIZE);
+	/* The reasons, word by word (the same layout). */
+	o = calloc(ncpu, sizeof(struct reason_stats));
 	n = calloc(ncpu, sizeof(struct reason_stats));
 	if (!o || !n) {
 		err = -ENOMEM;
@@ -301,12 +384,8 @@ int migrate_counters(struct canary_maps *old, struct canary_maps *new)
 		err = -errno;
 		goto out;
 	}
-	for (i = 0; i < ABI1_REASONS_SIZE / 8; i++)
-		for (j = 0; j < reason_field_count; j++)
-			if (!strcmp(abi1_reasons[i], reason_fields[j].name))
-				for (c = 0; c < ncpu; c++)
-					n[c * sizeof(struct reason_stats) / 8 +
-					  reason_fields[j].offset / 8] += o[c * ABI1_REASONS_SIZE / 8 + i];
+	for (c = 0; c < ncpu * (int)(sizeof(struct reason_stats) / 8); c++)
+		n[c] += o[c];
 	if (bpf_map_update_elem(new->reasons, &zero, n, BPF_ANY))
 		err = -errno;
 out:

@@ -1,7 +1,7 @@
 /* migrate.h: carrying pinned state from the ABI before this one to this build's maps,
  * so that an upgrade keeps every established connection on its backend and every
  * counter (canary-loader attach does it when it finds such pins). The old layouts are
- * described in migrate.c by what differs from this ABI; tests/fixtures/abi1 holds the
+ * described in migrate.c by what differs from this ABI; tests/fixtures/abi2 holds the
  * old data plane that tests/integration/upgrade.sh upgrades from. */
 #ifndef CANARY_MIGRATE_H
 #define CANARY_MIGRATE_H

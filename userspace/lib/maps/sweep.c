@@ -42,7 +42,7 @@ static int visit(const struct flow_key *k, const struct flow_state *v, void *ctx
 	if (bpf_map_delete_elem(fd, k))
 		return 0;
 	c->r->expired++;
-	if (cur.state == CANARY_FLOW_SYN_SENT && cur.svc < CANARY_MAX_SERVICES) {
+	if (cur.state == CANARY_FLOW_SYN_SENT) {
 		/* c->arm and c->be are laid out like the data plane's slots. */
 		uint32_t a = CANARY_ARM_SLOT(cur.svc, cur.arm & 1);
 		uint32_t b = CANARY_BACKEND_SLOT(cur.svc, cur.arm & 1,

@@ -15,6 +15,7 @@
 #include "canary_decide.h"
 #include "base/util.h"
 #include "logic/analysis.h"
+#include "maps/bindex.h"
 #include "maps/service.h"
 #include "maps/stats.h"
 
@@ -582,6 +583,7 @@ struct explain {
 	bool existing;
 	struct flow_state st; /* when existing */
 	char vip[80], cli[80], bep[80];
+	char fep[80]; /* the existing flow's backend (from its reply-index slot) */
 };
 
 static const char *flow_state_name(__u8 state)
@@ -641,6 +643,16 @@ static void explain_decide(struct canary_maps *m, struct explain *x)
 
 	endpoint_str(x->s.key.family, &x->s.key.addr, ntohs(x->s.key.port), x->vip, sizeof(x->vip));
 	endpoint_str(x->fam, &x->k.client, x->sport, x->cli, sizeof(x->cli));
+	if (x->existing) {
+		struct backend_slot bs;
+
+		if (backend_index_slot(m, x->st.backend, &bs) == 0)
+			endpoint_str(x->fam, &bs.key.addr, ntohs(bs.key.port), x->fep,
+				     sizeof(x->fep));
+		else
+			snprintf(x->fep, sizeof(x->fep), "(reply-index slot %u, empty)",
+				 x->st.backend);
+	}
 	if (x->be)
 		backend_name(&x->s.key, x->be, x->bep, sizeof(x->bep));
 }
@@ -667,11 +679,9 @@ static void explain_json(const struct explain *x, FILE *f)
 			       json_object_new_int(x->be ? d->backend_idx : -1));
 	if (x->existing) {
 		struct json_object *je = json_object_new_object();
-		char ep[80];
 
-		endpoint_str(x->fam, &x->st.backend, ntohs(x->st.backend_port), ep, sizeof(ep));
 		json_object_object_add(je, "arm", json_object_new_string(arm_name(x->st.arm)));
-		json_object_object_add(je, "backend", json_object_new_string(ep));
+		json_object_object_add(je, "backend", json_object_new_string(x->fep));
 		json_object_object_add(je, "state",
 				       json_object_new_string(flow_state_name(x->st.state)));
 		json_object_object_add(
@@ -736,9 +746,6 @@ static void explain_text_outcome(const struct explain *x, FILE *f)
 		fprintf(f, "  backend  %s (%s[%d], ring slot %u of %u)\n", x->bep, arm_name(d->arm),
 			d->backend_idx, d->slot, CANARY_RING_SIZE);
 	if (x->existing) {
-		char ep[80];
-
-		endpoint_str(x->fam, &x->st.backend, ntohs(x->st.backend_port), ep, sizeof(ep));
 		fprintf(f,
 			"  note     this tuple is already in the %s (%s, %s): its packets keep "
 			"going to %s %s\n",
@@ -747,7 +754,7 @@ static void explain_text_outcome(const struct explain *x, FILE *f)
 			flow_state_name(x->st.state),
 			x->st.flags & CANARY_FLOW_F_MIDSTREAM ? "picked up mid-stream"
 							      : "since its SYN",
-			arm_name(x->st.arm), ep);
+			arm_name(x->st.arm), x->fep);
 	}
 }
 

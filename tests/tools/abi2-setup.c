@@ -1,8 +1,8 @@
-/* abi1-setup: attach the ABI-1 data plane (tests/fixtures/abi1, built into
- * build/fixtures/abi1.bpf.o) with its maps pinned, and write one IPv4 service in the
- * ABI-1 layouts, as the previous release's canary-loader and canaryctl would have left
+/* abi2-setup: attach the ABI-2 data plane (tests/fixtures/abi2, built into
+ * build/fixtures/abi2.bpf.o) with its maps pinned, and write one IPv4 service in the
+ * ABI-2 layouts, as the previous release's canary-loader and canaryctl would have left
  * them. For the upgrade test only.
- *   abi1-setup OBJ PIN-ROOT DEV... -- NAME VIP:PORT WEIGHT-BP STABLE,... CANARY,...
+ *   abi2-setup OBJ PIN-ROOT DEV... -- NAME VIP:PORT WEIGHT-BP STABLE,... CANARY,...
  * Backends are ADDR:PORT, comma-separated; TCP; hash by client; salt 12345. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,9 +14,9 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
-#include "../fixtures/abi1/canary_csum.h"
-#include "../fixtures/abi1/canary_hash.h"
-#include "../fixtures/abi1/xdp_canary.h"
+#include "../fixtures/abi2/canary_csum.h"
+#include "../fixtures/abi2/canary_hash.h"
+#include "../fixtures/abi2/xdp_canary.h"
 
 static int parse_ep(const char *s, __be32 *addr, __be16 *port)
 {
@@ -57,8 +57,9 @@ static int map_fd(struct bpf_object *obj, const char *name)
 int main(int argc, char **argv)
 {
 	struct canary_endpoint vip = {.proto = IPPROTO_TCP, .family = CANARY_AF_INET};
-	struct canary_meta meta = {.abi_version = 1,
+	struct canary_meta meta = {.abi_version = 2,
 				   .flow_capacity = 65536,
+				   .pending_capacity = CANARY_DEFAULT_PENDING,
 				   .syn_timeout_s = CANARY_DEF_SYN_TIMEOUT,
 				   .tcp_idle_s = CANARY_DEF_TCP_IDLE,
 				   .tcp_closing_s = CANARY_DEF_TCP_CLOSING,
@@ -78,13 +79,13 @@ int main(int argc, char **argv)
 		;
 	ndev = dash - 3;
 	if (ndev < 1 || argc - dash != 6) {
-		fprintf(stderr, "usage: abi1-setup OBJ PIN-ROOT DEV... -- NAME VIP:PORT WEIGHT-BP "
+		fprintf(stderr, "usage: abi2-setup OBJ PIN-ROOT DEV... -- NAME VIP:PORT WEIGHT-BP "
 				"STABLE,... CANARY,...\n");
 		return 2;
 	}
 	obj = bpf_object__open_file(argv[1], NULL);
 	if (!obj) {
-		fprintf(stderr, "abi1-setup: cannot open %s\n", argv[1]);
+		fprintf(stderr, "abi2-setup: cannot open %s\n", argv[1]);
 		return 1;
 	}
 	bpf_object__for_each_map(map, obj)
@@ -99,12 +100,12 @@ int main(int argc, char **argv)
 			bpf_map__set_max_entries(map, meta.flow_capacity);
 	}
 	if (bpf_object__load(obj)) {
-		fprintf(stderr, "abi1-setup: cannot load %s: %s\n", argv[1], strerror(errno));
+		fprintf(stderr, "abi2-setup: cannot load %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
 	bpf_map_update_elem(map_fd(obj, "meta"), &zero, &meta, BPF_ANY);
 
-	/* The service, as ABI-1 canaryctl apply wrote it. */
+	/* The service, as ABI-2 canaryctl apply wrote it. */
 	snprintf(info.name, sizeof(info.name), "%s", argv[dash + 1]);
 	if (parse_ep(argv[dash + 2], &vip.addr.v4, &vip.port))
 		return 2;
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "svc_web", 4, sizeof(cfg), 1, NULL);
 	if (fd < 0 || bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) ||
 	    bpf_map_update_elem(map_fd(obj, "svc_configs"), &info.id, &fd, BPF_ANY)) {
-		fprintf(stderr, "abi1-setup: cannot write the config: %s\n", strerror(errno));
+		fprintf(stderr, "abi2-setup: cannot write the config: %s\n", strerror(errno));
 		return 1;
 	}
 	bpf_map_update_elem(map_fd(obj, "services"), &vip, &info, BPF_ANY);
@@ -158,7 +159,7 @@ int main(int argc, char **argv)
 		if (slots[slot].key.family)
 			bpf_map_update_elem(fd, &slot, &slots[slot], BPF_ANY);
 	if (fd < 0 || bpf_map_update_elem(map_fd(obj, "backend_index"), &zero, &fd, BPF_ANY)) {
-		fprintf(stderr, "abi1-setup: cannot write the reply index: %s\n", strerror(errno));
+		fprintf(stderr, "abi2-setup: cannot write the reply index: %s\n", strerror(errno));
 		return 1;
 	}
 	bpf_map_update_elem(map_fd(obj, "ports"), &zero, &pk, BPF_ANY);
@@ -172,10 +173,10 @@ int main(int argc, char **argv)
 		if (!err)
 			err = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
 		if (err) {
-			fprintf(stderr, "abi1-setup: cannot attach to %s: %d\n", argv[3 + i], err);
+			fprintf(stderr, "abi2-setup: cannot attach to %s: %d\n", argv[3 + i], err);
 			return 1;
 		}
-		printf("attached ABI-1 xdp_canary to %s\n", argv[3 + i]);
+		printf("attached ABI-2 xdp_canary to %s\n", argv[3 + i]);
 	}
 	return 0;
 }

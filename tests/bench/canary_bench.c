@@ -51,7 +51,7 @@ static void tune_bench(struct xdp_canary_bpf *skel, void *arg)
 
 	/* A SYN normally finds its own entry from the previous iteration and counts as a
 	 * retransmission. With an "always expired" SYN timeout every SYN is decided
-	 * afresh (lookup, decision, FIB lookup, map update): the new-flow path. */
+	 * afresh (lookup, decision, map update): the new-flow path. */
 	if (t->syn_always_new)
 		skel->rodata->syn_timeout_ns = ~0ull;
 	/* Likewise a reply normally answers its request once; this makes every reply the

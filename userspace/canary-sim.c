@@ -54,6 +54,17 @@ static int build(struct sim_scenario *sc, int max)
 	sc[n++].adaptive = 1;
 	sim_scenario_default(&sc[n], "adaptive A/B 2x, 2000/s", 2000, 0.01, 2);
 	sc[n++].adaptive = 1;
+	/* Sample-ratio mismatch: the canary loses 5% of its units before they count. */
+	sim_scenario_default(&sc[n], "SRM: canary loses 5% of flows, 200/s", 200, 0.01, 1);
+	sc[n++].canary_loss = 0.05;
+	sim_scenario_default(&sc[n], "SRM: canary loses 5% of flows, 2000/s", 2000, 0.01, 1);
+	sc[n++].canary_loss = 0.05;
+	/* Client mode: 1% of 10,000 clients send 30% of the flows; each client is on
+	 * one arm, so the flow share follows the mix, not the weight. */
+	sim_scenario_default(&sc[n], "client mode: 1% of clients send 30%, 2000/s", 2000, 0.01, 1);
+	sc[n].clients = 10000;
+	sc[n].heavy = 100;
+	sc[n++].heavy_share = 0.3;
 	return n < max ? n : max;
 }
 
@@ -125,6 +136,55 @@ static void print_promotion_md(const struct sim_scenario *sc, const struct sim_r
 	}
 }
 
+/* The SRM table: how often the flow SRM test (against the weight) crossed, when. */
+static void print_srm(const struct sim_scenario *sc, const struct sim_result *res,
+		      const int *ran, int n, int md)
+{
+	char rate[64], med[16], p90[16];
+	int i;
+
+	printf(md ? "\n| scenario | flow SRM flagged [95%% CI] | median s | p90 s |\n|---|---|---|---|\n"
+		  : "\nsample-ratio mismatch (flows against the weight, alpha %.2g)\n", sc[0].alpha);
+	for (i = 0; i < n; i++) {
+		if (!ran[i])
+			continue;
+		fmt_rate(rate, sizeof(rate), res[i].srm_fired, res[i].rollouts);
+		fmt_time(med, sizeof(med), sim_quantile(res[i].srm, res[i].rollouts, 0.5));
+		fmt_time(p90, sizeof(p90), sim_quantile(res[i].srm, res[i].rollouts, 0.9));
+		printf(md ? "| %s | %s | %s | %s |\n" : "  %-46s %-26s %8s %8s\n", sc[i].name, rate,
+		       med, p90);
+	}
+}
+
+/* The harm table: for a regression, the canary requests that saw it before the
+ * sequential test rolled back; for a healthy canary, the time to reach the end. */
+static void print_harm(const struct sim_scenario *sc, const struct sim_result *res,
+		       const int *ran, int n, int md)
+{
+	char med[16], p90[16];
+	int i;
+
+	printf(md ? "\n| scenario | measure | median | p90 |\n|---|---|---|---|\n"
+		  : "\nharm (sequential test): canary requests that saw the regression before the "
+		    "rollback; healthy canaries: seconds to the end of the schedule\n");
+	for (i = 0; i < n; i++) {
+		/* Beyond the tolerance (r0 = 1.1, or 1.05 for lower-is-worse rates) is a
+		 * regression; a canary on the tolerance is healthy by the plan's own terms
+		 * and has no harm to count. */
+		bool bad = sc[i].lower_is_worse ? sc[i].ratio < 1 / 1.05 - 1e-9
+						: sc[i].ratio > 1.1 + 1e-9;
+		const uint32_t *v = bad ? res[i].harm : res[i].duration;
+		const char *what = bad ? "requests harmed" : "seconds to last step";
+
+		if (!ran[i] || (sc[i].ratio != 1 && !bad) || sc[i].canary_loss || sc[i].clients)
+			continue;
+		fmt_time(med, sizeof(med), sim_quantile(v, res[i].rollouts, 0.5));
+		fmt_time(p90, sizeof(p90), sim_quantile(v, res[i].rollouts, 0.9));
+		printf(md ? "| %s | %s | %s | %s |\n" : "  %-46s %-22s %8s %8s\n", sc[i].name, what,
+		       med, p90);
+	}
+}
+
 struct sim_cfg {
 	uint64_t rollouts, seed;
 	unsigned int threads;
@@ -193,6 +253,10 @@ static int run_all(const struct sim_cfg *c)
 	}
 	if (c->md && !rc)
 		print_promotion_md(sc, res, ran, n);
+	if (!rc) {
+		print_harm(sc, res, ran, n, c->md);
+		print_srm(sc, res, ran, n, c->md);
+	}
 	for (i = 0; i < n; i++)
 		if (ran[i])
 			sim_result_free(&res[i]);

@@ -294,6 +294,8 @@ static void poll_rollout(struct rollout *r, double dt, int64_t now)
 	in.svc_id = s->info.id;
 	in.weight_bp = cfg.canary_weight;
 	in.generation = cfg.generation;
+	in.hash_mode = cfg.hash_mode;
+	in.svc_flags = cfg.flags;
 	in.dt = dt;
 	in.now_ms = now;
 	rollout_tick(r, &in, &d);

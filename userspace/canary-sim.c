@@ -54,6 +54,12 @@ static int build(struct sim_scenario *sc, int max)
 	sc[n++].adaptive = 1;
 	sim_scenario_default(&sc[n], "adaptive A/B 2x, 2000/s", 2000, 0.01, 2);
 	sc[n++].adaptive = 1;
+	/* Harm: the fixed and the adaptive ramp on the same rates. */
+	sim_scenario_default(&sc[n++], "errors A/B 2x, 2000/s", 2000, 0.01, 2);
+	sim_scenario_default(&sc[n], "adaptive A/A, 1%, 200/s", 200, 0.01, 1);
+	sc[n++].adaptive = 1;
+	sim_scenario_default(&sc[n], "adaptive A/B 2x, 200/s", 200, 0.01, 2);
+	sc[n++].adaptive = 1;
 	/* Sample-ratio mismatch: the canary loses 5% of its units before they count. */
 	sim_scenario_default(&sc[n], "SRM: canary loses 5% of flows, 200/s", 200, 0.01, 1);
 	sc[n++].canary_loss = 0.05;

@@ -719,9 +719,17 @@ static void srm_resume_restarts(void)
 	rollout_free(&r);
 }
 
+static const char *SRM_RESPONSES = "service: web\n"
+				   "steps: [1, 5, 25, 50, 100]\n"
+				   "hold: 10s\n"
+				   "min_flows: 200\n"
+				   "analysis:\n"
+				   "  srm_responses: true\n"
+				   "  signals: [http_5xx, resets, unanswered_syn, errored_flows]\n";
+
 static void srm_survivorship(void)
 {
-	start(&r, &s, BASIC);
+	start(&r, &s, SRM_RESPONSES);
 	s.svc_flags = CANARY_SVC_F_HTTP;
 	s.unanswered = 0.20; /* closed after the request: no 5xx, no response */
 	until_srm(200);
@@ -731,11 +739,19 @@ static void srm_survivorship(void)
 	ASSERT_TRUE(!av_srm_rejected(&r.srm.flows), "the flows are as expected");
 	ASSERT_TRUE(strstr(r.reason, "responses") != NULL, "the reason names responses");
 	rollout_free(&r);
-	/* Without HTTP counting there is no responses test. */
-	start(&r, &s, BASIC);
+	/* Without HTTP counting, or without srm_responses in the plan, there is no
+	 * responses test. */
+	start(&r, &s, SRM_RESPONSES);
 	s.unanswered = 0.20;
 	until_srm(200);
 	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "no HTTP: the flows alone, which are fine");
+	rollout_free(&r);
+	start(&r, &s, BASIC);
+	s.svc_flags = CANARY_SVC_F_HTTP;
+	s.unanswered = 0.20;
+	until_srm(200);
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "not asked for in the plan: no responses test");
+	ASSERT_TRUE(!r.srm.http, "and it says it is off");
 	rollout_free(&r);
 }
 
@@ -770,7 +786,7 @@ static void srm_save_restore(void)
 	struct json_object *j, *o;
 	int t;
 
-	start(&r, &s, BASIC);
+	start(&r, &s, SRM_RESPONSES);
 	s.svc_flags = CANARY_SVC_F_HTTP;
 	s.canary_loss = 0.03;
 	for (t = 0; t < 25; t++)

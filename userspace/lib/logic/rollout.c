@@ -229,7 +229,7 @@ static void tick_srm(struct rollout *r, const struct rollout_input *in)
 	r->srm.flows_off = in->hash_mode != CANARY_HASH_FLOW	    ? SRM_OFF_CLIENT_MODE
 			   : in->svc_flags & CANARY_SVC_F_OVERRIDES ? SRM_OFF_OVERRIDES
 								    : SRM_ON;
-	r->srm.http = in->svc_flags & CANARY_SVC_F_HTTP;
+	r->srm.http = (in->svc_flags & CANARY_SVC_F_HTTP) && r->plan.srm_responses;
 	r->srm.last_flows = r->srm.last_responses = AV_POLL_IDLE;
 	if (!clean)
 		return;

@@ -226,7 +226,9 @@ static const struct cli_cmd sim_cmd = {
 	     "Simulates canary rollouts (weight 1 -> 5 -> 25 -> 50%, 150 s per step, one\n"
 	     "poll per second, Poisson traffic, binomial events) and reports, per decision\n"
 	     "rule, the share of rollouts rolled back and the median / p90 second of the\n"
-	     "rollback (\"never\" when fewer than half / 90% of rollouts were rolled back).\n",
+	     "rollback (\"never\" when fewer than half / 90% of rollouts were rolled back);\n"
+	     "then the harm (canary requests that saw a regression before the rollback, or\n"
+	     "a healthy canary's time to the last step) and the sample-ratio mismatch test.\n",
     .opts = sim_opts,
     .cfg_size = sizeof(struct sim_cfg),
 };

@@ -214,6 +214,21 @@ static int thresh_bad(const struct sim_scenario *sc, uint64_t x, uint64_t n, dou
 	return sc->lower_is_worse ? rate < limit : rate > limit;
 }
 
+/* The Flagger-style rules at the end of a check interval: wn canary units, wx events. */
+static void thresh_check(const struct sim_scenario *sc, uint32_t t, uint64_t wn, uint64_t wx,
+			 const double *lim, uint32_t *fails, uint32_t *when)
+{
+	int m;
+
+	for (m = 0; m < 2; m++) {
+		/* No canary traffic: no metric, no verdict. */
+		if (wn && thresh_bad(sc, wx, wn, lim[m]))
+			fails[m]++;
+		if (fails[m] >= sc->thresh_failures && when[SIM_THRESH1 + m] == SIM_NEVER)
+			when[SIM_THRESH1 + m] = t;
+	}
+}
+
 /* Client mode: each step's canary share of units, from clients whose bucket falls
  * below the step's weight (a client keeps its bucket as the weight grows). */
 static void client_shares(const struct sim_scenario *sc, struct sim_rng *rng, double *share)
@@ -297,14 +312,7 @@ static void one_rollout(const struct job *j, uint64_t idx)
 				when[SIM_ZTEST] = t;
 		}
 		if (t % sc->thresh_interval == 0) {
-			for (m = 0; m < 2; m++) {
-				/* No canary traffic: no metric, no verdict. */
-				if (wn && thresh_bad(sc, wx, wn, lim[m]))
-					fails[m]++;
-				if (fails[m] >= sc->thresh_failures &&
-				    when[SIM_THRESH1 + m] == SIM_NEVER)
-					when[SIM_THRESH1 + m] = t;
-			}
+			thresh_check(sc, t, wn, wx, lim, fails, when);
 			wn = wx = 0;
 		}
 		if (promote == SIM_NEVER && seq.promote.rejected)

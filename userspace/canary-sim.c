@@ -143,14 +143,16 @@ static void print_promotion_md(const struct sim_scenario *sc, const struct sim_r
 }
 
 /* The SRM table: how often the flow SRM test (against the weight) crossed, when. */
-static void print_srm(const struct sim_scenario *sc, const struct sim_result *res,
-		      const int *ran, int n, int md)
+static void print_srm(const struct sim_scenario *sc, const struct sim_result *res, const int *ran,
+		      int n, int md)
 {
 	char rate[64], med[16], p90[16];
 	int i;
 
-	printf(md ? "\n| scenario | flow SRM flagged [95%% CI] | median s | p90 s |\n|---|---|---|---|\n"
-		  : "\nsample-ratio mismatch (flows against the weight, alpha %.2g)\n", sc[0].alpha);
+	printf(md ? "\n| scenario | flow SRM flagged [95%% CI] | median s | p90 s "
+		    "|\n|---|---|---|---|\n"
+		  : "\nsample-ratio mismatch (flows against the weight, alpha %.2g)\n",
+	       sc[0].alpha);
 	for (i = 0; i < n; i++) {
 		if (!ran[i])
 			continue;
@@ -164,8 +166,8 @@ static void print_srm(const struct sim_scenario *sc, const struct sim_result *re
 
 /* The harm table: for a regression, the canary requests that saw it before the
  * sequential test rolled back; for a healthy canary, the time to reach the end. */
-static void print_harm(const struct sim_scenario *sc, const struct sim_result *res,
-		       const int *ran, int n, int md)
+static void print_harm(const struct sim_scenario *sc, const struct sim_result *res, const int *ran,
+		       int n, int md)
 {
 	char med[16], p90[16];
 	int i;
@@ -177,8 +179,8 @@ static void print_harm(const struct sim_scenario *sc, const struct sim_result *r
 		/* Beyond the tolerance (r0 = 1.1, or 1.05 for lower-is-worse rates) is a
 		 * regression; a canary on the tolerance is healthy by the plan's own terms
 		 * and has no harm to count. */
-		bool bad = sc[i].lower_is_worse ? sc[i].ratio < 1 / 1.05 - 1e-9
-						: sc[i].ratio > 1.1 + 1e-9;
+		bool bad =
+		    sc[i].lower_is_worse ? sc[i].ratio < 1 / 1.05 - 1e-9 : sc[i].ratio > 1.1 + 1e-9;
 		const uint32_t *v = bad ? res[i].harm : res[i].duration;
 		const char *what = bad ? "requests harmed" : "seconds to last step";
 

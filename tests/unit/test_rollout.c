@@ -29,8 +29,8 @@ struct sim {
 	int64_t now_ms;
 	uint32_t svc_id; /* the service's id in the maps */
 	uint8_t hash_mode, svc_flags;
-	double canary_loss;   /* share of the canary's new flows that go uncounted */
-	double unanswered;    /* share of the canary's requests closed without a response */
+	double canary_loss; /* share of the canary's new flows that go uncounted */
+	double unanswered;  /* share of the canary's requests closed without a response */
 };
 
 static struct plan plan_of(const char *yaml)
@@ -685,9 +685,10 @@ static void srm_no_early_promotion(void)
 	/* Early promotion would advance on "not worse" evidence within seconds; a held
 	 * rollout must not. */
 	snprintf(yaml, sizeof(yaml), "%s", BASIC);
-	strcpy(strstr(yaml, "hold: 10s"), "hold: 10m\nmin_flows: 200\nearly_promotion: true\n"
-					 "analysis:\n  alpha: 0.01\n  tolerance: 1.1\n"
-					 "  signals: [http_5xx, errored_flows]\non_rollback: drain\n");
+	strcpy(strstr(yaml, "hold: 10s"),
+	       "hold: 10m\nmin_flows: 200\nearly_promotion: true\n"
+	       "analysis:\n  alpha: 0.01\n  tolerance: 1.1\n"
+	       "  signals: [http_5xx, errored_flows]\non_rollback: drain\n");
 	start(&r, &s, yaml);
 	s.canary_loss = 0.10;
 	until_srm(2000);

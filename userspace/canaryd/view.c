@@ -129,11 +129,11 @@ static struct json_object *srm_json(const struct rollout *r)
 	rollout_srm_summary(r, sum, sizeof(sum));
 	json_object_object_add(o, "mismatch", json_object_new_boolean(rollout_srm_stands(r)));
 	json_object_object_add(o, "summary", json_object_new_string(sum));
-	json_object_object_add(o, "flows", r->srm.flows_off ? NULL : srm_test_json(r, &r->srm.flows));
-	json_object_object_add(o, "flows_off",
-			       r->srm.flows_off
-				   ? json_object_new_string(srm_off_names[r->srm.flows_off])
-				   : NULL);
+	json_object_object_add(o, "flows",
+			       r->srm.flows_off ? NULL : srm_test_json(r, &r->srm.flows));
+	json_object_object_add(
+	    o, "flows_off",
+	    r->srm.flows_off ? json_object_new_string(srm_off_names[r->srm.flows_off]) : NULL);
 	json_object_object_add(o, "responses",
 			       r->srm.http ? srm_test_json(r, &r->srm.responses) : NULL);
 	return o;

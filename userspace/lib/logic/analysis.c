@@ -603,7 +603,8 @@ void av_srm_config_default(struct av_srm_config *cfg)
 {
 	/* Odds ratios: a canary that loses 5% of its units has theta = 0.95 at
 	 * every weight, so one grid fits every step. */
-	static const double th[] = {0.5, 0.8, 0.9, 0.95, 0.97, 1 / 0.97, 1 / 0.95, 1 / 0.9, 1 / 0.8, 2};
+	static const double th[] = {0.5,      0.8,	0.9,	 0.95,	  0.97,
+				    1 / 0.97, 1 / 0.95, 1 / 0.9, 1 / 0.8, 2};
 
 	memset(cfg, 0, sizeof(*cfg));
 	seq_defaults(&cfg->seq, 0.01, 1.0, th, sizeof(th) / sizeof(th[0]), 0.25);
@@ -636,8 +637,7 @@ enum av_poll av_srm_update(const struct av_srm_config *cfg, struct av_srm_state 
 {
 	double total = n_canary + n_stable;
 
-	if (!cfg->finalized || st->fingerprint != cfg->fingerprint ||
-	    st->version != AV_SRM_VERSION)
+	if (!cfg->finalized || st->fingerprint != cfg->fingerprint || st->version != AV_SRM_VERSION)
 		return AV_POLL_ERROR;
 	st->polls++;
 	if (!(n_canary >= 0 && n_stable >= 0 && isfinite(total)) || total == 0)

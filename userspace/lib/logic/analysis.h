@@ -186,8 +186,8 @@ int av_state_parse(struct av_state *st, const char *text);
  * and change-point code runs it, with a two-sided theta grid.  A product of
  * per-interval ratios under per-interval nulls: weight steps need no restart.
  * See docs/ANALYSIS.md, "Sample-ratio mismatch". */
-#define AV_SRM_TEXT	   1024
-#define AV_SRM_VERSION	   1
+#define AV_SRM_TEXT    1024
+#define AV_SRM_VERSION 1
 
 struct av_srm_config {
 	struct av_seq_config seq; /* r_null 1, alternatives on both sides of 1 */
@@ -201,10 +201,10 @@ struct av_srm_state {
 	uint32_t version;
 	uint32_t _pad;
 	uint64_t fingerprint;
-	uint64_t polls;	   /* av_srm_update calls */
-	uint64_t used;	   /* intervals that entered the test */
-	double n[2];	   /* units over used intervals, by enum av_arm */
-	double expected;   /* sum of p_t x total: the canary's expected units */
+	uint64_t polls;	 /* av_srm_update calls */
+	uint64_t used;	 /* intervals that entered the test */
+	double n[2];	 /* units over used intervals, by enum av_arm */
+	double expected; /* sum of p_t x total: the canary's expected units */
 	struct av_seq_state seq;
 };
 

@@ -18,9 +18,8 @@ static const char *const top_keys[] = {"service",    "steps",	    "hold",
 				       NULL};
 static const char *const step_keys[] = {"weight", "hold", "min_flows", "gate", NULL};
 static const char *const range_keys[] = {"start", "step", "max", NULL};
-static const char *const analysis_keys[] = {"alpha", "tolerance", "signals", "guards", "metrics",
-					    "srm_responses",
-					    NULL};
+static const char *const analysis_keys[] = {"alpha",   "tolerance",	"signals", "guards",
+					    "metrics", "srm_responses", NULL};
 static const char *const signal_keys[] = {"name", "alpha", "tolerance", "bound", NULL};
 static const char *const guard_keys[] = {"signal", "max_ratio", "min_exposure", NULL};
 static const char *const metric_keys[] = {"name",	 "direction",	"alpha",      "tolerance",

@@ -16,7 +16,7 @@ const char *const rollout_phase_names[PHASE_COUNT] = {
 	"Promoting", "Succeeded",   "RolledBack", "Aborted",
 };
 const char *const pause_reason_names[PAUSE_COUNT] = {
-	"", "user", "manual_weight", "no_traffic", "metric_errors", "service_gone", "srm"};
+    "", "user", "manual_weight", "no_traffic", "metric_errors", "service_gone", "srm"};
 const char *const srm_off_names[SRM_OFF_COUNT] = {"", "client_mode", "overrides"};
 const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "promote",
 							"auto-rollback", "abort", "manual"};
@@ -234,9 +234,9 @@ static void tick_srm(struct rollout *r, const struct rollout_input *in)
 	if (!clean)
 		return;
 	if (!r->srm.flows_off)
-		r->srm.last_flows = av_srm_update(&r->srm.cfg, &r->srm.flows,
-						  (double)(c->flows - r->last[1].flows),
-						  (double)(st->flows - r->last[0].flows), w);
+		r->srm.last_flows =
+		    av_srm_update(&r->srm.cfg, &r->srm.flows, (double)(c->flows - r->last[1].flows),
+				  (double)(st->flows - r->last[0].flows), w);
 	fc = c->flows - r->step_base[1].flows;
 	fs = st->flows - r->step_base[0].flows;
 	rc = c->http_responses - r->step_base[1].http_responses;
@@ -1236,8 +1236,7 @@ static int state_metrics(struct rollout *r, struct json_object *j, struct jv *v,
 
 /* The SRM tests' evidence. Optional: a state saved before the SRM guard existed
  * restores with fresh SRM tests. */
-static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, char *err,
-		     size_t len)
+static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, char *err, size_t len)
 {
 	struct json_object *o = jv_object(v, j, "srm", NULL, true);
 	const char *fl, *rs;

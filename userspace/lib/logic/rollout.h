@@ -79,10 +79,10 @@ struct rollout_srm {
 	struct av_srm_state flows;
 	struct av_srm_state responses;
 	enum av_poll last_flows, last_responses;
-	int flows_off;	  /* enum srm_off, as of the last tick */
-	bool http;	  /* the responses test runs (the service counts HTTP) */
-	uint16_t bp;	  /* weight in the maps at the last tick: an interval across a
-			   * change is skipped */
+	int flows_off; /* enum srm_off, as of the last tick */
+	bool http;     /* the responses test runs (the service counts HTTP) */
+	uint16_t bp;   /* weight in the maps at the last tick: an interval across a
+			* change is skipped */
 };
 
 /* A business metric's counts, cumulative per arm (stable, canary). Pushed reports are

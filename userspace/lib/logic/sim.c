@@ -233,8 +233,8 @@ static void thresh_check(const struct sim_scenario *sc, uint32_t t, uint64_t wn,
  * below the step's weight (a client keeps its bucket as the weight grows). */
 static void client_shares(const struct sim_scenario *sc, struct sim_rng *rng, double *share)
 {
-	double light = sc->clients > sc->heavy ? (1 - sc->heavy_share) / (sc->clients - sc->heavy)
-					       : 0;
+	double light =
+	    sc->clients > sc->heavy ? (1 - sc->heavy_share) / (sc->clients - sc->heavy) : 0;
 	double heavy = sc->heavy ? sc->heavy_share / sc->heavy : 0;
 	uint32_t i, k;
 

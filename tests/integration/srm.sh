@@ -49,6 +49,9 @@ check "status says why" grep -q "sample-ratio mismatch" <<<"$out"
 check "status shows the guard's line" grep -q "sample-ratio mismatch guard (HOLDING): srm flows" <<<"$out"
 check "canaryd logged the hold with the shares" \
 	grep -q "web: paused at step 1/3: sample-ratio mismatch (srm flows" "$TOPO_LOGDIR/canaryd.log"
+h=$(actl history web --json)
+eq "the history records the hold" "$(jq -r '.[-1].reason' <<<"$h")" srm_hold
+check "the history entry gives the shares" grep -q "responses .*MISMATCH" <<<"$(jq -r '.[-1].detail' <<<"$h")"
 m=$(spl curl -sf http://127.0.0.1:9181/metrics)
 check "/metrics: the mismatch" grep -q 'xdp_canary_srm_mismatch{service="web",unit="responses"} 1' <<<"$m"
 check "/metrics: the expected share" grep -q 'xdp_canary_srm_expected_share_ratio{service="web",unit="flows"} 0.2$' <<<"$m"

@@ -657,6 +657,8 @@ static void srm_holds(void)
 	ASSERT_TRUE(strstr(r.reason, "sample-ratio mismatch") && strstr(r.reason, "flows"),
 		    "the reason says so, and which units");
 	ASSERT_TRUE(strstr(d.log, "MISMATCH") != NULL, "the log line gives the shares");
+	ASSERT_TRUE(d.srm_hold && d.old_bp == s.weight && d.new_bp == s.weight,
+		    "the decision asks for a history entry, at the same weight");
 	printf("# %s\n", r.reason);
 	held_at = s.weight;
 	for (t = 0; t < 100; t++) {

@@ -119,6 +119,14 @@ void apply(struct rollout *r, const struct rollout_decision *d, const char *acto
 			A.weight_changes[s->info.id][WREASON_MANUAL]++;
 		history(r, d, actor, now_ms);
 	}
+	if (d->srm_hold) {
+		char ev[1024];
+
+		/* No weight moves, but the hold and its shares belong in the history. */
+		rollout_evidence(r, ev, sizeof(ev));
+		history_line(r->plan.service, d, "srm_hold", r->step + 1, r->plan.nsteps,
+			     rollout_phase_names[r->phase], r->reason, ev, actor, now_ms);
+	}
 	if (d->set_weight && s) {
 		int rc = write_weight(r, s, d);
 

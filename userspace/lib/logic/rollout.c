@@ -637,6 +637,8 @@ static bool tick_srm_hold(struct rollout *r, struct rollout_decision *d, const c
 		 "sample-ratio mismatch (%s); holding, rollbacks still apply; resume restarts it",
 		 sum);
 	auto_pause(r, d, PAUSE_SRM, why);
+	d->srm_hold = true;
+	d->old_bp = d->new_bp = r->weight_bp;
 	snprintf(d->log + strlen(d->log), sizeof(d->log) - strlen(d->log), "; evidence: %s", ev);
 	return true;
 }

@@ -141,6 +141,7 @@ struct rollout_decision {
 	bool reset_flows; /* on_rollback: reset */
 	bool manual;	  /* a weight change made by hand was noticed (old_bp -> new_bp) */
 	bool changed;	  /* phase or step changed: persist */
+	bool srm_hold;	  /* a sample-ratio mismatch paused the rollout: a history entry */
 	char log[2048];	  /* one line: what changed, why, the evidence */
 };
 

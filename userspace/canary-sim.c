@@ -25,6 +25,18 @@ static double latency_ratio(double slower, double sigma)
 	return (1 - av_norm_cdf(z99 - log(slower) / sigma)) / 0.01;
 }
 
+/* A 2x canary on another ramp: w0 at the first step, w at the three others, secs per
+ * step. Returns 1 (one scenario). */
+static int ramp(struct sim_scenario *sc, const char *name, double rps, double w0, double w,
+		uint32_t secs)
+{
+	sim_scenario_default(sc, name, rps, 0.01, 2);
+	sc->weight[0] = w0;
+	sc->weight[1] = sc->weight[2] = sc->weight[3] = w;
+	sc->step_secs = secs;
+	return 1;
+}
+
 static int build(struct sim_scenario *sc, int max)
 {
 	int n = 0;
@@ -60,6 +72,13 @@ static int build(struct sim_scenario *sc, int max)
 	sc[n++].adaptive = 1;
 	sim_scenario_default(&sc[n], "adaptive A/B 2x, 200/s", 200, 0.01, 2);
 	sc[n++].adaptive = 1;
+	/* Harm against the ramp: the same 2x canary held at low weights, or at 50%. */
+	n += ramp(&sc[n], "ramp: 1, 5, 5, 5% (hold 5%), 2x, 200/s", 200, 0.01, 0.05, 150);
+	n += ramp(&sc[n], "ramp: 1% throughout (1500 s), 2x, 200/s", 200, 0.01, 0.01, 375);
+	n += ramp(&sc[n], "ramp: 50% throughout, 2x, 200/s", 200, 0.5, 0.5, 150);
+	n += ramp(&sc[n], "ramp: 1, 5, 5, 5% (hold 5%), 2x, 2000/s", 2000, 0.01, 0.05, 150);
+	n += ramp(&sc[n], "ramp: 1% throughout, 2x, 2000/s", 2000, 0.01, 0.01, 150);
+	n += ramp(&sc[n], "ramp: 50% throughout, 2x, 2000/s", 2000, 0.5, 0.5, 150);
 	/* Sample-ratio mismatch: the canary loses 5% of its units before they count. */
 	sim_scenario_default(&sc[n], "SRM: canary loses 5% of flows, 200/s", 200, 0.01, 1);
 	sc[n++].canary_loss = 0.05;

@@ -25,6 +25,18 @@ static double latency_ratio(double slower, double sigma)
 	return (1 - av_norm_cdf(z99 - log(slower) / sigma)) / 0.01;
 }
 
+/* A 2x canary on another ramp: w0 at the first step, w at the three others, secs per
+ * step. Returns 1 (one scenario). */
+static int ramp(struct sim_scenario *sc, const char *name, double rps, double w0, double w,
+		uint32_t secs)
+{
+	sim_scenario_default(sc, name, rps, 0.01, 2);
+	sc->weight[0] = w0;
+	sc->weight[1] = sc->weight[2] = sc->weight[3] = w;
+	sc->step_secs = secs;
+	return 1;
+}
+
 static int build(struct sim_scenario *sc, int max)
 {
 	int n = 0;
@@ -54,6 +66,30 @@ static int build(struct sim_scenario *sc, int max)
 	sc[n++].adaptive = 1;
 	sim_scenario_default(&sc[n], "adaptive A/B 2x, 2000/s", 2000, 0.01, 2);
 	sc[n++].adaptive = 1;
+	/* Harm: the fixed and the adaptive ramp on the same rates. */
+	sim_scenario_default(&sc[n++], "errors A/B 2x, 2000/s", 2000, 0.01, 2);
+	sim_scenario_default(&sc[n], "adaptive A/A, 1%, 200/s", 200, 0.01, 1);
+	sc[n++].adaptive = 1;
+	sim_scenario_default(&sc[n], "adaptive A/B 2x, 200/s", 200, 0.01, 2);
+	sc[n++].adaptive = 1;
+	/* Harm against the ramp: the same 2x canary held at low weights, or at 50%. */
+	n += ramp(&sc[n], "ramp: 1, 5, 5, 5% (hold 5%), 2x, 200/s", 200, 0.01, 0.05, 150);
+	n += ramp(&sc[n], "ramp: 1% throughout (1500 s), 2x, 200/s", 200, 0.01, 0.01, 375);
+	n += ramp(&sc[n], "ramp: 50% throughout, 2x, 200/s", 200, 0.5, 0.5, 150);
+	n += ramp(&sc[n], "ramp: 1, 5, 5, 5% (hold 5%), 2x, 2000/s", 2000, 0.01, 0.05, 150);
+	n += ramp(&sc[n], "ramp: 1% throughout, 2x, 2000/s", 2000, 0.01, 0.01, 150);
+	n += ramp(&sc[n], "ramp: 50% throughout, 2x, 2000/s", 2000, 0.5, 0.5, 150);
+	/* Sample-ratio mismatch: the canary loses 5% of its units before they count. */
+	sim_scenario_default(&sc[n], "SRM: canary loses 5% of flows, 200/s", 200, 0.01, 1);
+	sc[n++].canary_loss = 0.05;
+	sim_scenario_default(&sc[n], "SRM: canary loses 5% of flows, 2000/s", 2000, 0.01, 1);
+	sc[n++].canary_loss = 0.05;
+	/* Client mode: 1% of 10,000 clients send 30% of the flows; each client is on
+	 * one arm, so the flow share follows the mix, not the weight. */
+	sim_scenario_default(&sc[n], "client mode: 1% of clients send 30%, 2000/s", 2000, 0.01, 1);
+	sc[n].clients = 10000;
+	sc[n].heavy = 100;
+	sc[n++].heavy_share = 0.3;
 	return n < max ? n : max;
 }
 
@@ -125,6 +161,57 @@ static void print_promotion_md(const struct sim_scenario *sc, const struct sim_r
 	}
 }
 
+/* The SRM table: how often the flow SRM test (against the weight) crossed, when. */
+static void print_srm(const struct sim_scenario *sc, const struct sim_result *res, const int *ran,
+		      int n, int md)
+{
+	char rate[64], med[16], p90[16];
+	int i;
+
+	printf(md ? "\n| scenario | flow SRM flagged [95%% CI] | median s | p90 s "
+		    "|\n|---|---|---|---|\n"
+		  : "\nsample-ratio mismatch (flows against the weight, alpha %.2g)\n",
+	       sc[0].alpha);
+	for (i = 0; i < n; i++) {
+		if (!ran[i])
+			continue;
+		fmt_rate(rate, sizeof(rate), res[i].srm_fired, res[i].rollouts);
+		fmt_time(med, sizeof(med), sim_quantile(res[i].srm, res[i].rollouts, 0.5));
+		fmt_time(p90, sizeof(p90), sim_quantile(res[i].srm, res[i].rollouts, 0.9));
+		printf(md ? "| %s | %s | %s | %s |\n" : "  %-46s %-26s %8s %8s\n", sc[i].name, rate,
+		       med, p90);
+	}
+}
+
+/* The harm table: for a regression, the canary requests that saw it before the
+ * sequential test rolled back; for a healthy canary, the time to reach the end. */
+static void print_harm(const struct sim_scenario *sc, const struct sim_result *res, const int *ran,
+		       int n, int md)
+{
+	char med[16], p90[16];
+	int i;
+
+	printf(md ? "\n| scenario | measure | median | p90 |\n|---|---|---|---|\n"
+		  : "\nharm (sequential test): canary requests that saw the regression before the "
+		    "rollback; healthy canaries: seconds to the end of the schedule\n");
+	for (i = 0; i < n; i++) {
+		/* Beyond the tolerance (r0 = 1.1, or 1.05 for lower-is-worse rates) is a
+		 * regression; a canary on the tolerance is healthy by the plan's own terms
+		 * and has no harm to count. */
+		bool bad =
+		    sc[i].lower_is_worse ? sc[i].ratio < 1 / 1.05 - 1e-9 : sc[i].ratio > 1.1 + 1e-9;
+		const uint32_t *v = bad ? res[i].harm : res[i].duration;
+		const char *what = bad ? "requests harmed" : "seconds to last step";
+
+		if (!ran[i] || (sc[i].ratio != 1 && !bad) || sc[i].canary_loss || sc[i].clients)
+			continue;
+		fmt_time(med, sizeof(med), sim_quantile(v, res[i].rollouts, 0.5));
+		fmt_time(p90, sizeof(p90), sim_quantile(v, res[i].rollouts, 0.9));
+		printf(md ? "| %s | %s | %s | %s |\n" : "  %-46s %-22s %8s %8s\n", sc[i].name, what,
+		       med, p90);
+	}
+}
+
 struct sim_cfg {
 	uint64_t rollouts, seed;
 	unsigned int threads;
@@ -160,7 +247,9 @@ static const struct cli_cmd sim_cmd = {
 	     "Simulates canary rollouts (weight 1 -> 5 -> 25 -> 50%, 150 s per step, one\n"
 	     "poll per second, Poisson traffic, binomial events) and reports, per decision\n"
 	     "rule, the share of rollouts rolled back and the median / p90 second of the\n"
-	     "rollback (\"never\" when fewer than half / 90% of rollouts were rolled back).\n",
+	     "rollback (\"never\" when fewer than half / 90% of rollouts were rolled back);\n"
+	     "then the harm (canary requests that saw a regression before the rollback, or\n"
+	     "a healthy canary's time to the last step) and the sample-ratio mismatch test.\n",
     .opts = sim_opts,
     .cfg_size = sizeof(struct sim_cfg),
 };
@@ -193,6 +282,10 @@ static int run_all(const struct sim_cfg *c)
 	}
 	if (c->md && !rc)
 		print_promotion_md(sc, res, ran, n);
+	if (!rc) {
+		print_harm(sc, res, ran, n, c->md);
+		print_srm(sc, res, ran, n, c->md);
+	}
 	for (i = 0; i < n; i++)
 		if (ran[i])
 			sim_result_free(&res[i]);

@@ -458,6 +458,11 @@ static void print_rollout(struct json_object *j, FILE *f)
 			(int)jnum(c, "events"), (int)jnum(c, "exposure"), (int)jnum(st, "events"),
 			(int)jnum(st, "exposure"), jstr(e, "verdict"));
 	}
+	if (jget(j, "srm"))
+		fprintf(f, "  sample-ratio mismatch guard%s: %s\n",
+			json_object_get_boolean(jget(jget(j, "srm"), "mismatch")) ? " (HOLDING)"
+										  : "",
+			jstr(jget(j, "srm"), "summary"));
 	for (i = 0; ms && i < json_object_array_length(ms); i++) {
 		struct json_object *m = json_object_array_get_idx(ms, i);
 		struct json_object *st = jget(m, "stable"), *c = jget(m, "canary");

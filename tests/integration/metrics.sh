@@ -162,6 +162,9 @@ eq "Prometheus down: not rolled back (weight stays 10%)" "$(ctl status reco --js
 # are still read every interval (a rollback never waits for Prometheus).
 actl rollout abort reco >/dev/null
 ctl set-weight reco 0 >/dev/null
+# No traffic in this part: the steps must not pass on their holds while it runs (the
+# load of the part above could still be running on a slow machine).
+wait "$LOAD_PID" 2>/dev/null
 bg_in_ns "$NS_SPL" "$BUILD/tools/textserve" 127.0.0.1 9091 --silent
 sed 's#127.0.0.1:9090#127.0.0.1:9091#; s#error_limit: 3#error_limit: 1000#' \
 	"$TOPO_LOGDIR/plan-prom.yaml" >"$TOPO_LOGDIR/plan-hung.yaml"

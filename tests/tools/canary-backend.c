@@ -59,6 +59,7 @@ struct endpoint {
 struct faults {
 	double error_rate;
 	double reset_rate;
+	double close_rate;
 	long delay_ms;
 	int error_status;
 };
@@ -73,6 +74,7 @@ struct conn {
 	struct src src;
 	enum conn_state state;
 	bool reset_fault; /* this connection was picked for --reset-rate */
+	bool close_fault; /* this connection was picked for --close-rate */
 	bool first_done;
 	bool peer_eof;
 	bool close_after_flush;
@@ -88,7 +90,7 @@ struct conn {
 };
 
 struct stats {
-	uint64_t connections, requests, resp_2xx, resp_4xx, resp_5xx, resets, udp;
+	uint64_t connections, requests, resp_2xx, resp_4xx, resp_5xx, resets, closes, udp;
 	uint64_t open;
 };
 
@@ -205,6 +207,8 @@ static int fault_set(struct faults *f, const char *key, const char *val, const c
 		rc = num_parse_double(val, 0, 1, &f->error_rate, why, sizeof(why));
 	} else if (!strcmp(key, "reset_rate")) {
 		rc = num_parse_double(val, 0, 1, &f->reset_rate, why, sizeof(why));
+	} else if (!strcmp(key, "close_rate")) {
+		rc = num_parse_double(val, 0, 1, &f->close_rate, why, sizeof(why));
 	} else if (!strcmp(key, "delay_ms")) {
 		rc = num_parse_uint(val, 0, 3600000, &u, why, sizeof(why));
 		if (!rc)
@@ -215,7 +219,7 @@ static int fault_set(struct faults *f, const char *key, const char *val, const c
 			f->error_status = (int)u;
 	} else {
 		warnmsg("%s:%d: unknown key '%s' (known: error_rate, error_status, reset_rate, "
-			"delay_ms); keeping the current faults",
+			"close_rate, delay_ms); keeping the current faults",
 			path, lineno, key);
 		return -1;
 	}
@@ -322,12 +326,14 @@ static void stats_print(void)
 	json_object_object_add(o, "responses_4xx", json_object_new_uint64(g.st.resp_4xx));
 	json_object_object_add(o, "responses_5xx", json_object_new_uint64(g.st.resp_5xx));
 	json_object_object_add(o, "resets", json_object_new_uint64(g.st.resets));
+	json_object_object_add(o, "closes", json_object_new_uint64(g.st.closes));
 	json_object_object_add(o, "udp_datagrams", json_object_new_uint64(g.st.udp));
 	json_object_object_add(o, "open_connections", json_object_new_uint64(g.st.open));
 	/* The faults in effect, so a test can see that a SIGHUP has been applied. */
 	json_object_object_add(f, "error_rate", json_num(g.cur.error_rate));
 	json_object_object_add(f, "error_status", json_object_new_int(g.cur.error_status));
 	json_object_object_add(f, "reset_rate", json_num(g.cur.reset_rate));
+	json_object_object_add(f, "close_rate", json_num(g.cur.close_rate));
 	json_object_object_add(f, "delay_ms", json_object_new_int64(g.cur.delay_ms));
 	json_object_object_add(o, "faults", f);
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -556,6 +562,12 @@ static int conn_answer(struct conn *c)
 		c->first_done = true;
 		if (c->reset_fault) {
 			conn_reset(c);
+			return -1;
+		}
+		if (c->close_fault) {
+			/* A plain close: a FIN, no answer, no RST and no 5xx. */
+			g.st.closes++;
+			conn_close(c);
 			return -1;
 		}
 	}
@@ -826,6 +838,8 @@ static void do_accept(struct src *ls)
 		g.st.connections++;
 		g.st.open++;
 		c->reset_fault = rng_chance(&g.rng, g.cur.reset_rate);
+		/* Drawn only when asked for, so other runs keep their fault sequences. */
+		c->close_fault = g.cur.close_rate > 0 && rng_chance(&g.rng, g.cur.close_rate);
 		ev.data.ptr = c;
 		if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
 		    timer_set(c, idle_deadline(c)) < 0) {
@@ -1046,6 +1060,10 @@ static const struct cli_opt backend_opts[] = {
      .help = "this fraction of connections gets a TCP RST after its first request instead "
 	     "of an answer",
      .dmin = 0, .dmax = 1},
+    {CLI_DOUBLE, "close-rate", 0, G_FIELD(cli.close_rate), .metavar = "F",
+     .help = "this fraction of connections is closed (FIN) after its first request, "
+	     "unanswered",
+     .dmin = 0, .dmax = 1},
     {CLI_UINT, "delay", 'd', G_FIELD(cli.delay_ms), .metavar = "MS",
      .help = "delay every HTTP response by MS milliseconds", .max = 3600000},
     {CLI_STR, "faults-file", 0, G_FIELD(faults_file), .metavar = "PATH",
@@ -1071,7 +1089,7 @@ static const struct cli_opt backend_opts[] = {
 static const struct cli_cmd backend_cmd = {
     .usage = "--name NAME [--listen ADDR:PORT]... [--udp ADDR:PORT]...\n"
 	     "                      [--error-rate F] [--error-status CODE] [--reset-rate F]\n"
-	     "                      [--delay MS] [--faults-file PATH] [--seed N]\n"
+	     "                      [--close-rate F] [--delay MS] [--faults-file PATH] [--seed N]\n"
 	     "                      [--idle-timeout MS] [--backlog N] [--refuse | --no-accept]\n"
 	     "                      [--pidfile PATH] [--quiet]\n"
 	     "HTTP/1.1 (TCP) and UDP test backend: every response carries NAME (body \"NAME\\n\",\n"

@@ -698,7 +698,151 @@ static void sim_ctr_lower(void)
 	sim_result_free(&res);
 }
 
+/* ---- sample-ratio mismatch ---- */
+
+static void srm_cfg(struct av_srm_config *c, const double *th, uint32_t n)
+{
+	av_srm_config_default(c);
+	c->seq.n_alt = n;
+	memcpy(c->seq.alt, th, n * sizeof(*th));
+	c->seq.cp_share = 0;
+}
+
+static void srm_hand(void)
+{
+	static const double th2[] = {2}, both[] = {2, 0.5};
+	struct av_srm_config c;
+	struct av_srm_state st;
+
+	/* p = 0.5, 3 canary units and 1 stable. q(2) = 2/3, so
+	 * LR = (2/3 / 0.5)^3 (1/3 / 0.5) = 128/81; q(0.5) = 1/3: LR = 32/81. */
+	srm_cfg(&c, th2, 1);
+	ASSERT_EQ(av_srm_finalize(&c, NULL, 0), 0, "one alternative: valid");
+	av_srm_init(&st, &c);
+	ASSERT_EQ(av_srm_update(&c, &st, 3, 1, 0.5), AV_POLL_USED, "interval used");
+	ASSERT_NEAR(av_evalue(&st.seq), 128.0 / 81.0, 1e-12, "E = 128/81");
+	srm_cfg(&c, both, 2);
+	ASSERT_EQ(av_srm_finalize(&c, NULL, 0), 0, "two-sided grid: valid");
+	av_srm_init(&st, &c);
+	av_srm_update(&c, &st, 3, 1, 0.5);
+	ASSERT_NEAR(av_evalue(&st.seq), (128.0 + 32.0) / 162.0, 1e-12, "E = mean of both");
+	/* Two intervals at different expected shares multiply: p = 0.25, 1 canary and
+	 * 3 stable: q(2) = 0.4, LR = (0.4/0.25) (0.6/0.75)^3 = 1.6 * 0.512. */
+	srm_cfg(&c, th2, 1);
+	av_srm_finalize(&c, NULL, 0);
+	av_srm_init(&st, &c);
+	av_srm_update(&c, &st, 3, 1, 0.5);
+	av_srm_update(&c, &st, 1, 3, 0.25);
+	ASSERT_NEAR(av_evalue(&st.seq), 128.0 / 81.0 * 1.6 * 0.512, 1e-12,
+		    "per-interval expected shares: the ratios multiply");
+	ASSERT_NEAR(av_srm_observed(&st), 0.5, 1e-12, "observed share 4 of 8");
+	ASSERT_NEAR(av_srm_expected(&st), (0.5 * 4 + 0.25 * 4) / 8, 1e-12,
+		    "expected share: the shares weighted by the totals");
+}
+
+static void srm_edges(void)
+{
+	struct av_srm_config c, bad;
+	struct av_srm_state st, before;
+	char err[128];
+
+	av_srm_config_default(&c);
+	ASSERT_EQ(av_srm_finalize(&c, err, sizeof(err)), 0, "the default is valid");
+	bad = c;
+	bad.seq.r_null = 1.1;
+	ASSERT_EQ(av_srm_finalize(&bad, err, sizeof(err)), -1, "r_null other than 1 refused");
+	bad = c;
+	bad.seq.alt[0] = 1;
+	ASSERT_EQ(av_srm_finalize(&bad, err, sizeof(err)), -1, "theta = 1 refused");
+	av_srm_init(&st, &c);
+	before = st;
+	ASSERT_EQ(av_srm_update(&c, &st, 0, 0, 0.05), AV_POLL_IDLE, "no units: idle");
+	ASSERT_EQ(av_srm_update(&c, &st, 0, 100, 0), AV_POLL_ONE_ARM, "share 0: skipped");
+	ASSERT_EQ(av_srm_update(&c, &st, 100, 0, 1), AV_POLL_ONE_ARM, "share 1: skipped");
+	ASSERT_EQ(av_srm_update(&c, &st, -1, 100, 0.5), AV_POLL_IDLE, "negative units: skipped");
+	ASSERT_EQ(st.used, 0, "nothing used");
+	ASSERT_EQ(st.seq.log_e, before.seq.log_e, "evidence untouched");
+	ASSERT_TRUE(isnan(av_srm_observed(&st)), "no observed share yet");
+	bad = c;
+	bad.finalized = 0;
+	ASSERT_EQ(av_srm_update(&bad, &st, 1, 1, 0.5), AV_POLL_ERROR, "unfinalised config refused");
+}
+
+static void srm_text(void)
+{
+	struct av_srm_config c;
+	struct av_srm_state st, back;
+	struct sim_rng rng;
+	char text[AV_SRM_TEXT];
+	int i, n;
+
+	av_srm_config_default(&c);
+	av_srm_finalize(&c, NULL, 0);
+	av_srm_init(&st, &c);
+	sim_seed(&rng, 7);
+	for (i = 0; i < 300; i++) {
+		uint64_t f = sim_poisson(&rng, 200);
+		uint64_t k = sim_binomial(&rng, f, 0.05 * 0.9);
+
+		av_srm_update(&c, &st, (double)k, (double)(f - k) + 0.25, 0.05);
+	}
+	n = av_srm_format(&st, text, sizeof(text));
+	ASSERT_TRUE(n > 0 && (size_t)n < sizeof(text), "formats within AV_SRM_TEXT");
+	memset(&back, 0xee, sizeof(back));
+	ASSERT_EQ(av_srm_parse(&back, text), 0, "parses");
+	ASSERT_EQ(memcmp(&back, &st, sizeof(st)), 0, "round trip is exact");
+	ASSERT_EQ(av_srm_parse(&back, "srm1 fp=1"), -1, "truncated refused");
+	text[strlen(text) - 1] = 'x';
+	ASSERT_EQ(av_srm_parse(&back, text), -1, "a bad last token refused");
+	ASSERT_EQ(av_srm_parse(&back, "av1 fp=1"), -1, "another kind refused");
+}
+
+/* A/A at 200/s and 2000/s: the flow SRM test against the weight, across the four
+ * weight steps, flags at most alpha + 3 SE of the rollouts. */
+static void sim_srm_aa(void)
+{
+	static const double rps[] = {200, 2000};
+	struct sim_scenario sc;
+	struct sim_result res;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		double rate;
+
+		sim_scenario_default(&sc, "SRM A/A", rps[i], 0.01, 1);
+		if (!ASSERT_EQ(sim_run(&sc, N, 11 + i, 2, &res), 0, "ran"))
+			return;
+		rate = (double)res.srm_fired / (double)N;
+		printf("# SRM A/A at %.0f/s: %.4f\n", rps[i], rate);
+		ASSERT_TRUE(rate <= margin(sc.alpha, N), "false SRM rate <= alpha + 3 SE (0.0147)");
+		sim_result_free(&res);
+	}
+}
+
+static void sim_srm_loss(void)
+{
+	struct sim_scenario sc;
+	struct sim_result res;
+	double rate;
+
+	sim_scenario_default(&sc, "SRM: 5% loss", 2000, 0.01, 1);
+	sc.canary_loss = 0.05;
+	if (!ASSERT_EQ(sim_run(&sc, 1000, 13, 2, &res), 0, "ran"))
+		return;
+	rate = (double)res.srm_fired / 1000.0;
+	printf("# SRM 5%% loss at 2000/s: flagged %.4f, median %u s\n", rate,
+	       sim_quantile(res.srm, 1000, 0.5));
+	ASSERT_TRUE(rate >= 0.95, "a canary that loses 5% of its flows is flagged in >= 95%");
+	ASSERT_TRUE(sim_quantile(res.srm, 1000, 0.5) <= 300, "half of them within 300 s");
+	sim_result_free(&res);
+}
+
 static const struct test_case cases[] = {
+	{"SRM: by hand", srm_hand},
+	{"SRM: edges and config", srm_edges},
+	{"SRM: state text", srm_text},
+	{"reduced simulation: SRM A/A", sim_srm_aa},
+	{"reduced simulation: SRM of a canary that loses 5% of its flows", sim_srm_loss},
 	{"hand: one alternative", hand_one_alternative},
 	{"hand: r0 = 1.1", hand_r0},
 	{"hand: uniform mixture over two polls", hand_uniform_mixture},

@@ -28,6 +28,9 @@ struct sim {
 	struct sim_rng *noise; /* when set, errors are binomial(flows, err_rate) */
 	int64_t now_ms;
 	uint32_t svc_id; /* the service's id in the maps */
+	uint8_t hash_mode, svc_flags;
+	double canary_loss; /* share of the canary's new flows that go uncounted */
+	double unanswered;  /* share of the canary's requests closed without a response */
 };
 
 static struct plan plan_of(const char *yaml)
@@ -50,12 +53,14 @@ static void sim_step(struct sim *s, double dt)
 
 		if (arm && s->no_canary)
 			f = 0;
+		if (arm)
+			f = (uint64_t)llround(f * (1 - s->canary_loss));
 		e = s->noise ? sim_binomial(s->noise, f, s->err_rate[arm])
 			     : (uint64_t)llround(f * s->err_rate[arm]);
 
 		s->arm[arm].flows += f;
 		s->arm[arm].fwd_packets += f * 5;
-		s->arm[arm].http_responses += f;
+		s->arm[arm].http_responses += arm ? (uint64_t)llround(f * (1 - s->unanswered)) : f;
 		s->arm[arm].requests += f;
 		s->arm[arm].http_class[5] += e;
 		s->arm[arm].http_class[2] += f - e;
@@ -70,7 +75,10 @@ static void tick(struct rollout *r, struct sim *s, struct rollout_decision *d)
 	struct rollout_input in;
 
 	sim_step(s, 1.0);
+	memset(&in, 0, sizeof(in));
 	memcpy(in.arm, s->arm, sizeof(in.arm));
+	in.hash_mode = s->hash_mode;
+	in.svc_flags = s->svc_flags;
 	in.svc_id = s->svc_id;
 	in.weight_bp = s->weight;
 	in.generation = s->generation;
@@ -620,7 +628,209 @@ static void fuzz_seeds_restore(void)
 	globfree(&g);
 }
 
+/* ---- sample-ratio mismatch ---- */
+
+/* Ticks until the rollout is paused for an SRM (or ends, or max ticks). */
+static int until_srm(int max)
+{
+	int t;
+
+	for (t = 0; t < max && rollout_active(&r); t++) {
+		tick(&r, &s, &d);
+		if (r.phase == PHASE_PAUSED && r.pause == PAUSE_SRM)
+			break;
+	}
+	return t;
+}
+
+static void srm_holds(void)
+{
+	uint16_t held_at;
+	int t, changes = 0;
+
+	start(&r, &s, BASIC);
+	s.canary_loss = 0.10;
+	until_srm(200);
+	if (!ASSERT_TRUE(r.phase == PHASE_PAUSED && r.pause == PAUSE_SRM, "paused for an SRM"))
+		return;
+	ASSERT_TRUE(s.weight < 10000, "before reaching 100%");
+	ASSERT_TRUE(strstr(r.reason, "sample-ratio mismatch") && strstr(r.reason, "flows"),
+		    "the reason says so, and which units");
+	ASSERT_TRUE(strstr(d.log, "MISMATCH") != NULL, "the log line gives the shares");
+	ASSERT_TRUE(d.srm_hold && d.old_bp == s.weight && d.new_bp == s.weight,
+		    "the decision asks for a history entry, at the same weight");
+	printf("# %s\n", r.reason);
+	held_at = s.weight;
+	for (t = 0; t < 100; t++) {
+		tick(&r, &s, &d);
+		changes += d.set_weight;
+	}
+	ASSERT_EQ(changes, 0, "no advance while the SRM stands (100 ticks)");
+	ASSERT_EQ(s.weight, held_at, "the weight stays");
+	ASSERT_EQ(r.phase, PHASE_PAUSED, "still paused");
+	ASSERT_EQ(r.checks[0].st.promote.steps, 0, "promotion evidence is not kept");
+	/* A rollback on the held arms is the safe error: it still happens. */
+	s.err_rate[1] = 0.2;
+	for (t = 0; t < 100 && rollout_active(&r); t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "a bad canary is still rolled back during the hold");
+	ASSERT_EQ(s.weight, 0, "weight 0");
+	rollout_free(&r);
+}
+
+static void srm_no_early_promotion(void)
+{
+	char yaml[1024];
+	uint16_t held_at;
+	int t;
+
+	/* Early promotion would advance on "not worse" evidence within seconds; a held
+	 * rollout must not. */
+	snprintf(yaml, sizeof(yaml), "%s", BASIC);
+	strcpy(strstr(yaml, "hold: 10s"),
+	       "hold: 10m\nmin_flows: 200\nearly_promotion: true\n"
+	       "analysis:\n  alpha: 0.01\n  tolerance: 1.1\n"
+	       "  signals: [http_5xx, errored_flows]\non_rollback: drain\n");
+	start(&r, &s, yaml);
+	s.canary_loss = 0.10;
+	until_srm(2000);
+	if (!ASSERT_TRUE(r.phase == PHASE_PAUSED && r.pause == PAUSE_SRM, "paused for an SRM"))
+		return;
+	held_at = s.weight;
+	for (t = 0; t < 300; t++)
+		tick(&r, &s, &d);
+	ASSERT_EQ(s.weight, held_at, "no early promotion while the SRM stands");
+	ASSERT_EQ(rollout_promote(&r, false, &d, s.now_ms, err, sizeof(err)), -EINVAL,
+		  "promote (one step) refuses a paused rollout, as for any pause");
+	rollout_free(&r);
+}
+
+static void srm_resume_restarts(void)
+{
+	start(&r, &s, BASIC);
+	s.canary_loss = 0.10;
+	until_srm(200);
+	if (!ASSERT_TRUE(r.pause == PAUSE_SRM, "paused for an SRM"))
+		return;
+	ASSERT_EQ(rollout_resume(&r, &d, s.now_ms, err, sizeof(err)), 0, "resume by hand");
+	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "progressing again");
+	ASSERT_EQ(r.srm.flows.used, 0, "the SRM test starts afresh");
+	ASSERT_TRUE(!rollout_srm_stands(&r), "no SRM stands");
+	until_srm(400);
+	ASSERT_TRUE(r.phase == PHASE_PAUSED && r.pause == PAUSE_SRM,
+		    "the same loss is found again on fresh evidence");
+	rollout_free(&r);
+}
+
+static const char *SRM_RESPONSES = "service: web\n"
+				   "steps: [1, 5, 25, 50, 100]\n"
+				   "hold: 10s\n"
+				   "min_flows: 200\n"
+				   "analysis:\n"
+				   "  srm_responses: true\n"
+				   "  signals: [http_5xx, resets, unanswered_syn, errored_flows]\n";
+
+static void srm_survivorship(void)
+{
+	start(&r, &s, SRM_RESPONSES);
+	s.svc_flags = CANARY_SVC_F_HTTP;
+	s.unanswered = 0.20; /* closed after the request: no 5xx, no response */
+	until_srm(200);
+	ASSERT_TRUE(r.phase == PHASE_PAUSED && r.pause == PAUSE_SRM,
+		    "20% missing responses hold the rollout");
+	ASSERT_TRUE(av_srm_rejected(&r.srm.responses), "found by the responses test");
+	ASSERT_TRUE(!av_srm_rejected(&r.srm.flows), "the flows are as expected");
+	ASSERT_TRUE(strstr(r.reason, "responses") != NULL, "the reason names responses");
+	rollout_free(&r);
+	/* Without HTTP counting, or without srm_responses in the plan, there is no
+	 * responses test. */
+	start(&r, &s, SRM_RESPONSES);
+	s.unanswered = 0.20;
+	until_srm(200);
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "no HTTP: the flows alone, which are fine");
+	rollout_free(&r);
+	start(&r, &s, BASIC);
+	s.svc_flags = CANARY_SVC_F_HTTP;
+	s.unanswered = 0.20;
+	until_srm(200);
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "not asked for in the plan: no responses test");
+	ASSERT_TRUE(!r.srm.http, "and it says it is off");
+	rollout_free(&r);
+}
+
+static void srm_off(void)
+{
+	char ev[1024];
+
+	/* Client mode: the flow share follows the clients, not the weight. */
+	start(&r, &s, BASIC);
+	s.hash_mode = CANARY_HASH_CLIENT;
+	s.canary_loss = 0.10;
+	until_srm(200);
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "client mode: no flow SRM test, the plan completes");
+	ASSERT_EQ(r.srm.flows.used, 0, "the flow test saw nothing");
+	rollout_evidence(&r, ev, sizeof(ev));
+	ASSERT_TRUE(strstr(ev, "flows off (client_mode)") != NULL, "and the evidence says why");
+	rollout_free(&r);
+	/* Overrides: the per-arm flow counters include overridden flows. */
+	start(&r, &s, BASIC);
+	s.svc_flags = CANARY_SVC_F_OVERRIDES;
+	s.canary_loss = 0.10;
+	until_srm(200);
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "overrides: no flow SRM test either");
+	rollout_evidence(&r, ev, sizeof(ev));
+	ASSERT_TRUE(strstr(ev, "flows off (overrides)") != NULL, "and the evidence says why");
+	rollout_free(&r);
+}
+
+static void srm_save_restore(void)
+{
+	struct rollout r2;
+	struct json_object *j, *o;
+	int t;
+
+	start(&r, &s, SRM_RESPONSES);
+	s.svc_flags = CANARY_SVC_F_HTTP;
+	s.canary_loss = 0.03;
+	for (t = 0; t < 25; t++)
+		tick(&r, &s, &d);
+	ASSERT_TRUE(r.srm.flows.used > 0 && r.srm.responses.used > 0, "both tests have evidence");
+	j = rollout_to_json(&r);
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), 0, "restores");
+	ASSERT_EQ(memcmp(&r.srm.flows, &r2.srm.flows, sizeof(r.srm.flows)), 0,
+		  "bit-identical flow SRM state");
+	ASSERT_EQ(memcmp(&r.srm.responses, &r2.srm.responses, sizeof(r.srm.responses)), 0,
+		  "bit-identical responses SRM state");
+	ASSERT_EQ(r2.srm.bp, r.srm.bp, "the last weight seen");
+	rollout_free(&r2);
+	/* Refused whole, naming the field. */
+	json_object_object_get_ex(j, "srm", &o);
+	json_object_object_add(o, "flows", json_object_new_string("srm1 fp=0"));
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), -EINVAL, "bad SRM refused");
+	ASSERT_TRUE(strstr(err, "srm.flows") != NULL, "naming srm.flows");
+	rollout_free(&r2);
+	json_object_object_add(o, "flows", json_object_new_string("x"));
+	json_object_object_add(o, "extra", json_object_new_int(1));
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), -EINVAL,
+		  "an unknown SRM field refused");
+	rollout_free(&r2);
+	/* A state saved before the SRM guard existed restores with fresh SRM tests. */
+	json_object_object_del(j, "srm");
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), 0, "no srm: restores");
+	ASSERT_EQ(r2.srm.flows.used, 0, "with a fresh flow test");
+	ASSERT_EQ(r2.srm.flows.fingerprint, r2.srm.cfg.fingerprint, "made for its config");
+	rollout_free(&r2);
+	json_object_put(j);
+	rollout_free(&r);
+}
+
 static const struct test_case cases[] = {
+	{"SRM: a canary that loses flows holds; no advance; rollback still works", srm_holds},
+	{"SRM: no early promotion while it stands", srm_no_early_promotion},
+	{"SRM: resume by hand restarts the SRM tests", srm_resume_restarts},
+	{"SRM: missing responses (survivorship) hold an HTTP service", srm_survivorship},
+	{"SRM: no flow test in client mode or with overrides, and it says why", srm_off},
+	{"SRM: save and restore of its evidence, refusals, older states", srm_save_restore},
 	{"the minimal plan from the issue parses as written", plan_parses},
 	{"healthy canary completes the plan", healthy_completes},
 	{"canary with 10x the errors is rolled back", bad_rolled_back},

@@ -119,6 +119,14 @@ void apply(struct rollout *r, const struct rollout_decision *d, const char *acto
 			A.weight_changes[s->info.id][WREASON_MANUAL]++;
 		history(r, d, actor, now_ms);
 	}
+	if (d->srm_hold) {
+		char ev[1024];
+
+		/* No weight moves, but the hold and its shares belong in the history. */
+		rollout_evidence(r, ev, sizeof(ev));
+		history_line(r->plan.service, d, "srm_hold", r->step + 1, r->plan.nsteps,
+			     rollout_phase_names[r->phase], r->reason, ev, actor, now_ms);
+	}
 	if (d->set_weight && s) {
 		int rc = write_weight(r, s, d);
 
@@ -294,6 +302,8 @@ static void poll_rollout(struct rollout *r, double dt, int64_t now)
 	in.svc_id = s->info.id;
 	in.weight_bp = cfg.canary_weight;
 	in.generation = cfg.generation;
+	in.hash_mode = cfg.hash_mode;
+	in.svc_flags = cfg.flags;
 	in.dt = dt;
 	in.now_ms = now;
 	rollout_tick(r, &in, &d);

@@ -103,6 +103,42 @@ static struct json_object *metrics_json(const struct rollout *r)
 	return ms;
 }
 
+/* One SRM test: observed and expected canary share of its units, its e-value. */
+static struct json_object *srm_test_json(const struct rollout *r, const struct av_srm_state *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "observed_share",
+			       t->used ? json_object_new_double(100 * av_srm_observed(t)) : NULL);
+	json_object_object_add(o, "expected_share",
+			       t->used ? json_object_new_double(100 * av_srm_expected(t)) : NULL);
+	json_object_object_add(o, "canary_units", json_object_new_double(t->n[AV_CANARY]));
+	json_object_object_add(o, "stable_units", json_object_new_double(t->n[AV_STABLE]));
+	json_object_object_add(o, "e_value", json_object_new_double(av_evalue(&t->seq)));
+	json_object_object_add(o, "threshold", json_object_new_double(1 / r->srm.cfg.seq.alpha));
+	json_object_object_add(o, "mismatch", json_object_new_boolean(av_srm_rejected(t)));
+	return o;
+}
+
+/* The sample-ratio mismatch guard: each test, or why it is off. */
+static struct json_object *srm_json(const struct rollout *r)
+{
+	struct json_object *o = json_object_new_object();
+	char sum[256];
+
+	rollout_srm_summary(r, sum, sizeof(sum));
+	json_object_object_add(o, "mismatch", json_object_new_boolean(rollout_srm_stands(r)));
+	json_object_object_add(o, "summary", json_object_new_string(sum));
+	json_object_object_add(o, "flows",
+			       r->srm.flows_off ? NULL : srm_test_json(r, &r->srm.flows));
+	json_object_object_add(
+	    o, "flows_off",
+	    r->srm.flows_off ? json_object_new_string(srm_off_names[r->srm.flows_off]) : NULL);
+	json_object_object_add(o, "responses",
+			       r->srm.http ? srm_test_json(r, &r->srm.responses) : NULL);
+	return o;
+}
+
 struct json_object *rollout_json(const struct rollout *r)
 {
 	const struct service_state *s = find_service(r->plan.service);
@@ -148,6 +184,7 @@ struct json_object *rollout_json(const struct rollout *r)
 	}
 	json_object_object_add(j, "arms", arms_json(r, s));
 	json_object_object_add(j, "evidence", evidence_json(r));
+	json_object_object_add(j, "srm", srm_json(r));
 	json_object_object_add(j, "metrics", metrics_json(r));
 	return j;
 }

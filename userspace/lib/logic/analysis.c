@@ -79,7 +79,8 @@ static int finite_pos(double v)
 	return isfinite(v) && v > 0;
 }
 
-/* dir > 0: alternatives above r_null (rollback); dir < 0: below (promote). */
+/* dir > 0: alternatives above r_null (rollback); dir < 0: below (promote); 0: either
+ * side (the SRM test). */
 static int seq_finalize(struct av_seq_config *s, int dir, const char *name, char *err, size_t len)
 {
 	double sum = 0;
@@ -101,6 +102,9 @@ static int seq_finalize(struct av_seq_config *s, int dir, const char *name, char
 				    s->r_null);
 		if (dir < 0 && !(a < s->r_null))
 			return fail(err, len, "%s: alternative %g must be < r_max %g", name, a,
+				    s->r_null);
+		if (dir == 0 && a == s->r_null)
+			return fail(err, len, "%s: alternative %g must differ from %g", name, a,
 				    s->r_null);
 		if (!(isfinite(s->weight[j]) && s->weight[j] >= 0))
 			return fail(err, len, "%s: weights must be finite and >= 0", name);
@@ -588,6 +592,125 @@ int av_state_parse(struct av_state *out, const char *text)
 	while (!r.bad && (*r.p == ' ' || *r.p == '\n'))
 		r.p++;
 	if (r.bad || *r.p)
+		return -1;
+	*out = st;
+	return 0;
+}
+
+/* ---- sample-ratio mismatch ---- */
+
+void av_srm_config_default(struct av_srm_config *cfg)
+{
+	/* Odds ratios: a canary that loses 5% of its units has theta = 0.95 at
+	 * every weight, so one grid fits every step. */
+	static const double th[] = {0.5,      0.8,	0.9,	 0.95,	  0.97,
+				    1 / 0.97, 1 / 0.95, 1 / 0.9, 1 / 0.8, 2};
+
+	memset(cfg, 0, sizeof(*cfg));
+	seq_defaults(&cfg->seq, 0.01, 1.0, th, sizeof(th) / sizeof(th[0]), 0.25);
+}
+
+int av_srm_finalize(struct av_srm_config *cfg, char *err, size_t errlen)
+{
+	cfg->finalized = 0;
+	if (cfg->seq.r_null != 1.0)
+		return fail(err, errlen, "srm: r_null must be 1 (the expected split)");
+	if (seq_finalize(&cfg->seq, 0, "srm", err, errlen))
+		return -1;
+	cfg->fingerprint = seq_fingerprint(0x5a5a5a5a84222325ULL, &cfg->seq);
+	cfg->finalized = 1;
+	return 0;
+}
+
+void av_srm_init(struct av_srm_state *st, const struct av_srm_config *cfg)
+{
+	memset(st, 0, sizeof(*st));
+	st->version = AV_SRM_VERSION;
+	st->fingerprint = cfg->fingerprint;
+}
+
+/* Given the interval's total N, the canary's units are Binomial(N, p) under
+ * the null: seq_step's likelihood ratio with rho = p, xc = canary units and
+ * X = N, each alternative's odds ratio playing r_j against r_null = 1. */
+enum av_poll av_srm_update(const struct av_srm_config *cfg, struct av_srm_state *st,
+			   double n_canary, double n_stable, double expected_share)
+{
+	double total = n_canary + n_stable;
+
+	if (!cfg->finalized || st->fingerprint != cfg->fingerprint || st->version != AV_SRM_VERSION)
+		return AV_POLL_ERROR;
+	st->polls++;
+	if (!(n_canary >= 0 && n_stable >= 0 && isfinite(total)) || total == 0)
+		return AV_POLL_IDLE;
+	if (!(expected_share > 0 && expected_share < 1))
+		return AV_POLL_ONE_ARM;
+	st->used++;
+	st->n[AV_CANARY] += n_canary;
+	st->n[AV_STABLE] += n_stable;
+	st->expected += expected_share * total;
+	seq_step(&cfg->seq, &st->seq, expected_share, n_canary, total, st->polls);
+	return AV_POLL_USED;
+}
+
+int av_srm_rejected(const struct av_srm_state *st)
+{
+	return st->seq.rejected != 0;
+}
+
+double av_srm_observed(const struct av_srm_state *st)
+{
+	double t = st->n[AV_CANARY] + st->n[AV_STABLE];
+
+	return t > 0 ? st->n[AV_CANARY] / t : NAN;
+}
+
+double av_srm_expected(const struct av_srm_state *st)
+{
+	double t = st->n[AV_CANARY] + st->n[AV_STABLE];
+
+	return t > 0 ? st->expected / t : NAN;
+}
+
+int av_srm_format(const struct av_srm_state *st, char *out, size_t len)
+{
+	struct buf b = {out, len, 0, 0};
+
+	if (!out || !len)
+		return -1;
+	put(&b, "srm%u fp=%" PRIx64 " polls=%" PRIu64 " used=%" PRIu64 " n=%a,%a ex=%a",
+	    st->version, st->fingerprint, st->polls, st->used, st->n[0], st->n[1], st->expected);
+	put_seq(&b, 'S', &st->seq);
+	return b.bad ? -1 : (int)b.off;
+}
+
+int av_srm_parse(struct av_srm_state *out, const char *text)
+{
+	struct av_srm_state st;
+	struct rd r = {text, 0};
+
+	if (!text || strncmp(text, "srm", 3))
+		return -1;
+	memset(&st, 0, sizeof(st));
+	r.p += 3;
+	st.version = (uint32_t)get_u(&r, 10);
+	if (r.bad || st.version != AV_SRM_VERSION)
+		return -1;
+	expect(&r, "fp");
+	st.fingerprint = get_u(&r, 16);
+	expect(&r, "polls");
+	st.polls = get_u(&r, 10);
+	expect(&r, "used");
+	st.used = get_u(&r, 10);
+	expect(&r, "n");
+	st.n[0] = get_d(&r);
+	sep(&r);
+	st.n[1] = get_d(&r);
+	expect(&r, "ex");
+	st.expected = get_d(&r);
+	get_seq(&r, 'S', &st.seq);
+	while (!r.bad && (*r.p == ' ' || *r.p == '\n'))
+		r.p++;
+	if (r.bad || *r.p || st.n[0] < 0 || st.n[1] < 0 || st.expected < 0 || st.used > st.polls)
 		return -1;
 	*out = st;
 	return 0;

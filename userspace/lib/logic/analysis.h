@@ -175,6 +175,58 @@ double av_pvalue(const struct av_seq_state *t);
 int av_state_format(const struct av_state *st, char *buf, size_t len);
 int av_state_parse(struct av_state *st, const char *text);
 
+/* ---- sample-ratio mismatch (SRM): is the split the one that was set? ----
+ *
+ * Each interval gives the units (flows, or responses in flow equivalents) each
+ * arm got and the canary's expected share p_t (the weight, in flow mode).  The
+ * null is "every unit goes to the canary with probability p_t, given the
+ * interval's total"; an alternative scales the canary's odds by theta, so
+ * q_t = p_t theta / (1 + p_t (theta - 1)).  The per-interval likelihood ratio
+ * is the rollback test's with r_null = 1 and rho = p_t, so the same mixture
+ * and change-point code runs it, with a two-sided theta grid.  A product of
+ * per-interval ratios under per-interval nulls: weight steps need no restart.
+ * See docs/ANALYSIS.md, "Sample-ratio mismatch". */
+#define AV_SRM_TEXT    1024
+#define AV_SRM_VERSION 1
+
+struct av_srm_config {
+	struct av_seq_config seq; /* r_null 1, alternatives on both sides of 1 */
+	/* Derived by av_srm_finalize(). */
+	uint64_t fingerprint;
+	uint32_t finalized;
+	uint32_t _pad;
+};
+
+struct av_srm_state {
+	uint32_t version;
+	uint32_t _pad;
+	uint64_t fingerprint;
+	uint64_t polls;	 /* av_srm_update calls */
+	uint64_t used;	 /* intervals that entered the test */
+	double n[2];	 /* units over used intervals, by enum av_arm */
+	double expected; /* sum of p_t x total: the canary's expected units */
+	struct av_seq_state seq;
+};
+
+/* alpha 0.01; theta 0.5 0.8 0.9 0.95 0.97 and their inverses, uniform; a
+ * quarter of the prior on a mismatch that starts later. */
+void av_srm_config_default(struct av_srm_config *cfg);
+int av_srm_finalize(struct av_srm_config *cfg, char *err, size_t errlen);
+void av_srm_init(struct av_srm_state *st, const struct av_srm_config *cfg);
+/* One interval: units per arm (any non-negative amounts) and the canary's
+ * expected share in (0, 1).  A share outside it, or no units in the
+ * interval, skips it (AV_POLL_ONE_ARM, AV_POLL_IDLE). */
+enum av_poll av_srm_update(const struct av_srm_config *cfg, struct av_srm_state *st,
+			   double n_canary, double n_stable, double expected_share);
+/* Latched once the e-value reached 1/alpha. */
+int av_srm_rejected(const struct av_srm_state *st);
+/* The canary's observed and expected share of the used intervals' units
+ * (NAN before any). */
+double av_srm_observed(const struct av_srm_state *st);
+double av_srm_expected(const struct av_srm_state *st);
+int av_srm_format(const struct av_srm_state *st, char *buf, size_t len);
+int av_srm_parse(struct av_srm_state *st, const char *text);
+
 /* Absolute guard: events/exposure > max_ratio with at least min_exposure
  * units.  Returns 1 when tripped. */
 int av_guard_ratio(uint64_t events, uint64_t exposure, uint64_t min_exposure, double max_ratio);

@@ -18,8 +18,8 @@ static const char *const top_keys[] = {"service",    "steps",	    "hold",
 				       NULL};
 static const char *const step_keys[] = {"weight", "hold", "min_flows", "gate", NULL};
 static const char *const range_keys[] = {"start", "step", "max", NULL};
-static const char *const analysis_keys[] = {"alpha", "tolerance", "signals", "guards", "metrics",
-					    NULL};
+static const char *const analysis_keys[] = {"alpha",   "tolerance",	"signals", "guards",
+					    "metrics", "srm_responses", NULL};
 static const char *const signal_keys[] = {"name", "alpha", "tolerance", "bound", NULL};
 static const char *const guard_keys[] = {"signal", "max_ratio", "min_exposure", NULL};
 static const char *const metric_keys[] = {"name",	 "direction",	"alpha",      "tolerance",
@@ -495,6 +495,7 @@ static int parse_doc(struct ydoc *d, struct plan *p)
 		ycheck_keys(d, an, "analysis", analysis_keys);
 		yget_double(d, an, "analysis", "alpha", 1e-9, 0.5, &p->alpha, false);
 		yget_double(d, an, "analysis", "tolerance", 1.0, 100, &p->tolerance, false);
+		yget_bool(d, an, "analysis", "srm_responses", &p->srm_responses, false);
 	}
 	parse_steps(d, root, p, hold_ms, min_flows, gate);
 	parse_signals(d, yis_map(an) ? an : NULL, p);

@@ -80,6 +80,9 @@ struct plan {
 	unsigned int nmetrics;
 	struct plan_metric metrics[PLAN_MAX_METRICS];
 	bool early_promotion;	/* a step may pass before its hold on strong evidence */
+	/* The SRM test of HTTP responses against the flow share: only valid when
+	 * connections are shorter than a step (docs/ANALYSIS.md), so opt-in. */
+	bool srm_responses;
 	long no_traffic_ms;	/* pause after this long without canary traffic */
 	int on_rollback;	/* enum plan_on_rollback */
 };

@@ -15,8 +15,9 @@ const char *const rollout_phase_names[PHASE_COUNT] = {
 	"Idle",	     "Progressing", "Paused",	  "WaitingForGate",
 	"Promoting", "Succeeded",   "RolledBack", "Aborted",
 };
-const char *const pause_reason_names[PAUSE_COUNT] = {"", "user", "manual_weight", "no_traffic",
-						     "metric_errors", "service_gone"};
+const char *const pause_reason_names[PAUSE_COUNT] = {
+    "", "user", "manual_weight", "no_traffic", "metric_errors", "service_gone", "srm"};
+const char *const srm_off_names[SRM_OFF_COUNT] = {"", "client_mode", "overrides"};
 const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "promote",
 							"auto-rollback", "abort", "manual"};
 
@@ -89,6 +90,13 @@ static int build_checks(struct rollout *r, char *err, size_t len)
 		}
 		av_state_init(&c->st, &c->cfg);
 	}
+	av_srm_config_default(&r->srm.cfg);
+	if (av_srm_finalize(&r->srm.cfg, why, sizeof(why))) {
+		snprintf(err, len, "%s", why);
+		return -EINVAL;
+	}
+	av_srm_init(&r->srm.flows, &r->srm.cfg);
+	av_srm_init(&r->srm.responses, &r->srm.cfg);
 	return 0;
 }
 
@@ -168,6 +176,89 @@ void rollout_evidence(const struct rollout *r, char *buf, size_t len)
 				 1 / c->cfg.rollback.alpha, c->st.x[AV_CANARY], c->st.n[AV_CANARY],
 				 c->st.x[AV_STABLE], c->st.n[AV_STABLE]);
 	}
+	if (used < len && used)
+		used += snprintf(buf + used, len - used, "; ");
+	if (used < len)
+		rollout_srm_summary(r, buf + used, len - used);
+}
+
+/* ---- sample-ratio mismatch ----------------------------------------------------------- */
+
+bool rollout_srm_stands(const struct rollout *r)
+{
+	return av_srm_rejected(&r->srm.flows) || av_srm_rejected(&r->srm.responses);
+}
+
+static size_t srm_one(char *buf, size_t len, const char *name, const struct av_srm_state *st,
+		      const struct av_srm_config *cfg)
+{
+	if (!st->used)
+		return (size_t)snprintf(buf, len, "%s no data", name);
+	return (size_t)snprintf(buf, len, "%s %.2f%%/%.2f%% E=%.3g/%g%s", name,
+				100 * av_srm_observed(st), 100 * av_srm_expected(st),
+				av_evalue(&st->seq), 1 / cfg->seq.alpha,
+				av_srm_rejected(st) ? " MISMATCH" : "");
+}
+
+void rollout_srm_summary(const struct rollout *r, char *buf, size_t len)
+{
+	size_t used;
+
+	if (r->srm.flows_off)
+		used = (size_t)snprintf(buf, len, "srm flows off (%s)",
+					srm_off_names[r->srm.flows_off]);
+	else
+		used = srm_one(buf, len, "srm flows", &r->srm.flows, &r->srm.cfg);
+	if (r->srm.http && used < len)
+		srm_one(buf + used, len - used, ", responses", &r->srm.responses, &r->srm.cfg);
+}
+
+/* The units of this interval (in - r->last) enter the SRM tests when the weight in the
+ * maps did not change across it. Flows are tested against the weight, in flow mode
+ * without overrides only; responses against the step's measured share of flows, in
+ * flow equivalents (divided by the step's responses per flow), so that a keep-alive
+ * connection's many responses weigh as one unit. */
+static void tick_srm(struct rollout *r, const struct rollout_input *in)
+{
+	const struct arm_stats *c = &in->arm[1], *st = &in->arm[0];
+	double w = in->weight_bp / (double)CANARY_WEIGHT_SCALE;
+	bool clean = in->weight_bp == r->srm.bp;
+	uint64_t fc, fs, rc, rs;
+
+	r->srm.bp = in->weight_bp;
+	r->srm.flows_off = in->hash_mode != CANARY_HASH_FLOW	    ? SRM_OFF_CLIENT_MODE
+			   : in->svc_flags & CANARY_SVC_F_OVERRIDES ? SRM_OFF_OVERRIDES
+								    : SRM_ON;
+	r->srm.http = (in->svc_flags & CANARY_SVC_F_HTTP) && r->plan.srm_responses;
+	r->srm.last_flows = r->srm.last_responses = AV_POLL_IDLE;
+	if (!clean)
+		return;
+	if (!r->srm.flows_off)
+		r->srm.last_flows =
+		    av_srm_update(&r->srm.cfg, &r->srm.flows, (double)(c->flows - r->last[1].flows),
+				  (double)(st->flows - r->last[0].flows), w);
+	fc = c->flows - r->step_base[1].flows;
+	fs = st->flows - r->step_base[0].flows;
+	rc = c->http_responses - r->step_base[1].http_responses;
+	rs = st->http_responses - r->step_base[0].http_responses;
+	if (r->srm.http && fc + fs > 0 && rc + rs > 0) {
+		double per_flow = (double)(rc + rs) / (double)(fc + fs);
+
+		if (per_flow < 1)
+			per_flow = 1;
+		r->srm.last_responses = av_srm_update(
+		    &r->srm.cfg, &r->srm.responses,
+		    (double)(c->http_responses - r->last[1].http_responses) / per_flow,
+		    (double)(st->http_responses - r->last[0].http_responses) / per_flow,
+		    (double)fc / (double)(fc + fs));
+	}
+}
+
+/* Start the SRM tests again (a person resumed a rollout held by one). */
+static void srm_restart(struct rollout *r)
+{
+	av_srm_init(&r->srm.flows, &r->srm.cfg);
+	av_srm_init(&r->srm.responses, &r->srm.cfg);
 }
 
 /* ---- life cycle -------------------------------------------------------------------------- */
@@ -527,6 +618,31 @@ static bool tick_traffic(struct rollout *r, const struct rollout_input *in,
 	return false;
 }
 
+/* A sample-ratio mismatch holds the rollout: it pauses (once, and says why) and stays
+ * paused; promotion evidence gathered on arms that are not comparable is dropped every
+ * tick. Rollbacks were decided before this. True when the tick ends here. */
+static bool tick_srm_hold(struct rollout *r, struct rollout_decision *d, const char *ev)
+{
+	unsigned int i;
+	char why[256], sum[176];
+
+	if (!rollout_srm_stands(r))
+		return false;
+	for (i = 0; i < r->nchecks; i++)
+		av_promote_reset(&r->checks[i].st);
+	if (r->phase != PHASE_PROGRESSING && r->phase != PHASE_PROMOTING)
+		return r->phase == PHASE_PAUSED && r->pause == PAUSE_SRM;
+	rollout_srm_summary(r, sum, sizeof(sum));
+	snprintf(why, sizeof(why),
+		 "sample-ratio mismatch (%s); holding, rollbacks still apply; resume restarts it",
+		 sum);
+	auto_pause(r, d, PAUSE_SRM, why);
+	d->srm_hold = true;
+	d->old_bp = d->new_bp = r->weight_bp;
+	snprintf(d->log + strlen(d->log), sizeof(d->log) - strlen(d->log), "; evidence: %s", ev);
+	return true;
+}
+
 /* A progressing rollout holds its step; does the step pass (its flows, its hold, or
  * early promotion)? Then succeed, wait at a gate, or go to the next step. */
 static void tick_step(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d,
@@ -578,13 +694,13 @@ static void tick_step(struct rollout *r, const struct rollout_input *in, struct 
 	    flows_at_step, step->min_flows, ev);
 }
 
-/* One tick: a manual change wins; then the counters' baselines, the evidence, a
- * rollback, measurement errors, traffic, and the step. */
+/* One tick: a manual change wins; then the counters' baselines, the SRM tests, the
+ * evidence, a rollback, measurement errors, traffic, an SRM hold, and the step. */
 void rollout_tick(struct rollout *r, const struct rollout_input *in, struct rollout_decision *d)
 {
 	uint64_t cdelta, sdelta;
 	bool all_promote;
-	char ev[768];
+	char ev[1024];
 
 	memset(d, 0, sizeof(*d));
 	if (!rollout_active(r)) {
@@ -602,9 +718,10 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 	}
 	if (tick_rebase(r, in, d))
 		return;
+	tick_srm(r, in);
 	all_promote = tick_evidence(r, in, ev, sizeof(ev));
 	if (tick_rollback(r, in, d, ev) || tick_metrics(r, in, d) ||
-	    !tick_traffic(r, in, d, cdelta, sdelta))
+	    !tick_traffic(r, in, d, cdelta, sdelta) || tick_srm_hold(r, d, ev))
 		return;
 	tick_step(r, in, d, ev, all_promote);
 }
@@ -667,6 +784,15 @@ int rollout_resume(struct rollout *r, struct rollout_decision *d, int64_t now_ms
 		LOG(d, "%s: resumed by hand: step %u/%u, weight %s", svc(r), i + 1, r->plan.nsteps,
 		    bp_pct(r->weight_bp, a, sizeof(a)));
 		return 0;
+	}
+	if (r->pause == PAUSE_SRM) {
+		unsigned int i;
+
+		/* A person looked at the mismatch: judge the split afresh, and trust no
+		 * promotion evidence from before. */
+		srm_restart(r);
+		for (i = 0; i < r->nchecks; i++)
+			av_promote_reset(&r->checks[i].st);
 	}
 	r->phase = step_phase(r, r->step);
 	r->pause = PAUSE_NONE;
@@ -805,6 +931,20 @@ static struct json_object *u64_array(const void *p, size_t bytes)
 	return a;
 }
 
+/* The SRM tests' evidence; the rest of struct rollout_srm is derived each tick. */
+static struct json_object *srm_to_json(const struct rollout_srm *m)
+{
+	struct json_object *o = json_object_new_object();
+	char text[AV_SRM_TEXT];
+
+	av_srm_format(&m->flows, text, sizeof(text));
+	json_object_object_add(o, "flows", json_object_new_string(text));
+	av_srm_format(&m->responses, text, sizeof(text));
+	json_object_object_add(o, "responses", json_object_new_string(text));
+	json_object_object_add(o, "bp", json_object_new_int(m->bp));
+	return o;
+}
+
 struct json_object *rollout_to_json(const struct rollout *r)
 {
 	struct json_object *j = json_object_new_object(), *checks = json_object_new_array();
@@ -866,6 +1006,7 @@ struct json_object *rollout_to_json(const struct rollout *r)
 		json_object_array_add(metrics, o);
 	}
 	json_object_object_add(j, "metrics", metrics);
+	json_object_object_add(j, "srm", srm_to_json(&r->srm));
 	return j;
 }
 
@@ -877,7 +1018,8 @@ static const char *const state_keys[] = {
 	"pause",	   "reason",	 "step",	"step_hold_s", "idle_s",    "generation",
 	"weight_bp",	   "gate_open",	 "pending",	"pending_bp", "pending_reason",
 	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
-	NULL};
+	"srm",		   NULL};
+static const char *const srm_keys[] = {"flows", "responses", "bp", NULL};
 static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
 static const char *const check_keys[] = {"name", "state", NULL};
 static const char *const metric_state_keys[] = {"name",	  "successes",	"trials",
@@ -1094,6 +1236,34 @@ static int state_metrics(struct rollout *r, struct json_object *j, struct jv *v,
 	return 0;
 }
 
+/* The SRM tests' evidence. Optional: a state saved before the SRM guard existed
+ * restores with fresh SRM tests. */
+static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, char *err, size_t len)
+{
+	struct json_object *o = jv_object(v, j, "srm", NULL, true);
+	const char *fl, *rs;
+	int64_t bp;
+
+	if (!o)
+		return v->failed ? state_fail(v, err, len) : 0;
+	if (!jv_known_keys(v, o, "srm", srm_keys) ||
+	    !jv_str(v, o, "flows", "srm.flows", AV_SRM_TEXT, false, &fl) ||
+	    !jv_str(v, o, "responses", "srm.responses", AV_SRM_TEXT, false, &rs) ||
+	    !jv_int(v, o, "bp", "srm.bp", 0, CANARY_WEIGHT_SCALE, false, &bp))
+		return state_fail(v, err, len);
+	if (av_srm_parse(&r->srm.flows, fl) || r->srm.flows.fingerprint != r->srm.cfg.fingerprint) {
+		snprintf(err, len, "srm.flows: the saved SRM evidence does not parse or fit");
+		return -EINVAL;
+	}
+	if (av_srm_parse(&r->srm.responses, rs) ||
+	    r->srm.responses.fingerprint != r->srm.cfg.fingerprint) {
+		snprintf(err, len, "srm.responses: the saved SRM evidence does not parse or fit");
+		return -EINVAL;
+	}
+	r->srm.bp = (uint16_t)bp;
+	return 0;
+}
+
 int rollout_from_json(struct rollout *r, struct json_object *j, const char *service, char *err,
 		      size_t len)
 {
@@ -1110,5 +1280,7 @@ int rollout_from_json(struct rollout *r, struct json_object *j, const char *serv
 		rc = state_checks(r, j, &v, err, len);
 	if (!rc)
 		rc = state_metrics(r, j, &v, err, len);
+	if (!rc)
+		rc = state_srm(r, j, &v, err, len);
 	return rc;
 }

@@ -33,6 +33,8 @@ enum pause_reason {
 	PAUSE_NO_TRAFFIC,    /* resumes by itself when traffic returns */
 	PAUSE_METRIC_ERRORS, /* a metric source failed error_limit times; resumes on recovery */
 	PAUSE_SERVICE_GONE,  /* the service is no longer in the maps */
+	PAUSE_SRM,	     /* sample-ratio mismatch: the arms are not comparable; rollback
+			      * tests keep running, resume by hand restarts the SRM tests */
 	PAUSE_COUNT,
 };
 extern const char *const pause_reason_names[PAUSE_COUNT];
@@ -59,6 +61,28 @@ struct rollout_check {
 	struct av_config cfg;
 	struct av_state st;
 	enum av_poll last_poll;
+};
+
+/* Why the SRM test of flows is not run (it is in flow mode without overrides). */
+enum srm_off {
+	SRM_ON = 0,
+	SRM_OFF_CLIENT_MODE, /* the flow share follows the client mix, not the weight */
+	SRM_OFF_OVERRIDES,   /* the per-arm flow counters include overridden flows */
+	SRM_OFF_COUNT,
+};
+extern const char *const srm_off_names[SRM_OFF_COUNT];
+
+/* The sample-ratio mismatch guard (docs/ANALYSIS.md): new flows against the weight, and
+ * HTTP responses against the step's flow share (in flow equivalents). */
+struct rollout_srm {
+	struct av_srm_config cfg;
+	struct av_srm_state flows;
+	struct av_srm_state responses;
+	enum av_poll last_flows, last_responses;
+	int flows_off; /* enum srm_off, as of the last tick */
+	bool http;     /* the responses test runs (the service counts HTTP) */
+	uint16_t bp;   /* weight in the maps at the last tick: an interval across a
+			* change is skipped */
 };
 
 /* A business metric's counts, cumulative per arm (stable, canary). Pushed reports are
@@ -94,6 +118,7 @@ struct rollout {
 	unsigned int nchecks;
 	struct rollout_check checks[ROLLOUT_MAX_CHECKS];
 	struct metric_state metrics[PLAN_MAX_METRICS];
+	struct rollout_srm srm;
 };
 
 /* What one tick saw. */
@@ -102,6 +127,8 @@ struct rollout_input {
 	uint32_t svc_id;		   /* the service's id now (changes if re-created) */
 	uint16_t weight_bp;		   /* weight in the maps now */
 	uint32_t generation;		   /* config generation in the maps now */
+	uint8_t hash_mode;		   /* enum canary_hash_mode in the maps now */
+	uint8_t svc_flags;		   /* CANARY_SVC_F_* in the maps now */
 	double dt;			   /* seconds since the previous tick */
 	int64_t now_ms;			   /* wall clock */
 };
@@ -114,6 +141,7 @@ struct rollout_decision {
 	bool reset_flows; /* on_rollback: reset */
 	bool manual;	  /* a weight change made by hand was noticed (old_bp -> new_bp) */
 	bool changed;	  /* phase or step changed: persist */
+	bool srm_hold;	  /* a sample-ratio mismatch paused the rollout: a history entry */
 	char log[2048];	  /* one line: what changed, why, the evidence */
 };
 
@@ -152,6 +180,11 @@ int rollout_metric_push(struct rollout *r, const char *name, int arm, uint64_t s
 void rollout_metric_reading(struct rollout *r, unsigned int idx, bool ok,
 			    const uint64_t successes[CANARY_ARMS],
 			    const uint64_t trials[CANARY_ARMS], const char *error, int64_t now_ms);
+
+/* Whether a sample-ratio mismatch stands (the rollout holds while it does). */
+bool rollout_srm_stands(const struct rollout *r);
+/* "srm flows 4.71%/5.00% E=3.2/100, responses ..." for the evidence line. */
+void rollout_srm_summary(const struct rollout *r, char *buf, size_t len);
 
 /* A one-line summary of all evidence ("http_5xx E=1.3/100 ..."). */
 void rollout_evidence(const struct rollout *r, char *buf, size_t len);

@@ -185,6 +185,7 @@ const char *sim_method_name(enum sim_method m)
 struct job {
 	const struct sim_scenario *sc;
 	const struct av_config *seq, *fix;
+	const struct av_srm_config *srm;
 	struct sim_result *res;
 	uint64_t seed, first, stride;
 	double zcrit;
@@ -213,6 +214,41 @@ static int thresh_bad(const struct sim_scenario *sc, uint64_t x, uint64_t n, dou
 	return sc->lower_is_worse ? rate < limit : rate > limit;
 }
 
+/* The Flagger-style rules at the end of a check interval: wn canary units, wx events. */
+static void thresh_check(const struct sim_scenario *sc, uint32_t t, uint64_t wn, uint64_t wx,
+			 const double *lim, uint32_t *fails, uint32_t *when)
+{
+	int m;
+
+	for (m = 0; m < 2; m++) {
+		/* No canary traffic: no metric, no verdict. */
+		if (wn && thresh_bad(sc, wx, wn, lim[m]))
+			fails[m]++;
+		if (fails[m] >= sc->thresh_failures && when[SIM_THRESH1 + m] == SIM_NEVER)
+			when[SIM_THRESH1 + m] = t;
+	}
+}
+
+/* Client mode: each step's canary share of units, from clients whose bucket falls
+ * below the step's weight (a client keeps its bucket as the weight grows). */
+static void client_shares(const struct sim_scenario *sc, struct sim_rng *rng, double *share)
+{
+	double light =
+	    sc->clients > sc->heavy ? (1 - sc->heavy_share) / (sc->clients - sc->heavy) : 0;
+	double heavy = sc->heavy ? sc->heavy_share / sc->heavy : 0;
+	uint32_t i, k;
+
+	for (k = 0; k < sc->n_steps; k++)
+		share[k] = 0;
+	for (i = 0; i < sc->clients; i++) {
+		double u = sim_uniform(rng);
+
+		for (k = 0; k < sc->n_steps; k++)
+			if (u < sc->weight[k])
+				share[k] += i < sc->heavy ? heavy : light;
+	}
+}
+
 static void one_rollout(const struct job *j, uint64_t idx)
 {
 	const struct sim_scenario *sc = j->sc;
@@ -221,8 +257,9 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	struct av_state seq, fix;
 	uint64_t nc = 0, xc = 0, ns = 0, xs = 0, wn = 0, wx = 0;
 	uint32_t fails[2] = {0, 0}, when[SIM_NMETHODS], step = 0, step_t = 0, t = 0;
-	uint32_t promote = SIM_NEVER;
-	double lim[2];
+	uint32_t promote = SIM_NEVER, srm_when = SIM_NEVER, harm = 0;
+	struct av_srm_state srm;
+	double lim[2], share[SIM_MAX_STEPS];
 	uint64_t s = j->seed ^ (idx * 0xd1b54a32d192ed03ULL);
 	int m;
 
@@ -231,6 +268,10 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	av_state_init(&fix, j->fix);
 	av_update(j->seq, &seq, 0, 0, 0, 0);
 	av_update(j->fix, &fix, 0, 0, 0, 0);
+	av_srm_init(&srm, j->srm);
+	memcpy(share, sc->weight, sizeof(share));
+	if (sc->clients)
+		client_shares(sc, &rng, share);
 	for (m = 0; m < SIM_NMETHODS; m++)
 		when[m] = SIM_NEVER;
 	lim[0] = sc->p_stable;
@@ -244,13 +285,20 @@ static void one_rollout(const struct job *j, uint64_t idx)
 
 		t++;
 		step_t++;
-		dnc = sim_poisson(&rng, sc->rps * w);
-		dns = sim_poisson(&rng, sc->rps * (1 - w));
+		dnc = sim_poisson(&rng, sc->rps * share[step] * (1 - sc->canary_loss));
+		dns = sim_poisson(&rng, sc->rps * (1 - share[step]));
 		dxc = sim_binomial(&rng, dnc, pc > 1 ? 1 : pc);
 		dxs = sim_binomial(&rng, dns, sc->p_stable);
 		nc += dnc, xc += dxc, ns += dns, xs += dxs;
 		wn += dnc, wx += dxc;
 
+		/* The flow SRM test, against the weight; a step's first second is no
+		 * different here (the weight changes between seconds). */
+		av_srm_update(j->srm, &srm, (double)dnc, (double)dns, w);
+		if (srm_when == SIM_NEVER && av_srm_rejected(&srm))
+			srm_when = t;
+		if (sc->ratio != 1 && t >= sc->onset && when[SIM_SEQ] == SIM_NEVER)
+			harm += (uint32_t)dnc;
 		av_update(j->seq, &seq, nc, xc, ns, xs);
 		av_update(j->fix, &fix, nc, xc, ns, xs);
 		if (when[SIM_SEQ] == SIM_NEVER && seq.rollback.rejected)
@@ -264,14 +312,7 @@ static void one_rollout(const struct job *j, uint64_t idx)
 				when[SIM_ZTEST] = t;
 		}
 		if (t % sc->thresh_interval == 0) {
-			for (m = 0; m < 2; m++) {
-				/* No canary traffic: no metric, no verdict. */
-				if (wn && thresh_bad(sc, wx, wn, lim[m]))
-					fails[m]++;
-				if (fails[m] >= sc->thresh_failures &&
-				    when[SIM_THRESH1 + m] == SIM_NEVER)
-					when[SIM_THRESH1 + m] = t;
-			}
+			thresh_check(sc, t, wn, wx, lim, fails, when);
 			wn = wx = 0;
 		}
 		if (promote == SIM_NEVER && seq.promote.rejected)
@@ -285,6 +326,8 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	for (m = 0; m < SIM_NMETHODS; m++)
 		res->when[m][idx] = when[m];
 	res->promote[idx] = promote;
+	res->srm[idx] = srm_when;
+	res->harm[idx] = harm;
 	res->duration[idx] = t;
 }
 
@@ -311,6 +354,7 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 	    struct sim_result *res)
 {
 	struct av_config seq, fix;
+	struct av_srm_config srm;
 	struct job jobs[64];
 	pthread_t tid[64];
 	struct timespec t0, t1;
@@ -327,7 +371,12 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 	seq.rollback.alpha = sc->alpha;
 	fix = seq;
 	fix.rollback.cp_share = 0;
-	if (av_config_finalize(&seq, NULL, 0) || av_config_finalize(&fix, NULL, 0))
+	av_srm_config_default(&srm);
+	srm.seq.alpha = sc->alpha;
+	if (av_config_finalize(&seq, NULL, 0) || av_config_finalize(&fix, NULL, 0) ||
+	    av_srm_finalize(&srm, NULL, 0))
+		return -1;
+	if (sc->clients && sc->heavy > sc->clients)
 		return -1;
 	if (sc->n_steps == 0 || sc->n_steps > SIM_MAX_STEPS || sc->thresh_interval == 0)
 		return -1;
@@ -335,10 +384,12 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 		res->when[m] = calloc(rollouts ? rollouts : 1, sizeof(uint32_t));
 	res->promote = calloc(rollouts ? rollouts : 1, sizeof(uint32_t));
 	res->duration = calloc(rollouts ? rollouts : 1, sizeof(uint32_t));
+	res->srm = calloc(rollouts ? rollouts : 1, sizeof(uint32_t));
+	res->harm = calloc(rollouts ? rollouts : 1, sizeof(uint32_t));
 	for (m = 0; m < SIM_NMETHODS; m++)
 		if (!res->when[m])
 			goto oom;
-	if (!res->promote || !res->duration)
+	if (!res->promote || !res->duration || !res->srm || !res->harm)
 		goto oom;
 
 	if (threads < 1)
@@ -350,6 +401,7 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 		jobs[i] = (struct job){.sc = sc,
 				       .seq = &seq,
 				       .fix = &fix,
+				       .srm = &srm,
 				       .res = res,
 				       .seed = seed ^ name_hash(sc->name),
 				       .first = i,
@@ -372,6 +424,7 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 		for (m = 0; m < SIM_NMETHODS; m++)
 			res->fired[m] += res->when[m][k] != SIM_NEVER;
 		res->promoted += res->promote[k] != SIM_NEVER;
+		res->srm_fired += res->srm[k] != SIM_NEVER;
 	}
 	return 0;
 oom:
@@ -389,7 +442,9 @@ void sim_result_free(struct sim_result *res)
 	}
 	free(res->promote);
 	free(res->duration);
-	res->promote = res->duration = NULL;
+	free(res->srm);
+	free(res->harm);
+	res->promote = res->duration = res->srm = res->harm = NULL;
 }
 
 static int cmp_u32(const void *a, const void *b)

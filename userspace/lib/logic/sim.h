@@ -49,6 +49,14 @@ struct sim_scenario {
 	double alpha;		      /* rollback alpha for every method */
 	uint32_t thresh_interval;     /* seconds per threshold check */
 	uint32_t thresh_failures;     /* failed checks before rollback */
+	/* Sample-ratio mismatch: the canary loses this share of its units before they
+	 * are counted (0: none). */
+	double canary_loss;
+	/* Client mode: this many clients, each on one arm (its bucket against the
+	 * weight); the first `heavy` of them send heavy_share of all units.  0: flow
+	 * mode, every unit decided on its own. */
+	uint32_t clients, heavy;
+	double heavy_share;
 };
 
 struct sim_result {
@@ -58,6 +66,11 @@ struct sim_result {
 	uint32_t *promote;	      /* first second the promotion test crossed */
 	uint32_t *duration;	      /* seconds until the schedule completed */
 	uint64_t promoted;	      /* rollouts whose promotion test crossed */
+	uint32_t *srm;		      /* first second the flow SRM test crossed */
+	uint64_t srm_fired;	      /* rollouts whose flow SRM test crossed */
+	/* Canary units that saw the regression (from its onset) before the sequential
+	 * test rolled back, or until the schedule ended when it never did. */
+	uint32_t *harm;
 	double seconds;		      /* wall time */
 };
 

@@ -168,6 +168,52 @@ static void write_weights(FILE *f, const struct prom_service *s, unsigned int n)
 	}
 }
 
+/* One line of an SRM gauge for each test that runs: flows, responses. */
+static void srm_lines(FILE *f, const struct prom_service *s, unsigned int n, const char *name,
+		      int what)
+{
+	unsigned int i;
+	int u;
+
+	for (i = 0; i < n; i++) {
+		const struct rollout *r = s[i].rollout;
+
+		for (u = 0; r && u < 2; u++) {
+			const struct av_srm_state *t = u ? &r->srm.responses : &r->srm.flows;
+			double v;
+
+			if (u ? !r->srm.http : r->srm.flows_off != SRM_ON)
+				continue;
+			v = what == 0	? av_srm_observed(t)
+			    : what == 1 ? av_srm_expected(t)
+			    : what == 2 ? av_evalue(&t->seq)
+					: av_srm_rejected(t);
+			fprintf(f, P "%s{service=\"%s\",unit=\"%s\"} ", name, s[i].svc->info.name,
+				u ? "responses" : "flows");
+			if (isnan(v))
+				fputs("NaN\n", f);
+			else
+				fprintf(f, "%g\n", v);
+		}
+	}
+}
+
+/* The sample-ratio mismatch guard's shares and evidence. */
+static void write_srm(FILE *f, const struct prom_service *s, unsigned int n)
+{
+	head(f, "srm_observed_share_ratio", "gauge",
+	     "Canary share of the SRM test's units over the rollout (NaN: none yet).");
+	srm_lines(f, s, n, "srm_observed_share_ratio", 0);
+	head(f, "srm_expected_share_ratio", "gauge",
+	     "Canary share of the SRM test's units the split predicts (the weight for flows).");
+	srm_lines(f, s, n, "srm_expected_share_ratio", 1);
+	head(f, "srm_evalue", "gauge", "Evidence of a sample-ratio mismatch (e-value).");
+	srm_lines(f, s, n, "srm_evalue", 2);
+	head(f, "srm_mismatch", "gauge",
+	     "1 while a sample-ratio mismatch stands: the rollout holds, rollbacks still apply.");
+	srm_lines(f, s, n, "srm_mismatch", 3);
+}
+
 /* The rollouts: phase, step, evidence, business metrics, weight changes, and the
  * services whose saved state is invalid. */
 static void write_rollouts(FILE *f, const struct prom_service *s, unsigned int n,
@@ -212,6 +258,7 @@ static void write_rollouts(FILE *f, const struct prom_service *s, unsigned int n
 			fprintf(f, P "evalue_threshold{service=\"%s\",signal=\"%s\"} %g\n",
 				s[i].svc->info.name, s[i].rollout->checks[k].name,
 				1 / s[i].rollout->checks[k].cfg.rollback.alpha);
+	write_srm(f, s, n);
 	head(f, "metric_successes_total", "counter", "Business-metric successes per arm.");
 	per_metric(f, s, n, "metric_successes_total", false);
 	head(f, "metric_trials_total", "counter", "Business-metric trials per arm.");

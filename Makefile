@@ -93,7 +93,7 @@ BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 INSTALL_PROGS := canary-loader canaryctl canaryd
 
-.PHONY: all deps test unit integration bench sim demo install clean help format fresh-check \
+.PHONY: all deps test unit integration bench bench-peers sim demo install clean help format fresh-check \
 	asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
 
 # The previous ABI's data plane, for the upgrade test (tests/fixtures/abi1/README.md).
@@ -107,6 +107,9 @@ help:
 	@echo '  test      run unit and integration tests as root (installs missing deps)'
 	@echo '  unit      run only the unit tests'
 	@echo '  bench     run the data-plane benchmark (prints ratio tables)'
+	@echo '  bench-peers  xdp-canary against nftables DNAT, nginx, HAProxy and plain'
+	@echo '            routing: splitter CPU, packet rate, wrk, live cost (root, about'
+	@echo '            8 minutes; BENCH_PEERS_ARGS="--rounds N --duration S")'
 	@echo '  sim       run the full analysis simulation'
 	@echo '  demo      build, run the namespace demo end to end, tear down'
 	@echo '  fresh-check  build a Debian 12 chroot (debootstrap), install only what'
@@ -260,6 +263,14 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(BUILD)/bench/canary_bench
 	$(Q)BUILD=$(BUILD) scripts/bench-agent.sh
+
+# Not part of make test: timings, with ratios against peers measured in the same run
+# (docs/BENCHMARKS.md, "Peers" and "Live cost"). Writes docs/bench/peers.md and SVGs.
+BENCH_PEERS_ARGS ?=
+bench-peers: deps
+	$(Q)scripts/install-deps.sh --if-missing --group bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/bench-peers.sh $(BENCH_PEERS_ARGS)
 
 sim: all
 	$(Q)$(BUILD)/canary-sim --full

@@ -44,7 +44,7 @@ for v in ROUNDS DURATION CONNS PPS_FRAMES; do
 	}
 done
 # wrk, nginx and HAProxy hold many sockets.
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(id -u)" -eq 0 ] || { echo "bench-peers: run as root (sudo make bench-peers)" >&2; exit 1; }
 
 BUILD=${BUILD:-build}
@@ -151,7 +151,7 @@ up_nginx() {
 		load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 		daemon off;
 		worker_processes auto;
-		worker_rlimit_nofile 65536;
+		worker_rlimit_nofile 16384;
 		pid $TOPO_LOGDIR/nginx.pid;
 		error_log $TOPO_LOGDIR/nginx-error.log warn;
 		events { worker_connections 16384; }
@@ -175,7 +175,7 @@ up_haproxy() {
 	ip -n "$NS_SPL" addr add "$VIP4/32" dev lo
 	cat >"$TOPO_LOGDIR/haproxy.cfg" <<-EOF
 		global
-		    maxconn 32768
+		    maxconn 8000
 		defaults
 		    mode tcp
 		    timeout connect 5s

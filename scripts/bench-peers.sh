@@ -8,6 +8,7 @@
 # --out (default docs/bench). See docs/BENCHMARKS.md, "Peers" and "Live cost".
 #   scripts/bench-peers.sh [--rounds N] [--duration S] [--conns N] [--modes "A B.."]
 #                          [--out DIR] [--no-pps] [--no-live-cost] [--pps-frames N]
+#                          [--results FILE]   (report again from a kept results.tsv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,7 @@ OUT=docs/bench
 PPS=1
 LIVE=1
 PPS_FRAMES=4000000
+RESULTS_IN=
 usage() {
 	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
 }
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--pps-frames) PPS_FRAMES=$2; shift ;;
 	--no-pps) PPS=0 ;;
+	--results) RESULTS_IN=$2; shift ;;
 	--no-live-cost) LIVE=0 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench-peers: unknown argument '$1' (try --help)" >&2; exit 2 ;;
@@ -496,18 +499,23 @@ command -v wrk >/dev/null && command -v nginx >/dev/null && command -v haproxy >
 	scripts/install-deps.sh --if-missing --group bench
 mkdir -p "$OUT"
 
-setup
-sysctl -qw kernel.bpf_stats_enabled=1
-for ((r = 1; r <= ROUNDS; r++)); do
-	for m in $MODES; do
-		"up_$m"
-		for load in keepalive close; do run_one "$m" "$load" "$r"; done
-		"down_$m"
+if [ -n "$RESULTS_IN" ]; then
+	cp "$RESULTS_IN" "$RES"
+	ROUNDS=$(cut -f3 "$RES" | sort -n | tail -1)
+else
+	setup
+	sysctl -qw kernel.bpf_stats_enabled=1
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for m in $MODES; do
+			"up_$m"
+			for load in keepalive close; do run_one "$m" "$load" "$r"; done
+			"down_$m"
+		done
+		echo "bench-peers: round $r of $ROUNDS done" >&2
 	done
-	echo "bench-peers: round $r of $ROUNDS done" >&2
-done
-sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
-topo_destroy
+	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	topo_destroy
+fi
 
 if [ "$PPS" = 1 ]; then
 	"$BUILD/bench/peers_pps" --frames "$PPS_FRAMES" | tee "$TOPO_LOGDIR/pps.out" | grep -v '^pps-data'

@@ -202,9 +202,10 @@ static int run_mode(struct wire *w, int mode, unsigned int t, struct result *res
 	bpf_xdp_detach(if_xa, 0, NULL);
 	if (mode == M_NFT && sh("nft delete table ip bpeers && conntrack -F 2>/dev/null; true"))
 		return -1;
-	/* xdp_canary must have taken the established path for every frame it forwarded. */
+	/* xdp_canary must have taken the established path for every frame it forwarded (the
+	 * sink also sees the odd frame of the kernel's own, IPv6 neighbour discovery). */
 	fwd1 = fwd_packets(w);
-	if (mode == M_CANARY && fwd1 - fwd0 < after - before) {
+	if (mode == M_CANARY && fwd1 - fwd0 + 1000 < after - before) {
 		fprintf(stderr, "peers_pps: xdp_canary forwarded %llu frames as established, the "
 			"sink saw %llu: not the path it names\n", (unsigned long long)(fwd1 - fwd0),
 			(unsigned long long)(after - before));

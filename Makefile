@@ -93,7 +93,7 @@ BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 INSTALL_PROGS := canary-loader canaryctl canaryd
 
-.PHONY: all deps test unit integration bench bench-scale sim demo install clean help format fresh-check \
+.PHONY: all deps test unit integration bench bench-scale bench-peers sim demo install clean help format fresh-check \
 	asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
 
 # The previous ABI's data plane, for the upgrade test (tests/fixtures/abi2/README.md).
@@ -109,6 +109,9 @@ help:
 	@echo '  bench     run the data-plane benchmark (prints ratio tables)'
 	@echo '  bench-scale  per-packet cost as flows, services and backends grow: tables'
 	@echo '            and SVG charts in docs/bench/ (needs the bench group: gnuplot)'
+	@echo '  bench-peers  xdp-canary against nftables DNAT, nginx, HAProxy and plain'
+	@echo '            routing: splitter CPU, packet rate, wrk, live cost (root, about'
+	@echo '            8 minutes; BENCH_PEERS_ARGS="--rounds N --duration S")'
 	@echo '  sim       run the full analysis simulation'
 	@echo '  demo      build, run the namespace demo end to end, tear down'
 	@echo '  fresh-check  build a Debian 12 chroot (debootstrap), install only what'
@@ -268,6 +271,13 @@ bench-scale: deps
 	$(Q)scripts/install-deps.sh --if-missing --group bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/bench-scale.sh
+# Not part of make test: timings, with ratios against peers measured in the same run
+# (docs/BENCHMARKS.md, "Peers" and "Live cost"). Writes docs/bench/peers.md and SVGs.
+BENCH_PEERS_ARGS ?=
+bench-peers: deps
+	$(Q)scripts/install-deps.sh --if-missing --group bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/bench-peers.sh $(BENCH_PEERS_ARGS)
 
 sim: all
 	$(Q)$(BUILD)/canary-sim --full

@@ -20,8 +20,9 @@ declare -A GROUP=(
 		openssl libclang-rt-14-dev"
 	# make fresh-check: a Debian 12 root built from the package mirror.
 	[fresh-check]="debootstrap"
-	# make bench-scale: the charts next to its tables (SVG, no X).
-	[bench]="gnuplot-nox"
+	# make bench-scale and make bench-peers: the peers xdp-canary is compared with (nginx stream with
+	# split_clients, HAProxy) and gnuplot for the SVG charts.
+	[bench]="nginx libnginx-mod-stream haproxy gnuplot-nox"
 )
 
 groups=(base)

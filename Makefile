@@ -97,7 +97,7 @@ MAN_SRCS    := $(wildcard man/*.scd)
 MAN_PAGES   := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
 DOCDIR      := $(PREFIX)/share/doc/xdp-canary
 
-.PHONY: all deps test unit integration bench bench-scale sim demo install man clean help format \
+.PHONY: all deps test unit integration bench bench-scale sim demo install man deb clean help format \
 	fresh-check asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
 
 # The previous ABI's data plane, for the upgrade test (tests/fixtures/abi1/README.md).
@@ -128,6 +128,8 @@ help:
 	@echo '  man       render the man pages (man/*.scd, scdoc) into $(BUILD)/man'
 	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin, the man pages, and'
 	@echo '            contrib/ (alerting rules) and the systemd unit into $(DOCDIR)'
+	@echo '  deb       build $(BUILD)/xdp-canary_VERSION_ARCH.deb (dpkg-deb): the programs,'
+	@echo '            man pages, systemd unit and contrib/ (scripts/mkdeb.sh)'
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
 
@@ -301,6 +303,9 @@ install: all man
 	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 contrib/prometheus/*.yml $(DESTDIR)$(DOCDIR)/contrib/prometheus/
 	install -m 0644 scripts/canaryd.service $(DESTDIR)$(DOCDIR)/
+
+deb: all man
+	$(Q)scripts/mkdeb.sh $(BUILD) $(BUILD)
 
 # `make print-VAR` prints a variable (the build tests read the BPF flags this way).
 print-%:

@@ -97,7 +97,7 @@ MAN_SRCS    := $(wildcard man/*.scd)
 MAN_PAGES   := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
 DOCDIR      := $(PREFIX)/share/doc/xdp-canary
 
-.PHONY: all deps test unit integration bench bench-scale sim demo install man deb clean help format \
+.PHONY: all deps test unit integration bench bench-scale sim demo install man deb deb-check clean help format \
 	fresh-check asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
 
 # The previous ABI's data plane, for the upgrade test (tests/fixtures/abi1/README.md).
@@ -130,6 +130,8 @@ help:
 	@echo '            contrib/ (alerting rules) and the systemd unit into $(DOCDIR)'
 	@echo '  deb       build $(BUILD)/xdp-canary_VERSION_ARCH.deb (dpkg-deb): the programs,'
 	@echo '            man pages, systemd unit and contrib/ (scripts/mkdeb.sh)'
+	@echo '  deb-check  install the package in a debootstrapped Debian 12 root with apt-get,'
+	@echo '            run the programs from /usr/sbin, purge it (root, needs the mirror)'
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
 
@@ -306,6 +308,10 @@ install: all man
 
 deb: all man
 	$(Q)scripts/mkdeb.sh $(BUILD) $(BUILD)
+
+deb-check: all man
+	$(Q)scripts/install-deps.sh --if-missing --group fresh-check
+	$(Q)scripts/deb-check.sh $$(scripts/mkdeb.sh $(BUILD) $(BUILD))
 
 # `make print-VAR` prints a variable (the build tests read the BPF flags this way).
 print-%:

@@ -4,7 +4,7 @@
 # systemd unit pointed at /usr/sbin, the alerting rules; every Depends is an installed
 # Debian package. The programs unpacked from it run (--help). lintian runs when it is
 # installed. Control: a listing without a man page is caught. The package is not
-# installed here (make test shares the machine); see docs/OPERATIONS.md.
+# installed here (make test shares the machine): make deb-check does that in a chroot.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}

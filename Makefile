@@ -92,9 +92,13 @@ BENCH_SRCS  := $(wildcard tests/bench/*.c)
 BENCH_BINS  := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 INSTALL_PROGS := canary-loader canaryctl canaryd
+# Man pages, written in scdoc (man/*.scd), rendered into $(BUILD)/man/ by make man.
+MAN_SRCS    := $(wildcard man/*.scd)
+MAN_PAGES   := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
+DOCDIR      := $(PREFIX)/share/doc/xdp-canary
 
-.PHONY: all deps test unit integration bench bench-scale bench-peers sim demo install clean help format fresh-check \
-	asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
+.PHONY: all deps test unit integration bench bench-scale bench-peers sim demo install man deb deb-check clean help format \
+	fresh-check asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
 
 # The previous ABI's data plane, for the upgrade test (tests/fixtures/abi2/README.md).
 ABI2_OBJ    := $(BUILD)/fixtures/abi2.bpf.o
@@ -124,7 +128,13 @@ help:
 	@echo '            of canaryd mid-rollout, a SYN flood into a full table (root)'
 	@echo '  fuzz-dataplane  the data plane against its reference classifier for'
 	@echo '            DP_FUZZ_COUNT mutated packets (default 10,000,000; root)'
-	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin'
+	@echo '  man       render the man pages (man/*.scd, scdoc) into $(BUILD)/man'
+	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin, the man pages, and'
+	@echo '            contrib/ (alerting rules) and the systemd unit into $(DOCDIR)'
+	@echo '  deb       build $(BUILD)/xdp-canary_VERSION_ARCH.deb (dpkg-deb): the programs,'
+	@echo '            man pages, systemd unit and contrib/ (scripts/mkdeb.sh)'
+	@echo '  deb-check  install the package in a debootstrapped Debian 12 root with apt-get,'
+	@echo '            run the programs from /usr/sbin, purge it (root, needs the mirror)'
 	@echo '  clean     remove $(BUILD)'
 	@echo 'Variables: V=1 for full commands, BUILD=dir, PREFIX=dir'
 
@@ -290,9 +300,28 @@ fresh-check:
 	$(Q)scripts/install-deps.sh --if-missing --group fresh-check
 	$(Q)scripts/fresh-check.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin
+$(BUILD)/man/%: man/%.scd
+	$(call msg,SCDOC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)scdoc < $< > $@
+
+man: $(MAN_PAGES)
+
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(DOCDIR)/contrib/prometheus
 	install -m 0755 $(addprefix $(BUILD)/,$(INSTALL_PROGS)) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 contrib/prometheus/*.yml $(DESTDIR)$(DOCDIR)/contrib/prometheus/
+	install -m 0644 scripts/canaryd.service $(DESTDIR)$(DOCDIR)/
+
+deb: all man
+	$(Q)scripts/mkdeb.sh $(BUILD) $(BUILD)
+
+deb-check: all man
+	$(Q)scripts/install-deps.sh --if-missing --group fresh-check
+	$(Q)scripts/deb-check.sh $$(scripts/mkdeb.sh $(BUILD) $(BUILD))
 
 # `make print-VAR` prints a variable (the build tests read the BPF flags this way).
 print-%:

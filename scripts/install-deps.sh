@@ -12,8 +12,9 @@ declare -A GROUP=(
 	# build: compilers, BPF toolchain, libraries; test and demo: netns harness, load,
 	# a real Prometheus, JSON on the command line, setpriv and flock (util-linux) for
 	# the unprivileged tests, openssl for their TLS certificates, and clang's
-	# sanitizer and libFuzzer runtimes (libclang-rt-14-dev) for the fuzz targets.
-	[base]="clang llvm gcc make pkg-config
+	# sanitizer and libFuzzer runtimes (libclang-rt-14-dev) for the fuzz targets;
+	# scdoc renders the man pages (make man, make install, make test).
+	[base]="clang llvm gcc make pkg-config scdoc
 		libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 		libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
 		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux

@@ -47,14 +47,15 @@ lacks() {
 		usr/share/man/man8/canaryctl.8.gz usr/share/man/man8/canaryd.8.gz \
 		usr/share/man/man8/canary-loader.8.gz usr/share/man/man5/xdp-canary-services.5.gz \
 		usr/share/man/man5/xdp-canary-plan.5.gz lib/systemd/system/canaryd.service \
-		usr/share/doc/xdp-canary/contrib/prometheus/xdp-canary-rules.yml; do
+		usr/share/doc/xdp-canary/contrib/prometheus/xdp-canary-rules.yml \
+		usr/share/doc/xdp-canary/contrib/grafana/xdp-canary.json; do
 		grep -q " \./$want\$" "$1" || echo "$want"
 	done
 }
 dpkg-deb --contents "$deb" >"$tmp/contents"
 miss=$(lacks "$tmp/contents" | tr '\n' ' ')
-[ -z "$miss" ] && ok "it holds the programs, man pages, unit and rules" ||
-	nok "it holds the programs, man pages, unit and rules (missing: $miss)"
+[ -z "$miss" ] && ok "it holds the programs, man pages, unit, rules and dashboard" ||
+	nok "it holds the programs, man pages, unit, rules and dashboard (missing: $miss)"
 grep -v 'canaryd\.8\.gz' "$tmp/contents" >"$tmp/cut"
 [ "$(lacks "$tmp/cut")" = usr/share/man/man8/canaryd.8.gz ] &&
 	ok "control: a package without a man page is caught" ||

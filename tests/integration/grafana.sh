@@ -2,10 +2,10 @@
 # grafana.sh: the Grafana dashboard (contrib/grafana/xdp-canary.json) checked through its
 # queries, since Grafana is not a Debian package. The JSON must be a dashboard whose every
 # panel has a title, a datasource and a target. A real Prometheus, started here, scrapes
-# canaryd every second during a rollout with traffic; every PromQL expression of the
-# dashboard (and of its variables), with the variables filled in, must then return data
-# from Prometheus' HTTP API: a query that returns nothing is a broken panel. A copy of the
-# dashboard with a planted panel on a misspelt metric must be caught.
+# canaryd every second during a rollout with traffic and a business metric; every PromQL
+# expression of the dashboard (and of its variables), with the variables filled in, must
+# then return data from Prometheus' HTTP API: a query that returns nothing is a broken
+# panel. A copy of the dashboard with a planted panel on a misspelt metric must be caught.
 . "$(dirname "$0")/lib.sh"
 
 DASH=contrib/grafana/xdp-canary.json
@@ -86,9 +86,14 @@ min_flows: 20
 analysis:
   srm_responses: true
   signals: [http_5xx, resets, errored_flows]
+  metrics:
+    - { name: checkout, direction: lower_is_worse, source: push, stale_after: 60s }
 YAML
 load_start 10.0.0.41:80 100 40 load
 need "rollout start" actl rollout start shop --plan "$TOPO_LOGDIR/plan.yaml" >/dev/null
+# The business metric's counts, as the shop's own code would push them.
+need "metric push" actl metric push shop --arm stable --name checkout --successes 30 --trials 100 >/dev/null
+need "metric push" actl metric push shop --arm canary --name checkout --successes 29 --trials 100 >/dev/null
 # Enough samples for rates over the substituted $__rate_interval (5s) at a 1s scrape.
 sleep 8
 eq "the rollout is under way" "$(phase_of shop)" Progressing

@@ -212,6 +212,54 @@ static void print_harm(const struct sim_scenario *sc, const struct sim_result *r
 	}
 }
 
+/* Median delay from the onset, or -1 when fewer than half of the rollouts fired. */
+static double median_delay(const struct sim_scenario *sc, const uint32_t *when, uint64_t n)
+{
+	uint32_t med = sim_quantile(when, n, 0.5);
+
+	return med == SIM_NEVER ? -1 : (double)med - (double)sc->onset;
+}
+
+/* The oracle table: each rule's median delay as a ratio to the oracle SPRT's. */
+static void print_oracle(const struct sim_scenario *sc, const struct sim_result *res,
+			 const int *ran, int n, int md)
+{
+	static const enum sim_method rules[] = {SIM_SEQ, SIM_SEQ_FIXED, SIM_ZTEST, SIM_THRESH1,
+						SIM_THRESH2};
+	char cell[5][24];
+	int i, k;
+
+	printf(md ? "\n| scenario | oracle median s | this library | no change-point | z-test "
+		    "| threshold 1x | threshold 2x |\n|---|---|---|---|---|---|---|\n"
+		  : "\noracle: median delay from the onset, as a ratio to Wald's SPRT tuned to the "
+		    "true ratio (same r0 and alpha)\n  %-46s %7s %7s %7s %7s %7s %7s\n",
+	       "scenario", "oracle", "library", "no-cp", "z-test", "thr 1x", "thr 2x");
+	for (i = 0; i < n; i++) {
+		double o;
+
+		if (!ran[i] || !sim_has_oracle(&sc[i]))
+			continue;
+		o = median_delay(&sc[i], res[i].when[SIM_ORACLE], res[i].rollouts);
+		for (k = 0; k < 5; k++) {
+			double d = median_delay(&sc[i], res[i].when[rules[k]], res[i].rollouts);
+
+			if (d < 0)
+				snprintf(cell[k], sizeof(cell[k]), "never");
+			else if (o <= 0)
+				snprintf(cell[k], sizeof(cell[k]), "-");
+			else
+				snprintf(cell[k], sizeof(cell[k]), "%.2fx", d / o);
+		}
+		if (o < 0)
+			printf(md ? "| %s | never | | | | | |\n" : "  %-46s %7s\n", sc[i].name,
+			       "never");
+		else
+			printf(md ? "| %s | %.0f | %s | %s | %s | %s | %s |\n"
+				  : "  %-46s %7.0f %7s %7s %7s %7s %7s\n",
+			       sc[i].name, o, cell[0], cell[1], cell[2], cell[3], cell[4]);
+	}
+}
+
 struct sim_cfg {
 	uint64_t rollouts, seed;
 	unsigned int threads;
@@ -285,6 +333,7 @@ static int run_all(const struct sim_cfg *c)
 	if (!rc) {
 		print_harm(sc, res, ran, n, c->md);
 		print_srm(sc, res, ran, n, c->md);
+		print_oracle(sc, res, ran, n, c->md);
 	}
 	for (i = 0; i < n; i++)
 		if (ran[i])

@@ -668,6 +668,37 @@ static void sim_errors_5x(void)
 	sim_result_free(&res);
 }
 
+/* The oracle (Wald's SPRT at the true ratio) is the floor for the detection delay;
+ * the library's mixture should stay within 1.5x of it on the 2x and 5x scenarios. */
+static void sim_oracle(void)
+{
+	static const double ratio[] = {2, 5};
+	struct sim_scenario sc;
+	struct sim_result res;
+	int i;
+
+	sim_scenario_default(&sc, "errors A/A, 1%, 200/s", 200, 0.01, 1);
+	ASSERT_TRUE(!sim_has_oracle(&sc), "no oracle for a healthy canary");
+	sc.ratio = 1.1;
+	ASSERT_TRUE(!sim_has_oracle(&sc), "none at the null boundary r0");
+	for (i = 0; i < 2; i++) {
+		uint32_t o, l;
+
+		sim_scenario_default(&sc, i ? "errors A/B 5x, 200/s" : "errors A/B 2x, 200/s", 200,
+				     0.01, ratio[i]);
+		if (!ASSERT_EQ(sim_run(&sc, 1000, 21 + i, 2, &res), 0, "ran"))
+			return;
+		o = sim_quantile(res.when[SIM_ORACLE], 1000, 0.5);
+		l = sim_quantile(res.when[SIM_SEQ], 1000, 0.5);
+		printf("# %gx: oracle detected %.3f, median %u s; library median %u s (%.2fx)\n",
+		       ratio[i], res.fired[SIM_ORACLE] / 1000.0, o, l, (double)l / o);
+		ASSERT_TRUE(res.fired[SIM_ORACLE] >= 990, "oracle detects >= 99%");
+		ASSERT_TRUE(o != SIM_NEVER && o <= l, "oracle's median delay <= the library's");
+		ASSERT_TRUE(l <= 1.5 * o, "library's median delay within 1.5x of the oracle's");
+		sim_result_free(&res);
+	}
+}
+
 static void sim_ctr_aa(void)
 {
 	struct sim_scenario sc;
@@ -866,6 +897,7 @@ static const struct test_case cases[] = {
 	{"reduced simulation: errors A/A", sim_errors_aa},
 	{"reduced simulation: errors at the null boundary r = r0", sim_errors_null_boundary},
 	{"reduced simulation: errors A/B 5x", sim_errors_5x},
+	{"reduced simulation: oracle SPRT floor, 2x and 5x errors", sim_oracle},
 	{"reduced simulation: CTR A/A (Bernoulli p = 0.1, lower is worse)", sim_ctr_aa},
 	{"reduced simulation: CTR 20% lower", sim_ctr_lower},
 };

@@ -177,14 +177,14 @@ const char *sim_method_name(enum sim_method m)
 {
 	static const char *const names[] = {
 	    "sequential (this library)", "sequential, no change-point", "repeated z-test",
-	    "threshold 1x base, 5 fails", "threshold 2x base, 5 fails"};
+	    "threshold 1x base, 5 fails", "threshold 2x base, 5 fails", "oracle SPRT (true ratio)"};
 
 	return (unsigned)m < SIM_NMETHODS ? names[m] : "?";
 }
 
 struct job {
 	const struct sim_scenario *sc;
-	const struct av_config *seq, *fix;
+	const struct av_config *seq, *fix, *orc; /* orc NULL: no oracle */
 	const struct av_srm_config *srm;
 	struct sim_result *res;
 	uint64_t seed, first, stride;
@@ -254,7 +254,7 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	const struct sim_scenario *sc = j->sc;
 	struct sim_result *res = j->res;
 	struct sim_rng rng;
-	struct av_state seq, fix;
+	struct av_state seq, fix, orc;
 	uint64_t nc = 0, xc = 0, ns = 0, xs = 0, wn = 0, wx = 0;
 	uint32_t fails[2] = {0, 0}, when[SIM_NMETHODS], step = 0, step_t = 0, t = 0;
 	uint32_t promote = SIM_NEVER, srm_when = SIM_NEVER, harm = 0;
@@ -268,6 +268,8 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	av_state_init(&fix, j->fix);
 	av_update(j->seq, &seq, 0, 0, 0, 0);
 	av_update(j->fix, &fix, 0, 0, 0, 0);
+	if (j->orc)
+		av_state_init(&orc, j->orc);
 	av_srm_init(&srm, j->srm);
 	memcpy(share, sc->weight, sizeof(share));
 	if (sc->clients)
@@ -305,6 +307,12 @@ static void one_rollout(const struct job *j, uint64_t idx)
 			when[SIM_SEQ] = t;
 		if (when[SIM_SEQ_FIXED] == SIM_NEVER && fix.rollback.rejected)
 			when[SIM_SEQ_FIXED] = t;
+		/* The oracle knows the onset: its evidence starts there. */
+		if (j->orc && t >= sc->onset) {
+			av_update_delta(j->orc, &orc, dnc, dxc, dns, dxs);
+			if (when[SIM_ORACLE] == SIM_NEVER && orc.rollback.rejected)
+				when[SIM_ORACLE] = t;
+		}
 		if (when[SIM_ZTEST] == SIM_NEVER) {
 			z = sc->lower_is_worse ? av_ztest(xs, ns, xc, nc, NULL)
 					       : av_ztest(xc, nc, xs, ns, NULL);
@@ -350,10 +358,48 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
+static double r0_of(const struct sim_scenario *sc)
+{
+	struct av_config c;
+
+	if (sc->lower_is_worse)
+		av_config_default_lower_is_worse(&c);
+	else
+		av_config_default(&c);
+	return c.rollback.r_null;
+}
+
+/* The ratio as the rollback test sees it: stable over canary when lower is worse. */
+static double test_ratio(const struct sim_scenario *sc)
+{
+	return sc->lower_is_worse ? 1 / sc->ratio : sc->ratio;
+}
+
+int sim_has_oracle(const struct sim_scenario *sc)
+{
+	/* The canary's probability is capped at 1, so a ratio that needs more is
+	 * not the true one: no oracle then either. */
+	return test_ratio(sc) > r0_of(sc) * (1 + 1e-9) && sc->p_stable * sc->ratio <= 1;
+}
+
+/* The oracle: the library's test with one alternative (the true ratio), no
+ * change-point share and no promotion test. */
+static int oracle_config(const struct sim_scenario *sc, const struct av_config *seq,
+			 struct av_config *orc)
+{
+	*orc = *seq;
+	orc->promote_enabled = 0;
+	orc->rollback.n_alt = 1;
+	orc->rollback.alt[0] = test_ratio(sc);
+	orc->rollback.weight[0] = 0;
+	orc->rollback.cp_share = 0;
+	return av_config_finalize(orc, NULL, 0);
+}
+
 int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, unsigned threads,
 	    struct sim_result *res)
 {
-	struct av_config seq, fix;
+	struct av_config seq, fix, orc;
 	struct av_srm_config srm;
 	struct job jobs[64];
 	pthread_t tid[64];
@@ -375,6 +421,8 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 	srm.seq.alpha = sc->alpha;
 	if (av_config_finalize(&seq, NULL, 0) || av_config_finalize(&fix, NULL, 0) ||
 	    av_srm_finalize(&srm, NULL, 0))
+		return -1;
+	if (sim_has_oracle(sc) && oracle_config(sc, &seq, &orc))
 		return -1;
 	if (sc->clients && sc->heavy > sc->clients)
 		return -1;
@@ -401,6 +449,7 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 		jobs[i] = (struct job){.sc = sc,
 				       .seq = &seq,
 				       .fix = &fix,
+				       .orc = sim_has_oracle(sc) ? &orc : NULL,
 				       .srm = &srm,
 				       .res = res,
 				       .seed = seed ^ name_hash(sc->name),

@@ -29,6 +29,10 @@ enum sim_method {
 	SIM_ZTEST,     /* cumulative two-proportion z-test, every poll */
 	SIM_THRESH1,   /* Flagger-style: canary ratio vs base rate, 1 min checks */
 	SIM_THRESH2,   /* same with a 2x margin */
+	/* Wald's SPRT with one alternative, the scenario's true ratio, against the
+	 * library's r0 at the same alpha, from the onset on: the floor for the
+	 * detection delay.  Never fires where the ratio is not beyond r0. */
+	SIM_ORACLE,
 	SIM_NMETHODS,
 };
 
@@ -74,6 +78,8 @@ struct sim_result {
 	double seconds;		      /* wall time */
 };
 
+/* Whether the scenario has an oracle (its ratio is beyond the library's r0). */
+int sim_has_oracle(const struct sim_scenario *sc);
 /* The rollout schedule of issue 4: 1 -> 5 -> 25 -> 50 %, 150 s each. */
 void sim_scenario_default(struct sim_scenario *sc, const char *name, double rps, double p,
 			  double ratio);

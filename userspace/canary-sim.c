@@ -297,7 +297,9 @@ static const struct cli_cmd sim_cmd = {
 	     "rule, the share of rollouts rolled back and the median / p90 second of the\n"
 	     "rollback (\"never\" when fewer than half / 90% of rollouts were rolled back);\n"
 	     "then the harm (canary requests that saw a regression before the rollback, or\n"
-	     "a healthy canary's time to the last step) and the sample-ratio mismatch test.\n",
+	     "a healthy canary's time to the last step), the sample-ratio mismatch test,\n"
+	     "and each rule's median delay as a ratio to an oracle: Wald's SPRT tuned to\n"
+	     "the scenario's true ratio.\n",
     .opts = sim_opts,
     .cfg_size = sizeof(struct sim_cfg),
 };

@@ -175,9 +175,12 @@ void sim_scenario_default(struct sim_scenario *sc, const char *name, double rps,
 
 const char *sim_method_name(enum sim_method m)
 {
-	static const char *const names[] = {
-	    "sequential (this library)", "sequential, no change-point", "repeated z-test",
-	    "threshold 1x base, 5 fails", "threshold 2x base, 5 fails", "oracle SPRT (true ratio)"};
+	static const char *const names[] = {"sequential (this library)",
+					    "sequential, no change-point",
+					    "repeated z-test",
+					    "threshold 1x base, 5 fails",
+					    "threshold 2x base, 5 fails",
+					    "oracle SPRT (true ratio)"};
 
 	return (unsigned)m < SIM_NMETHODS ? names[m] : "?";
 }

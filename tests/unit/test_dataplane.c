@@ -6,6 +6,7 @@
  * Runs in a private network namespace with veth pairs and static neighbours, so that
  * bpf_fib_lookup inside the program resolves real next hops. Needs root. */
 #include <errno.h>
+#include <math.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -20,6 +21,13 @@
 #include "pkttable.h"
 
 /* ---- setup ------------------------------------------------------------------------------ */
+
+/* Each service draws a random salt, so an arm's share of N clients is binomial: allow
+ * five standard deviations (a false failure about once in 1.7 million runs). */
+static double binom_tol(double p, unsigned int n)
+{
+	return 5.0 * sqrt(p * (1 - p) / n);
+}
 
 static struct instance dp;
 static struct service_spec specs[8];
@@ -525,7 +533,8 @@ static void test_split(void)
 		if (syn_as_decided(src, 30001, "10.0.0.20", 80, &t) != (in10[i] ? 1 : 0))
 			sticky_bad++;
 	}
-	ASSERT_NEAR(canary * 100.0 / N, 10.0, 1.5, "canary share within 10 +- 1.5 points");
+	ASSERT_NEAR(canary * 100.0 / N, 10.0, 100 * binom_tol(0.10, N),
+		    "canary share within 10 +- 5 sd (2.4 points)");
 	ASSERT_EQ(t.mismatches, 0, "every one of 8000 flows went where canary_decide says");
 	ASSERT_EQ(sticky_bad, 0, "a client's second connection lands on the same arm");
 
@@ -549,7 +558,8 @@ static void test_split(void)
 			shrank_bad++;
 	}
 	ASSERT_EQ(shrank_bad, 0, "every canary client at 5% was canary at 10%");
-	ASSERT_NEAR(canary * 100.0 / N, 5.0, 1.2, "canary share within 5 +- 1.2 points");
+	ASSERT_NEAR(canary * 100.0 / N, 5.0, 100 * binom_tol(0.05, N),
+		    "canary share within 5 +- 5 sd (1.7 points)");
 	ASSERT_EQ(t.mismatches, 0, "at 5% too, every flow went where canary_decide says");
 }
 
@@ -641,7 +651,8 @@ static void test_split_v6(void)
 		syn_as_decided(src, 32000, "fd00::20", 80, &t);
 	}
 	ASSERT_EQ(t.mismatches, 0, "500 v6 clients went where canary_decide says");
-	ASSERT_NEAR(t.arm[CANARY_ARM_CANARY] / 500.0, 0.5, 0.1, "about half of them on canary");
+	ASSERT_NEAR(t.arm[CANARY_ARM_CANARY] / 500.0, 0.5, binom_tol(0.5, 500),
+		    "about half of them on canary");
 }
 
 static void test_flow_hash_mode(void)
@@ -661,7 +672,7 @@ static void test_flow_hash_mode(void)
 		if (arm >= 0)
 			arms[arm]++;
 	}
-	ASSERT_NEAR(arms[CANARY_ARM_CANARY] / 400.0, 0.5, 0.1,
+	ASSERT_NEAR(arms[CANARY_ARM_CANARY] / 400.0, 0.5, binom_tol(0.5, 400),
 		    "about half of 400 connections on canary");
 	ASSERT_EQ(t.mismatches, 0, "each went where canary_decide says");
 }

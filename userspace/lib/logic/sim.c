@@ -527,3 +527,180 @@ uint32_t sim_quantile(const uint32_t *when, uint64_t n, double q)
 	free(tmp);
 	return v;
 }
+
+/* ---- latency as a distribution ---- */
+
+struct lat_job {
+	const struct sim_lat_scenario *sc;
+	const struct av_order_config *ord;
+	const struct av_config *bound;
+	struct sim_lat_result *res;
+	double p[2][AV_ORDER_MAX]; /* bucket probabilities, by enum av_arm */
+	uint64_t seed, first, stride;
+};
+
+/* Bucket probabilities of a lognormal TTFB with median `med` us. */
+static void lat_buckets(double med, double sigma, double *p)
+{
+	double prev = 0;
+	int i;
+
+	for (i = 0; i < AV_ORDER_MAX; i++) {
+		double c = i == AV_ORDER_MAX - 1
+			       ? 1
+			       : av_norm_cdf((log(ldexp(1, i + 1)) - log(med)) / sigma);
+
+		p[i] = c - prev;
+		prev = c;
+	}
+}
+
+/* Adds n responses to h, multinomial over p by conditional binomials. */
+static void lat_sample(struct sim_rng *rng, uint64_t n, const double *p, uint64_t *h)
+{
+	double rest = 1;
+	int i;
+
+	for (i = 0; i < AV_ORDER_MAX && n; i++) {
+		uint64_t x =
+		    i == AV_ORDER_MAX - 1 || p[i] >= rest ? n : sim_binomial(rng, n, p[i] / rest);
+
+		h[i] += x;
+		n -= x;
+		rest -= p[i];
+	}
+}
+
+static void lat_rollout(const struct lat_job *j, uint64_t idx)
+{
+	const struct sim_lat_scenario *sc = j->sc;
+	const struct sim_scenario *b = &sc->base;
+	static __thread struct av_order_state ord; /* 24 av_states: off the stack */
+	struct av_state bound;
+	uint64_t h[2][AV_ORDER_MAX] = {{0}}, s = j->seed ^ (idx * 0xd1b54a32d192ed03ULL);
+	uint32_t when[SIM_LAT_N] = {SIM_NEVER, SIM_NEVER}, t = 0, step, k;
+	struct sim_rng rng;
+
+	sim_seed(&rng, sim_splitmix64(&s));
+	av_order_init(&ord, j->ord);
+	av_state_init(&bound, j->bound);
+	av_update(j->bound, &bound, 0, 0, 0, 0);
+	for (step = 0; step < b->n_steps; step++) {
+		for (k = 0; k < b->step_secs; k++) {
+			double w = b->weight[step];
+			uint64_t ac = 0, as = 0, nc = 0, ns = 0;
+			int i;
+
+			t++;
+			lat_sample(&rng, sim_poisson(&rng, b->rps * w), j->p[AV_CANARY],
+				   h[AV_CANARY]);
+			lat_sample(&rng, sim_poisson(&rng, b->rps * (1 - w)), j->p[AV_STABLE],
+				   h[AV_STABLE]);
+			av_order_update(j->ord, &ord, h[AV_CANARY], h[AV_STABLE], AV_ORDER_MAX);
+			for (i = 0; i < AV_ORDER_MAX; i++) {
+				nc += h[AV_CANARY][i], ns += h[AV_STABLE][i];
+				if ((uint32_t)i >= sc->k_bound)
+					ac += h[AV_CANARY][i], as += h[AV_STABLE][i];
+			}
+			av_update(j->bound, &bound, nc, ac, ns, as);
+			if (when[SIM_LAT_ORDER] == SIM_NEVER && av_order_rejected(&ord))
+				when[SIM_LAT_ORDER] = t;
+			if (when[SIM_LAT_BOUND] == SIM_NEVER && bound.rollback.rejected)
+				when[SIM_LAT_BOUND] = t;
+		}
+	}
+	for (k = 0; k < SIM_LAT_N; k++)
+		j->res->when[k][idx] = when[k];
+}
+
+static void *lat_worker(void *arg)
+{
+	const struct lat_job *j = arg;
+	uint64_t i;
+
+	for (i = j->first; i < j->res->rollouts; i += j->stride)
+		lat_rollout(j, i);
+	return NULL;
+}
+
+/* Validates the scenario and builds both rules' configs. */
+static int lat_setup(const struct sim_lat_scenario *sc, struct av_order_config *ord,
+		     struct av_config *bound)
+{
+	const struct sim_scenario *b = &sc->base;
+
+	if (b->n_steps == 0 || b->n_steps > SIM_MAX_STEPS || !(sc->median_us > 0) ||
+	    !(sc->sigma > 0) || !(sc->slower > 0) || !(sc->c_sigma > 0) ||
+	    sc->k_bound >= AV_ORDER_MAX)
+		return -1;
+	av_order_config_default(ord, sc->k_lo, sc->k_hi);
+	ord->alpha = b->alpha;
+	av_config_default(bound);
+	bound->rollback.alpha = b->alpha;
+	if (sc->r0 > 0)
+		ord->edge.rollback.r_null = bound->rollback.r_null = sc->r0;
+	return av_order_finalize(ord, NULL, 0) || av_config_finalize(bound, NULL, 0) ? -1 : 0;
+}
+
+int sim_lat_run(const struct sim_lat_scenario *sc, uint64_t rollouts, uint64_t seed,
+		unsigned threads, struct sim_lat_result *res)
+{
+	struct av_order_config ord;
+	struct av_config bound;
+	struct lat_job jobs[64];
+	pthread_t tid[64];
+	struct timespec t0, t1;
+	int started[64] = {0};
+	unsigned i;
+	uint64_t k;
+
+	memset(res, 0, sizeof(*res));
+	res->rollouts = rollouts;
+	if (lat_setup(sc, &ord, &bound))
+		return -1;
+	for (i = 0; i < SIM_LAT_N; i++) {
+		res->when[i] = calloc(rollouts ? rollouts : 1, sizeof(uint32_t));
+		if (!res->when[i]) {
+			sim_lat_result_free(res);
+			return -1;
+		}
+	}
+	threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < threads; i++) {
+		jobs[i] = (struct lat_job){.sc = sc,
+					   .ord = &ord,
+					   .bound = &bound,
+					   .res = res,
+					   .seed = seed ^ name_hash(sc->base.name),
+					   .first = i,
+					   .stride = threads};
+		lat_buckets(sc->median_us * sc->slower, sc->c_sigma, jobs[i].p[AV_CANARY]);
+		lat_buckets(sc->median_us, sc->sigma, jobs[i].p[AV_STABLE]);
+		if (i > 0 && pthread_create(&tid[i], NULL, lat_worker, &jobs[i]) == 0)
+			started[i] = 1;
+	}
+	lat_worker(&jobs[0]);
+	for (i = 1; i < threads; i++) {
+		if (started[i])
+			pthread_join(tid[i], NULL);
+		else
+			lat_worker(&jobs[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (k = 0; k < rollouts; k++)
+		for (i = 0; i < SIM_LAT_N; i++)
+			res->fired[i] += res->when[i][k] != SIM_NEVER;
+	return 0;
+}
+
+void sim_lat_result_free(struct sim_lat_result *res)
+{
+	int i;
+
+	for (i = 0; i < SIM_LAT_N; i++) {
+		free(res->when[i]);
+		res->when[i] = NULL;
+	}
+}

@@ -75,7 +75,7 @@ struct sim_result {
 	/* Canary units that saw the regression (from its onset) before the sequential
 	 * test rolled back, or until the schedule ended when it never did. */
 	uint32_t *harm;
-	double seconds;		      /* wall time */
+	double seconds; /* wall time */
 };
 
 /* Whether the scenario has an oracle (its ratio is beyond the library's r0). */
@@ -92,5 +92,35 @@ void sim_result_free(struct sim_result *res);
  * quantile is SIM_NEVER when fewer than q of the rollouts fired). */
 uint32_t sim_quantile(const uint32_t *when, uint64_t n, double q);
 const char *sim_method_name(enum sim_method m);
+
+/* Latency as a distribution: lognormal TTFB per arm, per-second log2
+ * histograms (bucket i = [2^i, 2^(i+1)) us, the last one open) on the ramp of
+ * `base`, judged by the stochastic-order test and by the bound rule (the count
+ * test on "TTFB >= 2^k_bound us"). */
+struct sim_lat_scenario {
+	struct sim_scenario base; /* name, rps, ramp, alpha; p_stable and ratio unused */
+	double median_us, sigma;  /* stable: lognormal median and natural-log sigma */
+	double slower, c_sigma;	  /* canary: median times `slower`, sigma c_sigma */
+	uint32_t k_lo, k_hi;	  /* the order test's thresholds */
+	uint32_t k_bound;	  /* the bound rule's threshold */
+	double r0;		  /* both rules' tolerance; 0: the default 1.1 */
+};
+
+enum sim_lat_method {
+	SIM_LAT_ORDER = 0, /* av_order_*: every threshold k_lo..k_hi */
+	SIM_LAT_BOUND,	   /* av_config_default() on the count above 2^k_bound */
+	SIM_LAT_N,
+};
+
+struct sim_lat_result {
+	uint64_t rollouts;
+	uint64_t fired[SIM_LAT_N];
+	uint32_t *when[SIM_LAT_N]; /* per rollout: second it fired, or SIM_NEVER */
+	double seconds;
+};
+
+int sim_lat_run(const struct sim_lat_scenario *sc, uint64_t rollouts, uint64_t seed,
+		unsigned threads, struct sim_lat_result *res);
+void sim_lat_result_free(struct sim_lat_result *res);
 
 #endif

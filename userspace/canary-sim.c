@@ -212,12 +212,135 @@ static void print_harm(const struct sim_scenario *sc, const struct sim_result *r
 	}
 }
 
+/* Median delay from the onset, or -1 when fewer than half of the rollouts fired. */
+static double median_delay(const struct sim_scenario *sc, const uint32_t *when, uint64_t n)
+{
+	uint32_t med = sim_quantile(when, n, 0.5);
+
+	return med == SIM_NEVER ? -1 : (double)med - (double)sc->onset;
+}
+
+/* The oracle table: each rule's median delay as a ratio to the oracle SPRT's. */
+static void print_oracle(const struct sim_scenario *sc, const struct sim_result *res,
+			 const int *ran, int n, int md)
+{
+	static const enum sim_method rules[] = {SIM_SEQ, SIM_SEQ_FIXED, SIM_ZTEST, SIM_THRESH1,
+						SIM_THRESH2};
+	char cell[5][24];
+	int i, k;
+
+	printf(md ? "\n| scenario | oracle median s | this library | no change-point | z-test "
+		    "| threshold 1x | threshold 2x |\n|---|---|---|---|---|---|---|\n"
+		  : "\noracle: median delay from the onset, as a ratio to Wald's SPRT tuned to the "
+		    "true ratio (same r0 and alpha)\n  %-46s %7s %7s %7s %7s %7s %7s\n",
+	       "scenario", "oracle", "library", "no-cp", "z-test", "thr 1x", "thr 2x");
+	for (i = 0; i < n; i++) {
+		double o;
+
+		if (!ran[i] || !sim_has_oracle(&sc[i]))
+			continue;
+		o = median_delay(&sc[i], res[i].when[SIM_ORACLE], res[i].rollouts);
+		for (k = 0; k < 5; k++) {
+			double d = median_delay(&sc[i], res[i].when[rules[k]], res[i].rollouts);
+
+			if (d < 0)
+				snprintf(cell[k], sizeof(cell[k]), "never");
+			else if (o <= 0)
+				snprintf(cell[k], sizeof(cell[k]), "-");
+			else
+				snprintf(cell[k], sizeof(cell[k]), "%.2fx", d / o);
+		}
+		if (o < 0)
+			printf(md ? "| %s | never | | | | | |\n" : "  %-46s %7s\n", sc[i].name,
+			       "never");
+		else
+			printf(md ? "| %s | %.0f | %s | %s | %s | %s | %s |\n"
+				  : "  %-46s %7.0f %7s %7s %7s %7s %7s\n",
+			       sc[i].name, o, cell[0], cell[1], cell[2], cell[3], cell[4]);
+	}
+}
+
 struct sim_cfg {
 	uint64_t rollouts, seed;
 	unsigned int threads;
 	bool md;
 	const char *only;
 };
+
+/* Latency as a distribution: stable's TTFB lognormal, median 10 ms, sigma 0.5
+ * (p99 32 ms); the order test on the thresholds 2^11 .. 2^17 us (2 .. 131 ms),
+ * the bound rule at stable's p99 rounded up to the next edge, 2^15 us. */
+static int build_lat(struct sim_lat_scenario *sc, int max)
+{
+	static const struct {
+		const char *name;
+		double rps, slower, c_sigma, r0;
+	} t[] = {
+	    {"TTFB A/A, 200/s", 200, 1, 0.5},
+	    /* Tolerance 1 instead of 1.1: A/A on the null's boundary. */
+	    {"TTFB A/A, r0 = 1, 200/s", 200, 1, 0.5, 1},
+	    {"TTFB A/A, r0 = 1, 2000/s", 2000, 1, 0.5, 1},
+	    {"TTFB median +10%, 200/s", 200, 1.1, 0.5},
+	    /* Same median, p99 30% slower: sigma + ln(1.3) / z_0.99. */
+	    {"TTFB p99 +30%, median same, 200/s", 200, 1,
+	     0.5 + 0.26236426446749106 / 2.3263478740408408},
+	    {"TTFB A/A, 2000/s", 2000, 1, 0.5},
+	    {"TTFB median +10%, 2000/s", 2000, 1.1, 0.5},
+	    {"TTFB p99 +30%, median same, 2000/s", 2000, 1,
+	     0.5 + 0.26236426446749106 / 2.3263478740408408},
+	};
+	int n = 0;
+
+	for (; n < (int)(sizeof(t) / sizeof(t[0])) && n < max; n++) {
+		memset(&sc[n], 0, sizeof(sc[n]));
+		sim_scenario_default(&sc[n].base, t[n].name, t[n].rps, 0.01, 1);
+		sc[n].median_us = 10000;
+		sc[n].sigma = 0.5;
+		sc[n].slower = t[n].slower;
+		sc[n].c_sigma = t[n].c_sigma;
+		sc[n].k_lo = 11;
+		sc[n].k_hi = 17;
+		sc[n].k_bound = 15;
+		sc[n].r0 = t[n].r0;
+	}
+	return n;
+}
+
+/* Runs and prints the latency-distribution scenarios. Returns 0 or 1. */
+static int run_lat(const struct sim_cfg *c)
+{
+	static const char *const rule[] = {"stochastic order (2^11..2^17 us)",
+					   "bound at stable's p99 (2^15 us)"};
+	struct sim_lat_scenario sc[12];
+	struct sim_lat_result r;
+	char rate[64], med[16], p90[16];
+	int n = build_lat(sc, 12), i, m;
+
+	printf(
+	    c->md
+		? "\n| scenario | rule | rolled back [95%% CI] | median s | p90 s "
+		  "|\n|---|---|---|---|---|\n"
+		: "\nlatency as a distribution (lognormal TTFB, stable median 10 ms, sigma 0.5)\n");
+	for (i = 0; i < n; i++) {
+		if (c->only && !strstr(sc[i].base.name, c->only))
+			continue;
+		if (sim_lat_run(&sc[i], c->rollouts, c->seed, c->threads, &r)) {
+			fprintf(stderr, "canary-sim: %s: simulation failed\n", sc[i].base.name);
+			return 1;
+		}
+		for (m = 0; m < SIM_LAT_N; m++) {
+			fmt_rate(rate, sizeof(rate), r.fired[m], r.rollouts);
+			fmt_time(med, sizeof(med), sim_quantile(r.when[m], r.rollouts, 0.5));
+			fmt_time(p90, sizeof(p90), sim_quantile(r.when[m], r.rollouts, 0.9));
+			printf(c->md ? "| %s | %s | %s | %s | %s |\n"
+				     : "  %-38s %-34s %-26s %6s %6s\n",
+			       m ? "" : sc[i].base.name, rule[m], rate, med, p90);
+		}
+		sim_lat_result_free(&r);
+		fflush(stdout);
+	}
+	return 0;
+}
 
 /* --full: the number of rollouts the docs' tables use (a later --rollouts still wins). */
 static int full_rollouts(const char *value, void *field)
@@ -249,7 +372,10 @@ static const struct cli_cmd sim_cmd = {
 	     "rule, the share of rollouts rolled back and the median / p90 second of the\n"
 	     "rollback (\"never\" when fewer than half / 90% of rollouts were rolled back);\n"
 	     "then the harm (canary requests that saw a regression before the rollback, or\n"
-	     "a healthy canary's time to the last step) and the sample-ratio mismatch test.\n",
+	     "a healthy canary's time to the last step), the sample-ratio mismatch test,\n"
+	     "and each rule's median delay as a ratio to an oracle: Wald's SPRT tuned to\n"
+	     "the scenario's true ratio; last, the stochastic-order test on TTFB\n"
+	     "histograms against the bound rule.\n",
     .opts = sim_opts,
     .cfg_size = sizeof(struct sim_cfg),
 };
@@ -285,6 +411,7 @@ static int run_all(const struct sim_cfg *c)
 	if (!rc) {
 		print_harm(sc, res, ran, n, c->md);
 		print_srm(sc, res, ran, n, c->md);
+		print_oracle(sc, res, ran, n, c->md);
 	}
 	for (i = 0; i < n; i++)
 		if (ran[i])
@@ -308,7 +435,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc == CLI_HELP ? 0 : rc;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (run_all(&c))
+	if (run_all(&c) || run_lat(&c))
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("\ntotal %.1f s\n",

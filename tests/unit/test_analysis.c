@@ -668,6 +668,37 @@ static void sim_errors_5x(void)
 	sim_result_free(&res);
 }
 
+/* The oracle (Wald's SPRT at the true ratio) is the floor for the detection delay;
+ * the library's mixture should stay within 1.5x of it on the 2x and 5x scenarios. */
+static void sim_oracle(void)
+{
+	static const double ratio[] = {2, 5};
+	struct sim_scenario sc;
+	struct sim_result res;
+	int i;
+
+	sim_scenario_default(&sc, "errors A/A, 1%, 200/s", 200, 0.01, 1);
+	ASSERT_TRUE(!sim_has_oracle(&sc), "no oracle for a healthy canary");
+	sc.ratio = 1.1;
+	ASSERT_TRUE(!sim_has_oracle(&sc), "none at the null boundary r0");
+	for (i = 0; i < 2; i++) {
+		uint32_t o, l;
+
+		sim_scenario_default(&sc, i ? "errors A/B 5x, 200/s" : "errors A/B 2x, 200/s", 200,
+				     0.01, ratio[i]);
+		if (!ASSERT_EQ(sim_run(&sc, 1000, 21 + i, 2, &res), 0, "ran"))
+			return;
+		o = sim_quantile(res.when[SIM_ORACLE], 1000, 0.5);
+		l = sim_quantile(res.when[SIM_SEQ], 1000, 0.5);
+		printf("# %gx: oracle detected %.3f, median %u s; library median %u s (%.2fx)\n",
+		       ratio[i], res.fired[SIM_ORACLE] / 1000.0, o, l, (double)l / o);
+		ASSERT_TRUE(res.fired[SIM_ORACLE] >= 990, "oracle detects >= 99%");
+		ASSERT_TRUE(o != SIM_NEVER && o <= l, "oracle's median delay <= the library's");
+		ASSERT_TRUE(l <= 1.5 * o, "library's median delay within 1.5x of the oracle's");
+		sim_result_free(&res);
+	}
+}
+
 static void sim_ctr_aa(void)
 {
 	struct sim_scenario sc;
@@ -768,6 +799,104 @@ static void srm_edges(void)
 	ASSERT_EQ(av_srm_update(&bad, &st, 1, 1, 0.5), AV_POLL_ERROR, "unfinalised config refused");
 }
 
+/* The order test's e-value is the mean of the per-threshold count tests'. */
+static void order_hand(void)
+{
+	static struct av_order_config c;
+	static struct av_order_state st;
+	struct av_config e;
+	struct av_state a, b;
+	uint64_t hc[4] = {0}, hs[4] = {0};
+	char err[128];
+
+	av_order_config_default(&c, 1, 2);
+	ASSERT_EQ(av_order_finalize(&c, err, sizeof(err)), 0, "the default is valid");
+	av_order_init(&st, &c);
+	e = c.edge;
+	av_state_init(&a, &e);
+	av_state_init(&b, &e);
+	ASSERT_EQ(av_order_update(&c, &st, hc, hs, 4), AV_POLL_BASELINE, "first poll: baseline");
+	av_update(&e, &a, 0, 0, 0, 0);
+	av_update(&e, &b, 0, 0, 0, 0);
+	/* Canary: 10 responses, 2 in bucket 0, 3 in 1, 5 in 2; stable: 90, 60 / 20 / 10. */
+	hc[0] = 2, hc[1] = 3, hc[2] = 5;
+	hs[0] = 60, hs[1] = 20, hs[2] = 10;
+	ASSERT_EQ(av_order_update(&c, &st, hc, hs, 4), AV_POLL_USED, "used");
+	av_update(&e, &a, 10, 8, 90, 30); /* >= bucket 1 */
+	av_update(&e, &b, 10, 5, 90, 10); /* >= bucket 2 */
+	ASSERT_NEAR(av_order_evalue(&st), (av_evalue(&a.rollback) + av_evalue(&b.rollback)) / 2,
+		    1e-9, "E = mean of the two thresholds' e-values");
+	ASSERT_TRUE(av_order_evalue(&st) > 1, "a slower canary raises it");
+	ASSERT_EQ(av_order_update(&c, &st, hc, hs, 2), AV_POLL_ERROR, "too few buckets refused");
+}
+
+static void order_config(void)
+{
+	static struct av_order_config c, bad;
+	char err[128];
+
+	av_order_config_default(&c, 11, 17);
+	ASSERT_EQ(av_order_finalize(&c, err, sizeof(err)), 0, "valid");
+	bad = c, bad.k_lo = 0;
+	ASSERT_EQ(av_order_finalize(&bad, err, sizeof(err)), -1, "k_lo 0 refused (every response)");
+	bad = c, bad.k_lo = 18;
+	ASSERT_EQ(av_order_finalize(&bad, err, sizeof(err)), -1, "k_lo > k_hi refused");
+	bad = c, bad.k_hi = AV_ORDER_MAX;
+	ASSERT_EQ(av_order_finalize(&bad, err, sizeof(err)), -1, "k_hi beyond the buckets refused");
+	bad = c, bad.alpha = 1;
+	ASSERT_EQ(av_order_finalize(&bad, err, sizeof(err)), -1, "alpha 1 refused");
+	bad = c, bad.edge.lower_is_worse = 1;
+	ASSERT_EQ(av_order_finalize(&bad, err, sizeof(err)), -1, "lower is worse refused");
+}
+
+static void lat_scenario(struct sim_lat_scenario *sc, const char *name, double rps, double slower,
+			 double c_sigma)
+{
+	memset(sc, 0, sizeof(*sc));
+	sim_scenario_default(&sc->base, name, rps, 0.01, 1);
+	sc->median_us = 10000;
+	sc->sigma = 0.5;
+	sc->slower = slower;
+	sc->c_sigma = c_sigma;
+	sc->k_lo = 11;
+	sc->k_hi = 17;
+	sc->k_bound = 15;
+}
+
+/* A/A: the order test's false-rollback rate, generous bound; and a clear shift. */
+static void sim_order(void)
+{
+	struct sim_lat_scenario sc;
+	struct sim_lat_result r;
+	double rate;
+
+	lat_scenario(&sc, "TTFB A/A, 200/s", 200, 1, 0.5);
+	if (!ASSERT_EQ(sim_lat_run(&sc, 1000, 31, 2, &r), 0, "ran"))
+		return;
+	rate = (double)r.fired[SIM_LAT_ORDER] / 1000.0;
+	printf("# TTFB A/A: order %.4f, bound %.4f\n", rate, r.fired[SIM_LAT_BOUND] / 1000.0);
+	ASSERT_TRUE(rate <= margin(sc.base.alpha, 1000), "false-rollback rate <= alpha + 3 SE");
+	sim_lat_result_free(&r);
+	/* r0 = 1: A/A sits on the null's boundary, every threshold a martingale. */
+	sc.r0 = 1;
+	if (!ASSERT_EQ(sim_lat_run(&sc, 1000, 33, 2, &r), 0, "ran"))
+		return;
+	rate = (double)r.fired[SIM_LAT_ORDER] / 1000.0;
+	printf("# TTFB A/A, r0 = 1: order %.4f, bound %.4f\n", rate,
+	       r.fired[SIM_LAT_BOUND] / 1000.0);
+	ASSERT_TRUE(rate <= margin(sc.base.alpha, 1000), "r0 = 1: rate <= alpha + 3 SE");
+	sim_lat_result_free(&r);
+
+	lat_scenario(&sc, "TTFB median +20%, 2000/s", 2000, 1.2, 0.5);
+	if (!ASSERT_EQ(sim_lat_run(&sc, 300, 32, 2, &r), 0, "ran"))
+		return;
+	printf("# TTFB median +20%%: order %.3f (median %u s), bound %.3f (median %u s)\n",
+	       r.fired[SIM_LAT_ORDER] / 300.0, sim_quantile(r.when[SIM_LAT_ORDER], 300, 0.5),
+	       r.fired[SIM_LAT_BOUND] / 300.0, sim_quantile(r.when[SIM_LAT_BOUND], 300, 0.5));
+	ASSERT_TRUE(r.fired[SIM_LAT_ORDER] >= 297, "median +20% detected in >= 99% of rollouts");
+	sim_lat_result_free(&r);
+}
+
 static void srm_text(void)
 {
 	struct av_srm_config c;
@@ -841,6 +970,9 @@ static const struct test_case cases[] = {
 	{"SRM: by hand", srm_hand},
 	{"SRM: edges and config", srm_edges},
 	{"SRM: state text", srm_text},
+	{"stochastic order: by hand", order_hand},
+	{"stochastic order: config", order_config},
+	{"reduced simulation: stochastic order, A/A and median +20%", sim_order},
 	{"reduced simulation: SRM A/A", sim_srm_aa},
 	{"reduced simulation: SRM of a canary that loses 5% of its flows", sim_srm_loss},
 	{"hand: one alternative", hand_one_alternative},
@@ -866,6 +998,7 @@ static const struct test_case cases[] = {
 	{"reduced simulation: errors A/A", sim_errors_aa},
 	{"reduced simulation: errors at the null boundary r = r0", sim_errors_null_boundary},
 	{"reduced simulation: errors A/B 5x", sim_errors_5x},
+	{"reduced simulation: oracle SPRT floor, 2x and 5x errors", sim_oracle},
 	{"reduced simulation: CTR A/A (Bernoulli p = 0.1, lower is worse)", sim_ctr_aa},
 	{"reduced simulation: CTR 20% lower", sim_ctr_lower},
 };

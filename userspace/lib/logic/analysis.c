@@ -718,6 +718,102 @@ int av_srm_parse(struct av_srm_state *out, const char *text)
 
 /* ---- helpers for the agent ---- */
 
+/* ---- latency as a distribution ---- */
+
+void av_order_config_default(struct av_order_config *cfg, uint32_t k_lo, uint32_t k_hi)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	av_config_default(&cfg->edge);
+	cfg->edge.promote_enabled = 0;
+	cfg->alpha = 0.01;
+	cfg->k_lo = k_lo;
+	cfg->k_hi = k_hi;
+}
+
+int av_order_finalize(struct av_order_config *cfg, char *err, size_t errlen)
+{
+	cfg->finalized = 0;
+	if (!(cfg->alpha > 0 && cfg->alpha < 1))
+		return fail(err, errlen, "order: alpha must be in (0, 1)");
+	if (cfg->k_lo < 1 || cfg->k_lo > cfg->k_hi || cfg->k_hi >= AV_ORDER_MAX)
+		return fail(err, errlen, "order: need 1 <= k_lo <= k_hi < %d", AV_ORDER_MAX);
+	if (cfg->edge.lower_is_worse)
+		return fail(err, errlen,
+			    "order: slower responses are the events (lower_is_worse 0)");
+	cfg->edge.rollback.alpha = cfg->alpha;
+	if (av_config_finalize(&cfg->edge, err, errlen))
+		return -1;
+	cfg->log_threshold = -log(cfg->alpha);
+	cfg->log_k = log((double)(cfg->k_hi - cfg->k_lo + 1));
+	cfg->finalized = 1;
+	return 0;
+}
+
+void av_order_init(struct av_order_state *st, const struct av_order_config *cfg)
+{
+	uint32_t k;
+
+	memset(st, 0, sizeof(*st));
+	for (k = 0; k < AV_ORDER_MAX; k++)
+		av_state_init(&st->edge[k], &cfg->edge);
+}
+
+static uint64_t hist_from(const uint64_t *h, size_t n, size_t k)
+{
+	uint64_t s = 0;
+
+	for (; k < n; k++)
+		s = sat_add(s, h[k]);
+	return s;
+}
+
+enum av_poll av_order_update(const struct av_order_config *cfg, struct av_order_state *st,
+			     const uint64_t *hist_canary, const uint64_t *hist_stable, size_t n)
+{
+	uint64_t nc = hist_from(hist_canary, n, 0), ns = hist_from(hist_stable, n, 0);
+	enum av_poll res = AV_POLL_ERROR;
+	double m = -HUGE_VAL, sum = 0;
+	uint32_t k, K;
+
+	if (!cfg->finalized || n <= cfg->k_hi)
+		return AV_POLL_ERROR;
+	K = cfg->k_hi - cfg->k_lo + 1;
+	st->polls++;
+	for (k = 0; k < K; k++) {
+		size_t b = cfg->k_lo + k;
+		enum av_poll r =
+		    av_update(&cfg->edge, &st->edge[k], nc, hist_from(hist_canary, n, b), ns,
+			      hist_from(hist_stable, n, b));
+
+		if (k == 0)
+			res = r;
+		if (st->edge[k].rollback.log_e > m)
+			m = st->edge[k].rollback.log_e;
+	}
+	if (res != AV_POLL_USED)
+		return res;
+	for (k = 0; k < K; k++)
+		sum += exp(st->edge[k].rollback.log_e - m);
+	st->log_e = m + log(sum) - cfg->log_k;
+	if (st->log_e > st->log_e_max)
+		st->log_e_max = st->log_e;
+	if (!st->rejected && st->log_e >= cfg->log_threshold) {
+		st->rejected = 1;
+		st->reject_poll = st->polls;
+	}
+	return res;
+}
+
+int av_order_rejected(const struct av_order_state *st)
+{
+	return st->rejected != 0;
+}
+
+double av_order_evalue(const struct av_order_state *st)
+{
+	return st->log_e > 690 ? 1e300 : exp(st->log_e);
+}
+
 int av_guard_ratio(uint64_t events, uint64_t exposure, uint64_t min_exposure, double max_ratio)
 {
 	if (exposure == 0 || exposure < min_exposure)

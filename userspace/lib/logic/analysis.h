@@ -227,6 +227,54 @@ double av_srm_expected(const struct av_srm_state *st);
 int av_srm_format(const struct av_srm_state *st, char *buf, size_t len);
 int av_srm_parse(struct av_srm_state *st, const char *text);
 
+/* ---- latency as a distribution: is the canary's TTFB stochastically larger? ----
+ *
+ * On per-arm log2 histograms (bucket i holds [2^i, 2^(i+1)) us).  For each
+ * threshold k in [k_lo, k_hi] the events "TTFB >= 2^k us" over the responses
+ * run the rollback count test (argument (b) of docs/ANALYSIS.md makes it exact
+ * for 0/1 events of any rate).  Null: at every threshold the canary's share of
+ * slower responses is at most r0 times stable's (r0 = 1: "not stochastically
+ * larger" on those edges).  Under it every threshold's e-process is a test
+ * supermartingale on the same data, so their mean is one too: the test decides
+ * when the mean reaches 1/alpha.  See docs/ANALYSIS.md, "Latency as a
+ * distribution". */
+#define AV_ORDER_MAX 24 /* thresholds and histogram buckets at most */
+
+struct av_order_config {
+	struct av_config edge; /* the count test at each threshold; promotion off */
+	double alpha;	       /* decide when the mean e-value >= 1/alpha */
+	uint32_t k_lo, k_hi;   /* thresholds used: "TTFB >= 2^k us", inclusive */
+	/* Derived by av_order_finalize(). */
+	double log_threshold;
+	double log_k; /* log of the number of thresholds */
+	uint32_t finalized;
+	uint32_t _pad;
+};
+
+struct av_order_state {
+	struct av_state edge[AV_ORDER_MAX]; /* index k - k_lo */
+	double log_e;			    /* log of the mean e-value */
+	double log_e_max;
+	uint64_t polls;
+	uint64_t reject_poll; /* polls when it crossed, 0 = not */
+	uint32_t rejected;
+	uint32_t _pad;
+};
+
+/* alpha 0.01; each threshold: av_config_default()'s rollback test (r0 1.1, grid
+ * 1.25 ... 10, change points) at the same alpha.  k_lo..k_hi should cover
+ * stable's usual range (known before the rollout, like a p99 bound). */
+void av_order_config_default(struct av_order_config *cfg, uint32_t k_lo, uint32_t k_hi);
+int av_order_finalize(struct av_order_config *cfg, char *err, size_t errlen);
+void av_order_init(struct av_order_state *st, const struct av_order_config *cfg);
+/* One poll: the cumulative per-arm histograms, n buckets each (n > k_hi).
+ * Returns what the poll did (as av_update, for the responses). */
+enum av_poll av_order_update(const struct av_order_config *cfg, struct av_order_state *st,
+			     const uint64_t *hist_canary, const uint64_t *hist_stable, size_t n);
+int av_order_rejected(const struct av_order_state *st);
+/* Mean e-value over the thresholds, clamped to [0, 1e300]. */
+double av_order_evalue(const struct av_order_state *st);
+
 /* Absolute guard: events/exposure > max_ratio with at least min_exposure
  * units.  Returns 1 when tripped. */
 int av_guard_ratio(uint64_t events, uint64_t exposure, uint64_t min_exposure, double max_ratio);

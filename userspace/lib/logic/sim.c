@@ -175,16 +175,19 @@ void sim_scenario_default(struct sim_scenario *sc, const char *name, double rps,
 
 const char *sim_method_name(enum sim_method m)
 {
-	static const char *const names[] = {
-	    "sequential (this library)", "sequential, no change-point", "repeated z-test",
-	    "threshold 1x base, 5 fails", "threshold 2x base, 5 fails"};
+	static const char *const names[] = {"sequential (this library)",
+					    "sequential, no change-point",
+					    "repeated z-test",
+					    "threshold 1x base, 5 fails",
+					    "threshold 2x base, 5 fails",
+					    "oracle SPRT (true ratio)"};
 
 	return (unsigned)m < SIM_NMETHODS ? names[m] : "?";
 }
 
 struct job {
 	const struct sim_scenario *sc;
-	const struct av_config *seq, *fix;
+	const struct av_config *seq, *fix, *orc; /* orc NULL: no oracle */
 	const struct av_srm_config *srm;
 	struct sim_result *res;
 	uint64_t seed, first, stride;
@@ -254,7 +257,7 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	const struct sim_scenario *sc = j->sc;
 	struct sim_result *res = j->res;
 	struct sim_rng rng;
-	struct av_state seq, fix;
+	struct av_state seq, fix, orc;
 	uint64_t nc = 0, xc = 0, ns = 0, xs = 0, wn = 0, wx = 0;
 	uint32_t fails[2] = {0, 0}, when[SIM_NMETHODS], step = 0, step_t = 0, t = 0;
 	uint32_t promote = SIM_NEVER, srm_when = SIM_NEVER, harm = 0;
@@ -268,6 +271,8 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	av_state_init(&fix, j->fix);
 	av_update(j->seq, &seq, 0, 0, 0, 0);
 	av_update(j->fix, &fix, 0, 0, 0, 0);
+	if (j->orc)
+		av_state_init(&orc, j->orc);
 	av_srm_init(&srm, j->srm);
 	memcpy(share, sc->weight, sizeof(share));
 	if (sc->clients)
@@ -305,6 +310,12 @@ static void one_rollout(const struct job *j, uint64_t idx)
 			when[SIM_SEQ] = t;
 		if (when[SIM_SEQ_FIXED] == SIM_NEVER && fix.rollback.rejected)
 			when[SIM_SEQ_FIXED] = t;
+		/* The oracle knows the onset: its evidence starts there. */
+		if (j->orc && t >= sc->onset) {
+			av_update_delta(j->orc, &orc, dnc, dxc, dns, dxs);
+			if (when[SIM_ORACLE] == SIM_NEVER && orc.rollback.rejected)
+				when[SIM_ORACLE] = t;
+		}
 		if (when[SIM_ZTEST] == SIM_NEVER) {
 			z = sc->lower_is_worse ? av_ztest(xs, ns, xc, nc, NULL)
 					       : av_ztest(xc, nc, xs, ns, NULL);
@@ -350,10 +361,48 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
+static double r0_of(const struct sim_scenario *sc)
+{
+	struct av_config c;
+
+	if (sc->lower_is_worse)
+		av_config_default_lower_is_worse(&c);
+	else
+		av_config_default(&c);
+	return c.rollback.r_null;
+}
+
+/* The ratio as the rollback test sees it: stable over canary when lower is worse. */
+static double test_ratio(const struct sim_scenario *sc)
+{
+	return sc->lower_is_worse ? 1 / sc->ratio : sc->ratio;
+}
+
+int sim_has_oracle(const struct sim_scenario *sc)
+{
+	/* The canary's probability is capped at 1, so a ratio that needs more is
+	 * not the true one: no oracle then either. */
+	return test_ratio(sc) > r0_of(sc) * (1 + 1e-9) && sc->p_stable * sc->ratio <= 1;
+}
+
+/* The oracle: the library's test with one alternative (the true ratio), no
+ * change-point share and no promotion test. */
+static int oracle_config(const struct sim_scenario *sc, const struct av_config *seq,
+			 struct av_config *orc)
+{
+	*orc = *seq;
+	orc->promote_enabled = 0;
+	orc->rollback.n_alt = 1;
+	orc->rollback.alt[0] = test_ratio(sc);
+	orc->rollback.weight[0] = 0;
+	orc->rollback.cp_share = 0;
+	return av_config_finalize(orc, NULL, 0);
+}
+
 int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, unsigned threads,
 	    struct sim_result *res)
 {
-	struct av_config seq, fix;
+	struct av_config seq, fix, orc;
 	struct av_srm_config srm;
 	struct job jobs[64];
 	pthread_t tid[64];
@@ -375,6 +424,8 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 	srm.seq.alpha = sc->alpha;
 	if (av_config_finalize(&seq, NULL, 0) || av_config_finalize(&fix, NULL, 0) ||
 	    av_srm_finalize(&srm, NULL, 0))
+		return -1;
+	if (sim_has_oracle(sc) && oracle_config(sc, &seq, &orc))
 		return -1;
 	if (sc->clients && sc->heavy > sc->clients)
 		return -1;
@@ -401,6 +452,7 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 		jobs[i] = (struct job){.sc = sc,
 				       .seq = &seq,
 				       .fix = &fix,
+				       .orc = sim_has_oracle(sc) ? &orc : NULL,
 				       .srm = &srm,
 				       .res = res,
 				       .seed = seed ^ name_hash(sc->name),
@@ -474,4 +526,181 @@ uint32_t sim_quantile(const uint32_t *when, uint64_t n, double q)
 	v = tmp[k - 1];
 	free(tmp);
 	return v;
+}
+
+/* ---- latency as a distribution ---- */
+
+struct lat_job {
+	const struct sim_lat_scenario *sc;
+	const struct av_order_config *ord;
+	const struct av_config *bound;
+	struct sim_lat_result *res;
+	double p[2][AV_ORDER_MAX]; /* bucket probabilities, by enum av_arm */
+	uint64_t seed, first, stride;
+};
+
+/* Bucket probabilities of a lognormal TTFB with median `med` us. */
+static void lat_buckets(double med, double sigma, double *p)
+{
+	double prev = 0;
+	int i;
+
+	for (i = 0; i < AV_ORDER_MAX; i++) {
+		double c = i == AV_ORDER_MAX - 1
+			       ? 1
+			       : av_norm_cdf((log(ldexp(1, i + 1)) - log(med)) / sigma);
+
+		p[i] = c - prev;
+		prev = c;
+	}
+}
+
+/* Adds n responses to h, multinomial over p by conditional binomials. */
+static void lat_sample(struct sim_rng *rng, uint64_t n, const double *p, uint64_t *h)
+{
+	double rest = 1;
+	int i;
+
+	for (i = 0; i < AV_ORDER_MAX && n; i++) {
+		uint64_t x =
+		    i == AV_ORDER_MAX - 1 || p[i] >= rest ? n : sim_binomial(rng, n, p[i] / rest);
+
+		h[i] += x;
+		n -= x;
+		rest -= p[i];
+	}
+}
+
+static void lat_rollout(const struct lat_job *j, uint64_t idx)
+{
+	const struct sim_lat_scenario *sc = j->sc;
+	const struct sim_scenario *b = &sc->base;
+	static __thread struct av_order_state ord; /* 24 av_states: off the stack */
+	struct av_state bound;
+	uint64_t h[2][AV_ORDER_MAX] = {{0}}, s = j->seed ^ (idx * 0xd1b54a32d192ed03ULL);
+	uint32_t when[SIM_LAT_N] = {SIM_NEVER, SIM_NEVER}, t = 0, step, k;
+	struct sim_rng rng;
+
+	sim_seed(&rng, sim_splitmix64(&s));
+	av_order_init(&ord, j->ord);
+	av_state_init(&bound, j->bound);
+	av_update(j->bound, &bound, 0, 0, 0, 0);
+	for (step = 0; step < b->n_steps; step++) {
+		for (k = 0; k < b->step_secs; k++) {
+			double w = b->weight[step];
+			uint64_t ac = 0, as = 0, nc = 0, ns = 0;
+			int i;
+
+			t++;
+			lat_sample(&rng, sim_poisson(&rng, b->rps * w), j->p[AV_CANARY],
+				   h[AV_CANARY]);
+			lat_sample(&rng, sim_poisson(&rng, b->rps * (1 - w)), j->p[AV_STABLE],
+				   h[AV_STABLE]);
+			av_order_update(j->ord, &ord, h[AV_CANARY], h[AV_STABLE], AV_ORDER_MAX);
+			for (i = 0; i < AV_ORDER_MAX; i++) {
+				nc += h[AV_CANARY][i], ns += h[AV_STABLE][i];
+				if ((uint32_t)i >= sc->k_bound)
+					ac += h[AV_CANARY][i], as += h[AV_STABLE][i];
+			}
+			av_update(j->bound, &bound, nc, ac, ns, as);
+			if (when[SIM_LAT_ORDER] == SIM_NEVER && av_order_rejected(&ord))
+				when[SIM_LAT_ORDER] = t;
+			if (when[SIM_LAT_BOUND] == SIM_NEVER && bound.rollback.rejected)
+				when[SIM_LAT_BOUND] = t;
+		}
+	}
+	for (k = 0; k < SIM_LAT_N; k++)
+		j->res->when[k][idx] = when[k];
+}
+
+static void *lat_worker(void *arg)
+{
+	const struct lat_job *j = arg;
+	uint64_t i;
+
+	for (i = j->first; i < j->res->rollouts; i += j->stride)
+		lat_rollout(j, i);
+	return NULL;
+}
+
+/* Validates the scenario and builds both rules' configs. */
+static int lat_setup(const struct sim_lat_scenario *sc, struct av_order_config *ord,
+		     struct av_config *bound)
+{
+	const struct sim_scenario *b = &sc->base;
+
+	if (b->n_steps == 0 || b->n_steps > SIM_MAX_STEPS || !(sc->median_us > 0) ||
+	    !(sc->sigma > 0) || !(sc->slower > 0) || !(sc->c_sigma > 0) ||
+	    sc->k_bound >= AV_ORDER_MAX)
+		return -1;
+	av_order_config_default(ord, sc->k_lo, sc->k_hi);
+	ord->alpha = b->alpha;
+	av_config_default(bound);
+	bound->rollback.alpha = b->alpha;
+	if (sc->r0 > 0)
+		ord->edge.rollback.r_null = bound->rollback.r_null = sc->r0;
+	return av_order_finalize(ord, NULL, 0) || av_config_finalize(bound, NULL, 0) ? -1 : 0;
+}
+
+int sim_lat_run(const struct sim_lat_scenario *sc, uint64_t rollouts, uint64_t seed,
+		unsigned threads, struct sim_lat_result *res)
+{
+	struct av_order_config ord;
+	struct av_config bound;
+	struct lat_job jobs[64];
+	pthread_t tid[64];
+	struct timespec t0, t1;
+	int started[64] = {0};
+	unsigned i;
+	uint64_t k;
+
+	memset(res, 0, sizeof(*res));
+	res->rollouts = rollouts;
+	if (lat_setup(sc, &ord, &bound))
+		return -1;
+	for (i = 0; i < SIM_LAT_N; i++) {
+		res->when[i] = calloc(rollouts ? rollouts : 1, sizeof(uint32_t));
+		if (!res->when[i]) {
+			sim_lat_result_free(res);
+			return -1;
+		}
+	}
+	threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < threads; i++) {
+		jobs[i] = (struct lat_job){.sc = sc,
+					   .ord = &ord,
+					   .bound = &bound,
+					   .res = res,
+					   .seed = seed ^ name_hash(sc->base.name),
+					   .first = i,
+					   .stride = threads};
+		lat_buckets(sc->median_us * sc->slower, sc->c_sigma, jobs[i].p[AV_CANARY]);
+		lat_buckets(sc->median_us, sc->sigma, jobs[i].p[AV_STABLE]);
+		if (i > 0 && pthread_create(&tid[i], NULL, lat_worker, &jobs[i]) == 0)
+			started[i] = 1;
+	}
+	lat_worker(&jobs[0]);
+	for (i = 1; i < threads; i++) {
+		if (started[i])
+			pthread_join(tid[i], NULL);
+		else
+			lat_worker(&jobs[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (k = 0; k < rollouts; k++)
+		for (i = 0; i < SIM_LAT_N; i++)
+			res->fired[i] += res->when[i][k] != SIM_NEVER;
+	return 0;
+}
+
+void sim_lat_result_free(struct sim_lat_result *res)
+{
+	int i;
+
+	for (i = 0; i < SIM_LAT_N; i++) {
+		free(res->when[i]);
+		res->when[i] = NULL;
+	}
 }

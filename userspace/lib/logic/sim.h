@@ -29,6 +29,10 @@ enum sim_method {
 	SIM_ZTEST,     /* cumulative two-proportion z-test, every poll */
 	SIM_THRESH1,   /* Flagger-style: canary ratio vs base rate, 1 min checks */
 	SIM_THRESH2,   /* same with a 2x margin */
+	/* Wald's SPRT with one alternative, the scenario's true ratio, against the
+	 * library's r0 at the same alpha, from the onset on: the floor for the
+	 * detection delay.  Never fires where the ratio is not beyond r0. */
+	SIM_ORACLE,
 	SIM_NMETHODS,
 };
 
@@ -71,9 +75,11 @@ struct sim_result {
 	/* Canary units that saw the regression (from its onset) before the sequential
 	 * test rolled back, or until the schedule ended when it never did. */
 	uint32_t *harm;
-	double seconds;		      /* wall time */
+	double seconds; /* wall time */
 };
 
+/* Whether the scenario has an oracle (its ratio is beyond the library's r0). */
+int sim_has_oracle(const struct sim_scenario *sc);
 /* The rollout schedule of issue 4: 1 -> 5 -> 25 -> 50 %, 150 s each. */
 void sim_scenario_default(struct sim_scenario *sc, const char *name, double rps, double p,
 			  double ratio);
@@ -86,5 +92,35 @@ void sim_result_free(struct sim_result *res);
  * quantile is SIM_NEVER when fewer than q of the rollouts fired). */
 uint32_t sim_quantile(const uint32_t *when, uint64_t n, double q);
 const char *sim_method_name(enum sim_method m);
+
+/* Latency as a distribution: lognormal TTFB per arm, per-second log2
+ * histograms (bucket i = [2^i, 2^(i+1)) us, the last one open) on the ramp of
+ * `base`, judged by the stochastic-order test and by the bound rule (the count
+ * test on "TTFB >= 2^k_bound us"). */
+struct sim_lat_scenario {
+	struct sim_scenario base; /* name, rps, ramp, alpha; p_stable and ratio unused */
+	double median_us, sigma;  /* stable: lognormal median and natural-log sigma */
+	double slower, c_sigma;	  /* canary: median times `slower`, sigma c_sigma */
+	uint32_t k_lo, k_hi;	  /* the order test's thresholds */
+	uint32_t k_bound;	  /* the bound rule's threshold */
+	double r0;		  /* both rules' tolerance; 0: the default 1.1 */
+};
+
+enum sim_lat_method {
+	SIM_LAT_ORDER = 0, /* av_order_*: every threshold k_lo..k_hi */
+	SIM_LAT_BOUND,	   /* av_config_default() on the count above 2^k_bound */
+	SIM_LAT_N,
+};
+
+struct sim_lat_result {
+	uint64_t rollouts;
+	uint64_t fired[SIM_LAT_N];
+	uint32_t *when[SIM_LAT_N]; /* per rollout: second it fired, or SIM_NEVER */
+	double seconds;
+};
+
+int sim_lat_run(const struct sim_lat_scenario *sc, uint64_t rollouts, uint64_t seed,
+		unsigned threads, struct sim_lat_result *res);
+void sim_lat_result_free(struct sim_lat_result *res);
 
 #endif

@@ -859,13 +859,9 @@ static void collect_ifaces(struct loader_status *st)
 /* Memory of an unpinned map that hangs off a pinned one (map-in-map): key -> its id. */
 static uint64_t inner_memlock(int outer, const void *key)
 {
-	__u32 id;
 	uint64_t mem;
-	int fd;
+	int fd = canary_inner_fd(outer, key);
 
-	if (bpf_map_lookup_elem(outer, key, &id))
-		return 0;
-	fd = bpf_map_get_fd_by_id(id);
 	if (fd < 0)
 		return 0;
 	mem = map_memlock(fd);
@@ -876,8 +872,9 @@ static uint64_t inner_memlock(int outer, const void *key)
 static void collect_maps(struct canary_maps *m, struct loader_status *st)
 {
 	struct service_state *svcs = NULL;
-	__u32 zero = 0, idx_id;
+	__u32 zero = 0;
 	unsigned int i;
+	int fd;
 
 	flows_foreach(m, count_visit, st->flows);
 	st->map_mem = calloc(canary_map_count, sizeof(*st->map_mem));
@@ -892,15 +889,12 @@ static void collect_maps(struct canary_maps *m, struct loader_status *st)
 		free(svcs);
 	}
 	/* The reply index hangs off backend_index, also unpinned. */
-	if (bpf_map_lookup_elem(m->backend_index, &zero, &idx_id) == 0) {
-		int fd = bpf_map_get_fd_by_id(idx_id);
-
-		if (fd >= 0) {
-			st->have_reply_index = true;
-			st->reply_index_mem = map_memlock(fd);
-			st->total += st->reply_index_mem;
-			close(fd);
-		}
+	fd = canary_inner_fd(m->backend_index, &zero);
+	if (fd >= 0) {
+		st->have_reply_index = true;
+		st->reply_index_mem = map_memlock(fd);
+		st->total += st->reply_index_mem;
+		close(fd);
 	}
 	st->total += st->inner_mem;
 }

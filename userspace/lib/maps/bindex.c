@@ -16,17 +16,15 @@
 int backend_index_read(struct canary_maps *m, struct backend_slot *slots)
 {
 	const __u32 chunk = 8192;
-	__u32 zero = 0, id, batch = 0, count, i, *keys;
+	__u32 zero = 0, batch = 0, count, i, *keys;
 	struct backend_slot *vals;
 	bool first = true;
 	int fd, rc, err = 0;
 
 	memset(slots, 0, CANARY_BACKEND_SLOTS * sizeof(*slots));
-	if (bpf_map_lookup_elem(m->backend_index, &zero, &id))
-		return errno == ENOENT ? 0 : -errno;
-	fd = bpf_map_get_fd_by_id(id);
+	fd = canary_inner_fd(m->backend_index, &zero);
 	if (fd < 0)
-		return -errno;
+		return fd == -ENOENT ? 0 : fd;
 	keys = calloc(chunk, sizeof(*keys));
 	vals = calloc(chunk, sizeof(*vals));
 	if (!keys || !vals)
@@ -54,20 +52,10 @@ int backend_index_read(struct canary_maps *m, struct backend_slot *slots)
 
 int backend_index_slot(struct canary_maps *m, uint32_t idx, struct backend_slot *out)
 {
-	__u32 zero = 0, id;
-	int fd, err = 0;
+	__u32 zero = 0;
+	int err = canary_inner_lookup(m->backend_index, &zero, &idx, out);
 
-	if (bpf_map_lookup_elem(m->backend_index, &zero, &id))
-		return -errno;
-	fd = bpf_map_get_fd_by_id(id);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &idx, out))
-		err = -errno;
-	else if (!backend_slot_used(out))
-		err = -ENOENT;
-	close(fd);
-	return err;
+	return err ? err : backend_slot_used(out) ? 0 : -ENOENT;
 }
 
 int backend_index_find(const struct backend_slot *slots, const struct canary_endpoint *k)

@@ -94,6 +94,31 @@ int canary_meta_read(struct canary_maps *m, struct canary_meta *meta)
 	return 0;
 }
 
+int canary_inner_fd(int outer_fd, const void *key)
+{
+	__u32 id;
+	int fd;
+
+	if (bpf_map_lookup_elem(outer_fd, key, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	return fd;
+}
+
+int canary_inner_lookup(int outer_fd, const void *okey, const void *ikey, void *out)
+{
+	int fd = canary_inner_fd(outer_fd, okey), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, ikey, out))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 int canary_maps_open(struct canary_maps *m, const char *root)
 {
 	struct canary_meta meta;

@@ -53,6 +53,13 @@ void canary_maps_from_obj(struct canary_maps *m, struct bpf_object *obj);
 /* Read the meta entry. */
 int canary_meta_read(struct canary_maps *m, struct canary_meta *meta);
 
+/* The inner map that entry `key` of a map-in-map (svc_configs, backend_index) names: a
+ * new fd the caller closes, or -errno (-ENOENT: no inner map there; -ESTALE: the map it
+ * named is gone, as when a writer swapped it in between). */
+int canary_inner_fd(int outer_fd, const void *key);
+/* Look `ikey` up in the inner map that outer_fd[okey] names: 0 or -errno. */
+int canary_inner_lookup(int outer_fd, const void *okey, const void *ikey, void *out);
+
 /* Kernel memory charged to a map (fdinfo "memlock"), in bytes; 0 if unknown. */
 uint64_t map_memlock(int fd);
 

@@ -153,18 +153,9 @@ int service_overrides(struct canary_maps *m, uint32_t id, struct override_entry 
 
 int svc_config_read(struct canary_maps *m, uint32_t id, struct svc_config *cfg)
 {
-	__u32 inner_id, zero = 0;
-	int fd, err = 0;
+	__u32 zero = 0;
 
-	if (bpf_map_lookup_elem(m->svc_configs, &id, &inner_id))
-		return -errno;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &zero, cfg))
-		err = -errno;
-	close(fd);
-	return err;
+	return canary_inner_lookup(m->svc_configs, &id, &zero, cfg);
 }
 
 /* BTF ids that make inner maps readable in bpftool: the program's own BTF, found

@@ -11,16 +11,8 @@
 #   in DIR (canaryctl canary-loader canary-sim canaryd tools/) for bad options, missing
 #   values, numbers out of range and --help, as nobody in an empty network namespace:
 #   run it on the build before and after a change to the command lines and diff.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/lib.sh"
 BUILD=${BUILD:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-ok() { echo "ok - $*"; passed=$((passed + 1)); }
-nok() { echo "not ok - $*"; failed=$((failed + 1)); }
 
 # ---- --capture -------------------------------------------------------------------------
 

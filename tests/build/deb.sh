@@ -5,16 +5,8 @@
 # Debian package. The programs unpacked from it run (--help). lintian runs when it is
 # installed. Control: a listing without a man page is caught. The package is not
 # installed here (make test shares the machine): make deb-check does that in a chroot.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/lib.sh"
 BUILD=${BUILD:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-ok() { echo "ok - $*"; passed=$((passed + 1)); }
-nok() { echo "not ok - $*"; failed=$((failed + 1)); }
 
 if ! deb=$(scripts/mkdeb.sh "$BUILD" "$tmp/out" 2>"$tmp/err"); then
 	nok "scripts/mkdeb.sh builds a package: $(tail -3 "$tmp/err")"

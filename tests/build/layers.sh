@@ -13,15 +13,7 @@
 # The Makefile enforces the first rule at link time too: the pure-logic unit tests link
 # against base/ and logic/ alone, without libbpf. As a control, a copy of the tree with
 # one forbidden include of each kind planted in it must fail here.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-ok() { echo "ok - $*"; passed=$((passed + 1)); }
-nok() { echo "not ok - $*"; failed=$((failed + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 # What each folder may include of ours ("dir/" for a whole folder, "dir/x.h" for one
 # header), and the system headers it must not (extended regular expression).

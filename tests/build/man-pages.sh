@@ -6,16 +6,8 @@
 # services and plan parsers accept (their *_keys tables) is in xdp-canary-services(5)
 # and xdp-canary-plan(5). Controls: a page with an option taken out, and a page that
 # names an option the program lacks, must both be caught.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/lib.sh"
 BUILD=${BUILD:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-ok() { echo "ok - $*"; passed=$((passed + 1)); }
-nok() { echo "not ok - $*"; failed=$((failed + 1)); }
 
 if ! command -v scdoc >/dev/null; then
 	nok "scdoc is installed (scripts/install-deps.sh)"

@@ -5,17 +5,9 @@
 # in userspace/lib/present/prom.c), and every phase and reason label value they match
 # exists. Controls: a rule made blind, and a rule naming a metric canaryd lacks, must
 # both be caught.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
+. "$(dirname "$0")/lib.sh"
 RULES=contrib/prometheus/xdp-canary-rules.yml
 TESTS=contrib/prometheus/xdp-canary-rules.test.yml
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-ok() { echo "ok - $*"; passed=$((passed + 1)); }
-nok() { echo "not ok - $*"; failed=$((failed + 1)); }
 
 if ! command -v promtool >/dev/null; then
 	nok "promtool is installed (Debian prometheus; scripts/install-deps.sh)"

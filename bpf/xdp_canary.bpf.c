@@ -126,13 +126,6 @@ static int clock_tick(void *map, __u32 *key, struct canary_clock *c)
 	return 0;
 }
 
-/* The coarse "now" of the fast path: one memory read instead of a clock helper (a
- * helper call measured 10-20 ns per packet here; see docs/BENCHMARKS.md). */
-static __always_inline __u64 coarse_now(struct canary_clock *c)
-{
-	return c->now_ns;
-}
-
 /* Slow paths read the precise clock anyway; they also keep the coarse clock alive:
  * arm the timer on first use, and catch up if it ever stopped ticking. */
 static __always_inline __u64 clock_sync(struct canary_clock *c)
@@ -149,6 +142,18 @@ static __always_inline __u64 clock_sync(struct canary_clock *c)
 		bpf_timer_start(&c->timer, CANARY_CLOCK_TICK_NS, 0);
 	}
 	return real;
+}
+
+/* The coarse "now" of the fast path: one memory read instead of a clock helper (a
+ * helper call measured 10-20 ns per packet here; see docs/BENCHMARKS.md). A clock that
+ * never ticked (pins just migrated by `canary-loader upgrade`, before any new flow) is
+ * started here, so no flow is ever stamped with 0, which the sweeper would read as idle
+ * since boot. */
+static __always_inline __u64 coarse_now(struct canary_clock *c)
+{
+	if (!c->now_ns)
+		clock_sync(c);
+	return c->now_ns;
 }
 
 /* ---- the two flow tables ------------------------------------------------------------- */

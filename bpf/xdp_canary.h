@@ -277,12 +277,9 @@ enum canary_http_state {
 };
 
 /* flow_state.err_flags: which errors this flow saw (for "errored flows"). They sit in
- * err_byte, the word's first byte in memory. */
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+ * err_byte, the word's least significant byte on either byte order (the struct above
+ * lists the bytes in reverse on big-endian machines), so the bits need no shift. */
 #define CANARY_ERR_SHIFT 0
-#else
-#define CANARY_ERR_SHIFT 24
-#endif
 #define CANARY_ERR_RESET      (1U << (CANARY_ERR_SHIFT + 0)) /* backend sent RST */
 #define CANARY_ERR_SYN_RETX   (1U << (CANARY_ERR_SHIFT + 1)) /* SYN repeated before SYN-ACK */
 #define CANARY_ERR_ICMP	      (1U << (CANARY_ERR_SHIFT + 2)) /* ICMP error quoting this flow */

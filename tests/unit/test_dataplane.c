@@ -718,6 +718,30 @@ static void test_clock(void)
 	ASSERT_TRUE(c1.now_ns <= t1, "never ahead of CLOCK_MONOTONIC");
 }
 
+/* Pins migrated by `canary-loader upgrade` start with a clock that never ticked. The
+ * first packet of a carried-over flow starts it: the flow is never stamped 0, which the
+ * sweeper would take for idle since boot. (The clock map is written here as the upgrade
+ * leaves it: zero, timer cancelled.) */
+static void test_clock_after_upgrade(void)
+{
+	struct instance *in = &dp;
+	struct canary_clock c = {};
+	struct flow_state st;
+	__u32 zero = 0;
+
+	send_tcp(in, true, "10.0.1.2", 45100, "10.0.0.10", 80, TH_SYN, NULL);
+	send_tcp(in, true, "10.0.1.2", 45100, "10.0.0.10", 80, TH_ACK, NULL);
+	if (!ASSERT_EQ(bpf_map_update_elem(in->maps.clock, &zero, &c, 0), 0,
+		       "clock reset as after a migration"))
+		return;
+	send_tcp(in, true, "10.0.1.2", 45100, "10.0.0.10", 80, TH_ACK | TH_PSH, "GET / HTTP/1.1\r\n\r\n");
+	bpf_map_lookup_elem(in->maps.clock, &zero, &c);
+	ASSERT_TRUE(c.now_ns != 0, "the flow's packet started the clock");
+	if (ASSERT_TRUE(flow_get(in, "10.0.1.2", 45100, "10.0.0.10", 80, IPPROTO_TCP, &st),
+			"the flow is there"))
+		ASSERT_TRUE(st.seen != 0, "and is not stamped 0");
+}
+
 /* Ageing, with timeouts shortened at load time. */
 static void test_expiry(void)
 {
@@ -780,6 +804,7 @@ static const struct test_case cases[] = {
 	{"split over v6 clients", test_split_v6},
 	{"flow hash spreads one client over both arms", test_flow_hash_mode},
 	{"coarse clock ticks on its own", test_clock},
+	{"a clock that never ticked starts on a carried-over flow", test_clock_after_upgrade},
 	{"expiry with short timeouts", test_expiry},
 };
 

@@ -399,12 +399,15 @@ out:
 	return err;
 }
 
+/* `pending` first: a flow verified during the walk is written to `flows` before it leaves
+ * `pending`, so this order sees it once or twice, never not at all (backends_gc would
+ * otherwise free the slot of a backend that still has it). */
 int flows_foreach(struct canary_maps *m, flow_visit_fn fn, void *ctx)
 {
-	int err = table_foreach(m->flows, fn, ctx);
+	int err = m->pending >= 0 ? table_foreach(m->pending, fn, ctx) : 0;
 
-	if (!err && m->pending >= 0)
-		err = table_foreach(m->pending, fn, ctx);
+	if (!err)
+		err = table_foreach(m->flows, fn, ctx);
 	return err > 0 ? 0 : err;
 }
 

@@ -1,5 +1,6 @@
 /* api.c: the routes of canaryd's HTTP API and their handlers: /metrics, the rollouts
- * (start, pause, resume, abort, promote, status, history) and pushed metric reports
+ * (start, pause, resume, abort, promote, status, history, the release controllers'
+ * verdict) and pushed metric reports
  * (docs/AGENT.md). Every handler here runs under A.lock, after doors.c has checked who
  * sends the request and parsed its body. */
 #include <errno.h>
@@ -390,6 +391,11 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 			return api_start(c, svc, q);
 		if (!strcmp(cmd, "history") && get)
 			return api_history(c, svc);
+		if (!strcmp(cmd, "verdict") && get)
+			return b ? reply_error(c, 409, "the rollout's saved state is invalid; "
+						       "abort or promote it by hand")
+			       : r ? reply_json(c, 200, verdict_json(r))
+				   : reply_error(c, 404, "no rollout of this service");
 		if (post)
 			return api_command(c, svc, cmd, q);
 		return reply_error(c, 405, "method not allowed");

@@ -1,6 +1,6 @@
 /* api.c: the routes of canaryd's HTTP API and their handlers: /metrics, the rollouts
  * (start, pause, resume, abort, promote, status, history, the release controllers'
- * verdict) and pushed metric reports
+ * verdict, Flagger's webhooks) and pushed metric reports
  * (docs/AGENT.md). Every handler here runs under A.lock, after doors.c has checked who
  * sends the request and parsed its body. */
 #include <errno.h>
@@ -363,6 +363,91 @@ static enum MHD_Result api_push(struct MHD_Connection *c, struct request *q)
 	return reply(c, 200, "application/json", "{\"ok\":true}\n");
 }
 
+/* ---- Flagger's webhooks ------------------------------------------------------------------ */
+
+/* Flagger's payload {"name","namespace","phase","checksum","metadata"}, strictly: the
+ * service is metadata.service when given, else name. NULL with the reason in v. */
+static const char *flagger_service(struct jv *v, struct json_object *body)
+{
+	static const char *const keys[] = {"name", "namespace", "phase", "checksum", "metadata",
+					   NULL};
+	const char *name, *ns, *phase, *sum, *svc = NULL;
+	struct json_object *md, *val;
+
+	if (!body)
+		return jv_fail(v, "body", "Flagger's payload is a JSON object"), NULL;
+	if (!jv_known_keys(v, body, "payload", keys) ||
+	    !jv_str(v, body, "name", NULL, 253, false, &name) ||
+	    !jv_str(v, body, "namespace", NULL, 253, false, &ns) ||
+	    !jv_str(v, body, "phase", NULL, 64, false, &phase) ||
+	    !jv_str(v, body, "checksum", NULL, 256, true, &sum))
+		return NULL;
+	md = jv_object(v, body, "metadata", NULL, true);
+	if (v->failed)
+		return NULL;
+	if (md) {
+		json_object_object_foreach(md, k, mv)
+		{
+			(void)k;
+			if (!json_object_is_type(mv, json_type_string))
+				return jv_fail(v, "metadata", "values must be strings"), NULL;
+		}
+		if (json_object_object_get_ex(md, "service", &val))
+			svc = json_object_get_string(val);
+	}
+	if (!svc)
+		svc = name;
+	if (!service_name_valid(svc))
+		return jv_fail(v, "service", "'%.64s' is not a service name", svc), NULL;
+	return svc;
+}
+
+/* POST /api/v1/flagger/HOOK. A gate (confirm-rollout, confirm-promotion) answers 200
+ * to go ahead and 403 to wait; rollback answers 200 to roll back now and 403 to go on.
+ * Never 204 or 5xx. canaryd's decision decides: confirm-rollout once a rollout of the
+ * service runs (or has promoted), confirm-promotion once it promotes, rollback once it
+ * rolled back. */
+static enum MHD_Result api_flagger(struct MHD_Connection *c, const char *hook,
+				   struct request *q)
+{
+	struct json_object *j;
+	const struct rollout *r;
+	const char *svc, *dec = NULL;
+	struct jv v = {};
+	bool yes = false;
+	char err[320];
+
+	if (strcmp(hook, "confirm-rollout") && strcmp(hook, "confirm-promotion") &&
+	    strcmp(hook, "rollback"))
+		return reply_error(c, 404, "Flagger's webhooks are confirm-rollout, "
+					   "confirm-promotion and rollback");
+	svc = flagger_service(&v, q->json);
+	if (!svc) {
+		snprintf(err, sizeof(err), "not Flagger's webhook payload: %s", v.err);
+		return reply_error(c, 400, err);
+	}
+	r = find_bad(svc) ? NULL : find_rollout(svc);
+	if (r)
+		dec = rollout_decision_name(r);
+	if (dec && !strcmp(hook, "confirm-rollout"))
+		yes = strcmp(dec, "rollback");
+	else if (dec && !strcmp(hook, "confirm-promotion"))
+		yes = !strcmp(dec, "promote");
+	else if (dec)
+		yes = !strcmp(dec, "rollback");
+	j = json_object_new_object();
+	json_object_object_add(j, "service", json_object_new_string(svc));
+	json_object_object_add(j, "decision", dec ? json_object_new_string(dec) : NULL);
+	json_object_object_add(j, "phase", json_object_new_string(
+						   r ? rollout_phase_names[r->phase]
+						     : find_bad(svc) ? "Error" : "None"));
+	json_object_object_add(j, "answer", json_object_new_string(
+						    !strcmp(hook, "rollback")
+							    ? (yes ? "roll back" : "go on")
+							    : (yes ? "proceed" : "wait")));
+	return reply_json(c, yes ? 200 : 403, j);
+}
+
 /* ---- the routes --------------------------------------------------------------------------- */
 
 /* Called with the agent's lock held. */
@@ -376,6 +461,8 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 		return api_metrics(c);
 	if (post && !strcmp(url, "/api/v1/metrics"))
 		return api_push(c, q);
+	if (post && !strncmp(url, "/api/v1/flagger/", 16))
+		return api_flagger(c, url + 16, q);
 	if (get && !strcmp(url, "/api/v1/rollouts"))
 		return reply_json(c, 200, rollouts_json());
 	if (sscanf(url, "/api/v1/rollouts/%32[^/]/%31s", svc, cmd) >= 1 &&

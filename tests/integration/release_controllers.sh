@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# argo.sh: the Argo Rollouts web-provider contract. contrib/argo/analysis-template.yaml's
+# release_controllers.sh: the Argo Rollouts web-provider contract. contrib/argo/analysis-template.yaml's
 # own jsonPath and conditions, evaluated as Argo evaluates them, against canaryd's
 # GET /api/v1/rollouts/SVC/verdict on the read-only TCP listener (no token) during real
 # rollouts: a healthy canary measures Successful (continue, then promote), a canary with
 # injected 5xx measures Failed (rollback) and the answer is still a 200; an unknown
-# service is a 404 with a JSON error.
+# service is a 404 with a JSON error. Flagger's webhooks, also without a token: every
+# gate and rollback answer in each phase, the service from metadata.service, and bad
+# payloads answered 400 (never 204 or 5xx, and canaryd stays up).
 . "$(dirname "$0")/lib.sh"
 
 TPL=$(dirname "$0")/../../contrib/argo/analysis-template.yaml
@@ -83,11 +85,45 @@ YAML
 	echo "$TOPO_LOGDIR/plan-$1.yaml"
 }
 
+# Flagger: POST a payload to a hook on the TCP listener, no token; prints the status.
+flagger() {
+	spl curl -s -o "$TOPO_LOGDIR/flagger.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "$2" "http://127.0.0.1:9181/api/v1/flagger/$1"
+}
+payload() { jq -cn --arg n "$1" '{name: $n, namespace: "prod", phase: "Progressing", checksum: "abc", metadata: {}}'; }
+answers() { # SERVICE -> the three hooks' statuses
+	local p
+	p=$(payload "$1")
+	echo "$(flagger confirm-rollout "$p") $(flagger confirm-promotion "$p") $(flagger rollback "$p")"
+}
+
 # --- no rollout: 404 with a JSON error (Argo: Error) ----------------------------------------
 code=$(spl curl -s -o "$TOPO_LOGDIR/nobody.json" -w '%{http_code}' http://127.0.0.1:9181/api/v1/rollouts/nosuch/verdict)
 eq "unknown service: 404" "$code" 404
 check "unknown service: the body is a JSON error" jq -e '.error | strings' "$TOPO_LOGDIR/nobody.json"
 eq "unknown service: Argo measures Error" "$(measure nosuch)" Error
+eq "flagger, no rollout: wait, wait, go on" "$(answers nosuch)" "403 403 403"
+check "flagger: the answer says why" jq -e '.answer == "go on" and .phase == "None"' "$TOPO_LOGDIR/flagger.json"
+
+# --- Flagger's payload, strictly ---------------------------------------------------------------
+codes=""
+for body in '{' '[]' '"x"' '' '{"namespace":"prod","phase":"Progressing"}' \
+	'{"name":7,"namespace":"prod","phase":"Progressing"}' \
+	'{"name":"ok","namespace":"prod","phase":"Progressing","extra":1}' \
+	'{"name":"ok","namespace":"prod","phase":"Progressing","metadata":{"service":5}}' \
+	'{"name":"ok","namespace":"prod","phase":"Progressing","metadata":[]}' \
+	'{"name":"../x","namespace":"prod","phase":"Progressing"}' \
+	"{\"name\":\"$(head -c 300 /dev/zero | tr '\0' a)\",\"namespace\":\"p\",\"phase\":\"x\"}"; do
+	for hook in confirm-rollout confirm-promotion rollback; do
+		codes+="$(flagger $hook "$body") "
+	done
+done
+eq "flagger: every malformed payload is a 400" "$(tr ' ' '\n' <<<"$codes" | sort -u | xargs)" 400
+eq "flagger: a text/plain body is refused (415)" \
+	"$(spl curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' --data-binary "$(payload ok)" http://127.0.0.1:9181/api/v1/flagger/rollback)" 415
+eq "flagger: another hook is a change, refused without a token" \
+	"$(spl curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$(payload ok)" http://127.0.0.1:9181/api/v1/flagger/other)" 403
+check "canaryd is up after the bad payloads" spl curl -sf -o /dev/null http://127.0.0.1:9181/healthz
 
 # --- a healthy canary: continue while it ramps, promote at the end -------------------------
 load_start 10.0.0.31:80 150 30 load-ok
@@ -102,6 +138,7 @@ eq "verdict: threshold is 1/alpha" "$(jq .threshold <<<"$(last ok)")" 100
 eq "verdict: an e-value per signal" "$(jq -c '.evalues | keys' <<<"$(last ok)")" '["errored_flows","http_5xx","resets","unanswered_syn"]'
 eq "verdict: the canary's weight" "$(jq .canary.weight <<<"$(last ok)")" 10
 eq "verdict: the stable's weight" "$(jq .stable.weight <<<"$(last ok)")" 90
+eq "flagger, ramping: proceed, wait, go on" "$(answers ok)" "200 403 403"
 check "verdict: both arms' flows" jq -e '(.canary.flows | numbers) and (.stable.flows | numbers)' <<<"$(last ok)"
 
 # --- a canary with 25% 5xx: rollback, still a 200 ---------------------------------------------
@@ -110,14 +147,21 @@ eq "5xx canary: rolled back" "$(phase_of bad)" RolledBack
 eq "5xx canary: verdict answers 200" "$(spl curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9181/api/v1/rollouts/bad/verdict)" 200
 eq "5xx canary: Argo measures Failed" "$(measure bad)" Failed
 eq "5xx canary: decision rollback" "$(jq -r .decision <<<"$(last bad)")" rollback
+eq "flagger, rolled back: wait, wait, roll back" "$(answers bad)" "403 403 200"
+eq "flagger: the service from metadata.service" \
+	"$(flagger rollback '{"name":"podinfo","namespace":"prod","phase":"Progressing","checksum":"x","metadata":{"service":"bad","other":"y"}}')" 200
+eq "flagger: without metadata.service, the name (no rollout of podinfo)" \
+	"$(flagger rollback '{"name":"podinfo","namespace":"prod","phase":"Progressing"}')" 403
 check "5xx canary: the http_5xx e-value passed the threshold" jq -e '.evalues.http_5xx >= .threshold' <<<"$(last bad)"
 
 wait_phase ok 40 Succeeded RolledBack
 eq "healthy: succeeded" "$(phase_of ok)" Succeeded
 eq "healthy, done: Argo measures Successful" "$(measure ok)" Successful
 eq "healthy, done: decision promote" "$(jq -r .decision <<<"$(last ok)")" promote
+eq "flagger, succeeded: proceed, proceed, go on" "$(answers ok)" "200 200 403"
 
 # The verdict changes nothing: asking again leaves the history as it was.
 h0=$(actl history ok --json | jq length)
 measure ok >/dev/null
-eq "the verdict is a read: the history is unchanged" "$(actl history ok --json | jq length)" "$h0"
+answers ok >/dev/null
+eq "the verdict and the webhooks are reads: the history is unchanged" "$(actl history ok --json | jq length)" "$h0"

@@ -6,7 +6,10 @@
 # injected 5xx measures Failed (rollback) and the answer is still a 200; an unknown
 # service is a 404 with a JSON error. Flagger's webhooks, also without a token: every
 # gate and rollback answer in each phase, the service from metadata.service, and bad
-# payloads answered 400 (never 204 or 5xx, and canaryd stays up).
+# payloads answered 400 (never 204 or 5xx, and canaryd stays up). PUT
+# /api/v1/services/SVC/weight from root on the socket sets the weight once no rollout of
+# the service runs, recorded as `external`; bad bodies are 400 and change nothing; without
+# the socket or a token it is refused (trust.sh tests it with a token over TLS).
 . "$(dirname "$0")/lib.sh"
 
 TPL=$(dirname "$0")/../../contrib/argo/analysis-template.yaml
@@ -159,6 +162,35 @@ eq "healthy: succeeded" "$(phase_of ok)" Succeeded
 eq "healthy, done: Argo measures Successful" "$(measure ok)" Successful
 eq "healthy, done: decision promote" "$(jq -r .decision <<<"$(last ok)")" promote
 eq "flagger, succeeded: proceed, proceed, go on" "$(answers ok)" "200 200 403"
+
+# --- an external controller sets the weight ------------------------------------------------------
+put() { # SERVICE BODY [CURL-ARGS] -> status, through the socket as root
+	spl curl -s -o "$TOPO_LOGDIR/put.json" -w '%{http_code}' --unix-socket "$AGENT_SOCK" -X PUT \
+		-H 'Content-Type: application/json' --data-binary "$2" "http://localhost/api/v1/services/$1/weight"
+}
+wt() { ctl status "$1" --json | jq -c '.services[0] | [.canary_weight, .generation]'; }
+w0=$(wt bad)
+codes=""
+for body in '{' '{}' '{"weight":"5"}' '{"weight":-1}' '{"weight":100.5}' '{"weight":12.345}' \
+	'{"weight":5,"other":1}' '[5]' '{"weight":null}'; do
+	codes+="$(put bad "$body") "
+done
+eq "weight: every bad body is a 400" "$(tr ' ' '\n' <<<"$codes" | sort -u | xargs)" 400
+eq "weight: ...and nothing changed" "$(wt bad)" "$w0"
+eq "weight: unknown service is a 404" "$(put nosuch '{"weight":5}')" 404
+eq "weight: nobody without a token on TCP is refused" "$(spl setpriv --reuid=65534 --regid=65534 --clear-groups \
+	curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' -d '{"weight":50}' \
+	http://127.0.0.1:9181/api/v1/services/bad/weight)" 403
+eq "weight: POST is not PUT" "$(spl curl -s -o /dev/null -w '%{http_code}' --unix-socket "$AGENT_SOCK" \
+	-H 'Content-Type: application/json' -d '{"weight":5}' http://localhost/api/v1/services/bad/weight)" 405
+eq "weight: ...still unchanged" "$(wt bad)" "$w0"
+eq "weight: root on the socket sets 12.5%" "$(put bad '{"weight":12.5}')" 200
+eq "weight: the answer" "$(jq -c '[.old_weight, .canary_weight]' "$TOPO_LOGDIR/put.json")" '[0,12.5]'
+eq "weight: the maps say 12.5%" "$(ctl status bad --json | jq '.services[0].canary_weight')" 12.5
+eq "weight: the history records it as external, by root" \
+	"$(actl history bad --json | jq -c '.[-1] | [.reason, .old_weight, .new_weight, .actor]')" '["external",0,12.5,"uid:0(root)"]'
+check "weight: /metrics counts it" grep -q 'xdp_canary_weight_changes_total{service="bad",reason="external"} 1' \
+	<<<"$(spl curl -s http://127.0.0.1:9181/metrics)"
 
 # The verdict changes nothing: asking again leaves the history as it was.
 h0=$(actl history ok --json | jq length)

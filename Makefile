@@ -130,7 +130,7 @@ help:
 	@echo '            DP_FUZZ_COUNT mutated packets (default 10,000,000; root)'
 	@echo '  man       render the man pages (man/*.scd, scdoc) into $(BUILD)/man'
 	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin, the man pages, and'
-	@echo '            contrib/ (alerting rules, Grafana dashboard) and the unit into $(DOCDIR)'
+	@echo '            contrib/ (alerting rules, Grafana dashboard, Argo and Flagger examples) and the unit into $(DOCDIR)'
 	@echo '  deb       build $(BUILD)/xdp-canary_VERSION_ARCH.deb (dpkg-deb): the programs,'
 	@echo '            man pages, systemd unit and contrib/ (scripts/mkdeb.sh)'
 	@echo '  deb-check  install the package in a debootstrapped Debian 12 root with apt-get,'
@@ -310,12 +310,15 @@ man: $(MAN_PAGES)
 install: all man
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(DOCDIR)/contrib/prometheus \
-		$(DESTDIR)$(DOCDIR)/contrib/grafana
+		$(DESTDIR)$(DOCDIR)/contrib/grafana $(DESTDIR)$(DOCDIR)/contrib/argo \
+		$(DESTDIR)$(DOCDIR)/contrib/flagger
 	install -m 0755 $(addprefix $(BUILD)/,$(INSTALL_PROGS)) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 contrib/prometheus/*.yml $(DESTDIR)$(DOCDIR)/contrib/prometheus/
 	install -m 0644 contrib/grafana/*.json $(DESTDIR)$(DOCDIR)/contrib/grafana/
+	install -m 0644 contrib/argo/*.yaml $(DESTDIR)$(DOCDIR)/contrib/argo/
+	install -m 0644 contrib/flagger/*.yaml $(DESTDIR)$(DOCDIR)/contrib/flagger/
 	install -m 0644 scripts/canaryd.service $(DESTDIR)$(DOCDIR)/
 
 deb: all man

@@ -40,7 +40,9 @@ lacks() {
 		usr/share/man/man8/canary-loader.8.gz usr/share/man/man5/xdp-canary-services.5.gz \
 		usr/share/man/man5/xdp-canary-plan.5.gz lib/systemd/system/canaryd.service \
 		usr/share/doc/xdp-canary/contrib/prometheus/xdp-canary-rules.yml \
-		usr/share/doc/xdp-canary/contrib/grafana/xdp-canary.json; do
+		usr/share/doc/xdp-canary/contrib/grafana/xdp-canary.json \
+		usr/share/doc/xdp-canary/contrib/argo/analysis-template.yaml \
+		usr/share/doc/xdp-canary/contrib/flagger/canary.yaml; do
 		grep -q " \./$want\$" "$1" || echo "$want"
 	done
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # trust.sh: nobody without privilege can steer a rollout. As user nobody, every change
-# (start, pause, resume, abort, promote, metric push) fails with a clear error through
+# (start, pause, resume, abort, promote, metric push, PUT weight) fails with a clear error through
 # canaryctl, through curl to the TCP listener, and as a browser would send it (a
 # text/plain POST with a foreign Origin and Host); the weight and the rollout stay as
 # they were. Reads stay open. With a token (loopback, or TLS off loopback) the same
@@ -70,6 +70,10 @@ eq "nobody: curl POST start on TCP is refused" \
 	"$(nob curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "$(jq -n --rawfile t "$pub/plan100.yaml" '{plan_text: $t}')" $base/rollouts/web)" 403
 eq "nobody: curl POST a fake metric report on TCP is refused" \
 	"$(nob curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{"service":"web","arm":"canary","name":"ctr","successes":0,"trials":10000}' $base/metrics)" 403
+eq "nobody: curl PUT a weight on TCP is refused" \
+	"$(nob curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' -d '{"weight":100}' $base/services/web/weight)" 403
+eq "browser: a text/plain PUT of a weight is refused" \
+	"$(tcp_code -X PUT -H 'Content-Type: text/plain' -H 'Origin: http://attacker.example' -d '{"weight":100}' $base/services/web/weight)" 403
 # --- a web page in a browser on the host ---------------------------------------------------
 eq "browser: text/plain POST with a foreign Origin and Host is refused" \
 	"$(tcp_code -X POST -H 'Content-Type: text/plain' -H 'Origin: http://attacker.example' -H 'Host: attacker.example:9181' -d '{"full":true}' $base/rollouts/web/promote)" 403
@@ -128,6 +132,13 @@ eq "TLS: from the client's host, a change with the token works" \
 	"$(cli curl -s -o /dev/null -w '%{http_code}' --cacert "$pub/ca.pem" "${auth[@]}" -d '{}' $tls/rollouts/web/pause)" 200
 eq "TLS: without the token it is refused" \
 	"$(cli curl -s -o /dev/null -w '%{http_code}' --cacert "$pub/ca.pem" -H 'Content-Type: application/json' -d '{}' $tls/rollouts/web/resume)" 401
+eq "TLS: PUT a weight without the token is refused" \
+	"$(cli curl -s -o /dev/null -w '%{http_code}' --cacert "$pub/ca.pem" -X PUT -H 'Content-Type: application/json' -d '{"weight":100}' $tls/services/web/weight)" 401
+eq "TLS: PUT a weight with the token is authorised, and refused while canaryd's rollout runs (409)" \
+	"$(cli curl -s -o /dev/null -w '%{http_code}' --cacert "$pub/ca.pem" -X PUT "${auth[@]}" -d '{"weight":100}' $tls/services/web/weight)" 409
+eq "TLS: PUT a bad weight with the token is a 400" \
+	"$(cli curl -s -o /dev/null -w '%{http_code}' --cacert "$pub/ca.pem" -X PUT "${auth[@]}" -d '{"weight":101}' $tls/services/web/weight)" 400
+eq "TLS: the weight is still the rollout's" "$(ctl status web --json | jq '.services[0].canary_weight')" 10
 eq "TLS: plain HTTP on the TLS port gets nothing" \
 	"$(cli curl -s -o /dev/null -w '%{http_code}' -m 3 http://10.0.1.1:9443/healthz)" 000
 check "TLS: canaryctl --agent https:// --cacert --token-file works" \

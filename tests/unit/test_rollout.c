@@ -555,7 +555,7 @@ static void bad_state_refused(void)
 			{"step", "99", "step"},
 			{"svc_id", "256", "svc_id"},
 			{"pause", "99", "pause"},
-			{"pending_reason", "6", "pending_reason"},
+			{"pending_reason", "99", "pending_reason"},
 			{"generation", "4294967296", "generation"},
 			{"version", "2", "version"},
 			{"service", "\"other\"", "service"},

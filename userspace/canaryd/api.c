@@ -1,8 +1,10 @@
 /* api.c: the routes of canaryd's HTTP API and their handlers: /metrics, the rollouts
- * (start, pause, resume, abort, promote, status, history) and pushed metric reports
+ * (start, pause, resume, abort, promote, status, history, the release controllers'
+ * verdict, Flagger's webhooks) and pushed metric reports
  * (docs/AGENT.md). Every handler here runs under A.lock, after doors.c has checked who
  * sends the request and parsed its body. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,24 @@ static enum MHD_Result api_metrics(struct MHD_Connection *c)
 
 /* ---- rollouts ----------------------------------------------------------------------------- */
 
+/* Set service s's canary weight to bp as a compare-and-swap on its generation (retried
+ * when someone else published meanwhile); the weight it replaced in *old_bp. */
+static int publish_weight(const struct service_state *s, uint16_t bp, uint16_t *old_bp)
+{
+	struct svc_config cfg;
+	int err = -ESTALE, tries;
+
+	for (tries = 0; tries < 8 && err == -ESTALE; tries++) {
+		err = svc_config_read(&A.maps, s->info.id, &cfg);
+		if (err)
+			break;
+		*old_bp = cfg.canary_weight;
+		cfg.canary_weight = bp;
+		err = svc_config_publish(&A.maps, s->info.id, s->info.name, &cfg, cfg.generation);
+	}
+	return err;
+}
+
 /* abort or promote of a rollout whose state is invalid: set the weight (0 or 100) as
  * a compare-and-swap, keep the bad file under a name the agent does not read, and
  * record it. */
@@ -85,8 +105,7 @@ static enum MHD_Result resolve_bad(struct MHD_Connection *c, struct bad_state *b
 				     .reason = promote ? WREASON_PROMOTE : WREASON_ABORT};
 	const struct service_state *s;
 	char from[PATH_MAX], to[PATH_MAX + 32], detail[1024];
-	struct svc_config cfg;
-	int err = -ESTALE, tries;
+	int err;
 	int64_t t = wall_ms();
 
 	if (strcmp(cmd, "abort") && !promote)
@@ -96,14 +115,7 @@ static enum MHD_Result resolve_bad(struct MHD_Connection *c, struct bad_state *b
 	s = find_service(b->service);
 	if (!s)
 		return reply_error(c, 404, "the service is no longer in the maps");
-	for (tries = 0; tries < 8 && err == -ESTALE; tries++) {
-		err = svc_config_read(&A.maps, s->info.id, &cfg);
-		if (err)
-			break;
-		d.old_bp = cfg.canary_weight;
-		cfg.canary_weight = d.new_bp;
-		err = svc_config_publish(&A.maps, s->info.id, s->info.name, &cfg, cfg.generation);
-	}
+	err = publish_weight(s, d.new_bp, &d.old_bp);
 	if (err) {
 		snprintf(detail, sizeof(detail), "cannot set the weight: %s", strerror(-err));
 		return reply_error(c, 500, detail);
@@ -362,6 +374,143 @@ static enum MHD_Result api_push(struct MHD_Connection *c, struct request *q)
 	return reply(c, 200, "application/json", "{\"ok\":true}\n");
 }
 
+/* ---- an external controller's weight ------------------------------------------------------ */
+
+/* PUT /api/v1/services/SVC/weight {"weight": percent}: a controller that runs its own
+ * analysis uses xdp-canary as its traffic splitter. Refused while canaryd's own rollout
+ * of the service runs (it would fight the controller); recorded as `external`. */
+static enum MHD_Result api_weight(struct MHD_Connection *c, const char *svc, struct request *q)
+{
+	struct rollout_decision d = {.set_weight = true, .reason = WREASON_EXTERNAL};
+	const struct service_state *s;
+	const struct rollout *r = find_rollout(svc);
+	char detail[512], a[16], b[16];
+	struct jv v = {};
+	double pct = -1;
+	int err;
+
+	if (!q->json || !jv_known_keys(&v, q->json, "body", (const char *const[]){"weight", NULL}) ||
+	    !jv_double(&v, q->json, "weight", NULL, 0, 100, false, &pct) ||
+	    fabs(pct * 100 - round(pct * 100)) > 1e-6) {
+		snprintf(detail, sizeof(detail), "the body is {\"weight\": PERCENT}, 0 to 100 in "
+						 "steps of 0.01: %s",
+			 v.failed ? v.err : "too many decimals");
+		return reply_error(c, 400, detail);
+	}
+	if (find_bad(svc) || (r && rollout_active(r)))
+		return reply_error(c, 409, "canaryd's own rollout of this service is running (or "
+					   "its saved state is invalid); abort it first");
+	refresh_services();
+	s = find_service(svc);
+	if (!s)
+		return reply_error(c, 404, "no service of this name in the maps");
+	d.new_bp = (uint16_t)lround(pct * 100);
+	err = publish_weight(s, d.new_bp, &d.old_bp);
+	if (err) {
+		snprintf(detail, sizeof(detail), "cannot set the weight: %s", strerror(-err));
+		return reply_error(c, 409, detail);
+	}
+	snprintf(detail, sizeof(detail), "weight %s%% -> %s%% set by an external controller",
+		 bp_str(d.old_bp, a, sizeof(a)), bp_str(d.new_bp, b, sizeof(b)));
+	history_line(svc, &d, weight_reason_names[d.reason], 0, 0, "External", detail, "",
+		     q->actor, wall_ms());
+	logline("%s: %s (%s)", svc, detail, q->actor);
+	A.weight_changes[s->info.id][d.reason]++;
+	{
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "service", json_object_new_string(svc));
+		json_object_object_add(j, "old_weight", json_percent(d.old_bp));
+		json_object_object_add(j, "canary_weight", json_percent(d.new_bp));
+		return reply_json(c, 200, j);
+	}
+}
+
+/* ---- Flagger's webhooks ------------------------------------------------------------------ */
+
+/* Flagger's payload {"name","namespace","phase","checksum","metadata"}, strictly: the
+ * service is metadata.service when given, else name. NULL with the reason in v. */
+static const char *flagger_service(struct jv *v, struct json_object *body)
+{
+	static const char *const keys[] = {"name", "namespace", "phase", "checksum", "metadata",
+					   NULL};
+	const char *name, *ns, *phase, *sum, *svc = NULL;
+	struct json_object *md, *val;
+
+	if (!body)
+		return jv_fail(v, "body", "Flagger's payload is a JSON object"), NULL;
+	if (!jv_known_keys(v, body, "payload", keys) ||
+	    !jv_str(v, body, "name", NULL, 253, false, &name) ||
+	    !jv_str(v, body, "namespace", NULL, 253, false, &ns) ||
+	    !jv_str(v, body, "phase", NULL, 64, false, &phase) ||
+	    !jv_str(v, body, "checksum", NULL, 256, true, &sum))
+		return NULL;
+	md = jv_object(v, body, "metadata", NULL, true);
+	if (v->failed)
+		return NULL;
+	if (md) {
+		json_object_object_foreach(md, k, mv)
+		{
+			(void)k;
+			if (!json_object_is_type(mv, json_type_string))
+				return jv_fail(v, "metadata", "values must be strings"), NULL;
+		}
+		if (json_object_object_get_ex(md, "service", &val))
+			svc = json_object_get_string(val);
+	}
+	if (!svc)
+		svc = name;
+	if (!service_name_valid(svc))
+		return jv_fail(v, "service", "'%.64s' is not a service name", svc), NULL;
+	return svc;
+}
+
+/* POST /api/v1/flagger/HOOK. A gate (confirm-rollout, confirm-promotion) answers 200
+ * to go ahead and 403 to wait; rollback answers 200 to roll back now and 403 to go on.
+ * Never 204 or 5xx. canaryd's decision decides: confirm-rollout once a rollout of the
+ * service runs (or has promoted), confirm-promotion once it promotes, rollback once it
+ * rolled back. */
+static enum MHD_Result api_flagger(struct MHD_Connection *c, const char *hook,
+				   struct request *q)
+{
+	struct json_object *j;
+	const struct rollout *r;
+	const char *svc, *dec = NULL;
+	struct jv v = {};
+	bool yes = false;
+	char err[320];
+
+	if (strcmp(hook, "confirm-rollout") && strcmp(hook, "confirm-promotion") &&
+	    strcmp(hook, "rollback"))
+		return reply_error(c, 404, "Flagger's webhooks are confirm-rollout, "
+					   "confirm-promotion and rollback");
+	svc = flagger_service(&v, q->json);
+	if (!svc) {
+		snprintf(err, sizeof(err), "not Flagger's webhook payload: %s", v.err);
+		return reply_error(c, 400, err);
+	}
+	r = find_bad(svc) ? NULL : find_rollout(svc);
+	if (r)
+		dec = rollout_decision_name(r);
+	if (dec && !strcmp(hook, "confirm-rollout"))
+		yes = strcmp(dec, "rollback");
+	else if (dec && !strcmp(hook, "confirm-promotion"))
+		yes = !strcmp(dec, "promote");
+	else if (dec)
+		yes = !strcmp(dec, "rollback");
+	j = json_object_new_object();
+	json_object_object_add(j, "service", json_object_new_string(svc));
+	json_object_object_add(j, "decision", dec ? json_object_new_string(dec) : NULL);
+	json_object_object_add(j, "phase", json_object_new_string(
+						   r ? rollout_phase_names[r->phase]
+						     : find_bad(svc) ? "Error" : "None"));
+	json_object_object_add(j, "answer", json_object_new_string(
+						    !strcmp(hook, "rollback")
+							    ? (yes ? "roll back" : "go on")
+							    : (yes ? "proceed" : "wait")));
+	return reply_json(c, yes ? 200 : 403, j);
+}
+
 /* ---- the routes --------------------------------------------------------------------------- */
 
 /* Called with the agent's lock held. */
@@ -375,8 +524,14 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 		return api_metrics(c);
 	if (post && !strcmp(url, "/api/v1/metrics"))
 		return api_push(c, q);
+	if (post && !strncmp(url, "/api/v1/flagger/", 16))
+		return api_flagger(c, url + 16, q);
 	if (get && !strcmp(url, "/api/v1/rollouts"))
 		return reply_json(c, 200, rollouts_json());
+	if (sscanf(url, "/api/v1/services/%32[^/]/%31s", svc, cmd) == 2 && !strcmp(cmd, "weight") &&
+	    service_name_valid(svc))
+		return !strcmp(method, "PUT") ? api_weight(c, svc, q)
+					      : reply_error(c, 405, "the weight takes PUT");
 	if (sscanf(url, "/api/v1/rollouts/%32[^/]/%31s", svc, cmd) >= 1 &&
 	    service_name_valid(svc)) {
 		struct rollout *r = find_rollout(svc);
@@ -390,6 +545,11 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 			return api_start(c, svc, q);
 		if (!strcmp(cmd, "history") && get)
 			return api_history(c, svc);
+		if (!strcmp(cmd, "verdict") && get)
+			return b ? reply_error(c, 409, "the rollout's saved state is invalid; "
+						       "abort or promote it by hand")
+			       : r ? reply_json(c, 200, verdict_json(r))
+				   : reply_error(c, 404, "no rollout of this service");
 		if (post)
 			return api_command(c, svc, cmd, q);
 		return reply_error(c, 405, "method not allowed");

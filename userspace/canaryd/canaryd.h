@@ -184,6 +184,8 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 
 struct json_object *rollout_json(const struct rollout *r);
 struct json_object *bad_json(const struct bad_state *b);
+const char *rollout_decision_name(const struct rollout *r);
+struct json_object *verdict_json(const struct rollout *r);
 struct json_object *rollouts_json(void);
 
 #endif

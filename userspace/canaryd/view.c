@@ -225,3 +225,64 @@ struct json_object *rollouts_json(void)
 		json_object_array_add(arr, bad_json(&A.bad[i]));
 	return arr;
 }
+
+/* The release controller's question, "go on, promote or roll back?", answered from the
+ * rollout's phase alone: canaryd's own analysis has already decided, and this only
+ * names its decision (docs/INTEGRATIONS.md). */
+const char *rollout_decision_name(const struct rollout *r)
+{
+	switch (r->phase) {
+	case PHASE_ROLLED_BACK:
+	case PHASE_ABORTED:
+		return "rollback";
+	case PHASE_PROMOTING:
+	case PHASE_SUCCEEDED:
+		return "promote";
+	default:
+		return "continue";
+	}
+}
+
+/* GET /api/v1/rollouts/SVC/verdict: the decision, each signal's e-value, the lowest
+ * threshold among them (the one the strongest evidence must reach first), and both arms. */
+struct json_object *verdict_json(const struct rollout *r)
+{
+	struct json_object *j = json_object_new_object(), *ev = json_object_new_object();
+	double thr = 0;
+	unsigned int i;
+	int arm;
+
+	json_object_object_add(j, "service", json_object_new_string(r->plan.service));
+	json_object_object_add(j, "decision", json_object_new_string(rollout_decision_name(r)));
+	json_object_object_add(j, "phase", json_object_new_string(rollout_phase_names[r->phase]));
+	json_object_object_add(j, "reason", json_object_new_string(r->reason));
+	for (i = 0; i < r->nchecks; i++) {
+		const struct rollout_check *c = &r->checks[i];
+		double t = 1 / c->cfg.rollback.alpha;
+
+		json_object_object_add(ev, c->name,
+				       json_object_new_double(av_evalue(&c->st.rollback)));
+		if (!i || t < thr)
+			thr = t;
+	}
+	json_object_object_add(j, "evalues", ev);
+	json_object_object_add(j, "threshold", r->nchecks ? json_object_new_double(thr) : NULL);
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		struct json_object *a = json_object_new_object();
+
+		if (arm == CANARY_ARM_CANARY)
+			json_object_object_add(a, "weight", json_percent(r->weight_bp));
+		else
+			json_object_object_add(a, "weight",
+					       json_percent(CANARY_WEIGHT_SCALE - r->weight_bp));
+		json_object_object_add(a, "flows", json_object_new_int64(r->last[arm].flows));
+		json_object_object_add(a, "errored_flows",
+				       json_object_new_int64(r->last[arm].errored_flows));
+		json_object_object_add(a, "http_5xx",
+				       json_object_new_int64(r->last[arm].http_class[5]));
+		json_object_object_add(a, "reset_flows",
+				       json_object_new_int64(r->last[arm].reset_flows));
+		json_object_object_add(j, arm_name(arm), a);
+	}
+	return j;
+}

@@ -19,7 +19,8 @@ const char *const pause_reason_names[PAUSE_COUNT] = {
     "", "user", "manual_weight", "no_traffic", "metric_errors", "service_gone", "srm"};
 const char *const srm_off_names[SRM_OFF_COUNT] = {"", "client_mode", "overrides"};
 const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "promote",
-							"auto-rollback", "abort", "manual"};
+							"auto-rollback", "abort", "manual",
+							"external"};
 
 #define LOG(d, ...) snprintf((d)->log, sizeof((d)->log), __VA_ARGS__)
 

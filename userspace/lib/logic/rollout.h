@@ -47,6 +47,7 @@ enum weight_reason {
 	WREASON_ROLLBACK,  /* the analysis crossed its threshold, or a guard tripped */
 	WREASON_ABORT,	   /* canaryctl rollout abort */
 	WREASON_MANUAL,	   /* set by hand (canaryctl set-weight/rollback/promote) */
+	WREASON_EXTERNAL,  /* PUT /api/v1/services/SVC/weight: an external controller */
 	WREASON_COUNT,
 };
 extern const char *const weight_reason_names[WREASON_COUNT];

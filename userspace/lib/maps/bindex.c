@@ -13,39 +13,26 @@
 
 #define SLOT_MASK (CANARY_BACKEND_SLOTS - 1)
 
+static int slot_entry(const void *k, const void *v, void *ctx)
+{
+	struct backend_slot *slots = ctx;
+	__u32 idx = *(const __u32 *)k;
+
+	if (idx < CANARY_BACKEND_SLOTS)
+		slots[idx] = *(const struct backend_slot *)v;
+	return 0;
+}
+
 int backend_index_read(struct canary_maps *m, struct backend_slot *slots)
 {
-	const __u32 chunk = 8192;
-	__u32 zero = 0, batch = 0, count, i, *keys;
-	struct backend_slot *vals;
-	bool first = true;
-	int fd, rc, err = 0;
+	__u32 zero = 0;
+	int fd, err;
 
 	memset(slots, 0, CANARY_BACKEND_SLOTS * sizeof(*slots));
 	fd = canary_inner_fd(m->backend_index, &zero);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	keys = calloc(chunk, sizeof(*keys));
-	vals = calloc(chunk, sizeof(*vals));
-	if (!keys || !vals)
-		err = -ENOMEM;
-	while (!err) {
-		count = chunk;
-		rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
-					  NULL);
-		if (rc && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		first = false;
-		for (i = 0; i < count; i++)
-			if (keys[i] < CANARY_BACKEND_SLOTS)
-				slots[keys[i]] = vals[i];
-		if (rc)
-			break; /* ENOENT: that was the last batch */
-	}
-	free(keys);
-	free(vals);
+	err = canary_map_foreach(fd, sizeof(__u32), sizeof(*slots), 8192, slot_entry, slots);
 	close(fd);
 	return err;
 }

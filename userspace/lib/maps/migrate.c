@@ -288,35 +288,21 @@ static void copy_flow(struct flow_copy *c, const struct flow_key *k,
 		c->r->flows++;
 }
 
+static int copy_entry(const void *k, const void *v, void *ctx)
+{
+	struct flow_copy *c = ctx;
+
+	copy_flow(c, k, v);
+	return c->err != 0;
+}
+
 /* Every entry of one ABI-2 flow table, in batches. */
 static int copy_table(struct flow_copy *c, int fd)
 {
-	const __u32 chunk = 4096;
-	struct flow_key *keys = calloc(chunk, sizeof(*keys));
-	struct abi2_flow_state *vals = calloc(chunk, sizeof(*vals));
-	__u32 batch = 0, count, i;
-	bool first = true;
-	int err = 0, rc;
+	int err = canary_map_foreach(fd, sizeof(struct flow_key), sizeof(struct abi2_flow_state),
+				     4096, copy_entry, c);
 
-	while (keys && vals && !c->err) {
-		count = chunk;
-		rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
-					  NULL);
-		if (rc && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		first = false;
-		for (i = 0; i < count; i++)
-			copy_flow(c, &keys[i], &vals[i]);
-		if (rc)
-			break; /* ENOENT: that was the last batch */
-	}
-	if (!keys || !vals)
-		err = -ENOMEM;
-	free(keys);
-	free(vals);
-	return err ? err : c->err;
+	return err < 0 ? err : c->err;
 }
 
 int migrate_flows(struct canary_maps *old, struct canary_maps *new, struct migrate_result *r)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -116,6 +117,34 @@ int canary_inner_lookup(int outer_fd, const void *okey, const void *ikey, void *
 	if (bpf_map_lookup_elem(fd, ikey, out))
 		err = -errno;
 	close(fd);
+	return err;
+}
+
+int canary_map_foreach(int fd, size_t key_size, size_t val_size, unsigned int chunk,
+		       canary_entry_fn fn, void *ctx)
+{
+	char *keys = calloc(chunk, key_size), *vals = calloc(chunk, val_size);
+	__u32 batch = 0, count, i;
+	bool first = true;
+	int err = keys && vals ? 0 : -ENOMEM, rc;
+
+	while (!err) {
+		count = chunk;
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
+					  NULL);
+		if (rc && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		first = false;
+		for (i = 0; i < count && !err; i++)
+			if (fn(keys + i * key_size, vals + i * val_size, ctx))
+				err = 1;
+		if (rc)
+			break; /* ENOENT: that was the last batch */
+	}
+	free(keys);
+	free(vals);
 	return err;
 }
 

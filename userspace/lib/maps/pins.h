@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "xdp_canary.h"
 
@@ -59,6 +60,12 @@ int canary_meta_read(struct canary_maps *m, struct canary_meta *meta);
 int canary_inner_fd(int outer_fd, const void *key);
 /* Look `ikey` up in the inner map that outer_fd[okey] names: 0 or -errno. */
 int canary_inner_lookup(int outer_fd, const void *okey, const void *ikey, void *out);
+
+/* Every entry of a map, read `chunk` at a time with bpf_map_lookup_batch. fn returns
+ * nonzero to stop the walk. 0 when all were visited, 1 when fn stopped it, or -errno. */
+typedef int (*canary_entry_fn)(const void *key, const void *val, void *ctx);
+int canary_map_foreach(int fd, size_t key_size, size_t val_size, unsigned int chunk,
+		       canary_entry_fn fn, void *ctx);
 
 /* Kernel memory charged to a map (fdinfo "memlock"), in bytes; 0 if unknown. */
 uint64_t map_memlock(int fd);

@@ -359,44 +359,25 @@ int service_set_weight(struct canary_maps *m, const char *name, uint16_t bp, uin
 	return err;
 }
 
+struct flow_walk {
+	flow_visit_fn fn;
+	void *ctx;
+};
+
+static int flow_entry(const void *k, const void *v, void *ctx)
+{
+	struct flow_walk *w = ctx;
+
+	return w->fn(k, v, w->ctx);
+}
+
 /* Every entry of one flow table, in batches. */
 static int table_foreach(int fd, flow_visit_fn fn, void *ctx)
 {
-	const __u32 chunk = 4096;
-	struct flow_key *keys;
-	struct flow_state *vals;
-	__u32 batch = 0, count, i;
-	bool first = true;
-	int err = 0, rc;
+	struct flow_walk w = {fn, ctx};
 
-	keys = calloc(chunk, sizeof(*keys));
-	vals = calloc(chunk, sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		count = chunk;
-		rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
-					  NULL);
-		if (rc && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		first = false;
-		for (i = 0; i < count; i++) {
-			if (fn(&keys[i], &vals[i], ctx)) {
-				err = 1;
-				break;
-			}
-		}
-		if (err || rc)
-			break; /* stopped, or ENOENT: that was the last batch */
-	}
-out:
-	free(keys);
-	free(vals);
-	return err;
+	return canary_map_foreach(fd, sizeof(struct flow_key), sizeof(struct flow_state), 4096,
+				  flow_entry, &w);
 }
 
 /* `pending` first: a flow verified during the walk is written to `flows` before it leaves

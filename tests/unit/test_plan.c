@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "testlib.h"
+#include "logic/forecast.h"
 #include "logic/plan.h"
 
 static char errbuf[4096];
@@ -141,7 +142,85 @@ static void every_problem(void)
 	ASSERT_TRUE(strstr(errbuf, "3 problems; nothing was changed") != NULL, "counted");
 }
 
+/* The forecast is the simulator on the plan's own schedule: a plan written as the
+ * simulator's default ramp gives exactly what sim_run gives on that ramp. */
+static void forecast_is_the_simulator(void)
+{
+	struct forecast_opts o = {.rate = 200, .base_error = 0.01, .regression = 2,
+				  .rollouts = 300, .seed = 7, .threads = 2};
+	struct sim_scenario sc;
+	struct sim_result direct;
+	struct forecast fc;
+	struct plan p;
+	char why[200];
+
+	if (!ASSERT_EQ(parse("service: web\nsteps: [1, 5, 25, 50]\nhold: 150s\nmin_flows: 0\n",
+			     &p),
+		       0, "parses"))
+		return;
+	if (!ASSERT_EQ(forecast_run(&p, &o, &fc, why, sizeof(why)), 0, "runs"))
+		return;
+	sim_scenario_default(&sc, "plan, regression", 200, 0.01, 2);
+	ASSERT_EQ(fc.bad.n_steps, 4, "the 100% step is not simulated");
+	ASSERT_EQ(fc.bad.step_hold[2], 150, "hold 150 s");
+	if (ASSERT_EQ(sim_run(&sc, 300, 7, 1, &direct), 0, "direct run")) {
+		ASSERT_EQ(fc.res[1].fired[SIM_SEQ], direct.fired[SIM_SEQ], "same rollbacks");
+		ASSERT_EQ(sim_quantile(fc.res[1].harm, 300, 0.5), sim_quantile(direct.harm, 300, 0.5),
+			  "same median harm");
+		ASSERT_EQ(sim_quantile(fc.res[1].when[SIM_SEQ], 300, 0.9),
+			  sim_quantile(direct.when[SIM_SEQ], 300, 0.9), "same p90 delay");
+		ASSERT_TRUE(fc.res[1].fired[SIM_SEQ] > 290, "a 2x canary is rolled back");
+		ASSERT_EQ(sim_quantile(fc.res[0].duration, 300, 0.5), 600,
+			  "a healthy canary takes the four holds");
+		sim_result_free(&direct);
+	}
+	forecast_free(&fc);
+}
+
+/* The plan's settings reach the simulation: early promotion shortens a healthy rollout,
+ * a step's minimum that the traffic cannot reach stops at the cap, and what cannot be
+ * simulated is refused with why. */
+static void forecast_follows_the_plan(void)
+{
+	struct forecast_opts o = {.rate = 2000, .base_error = 0.01, .regression = 2,
+				  .rollouts = 200, .seed = 1, .threads = 2};
+	struct forecast fc;
+	struct plan p;
+	char why[200];
+
+	if (ASSERT_EQ(parse("service: web\nsteps: [1, 5, 25, 50]\nhold: 150s\n"
+			    "early_promotion: true\n",
+			    &p),
+		      0, "parses") &&
+	    ASSERT_EQ(forecast_run(&p, &o, &fc, why, sizeof(why)), 0, "runs")) {
+		ASSERT_TRUE(sim_quantile(fc.res[0].duration, 200, 0.5) < 600,
+			    "early promotion: a healthy canary passes before the holds end");
+		ASSERT_TRUE(fc.healthy.adaptive, "adaptive");
+	}
+	forecast_free(&fc);
+	o.rate = 1;
+	o.rollouts = 100;
+	if (ASSERT_EQ(parse("service: web\nsteps: [1, 50]\nhold: 10s\nmin_flows: 100000\n", &p),
+		      0, "parses") &&
+	    ASSERT_EQ(forecast_run(&p, &o, &fc, why, sizeof(why)), 0, "runs"))
+		ASSERT_EQ(sim_quantile(fc.res[0].duration, 100, 0.5), SIM_MAX_SECS,
+			  "a minimum the traffic never reaches: the rollout stops at the cap");
+	forecast_free(&fc);
+	o.rate = 0;
+	ASSERT_TRUE(forecast_run(&p, &o, &fc, why, sizeof(why)) != 0 && strstr(why, "rate"),
+		    "no rate: refused with why");
+	forecast_free(&fc);
+	o.rate = 100;
+	if (ASSERT_EQ(parse("service: web\nsteps: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n", &p), 0, "parses"))
+		ASSERT_TRUE(forecast_run(&p, &o, &fc, why, sizeof(why)) != 0 &&
+				strstr(why, "more than 8 steps"),
+			    "nine steps below 100%: refused with why");
+	forecast_free(&fc);
+}
+
 static const struct test_case cases[] = {
+	{"the forecast of a plan is the simulator on its schedule", forecast_is_the_simulator},
+	{"the forecast follows the plan's settings", forecast_follows_the_plan},
 	{"range steps {start, step, max} end with the promotion", range_steps},
 	{"mapping steps, gates, signals with their own settings, guards, metrics", mapping_steps},
 	{"refused plans", refused_plans, refusal_name},

@@ -30,24 +30,10 @@ const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "prom
 static int check_config(struct av_config *cfg, bool lower_is_worse, double alpha, double tol,
 			bool early, int unit, char *err, size_t len)
 {
-	double k;
-	unsigned int i;
-
-	if (lower_is_worse)
-		av_config_default_lower_is_worse(cfg);
-	else
-		av_config_default(cfg);
-	k = tol / cfg->rollback.r_null;
-	cfg->rollback.r_null = tol;
-	cfg->rollback.alpha = alpha;
-	for (i = 0; i < cfg->rollback.n_alt; i++)
-		cfg->rollback.alt[i] *= k;
-	cfg->promote.r_null *= k;
-	for (i = 0; i < cfg->promote.n_alt; i++)
-		cfg->promote.alt[i] *= k;
-	cfg->promote_enabled = early;
-	cfg->unit = unit;
-	return av_config_finalize(cfg, err, len) ? -EINVAL : 0;
+	return av_config_tolerance(cfg, lower_is_worse, alpha, tol, early, (uint32_t)unit, err,
+				   len)
+		       ? -EINVAL
+		       : 0;
 }
 
 static int build_checks(struct rollout *r, char *err, size_t len)

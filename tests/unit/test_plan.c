@@ -1,5 +1,6 @@
 /* test_plan.c: rollout plans. The issue's minimal plan and the other step forms parse
  * to the right schedule; each bad plan is refused with "FILE:LINE: field: problem". */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,21 @@ static const struct refusal refusals[] = {
 	 "plan.yaml:5: analysis.metrics[0]", "must be lower_is_worse"},
 	{"a guard on ttfb", "service: web\nsteps: [5]\nanalysis:\n  guards:\n"
 				  "    - {signal: ttfb, max_ratio: 0.5}\n",
+	 "plan.yaml:5: analysis.guards[0]", "cannot be guarded"},
+	{"ttfb_order with from above to",
+	 "service: web\nsteps: [5]\nanalysis:\n  signals:\n"
+	 "    - {name: ttfb_order, from: 2s, to: 1s}\n",
+	 "plan.yaml:5: analysis.signals[0]", "ttfb_order needs from < to"},
+	{"ttfb_order beyond the histogram",
+	 "service: web\nsteps: [5]\nanalysis:\n  signals:\n"
+	 "    - {name: ttfb_order, from: 1ms, to: 1h}\n",
+	 "plan.yaml:5: analysis.signals[0]", "to at most 8388 ms"},
+	{"from on another signal",
+	 "service: web\nsteps: [5]\nanalysis:\n  signals:\n    - {name: resets, from: 1ms}\n",
+	 "plan.yaml:5: analysis.signals[0]", "from and to are for ttfb_order only"},
+	{"a guard on ttfb_order",
+	 "service: web\nsteps: [5]\nanalysis:\n  guards:\n"
+	 "    - {signal: ttfb_order, max_ratio: 0.5}\n",
 	 "plan.yaml:5: analysis.guards[0]", "cannot be guarded"},
 	{"YAML syntax", "service: web\nsteps: [5\n", "plan.yaml:3", "YAML syntax error"},
 
@@ -131,6 +147,33 @@ static void mapping_steps(void)
 		ASSERT_EQ(p.metrics[1].source, METRIC_PROMETHEUS, "prometheus");
 		ASSERT_TRUE(!strcmp(p.metrics[1].trials[1], "d"), "canary trials query");
 		ASSERT_EQ(p.on_rollback, ROLLBACK_RESET, "reset");
+	}
+}
+
+/* ttfb_order's edges are the powers of two microseconds from `from` to `to`. */
+static void order_edges(void)
+{
+	struct plan p;
+
+	if (ASSERT_EQ(parse("service: web\nsteps: [5]\nanalysis:\n  signals:\n"
+			    "    - ttfb_order\n    - {name: ttfb_order, from: 4ms, to: 64ms}\n",
+			    &p),
+		      -EINVAL, "listed twice: refused"))
+		ASSERT_TRUE(strstr(errbuf, "listed twice") != NULL, "says so");
+	if (ASSERT_EQ(parse("service: web\nsteps: [5]\nanalysis:\n  signals:\n    - ttfb_order\n",
+			    &p),
+		      0, "defaults parse")) {
+		ASSERT_EQ(p.signals[0].kind, SIG_TTFB_ORDER, "the order signal");
+		ASSERT_EQ(p.signals[0].order_k_lo, 10, "from 1 ms: first edge 1024 us");
+		ASSERT_EQ(p.signals[0].order_k_hi, 19, "to 1 s: last edge 524288 us");
+	}
+	if (ASSERT_EQ(parse("service: web\nsteps: [5]\nanalysis:\n  signals:\n"
+			    "    - {name: ttfb_order, from: 4ms, to: 64ms, alpha: 0.005}\n",
+			    &p),
+		      0, "a range parses")) {
+		ASSERT_EQ(p.signals[0].order_k_lo, 12, "4 ms: 4096 us");
+		ASSERT_EQ(p.signals[0].order_k_hi, 15, "64 ms: 32768 us is the last power below");
+		ASSERT_NEAR(p.signals[0].alpha, 0.005, 1e-12, "its own alpha");
 	}
 }
 
@@ -225,6 +268,7 @@ static const struct test_case cases[] = {
 	{"mapping steps, gates, signals with their own settings, guards, metrics", mapping_steps},
 	{"refused plans", refused_plans, refusal_name},
 	{"every problem is reported at once", every_problem},
+	{"ttfb_order's edges come from its from and to", order_edges},
 };
 
 TEST_MAIN(cases)

@@ -12,7 +12,7 @@ static void error_test(const struct plan *p, double *alpha, double *tol)
 	*alpha = p->alpha;
 	*tol = p->tolerance;
 	for (i = 0; i < p->nsignals; i++)
-		if (p->signals[i].kind != SIG_TTFB) {
+		if (p->signals[i].kind != SIG_TTFB && p->signals[i].kind != SIG_TTFB_ORDER) {
 			*alpha = p->signals[i].alpha;
 			*tol = p->signals[i].tolerance;
 			return;
@@ -63,7 +63,8 @@ int forecast_run(const struct plan *p, const struct forecast_opts *o, struct for
 		return -1;
 	}
 	for (unsigned int i = 0; i < p->nsignals; i++)
-		fc->count_signals += p->signals[i].kind != SIG_TTFB;
+		fc->count_signals +=
+		    p->signals[i].kind != SIG_TTFB && p->signals[i].kind != SIG_TTFB_ORDER;
 	if (forecast_scenario(p, o, 1, &fc->healthy, why, len) ||
 	    forecast_scenario(p, o, o->regression, &fc->bad, why, len))
 		return -1;

@@ -154,7 +154,9 @@ need "return path over all nodes" fleet_return ecmp
 # --- idle connections outlive the SYN timeout: no unanswered SYNs ------------------------
 u0=$(($(fleet_sum web-flow stable signals.syn_unanswered) + $(fleet_sum web-flow canary signals.syn_unanswered)))
 e0=$(($(fleet_sum web-flow stable signals.errored_flows) + $(fleet_sum web-flow canary signals.errored_flows)))
-client --target 10.0.0.11:80 --hold 11 --connections 60 --interval 5000 \
+# One request at the start and the next 8 s later: the sweeps run in between, when every
+# connection has been idle for longer than the SYN timeout.
+client --target 10.0.0.11:80 --hold 12 --connections 60 --interval 8000 \
 	>"$TOPO_LOGDIR/idle.json" 2>"$TOPO_LOGDIR/idle.err" &
 idle_pid=$!
 TOPO_PIDS+=("$idle_pid")

@@ -53,6 +53,15 @@ services:
     salt: 1311768467
     stable: ["[fd00:2::2]:8080", "[fd00:2::3]:8080"]
     canary: ["[fd00:3::2]:8080"]
+  - name: dns                   # nothing listens: every datagram gets a port unreachable
+    vip: 10.0.0.10
+    port: 53
+    protocol: udp
+    hash: flow
+    canary_weight: 10
+    salt: 1311768467
+    stable: ["10.0.2.2:5399", "10.0.2.3:5399"]
+    canary: ["10.0.3.2:5399"]
 YAML
 need "apply to every node" fleet_apply "$CFG" >/dev/null
 
@@ -150,6 +159,18 @@ eq "web-flow: 1000 connections, every reply through node 1, none failed" \
 r=$(client --target '[fd00::10]:80' --connections 1000 --concurrency 64)
 eq "web6: 1000 connections, every reply through node 1, none failed" "$(jq .failed <<<"$r")" 0
 need "return path over all nodes" fleet_return ecmp
+
+# --- ICMP errors come back through any node too --------------------------------------
+# The backends' kernels answer each datagram with a port unreachable (not rate-limited
+# here); the node it returns through translates it whether or not it saw the datagram.
+for ns in "$NS_ST" "$NS_CA"; do
+	ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratemask=0
+done
+m0=$(reason_sum icmp_unmatched 1 2 3)
+r=$(client --udp --target 10.0.0.10:53 --requests 300 --concurrency 16 --timeout 1000)
+eq "dns: 300 datagrams, each refused by an ICMP error the client could match" \
+	"$(jq -c '[.errors.connect_refused, .errors.timeout]' <<<"$r")" "[300,0]"
+eq "dns: no ICMP error left unmatched on any node" "$(($(reason_sum icmp_unmatched 1 2 3) - m0))" 0
 
 # --- idle connections outlive the SYN timeout: no unanswered SYNs ------------------------
 u0=$(($(fleet_sum web-flow stable signals.syn_unanswered) + $(fleet_sum web-flow canary signals.syn_unanswered)))

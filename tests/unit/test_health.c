@@ -444,12 +444,37 @@ static void icmp_no_flow(void)
 	expect_unmatched(&p, "10.0.9.9", if_xb, MAC_ST1, MAC_XB, "unmatched");
 }
 
+/* Behind ECMP the datagram went through another node, and the backend's port unreachable
+ * comes back through this one: translated from the reply index alone, counted nowhere. */
 static void icmp_backend_no_flow(void)
 {
-	struct pkt_spec p;
+	uint8_t q[256], qw[256], frame[512], want[512];
+	struct reason_stats r0 = reasons(&in), r1;
+	struct arm_stats a0 = st(dns), a1;
+	struct pkt_spec p, pw;
+	size_t ql, len, wlen;
 
-	spec_pkt(&p, "10.0.1.2", 5998, "10.0.2.2", 5353, IPPROTO_UDP, 0); /* no such flow */
-	expect_unmatched(&p, "10.0.2.2", if_xb, MAC_ST1, MAC_XB, "backend quoted, no flow");
+	spec_pkt(&p, "10.0.1.2", 5998, "10.0.0.10", 53, IPPROTO_UDP, 0); /* no such flow here */
+	p.payload = "query!!";
+	p.plen = 7;
+	pw = p;
+	addr_parse("10.0.2.2", &pw.dst);
+	pw.dport = 5353;
+	ql = ip_packet(&pw, q);
+	len = icmp_frame(frame, CANARY_AF_INET, "10.0.2.2", "10.0.1.2", 3, 3, q, ql, MAC_ST1, MAC_XB);
+	ql = ip_packet(&p, qw);
+	wlen = icmp_frame(want, CANARY_AF_INET, "10.0.0.10", "10.0.1.2", 3, 3, qw, ql, MAC_XA,
+			  MAC_CLIENT);
+	expect_icmp(if_xb, frame, len, XDP_REDIRECT, want, wlen, "translated for the client");
+	r1 = reasons(&in);
+	a1 = st(dns);
+	ASSERT_EQ(r1.reply_no_flow - r0.reply_no_flow, 1, "reply_no_flow +1");
+	ASSERT_EQ(r1.icmp_mapped - r0.icmp_mapped, 0, "icmp_mapped unchanged");
+	ASSERT_EQ(r1.icmp_unmatched - r0.icmp_unmatched, 0, "not unmatched");
+	ASSERT_EQ(a1.icmp_errors - a0.icmp_errors, 0, "counted against no arm");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 0, "nor as an errored flow");
+	TEST_STEP("the same error forged on the client side: unmatched");
+	expect_unmatched(&pw, "10.0.2.2", if_xa, MAC_CLIENT, MAC_XA, "arrived on the client's side");
 }
 
 static void icmp_no_route_back(void)
@@ -614,7 +639,7 @@ static const struct test_case cases[] = {
 	{"ICMP errors about a UDP flow", icmp_udp_flow},
 	{"ICMPv6 packet too big from a router, quoting a TCP flow", icmp6_too_big},
 	{"ICMP quoting no known flow passes untouched", icmp_no_flow},
-	{"ICMP quoting a backend but no flow: unmatched, untouched, not counted",
+	{"ICMP quoting a backend but no flow here: translated statelessly, not counted",
 	 icmp_backend_no_flow},
 	{"ICMP error whose way back has no route: dropped before any rewrite", icmp_no_route_back},
 	{"ICMP echo is not an error: passed, as not our service", icmp_echo},

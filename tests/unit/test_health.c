@@ -461,7 +461,8 @@ static void icmp_backend_no_flow(void)
 	addr_parse("10.0.2.2", &pw.dst);
 	pw.dport = 5353;
 	ql = ip_packet(&pw, q);
-	len = icmp_frame(frame, CANARY_AF_INET, "10.0.2.2", "10.0.1.2", 3, 3, q, ql, MAC_ST1, MAC_XB);
+	len =
+	    icmp_frame(frame, CANARY_AF_INET, "10.0.2.2", "10.0.1.2", 3, 3, q, ql, MAC_ST1, MAC_XB);
 	ql = ip_packet(&p, qw);
 	wlen = icmp_frame(want, CANARY_AF_INET, "10.0.0.10", "10.0.1.2", 3, 3, qw, ql, MAC_XA,
 			  MAC_CLIENT);
@@ -474,7 +475,8 @@ static void icmp_backend_no_flow(void)
 	ASSERT_EQ(a1.icmp_errors - a0.icmp_errors, 0, "counted against no arm");
 	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 0, "nor as an errored flow");
 	TEST_STEP("the same error forged on the client side: unmatched");
-	expect_unmatched(&pw, "10.0.2.2", if_xa, MAC_CLIENT, MAC_XA, "arrived on the client's side");
+	expect_unmatched(&pw, "10.0.2.2", if_xa, MAC_CLIENT, MAC_XA,
+			 "arrived on the client's side");
 }
 
 static void icmp_no_route_back(void)
@@ -584,7 +586,8 @@ static void oneway_handshake(void)
 	r1 = reasons(&in);
 	ASSERT_EQ(a1.flows - a0.flows, 1, "one flow, counted at its SYN");
 	ASSERT_EQ(a1.handshake_count - a0.handshake_count, 0, "no handshake sample");
-	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 0, "a SYN after the ACK is no retransmit");
+	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 0,
+		  "a SYN after the ACK is no retransmit");
 	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 0, "errored_flows unchanged");
 	ASSERT_EQ(r1.flow_verified - r0.flow_verified, 0, "not verified");
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # fleet-topology.sh: three splitter nodes behind an ECMP router, for the fleet tests.
 # Source it, then call fleet_create; fleet_destroy removes everything (call it from a
 # trap on EXIT). Names carry a random id, so two runs never collide.
@@ -35,8 +36,8 @@ export CANARY_SALT_FILE=${TOPO_LOGDIR:-/tmp}/salts-fl-$FLEET_ID.json
 BUILD=${BUILD:-build}
 TOPO_PIDS=()
 FLEET_CREATED=0
-VIP4=10.0.0.10
-VIP6=fd00::10
+# shellcheck disable=SC2034 # for the scripts that source this
+VIP4=10.0.0.10 VIP6=fd00::10
 
 ns_of_node() { echo "xfl-$FLEET_ID-s$1"; }
 pin_of_node() { echo "$FLEET_PIN_ROOT-s$1"; }
@@ -104,7 +105,7 @@ fleet_return() {
 	local mode=$1 n ns net hops4 hops6
 	shift
 	local nodes=("$@")
-	[ ${#nodes[@]} -gt 0 ] || nodes=($(seq 1 "$FLEET_NODES"))
+	[ ${#nodes[@]} -gt 0 ] || mapfile -t nodes < <(seq 1 "$FLEET_NODES")
 	[ "$mode" = ecmp ] || nodes=("${nodes[0]}")
 	for ns in "$NS_ST" "$NS_CA"; do
 		[ "$ns" = "$NS_ST" ] && net=2 || net=3

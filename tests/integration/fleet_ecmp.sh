@@ -12,6 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 . scripts/fleet-topology.sh
 # lib.sh's EXIT trap calls topo_destroy: here that is the fleet's.
+# shellcheck disable=SC2317 # called from the trap
 topo_destroy() { fleet_destroy; }
 
 SYN_TIMEOUT=3

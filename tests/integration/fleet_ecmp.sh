@@ -192,6 +192,22 @@ u1=$(($(fleet_sum web-flow stable signals.syn_unanswered) + $(fleet_sum web-flow
 e1=$(($(fleet_sum web-flow stable signals.errored_flows) + $(fleet_sum web-flow canary signals.errored_flows)))
 eq "idle connections whose SYN-ACK took another node are no unanswered SYNs" "$((u1 - u0))" 0
 eq "nor errored flows" "$((e1 - e0))" 0
+# Each connection's entry is on one node only (the one that saw its SYN), and explain
+# there says when its SYN-ACK came back through another node.
+one=0 elsewhere=0
+for l in $(jq -r '.per_connection[].local' <<<"$j"); do
+	have=0
+	for n in 1 2 3; do
+		e=$(nctl "$n" explain web-flow --src "$l" --json | jq -c '.existing_flow // empty')
+		[ -n "$e" ] || continue
+		have=$((have + 1))
+		[ "$(jq .replies_elsewhere <<<"$e")" = true ] && elsewhere=$((elsewhere + 1))
+	done
+	[ "$have" = 1 ] && one=$((one + 1))
+done
+eq "each idle connection has an entry on exactly one node" "$one" 60
+ge "explain: the SYN-ACK of some of them came back through another node" "$elsewhere" 20
+le "explain: but not of all (a third stay symmetric)" "$elsewhere" 59
 
 # --- a node leaves the ECMP route mid-load --------------------------------------------
 client --target 10.0.0.11:80 --hold 14 --connections 150 --interval 100 --expect-2xx \

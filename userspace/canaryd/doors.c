@@ -245,6 +245,10 @@ static enum MHD_Result serve(const struct door *door, struct MHD_Connection *c, 
 		return reply_error(c, 403, "requests from web pages of other origins are refused");
 	if (read && !strcmp(url, "/healthz"))
 		return healthz(c);
+	if (!strcmp(method, "OPTIONS"))
+		return dash_options(c);
+	if (read && dash_asset(url))
+		return dash_reply(c, url);
 	if (!read) {
 		code = flagger_question(url) ? check_body(c, url, q, why, sizeof(why))
 					     : check_change(door, c, url, q, why, sizeof(why));

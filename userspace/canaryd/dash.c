@@ -16,8 +16,8 @@
 
 /* The page loads nothing but its own script and style and talks only to its own
  * origin; no inline script, no framing, no forms posted anywhere. */
-#define DASH_CSP                                                                            \
-	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "     \
+#define DASH_CSP                                                                                   \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "            \
 	"img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static const struct web_asset *dash_find(const char *url)
@@ -65,14 +65,15 @@ enum MHD_Result dash_reply(struct MHD_Connection *c, const char *url)
  * with no Access-Control-Allow-* header; any other OPTIONS is not a method it serves. */
 enum MHD_Result dash_options(struct MHD_Connection *c)
 {
-	const char *m = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    "Access-Control-Request-Method");
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    "Access-Control-Request-Headers");
+	const char *m =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Method");
+	const char *h =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Headers");
 
 	if (m || h)
-		return reply_error(c, 403, "cross-origin requests are refused: canaryd grants no "
-					   "preflight, so only its own page may act, with a token");
+		return reply_error(c, 403,
+				   "cross-origin requests are refused: canaryd grants no "
+				   "preflight, so only its own page may act, with a token");
 	return reply_error(c, 405, "OPTIONS is not served");
 }
 
@@ -84,9 +85,9 @@ static struct json_object *service_arm_json(const struct service_state *s,
 	struct arm_stats a, p;
 
 	json_object_object_add(o, "backends", json_object_new_int(cfg->nbackends[arm]));
-	json_object_object_add(o, "weight",
-			       json_percent(arm ? cfg->canary_weight
-						: CANARY_WEIGHT_SCALE - cfg->canary_weight));
+	json_object_object_add(
+	    o, "weight",
+	    json_percent(arm ? cfg->canary_weight : CANARY_WEIGHT_SCALE - cfg->canary_weight));
 	arm_stats_total(A.snap, s->info.id, arm, &a);
 	json_object_object_add(o, "flows", json_object_new_int64((int64_t)a.flows));
 	json_object_object_add(o, "errored_flows", json_object_new_int64((int64_t)a.errored_flows));
@@ -136,13 +137,14 @@ struct json_object *services_json(void)
 		endpoint_str(s->key.family, &s->key.addr, ntohs(s->key.port), ep, sizeof(ep));
 		json_object_object_add(o, "name", json_object_new_string(s->info.name));
 		json_object_object_add(o, "vip", json_object_new_string(ep));
-		json_object_object_add(o, "protocol", json_object_new_string(
-							 s->key.proto == IPPROTO_UDP ? "udp" : "tcp"));
+		json_object_object_add(
+		    o, "protocol",
+		    json_object_new_string(s->key.proto == IPPROTO_UDP ? "udp" : "tcp"));
 		json_object_object_add(o, "canary_weight", json_percent(cfg.canary_weight));
 		json_object_object_add(o, "measured_share", service_share_json(s));
-		json_object_object_add(o, "rollout",
-				       json_object_new_boolean(find_rollout(s->info.name) ||
-							       find_bad(s->info.name)));
+		json_object_object_add(
+		    o, "rollout",
+		    json_object_new_boolean(find_rollout(s->info.name) || find_bad(s->info.name)));
 		for (arm = 0; arm < CANARY_ARMS; arm++)
 			json_object_object_add(arms, arm_name(arm), service_arm_json(s, &cfg, arm));
 		json_object_object_add(o, "arms", arms);

@@ -5,7 +5,7 @@
  * --token-file, and a token only over TLS or loopback. Every change must be JSON, and
  * no request may name a foreign Host or Origin (docs/SECURITY.md). Each door's checks,
  * the body and a plan's YAML are handled here, without A.lock; api.c's route() runs
- * under it. */
+ * under it. The dashboard's files and every OPTIONS are answered by dash.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>

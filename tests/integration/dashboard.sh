@@ -99,7 +99,7 @@ done
 cat >"$TOPO_LOGDIR/plan.yaml" <<'YAML'
 service: web
 steps: [10, 30, 60, 100]
-hold: 4s
+hold: 8s
 min_flows: 20
 analysis:
   alpha: 0.01
@@ -134,6 +134,37 @@ eq "without a token no action is offered" "$(count "$ART/running.html" '//button
 check "the token box is offered (this listener takes a token)" \
 	test "$(xmllint --html --xpath "count(//form[@id='tokenbox' and not(@hidden)])" "$ART/running.html" 2>/dev/null)" = 1
 
+# --- the operator pastes the token: the actions appear and work --------------------------
+# A browser kept running, driven through the DevTools protocol (tests/lib/cdp.pl):
+# type the token into the page's box, wait for the buttons, press pause, then resume.
+DPORT=$((40000 + RANDOM % 20000))
+bg_in_ns "$NS_SPL" "${CHROME[@]/--virtual-time-budget=6000/--remote-debugging-port=$DPORT}" \
+	"$URL/" >/dev/null 2>>"$TOPO_LOGDIR/chromium.log"
+BROWSER_PID=$BG_PID
+cat >"$TOPO_LOGDIR/session.js" <<JS
+new Promise(r => { const f = () => document.querySelector('section.svc') ? r('ready') : setTimeout(f, 100); f(); })
+document.querySelectorAll('button[data-action]').length
+document.getElementById('token').value = '$tok'; document.getElementById('token-use').click(); 'pasted'
+new Promise(r => { let n = 0; const f = () => document.querySelectorAll('section[data-service=web] button[data-action]').length || ++n > 100 ? r([...document.querySelectorAll('button[data-action]')].map(b => b.dataset.action).join(',')) : setTimeout(f, 100); f(); })
+JSON.stringify([document.cookie, localStorage.length, sessionStorage.getItem('canaryd-token') === '$tok', document.getElementById('token').value])
+window.confirm = () => true; document.querySelector('section[data-service=web] button[data-action=pause]').click(); new Promise(r => setTimeout(() => r(document.getElementById('actionmsg').textContent), 2000))
+document.querySelector('section[data-service=web] button[data-action=resume]').click(); new Promise(r => setTimeout(() => r(document.getElementById('actionmsg').textContent), 2000))
+JS
+out=$(spl timeout 60 perl tests/lib/cdp.pl "$DPORT" "$URL/" <"$TOPO_LOGDIR/session.js" 2>&1)
+echo "$out" >"$ART/token-session.txt"
+eq "token: the page rendered in the driven browser" "$(sed -n 1p <<<"$out")" ready
+eq "token: before it, no action" "$(sed -n 2p <<<"$out")" 0
+eq "token: once pasted, pause, resume, abort and promote appear" "$(sed -n 4p <<<"$out")" pause,resume,abort,promote
+eq "token: kept in the tab only (no cookie, nothing in localStorage; the box is cleared)" \
+	"$(sed -n 5p <<<"$out")" '["",0,true,""]'
+eq "token: the page's pause button pauses the rollout" "$(sed -n 6p <<<"$out")" "web: pause: now Paused"
+eq "token: its resume button resumes it" "$(sed -n 7p <<<"$out")" "web: resume: now Progressing"
+eq "token: the history names the page's token for both" \
+	"$(actl history web --json | jq -r '[.[] | select(.reason == "pause" or .reason == "resume") | "\(.reason):\(.actor)"] | join(",")')" \
+	"pause:token:dash,resume:token:dash"
+kill "$BROWSER_PID" 2>/dev/null
+wait "$BROWSER_PID" 2>/dev/null
+
 # A foreign page in the same browser tries to pause the rollout with the token: the
 # browser must ask first (a preflight), canaryd refuses, and the POST is never sent.
 cat >"$TOPO_LOGDIR/foreign.html" <<HTML
@@ -147,7 +178,7 @@ out=$(browse --dump-dom "file://$TOPO_LOGDIR/foreign.html")
 eq "a foreign page's fetch with the bearer header is blocked in the browser" \
 	"$(sed -n 's:.*<title>\(.*\)</title>.*:\1:p' <<<"$out")" blocked
 eq "...and the rollout was not paused" "$(phase_of web)" Progressing
-eq "...and the history has no new entry" "$(actl history web --json | jq '[.[] | select(.reason == "pause")] | length')" 0
+eq "...and the history has no new pause" "$(actl history web --json | jq '[.[] | select(.reason == "pause")] | length')" 1
 
 # --- the canary fails: rolled back automatically ------------------------------------------
 printf 'error_rate=0.4\n' >"$TOPO_LOGDIR/faults.tmp" && mv "$TOPO_LOGDIR/faults.tmp" "$TOPO_LOGDIR/faults"

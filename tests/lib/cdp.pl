@@ -99,11 +99,16 @@ my $id = 0;
 while (my $expr = <STDIN>) {
 	chomp $expr;
 	next if $expr =~ /^\s*(#|$)/;
-	send_text(encode_json({id => ++$id, method => 'Runtime.evaluate',
-	    params => {expression => $expr, awaitPromise => JSON::PP::true,
-	    returnByValue => JSON::PP::true}}));
 	my $r;
-	do { $r = decode_json(recv_text()) } until defined $r->{id} && $r->{id} == $id;
+	for my $try (1 .. 50) {
+		send_text(encode_json({id => ++$id, method => 'Runtime.evaluate',
+		    params => {expression => $expr, awaitPromise => JSON::PP::true,
+		    returnByValue => JSON::PP::true}}));
+		do { $r = decode_json(recv_text()) } until defined $r->{id} && $r->{id} == $id;
+		# The page may still be committing its navigation: evaluate again in the new one.
+		last unless $r->{error} && $r->{error}{message} =~ /context was destroyed|Cannot find context/;
+		select(undef, undef, undef, 0.1);
+	}
 	if ($r->{error} || $r->{result}{exceptionDetails}) {
 		my $d = $r->{error} ? $r->{error}{message} : $r->{result}{exceptionDetails}{exception}{description};
 		print STDERR "cdp: '$expr' failed: " . ($d // 'exception') . "\n";

@@ -92,113 +92,138 @@ function markerKind(reason) {
   return null;
 }
 
-// The chart: weight, per-arm error ratio, e-values (log axis), markers for rollbacks
-// and manual changes. History entries give the weight's steps and the evidence at each
-// change; the samples this page took give everything in between.
-function chart(svc, history) {
-  const W = 900, L = 64, R = 16, PH = 120, GAP = 34, T = 14;
-  const H = T + 3 * PH + 2 * GAP + 24;
-  const g = svg('svg', {class: 'chart', width: W, height: H, viewBox: `0 0 ${W} ${H}`,
-                        'data-service': svc, role: 'img'});
-  const samples = series[svc] || [];
-  const hist = history.map(h => ({t: h.time_ms, weight: h.new_weight, old: h.old_weight,
-                                  reason: h.reason, ev: parseEvidence(h.evidence)}));
-  const times = hist.map(h => h.t).concat(samples.map(s => s.t));
-  if (!times.length) return g;
-  const t0 = Math.min(...times), t1 = Math.max(Math.max(...times), t0 + 10000);
-  const x = t => L + (W - L - R) * (t - t0) / (t1 - t0);
-  const panel = (i, title) => {
-    const y0 = T + i * (PH + GAP);
-    g.append(svg('rect', {x: L, y: y0, width: W - L - R, height: PH, fill: '#fbfbfd', stroke: '#d5d8e0'}));
-    g.append(svg('text', {x: L, y: y0 - 3}, title));
+// A chart's frame and helpers: c.x maps a time to pixels; panel(i) draws panel i's
+// frame and returns its top; line() and yticks() draw into it.
+function chartFrame(svc, hist, samples) {
+  const c = {W: 900, L: 64, R: 16, PH: 120, GAP: 34, T: 14, hist, samples};
+  c.H = c.T + 3 * c.PH + 2 * c.GAP + 24;
+  c.g = svg('svg', {class: 'chart', width: c.W, height: c.H, viewBox: `0 0 ${c.W} ${c.H}`,
+                    'data-service': svc, role: 'img'});
+  const times = hist.map(h => h.t).concat(samples.map(q => q.t));
+  c.t0 = Math.min(...times);
+  c.t1 = Math.max(Math.max(...times), c.t0 + 10000);
+  c.x = t => c.L + (c.W - c.L - c.R) * (t - c.t0) / (c.t1 - c.t0);
+  c.panel = (i, title) => {
+    const y0 = c.T + i * (c.PH + c.GAP);
+    c.g.append(svg('rect', {x: c.L, y: y0, width: c.W - c.L - c.R, height: c.PH, fill: '#fbfbfd', stroke: '#d5d8e0'}));
+    c.g.append(svg('text', {x: c.L, y: y0 - 3}, title));
     return y0;
   };
-  const line = (pts, attrs) => {
+  c.line = (pts, attrs) => {
     const p = pts.filter(q => q[1] !== null && Number.isFinite(q[1]));
-    if (p.length) g.append(svg('polyline', Object.assign({fill: 'none', 'stroke-width': 2,
+    if (p.length) c.g.append(svg('polyline', Object.assign({fill: 'none', 'stroke-width': 2,
       points: p.map(q => q[0].toFixed(1) + ',' + q[1].toFixed(1)).join(' ')}, attrs)));
   };
-  const yticks = (y0, ticks, ymap, label) => {
+  c.yticks = (ticks, ymap, label) => {
     for (const v of ticks) {
       const yy = ymap(v);
-      g.append(svg('line', {x1: L - 4, x2: L, y1: yy, y2: yy, stroke: '#889'}));
-      g.append(svg('text', {x: L - 6, y: yy + 4, 'text-anchor': 'end'}, label(v)));
+      c.g.append(svg('line', {x1: c.L - 4, x2: c.L, y1: yy, y2: yy, stroke: '#889'}));
+      c.g.append(svg('text', {x: c.L - 6, y: yy + 4, 'text-anchor': 'end'}, label(v)));
     }
   };
+  return c;
+}
 
-  // 1. the weight: set (steps from the history, then samples) and measured share
-  let y0 = panel(0, 'canary weight % (line: set, dots: measured share of new flows)');
-  const yw = v => y0 + PH - PH * v / 100;
-  yticks(y0, [0, 50, 100], yw, v => v + '%');
-  const wpts = [];
+// 1. the weight: set (steps from the history, then samples) and measured share
+function weightPanel(c) {
+  const y0 = c.panel(0, 'canary weight % (line: set, dots: measured share of new flows)');
+  const yw = v => y0 + c.PH - c.PH * v / 100;
+  const wpts = [], hist = c.hist;
+  c.yticks([0, 50, 100], yw, v => v + '%');
   for (const h of hist) {
-    if (wpts.length) wpts.push([x(h.t), wpts[wpts.length - 1][1]]);
-    wpts.push([x(h.t), yw(h.weight)]);
+    if (wpts.length) wpts.push([c.x(h.t), wpts[wpts.length - 1][1]]);
+    wpts.push([c.x(h.t), yw(h.weight)]);
   }
-  for (const s of samples) if (!hist.length || s.t >= hist[hist.length - 1].t) wpts.push([x(s.t), yw(s.weight)]);
-  line(wpts, {stroke: '#0b6bcb', class: 'weight'});
-  for (const s of samples)
-    if (s.share !== null && s.share !== undefined)
-      g.append(svg('circle', {cx: x(s.t).toFixed(1), cy: yw(s.share).toFixed(1), r: 2, fill: '#7aa7d9', class: 'share'}));
+  for (const q of c.samples)
+    if (!hist.length || q.t >= hist[hist.length - 1].t) wpts.push([c.x(q.t), yw(q.weight)]);
+  c.line(wpts, {stroke: '#0b6bcb', class: 'weight'});
+  for (const q of c.samples)
+    if (q.share !== null && q.share !== undefined)
+      c.g.append(svg('circle', {cx: c.x(q.t).toFixed(1), cy: yw(q.share).toFixed(1), r: 2,
+                                fill: '#7aa7d9', class: 'share'}));
+}
 
-  // 2. per-arm error rate of one signal: events / exposure since the rollout started
-  const sig = errSignal(Object.keys(Object.assign({}, ...hist.map(h => h.ev),
-                                                  ...samples.map(q => q.counts))));
-  const epts = hist.filter(h => h.ev[sig]).map(h => ({t: h.t, c: h.ev[sig]}))
-    .concat(samples.filter(q => q.counts[sig]).map(q => ({t: q.t, c: q.counts[sig]})))
+// 2. per-arm error rate of one signal: events / exposure since the rollout started
+function errorPanel(c) {
+  const sig = errSignal(Object.keys(Object.assign({}, ...c.hist.map(h => h.ev),
+                                                  ...c.samples.map(q => q.counts))));
+  const epts = c.hist.filter(h => h.ev[sig]).map(h => ({t: h.t, k: h.ev[sig]}))
+    .concat(c.samples.filter(q => q.counts[sig]).map(q => ({t: q.t, k: q.counts[sig]})))
     .sort((a, b) => a.t - b.t);
-  const ratio = (c, arm) => (c.n[arm] > 0 ? c.x[arm] / c.n[arm] : null);
-  const y1 = panel(1, `${sig || 'errors'}: events / exposure per arm since the start (blue: stable, orange: canary)`);
-  const emax = Math.max(0.01, ...epts.flatMap(p => [ratio(p.c, 0), ratio(p.c, 1)].filter(v => v !== null))) * 1.1;
-  const ye = v => y1 + PH - PH * v / emax;
-  yticks(y1, [0, emax / 2, emax], ye, v => fmt(100 * v, 1) + '%');
-  ['#0b6bcb', '#e8710a'].forEach((c, arm) =>
-    line(epts.map(p => [x(p.t), ratio(p.c, arm) === null ? null : ye(ratio(p.c, arm))]),
-         {stroke: c, class: 'err-' + (arm ? 'canary' : 'stable')}));
+  const ratio = (k, arm) => (k.n[arm] > 0 ? k.x[arm] / k.n[arm] : null);
+  const y1 = c.panel(1, `${sig || 'errors'}: events / exposure per arm since the start (blue: stable, orange: canary)`);
+  const emax = Math.max(0.01, ...epts.flatMap(p => [ratio(p.k, 0), ratio(p.k, 1)].filter(v => v !== null))) * 1.1;
+  const ye = v => y1 + c.PH - c.PH * v / emax;
+  c.yticks([0, emax / 2, emax], ye, v => fmt(100 * v, 1) + '%');
+  ['#0b6bcb', '#e8710a'].forEach((color, arm) =>
+    c.line(epts.map(p => [c.x(p.t), ratio(p.k, arm) === null ? null : ye(ratio(p.k, arm))]),
+           {stroke: color, class: 'err-' + (arm ? 'canary' : 'stable')}));
+}
 
-  // 3. each signal's e-value against its threshold, log axis
-  const y2 = panel(2, 'e-value per signal (log axis; dashed: rollback threshold)');
-  const thr = Object.assign({}, ...hist.map(h => Object.fromEntries(
+// 3. each signal's e-value against its threshold, log axis: from 0.01 to a decade above
+// the largest e-value, but at most 6 decades above the threshold (evidence far past it
+// is drawn at the top).
+function evidencePanel(c, svc) {
+  const y2 = c.panel(2, 'e-value per signal (log axis; dashed: rollback threshold)');
+  const thr = Object.assign({}, ...c.hist.map(h => Object.fromEntries(
     Object.entries(h.ev).map(([k, v]) => [k, v.thr]))), thresholds[svc] || {});
-  const evs = hist.flatMap(h => Object.values(h.ev).map(v => v.e))
-    .concat(samples.flatMap(s => Object.values(s.ev)));
-  // From 0.01 to a decade above the largest e-value, but at most 6 decades above the
-  // threshold: evidence far past it is drawn at the top.
+  const evs = c.hist.flatMap(h => Object.values(h.ev).map(v => v.e))
+    .concat(c.samples.flatMap(q => Object.values(q.ev)));
   const top = Math.max(10, ...Object.values(thr));
   const lo = -2, hi = Math.min(Math.ceil(Math.log10(Math.max(top, ...evs.filter(Number.isFinite)) * 10)),
                                Math.ceil(Math.log10(top)) + 6);
-  const yl = v => y2 + PH - PH * (Math.min(Math.log10(Math.max(v, 10 ** lo)), hi) - lo) / (hi - lo);
+  const yl = v => y2 + c.PH - c.PH * (Math.min(Math.log10(Math.max(v, 10 ** lo)), hi) - lo) / (hi - lo);
   const dec = [];
   for (let d = lo; d <= hi; d += Math.ceil((hi - lo) / 6)) dec.push(10 ** d);
-  yticks(y2, dec, yl, v => (v >= 1e4 ? '1e' + Math.round(Math.log10(v)) : String(v)));
+  c.yticks(dec, yl, v => (v >= 1e4 ? '1e' + Math.round(Math.log10(v)) : String(v)));
   const colors = ['#b00020', '#1a7f37', '#6f42c1', '#9a6700', '#0b6bcb', '#e8710a'];
   Object.keys(thr).sort().forEach((sig, i) => {
-    const c = colors[i % colors.length];
-    g.append(svg('line', {x1: L, x2: W - R, y1: yl(thr[sig]), y2: yl(thr[sig]), stroke: c,
-                          'stroke-dasharray': '5 4', class: 'threshold', 'data-signal': sig,
-                          'data-threshold': thr[sig]}));
-    const pts = hist.filter(h => h.ev[sig]).map(h => [x(h.t), yl(h.ev[sig].e)])
-      .concat(samples.filter(s => s.ev[sig] !== undefined).map(s => [x(s.t), yl(s.ev[sig])]));
+    const color = colors[i % colors.length];
+    c.g.append(svg('line', {x1: c.L, x2: c.W - c.R, y1: yl(thr[sig]), y2: yl(thr[sig]), stroke: color,
+                            'stroke-dasharray': '5 4', class: 'threshold', 'data-signal': sig,
+                            'data-threshold': thr[sig]}));
+    const pts = c.hist.filter(h => h.ev[sig]).map(h => [c.x(h.t), yl(h.ev[sig].e)])
+      .concat(c.samples.filter(q => q.ev[sig] !== undefined).map(q => [c.x(q.t), yl(q.ev[sig])]));
     pts.sort((a, b) => a[0] - b[0]);
-    line(pts, {stroke: c, class: 'evalue', 'data-signal': sig});
-    g.append(svg('text', {x: W - R - 4, y: y2 + 12 + 12 * i, 'text-anchor': 'end', fill: c}, sig));
+    c.line(pts, {stroke: color, class: 'evalue', 'data-signal': sig});
+    c.g.append(svg('text', {x: c.L + 6, y: y2 + c.PH - 6 - 12 * i, fill: color}, sig));
   });
+}
 
-  // markers: rollbacks, manual and external changes, promotions
-  const yb = T + 3 * PH + 2 * GAP;
-  for (const h of hist) {
+// Markers across the panels: rollbacks, manual and external changes, promotions.
+function markers(c) {
+  const yb = c.T + 3 * c.PH + 2 * c.GAP;
+  for (const h of c.hist) {
     const kind = markerKind(h.reason);
     if (!kind) continue;
-    const c = kind === 'rollback' ? '#b00020' : kind === 'manual' ? '#6f42c1' : '#1a7f37';
+    const color = kind === 'rollback' ? '#b00020' : kind === 'manual' ? '#6f42c1' : '#1a7f37';
     const m = svg('g', {class: 'marker', 'data-kind': kind, 'data-reason': h.reason,
                         'data-weight': h.weight, 'data-old-weight': h.old});
-    m.append(svg('line', {x1: x(h.t), x2: x(h.t), y1: T, y2: yb, stroke: c, 'stroke-width': 1.5}));
-    m.append(svg('text', {x: x(h.t) + 3, y: yb + 14, fill: c}, `${h.reason} ${h.old}%→${h.weight}%`));
-    g.append(m);
+    const x = c.x(h.t), left = x > c.W - 200;
+    m.append(svg('line', {x1: x, x2: x, y1: c.T, y2: yb, stroke: color, 'stroke-width': 1.5}));
+    m.append(svg('text', {x: left ? x - 3 : x + 3, y: yb + 14, fill: color, 'text-anchor': left ? 'end' : 'start'},
+                 `${h.reason} ${h.old}%→${h.weight}%`));
+    c.g.append(m);
   }
-  g.append(svg('text', {x: L, y: H - 2}, new Date(t0).toISOString().slice(11, 19) + ' UTC'));
-  g.append(svg('text', {x: W - R, y: H - 2, 'text-anchor': 'end'}, new Date(t1).toISOString().slice(11, 19) + ' UTC'));
-  return g;
+  c.g.append(svg('text', {x: c.L, y: c.H - 2}, new Date(c.t0).toISOString().slice(11, 19) + ' UTC'));
+  c.g.append(svg('text', {x: c.W - c.R, y: c.H - 2, 'text-anchor': 'end'},
+                 new Date(c.t1).toISOString().slice(11, 19) + ' UTC'));
+}
+
+// The chart: weight, per-arm error rate, e-values (log axis), markers. History entries
+// give the weight's steps and the evidence at each change; the samples this page took
+// give everything in between.
+function chart(svc, history) {
+  const samples = series[svc] || [];
+  const hist = history.map(h => ({t: h.time_ms, weight: h.new_weight, old: h.old_weight,
+                                  reason: h.reason, ev: parseEvidence(h.evidence)}));
+  if (!hist.length && !samples.length) return svg('svg', {class: 'chart', 'data-service': svc});
+  const c = chartFrame(svc, hist, samples);
+  weightPanel(c);
+  errorPanel(c);
+  evidencePanel(c, svc);
+  markers(c);
+  return c.g;
 }
 
 function armsTable(svc, rollout) {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # dashboard.sh: canaryd's web dashboard in a real browser (Debian's chromium, headless).
-# A rollout runs on real traffic; the page is loaded during it and again after the
-# canary starts failing and is rolled back automatically. Each time a screenshot is
-# kept as an artefact, and the DOM, after the page's script ran, must show the service,
-# the phase, the step, the weights and (after the rollback) the rollback marker with the
-# values the JSON API gives. Without a token no action is offered. The listener refuses
+# A rollout runs on real traffic; the page is loaded during it, after a weight set by
+# hand, and after the canary starts failing and is rolled back automatically. Each time
+# a screenshot is kept as an artefact, and the DOM, after the page's script ran, must
+# show the service, the phase, the step, the weights and the manual and rollback markers
+# with the values the JSON API gives. Without a token no action is offered; in a browser
+# driven through the DevTools protocol, a pasted token brings the actions, stays in the
+# tab, and the page's pause and resume work. The listener refuses
 # CORS preflights and sends no Access-Control-Allow-Origin, so another site's page
 # cannot use the operator's browser to act; the page's own origin, with the token, can.
 . "$(dirname "$0")/lib.sh"
@@ -165,6 +167,17 @@ eq "token: the history names the page's token for both" \
 kill "$BROWSER_PID" 2>/dev/null
 wait "$BROWSER_PID" 2>/dev/null
 
+# --- a weight set by hand: the rollout pauses, and the chart marks the change -----------
+ctl set-weight web 20 >/dev/null
+wait_phase web 10 Paused
+eq "manual: the rollout pauses for the hand-set weight" "$(actl rollout status web --json | jq -r .paused_for)" manual_weight
+snap manual
+eq "manual: the page shows the pause" "$(field "$ART/manual.html" phase)" Paused
+eq "manual: one manual marker, at the hand-set weight" \
+	"$(xmllint --html --xpath "string(//*[@data-kind='manual']/@data-weight)" "$ART/manual.html" 2>/dev/null)" 20
+actl rollout resume web >/dev/null
+eq "manual: resumed" "$(phase_of web)" Progressing
+
 # A foreign page in the same browser tries to pause the rollout with the token: the
 # browser must ask first (a preflight), canaryd refuses, and the POST is never sent.
 cat >"$TOPO_LOGDIR/foreign.html" <<HTML
@@ -205,6 +218,6 @@ code=$(kurl -o /dev/null -w '%{http_code}' -H "Origin: $URL" -H 'Content-Type: a
 	"$URL/api/v1/rollouts/web/abort")
 eq "the page's origin without the token is refused (401)" "$code" 401
 
-for f in running rolledback; do
+for f in running manual rolledback; do
 	check "screenshot $f.png written" test -s "$ART/$f.png"
 done

@@ -58,9 +58,24 @@ CHROME=(chromium --headless --disable-gpu --no-first-run --disable-background-ne
 [ "$(id -u)" = 0 ] && CHROME+=(--no-sandbox)
 browse() { spl timeout 60 "${CHROME[@]}" "$@" 2>>"$TOPO_LOGDIR/chromium.log"; }
 # The DOM after the script ran, and a screenshot: snap NAME
+# The API's answer just before and just after the DOM dump are kept: the page must show
+# one of them (a step may pass while the page loads).
 snap() {
+	actl rollout status web --json >"$ART/$1.before.json"
 	browse --dump-dom "$URL/" >"$ART/$1.html"
+	actl rollout status web --json >"$ART/$1.after.json"
 	browse --screenshot="$ART/$1.png" "$URL/" >/dev/null
+}
+# The page shows what the API said around the dump: api_match WHAT PAGE-VALUE JQ SNAP
+api_match() {
+	local b a
+	b=$(jq -r "$3" "$ART/$4.before.json")
+	a=$(jq -r "$3" "$ART/$4.after.json")
+	if [ "$2" = "$b" ] || [ "$2" = "$a" ]; then
+		ok "$1 ($2)"
+	else
+		not_ok "$1 (page '$2', the API '$b' before and '$a' after)"
+	fi
 }
 # An attribute's or a field's text in the dumped DOM of service web.
 field() { # FILE FIELD
@@ -122,12 +137,11 @@ eq "running: the page names the service" "$(count "$ART/running.html" "//section
 eq "running: the page shows the phase" "$(field "$ART/running.html" phase)" Progressing
 step=$(field "$ART/running.html" step)
 check "running: the page shows step i/4 with i >= 2 (page: '$step')" grep -Eq '^[234]/4$' <<<"$step"
-ph=$(actl rollout status web --json)
-eq "running: the page's step is the API's" "$step" "$(jq -r '"\(.step)/\(.steps)"' <<<"$ph")"
-eq "running: the page's set weight is the API's" "$(field "$ART/running.html" canary_weight)" "$(jq -r .canary_weight <<<"$ph")"
-eq "running: the stable arm's weight is 100 - canary" \
+api_match "running: the page's step is the API's" "$step" '"\(.step)/\(.steps)"' running
+api_match "running: the page's set weight is the API's" "$(field "$ART/running.html" canary_weight)" .canary_weight running
+api_match "running: the stable arm's weight is 100 - canary" \
 	"$(xmllint --html --xpath "string(//section[@data-service='web']//tr[@data-arm='stable']/td[@data-field='weight'])" "$ART/running.html" 2>/dev/null)" \
-	"$(jq -r '100 - .canary_weight' <<<"$ph")"
+	'100 - .canary_weight' running
 eq "running: one evidence row per signal" "$(count "$ART/running.html" "//section[@data-service='web']//table[@class='evidence']//tr[@data-signal]")" 2
 check "running: the chart draws the weight" test "$(count "$ART/running.html" "//section[@data-service='web']//*[local-name()='polyline' and @class='weight']")" = 1
 check "running: the chart draws each signal's threshold" test "$(count "$ART/running.html" "//*[local-name()='line' and @class='threshold']")" = 2

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "testlib.h"
+#include "logic/analysis.h"
+#include "logic/plan.h"
+#include "logic/rollout.h"
 #include "present/report.h"
 
 static void parse_evidence(void)
@@ -30,6 +33,48 @@ static void parse_evidence(void)
 	ASSERT_EQ(report_parse_evidence("", s, 4), 0, "empty");
 	ASSERT_EQ(report_parse_evidence("a E=1/100 (canary 1/2, stable 1/2), b E=", s, 4), 1,
 		  "a cut-off list ends at the last whole signal");
+}
+
+/* The parser reads what the history's writer writes: rollout_evidence() of a rollout
+ * whose checks hold known counts. */
+static void parse_what_rollouts_write(void)
+{
+	static const char yaml[] = "service: web\nsteps: [5, 100]\nanalysis:\n  alpha: 0.02\n"
+				   "  signals: [http_5xx, resets, errored_flows]\n";
+	struct arm_stats now[CANARY_ARMS] = {};
+	struct report_sig s[REPORT_MAX_SIGNALS];
+	struct rollout *r = calloc(1, sizeof(*r));
+	struct plan *p = calloc(1, sizeof(*p));
+	char ev[1024], err[256] = "";
+	unsigned int i, n;
+
+	if (!ASSERT_TRUE(r && p && !plan_parse_text(yaml, strlen(yaml), "p.yaml", p, stderr),
+			 "the plan parses") ||
+	    !ASSERT_EQ(rollout_init(r, p, yaml, 0, now, 1000, err, sizeof(err)), 0,
+		       "the rollout starts"))
+		goto out;
+	for (i = 0; i < r->nchecks; i++) {
+		r->checks[i].st.x[AV_CANARY] = 10 + i;
+		r->checks[i].st.n[AV_CANARY] = 100 + i;
+		r->checks[i].st.x[AV_STABLE] = 20 + i;
+		r->checks[i].st.n[AV_STABLE] = 2000 + i;
+	}
+	rollout_evidence(r, ev, sizeof(ev));
+	n = report_parse_evidence(ev, s, REPORT_MAX_SIGNALS);
+	ASSERT_EQ(n, r->nchecks, "every check is read back");
+	for (i = 0; i < n && i < r->nchecks; i++) {
+		ASSERT_TRUE(!strcmp(s[i].name, r->checks[i].name), "its name");
+		ASSERT_NEAR(s[i].e, av_evalue(&r->checks[i].st.rollback), 1e-3, "its e-value");
+		ASSERT_NEAR(s[i].thr, 50, 1e-9, "its threshold 1/alpha");
+		ASSERT_TRUE(s[i].x[1] == 10 + i && s[i].n[1] == 100 + i && s[i].x[0] == 20 + i &&
+				s[i].n[0] == 2000 + i,
+			    "both arms' counts");
+	}
+out:
+	if (r)
+		rollout_free(r);
+	free(r);
+	free(p);
 }
 
 static const char history[] =
@@ -118,6 +163,7 @@ static void no_rollout(void)
 
 static const struct test_case cases[] = {
     {"the history's evidence text parses", parse_evidence},
+    {"the parser reads what rollout_evidence() writes", parse_what_rollouts_write},
     {"points, holds, markers and escaping", render},
     {"a history without a rollout", no_rollout},
 };

@@ -187,6 +187,18 @@ $(BUILD)/obj/%.o: userspace/%.c $(MULTI_HDRS) $(LIB_HDRS) $(BPF_HDRS) $(SKELS)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -c $< -o $@
 
 $(foreach d,$(MULTI_DIRS),$(eval $(BUILD)/$(d): $(call multi_objs,$(d))))
+
+# canaryd's dashboard: the files under userspace/canaryd/web/, compiled into the binary.
+WEB_FILES   := $(wildcard userspace/canaryd/web/*)
+$(BUILD)/gen/web.c: $(WEB_FILES) scripts/embed-web.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)scripts/embed-web.sh $(WEB_FILES) > $@
+$(BUILD)/obj/canaryd/web.o: $(BUILD)/gen/web.c userspace/canaryd/web.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) -Iuserspace/canaryd -c $< -o $@
+$(BUILD)/canaryd: $(BUILD)/obj/canaryd/web.o
 $(MULTI_PROGS): $(LIBCANARY) | $(BUILD)
 	$(call msg,CCLD,$@)
 	$(Q)$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $(filter %.o,$^) $(LIBCANARY) $(LDLIBS) -o $@

@@ -13,8 +13,11 @@ declare -A GROUP=(
 	# a real Prometheus, JSON on the command line, setpriv and flock (util-linux) for
 	# the unprivileged tests, openssl for their TLS certificates, and clang's
 	# sanitizer and libFuzzer runtimes (libclang-rt-14-dev) for the fuzz targets;
-	# scdoc renders the man pages (make man, make install, make test).
-	[base]="clang llvm gcc make pkg-config scdoc
+	# scdoc renders the man pages (make man, make install, make test); chromium (headless)
+	# and xmllint (libxml2-utils) look at canaryd's dashboard and canaryctl's reports
+	# the way a person would (tests/integration/dashboard.sh, report.sh), perl drives
+	# the browser through its DevTools protocol (tests/lib/cdp.pl).
+	[base]="clang llvm gcc make pkg-config scdoc chromium libxml2-utils perl
 		libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 		libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
 		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux

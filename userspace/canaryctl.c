@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,6 +25,7 @@
 #include "maps/service.h"
 #include "maps/stats.h"
 #include "maps/sweep.h"
+#include "present/report.h"
 #include "present/status.h"
 
 /* The settings of the commands that have options of their own; the pin root and where
@@ -686,6 +688,55 @@ static int cmd_history(void *cfg, int argc, char **argv)
 	return 0;
 }
 
+struct report_cfg {
+	const char *out;
+};
+
+static const struct cli_opt report_opts[] = {
+    {CLI_STR, "out", 'o', CLI_FIELD(struct report_cfg, out), .metavar = "FILE",
+     .help = "write the HTML to FILE (default: standard output)"},
+    {},
+};
+
+/* The report of the last rollout, from canaryd's history and, while canaryd still has
+ * the rollout, its status (present/report.c). */
+static int cmd_report(void *cfg, int argc, char **argv)
+{
+	const struct report_cfg *c = cfg;
+	struct json_object *hist, *st = NULL, *reply;
+	char path[128], err[256];
+	FILE *f;
+	long code;
+	int rc;
+
+	if (argc != 1)
+		return cli_usage_error("expected one SERVICE");
+	if (!service_name_valid(argv[0]))
+		return cli_usage_error("'%s' is not a service name", argv[0]);
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s/history", argv[0]);
+	hist = call("GET", path, NULL, 200, &rc);
+	if (!hist)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/rollouts/%s", argv[0]);
+	if (!agent_call(&cli_agent, "GET", path, NULL, &code, &reply, err, sizeof(err)))
+		code == 200 ? (void)(st = reply) : json_object_put(reply);
+	f = c->out ? fopen(c->out, "w") : stdout;
+	if (!f) {
+		log_error("cannot write %s: %s", c->out, strerror(errno));
+		rc = 1;
+	} else if (report_write(f, argv[0], hist, st, (int64_t)time(NULL) * 1000, err, sizeof(err))) {
+		log_error("%s", err);
+		rc = 2;
+	}
+	if (f && c->out && fclose(f) && !rc) {
+		log_error("cannot write %s: %s", c->out, strerror(errno));
+		rc = 1;
+	}
+	json_object_put(hist);
+	json_object_put(st);
+	return rc;
+}
+
 struct watch_cfg {
 	double interval;
 	uint64_t count; /* 0: until Ctrl-C */
@@ -927,6 +978,13 @@ static const struct cli_cmd cmds[] = {
      "Every weight change canaryd made or saw: time, old -> new, reason (start, step,\n"
      "promote, auto-rollback, abort, manual) and the evidence at that moment.\n",
      OPTS(history_opts, struct json_cfg), .blocks = AGENT},
+    {"report", cmd_report, "write an HTML report of the last rollout, with plots",
+     "report SERVICE [--out FILE]\n"
+     "One self-contained HTML file (inline SVG, no script): the weight over time, each\n"
+     "signal's per-arm rate with its Wilson 95% interval, each signal's e-value against\n"
+     "its threshold on a log axis, the steps, the holds, the moment of rollback or\n"
+     "promotion, and the history as a table. Exits 2 when the history has no rollout.\n",
+     OPTS(report_opts, struct report_cfg), .blocks = AGENT},
     {"watch", cmd_watch, "live view of arms, rates, errors and evidence",
      "watch [SERVICE] [--interval S] [--count N]\n"
      "Redraws every interval until Ctrl-C (or N times).\n",

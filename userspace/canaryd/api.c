@@ -528,6 +528,8 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 		return api_flagger(c, url + 16, q);
 	if (get && !strcmp(url, "/api/v1/rollouts"))
 		return reply_json(c, 200, rollouts_json());
+	if (get && !strcmp(url, "/api/v1/services"))
+		return reply_json(c, 200, services_json());
 	if (sscanf(url, "/api/v1/services/%32[^/]/%31s", svc, cmd) == 2 && !strcmp(cmd, "weight") &&
 	    service_name_valid(svc))
 		return !strcmp(method, "PUT") ? api_weight(c, svc, q)

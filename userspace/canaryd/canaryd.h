@@ -188,4 +188,11 @@ const char *rollout_decision_name(const struct rollout *r);
 struct json_object *verdict_json(const struct rollout *r);
 struct json_object *rollouts_json(void);
 
+/* ---- dash.c: the web dashboard (GET /), GET /api/v1/services, OPTIONS ---- */
+
+bool dash_asset(const char *url);
+enum MHD_Result dash_reply(struct MHD_Connection *c, const char *url);
+enum MHD_Result dash_options(struct MHD_Connection *c);
+struct json_object *services_json(void); /* under A.lock */
+
 #endif

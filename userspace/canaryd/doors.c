@@ -5,7 +5,7 @@
  * --token-file, and a token only over TLS or loopback. Every change must be JSON, and
  * no request may name a foreign Host or Origin (docs/SECURITY.md). Each door's checks,
  * the body and a plan's YAML are handled here, without A.lock; api.c's route() runs
- * under it. */
+ * under it. The dashboard's files and every OPTIONS are answered by dash.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
@@ -245,6 +245,10 @@ static enum MHD_Result serve(const struct door *door, struct MHD_Connection *c, 
 		return reply_error(c, 403, "requests from web pages of other origins are refused");
 	if (read && !strcmp(url, "/healthz"))
 		return healthz(c);
+	if (!strcmp(method, "OPTIONS"))
+		return dash_options(c);
+	if (read && dash_asset(url))
+		return dash_reply(c, url);
 	if (!read) {
 		code = flagger_question(url) ? check_body(c, url, q, why, sizeof(why))
 					     : check_change(door, c, url, q, why, sizeof(why));

@@ -24,23 +24,27 @@
 #include "store/etcd.h"
 #include "store/fleet.h"
 
+/* Keep this many revisions of history when compacting (docs/FLEET.md). */
+#define NODE_COMPACT_KEEP 1000
+
 static struct node_opts {
 	const char *name;
-} NO;
+	uint64_t keep;
+} NO = {.keep = NODE_COMPACT_KEEP};
 
 const struct cli_block node_cli_opts = {
     .opts =
 	(const struct cli_opt[]){
 	    {CLI_STR, "node", 0, CLI_FIELD(struct node_opts, name), .metavar = "NAME",
 	     .help = "with --store: this node's name in the fleet ([a-z0-9._-], up to 63)"},
+	    {CLI_UINT, "store-keep", 0, CLI_FIELD(struct node_opts, keep), .metavar = "REVISIONS",
+	     .help = "revisions of history the store keeps when this node compacts it", .min = 10,
+	     .max = 100000000},
 	    {},
 	},
     .base = &NO,
+    .defaults = &(const struct node_opts){.keep = NODE_COMPACT_KEEP},
 };
-
-/* Keep this many revisions of history when compacting (docs/FLEET.md). */
-#define NODE_COMPACT_KEEP  1000
-#define NODE_COMPACT_EVERY 60.0 /* seconds */
 
 /* The node thread's own state: written by it alone; the counters in st are read by
  * /metrics without a lock (plain words, a torn read is one scrape off). */
@@ -53,7 +57,7 @@ static struct {
 	bool store_up;
 	char health[64];
 	struct fleet_report *rep;
-	uint64_t next_compact_ns;
+	int64_t compacted_rev; /* the last compaction (or the last look, on a follower) */
 	_Atomic uint64_t reports, report_bytes, applies, rejects, weight_writes;
 	/* Copies of the store client's counters, for /metrics (the client is the thread's). */
 	_Atomic uint64_t requests, bytes_out, bytes_in, keys_written, watch_events;
@@ -373,27 +377,28 @@ static int node_report(void)
 }
 
 /* The leader compacts (docs/FLEET.md); while there is none, every node does: compacting
- * to a revision already compacted is a no-op. */
+ * to a revision already compacted is a no-op. Due once the store has moved
+ * --store-keep revisions past the last compaction, so the history it holds stays under
+ * twice that whatever the fleet's size. */
 static void maybe_compact(void)
 {
 	char *leader = NULL;
-	int64_t rev = 0;
+	int64_t keep = (int64_t)NO.keep, to = N.seen_rev - keep;
 	int err;
 
-	if (now_ns() < N.next_compact_ns)
+	if (to <= 0 || to - N.compacted_rev < keep)
 		return;
-	N.next_compact_ns = now_ns() + (uint64_t)(NODE_COMPACT_EVERY * 1e9);
 	err = store_get(N.s, FLEET_KEY_LEADER, &leader, NULL, NULL);
 	if (!err && strcmp(leader, NO.name)) {
 		free(leader);
+		N.compacted_rev = to; /* the leader's job: look again after as many */
 		return;
 	}
 	free(leader);
-	if (store_revision(N.s, &rev) || rev <= NODE_COMPACT_KEEP)
-		return;
-	if (store_compact(N.s, rev - NODE_COMPACT_KEEP))
-		logline("store: compaction to revision %" PRId64 " failed: %s",
-			rev - NODE_COMPACT_KEEP, store_error(N.s));
+	if (store_compact(N.s, to))
+		logline("store: compaction to revision %" PRId64 " failed: %s", to, store_error(N.s));
+	else
+		N.compacted_rev = to;
 }
 
 /* ---- the thread ---- */

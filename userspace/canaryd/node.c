@@ -30,6 +30,7 @@
 static struct node_opts {
 	const char *name;
 	uint64_t keep;
+	double report; /* seconds between reports; 0: canaryd's --interval */
 } NO = {.keep = NODE_COMPACT_KEEP};
 
 const struct cli_block node_cli_opts = {
@@ -40,6 +41,11 @@ const struct cli_block node_cli_opts = {
 	    {CLI_UINT, "store-keep", 0, CLI_FIELD(struct node_opts, keep), .metavar = "REVISIONS",
 	     .help = "revisions of history the store keeps when this node compacts it", .min = 10,
 	     .max = 100000000},
+	    {CLI_DOUBLE, "store-interval", 0, CLI_FIELD(struct node_opts, report),
+	     .metavar = "SECONDS",
+	     .help = "how often the node reports to the store; its lease "
+		     "is 3 of these (at least 3 s)",
+	     .def = "--interval", .dmin = 0.05, .dmax = 3600},
 	    {},
 	},
     .base = &NO,
@@ -396,7 +402,8 @@ static void maybe_compact(void)
 	}
 	free(leader);
 	if (store_compact(N.s, to))
-		logline("store: compaction to revision %" PRId64 " failed: %s", to, store_error(N.s));
+		logline("store: compaction to revision %" PRId64 " failed: %s", to,
+			store_error(N.s));
 	else
 		N.compacted_rev = to;
 }
@@ -466,10 +473,15 @@ void node_metrics(FILE *f)
 		atomic_load(&N.m_up) ? 1 : 0, (long long)atomic_load(&N.m_config_rev));
 }
 
+static double report_interval(void)
+{
+	return NO.report > 0 ? NO.report : A.interval;
+}
+
 static void *node_main(void *arg)
 {
 	const char *const watch[] = {FLEET_DIR_CONFIG, FLEET_DIR_WEIGHTS};
-	uint64_t interval_ns = (uint64_t)(A.interval * 1e9), next_report = 0;
+	uint64_t interval_ns = (uint64_t)(report_interval() * 1e9), next_report = 0;
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -495,6 +507,8 @@ static void *node_main(void *arg)
 			sleep_ms(wait_ms < 200 ? wait_ms : 200);
 			continue;
 		}
+		if (wait_ms > 1000) /* a stop is seen within a second */
+			wait_ms = 1000;
 		if (wait_ms > 0)
 			store_wait_any(N.s, watch, 2, N.seen_rev, wait_ms, &rev);
 	}
@@ -529,7 +543,7 @@ int node_start(void)
 		log_error("cannot open the store: %s", N.s ? "out of memory" : why);
 		return 1;
 	}
-	N.ttl = (int)ceil(3 * A.interval) < 3 ? 3 : (int)ceil(3 * A.interval);
+	N.ttl = (int)ceil(3 * report_interval()) < 3 ? 3 : (int)ceil(3 * report_interval());
 	N.started_ms = wall_ms();
 	N.store_up = true;
 	set_health("starting");
@@ -539,7 +553,7 @@ int node_start(void)
 	}
 	N.running = true;
 	logline("node %s: store %s%s, reports every %gs under a %ds lease", NO.name,
-		store_endpoint(N.s), store_prefix(N.s), A.interval, N.ttl);
+		store_endpoint(N.s), store_prefix(N.s), report_interval(), N.ttl);
 	return 0;
 }
 

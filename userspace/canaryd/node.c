@@ -200,23 +200,29 @@ static int config_fill(struct canary_config *conf, const struct config_read *c,
 	return err;
 }
 
-/* config_apply on the agent's maps, under the agent's lock and the writers' lock.
- * -EAGAIN when another process holds the writers' lock (tried again soon). */
+/* The writers' lock, taken before the agent's lock (the poll only ever tries it, so
+ * waiting for it here never holds up the poll). -EAGAIN when another process keeps it
+ * (tried again soon). */
+static int writers_lock(void)
+{
+	int lock = canary_lock(cli_pin_root, 2000);
+
+	return lock < 0 ? -EAGAIN : lock;
+}
+
+/* config_apply on the agent's maps, under the writers' lock and the agent's lock. */
 static int maps_apply(const struct canary_config *conf, struct apply_summary *sum)
 {
 	struct apply_opts ao = {.prune = true};
-	int lock, err;
+	int lock = writers_lock(), err;
 
+	if (lock < 0)
+		return lock;
 	pthread_mutex_lock(&A.lock);
-	lock = canary_lock(cli_pin_root, 2000);
-	if (lock < 0) {
-		pthread_mutex_unlock(&A.lock);
-		return -EAGAIN;
-	}
 	err = config_apply(&A.maps, conf, &ao, sum);
-	canary_unlock(lock);
 	refresh_services();
 	pthread_mutex_unlock(&A.lock);
+	canary_unlock(lock);
 	return err;
 }
 
@@ -255,25 +261,43 @@ static int apply_config(const struct config_read *c, const struct weight_table *
 	return 0;
 }
 
+/* Whether the maps hold a weight other than the store's (under the agent's lock). */
+static bool weights_differ(const struct weight_table *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < w->n; i++) {
+		const struct service_state *ss = find_service(w->e[i].name);
+
+		if (ss && ss->cfg.canary_weight != w->e[i].bp)
+			return true;
+	}
+	return false;
+}
+
 /* Each weight in the store that the maps do not hold yet. */
 static int apply_weights(const struct weight_table *w)
 {
 	unsigned int i;
-	int lock = -1, err = 0;
+	int lock;
 	char a[16], b[16];
+	bool differ;
 
 	pthread_mutex_lock(&A.lock);
-	for (i = 0; i < w->n && !err; i++) {
+	differ = weights_differ(w);
+	pthread_mutex_unlock(&A.lock);
+	if (!differ)
+		return 0;
+	lock = writers_lock();
+	if (lock < 0)
+		return lock;
+	pthread_mutex_lock(&A.lock);
+	for (i = 0; i < w->n; i++) {
 		const struct service_state *ss = find_service(w->e[i].name);
 		uint16_t old;
 
-		if (!ss || ss->cfg.canary_weight == w->e[i].bp)
-			continue;
-		if (lock < 0 && (lock = canary_lock(cli_pin_root, 2000)) < 0) {
-			err = -EAGAIN;
-			break;
-		}
-		if (service_set_weight(&A.maps, w->e[i].name, (uint16_t)w->e[i].bp, &old))
+		if (!ss || ss->cfg.canary_weight == w->e[i].bp ||
+		    service_set_weight(&A.maps, w->e[i].name, (uint16_t)w->e[i].bp, &old))
 			continue;
 		A.weight_changes[ss->info.id][WREASON_EXTERNAL]++;
 		N.weight_writes++;
@@ -281,12 +305,10 @@ static int apply_weights(const struct weight_table *w)
 			w->e[i].name, bp_str(old, a, sizeof(a)), bp_str(w->e[i].bp, b, sizeof(b)),
 			w->e[i].name, w->e[i].by[0] ? w->e[i].by : "?");
 	}
-	if (lock >= 0) {
-		canary_unlock(lock);
-		refresh_services();
-	}
+	refresh_services();
 	pthread_mutex_unlock(&A.lock);
-	return err;
+	canary_unlock(lock);
+	return 0;
 }
 
 /* Read config/ and weights/, apply what changed. 0, -EAGAIN (try again soon) or the

@@ -679,8 +679,13 @@ static void test_fleet_values(void)
 	ASSERT_TRUE(w2.bp == 1250 && !strcmp(w2.by, "canaryctl") && w2.time_ms == w.time_ms,
 		    "same");
 	free(s);
-	static const char *const bad_w[] = {"{\"weight_bp\":10001}", "{\"weight_bp\":-1}", "{}",
-					    "{\"weight_bp\":5,\"x\":1}", "{\"weight_bp\":5.5}"};
+	static const char *const bad_w[] = {
+	    "{\"weight_bp\":10001}", "{\"weight_bp\":-1}",	   "{}",
+	    "{\"weight_bp\":5.5}",   "{\"weight_bp\":5,\"by\":7}", "[5]"};
+	const char *more = "{\"weight_bp\":5,\"by\":\"leader node-a\",\"step\":3}";
+	ASSERT_EQ(fleet_weight_decode(more, strlen(more), &w2, why, sizeof(why)), 0,
+		  "a weight with more members (a newer writer) still reads");
+	ASSERT_TRUE(w2.bp == 5 && !strcmp(w2.by, "leader node-a"), "its weight and writer");
 	for (size_t i = 0; i < ARRAY_SIZE(bad_w); i++)
 		TL_REPORT(fleet_weight_decode(bad_w[i], strlen(bad_w[i]), &w2, why, sizeof(why)) ==
 			      -EINVAL,

@@ -248,6 +248,24 @@ check "the message names the file, the line and the field" grep -q "bad.yaml:4: 
 eq "the store's config revision is unchanged" "$(desired_rev)" "$rev"
 eq "the nodes keep it" "$(fleet_json | jq '[.nodes[] | select(.applied_revision == '"$rev"')] | length')" 3
 
+# ---- a revision written around canaryctl, with no salt for its service: every node
+# refuses it and keeps what it has (a node never draws a salt of its own) ----
+sed 's/name: web/name: web2/; s/10.0.0.10/10.0.0.12/' "$CFG" >"$TOPO_LOGDIR/nosalt.yaml"
+in_store env ETCDCTL_API=3 etcdctl --endpoints=http://10.9.1.1:2379 put /xdp-canary/config/services \
+	<"$TOPO_LOGDIR/nosalt.yaml" >/dev/null
+rejected() { [ "$(fleet_json | jq '[.nodes[] | select(.health | test("rejected"))] | length')" = 3 ]; }
+check "every node reports the revision rejected" wait_for 10 rejected
+kept=0
+for s in "${SITES[@]}"; do
+	site "$s"
+	ctl status web --json >/dev/null 2>&1 && ! ctl status web2 --json >/dev/null 2>&1 && kept=$((kept + 1))
+done
+eq "every node's maps still hold web, and no web2" "$kept" 3
+check "the log says why" grep -q "no salt for web2" "$TOPO_LOGDIR/canaryd-a.log"
+out=$(sctl apply -f "$CFG" 2>&1)
+check "a good apply after it: $out" grep -q "written to the store" <<<"$out"
+check "every node applies it again" wait_for 10 all_current 3
+
 # ---- a node killed drops out when its lease ends ----
 kill -9 "${NODE_PID[c]}"
 wait "${NODE_PID[c]}" 2>/dev/null

@@ -851,6 +851,19 @@ static void test_auth(void)
 	s2 = store_open(&c, why, sizeof(why));
 	TL_REPORT(!s2, "a wrong password fails the open: %s", why);
 	store_close(s2);
+	/* A node starts while the store is away: the open works, calls fail until it is back
+	 * (then the first call authenticates). */
+	snprintf(u, sizeof(u), "etcd://127.0.0.1:%d", free_port());
+	store_url_parse(u, &c, why, sizeof(why));
+	c.user = "node1";
+	c.password = "n1pw";
+	s2 = store_open(&c, why, sizeof(why));
+	if (ASSERT_TRUE(s2 != NULL, "open with a user while the store is down")) {
+		ASSERT_EQ(store_get(s2, "t/k1", &val, NULL, NULL), -ECONNREFUSED,
+			  "then a get: -ECONNREFUSED");
+		ASSERT_EQ(store_wait(s2, "t/", 1, 200, &(int64_t){0}), -ECONNREFUSED, "and a wait");
+		store_close(s2);
+	}
 }
 
 /* A CA, a server certificate for 127.0.0.1 and a client certificate, in datadir. */

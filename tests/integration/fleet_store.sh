@@ -287,6 +287,12 @@ eq "etcd down: 200 connections through node-a, none failed" "$(jq .failed <<<"$r
 check "node-a's canaryd is still up" kill -0 "${NODE_PID[a]}"
 eq "its /metrics says the store is down" "$(metric a xdp_canary_store_up)" 0
 check "its log says so" grep -q "store: unreachable" "$TOPO_LOGDIR/canaryd-a.log"
+kill "${NODE_PID[b]}"
+wait "${NODE_PID[b]}" 2>/dev/null
+check "node-b's canaryd restarts while the store is down" node_start b
+site b
+r=$(client --target 10.0.0.10:80 --connections 100 --concurrency 16)
+eq "and node-b forwards: 100 connections, none failed" "$(jq .failed <<<"$r")" 0
 need "etcd restarts on its data" etcd_start
 sed -i 's/canary_weight: 30/canary_weight: 40/' "$CFG"
 sed -i 's/"10.0.2.3:8080"]/"10.0.2.3:8080"]\n    http: true/' "$CFG"

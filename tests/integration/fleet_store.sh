@@ -301,5 +301,23 @@ check "apply after the store returned: $out" grep -q "written to the store" <<<"
 check "all three nodes catch up" wait_for 15 all_current 3
 eq "the store's weight (50%) still wins over the file's on every node" "$(w_all && echo yes)" yes
 
+# ---- etcd auth through canaryctl's options (last: the nodes have no user) ----
+ectl user add root:rootpw >/dev/null && ectl user grant-role root root >/dev/null 2>&1
+ectl role add canary-admin >/dev/null &&
+	ectl role grant-permission canary-admin --prefix=true readwrite /xdp-canary/ >/dev/null &&
+	ectl user add admin:adminpw >/dev/null && ectl user grant-role admin canary-admin >/dev/null
+check "etcd auth enabled" bash -c "ip netns exec $NS_STORE env ETCDCTL_API=3 etcdctl --endpoints=http://10.9.1.1:2379 auth enable >/dev/null"
+printf 'adminpw\n' >"$TOPO_LOGDIR/pw" && chmod 600 "$TOPO_LOGDIR/pw"
+if sctl fleet status >/dev/null 2>&1; then
+	not_ok "fleet status without a user is refused"
+else
+	ok "fleet status without a user is refused"
+fi
+out=$(sctl fleet status --store-user admin --store-password-file "$TOPO_LOGDIR/pw" 2>&1)
+check "with --store-user and --store-password-file it works" grep -q "desired config revision" <<<"$out"
+printf 'wrong\n' >"$TOPO_LOGDIR/pw"
+out=$(sctl fleet status --store-user admin --store-password-file "$TOPO_LOGDIR/pw" 2>&1)
+check "a wrong password is refused: $out" grep -q "authentication failed" <<<"$out"
+
 echo "# logs in $TOPO_LOGDIR (removed on success)"
 [ "$T_FAILED" = 0 ]

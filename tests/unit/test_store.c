@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -92,6 +93,7 @@ static bool start_etcd(void)
 		char log[300];
 
 		snprintf(log, sizeof(log), "%s/etcd.log", datadir);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* etcd goes with the test, even on kill -9 */
 		if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
 			_exit(127);
 		execlp("etcd", "etcd", "--name", "t", "--data-dir", dir, "--listen-client-urls", c,
@@ -907,6 +909,7 @@ static pid_t start_tls_etcd(int cport, int pport)
 	snprintf(f[3], sizeof(f[3]), "%s/etcd-tls.log", datadir);
 	pid = fork();
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* etcd goes with the test, even on kill -9 */
 		if (!freopen(f[3], "w", stdout) || !freopen(f[3], "a", stderr))
 			_exit(127);
 		execlp("etcd", "etcd", "--name", "tls", "--data-dir", dir, "--listen-client-urls",

@@ -40,6 +40,7 @@ site() {
 fleet_cleanup() {
 	local s p
 	for p in "${NODE_PID[@]}" $ETCD_PID; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${NODE_PID[@]}" $ETCD_PID; do wait_gone "$p"; done
 	for s in "${SITES[@]}"; do
 		[ -n "${SITE_ID[$s]:-}" ] || continue
 		site "$s"
@@ -53,6 +54,15 @@ fleet_cleanup() {
 trap fleet_cleanup EXIT
 
 in_store() { ip netns exec "$NS_STORE" "$@"; }
+# Wait until process $1 (not a child: disowned) is gone.
+wait_gone() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
+}
 URL=etcd://10.9.1.1:2379,10.9.2.1:2379,10.9.3.1:2379
 sctl() { in_store "$BUILD/canaryctl" "$@" --store "$URL"; }
 ectl() { in_store env ETCDCTL_API=3 etcdctl --endpoints=http://10.9.1.1:2379 "$@"; }
@@ -65,6 +75,7 @@ etcd_start() {
 		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
 		--initial-cluster fleet=http://127.0.0.1:2380 --log-level error >>"$TOPO_LOGDIR/etcd.log" 2>&1 &
 	ETCD_PID=$!
+	disown "$ETCD_PID" # killed by pid below; no job report when it is
 	for ((i = 0; i < 100; i++)); do
 		ectl endpoint health >/dev/null 2>&1 && return 0
 		sleep 0.1
@@ -96,6 +107,7 @@ node_start() {
 		--socket "$AGENT_SOCK" --listen 127.0.0.1:9181 --interval "$INTERVAL" \
 		--store "$URL" --node "node-$s" --store-keep 50 2>>"$TOPO_LOGDIR/canaryd-$s.log"
 	NODE_PID[$s]=$BG_PID
+	disown "$BG_PID"
 	for ((i = 0; i < 50; i++)); do
 		spl curl -sf -o /dev/null --unix-socket "$AGENT_SOCK" http://localhost/healthz && return 0
 		sleep 0.1
@@ -268,7 +280,7 @@ check "every node applies it again" wait_for 10 all_current 3
 
 # ---- a node killed drops out when its lease ends ----
 kill -9 "${NODE_PID[c]}"
-wait "${NODE_PID[c]}" 2>/dev/null
+wait_gone "${NODE_PID[c]}"
 tk=$(date +%s.%N)
 gone() { [ "$(fleet_json | jq '.nodes | length')" = 2 ]; }
 check "node-c drops out of fleet status after its lease" wait_for 15 gone
@@ -278,7 +290,7 @@ need "node-c again" node_start c
 
 # ---- etcd down: the nodes keep forwarding; back: they catch up ----
 kill -9 "$ETCD_PID"
-wait "$ETCD_PID" 2>/dev/null
+wait_gone "$ETCD_PID"
 ETCD_PID=
 sleep 2
 site a
@@ -288,7 +300,7 @@ check "node-a's canaryd is still up" kill -0 "${NODE_PID[a]}"
 eq "its /metrics says the store is down" "$(metric a xdp_canary_store_up)" 0
 check "its log says so" grep -q "store: unreachable" "$TOPO_LOGDIR/canaryd-a.log"
 kill "${NODE_PID[b]}"
-wait "${NODE_PID[b]}" 2>/dev/null
+wait_gone "${NODE_PID[b]}"
 check "node-b's canaryd restarts while the store is down" node_start b
 site b
 r=$(client --target 10.0.0.10:80 --connections 100 --concurrency 16)

@@ -7,6 +7,10 @@
  *              interval, and stops.
  *   puller     pulls.c: one round of Prometheus queries per interval.
  *   doors      libmicrohttpd: a pool of threads per door (doors.c), one request each.
+ *   node       node.c, with --store and --node: watches the store, applies a config
+ *              (config_apply) and weights to A.maps with the writers' lock taken first
+ *              and then A.lock, and reads A.svcs and A.snap under A.lock for its
+ *              report; its own state is its own (the counters /metrics shows are atomic).
  *
  * A.lock, one mutex, guards the agent's state: the service list, the counter
  * snapshots, the rollouts and their saved state and history files, the invalid states,

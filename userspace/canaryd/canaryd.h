@@ -43,8 +43,8 @@
  * canaryctl) is only ever tried, never waited for, by the threads that hold A.lock: by a
  * weight write (poll.c, which writes a rollback without it when another process holds
  * it) and by the sweep (which skips its round); the node thread waits for it (2 s at
- * most) before it takes A.lock, never while holding it; ending an invalid saved state (resolve_bad, api.c) writes its
- * weight as a compare-and-swap without it. A.state_lock, an flock on the state
+ * most) before it takes A.lock, never while holding it; ending an invalid saved state
+ * (resolve_bad, api.c) writes its weight as a compare-and-swap without it. A.state_lock, an flock on the state
  * directory, is held for the agent's life: one agent per directory. */
 #ifndef CANARYD_H
 #define CANARYD_H

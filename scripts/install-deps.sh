@@ -16,12 +16,14 @@ declare -A GROUP=(
 	# scdoc renders the man pages (make man, make install, make test); chromium (headless)
 	# and xmllint (libxml2-utils) look at canaryd's dashboard and canaryctl's reports
 	# the way a person would (tests/integration/dashboard.sh, report.sh), perl drives
-	# the browser through its DevTools protocol (tests/lib/cdp.pl).
+	# the browser through its DevTools protocol (tests/lib/cdp.pl); etcd (etcd-server)
+	# is the fleet's store, which test_store and fleet_store.sh start, and etcdctl
+	# (etcd-client) cross-checks what the library wrote.
 	[base]="clang llvm gcc make pkg-config scdoc chromium libxml2-utils perl
 		libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 		libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
 		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux
-		openssl libclang-rt-14-dev"
+		openssl libclang-rt-14-dev etcd-server etcd-client"
 	# make fresh-check: a Debian 12 root built from the package mirror.
 	[fresh-check]="debootstrap"
 	# make bench-scale and make bench-peers: the peers xdp-canary is compared with (nginx stream with

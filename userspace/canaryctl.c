@@ -27,12 +27,29 @@
 #include "maps/sweep.h"
 #include "present/report.h"
 #include "present/status.h"
+#include "store/fleetctl.h"
 
 /* The settings of the commands that have options of their own; the pin root and where
  * canaryd is are cli.h's (cli_pin_root_opts, cli_agent_opts). */
 #define PINS	   CLI_BLOCKS(&cli_pin_root_opts)
 #define AGENT	   CLI_BLOCKS(&cli_agent_opts)
 #define AGENT_PINS CLI_BLOCKS(&cli_agent_opts, &cli_pin_root_opts)
+/* Commands that work on the local maps or, with --store, on the fleet's store. */
+#define PINS_STORE CLI_BLOCKS(&cli_pin_root_opts, &cli_store_opts)
+#define STORE	   CLI_BLOCKS(&cli_store_opts)
+
+/* With --store: the command's work on the store (fn), the store closed after. */
+static int with_store(int (*fn)(struct store *s, void *arg), void *arg)
+{
+	struct store *s = cli_store_open();
+	int err;
+
+	if (!s)
+		return 1;
+	err = fn(s, arg);
+	store_close(s);
+	return err ? 1 : 0;
+}
 
 /* ---- apply -------------------------------------------------------------------------------- */
 
@@ -54,6 +71,16 @@ static const struct cli_opt apply_opts[] = {
     {},
 };
 
+static int store_apply(struct store *s, void *arg)
+{
+	const struct apply_cfg *c = arg;
+
+	if (c->ao.prune || c->ao.salt_file)
+		log_warn("--prune and --salt-file do not apply to the store: it holds the whole "
+			 "file, and the salts live in it");
+	return fleet_apply(s, c->file, c->ao.dry_run, stdout);
+}
+
 static int cmd_apply(void *cfg, int argc, char **argv)
 {
 	struct apply_cfg *c = cfg;
@@ -64,6 +91,11 @@ static int cmd_apply(void *cfg, int argc, char **argv)
 	int err, lock;
 
 	c->ao.out = stdout;
+	if (cli_store.url) {
+		if (argc > 0 || !c->file)
+			return cli_usage_error("name the services file with -f FILE");
+		return with_store(store_apply, c);
+	}
 	if (!c->ao.salt_file)
 		c->ao.salt_file = getenv("CANARY_SALT_FILE");
 	if (!c->ao.salt_file) {
@@ -95,6 +127,26 @@ static int cmd_apply(void *cfg, int argc, char **argv)
 
 /* ---- weights ------------------------------------------------------------------------------ */
 
+struct store_weight {
+	const char *name;
+	uint16_t bp;
+};
+
+static int store_weight(struct store *s, void *arg)
+{
+	const struct store_weight *w = arg;
+	unsigned int old = 0;
+	int64_t rev = 0;
+	char a[16], b[16];
+	int err = fleet_set_weight(s, w->name, w->bp, "canaryctl", &old, &rev);
+
+	if (!err)
+		printf("%s: canary weight %s%% -> %s%% in the store (revision %lld); every node "
+		       "follows on its next watch event\n",
+		       w->name, bp_str(old, a, sizeof(a)), bp_str(w->bp, b, sizeof(b)), (long long)rev);
+	return err;
+}
+
 static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 {
 	struct canary_maps m;
@@ -102,6 +154,12 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 	char a[16], b[16];
 	int err, lock;
 
+	if (cli_store.url) {
+		if (reset_flows)
+			return cli_usage_error("--reset-flows works on one node's flow table, not "
+					       "through --store");
+		return with_store(store_weight, &(struct store_weight){name, bp});
+	}
 	if (cli_maps_open(&m, &lock))
 		return 1;
 	err = service_set_weight(&m, name, bp, &old);
@@ -282,7 +340,7 @@ static int cmd_override(void *cfg, int argc, char **argv)
 /* ---- status ------------------------------------------------------------------------------- */
 
 struct status_cfg {
-	bool json;
+	bool json, nodes;
 	double window; /* --rates: seconds between the two readings; 0: no rates */
 };
 
@@ -291,8 +349,22 @@ static const struct cli_opt status_opts[] = {
     {CLI_DOUBLE, "rates", 0, CLI_FIELD(struct status_cfg, window), .metavar = "SECONDS",
      .help = "also per-second rates, from two readings SECONDS apart", .def = "1", .dmin = 0.01,
      .dmax = 3600, .optional = true, .bare = 1.0},
+    {CLI_FLAG, "nodes", 0, CLI_FIELD(struct status_cfg, nodes),
+     .help = "with --store: each node's counters too, under the fleet's totals"},
     {},
 };
+
+struct fleet_args {
+	const char *svc;
+	bool nodes, json;
+};
+
+static int store_status(struct store *s, void *arg)
+{
+	const struct fleet_args *a = arg;
+
+	return fleet_totals_show(s, a->svc, a->nodes, a->json, stdout);
+}
 
 static int cmd_status(void *cfg, int argc, char **argv)
 {
@@ -302,6 +374,14 @@ static int cmd_status(void *cfg, int argc, char **argv)
 
 	if (argc > 1)
 		return cli_usage_error("expected at most one SERVICE");
+	if (cli_store.url) {
+		if (c->window > 0)
+			return cli_usage_error("--rates reads one node's maps; not with --store");
+		return with_store(store_status,
+				  &(struct fleet_args){argc ? argv[0] : NULL, c->nodes, c->json});
+	}
+	if (c->nodes)
+		return cli_usage_error("--nodes goes with --store");
 	if (cli_maps_open(&m, NULL))
 		return 1;
 	rc = status_show(&m, argc ? argv[0] : NULL, c->json, c->window, stdout);
@@ -929,26 +1009,58 @@ static int cmd_metric(void *cfg, int argc, char **argv)
 	return rc;
 }
 
+/* ---- fleet (the store) -------------------------------------------------------------------- */
+
+struct fleet_cfg {
+	bool json;
+};
+
+static const struct cli_opt fleet_opts[] = {
+    {CLI_FLAG, "json", 'j', CLI_FIELD(struct fleet_cfg, json), .help = "machine-readable output"},
+    {},
+};
+
+static int store_fleet_status(struct store *s, void *arg)
+{
+	return fleet_status_show(s, *(const bool *)arg, stdout);
+}
+
+static int cmd_fleet(void *cfg, int argc, char **argv)
+{
+	const struct fleet_cfg *c = cfg;
+
+	if (argc != 1 || strcmp(argv[0], "status"))
+		return cli_usage_error("expected 'fleet status --store URL [--json]'");
+	if (!cli_store.url)
+		return cli_usage_error("name the store with --store etcd://HOST:PORT");
+	return with_store(store_fleet_status, (void *)&c->json);
+}
+
 /* A command's own options and the settings struct they fill. */
 #define OPTS(table, type) .opts = table, .cfg_size = sizeof(type)
 
 static const struct cli_cmd cmds[] = {
     {"apply", cmd_apply, "apply a services file (YAML)",
      "apply -f FILE [--dry-run] [--prune] [--pin-root DIR]\n"
+     "       canaryctl apply -f FILE --store URL [--dry-run]\n"
      "Validate the whole file, then make the maps match it. Applying the same file\n"
      "twice changes nothing. Services in the maps but not in the file are kept unless\n"
-     "--prune is given.\n",
-     OPTS(apply_opts, struct apply_cfg), .blocks = PINS},
+     "--prune is given. With --store the file goes to the fleet's store instead, with\n"
+     "the services' salts, in one transaction (nothing is written on any error); every\n"
+     "node's canaryd --store applies it.\n",
+     OPTS(apply_opts, struct apply_cfg), .blocks = PINS_STORE},
     {"set-weight", cmd_set_weight, "set a service's canary weight in percent",
-     "set-weight SERVICE PERCENT [--pin-root DIR]\n"
+     "set-weight SERVICE PERCENT [--pin-root DIR | --store URL]\n"
      "PERCENT is 0..100 with up to two decimals. New flows follow the new weight at once;\n"
-     "established flows keep their arm.\n",
-     .blocks = PINS},
+     "established flows keep their arm. With --store the weight goes to the store\n"
+     "(weights/SERVICE) and every node follows.\n",
+     .blocks = PINS_STORE},
     {"rollback", cmd_rollback, "send every new flow to stable (weight 0)",
-     "rollback SERVICE [--reset-flows] [--pin-root DIR]\n",
-     OPTS(rollback_opts, struct rollback_cfg), .blocks = PINS},
+     "rollback SERVICE [--reset-flows] [--pin-root DIR | --store URL]\n",
+     OPTS(rollback_opts, struct rollback_cfg), .blocks = PINS_STORE},
     {"promote", cmd_promote, "send every new flow to canary (weight 100)",
-     "promote SERVICE [--pin-root DIR]\n", .opts = promote_opts, .blocks = PINS},
+     "promote SERVICE [--pin-root DIR | --store URL]\n", .opts = promote_opts,
+     .blocks = PINS_STORE},
     {"override", cmd_override, "pin client groups (source prefixes) to an arm",
      "override add SERVICE PREFIX --arm stable|canary\n"
      "       canaryctl override del SERVICE PREFIX\n"
@@ -959,9 +1071,11 @@ static const struct cli_cmd cmds[] = {
      .blocks = PINS},
     {"status", cmd_status, "show weights, backends and per-arm counters",
      "status [SERVICE] [--json] [--rates[=SECONDS]] [--pin-root DIR]\n"
+     "       canaryctl status [SERVICE] --store URL [--nodes] [--json]\n"
      "Per arm: traffic, health (error ratios with Wilson 95% intervals, TTFB and\n"
-     "handshake p50/p90/p99) and per-backend counters.\n",
-     OPTS(status_opts, struct status_cfg), .blocks = PINS},
+     "handshake p50/p90/p99) and per-backend counters. With --store: the fleet's\n"
+     "totals per arm, summed from the nodes' reports, and with --nodes each node's.\n",
+     OPTS(status_opts, struct status_cfg), .blocks = PINS_STORE},
     {"rollout", cmd_rollout, "start and steer a progressive rollout (through canaryd)",
      "rollout start SERVICE --plan FILE\n"
      "       canaryctl rollout status SERVICE [--json] [--wait [--timeout S]]\n"
@@ -1010,6 +1124,12 @@ static const struct cli_cmd cmds[] = {
      "entries idle for longer than their state's timeout and counts the flows that\n"
      "leave with their SYN never answered (syn_unanswered).\n",
      .blocks = PINS},
+    {"fleet", cmd_fleet, "list the fleet's nodes and their applied config (--store)",
+     "fleet status --store URL [--json]\n"
+     "Every node that reports to the store (its report lives under a lease: a node\n"
+     "that stopped drops out when the lease ends), the config revision it applied,\n"
+     "how far that is behind the desired one, how long ago it reported, its health.\n",
+     OPTS(fleet_opts, struct fleet_cfg), .blocks = STORE},
     {"explain", cmd_explain, "say which arm and backend a new flow would get",
      "explain SERVICE --src ADDR:PORT [--proto tcp|udp] [--json] [--pin-root DIR]\n"
      "Computes the decision with the data plane's own hashing code, and reports an\n"

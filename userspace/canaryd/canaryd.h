@@ -7,6 +7,10 @@
  *              interval, and stops.
  *   puller     pulls.c: one round of Prometheus queries per interval.
  *   doors      libmicrohttpd: a pool of threads per door (doors.c), one request each.
+ *   node       node.c, with --store and --node: watches the store, applies a config
+ *              (config_apply) and weights to A.maps with the writers' lock taken first
+ *              and then A.lock, and reads A.svcs and A.snap under A.lock for its
+ *              report; its own state is its own (the counters /metrics shows are atomic).
  *
  * A.lock, one mutex, guards the agent's state: the service list, the counter
  * snapshots, the rollouts and their saved state and history files, the invalid states,
@@ -36,10 +40,11 @@
  * logline() takes no lock: lines of two threads could interleave mid-line.
  *
  * Between processes: the writers' lock (an flock on the pin root, shared with
- * canaryctl) is only ever tried, never waited for: by a weight write (poll.c, which
- * writes a rollback without it when another process holds it) and by the sweep (which
- * skips its round); ending an invalid saved state (resolve_bad, api.c) writes its
- * weight as a compare-and-swap without it. A.state_lock, an flock on the state
+ * canaryctl) is only ever tried, never waited for, by the threads that hold A.lock: by a
+ * weight write (poll.c, which writes a rollback without it when another process holds
+ * it) and by the sweep (which skips its round); the node thread waits for it (2 s at
+ * most) before it takes A.lock, never while holding it; ending an invalid saved state
+ * (resolve_bad, api.c) writes its weight as a compare-and-swap without it. A.state_lock, an flock on the state
  * directory, is held for the agent's life: one agent per directory. */
 #ifndef CANARYD_H
 #define CANARYD_H
@@ -50,9 +55,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "cli/params.h"
 #include "http/apiauth.h"
 #include "logic/plan.h"
 #include "logic/rollout.h"
@@ -179,6 +186,18 @@ enum MHD_Result reply_error(struct MHD_Connection *c, unsigned int code, const c
 
 enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method,
 		      struct request *q);
+
+/* ---- node.c: the node role (--store URL --node NAME), a thread of its own ---- */
+
+extern const struct cli_block node_cli_opts;
+/* Start the node thread when --store and --node are given: 0, 1 (after saying why) or
+ * 2 (a usage error). Before the doors. */
+int node_start(void);
+void node_stop(void);
+/* This node's name while the node role runs, else NULL (the node label of /metrics). */
+const char *node_name(void);
+/* The node's store traffic, for /metrics (docs/FLEET.md). */
+void node_metrics(FILE *f);
 
 /* ---- view.c: the JSON the API shows of rollouts ---- */
 

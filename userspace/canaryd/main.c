@@ -75,7 +75,7 @@ static const struct cli_cmd agent_cmd = {
     .opts = agent_opt_table,
     .defaults = &defaults,
     .cfg_size = sizeof(struct agent_opts),
-    .blocks = CLI_BLOCKS(&cli_pin_root_opts),
+    .blocks = CLI_BLOCKS(&cli_pin_root_opts, &cli_store_opts, &node_cli_opts),
 };
 
 static void on_signal(int sig)
@@ -87,6 +87,7 @@ static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 {
 	const struct listen_opts *lo = &o->listen;
 	struct sigaction sa = {.sa_handler = on_signal};
+	int rc;
 
 	if (o->verbose)
 		canary_verbose = 1;
@@ -120,6 +121,9 @@ static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 	arm_stats_read_all(&A.maps, &A.batch, A.snap);
 
 	signal(SIGPIPE, SIG_IGN);
+	rc = node_start(); /* --store --node: the fleet's config and weights (node.c) */
+	if (rc)
+		return rc;
 	if (doors_start(lo))
 		return 1;
 	sigaction(SIGINT, &sa, NULL);
@@ -176,6 +180,7 @@ static void agent_stop(const struct agent_opts *o, pthread_t pull_thread)
 	logline("stopping");
 	pthread_join(pull_thread, NULL);
 	doors_stop(&o->listen);
+	node_stop();
 	pthread_mutex_lock(&A.lock);
 	for (i = 0; i < CANARY_MAX_SERVICES; i++)
 		if (A.rollouts[i])

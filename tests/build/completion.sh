@@ -19,18 +19,9 @@ for p in canaryctl canary-loader canaryd; do
 done
 export PATH=$PWD/$BUILD:$PATH
 
-# The candidates bash would get for LINE (completed at its end), one a line, sorted.
-cands() {
-	bash --norc --noprofile -c '
-		. scripts/completion/xdp-canary.bash
-		COMP_LINE=$1 COMP_POINT=${#1}
-		# Bash splits the words as readline does: at blanks and at = and :.
-		read -ra COMP_WORDS <<<"$(sed -E "s/([=:])/ \1 /g" <<<"$1")"
-		[[ $1 == *" " || $1 == *= || $1 == *: ]] && COMP_WORDS+=("")
-		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-		_xdp_canary "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
-		printf "%s\n" "${COMPREPLY[@]}"' _ "$1" 2>"$tmp/stderr" | sed '/^$/d' | sort
-}
+COMPLETE_ERR=$tmp/stderr
+. tests/lib/complete.sh
+cands() { complete_line "$1"; }
 # expect LINE WORD...: the candidates for LINE are exactly these words.
 expect() {
 	local line=$1 got want

@@ -23,8 +23,8 @@ static double num(struct json_object *o, const char *k)
 
 	return v && (json_object_is_type(v, json_type_double) ||
 		     json_object_is_type(v, json_type_int))
-		       ? json_object_get_double(v)
-		       : 0;
+		   ? json_object_get_double(v)
+		   : 0;
 }
 
 static const char *str(struct json_object *o, const char *k)
@@ -60,11 +60,13 @@ const char *progress_line(struct json_object *r, char *buf, size_t len)
 	struct json_object *e = strongest(r);
 	size_t n;
 
-	n = (size_t)snprintf(buf, len, "%s: %s, step %d/%d at %g%% | hold %.1f/%gs, canary flows "
-				       "%.0f/%.0f | ",
+	n = (size_t)snprintf(buf, len,
+			     "%s: %s, step %d/%d at %g%% | hold %.1f/%gs, canary flows "
+			     "%.0f/%.0f | ",
 			     str(r, "service"), str(r, "phase"), (int)num(r, "step"),
-			     (int)num(r, "steps"), num(r, "canary_weight"), num(r, "hold_accrued_s"),
-			     num(r, "hold_s"), num(r, "step_canary_flows"), num(r, "min_flows"));
+			     (int)num(r, "steps"), num(r, "canary_weight"),
+			     num(r, "hold_accrued_s"), num(r, "hold_s"),
+			     num(r, "step_canary_flows"), num(r, "min_flows"));
 	if (n >= len)
 		return buf;
 	if (e)

@@ -12,9 +12,9 @@ struct json_object;
 
 struct progress {
 	FILE *f;
-	bool tty;	 /* redraw in place */
-	bool drawn;	 /* a line is on the terminal, not ended */
-	char last[160];	 /* off a terminal: the phase, step and weight last printed */
+	bool tty;	/* redraw in place */
+	bool drawn;	/* a line is on the terminal, not ended */
+	char last[160]; /* off a terminal: the phase, step and weight last printed */
 };
 
 /* Output to f; tty: whether f is a terminal (the caller asks isatty). */

@@ -14,12 +14,13 @@ declare -A GROUP=(
 	# the unprivileged tests, openssl for their TLS certificates, and clang's
 	# sanitizer and libFuzzer runtimes (libclang-rt-14-dev) for the fuzz targets;
 	# scdoc renders the man pages (make man, make install, make test); lintian checks
-	# the Debian package and systemd-analyze (systemd) the units (make test).
+	# the Debian package and systemd-analyze (systemd) the units, whose system-call
+	# filter is checked against what strace sees the programs call (make test).
 	[base]="clang llvm gcc make pkg-config scdoc
 		libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 		libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
 		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux
-		openssl libclang-rt-14-dev lintian systemd"
+		openssl libclang-rt-14-dev lintian systemd strace"
 	# make fresh-check: a Debian 12 root built from the package mirror.
 	[fresh-check]="debootstrap"
 	# make bench-scale and make bench-peers: the peers xdp-canary is compared with (nginx stream with

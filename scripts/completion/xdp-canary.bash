@@ -6,14 +6,10 @@
 # root's; without them nothing is offered). Installed as
 # share/bash-completion/completions/{canaryctl,canary-loader,canaryd}.
 
-# The help text of PROG [CMD], cached per program path and command for the shell's life.
-declare -gA _xdp_canary_help_cache 2>/dev/null || declare -A _xdp_canary_help_cache
+# The help text of PROG [CMD]. Not cached: a few milliseconds a call, and always the
+# help of the program as it is now.
 _xdp_canary_help() {
-	local key="$1|${2:-}"
-	if [[ -z ${_xdp_canary_help_cache[$key]+x} ]]; then
-		_xdp_canary_help_cache[$key]=$("$1" ${2:+"$2"} --help 2>/dev/null)
-	fi
-	printf '%s\n' "${_xdp_canary_help_cache[$key]}"
+	"$1" ${2:+"$2"} --help 2>/dev/null
 }
 
 # The commands a help lists (its "Commands:" block).

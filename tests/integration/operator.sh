@@ -6,7 +6,9 @@
 # refused). The bash completion offers the services in the maps. During a rollout,
 # `canaryctl rollout status --wait` prints one plain line per change through a pipe and
 # redraws one line in place on a terminal (script(1)'s pty): step i/N, the hold's
-# progress, the strongest evidence, cut to the terminal's width.
+# progress, the strongest evidence, cut to the terminal's width. Every system call and
+# socket family the programs used here (strace -f) passes the units' SystemCallFilter=
+# and RestrictAddressFamilies= (control: bpf is outside @system-service).
 . "$(dirname "$0")/lib.sh"
 
 # The bounding set a unit names, as setpriv takes it: "+bpf,+sys_admin".
@@ -24,9 +26,31 @@ as_unit() {
 	shift
 	spl setpriv --bounding-set=-all,"$caps" --inh-caps=-all "$@"
 }
+# The same under strace, its log appended to $TOPO_LOGDIR/NAME.strace: traced NAME CAPS CMD...
+traced() {
+	local name=$1 caps=$2
+	shift 2
+	as_unit "$caps" strace -f -qq -o "$TOPO_LOGDIR/$name.strace.$RANDOM" "$@"
+}
+# The system calls a unit's SystemCallFilter= allows, its groups expanded, one a line.
+syscall_group() {
+	systemd-analyze syscall-filter "$1" 2>/dev/null | sed -n '2,$p' | sed -E 's/^ +//' |
+		grep -v '^#' | while read -r n; do
+		[ -z "$n" ] && continue
+		if [[ $n == @* ]]; then syscall_group "$n"; else echo "$n"; fi
+	done
+}
+unit_syscalls() {
+	local n
+	for n in $(sed -nE 's/^SystemCallFilter=//p' "scripts/$1"); do
+		if [[ $n == @* ]]; then syscall_group "$n"; else echo "$n"; fi
+	done | sort -u
+}
+# The system calls strace logs show (strace -f: each line starts with a pid).
+syscalls_of() { cat "$@" | sed -nE 's/^[0-9]+ +(<\.\.\. )?([a-z0-9_]+)[( ].*/\2/p' | sort -u; }
 
 need "create topology" topo_create
-need "attach with the data plane unit's capabilities" as_unit "$DP_CAPS" "$BUILD/canary-loader" attach \
+need "attach with the data plane unit's capabilities" traced dataplane "$DP_CAPS" "$BUILD/canary-loader" attach \
 	--dev to-cli --dev to-st --dev to-ca --pin-root "$PIN_ROOT" >/dev/null
 need "start backends" topo_backends
 topo_backend "$NS_CA" canary-2 --listen 10.0.3.3:8080
@@ -39,7 +63,7 @@ services:
   - { name: api, vip: 10.0.0.11, port: 80, hash: flow, http: true,
       stable: ["10.0.2.3:8080"], canary: ["10.0.3.3:8080"] }
 YAML
-out=$(as_unit "$DP_CAPS" "$BUILD/canaryctl" apply -f "$CFG" --pin-root "$PIN_ROOT" 2>&1)
+out=$(traced dataplane "$DP_CAPS" "$BUILD/canaryctl" apply -f "$CFG" --pin-root "$PIN_ROOT" 2>&1)
 check "canaryctl apply works with the data plane unit's capabilities" grep -q "^2 created" <<<"$out"
 # Control: the inner maps of svc_configs are opened by id, which needs CAP_SYS_ADMIN.
 as_unit +bpf,+net_admin,+perfmon "$BUILD/canaryctl" set-weight web 5 --pin-root "$PIN_ROOT" >/dev/null 2>&1
@@ -47,15 +71,18 @@ eq "control: without CAP_SYS_ADMIN set-weight fails" "$?" 1
 eq "control: ... and the weight stays" "$(ctl status web --json | jq '.services[0].canary_weight')" 0
 
 # canaryd as agent_start runs it (lib.sh), inside canaryd.service's bounding set.
-bg_in_ns "$NS_SPL" setpriv --bounding-set=-all,"$AGENT_CAPS" --inh-caps=-all "$BUILD/canaryd" \
+# Under strace (its system calls are checked against the unit's filter at the end).
+bg_in_ns "$NS_SPL" setpriv --bounding-set=-all,"$AGENT_CAPS" --inh-caps=-all \
+	strace -f -qq -o "$TOPO_LOGDIR/canaryd.strace" "$BUILD/canaryd" \
 	--pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state" --socket "$AGENT_SOCK" \
-	2>>"$TOPO_LOGDIR/canaryd.log"
-AGENT_PID=$BG_PID
+	--sweep-interval 1 2>>"$TOPO_LOGDIR/canaryd.log"
+STRACE_PID=$BG_PID
 for ((i = 0; i < 50; i++)); do
 	spl curl -sf -o /dev/null --unix-socket "$AGENT_SOCK" http://localhost/healthz && break
 	sleep 0.1
 done
-check "canaryd starts with canaryd.service's capabilities" kill -0 "$AGENT_PID"
+AGENT_PID=$(pgrep -P "$STRACE_PID")
+check "canaryd starts with canaryd.service's capabilities" kill -0 "${AGENT_PID:-none}"
 out=$(spl curl -s -o /dev/null -w '%{http_code}' --unix-socket "$AGENT_SOCK" -X PUT \
 	-H 'Content-Type: application/json' -d '{"weight": 7}' http://localhost/api/v1/services/api/weight)
 eq "... and publishes a weight there (PUT .../weight)" "$out" 200
@@ -182,3 +209,39 @@ eq "... each at most 39 characters" "$(sort -n "$TOPO_LOGDIR/narrow.len" | tail 
 # --json: the final reading alone, as JSON.
 out=$(actl rollout status web --wait --json)
 eq "--wait --json prints the reading alone, as JSON" "$(jq -r .phase <<<"$out" 2>&1)" Succeeded
+
+# --- the system calls the units allow -------------------------------------------------------
+# What the programs called here, under strace, must pass the units' SystemCallFilter=
+# (@system-service and bpf): systemd would answer anything else with EPERM.
+traced dataplane "$DP_CAPS" "$BUILD/canary-loader" detach --all --pin-root "$PIN_ROOT" >/dev/null
+# canaryd stops on SIGTERM, and strace with it; should a traced stop hang, both are
+# killed rather than the test waiting for ever.
+kill "$AGENT_PID" 2>/dev/null
+if ! timeout 15 tail --pid="$STRACE_PID" -f /dev/null; then
+	not_ok "canaryd under strace stops on SIGTERM"
+	kill -9 "$AGENT_PID" "$STRACE_PID" 2>/dev/null
+fi
+wait "$STRACE_PID" 2>/dev/null
+for pair in dataplane:xdp-canary-dataplane.service canaryd:canaryd.service; do
+	logs=("$TOPO_LOGDIR/${pair%%:*}".strace*)
+	unit_syscalls "${pair#*:}" >"$TOPO_LOGDIR/allowed"
+	used=$(syscalls_of "${logs[@]}")
+	n=$(wc -l <<<"$used")
+	not=$(grep -vxFf "$TOPO_LOGDIR/allowed" <<<"$used" | paste -sd' ')
+	ge "${pair#*:}: strace saw the programs' system calls" "$n" 20
+	eq "${pair#*:}: each of the $n system calls passes SystemCallFilter=" "$not" ""
+done
+# The socket families they opened pass RestrictAddressFamilies=.
+for pair in dataplane:xdp-canary-dataplane.service canaryd:canaryd.service; do
+	used=$(cat "$TOPO_LOGDIR/${pair%%:*}".strace* | grep -oE '(socket|socketpair)\(AF_[A-Z0-9]+' |
+		sed 's/.*(//' | sort -u | paste -sd' ')
+	allowed=$(sed -nE 's/^RestrictAddressFamilies=//p' "scripts/${pair#*:}")
+	not=""
+	for a in $used; do grep -qw -- "$a" <<<"$allowed" || not+=" $a"; done
+	[ -n "$used" ] && [ -z "$not" ] && ok "${pair#*:}: the socket families used ($used) are allowed" ||
+		not_ok "${pair#*:}: the socket families used (${used:-none seen}) are allowed (not:$not)"
+done
+# Control: the same calls against @system-service alone: bpf is outside it.
+unit_syscalls canaryd.service | grep -vx bpf >"$TOPO_LOGDIR/allowed"
+eq "control: without 'bpf' in the filter, bpf is refused" \
+	"$(syscalls_of "$TOPO_LOGDIR"/canaryd.strace* | grep -vxFf "$TOPO_LOGDIR/allowed" | paste -sd' ')" bpf

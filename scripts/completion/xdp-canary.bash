@@ -28,6 +28,11 @@ _xdp_canary_options() {
 		done
 }
 
+# Every option name of a help, long and short.
+_xdp_canary_optwords() {
+	_xdp_canary_options | awk '{ print "--" $1; if ($2 != "-") print "-" $2 }'
+}
+
 # The choices of an option that takes one of a list (CLI_ENUM): from the usage error a
 # bad value gets. --help after it makes a value that is accepted print the help and
 # exit: the command never runs.
@@ -100,7 +105,7 @@ _xdp_canary_value() {
 
 # The candidates for the words in the array _xw, the last one being completed.
 _xdp_canary_reply() {
-	local prog=$1 COMP_CWORD=$((${#_xw[@]} - 1)) help cmd="" i w pin="" opts
+	local prog=$1 COMP_CWORD=$((${#_xw[@]} - 1)) help cmd="" i w pin=""
 	local cur=${_xw[COMP_CWORD]}
 	local -a COMP_WORDS=("${_xw[@]}")
 	local -a typed=()
@@ -116,8 +121,7 @@ _xdp_canary_reply() {
 		done
 		if [[ -z $cmd ]]; then
 			if [[ $cur == -* ]]; then
-				opts=$(_xdp_canary_options <<<"$help" | awk '{ print "--" $1; if ($2 != "-") print "-" $2 }')
-				mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
+				mapfile -t COMPREPLY < <(compgen -W "$(_xdp_canary_optwords <<<"$help")" -- "$cur")
 			else
 				mapfile -t COMPREPLY < <(compgen -W "$(_xdp_canary_commands <<<"$help") help" -- "$cur")
 			fi
@@ -168,8 +172,7 @@ _xdp_canary_reply() {
 		return 0
 	fi
 	if [[ $cur == -* || -z $cmd ]]; then
-		opts=$(_xdp_canary_options <<<"$help" | awk '{ print "--" $1; if ($2 != "-") print "-" $2 }')
-		mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W "$(_xdp_canary_optwords <<<"$help")" -- "$cur")
 		return 0
 	fi
 	local cands="" p

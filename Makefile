@@ -96,6 +96,11 @@ INSTALL_PROGS := canary-loader canaryctl canaryd
 MAN_SRCS    := $(wildcard man/*.scd)
 MAN_PAGES   := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
 DOCDIR      := $(PREFIX)/share/doc/xdp-canary
+# systemd reads units from /usr/local/lib/systemd/system as well as /lib/systemd/system;
+# bash-completion loads share/bash-completion/completions/COMMAND from both prefixes.
+UNITDIR     := $(PREFIX)/lib/systemd/system
+COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
+UNITS       := xdp-canary-dataplane.service canaryd.service
 
 .PHONY: all deps test unit integration bench bench-scale bench-peers sim demo install man deb deb-check clean help format \
 	fresh-check asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
@@ -130,9 +135,10 @@ help:
 	@echo '            DP_FUZZ_COUNT mutated packets (default 10,000,000; root)'
 	@echo '  man       render the man pages (man/*.scd, scdoc) into $(BUILD)/man'
 	@echo '  install   install $(INSTALL_PROGS) into $(PREFIX)/sbin, the man pages, and'
-	@echo '            contrib/ (alerting rules, Grafana dashboard, Argo and Flagger examples) and the unit into $(DOCDIR)'
+	@echo '            contrib/ (alerting rules, Grafana dashboard, Argo and Flagger examples) into $(DOCDIR),'
+	@echo '            the systemd units into $(UNITDIR), bash completion into $(COMPLETIONDIR)'
 	@echo '  deb       build $(BUILD)/xdp-canary_VERSION_ARCH.deb (dpkg-deb): the programs,'
-	@echo '            man pages, systemd unit and contrib/ (scripts/mkdeb.sh)'
+	@echo '            man pages, systemd units, bash completion and contrib/ (scripts/mkdeb.sh)'
 	@echo '  deb-check  install the package in a debootstrapped Debian 12 root with apt-get,'
 	@echo '            run the programs from /usr/sbin, purge it (root, needs the mirror)'
 	@echo '  clean     remove $(BUILD)'
@@ -331,7 +337,15 @@ install: all man
 	install -m 0644 contrib/grafana/*.json $(DESTDIR)$(DOCDIR)/contrib/grafana/
 	install -m 0644 contrib/argo/*.yaml $(DESTDIR)$(DOCDIR)/contrib/argo/
 	install -m 0644 contrib/flagger/*.yaml $(DESTDIR)$(DOCDIR)/contrib/flagger/
-	install -m 0644 scripts/canaryd.service $(DESTDIR)$(DOCDIR)/
+	install -m 0644 scripts/dataplane.conf $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+	for u in $(UNITS); do \
+		sed -e 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' -e 's|/usr/local/share/doc/|$(PREFIX)/share/doc/|g' \
+			scripts/$$u >$(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 scripts/completion/xdp-canary.bash $(DESTDIR)$(COMPLETIONDIR)/canaryctl
+	ln -sf canaryctl $(DESTDIR)$(COMPLETIONDIR)/canary-loader
+	ln -sf canaryctl $(DESTDIR)$(COMPLETIONDIR)/canaryd
 
 deb: all man
 	$(Q)scripts/mkdeb.sh $(BUILD) $(BUILD)

@@ -53,11 +53,13 @@ done
 bad=""
 for f in /usr/share/man/man8/canaryctl.8.gz /usr/share/man/man8/canaryd.8.gz \
 	/usr/share/man/man8/canary-loader.8.gz /usr/share/man/man5/xdp-canary-services.5.gz \
-	/usr/share/man/man5/xdp-canary-plan.5.gz /lib/systemd/system/canaryd.service; do
+	/usr/share/man/man5/xdp-canary-plan.5.gz /lib/systemd/system/canaryd.service \
+	/lib/systemd/system/xdp-canary-dataplane.service \
+	/usr/share/bash-completion/completions/canaryctl /usr/share/bash-completion/completions/canaryd; do
 	[ -f "$ROOT$f" ] || bad+=" $f"
 done
-[ -z "$bad" ] && ok "the man pages and the unit are installed" ||
-	nok "the man pages and the unit are installed (missing:$bad)"
+[ -z "$bad" ] && ok "the man pages, the units and the completion are installed" ||
+	nok "the man pages, the units and the completion are installed (missing:$bad)"
 files=$(in_root dpkg -L xdp-canary | while read -r f; do [ ! -f "$ROOT$f" ] || echo "$f"; done)
 if in_root apt-get remove --purge -y -qq xdp-canary >"$WORK/remove.log" 2>&1; then
 	ok "apt-get remove --purge xdp-canary"

@@ -18,12 +18,14 @@ declare -A GROUP=(
 	# the way a person would (tests/integration/dashboard.sh, report.sh), perl drives
 	# the browser through its DevTools protocol (tests/lib/cdp.pl); etcd (etcd-server)
 	# is the fleet's store, which test_store and fleet_store.sh start, and etcdctl
-	# (etcd-client) cross-checks what the library wrote.
+	# (etcd-client) cross-checks what the library wrote; lintian checks the Debian
+	# package and systemd-analyze (systemd) the units, whose system-call filter is
+	# checked against what strace sees the programs call (make test).
 	[base]="clang llvm gcc make pkg-config scdoc chromium libxml2-utils perl
 		libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 		libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
 		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux
-		openssl libclang-rt-14-dev etcd-server etcd-client"
+		openssl libclang-rt-14-dev etcd-server etcd-client lintian systemd strace"
 	# make fresh-check: a Debian 12 root built from the package mirror.
 	[fresh-check]="debootstrap"
 	# make bench-scale and make bench-peers: the peers xdp-canary is compared with (nginx stream with

@@ -25,6 +25,7 @@
 #include "maps/service.h"
 #include "maps/stats.h"
 #include "maps/sweep.h"
+#include "present/progress.h"
 #include "present/report.h"
 #include "present/status.h"
 #include "store/fleetctl.h"
@@ -611,16 +612,25 @@ static int rollout_status(const char *svc, bool json, bool wait, double timeout)
 	char path[128];
 	struct json_object *reply;
 	uint64_t t0 = now_ns();
+	struct progress prog;
 	int rc;
 
+	/* While it waits: a line redrawn in place on a terminal, a line per change off one
+	 * (none with --json: its output is the final reading alone). */
+	progress_init(&prog, stdout, isatty(STDOUT_FILENO));
 	snprintf(path, sizeof(path), "/api/v1/rollouts/%s", svc);
 	for (;;) {
 		reply = call("GET", path, NULL, 200, &rc);
-		if (!reply)
+		if (!reply) {
+			progress_end(&prog);
 			return rc;
+		}
+		if (wait && !json)
+			progress_show(&prog, reply);
 		if (!wait || phase_ended(jstr(reply, "phase")))
 			break;
 		if (timeout > 0 && (now_ns() - t0) / 1e9 >= timeout) {
+			progress_end(&prog);
 			print_rollout(reply, stdout);
 			json_object_put(reply);
 			log_error("%s: the rollout did not end within %gs", svc, timeout);
@@ -629,6 +639,7 @@ static int rollout_status(const char *svc, bool json, bool wait, double timeout)
 		json_object_put(reply);
 		sleep(1);
 	}
+	progress_end(&prog);
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
 	else
@@ -670,7 +681,7 @@ static const struct cli_opt rollout_opts[] = {
     {CLI_FLAG, "json", 'j', CLI_FIELD(struct rollout_cfg, json),
      .help = "with status: machine-readable output"},
     {CLI_FLAG, "wait", 0, CLI_FIELD(struct rollout_cfg, wait),
-     .help = "with status: block until the rollout ends"},
+     .help = "with status: block until the rollout ends, showing its progress"},
     {CLI_DOUBLE, "timeout", 't', CLI_FIELD(struct rollout_cfg, timeout), .metavar = "S",
      .help = "with --wait: give up after S seconds (exit 3)", .dmin = 0.001, .dmax = INFINITY},
     {},
@@ -1084,8 +1095,10 @@ static const struct cli_cmd cmds[] = {
      "The plan is validated here and in canaryd. status shows the step, the set and\n"
      "measured share, per-arm rates, and each signal's evidence against its threshold;\n"
      "with --wait it blocks until the rollout ends and exits 0 only for Succeeded (1 for\n"
-     "RolledBack/Aborted, 3 on --timeout). promote passes a gate or the current step;\n"
-     "--full goes straight to 100%.\n",
+     "RolledBack/Aborted, 3 on --timeout). While it waits, a terminal shows one line\n"
+     "redrawn in place (step, hold, the strongest evidence); off a terminal a line is\n"
+     "printed each time the phase, step or weight changes. promote passes a gate or the\n"
+     "current step; --full goes straight to 100%.\n",
      OPTS(rollout_opts, struct rollout_cfg), .blocks = AGENT},
     {"history", cmd_history, "list a service's weight changes and why",
      "history SERVICE [--json]\n"

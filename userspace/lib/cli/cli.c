@@ -19,6 +19,12 @@ static void print_commands(const struct cli *c, FILE *f)
 	fprintf(f, "Usage: %s [-v] COMMAND [OPTIONS]\n\n%s\n\nCommands:\n", c->prog, c->intro);
 	for (cmd = c->cmds; cmd->name; cmd++)
 		fprintf(f, "  %-12s %s\n", cmd->name, cmd->summary);
+	/* The options cli_main() takes before the command, in the layout of a command's
+	 * help, so that the man-page test and the bash completion read them from here. */
+	fprintf(f, "\nOptions:\n"
+		   "  -v, --verbose           libbpf and debug output\n"
+		   "      --version           print the version\n"
+		   "  -h, --help              show this text\n");
 	fprintf(f, "\nRun '%s COMMAND --help' for the options of a command.\n", c->prog);
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +97,16 @@ static int build_checks(struct rollout *r, char *err, size_t len)
 		snprintf(err, len, "%s", why);
 		return -EINVAL;
 	}
+	av_srm_config_clients(&r->srm.ccfg);
+	if (av_srm_finalize(&r->srm.ccfg, why, sizeof(why))) {
+		snprintf(err, len, "%s", why);
+		return -EINVAL;
+	}
 	av_srm_init(&r->srm.flows, &r->srm.cfg);
 	av_srm_init(&r->srm.responses, &r->srm.cfg);
+	av_srm_init(&r->srm.clients, &r->srm.ccfg);
+	r->srm.tally_bp = UINT16_MAX;
+	r->srm.gap = NAN;
 	return 0;
 }
 
@@ -187,7 +196,8 @@ void rollout_evidence(const struct rollout *r, char *buf, size_t len)
 
 bool rollout_srm_stands(const struct rollout *r)
 {
-	return av_srm_rejected(&r->srm.flows) || av_srm_rejected(&r->srm.responses);
+	return av_srm_rejected(&r->srm.flows) || av_srm_rejected(&r->srm.responses) ||
+	       av_srm_rejected(&r->srm.clients);
 }
 
 static size_t srm_one(char *buf, size_t len, const char *name, const struct av_srm_state *st,
@@ -210,8 +220,73 @@ void rollout_srm_summary(const struct rollout *r, char *buf, size_t len)
 					srm_off_names[r->srm.flows_off]);
 	else
 		used = srm_one(buf, len, "srm flows", &r->srm.flows, &r->srm.cfg);
+	if (r->srm.clients_on && used < len)
+		used += srm_one(buf + used, len - used, ", clients", &r->srm.clients, &r->srm.ccfg);
+	if (r->srm.gap_warning && used < len)
+		used += (size_t)snprintf(buf + used, len - used,
+					 ", WARNING flow share %.2f%% vs clients %.2f%% (heavy clients)",
+					 100 * srm_flow_share(r), 100 * (srm_flow_share(r) - r->srm.gap));
 	if (r->srm.http && used < len)
 		srm_one(buf + used, len - used, ", responses", &r->srm.responses, &r->srm.cfg);
+}
+
+double srm_flow_share(const struct rollout *r)
+{
+	const double *f = r->srm.tally.flows;
+
+	return f[0] + f[1] > 0 ? f[1] / (f[0] + f[1]) : NAN;
+}
+
+/* The flow share against the client share of this weight's tally: far apart (odds
+ * beyond x1.25 either way, with 100 flows and 20 clients at least) is a warning, not an
+ * SRM: a few heavy clients move flows, never clients. */
+static void srm_gap(struct rollout_srm *m)
+{
+	const double *c = m->tally.clients, *f = m->tally.flows;
+	double fs, cs, odds;
+
+	m->gap = NAN;
+	m->gap_warning = false;
+	if (!m->clients_on || f[0] + f[1] < 100 || c[0] + c[1] < 20)
+		return;
+	fs = f[1] / (f[0] + f[1]);
+	cs = c[1] / (c[0] + c[1]);
+	m->gap = fs - cs;
+	if (cs <= 0 || cs >= 1)
+		return;
+	odds = (fs / (1 - fs)) / (cs / (1 - cs));
+	m->gap_warning = !(odds >= 0.8 && odds <= 1.25);
+}
+
+/* A client_hll interval: into this weight's tally (unless it may straddle a weight
+ * change), its new clients into the client test, its weight-decided flows into the flow
+ * test when that counts them (overrides in flow mode). */
+static void srm_interval(struct rollout *r, const struct rollout_input *in, double w)
+{
+	struct rollout_srm *m = &r->srm;
+	double fresh[CANARY_ARMS];
+
+	m->last_clients = AV_POLL_IDLE;
+	if (in->weight_bp != m->tally_bp) {
+		hll_tally_reset(&m->tally);
+		m->tally_bp = in->weight_bp;
+		m->tally_skip = 2;
+		srm_gap(m);
+	}
+	if (!in->clients)
+		return;
+	if (m->tally_skip) {
+		m->tally_skip--;
+		return;
+	}
+	hll_tally_add(&m->tally, in->clients->reg, in->clients->flows, fresh);
+	if (m->clients_on)
+		m->last_clients =
+		    av_srm_update(&m->ccfg, &m->clients, fresh[1], fresh[0], w);
+	if (m->flows_interval)
+		m->last_flows = av_srm_update(&m->cfg, &m->flows, in->clients->flows[1],
+					      in->clients->flows[0], w);
+	srm_gap(m);
 }
 
 /* The units of this interval (in - r->last) enter the SRM tests when the weight in the
@@ -227,14 +302,18 @@ static void tick_srm(struct rollout *r, const struct rollout_input *in)
 	uint64_t fc, fs, rc, rs;
 
 	r->srm.bp = in->weight_bp;
-	r->srm.flows_off = in->hash_mode != CANARY_HASH_FLOW	    ? SRM_OFF_CLIENT_MODE
-			   : in->svc_flags & CANARY_SVC_F_OVERRIDES ? SRM_OFF_OVERRIDES
-								    : SRM_ON;
+	r->srm.flows_off = in->hash_mode != CANARY_HASH_FLOW ? SRM_OFF_CLIENT_MODE
+			   : (in->svc_flags & CANARY_SVC_F_OVERRIDES) && !in->clients_counted
+			       ? SRM_OFF_OVERRIDES
+			       : SRM_ON;
+	r->srm.flows_interval = !r->srm.flows_off && (in->svc_flags & CANARY_SVC_F_OVERRIDES);
+	r->srm.clients_on = in->hash_mode == CANARY_HASH_CLIENT && in->clients_counted;
 	r->srm.http = (in->svc_flags & CANARY_SVC_F_HTTP) && r->plan.srm_responses;
 	r->srm.last_flows = r->srm.last_responses = AV_POLL_IDLE;
+	srm_interval(r, in, w);
 	if (!clean)
 		return;
-	if (!r->srm.flows_off)
+	if (!r->srm.flows_off && !r->srm.flows_interval)
 		r->srm.last_flows =
 		    av_srm_update(&r->srm.cfg, &r->srm.flows, (double)(c->flows - r->last[1].flows),
 				  (double)(st->flows - r->last[0].flows), w);
@@ -260,6 +339,8 @@ static void srm_restart(struct rollout *r)
 {
 	av_srm_init(&r->srm.flows, &r->srm.cfg);
 	av_srm_init(&r->srm.responses, &r->srm.cfg);
+	av_srm_init(&r->srm.clients, &r->srm.ccfg);
+	r->srm.tally_bp = UINT16_MAX;
 }
 
 /* ---- life cycle -------------------------------------------------------------------------- */
@@ -942,6 +1023,8 @@ static struct json_object *srm_to_json(const struct rollout_srm *m)
 	json_object_object_add(o, "flows", json_object_new_string(text));
 	av_srm_format(&m->responses, text, sizeof(text));
 	json_object_object_add(o, "responses", json_object_new_string(text));
+	av_srm_format(&m->clients, text, sizeof(text));
+	json_object_object_add(o, "clients", json_object_new_string(text));
 	json_object_object_add(o, "bp", json_object_new_int(m->bp));
 	return o;
 }
@@ -1020,7 +1103,7 @@ static const char *const state_keys[] = {
 	"weight_bp",	   "gate_open",	 "pending",	"pending_bp", "pending_reason",
 	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
 	"srm",		   NULL};
-static const char *const srm_keys[] = {"flows", "responses", "bp", NULL};
+static const char *const srm_keys[] = {"flows", "responses", "clients", "bp", NULL};
 static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
 static const char *const check_keys[] = {"name", "state", NULL};
 static const char *const metric_state_keys[] = {"name",	  "successes",	"trials",
@@ -1242,11 +1325,21 @@ static int state_metrics(struct rollout *r, struct json_object *j, struct jv *v,
 static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, char *err, size_t len)
 {
 	struct json_object *o = jv_object(v, j, "srm", NULL, true);
-	const char *fl, *rs;
+	const char *fl, *rs, *cl = NULL;
 	int64_t bp;
 
 	if (!o)
 		return v->failed ? state_fail(v, err, len) : 0;
+	/* The client test's evidence is newer than the others: optional. Its tally is not
+	 * kept (2 KiB of registers); it starts afresh, so a restart counts the clients of
+	 * the current weight once more (docs/ANALYSIS.md). */
+	if (!jv_str(v, o, "clients", "srm.clients", AV_SRM_TEXT, true, &cl))
+		return state_fail(v, err, len);
+	if (cl && (av_srm_parse(&r->srm.clients, cl) ||
+		   r->srm.clients.fingerprint != r->srm.ccfg.fingerprint)) {
+		snprintf(err, len, "srm.clients: the saved SRM evidence does not parse or fit");
+		return -EINVAL;
+	}
 	if (!jv_known_keys(v, o, "srm", srm_keys) ||
 	    !jv_str(v, o, "flows", "srm.flows", AV_SRM_TEXT, false, &fl) ||
 	    !jv_str(v, o, "responses", "srm.responses", AV_SRM_TEXT, false, &rs) ||

@@ -70,12 +70,11 @@ static __always_inline int override_arm(const struct pkt *p, __u32 svc_id)
 }
 
 /* Decide a new flow with the shared decision (canary_decide.h) and fill f from the
- * chosen backend; *slot is the backend's reply-index slot and *who the client's
- * HyperLogLog hash (canary_hll_hash). Returns false when the service has no backend at
- * all (or the index lacks the chosen one). */
+ * chosen backend; *slot is the backend's reply-index slot. Returns false when the
+ * service has no backend at all (or the index lacks the chosen one). */
 static __always_inline bool flow_decide(const struct pkt *p, __u32 svc_id,
 					struct flow_state *f, struct backend_slot **slot,
-					__u32 *who, struct reason_stats *rs)
+					struct reason_stats *rs)
 {
 	struct canary_endpoint be_key = {};
 	struct canary_decision d;
@@ -91,7 +90,6 @@ static __always_inline bool flow_decide(const struct pkt *p, __u32 svc_id,
 		ov = override_arm(p, svc_id);
 	if (canary_decide(cfg, &p->key, ov, &d))
 		return false;
-	*who = canary_hll_hash(&p->key, cfg);
 	if (d.reason == CANARY_DECIDE_OVERRIDE) {
 		f->flags |= CANARY_FLOW_F_OVERRIDE;
 		rs->override_hits++;
@@ -117,27 +115,6 @@ static __always_inline bool flow_decide(const struct pkt *p, __u32 svc_id,
 	if (cfg->flags & CANARY_SVC_F_HTTP)
 		f->flags |= CANARY_FLOW_F_HTTP;
 	return true;
-}
-
-/* A new flow's client and flow in this interval's client_hll set of its arm: one register
- * update, no atomics (per CPU). A flow placed by an override is left out (its client did
- * not draw its arm): the SRM tests count only clients and flows the weight placed. */
-static __always_inline void clients_count(const struct flow_state *f, __u32 who, __u64 now)
-{
-	__u32 idx = CANARY_HLL_SLOT(f->svc, f->arm & 1, (now >> CANARY_HLL_SHIFT) & 1);
-	struct client_hll *h;
-	__u32 reg, rank;
-
-	if (f->flags & CANARY_FLOW_F_OVERRIDE)
-		return;
-	h = bpf_map_lookup_elem(&client_hll, &idx);
-	if (!h)
-		return;
-	h->flows++;
-	reg = canary_hll_index(who) & (CANARY_HLL_REGS - 1);
-	rank = canary_hll_rank(who);
-	if (h->reg[reg] < rank)
-		h->reg[reg] = rank;
 }
 
 /* ---- coarse clock ----------------------------------------------------------------------- */
@@ -181,6 +158,36 @@ static __always_inline __u64 coarse_now(struct canary_clock *c)
 
 /* ---- the two flow tables ------------------------------------------------------------- */
 
+/* A verified flow's client and the flow itself in this interval's client_hll set of its
+ * arm: one hash and one register update per flow (per CPU: no atomics). Counted at
+ * verification, not at the SYN, so a spoofed source (which never completes a handshake)
+ * is no client; a flow an override placed, or one picked up mid-stream, is left out: the
+ * SRM tests count only what the weight placed (docs/ANALYSIS.md). */
+static __always_inline void clients_count(const struct flow_key *k, const struct flow_state *f)
+{
+	struct svc_config *cfg;
+	struct canary_clock *c;
+	struct client_hll *h;
+	__u32 zero = 0, idx, who, reg, rank;
+
+	if (f->flags & (CANARY_FLOW_F_OVERRIDE | CANARY_FLOW_F_MIDSTREAM))
+		return;
+	c = bpf_map_lookup_elem(&clock, &zero);
+	cfg = svc_config_of(f->svc);
+	if (!c || !cfg)
+		return;
+	idx = CANARY_HLL_SLOT(f->svc, f->arm & 1, (c->now_ns >> CANARY_HLL_SHIFT) & 1);
+	h = bpf_map_lookup_elem(&client_hll, &idx);
+	if (!h)
+		return;
+	h->flows++;
+	who = canary_hll_hash(k, cfg);
+	reg = canary_hll_index(who) & (CANARY_HLL_REGS - 1);
+	rank = canary_hll_rank(who);
+	if (h->reg[reg] < rank)
+		h->reg[reg] = rank;
+}
+
 /* A pending flow proved real (the client completed its handshake, or its backend
  * answered it): move it to the flow table, where only such flows live. The entry is
  * written there before it leaves `pending`, so a packet on another CPU finds it in one
@@ -195,6 +202,7 @@ static __always_inline void flow_verify(const struct flow_key *k, struct flow_st
 	}
 	bpf_map_delete_elem(&pending, k);
 	rs->flow_verified++;
+	clients_count(k, f);
 }
 
 /* ---- client -> service -------------------------------------------------------------------- */
@@ -213,7 +221,6 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	bool syn = tcp && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
 	struct backend_stats *bs;
 	struct arm_stats *as;
-	__u32 who = 0;
 	__u64 real;
 
 	if (!svc)
@@ -223,7 +230,7 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 		return XDP_PASS;
 	}
 	__builtin_memset(fresh, 0, sizeof(*fresh));
-	if (!flow_decide(p, svc->id, fresh, slot, &who, rs)) {
+	if (!flow_decide(p, svc->id, fresh, slot, rs)) {
 		rs->drop_no_backend++;
 		return XDP_DROP;
 	}
@@ -267,7 +274,6 @@ static __always_inline int flow_create(struct xdp_md *ctx, struct pkt *p, struct
 	rs->flow_new++;
 	if (as)
 		as->flows++;
-	clients_count(fresh, who, coarse_now(clk));
 	bs = backend_stats_of(fresh->svc, fresh->arm, fresh->backend_idx);
 	if (bs)
 		bs->flows++;

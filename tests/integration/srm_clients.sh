@@ -2,7 +2,7 @@
 # srm_clients.sh: the sample-ratio mismatch guard in client mode, on real traffic. Two
 # rollouts at once. web: one heavy client sends 30% of the new connections; the flow
 # share moves, the share of distinct clients (client_hll) does not: a warning, no SRM,
-# and the rollout completes. web2: the canary loses two thirds of its clients (their
+# and the rollout completes. web2: the canary loses the clients of 10.1.0.0/22, 1024 of its 1500 (their
 # handshakes never complete, so they are never counted): an SRM, and the rollout holds.
 . "$(dirname "$0")/lib.sh"
 
@@ -22,6 +22,9 @@ YAML
 # web2's canary cannot answer clients in 10.1.0.0/22 (1024 of its 1500): their SYN-ACKs
 # are dropped in the canary's namespace, so the handshake never completes.
 need "blackhole towards 10.1.0.0/22 from the canary" ip -n "$NS_CA" route add blackhole 10.1.0.0/22
+# Client addresses 10.1.0.1 .. 10.1.20.80: web2's 1500 from 10.1.0.1, web's from 10.1.8.1
+# and its heavy client 10.1.20.1.
+topo_add_clients 5200
 need "canaryd" agent_start
 PLAN=$TOPO_LOGDIR/plan.yaml
 cat >"$PLAN" <<'YAML'

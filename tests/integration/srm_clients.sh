@@ -2,8 +2,10 @@
 # srm_clients.sh: the sample-ratio mismatch guard in client mode, on real traffic. Two
 # rollouts at once. web: one heavy client sends 30% of the new connections; the flow
 # share moves, the share of distinct clients (client_hll) does not: a warning, no SRM,
-# and the rollout completes. web2: the canary loses the clients of 10.1.0.0/22, 1024 of its 1500 (their
-# handshakes never complete, so they are never counted): an SRM, and the rollout holds.
+# and the rollout completes. web2: the canary loses the clients of 10.1.0.0/22, 1024 of
+# its 1500 (their handshakes never complete, so they are never counted): an SRM, and the
+# rollout holds. canary-client takes its sources in turn, so the first seconds bring only
+# lost ones.
 . "$(dirname "$0")/lib.sh"
 
 need "create topology" topo_create

@@ -102,10 +102,10 @@ static __always_inline __u32 canary_ring_slot(__u32 hash)
  * CANARY_HASH_CLIENT. Its HyperLogLog hash has its own seed, drawn from the secret salt
  * through the finaliser, so the register a client lands in tells nothing of its arm and
  * its arm nothing of its register (docs/SECURITY.md). */
-static __always_inline __u32 canary_hll_hash(const struct flow_key *k,
-					     const struct svc_config *cfg)
+static __always_inline __u32 canary_hll_hash(const struct flow_key *k, const struct svc_config *cfg)
 {
-	return canary_client_hash(k, cfg, canary_hash_final(cfg->salt ^ 0x686c6c31 /* "hll1" */, 1));
+	return canary_client_hash(k, cfg,
+				  canary_hash_final(cfg->salt ^ 0x686c6c31 /* "hll1" */, 1));
 }
 
 /* The register of a hash: its top CANARY_HLL_BITS bits. */

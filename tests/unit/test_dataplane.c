@@ -701,8 +701,8 @@ static void test_distinct_clients(void)
 	ASSERT_MEM_EQ(got, want, sizeof(got), "nor its client");
 	TEST_STEP("the handshakes complete");
 	for (i = 0; i < N; i++) {
-		struct flow_key k = flow_key_of(client_src(src, sizeof(src), i), 32000,
-						"10.0.0.25", 80, IPPROTO_TCP);
+		struct flow_key k = flow_key_of(client_src(src, sizeof(src), i), 32000, "10.0.0.25",
+						80, IPPROTO_TCP);
 		struct canary_decision d;
 		struct svc_config cfg;
 

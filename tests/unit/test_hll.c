@@ -114,9 +114,9 @@ static void repeats_and_merge(void)
 
 /* ---- reduced simulation ---------------------------------------------------------------- */
 
-#define POP	 20000 /* clients */
-#define PER_INT	 2000  /* flows per interval */
-#define INTS	 40    /* intervals per step */
+#define POP	20000 /* clients */
+#define PER_INT 2000  /* flows per interval */
+#define INTS	40    /* intervals per step */
 /* Rollouts per scenario: 300 in make test; SIM_ROLLOUTS=N for the figures of
  * docs/ANALYSIS.md. */
 static unsigned int rollouts = 300;
@@ -149,10 +149,10 @@ static void one_rollout(const struct av_srm_config *cc, const struct av_srm_conf
 
 			n++;
 			for (k = 0; k < PER_INT; k++) {
-				uint32_t id = unif() < m->heavy_flows ? rnd() % (POP / 100)
-								       : rnd() % POP;
-				int arm = canary_bucket(mix(id, salt)) <
-					  w[step] * CANARY_WEIGHT_SCALE;
+				uint32_t id =
+				    unif() < m->heavy_flows ? rnd() % (POP / 100) : rnd() % POP;
+				int arm =
+				    canary_bucket(mix(id, salt)) < w[step] * CANARY_WEIGHT_SCALE;
 
 				if (arm && unif() < 2 && mix(id, lost_salt) % 1000 < m->lost * 1000)
 					continue;
@@ -261,13 +261,13 @@ static void sim_clients_smaller(void)
 }
 
 static const struct test_case cases[] = {
-	{"register rule by hand", rank_by_hand},
-	{"estimate against exact counts over many seeds", estimate_vs_exact},
-	{"repeated clients and per-CPU merge", repeats_and_merge},
-	{"reduced simulation: client SRM A/A with returning clients", sim_clients_aa},
-	{"reduced simulation: 1% of clients send 30% of flows", sim_clients_heavy},
-	{"reduced simulation: a canary that loses a third of its clients", sim_clients_lost},
-	{"reduced simulation: a tenth and a fifth of its clients", sim_clients_smaller},
+    {"register rule by hand", rank_by_hand},
+    {"estimate against exact counts over many seeds", estimate_vs_exact},
+    {"repeated clients and per-CPU merge", repeats_and_merge},
+    {"reduced simulation: client SRM A/A with returning clients", sim_clients_aa},
+    {"reduced simulation: 1% of clients send 30% of flows", sim_clients_heavy},
+    {"reduced simulation: a canary that loses a third of its clients", sim_clients_lost},
+    {"reduced simulation: a tenth and a fifth of its clients", sim_clients_smaller},
 };
 
 TEST_MAIN(cases)

@@ -35,8 +35,8 @@ struct sim {
 	/* client_hll (sim_clients_step): flows from POP clients, their sets handed over
 	 * every 4 ticks as the data plane's 4.3 s interval would be */
 	bool clients;
-	double heavy;	     /* share of flows from one heavy client */
-	double client_loss;  /* share of the canary's clients it loses (never counted) */
+	double heavy;	       /* share of flows from one heavy client */
+	double client_loss;    /* share of the canary's clients it loses (never counted) */
 	double override_share; /* share of clients an override pins to the canary */
 	unsigned int ticks;
 	struct rollout_clients iv;

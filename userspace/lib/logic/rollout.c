@@ -223,9 +223,10 @@ void rollout_srm_summary(const struct rollout *r, char *buf, size_t len)
 	if (r->srm.clients_on && used < len)
 		used += srm_one(buf + used, len - used, ", clients", &r->srm.clients, &r->srm.ccfg);
 	if (r->srm.gap_warning && used < len)
-		used += (size_t)snprintf(buf + used, len - used,
-					 ", WARNING flow share %.2f%% vs clients %.2f%% (heavy clients)",
-					 100 * srm_flow_share(r), 100 * (srm_flow_share(r) - r->srm.gap));
+		used += (size_t)snprintf(
+		    buf + used, len - used,
+		    ", WARNING flow share %.2f%% vs clients %.2f%% (heavy clients)",
+		    100 * srm_flow_share(r), 100 * (srm_flow_share(r) - r->srm.gap));
 	if (r->srm.http && used < len)
 		srm_one(buf + used, len - used, ", responses", &r->srm.responses, &r->srm.cfg);
 }
@@ -281,8 +282,7 @@ static void srm_interval(struct rollout *r, const struct rollout_input *in, doub
 	}
 	hll_tally_add(&m->tally, in->clients->reg, in->clients->flows, fresh);
 	if (m->clients_on)
-		m->last_clients =
-		    av_srm_update(&m->ccfg, &m->clients, fresh[1], fresh[0], w);
+		m->last_clients = av_srm_update(&m->ccfg, &m->clients, fresh[1], fresh[0], w);
 	if (m->flows_interval)
 		m->last_flows = av_srm_update(&m->cfg, &m->flows, in->clients->flows[1],
 					      in->clients->flows[0], w);

@@ -91,12 +91,12 @@ struct rollout_srm {
 	struct av_srm_state responses;
 	struct av_srm_state clients;
 	enum av_poll last_flows, last_responses, last_clients;
-	int flows_off;	       /* enum srm_off, as of the last tick */
-	bool http;	       /* the responses test runs (the service counts HTTP) */
-	bool clients_on;       /* the client test runs (client mode, client_hll counted) */
-	bool flows_interval;   /* the flow test counts client_hll's flows (overrides) */
-	uint16_t bp;	       /* weight in the maps at the last tick: an interval across a
-				* change is skipped */
+	int flows_off;	     /* enum srm_off, as of the last tick */
+	bool http;	     /* the responses test runs (the service counts HTTP) */
+	bool clients_on;     /* the client test runs (client mode, client_hll counted) */
+	bool flows_interval; /* the flow test counts client_hll's flows (overrides) */
+	uint16_t bp;	     /* weight in the maps at the last tick: an interval across a
+			      * change is skipped */
 	/* client_hll intervals under the weight tally_bp (UINT16_MAX: none yet); the two
 	 * after a change are left out (the data plane's interval and the poll's differ). */
 	struct hll_tally tally;

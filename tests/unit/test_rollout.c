@@ -895,6 +895,47 @@ static void srm_clients(void)
 	rollout_free(&r);
 }
 
+/* The client tally is saved with the state and restored register for register; a
+ * register that is no rank is refused. */
+static void srm_clients_save(void)
+{
+	struct json_object *j, *srm, *t;
+	struct rollout r2;
+	char bad[2 * CANARY_HLL_REGS + 1];
+	int k;
+
+	start(&r, &s, CLIENTS);
+	s.clients = true;
+	s.hash_mode = CANARY_HASH_CLIENT;
+	for (k = 0; k < 40; k++)
+		tick(&r, &s, &d);
+	ASSERT_TRUE(r.srm.tally.clients[0] > 0 && r.srm.clients.used > 0, "a tally and evidence");
+	j = rollout_to_json(&r);
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), 0, "restores");
+	ASSERT_MEM_EQ(r2.srm.tally.reg, r.srm.tally.reg, sizeof(r.srm.tally.reg),
+		      "the registers come back");
+	ASSERT_TRUE(r2.srm.tally_bp == r.srm.tally_bp && r2.srm.tally_skip == r.srm.tally_skip &&
+			    r2.srm.tally.flows[1] == r.srm.tally.flows[1],
+		    "and the weight, the skip count and the flows");
+	ASSERT_NEAR(r2.srm.tally.clients[0], r.srm.tally.clients[0], 1e-9 * r.srm.tally.clients[0],
+		    "the estimate is recomputed");
+	ASSERT_EQ(memcmp(&r2.srm.clients, &r.srm.clients, sizeof(r.srm.clients)), 0,
+		  "the client test's evidence too");
+	rollout_free(&r2);
+	srm = json_object_object_get(j, "srm");
+	t = json_object_object_get(srm, "tally");
+	memset(bad, '0', sizeof(bad) - 1);
+	bad[sizeof(bad) - 1] = '\0';
+	bad[10] = 'f'; /* 0xf0: no rank */
+	json_object_object_add(t, "canary", json_object_new_string(bad));
+	ASSERT_TRUE(rollout_from_json(&r2, j, "web", err, sizeof(err)) != 0 &&
+			    strstr(err, "canary") != NULL,
+		    "a register that is no rank is refused, naming the arm");
+	printf("# %s\n", err);
+	json_object_put(j);
+	rollout_free(&r);
+}
+
 /* Overrides: their clients are left out of client_hll, so the flow test runs on the
  * weight-decided flows of each interval, and the client test on the other clients. */
 static void srm_overrides(void)
@@ -980,6 +1021,7 @@ static const struct test_case cases[] = {
 	{"SRM: save and restore of its evidence, refusals, older states", srm_save_restore},
 	{"SRM: client mode, heavy clients warn, lost clients hold", srm_clients},
 	{"SRM: overrides left out, the flow and client tests run", srm_overrides},
+	{"SRM: the client tally is saved and restored", srm_clients_save},
 	{"the minimal plan from the issue parses as written", plan_parses},
 	{"healthy canary completes the plan", healthy_completes},
 	{"canary with 10x the errors is rolled back", bad_rolled_back},

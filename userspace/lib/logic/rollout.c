@@ -1,4 +1,5 @@
 /* rollout.c: the rollout state machine (see rollout.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1013,7 +1014,29 @@ static struct json_object *u64_array(const void *p, size_t bytes)
 	return a;
 }
 
-/* The SRM tests' evidence; the rest of struct rollout_srm is derived each tick. */
+/* The client tally: its weight, the intervals still to leave out, its flows, and each
+ * arm's registers in hex (the estimates are recomputed from them on restore). */
+static struct json_object *tally_to_json(const struct rollout_srm *m)
+{
+	static const char *const arm_keys[CANARY_ARMS] = {"stable", "canary"};
+	struct json_object *o = json_object_new_object(), *f = json_object_new_array();
+	char hex[2 * CANARY_HLL_REGS + 1];
+	unsigned int arm, i;
+
+	json_object_object_add(o, "bp", json_object_new_int(m->tally_bp));
+	json_object_object_add(o, "skip", json_object_new_int(m->tally_skip));
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		json_object_array_add(f, json_object_new_uint64((uint64_t)m->tally.flows[arm]));
+		for (i = 0; i < CANARY_HLL_REGS; i++)
+			snprintf(hex + 2 * i, 3, "%02x", m->tally.reg[arm][i]);
+		json_object_object_add(o, arm_keys[arm], json_object_new_string(hex));
+	}
+	json_object_object_add(o, "flows", f);
+	return o;
+}
+
+/* The SRM tests' evidence and the client tally; the rest of struct rollout_srm is
+ * derived each tick. */
 static struct json_object *srm_to_json(const struct rollout_srm *m)
 {
 	struct json_object *o = json_object_new_object();
@@ -1026,6 +1049,8 @@ static struct json_object *srm_to_json(const struct rollout_srm *m)
 	av_srm_format(&m->clients, text, sizeof(text));
 	json_object_object_add(o, "clients", json_object_new_string(text));
 	json_object_object_add(o, "bp", json_object_new_int(m->bp));
+	if (m->tally_bp != UINT16_MAX)
+		json_object_object_add(o, "tally", tally_to_json(m));
 	return o;
 }
 
@@ -1103,7 +1128,8 @@ static const char *const state_keys[] = {
 	"weight_bp",	   "gate_open",	 "pending",	"pending_bp", "pending_reason",
 	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
 	"srm",		   NULL};
-static const char *const srm_keys[] = {"flows", "responses", "clients", "bp", NULL};
+static const char *const srm_keys[] = {"flows", "responses", "clients", "bp", "tally", NULL};
+static const char *const tally_keys[] = {"bp", "skip", "flows", "stable", "canary", NULL};
 static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
 static const char *const check_keys[] = {"name", "state", NULL};
 static const char *const metric_state_keys[] = {"name",	  "successes",	"trials",
@@ -1320,6 +1346,53 @@ static int state_metrics(struct rollout *r, struct json_object *j, struct jv *v,
 	return 0;
 }
 
+/* One arm's registers from hex: CANARY_HLL_REGS bytes, each a rank the data plane can
+ * set (0 .. 33 - CANARY_HLL_BITS). */
+static bool tally_regs(struct jv *v, struct json_object *o, const char *key, uint8_t *reg)
+{
+	const char *hex;
+	unsigned int i, x;
+
+	if (!jv_str(v, o, key, NULL, 2 * CANARY_HLL_REGS, false, &hex))
+		return false;
+	if (strlen(hex) != 2 * CANARY_HLL_REGS)
+		return jv_fail(v, key, "must be %u hex digits", 2 * CANARY_HLL_REGS);
+	for (i = 0; i < CANARY_HLL_REGS; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &x) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]) || x > 33 - CANARY_HLL_BITS)
+			return jv_fail(v, key, "register %u is no rank", i);
+		reg[i] = (uint8_t)x;
+	}
+	return true;
+}
+
+/* The client tally (optional: a state without it starts one afresh). */
+static bool state_tally(struct rollout *r, struct jv *v, struct json_object *o)
+{
+	struct rollout_srm *m = &r->srm;
+	struct json_object *t = jv_object(v, o, "tally", "srm.tally", true);
+	uint64_t flows[CANARY_ARMS];
+	int64_t bp, skip;
+	int arm;
+
+	if (!t)
+		return !v->failed;
+	if (!jv_known_keys(v, t, "srm.tally", tally_keys) ||
+	    !jv_int(v, t, "bp", "srm.tally.bp", 0, CANARY_WEIGHT_SCALE, false, &bp) ||
+	    !jv_int(v, t, "skip", "srm.tally.skip", 0, 2, false, &skip) ||
+	    !jv_u64_array(v, t, "flows", "srm.tally.flows", flows, CANARY_ARMS) ||
+	    !tally_regs(v, t, "stable", m->tally.reg[0]) ||
+	    !tally_regs(v, t, "canary", m->tally.reg[1]))
+		return false;
+	m->tally_bp = (uint16_t)bp;
+	m->tally_skip = (uint8_t)skip;
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		m->tally.flows[arm] = (double)flows[arm];
+		m->tally.clients[arm] = hll_estimate(m->tally.reg[arm]);
+	}
+	return true;
+}
+
 /* The SRM tests' evidence. Optional: a state saved before the SRM guard existed
  * restores with fresh SRM tests. */
 static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, char *err, size_t len)
@@ -1330,9 +1403,7 @@ static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, cha
 
 	if (!o)
 		return v->failed ? state_fail(v, err, len) : 0;
-	/* The client test's evidence is newer than the others: optional. Its tally is not
-	 * kept (2 KiB of registers); it starts afresh, so a restart counts the clients of
-	 * the current weight once more (docs/ANALYSIS.md). */
+	/* The client test's evidence and its tally are newer than the others: optional. */
 	if (!jv_str(v, o, "clients", "srm.clients", AV_SRM_TEXT, true, &cl))
 		return state_fail(v, err, len);
 	if (cl && (av_srm_parse(&r->srm.clients, cl) ||
@@ -1340,7 +1411,7 @@ static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, cha
 		snprintf(err, len, "srm.clients: the saved SRM evidence does not parse or fit");
 		return -EINVAL;
 	}
-	if (!jv_known_keys(v, o, "srm", srm_keys) ||
+	if (!jv_known_keys(v, o, "srm", srm_keys) || !state_tally(r, v, o) ||
 	    !jv_str(v, o, "flows", "srm.flows", AV_SRM_TEXT, false, &fl) ||
 	    !jv_str(v, o, "responses", "srm.responses", AV_SRM_TEXT, false, &rs) ||
 	    !jv_int(v, o, "bp", "srm.bp", 0, CANARY_WEIGHT_SCALE, false, &bp))

@@ -360,6 +360,8 @@ static void poll_rollout(struct rollout *r, double dt, int64_t now)
 
 		for (k = 0; k < r->nchecks; k++)
 			moved |= r->checks[k].last_poll != AV_POLL_IDLE;
+		/* An interval of client_hll was merged into the tally and cleared. */
+		moved |= in.clients != NULL;
 		if (moved)
 			persist(r);
 	}

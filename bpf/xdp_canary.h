@@ -359,14 +359,14 @@ struct backend_stats {
 };
 
 /* Value of client_hll (per-CPU array), slot CANARY_HLL_SLOT(svc, arm, parity): the clients
- * and the weight-decided new flows of one arm in one interval (see CANARY_HLL_SHIFT).
+ * and the weight-decided flows of one arm verified in one interval (see CANARY_HLL_SHIFT).
  * A flow placed by a client-group override is in neither: its client did not draw its arm.
  * reg[i] is the largest rank (leading zeros + 1) of a client hash whose top
  * CANARY_HLL_BITS bits are i (canary_hll_hash, canary_hll_index, canary_hll_rank). */
 #define CANARY_HLL_SLOT(svc, arm, parity) (((svc) * CANARY_ARMS + (arm)) * 2 + (parity))
 #define CANARY_HLL_SLOTS		  (CANARY_MAX_SERVICES * CANARY_ARMS * 2)
 struct client_hll {
-	__u32 flows; /* new flows decided by the weight (no override, no mid-stream pick-up) */
+	__u32 flows; /* verified flows the weight placed (no override, no mid-stream pick-up) */
 	__u32 pad;
 	__u8 reg[CANARY_HLL_REGS];
 };

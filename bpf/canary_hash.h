@@ -97,6 +97,52 @@ static __always_inline __u32 canary_ring_slot(__u32 hash)
 	return canary_hash_final(hash ^ 0x9e3779b9, 1) % CANARY_RING_SIZE;
 }
 
+/* ---- distinct clients (client_hll) ----
+ * The client of a flow is its source address under the service's client mask, as in
+ * CANARY_HASH_CLIENT. Its HyperLogLog hash has its own seed, drawn from the secret salt
+ * through the finaliser, so the register a client lands in tells nothing of its arm and
+ * its arm nothing of its register (docs/SECURITY.md). */
+static __always_inline __u32 canary_hll_hash(const struct flow_key *k, const struct svc_config *cfg)
+{
+	return canary_client_hash(k, cfg,
+				  canary_hash_final(cfg->salt ^ 0x686c6c31 /* "hll1" */, 1));
+}
+
+/* The register of a hash: its top CANARY_HLL_BITS bits. */
+static __always_inline __u32 canary_hll_index(__u32 h)
+{
+	return h >> (32 - CANARY_HLL_BITS);
+}
+
+/* Its rank: the leading zeros of the other bits, plus one (1 .. 33 - CANARY_HLL_BITS).
+ * A binary search, since BPF has no count-leading-zeros instruction. */
+static __always_inline __u32 canary_hll_rank(__u32 h)
+{
+	__u32 w = h << CANARY_HLL_BITS, r = 1;
+
+	if (!w)
+		return 33 - CANARY_HLL_BITS;
+	if (!(w >> 16)) {
+		r += 16;
+		w <<= 16;
+	}
+	if (!(w >> 24)) {
+		r += 8;
+		w <<= 8;
+	}
+	if (!(w >> 28)) {
+		r += 4;
+		w <<= 4;
+	}
+	if (!(w >> 30)) {
+		r += 2;
+		w <<= 2;
+	}
+	if (!(w >> 31))
+		r += 1;
+	return r;
+}
+
 /* First slot of a backend endpoint in the reply index. */
 static __always_inline __u32 canary_backend_slot(const struct canary_endpoint *k)
 {

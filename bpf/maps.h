@@ -143,6 +143,15 @@ struct {
 	__type(value, struct client_hop);
 } client_hops SEC(".maps");
 
+/* Distinct clients and weight-decided flows of each arm, per interval parity (struct
+ * client_hll): per CPU, so a register is a plain max with no atomics; userspace merges. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CANARY_HLL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct client_hll);
+} client_hll SEC(".maps");
+
 /* Every map of CANARY_MAPS is defined above with the value type the list gives it (the
  * inner map's, for an array of maps). The other way round, that no map is defined here
  * without being listed, is tests/unit/test_maps.c's check of the object. */

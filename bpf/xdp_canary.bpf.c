@@ -158,6 +158,36 @@ static __always_inline __u64 coarse_now(struct canary_clock *c)
 
 /* ---- the two flow tables ------------------------------------------------------------- */
 
+/* A verified flow's client and the flow itself in this interval's client_hll set of its
+ * arm: one hash and one register update per flow (per CPU: no atomics). Counted at
+ * verification, not at the SYN, so a spoofed source (which never completes a handshake)
+ * is no client; a flow an override placed, or one picked up mid-stream, is left out: the
+ * SRM tests count only what the weight placed (docs/ANALYSIS.md). */
+static __always_inline void clients_count(const struct flow_key *k, const struct flow_state *f)
+{
+	struct svc_config *cfg;
+	struct canary_clock *c;
+	struct client_hll *h;
+	__u32 zero = 0, idx, who, reg, rank;
+
+	if (f->flags & (CANARY_FLOW_F_OVERRIDE | CANARY_FLOW_F_MIDSTREAM))
+		return;
+	c = bpf_map_lookup_elem(&clock, &zero);
+	cfg = svc_config_of(f->svc);
+	if (!c || !cfg)
+		return;
+	idx = CANARY_HLL_SLOT(f->svc, f->arm & 1, (c->now_ns >> CANARY_HLL_SHIFT) & 1);
+	h = bpf_map_lookup_elem(&client_hll, &idx);
+	if (!h)
+		return;
+	h->flows++;
+	who = canary_hll_hash(k, cfg);
+	reg = canary_hll_index(who) & (CANARY_HLL_REGS - 1);
+	rank = canary_hll_rank(who);
+	if (h->reg[reg] < rank)
+		h->reg[reg] = rank;
+}
+
 /* A pending flow proved real (the client completed its handshake, or its backend
  * answered it): move it to the flow table, where only such flows live. The entry is
  * written there before it leaves `pending`, so a packet on another CPU finds it in one
@@ -172,6 +202,7 @@ static __always_inline void flow_verify(const struct flow_key *k, struct flow_st
 	}
 	bpf_map_delete_elem(&pending, k);
 	rs->flow_verified++;
+	clients_count(k, f);
 }
 
 /* ---- client -> service -------------------------------------------------------------------- */

@@ -54,6 +54,17 @@ r=$(client --target 10.0.0.10:80 --connections 400 --concurrency 32 --source-ran
 eq "new connections after the upgrade, from 200 clients: none failed" "$(jq .failed <<<"$r")" 0
 ge "and the canary (20%) gets some of them" "$(canary_share "$r")" 20
 
+# Pins made by an earlier ABI-3 build lack client_hll (it came later, and starts empty):
+# every tool still opens them, and the next attach creates it.
+rm -f "$PIN_ROOT/client_hll"
+check "status works on pins without client_hll" eval 'ctl status web >/dev/null'
+need "detach, keeping the pins" spl "$BUILD/canary-loader" detach --all --pin-root "$PIN_ROOT" >/dev/null
+need "attach again" topo_attach >/dev/null
+check "the attach created client_hll" test -e "$PIN_ROOT/client_hll"
+eq "and kept the service (weight 20%)" "$(ctl status web --json | jq '.services[0].canary_weight')" 20
+r=$(client --target 10.0.0.10:80 --connections 100 --concurrency 16 --source-range 10.1.0.1/200)
+eq "connections after the re-attach: none failed" "$(jq .failed <<<"$r")" 0
+
 # canaryd follows pins that are replaced under it (as at the next upgrade).
 need "canaryd on the new pins" agent_start --interval 0.2
 spl "$BUILD/canary-loader" detach --all --purge --pin-root "$PIN_ROOT" >/dev/null

@@ -19,6 +19,8 @@
 
 #include "dpfix.h"
 #include "pkttable.h"
+#include "logic/hll.h"
+#include "maps/hll.h"
 
 /* ---- setup ------------------------------------------------------------------------------ */
 
@@ -655,6 +657,109 @@ static void test_overrides_and_fallback(void)
 	ASSERT_EQ(r1.drop_no_backend - r0.drop_no_backend, 1000, "drop_no_backend: one per drop");
 }
 
+/* Both parities of a service's client_hll sets, merged: the clock may flip between them
+ * while a test runs. */
+static void clients_both(uint32_t svc, uint32_t flows[CANARY_ARMS],
+			 uint8_t reg[CANARY_ARMS][CANARY_HLL_REGS])
+{
+	static uint8_t r1[CANARY_ARMS][CANARY_HLL_REGS];
+	uint32_t f1[CANARY_ARMS];
+	int arm;
+
+	ASSERT_EQ(clients_read(&dp.maps, svc, 0, flows, reg), 0, "read client_hll, parity 0");
+	ASSERT_EQ(clients_read(&dp.maps, svc, 1, f1, r1), 0, "read client_hll, parity 1");
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		flows[arm] += f1[arm];
+		hll_merge(reg[arm], r1[arm]);
+	}
+}
+
+/* The handshake of src:sport's flow to vip:vport on its backend: the SYN-ACK from the
+ * backend (on the interface facing its arm) and the client's ACK, which verifies it. */
+static void handshake(const char *src, int sport, const char *vip, int vport, int arm)
+{
+	const char *be = arm ? "10.0.3.2" : "10.0.2.2";
+	struct pkt_spec p;
+	uint8_t buf[512];
+	struct run r;
+
+	spec_pkt(&p, be, 9400, src, sport, IPPROTO_TCP, TH_SYN | TH_ACK);
+	backend_macs(&p, arm ? MAC_CA1 : MAC_ST1, arm ? MAC_XC : MAC_XB);
+	xdp_run(&dp, arm ? if_xc : if_xb, buf, pkt_build(&p, buf, sizeof(buf)), &r);
+	send_tcp(&dp, true, src, sport, vip, vport, TH_ACK, NULL);
+}
+
+/* Distinct clients (client_hll): verified flows from 3000 clients set exactly the
+ * registers that the shared rule (canary_hll_hash, hll_add) predicts for each arm, and
+ * their estimate is within the HyperLogLog bound of the exact count; a SYN alone (a
+ * spoofed source) counts nothing; the same clients again add flows, not clients; a
+ * client an override pins is in neither. */
+static void test_distinct_clients(void)
+{
+	enum { N = 3000 };
+	static uint8_t want[CANARY_ARMS][CANARY_HLL_REGS], got[CANARY_ARMS][CANARY_HLL_REGS],
+	    again[CANARY_ARMS][CANARY_HLL_REGS];
+	static struct override_spec ov[1];
+	uint32_t flows[CANARY_ARMS], flows2[CANARY_ARMS], exact[CANARY_ARMS] = {}, id;
+	struct service_spec s;
+	struct decided t = {};
+	unsigned int i;
+	char src[32];
+	int arm;
+
+	spec_init(&s, "hll", "10.0.0.25", 80, IPPROTO_TCP, CANARY_HASH_CLIENT, 3000);
+	spec_backend(&s, 0, "10.0.2.2:9400");
+	spec_backend(&s, 1, "10.0.3.2:9400");
+	spec_override(&s, ov, "10.1.3.0/24", CANARY_ARM_CANARY);
+	if (!ASSERT_EQ(apply_specs(&dp, &s, 1), 0, "apply hll"))
+		return;
+	id = svc_id(&dp, "hll");
+	ASSERT_TRUE(clients_clear(&dp.maps, id, 0) == 0 && clients_clear(&dp.maps, id, 1) == 0,
+		    "both parities cleared");
+	TEST_STEP("SYNs alone");
+	for (i = 0; i < N; i++)
+		syn_as_decided(client_src(src, sizeof(src), i), 32000, "10.0.0.25", 80, &t);
+	clients_both(id, flows, got);
+	ASSERT_EQ(flows[0] + flows[1], 0, "no flow is counted before its handshake completes");
+	ASSERT_MEM_EQ(got, want, sizeof(got), "nor its client");
+	TEST_STEP("the handshakes complete");
+	for (i = 0; i < N; i++) {
+		struct flow_key k = flow_key_of(client_src(src, sizeof(src), i), 32000, "10.0.0.25",
+						80, IPPROTO_TCP);
+		struct canary_decision d;
+		struct svc_config cfg;
+
+		if (dp_decide(&dp, &k, &cfg, &d))
+			continue;
+		handshake(src, 32000, "10.0.0.25", 80, d.arm);
+		if (d.reason == CANARY_DECIDE_OVERRIDE)
+			continue;
+		hll_add(want[d.arm], canary_hll_hash(&k, &cfg));
+		exact[d.arm]++;
+	}
+	ASSERT_EQ(t.mismatches, 0, "3000 flows went where canary_decide says");
+	clients_both(id, flows, got);
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		double e = hll_estimate(got[arm]);
+
+		printf("# arm %d: %u clients by the weight, estimate %.1f\n", arm, exact[arm], e);
+		ASSERT_EQ(flows[arm], exact[arm], "flows: one per weight-decided verified flow");
+		ASSERT_MEM_EQ(got[arm], want[arm], CANARY_HLL_REGS,
+			      "the registers are those the shared rule predicts");
+		ASSERT_NEAR(e / exact[arm], 1, 3 * hll_rse(), "estimate within 3x the bound");
+	}
+	ASSERT_EQ(exact[0] + exact[1], N - 250, "the override's 250 clients are left out");
+
+	TEST_STEP("a client seen again");
+	for (i = 0; i < 500; i++) {
+		arm = syn_as_decided(client_src(src, sizeof(src), i), 32001, "10.0.0.25", 80, &t);
+		handshake(src, 32001, "10.0.0.25", 80, arm);
+	}
+	clients_both(id, flows2, again);
+	ASSERT_MEM_EQ(again, got, sizeof(got), "500 clients again: the registers stay");
+	ASSERT_EQ(flows2[0] + flows2[1] - flows[0] - flows[1], 500, "their flows count");
+}
+
 /* IPv6 clients (each its own group: client_prefix_v6 128). */
 static void test_split_v6(void)
 {
@@ -826,6 +931,8 @@ static const struct test_case cases[] = {
 	{"overrides, fallback, no backend", test_overrides_and_fallback},
 	{"split over v6 clients", test_split_v6},
 	{"flow hash spreads one client over both arms", test_flow_hash_mode},
+	{"distinct clients: client_hll registers, estimate, repeats, overrides",
+	 test_distinct_clients},
 	{"coarse clock ticks on its own", test_clock},
 	{"a clock that never ticked starts on a carried-over flow", test_clock_after_upgrade},
 	{"expiry with short timeouts", test_expiry},

@@ -15,6 +15,7 @@
 #include "logic/plan.h"
 #include "logic/rollout.h"
 #include "logic/sim.h"
+#include "canary_hash.h"
 
 /* A simulated service: counters that grow each tick by weight. */
 struct sim {
@@ -31,6 +32,15 @@ struct sim {
 	uint8_t hash_mode, svc_flags;
 	double canary_loss; /* share of the canary's new flows that go uncounted */
 	double unanswered;  /* share of the canary's requests closed without a response */
+	/* client_hll (sim_clients_step): flows from POP clients, their sets handed over
+	 * every 4 ticks as the data plane's 4.3 s interval would be */
+	bool clients;
+	double heavy;	       /* share of flows from one heavy client */
+	double client_loss;    /* share of the canary's clients it loses (never counted) */
+	double override_share; /* share of clients an override pins to the canary */
+	unsigned int ticks;
+	struct rollout_clients iv;
+	uint64_t rng;
 };
 
 static struct plan plan_of(const char *yaml)
@@ -69,13 +79,64 @@ static void sim_step(struct sim *s, double dt)
 	s->now_ms += (int64_t)(dt * 1000);
 }
 
+static uint32_t sim_rnd(struct sim *s)
+{
+	s->rng = s->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(s->rng >> 32);
+}
+
+static uint32_t sim_mix(uint32_t id, uint32_t seed)
+{
+	return canary_hash_final(canary_hash_word(seed, id), 1);
+}
+
+/* One second of flows_per_s new flows from 20,000 clients: the arm by the client's hash
+ * (client mode) or the flow's (flow mode), an override's arm for the clients it pins,
+ * into the arm counters and the interval's client_hll sets (overrides left out, as the
+ * data plane does). */
+static void sim_clients_step(struct sim *s)
+{
+	const uint32_t pop = 20000;
+	uint64_t k;
+
+	for (k = 0; k < s->flows_per_s; k++) {
+		bool hv = sim_rnd(s) < s->heavy * 4294967296.0;
+		uint32_t id = hv ? 0 : sim_rnd(s) % pop, h;
+		bool ovr = sim_mix(id, 3) % 1000 < s->override_share * 1000;
+		int arm;
+
+		h = s->hash_mode == CANARY_HASH_CLIENT ? sim_mix(id, 1) : sim_rnd(s);
+		arm = ovr || canary_bucket(h) < s->weight;
+		if (arm && sim_mix(id, 2) % 1000 < s->client_loss * 1000)
+			continue;
+		if (arm && !ovr && sim_rnd(s) < s->canary_loss * 4294967296.0)
+			continue;
+		s->arm[arm].flows++;
+		s->arm[arm].fwd_packets += 5;
+		s->arm[arm].http_class[2]++;
+		s->arm[arm].http_responses++;
+		s->arm[arm].requests++;
+		if (ovr)
+			continue;
+		s->iv.flows[arm]++;
+		hll_add(s->iv.reg[arm], sim_mix(id, 4));
+	}
+	s->now_ms += 1000;
+}
+
 /* One tick; applies the decision like canaryd does. */
 static void tick(struct rollout *r, struct sim *s, struct rollout_decision *d)
 {
 	struct rollout_input in;
 
-	sim_step(s, 1.0);
+	if (s->clients)
+		sim_clients_step(s);
+	else
+		sim_step(s, 1.0);
 	memset(&in, 0, sizeof(in));
+	in.clients_counted = s->clients;
+	if (s->clients && ++s->ticks % 4 == 0)
+		in.clients = &s->iv;
 	memcpy(in.arm, s->arm, sizeof(in.arm));
 	in.hash_mode = s->hash_mode;
 	in.svc_flags = s->svc_flags;
@@ -85,6 +146,8 @@ static void tick(struct rollout *r, struct sim *s, struct rollout_decision *d)
 	in.dt = 1.0;
 	in.now_ms = s->now_ms;
 	rollout_tick(r, &in, d);
+	if (in.clients)
+		memset(&s->iv, 0, sizeof(s->iv));
 	if (d->set_weight) {
 		s->weight = d->new_bp;
 		s->generation++;
@@ -897,6 +960,131 @@ static void srm_off(void)
 	rollout_free(&r);
 }
 
+static const char *CLIENTS = "service: web\n"
+			     "steps: [5, 25, 50, 100]\n"
+			     "hold: 60s\n"
+			     "min_flows: 200\n"
+			     "analysis:\n"
+			     "  signals: [http_5xx, errored_flows]\n";
+
+/* Client mode: the client test on client_hll against the weight. One client that sends
+ * 30% of the flows moves the flow share (a warning) and not the client share (no SRM); a
+ * canary that loses clients is an SRM. */
+static void srm_clients(void)
+{
+	bool warned = false;
+	int t;
+
+	start(&r, &s, CLIENTS);
+	s.clients = true;
+	s.hash_mode = CANARY_HASH_CLIENT;
+	s.heavy = 0.30;
+	for (t = 0; t < 400 && rollout_active(&r); t++) {
+		tick(&r, &s, &d);
+		warned |= r.srm.gap_warning;
+	}
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "one client sends 30% of the flows: no SRM, promoted");
+	ASSERT_TRUE(r.srm.clients_on && r.srm.clients.used > 0, "the client test ran");
+	ASSERT_TRUE(!av_srm_rejected(&r.srm.clients), "and found no mismatch");
+	ASSERT_TRUE(warned, "the flow share far from the client share was a warning");
+	rollout_free(&r);
+
+	start(&r, &s, CLIENTS);
+	s.clients = true;
+	s.hash_mode = CANARY_HASH_CLIENT;
+	s.client_loss = 0.40;
+	until_srm(400);
+	ASSERT_TRUE(r.phase == PHASE_PAUSED && r.pause == PAUSE_SRM,
+		    "a canary that loses 40% of its clients holds");
+	ASSERT_TRUE(av_srm_rejected(&r.srm.clients), "found by the client test");
+	ASSERT_TRUE(strstr(r.reason, "clients") != NULL, "the reason names clients");
+	printf("# %s\n", r.reason);
+	rollout_free(&r);
+
+	/* Pins without client_hll: the client test is off, as before. */
+	start(&r, &s, CLIENTS);
+	s.hash_mode = CANARY_HASH_CLIENT;
+	until_srm(400);
+	ASSERT_TRUE(!r.srm.clients_on, "no client_hll: no client test");
+	rollout_free(&r);
+}
+
+/* The client tally is saved with the state and restored register for register; a
+ * register that is no rank is refused. */
+static void srm_clients_save(void)
+{
+	struct json_object *j, *srm, *t;
+	struct rollout r2;
+	char bad[2 * CANARY_HLL_REGS + 1];
+	int k;
+
+	start(&r, &s, CLIENTS);
+	s.clients = true;
+	s.hash_mode = CANARY_HASH_CLIENT;
+	for (k = 0; k < 40; k++)
+		tick(&r, &s, &d);
+	ASSERT_TRUE(r.srm.tally.clients[0] > 0 && r.srm.clients.used > 0, "a tally and evidence");
+	j = rollout_to_json(&r);
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), 0, "restores");
+	ASSERT_MEM_EQ(r2.srm.tally.reg, r.srm.tally.reg, sizeof(r.srm.tally.reg),
+		      "the registers come back");
+	ASSERT_TRUE(r2.srm.tally_bp == r.srm.tally_bp && r2.srm.tally_skip == r.srm.tally_skip &&
+			    r2.srm.tally.flows[1] == r.srm.tally.flows[1],
+		    "and the weight, the skip count and the flows");
+	ASSERT_NEAR(r2.srm.tally.clients[0], r.srm.tally.clients[0], 1e-9 * r.srm.tally.clients[0],
+		    "the estimate is recomputed");
+	ASSERT_EQ(memcmp(&r2.srm.clients, &r.srm.clients, sizeof(r.srm.clients)), 0,
+		  "the client test's evidence too");
+	rollout_free(&r2);
+	srm = json_object_object_get(j, "srm");
+	t = json_object_object_get(srm, "tally");
+	memset(bad, '0', sizeof(bad) - 1);
+	bad[sizeof(bad) - 1] = '\0';
+	bad[10] = 'f'; /* 0xf0: no rank */
+	json_object_object_add(t, "canary", json_object_new_string(bad));
+	ASSERT_TRUE(rollout_from_json(&r2, j, "web", err, sizeof(err)) != 0 &&
+			    strstr(err, "canary") != NULL,
+		    "a register that is no rank is refused, naming the arm");
+	printf("# %s\n", err);
+	json_object_put(j);
+	rollout_free(&r);
+}
+
+/* Overrides: their clients are left out of client_hll, so the flow test runs on the
+ * weight-decided flows of each interval, and the client test on the other clients. */
+static void srm_overrides(void)
+{
+	start(&r, &s, CLIENTS);
+	s.clients = true;
+	s.svc_flags = CANARY_SVC_F_OVERRIDES;
+	s.override_share = 0.10;
+	until_srm(400);
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "10% of clients pinned to the canary: no SRM");
+	ASSERT_TRUE(r.srm.flows_interval && r.srm.flows.used > 0,
+		    "the flow test ran, on the weight-decided flows");
+	rollout_free(&r);
+
+	start(&r, &s, CLIENTS);
+	s.clients = true;
+	s.svc_flags = CANARY_SVC_F_OVERRIDES;
+	s.override_share = 0.10;
+	s.canary_loss = 0.10;
+	until_srm(400);
+	ASSERT_TRUE(r.phase == PHASE_PAUSED && r.pause == PAUSE_SRM,
+		    "overrides and a canary that loses 10% of its flows: held");
+	rollout_free(&r);
+
+	start(&r, &s, CLIENTS);
+	s.clients = true;
+	s.hash_mode = CANARY_HASH_CLIENT;
+	s.svc_flags = CANARY_SVC_F_OVERRIDES;
+	s.override_share = 0.10;
+	until_srm(400);
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "client mode with overrides: the client test, no SRM");
+	ASSERT_TRUE(r.srm.clients.used > 0, "the client test ran");
+	rollout_free(&r);
+}
+
 static void srm_save_restore(void)
 {
 	struct rollout r2;
@@ -945,6 +1133,9 @@ static const struct test_case cases[] = {
 	{"SRM: missing responses (survivorship) hold an HTTP service", srm_survivorship},
 	{"SRM: no flow test in client mode or with overrides, and it says why", srm_off},
 	{"SRM: save and restore of its evidence, refusals, older states", srm_save_restore},
+	{"SRM: client mode, heavy clients warn, lost clients hold", srm_clients},
+	{"SRM: overrides left out, the flow and client tests run", srm_overrides},
+	{"SRM: the client tally is saved and restored", srm_clients_save},
 	{"the minimal plan from the issue parses as written", plan_parses},
 	{"healthy canary completes the plan", healthy_completes},
 	{"canary with 10x the errors is rolled back", bad_rolled_back},

@@ -93,6 +93,11 @@ struct agent {
 	bool have_prev;
 	double dt; /* seconds between the last two polls */
 	struct reason_stats reasons;
+	/* client_hll: the parity the data plane wrote at the last poll; this poll saw it
+	 * flip (clients_done: the parity of the interval just done, read by the ticks). */
+	unsigned int clients_parity;
+	bool clients_ready;
+	unsigned int clients_done;
 	struct rollout *rollouts[CANARY_MAX_SERVICES]; /* by slot, any order */
 	uint64_t weight_changes[CANARY_MAX_SERVICES][WREASON_COUNT]; /* by service id */
 	struct prom_agent stats;

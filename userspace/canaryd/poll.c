@@ -13,6 +13,7 @@
 #include "base/safedir.h"
 #include "base/util.h"
 #include "canaryd.h"
+#include "maps/hll.h"
 #include "maps/sweep.h"
 
 /* ---- reading the maps --------------------------------------------------------------------- */
@@ -229,6 +230,46 @@ static void follow_pins(void)
 	logline("the maps under %s were replaced (an upgrade): following them", A.maps.root);
 }
 
+/* Whether the data plane's client_hll interval moved on since the last poll: then the
+ * other parity's sets hold the interval just done, and nothing writes them for 4.3 s.
+ * Taken only well inside the new interval (two clock ticks after the flip, a second
+ * before the next), so no packet still in flight writes what is read and cleared. */
+static void clients_poll(void)
+{
+	const uint64_t half = 1ULL << CANARY_HLL_SHIFT;
+	uint64_t now, into;
+	unsigned int parity;
+
+	A.clients_ready = false;
+	if (!clients_counted(&A.maps) || clients_clock(&A.maps, &now) || !now)
+		return;
+	parity = (now >> CANARY_HLL_SHIFT) & 1;
+	into = now & (half - 1);
+	if (parity == A.clients_parity || into < 2 * CANARY_CLOCK_TICK_NS ||
+	    into + 1000000000ULL > half)
+		return;
+	A.clients_ready = true;
+	A.clients_done = parity ^ 1;
+	A.clients_parity = parity;
+}
+
+/* The interval just done of one service (and its sets cleared for the next), or NULL. */
+static const struct rollout_clients *clients_take(uint32_t svc, struct rollout_clients *out)
+{
+	int err;
+
+	if (!A.clients_ready)
+		return NULL;
+	err = clients_read(&A.maps, svc, A.clients_done, out->flows, out->reg);
+	if (!err)
+		err = clients_clear(&A.maps, svc, A.clients_done);
+	if (err) {
+		logline("cannot read the distinct clients of service %u: %s", svc, strerror(-err));
+		return NULL;
+	}
+	return out;
+}
+
 /* The poll's reading of the maps: the pins, the services, every arm counter and the
  * verdict counters. 0, or -errno (logged) when the counters cannot be read. */
 static int poll_read(double dt)
@@ -249,6 +290,7 @@ static int poll_read(double dt)
 	A.prev = A.snap;
 	A.snap = tmp;
 	reasons_read(&A.maps, &A.reasons);
+	clients_poll();
 	A.dt = dt;
 	return 0;
 }
@@ -284,6 +326,7 @@ static void poll_rewrite(struct rollout *r, const struct service_state *s, int64
 static void poll_rollout(struct rollout *r, double dt, int64_t now)
 {
 	const struct service_state *s = find_service(r->plan.service);
+	static struct rollout_clients clients; /* under A.lock */
 	struct rollout_input in;
 	struct rollout_decision d;
 	struct svc_config cfg;
@@ -306,6 +349,8 @@ static void poll_rollout(struct rollout *r, double dt, int64_t now)
 	in.svc_flags = cfg.flags;
 	in.dt = dt;
 	in.now_ms = now;
+	in.clients_counted = clients_counted(&A.maps);
+	in.clients = clients_take(s->info.id, &clients);
 	rollout_tick(r, &in, &d);
 	apply(r, &d, ACTOR_AGENT, now);
 	/* The evidence moved: keep it (an idle poll changes nothing that matters). */
@@ -315,6 +360,8 @@ static void poll_rollout(struct rollout *r, double dt, int64_t now)
 
 		for (k = 0; k < r->nchecks; k++)
 			moved |= r->checks[k].last_poll != AV_POLL_IDLE;
+		/* An interval of client_hll was merged into the tally and cleared. */
+		moved |= in.clients != NULL;
 		if (moved)
 			persist(r);
 	}

@@ -2,6 +2,7 @@
  * answer to every command): its phase and step, both arms' counters and rates, the
  * evidence of each signal, the business metrics; and of a rollout whose saved state is
  * invalid. canaryctl rollout status prints these fields. Called with A.lock held. */
+#include <math.h>
 #include <stdio.h>
 
 #include "canaryd.h"
@@ -124,7 +125,7 @@ static struct json_object *srm_test_json(const struct rollout *r, const struct a
 static struct json_object *srm_json(const struct rollout *r)
 {
 	struct json_object *o = json_object_new_object();
-	char sum[256];
+	char sum[512];
 
 	rollout_srm_summary(r, sum, sizeof(sum));
 	json_object_object_add(o, "mismatch", json_object_new_boolean(rollout_srm_stands(r)));
@@ -136,6 +137,13 @@ static struct json_object *srm_json(const struct rollout *r)
 	    r->srm.flows_off ? json_object_new_string(srm_off_names[r->srm.flows_off]) : NULL);
 	json_object_object_add(o, "responses",
 			       r->srm.http ? srm_test_json(r, &r->srm.responses) : NULL);
+	json_object_object_add(o, "clients",
+			       r->srm.clients_on ? srm_test_json(r, &r->srm.clients) : NULL);
+	/* Client mode: the flow share against the client share, in percentage points. */
+	json_object_object_add(o, "flow_client_gap",
+			       isnan(r->srm.gap) ? NULL : json_object_new_double(100 * r->srm.gap));
+	json_object_object_add(o, "flow_client_warning",
+			       json_object_new_boolean(r->srm.gap_warning));
 	return o;
 }
 

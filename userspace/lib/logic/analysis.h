@@ -218,6 +218,9 @@ struct av_srm_state {
 /* alpha 0.01; theta 0.5 0.8 0.9 0.95 0.97 and their inverses, uniform; a
  * quarter of the prior on a mismatch that starts later. */
 void av_srm_config_default(struct av_srm_config *cfg);
+/* The test of distinct clients (client mode): alpha 0.01; theta 0.3 .. 0.7 and their
+ * inverses, no change-point share (see analysis.c). */
+void av_srm_config_clients(struct av_srm_config *cfg);
 int av_srm_finalize(struct av_srm_config *cfg, char *err, size_t errlen);
 void av_srm_init(struct av_srm_state *st, const struct av_srm_config *cfg);
 /* One interval: units per arm (any non-negative amounts) and the canary's

@@ -1,7 +1,9 @@
 /* rollout.c: the rollout state machine (see rollout.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,8 +164,16 @@ static int build_checks(struct rollout *r, char *err, size_t len)
 		snprintf(err, len, "%s", why);
 		return -EINVAL;
 	}
+	av_srm_config_clients(&r->srm.ccfg);
+	if (av_srm_finalize(&r->srm.ccfg, why, sizeof(why))) {
+		snprintf(err, len, "%s", why);
+		return -EINVAL;
+	}
 	av_srm_init(&r->srm.flows, &r->srm.cfg);
 	av_srm_init(&r->srm.responses, &r->srm.cfg);
+	av_srm_init(&r->srm.clients, &r->srm.ccfg);
+	r->srm.tally_bp = UINT16_MAX;
+	r->srm.gap = NAN;
 	return 0;
 }
 
@@ -259,7 +269,8 @@ void rollout_evidence(const struct rollout *r, char *buf, size_t len)
 
 bool rollout_srm_stands(const struct rollout *r)
 {
-	return av_srm_rejected(&r->srm.flows) || av_srm_rejected(&r->srm.responses);
+	return av_srm_rejected(&r->srm.flows) || av_srm_rejected(&r->srm.responses) ||
+	       av_srm_rejected(&r->srm.clients);
 }
 
 static size_t srm_one(char *buf, size_t len, const char *name, const struct av_srm_state *st,
@@ -282,8 +293,73 @@ void rollout_srm_summary(const struct rollout *r, char *buf, size_t len)
 					srm_off_names[r->srm.flows_off]);
 	else
 		used = srm_one(buf, len, "srm flows", &r->srm.flows, &r->srm.cfg);
+	if (r->srm.clients_on && used < len)
+		used += srm_one(buf + used, len - used, ", clients", &r->srm.clients, &r->srm.ccfg);
+	if (r->srm.gap_warning && used < len)
+		used += (size_t)snprintf(
+		    buf + used, len - used,
+		    ", WARNING flow share %.2f%% vs clients %.2f%% (heavy clients)",
+		    100 * srm_flow_share(r), 100 * (srm_flow_share(r) - r->srm.gap));
 	if (r->srm.http && used < len)
 		srm_one(buf + used, len - used, ", responses", &r->srm.responses, &r->srm.cfg);
+}
+
+double srm_flow_share(const struct rollout *r)
+{
+	const double *f = r->srm.tally.flows;
+
+	return f[0] + f[1] > 0 ? f[1] / (f[0] + f[1]) : NAN;
+}
+
+/* The flow share against the client share of this weight's tally: far apart (odds
+ * beyond x1.25 either way, with 100 flows and 20 clients at least) is a warning, not an
+ * SRM: a few heavy clients move flows, never clients. */
+static void srm_gap(struct rollout_srm *m)
+{
+	const double *c = m->tally.clients, *f = m->tally.flows;
+	double fs, cs, odds;
+
+	m->gap = NAN;
+	m->gap_warning = false;
+	if (!m->clients_on || f[0] + f[1] < 100 || c[0] + c[1] < 20)
+		return;
+	fs = f[1] / (f[0] + f[1]);
+	cs = c[1] / (c[0] + c[1]);
+	m->gap = fs - cs;
+	if (cs <= 0 || cs >= 1)
+		return;
+	odds = (fs / (1 - fs)) / (cs / (1 - cs));
+	m->gap_warning = !(odds >= 0.8 && odds <= 1.25);
+}
+
+/* A client_hll interval: into this weight's tally (unless it may straddle a weight
+ * change), its new clients into the client test, its weight-decided flows into the flow
+ * test when that counts them (overrides in flow mode). */
+static void srm_interval(struct rollout *r, const struct rollout_input *in, double w)
+{
+	struct rollout_srm *m = &r->srm;
+	double fresh[CANARY_ARMS];
+
+	m->last_clients = AV_POLL_IDLE;
+	if (in->weight_bp != m->tally_bp) {
+		hll_tally_reset(&m->tally);
+		m->tally_bp = in->weight_bp;
+		m->tally_skip = 2;
+		srm_gap(m);
+	}
+	if (!in->clients)
+		return;
+	if (m->tally_skip) {
+		m->tally_skip--;
+		return;
+	}
+	hll_tally_add(&m->tally, in->clients->reg, in->clients->flows, fresh);
+	if (m->clients_on)
+		m->last_clients = av_srm_update(&m->ccfg, &m->clients, fresh[1], fresh[0], w);
+	if (m->flows_interval)
+		m->last_flows = av_srm_update(&m->cfg, &m->flows, in->clients->flows[1],
+					      in->clients->flows[0], w);
+	srm_gap(m);
 }
 
 /* The units of this interval (in - r->last) enter the SRM tests when the weight in the
@@ -299,14 +375,18 @@ static void tick_srm(struct rollout *r, const struct rollout_input *in)
 	uint64_t fc, fs, rc, rs;
 
 	r->srm.bp = in->weight_bp;
-	r->srm.flows_off = in->hash_mode != CANARY_HASH_FLOW	    ? SRM_OFF_CLIENT_MODE
-			   : in->svc_flags & CANARY_SVC_F_OVERRIDES ? SRM_OFF_OVERRIDES
-								    : SRM_ON;
+	r->srm.flows_off = in->hash_mode != CANARY_HASH_FLOW ? SRM_OFF_CLIENT_MODE
+			   : (in->svc_flags & CANARY_SVC_F_OVERRIDES) && !in->clients_counted
+			       ? SRM_OFF_OVERRIDES
+			       : SRM_ON;
+	r->srm.flows_interval = !r->srm.flows_off && (in->svc_flags & CANARY_SVC_F_OVERRIDES);
+	r->srm.clients_on = in->hash_mode == CANARY_HASH_CLIENT && in->clients_counted;
 	r->srm.http = (in->svc_flags & CANARY_SVC_F_HTTP) && r->plan.srm_responses;
 	r->srm.last_flows = r->srm.last_responses = AV_POLL_IDLE;
+	srm_interval(r, in, w);
 	if (!clean)
 		return;
-	if (!r->srm.flows_off)
+	if (!r->srm.flows_off && !r->srm.flows_interval)
 		r->srm.last_flows =
 		    av_srm_update(&r->srm.cfg, &r->srm.flows, (double)(c->flows - r->last[1].flows),
 				  (double)(st->flows - r->last[0].flows), w);
@@ -332,6 +412,8 @@ static void srm_restart(struct rollout *r)
 {
 	av_srm_init(&r->srm.flows, &r->srm.cfg);
 	av_srm_init(&r->srm.responses, &r->srm.cfg);
+	av_srm_init(&r->srm.clients, &r->srm.ccfg);
+	r->srm.tally_bp = UINT16_MAX;
 }
 
 /* ---- life cycle -------------------------------------------------------------------------- */
@@ -1014,7 +1096,29 @@ static struct json_object *u64_array(const void *p, size_t bytes)
 	return a;
 }
 
-/* The SRM tests' evidence; the rest of struct rollout_srm is derived each tick. */
+/* The client tally: its weight, the intervals still to leave out, its flows, and each
+ * arm's registers in hex (the estimates are recomputed from them on restore). */
+static struct json_object *tally_to_json(const struct rollout_srm *m)
+{
+	static const char *const arm_keys[CANARY_ARMS] = {"stable", "canary"};
+	struct json_object *o = json_object_new_object(), *f = json_object_new_array();
+	char hex[2 * CANARY_HLL_REGS + 1];
+	unsigned int arm, i;
+
+	json_object_object_add(o, "bp", json_object_new_int(m->tally_bp));
+	json_object_object_add(o, "skip", json_object_new_int(m->tally_skip));
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		json_object_array_add(f, json_object_new_uint64((uint64_t)m->tally.flows[arm]));
+		for (i = 0; i < CANARY_HLL_REGS; i++)
+			snprintf(hex + 2 * i, 3, "%02x", m->tally.reg[arm][i]);
+		json_object_object_add(o, arm_keys[arm], json_object_new_string(hex));
+	}
+	json_object_object_add(o, "flows", f);
+	return o;
+}
+
+/* The SRM tests' evidence and the client tally; the rest of struct rollout_srm is
+ * derived each tick. */
 static struct json_object *srm_to_json(const struct rollout_srm *m)
 {
 	struct json_object *o = json_object_new_object();
@@ -1024,7 +1128,11 @@ static struct json_object *srm_to_json(const struct rollout_srm *m)
 	json_object_object_add(o, "flows", json_object_new_string(text));
 	av_srm_format(&m->responses, text, sizeof(text));
 	json_object_object_add(o, "responses", json_object_new_string(text));
+	av_srm_format(&m->clients, text, sizeof(text));
+	json_object_object_add(o, "clients", json_object_new_string(text));
 	json_object_object_add(o, "bp", json_object_new_int(m->bp));
+	if (m->tally_bp != UINT16_MAX)
+		json_object_object_add(o, "tally", tally_to_json(m));
 	return o;
 }
 
@@ -1125,7 +1233,8 @@ static const char *const state_keys[] = {
 	"weight_bp",	   "gate_open",	 "pending",	"pending_bp", "pending_reason",
 	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
 	"srm",		   NULL};
-static const char *const srm_keys[] = {"flows", "responses", "bp", NULL};
+static const char *const srm_keys[] = {"flows", "responses", "clients", "bp", "tally", NULL};
+static const char *const tally_keys[] = {"bp", "skip", "flows", "stable", "canary", NULL};
 static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
 static const char *const check_keys[] = {"name", "state", "order", NULL};
 static const char *const order_keys[] = {"edges", "log_e", "log_e_max", "polls", "reject_poll",
@@ -1397,17 +1506,72 @@ static int state_metrics(struct rollout *r, struct json_object *j, struct jv *v,
 	return 0;
 }
 
+/* One arm's registers from hex: CANARY_HLL_REGS bytes, each a rank the data plane can
+ * set (0 .. 33 - CANARY_HLL_BITS). */
+static bool tally_regs(struct jv *v, struct json_object *o, const char *key, uint8_t *reg)
+{
+	const char *hex;
+	unsigned int i, x;
+
+	if (!jv_str(v, o, key, NULL, 2 * CANARY_HLL_REGS, false, &hex))
+		return false;
+	if (strlen(hex) != 2 * CANARY_HLL_REGS)
+		return jv_fail(v, key, "must be %u hex digits", 2 * CANARY_HLL_REGS);
+	for (i = 0; i < CANARY_HLL_REGS; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &x) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]) || x > 33 - CANARY_HLL_BITS)
+			return jv_fail(v, key, "register %u is no rank", i);
+		reg[i] = (uint8_t)x;
+	}
+	return true;
+}
+
+/* The client tally (optional: a state without it starts one afresh). */
+static bool state_tally(struct rollout *r, struct jv *v, struct json_object *o)
+{
+	struct rollout_srm *m = &r->srm;
+	struct json_object *t = jv_object(v, o, "tally", "srm.tally", true);
+	uint64_t flows[CANARY_ARMS];
+	int64_t bp, skip;
+	int arm;
+
+	if (!t)
+		return !v->failed;
+	if (!jv_known_keys(v, t, "srm.tally", tally_keys) ||
+	    !jv_int(v, t, "bp", "srm.tally.bp", 0, CANARY_WEIGHT_SCALE, false, &bp) ||
+	    !jv_int(v, t, "skip", "srm.tally.skip", 0, 2, false, &skip) ||
+	    !jv_u64_array(v, t, "flows", "srm.tally.flows", flows, CANARY_ARMS) ||
+	    !tally_regs(v, t, "stable", m->tally.reg[0]) ||
+	    !tally_regs(v, t, "canary", m->tally.reg[1]))
+		return false;
+	m->tally_bp = (uint16_t)bp;
+	m->tally_skip = (uint8_t)skip;
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		m->tally.flows[arm] = (double)flows[arm];
+		m->tally.clients[arm] = hll_estimate(m->tally.reg[arm]);
+	}
+	return true;
+}
+
 /* The SRM tests' evidence. Optional: a state saved before the SRM guard existed
  * restores with fresh SRM tests. */
 static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, char *err, size_t len)
 {
 	struct json_object *o = jv_object(v, j, "srm", NULL, true);
-	const char *fl, *rs;
+	const char *fl, *rs, *cl = NULL;
 	int64_t bp;
 
 	if (!o)
 		return v->failed ? state_fail(v, err, len) : 0;
-	if (!jv_known_keys(v, o, "srm", srm_keys) ||
+	/* The client test's evidence and its tally are newer than the others: optional. */
+	if (!jv_str(v, o, "clients", "srm.clients", AV_SRM_TEXT, true, &cl))
+		return state_fail(v, err, len);
+	if (cl && (av_srm_parse(&r->srm.clients, cl) ||
+		   r->srm.clients.fingerprint != r->srm.ccfg.fingerprint)) {
+		snprintf(err, len, "srm.clients: the saved SRM evidence does not parse or fit");
+		return -EINVAL;
+	}
+	if (!jv_known_keys(v, o, "srm", srm_keys) || !state_tally(r, v, o) ||
 	    !jv_str(v, o, "flows", "srm.flows", AV_SRM_TEXT, false, &fl) ||
 	    !jv_str(v, o, "responses", "srm.responses", AV_SRM_TEXT, false, &rs) ||
 	    !jv_int(v, o, "bp", "srm.bp", 0, CANARY_WEIGHT_SCALE, false, &bp))

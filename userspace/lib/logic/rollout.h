@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "xdp_canary.h"
 #include "logic/analysis.h"
+#include "logic/hll.h"
 #include "logic/plan.h"
 
 /* Phases, in the spirit of Flagger and Argo Rollouts. */
@@ -75,26 +76,45 @@ struct rollout_check {
 	struct rollout_order *order; /* SIG_TTFB_ORDER only; freed by rollout_free() */
 };
 
-/* Why the SRM test of flows is not run (it is in flow mode without overrides). */
+/* Why the SRM test of flows is not run (it runs in flow mode; with overrides on the
+ * data plane's count of weight-decided flows, client_hll). */
 enum srm_off {
 	SRM_ON = 0,
 	SRM_OFF_CLIENT_MODE, /* the flow share follows the client mix, not the weight */
-	SRM_OFF_OVERRIDES,   /* the per-arm flow counters include overridden flows */
+	SRM_OFF_OVERRIDES,   /* overrides, and pins without client_hll to leave them out */
 	SRM_OFF_COUNT,
 };
 extern const char *const srm_off_names[SRM_OFF_COUNT];
 
-/* The sample-ratio mismatch guard (docs/ANALYSIS.md): new flows against the weight, and
- * HTTP responses against the step's flow share (in flow equivalents). */
+/* One interval of the data plane's client_hll sets of a service (both arms). */
+struct rollout_clients {
+	uint32_t flows[CANARY_ARMS]; /* weight-decided new flows */
+	uint8_t reg[CANARY_ARMS][CANARY_HLL_REGS];
+};
+
+/* The sample-ratio mismatch guard (docs/ANALYSIS.md): new flows against the weight (flow
+ * mode), distinct clients against the weight (client mode), and HTTP responses against
+ * the step's flow share (in flow equivalents). */
 struct rollout_srm {
 	struct av_srm_config cfg;
+	struct av_srm_config ccfg; /* the client test's (av_srm_config_clients) */
 	struct av_srm_state flows;
 	struct av_srm_state responses;
-	enum av_poll last_flows, last_responses;
-	int flows_off; /* enum srm_off, as of the last tick */
-	bool http;     /* the responses test runs (the service counts HTTP) */
-	uint16_t bp;   /* weight in the maps at the last tick: an interval across a
-			* change is skipped */
+	struct av_srm_state clients;
+	enum av_poll last_flows, last_responses, last_clients;
+	int flows_off;	     /* enum srm_off, as of the last tick */
+	bool http;	     /* the responses test runs (the service counts HTTP) */
+	bool clients_on;     /* the client test runs (client mode, client_hll counted) */
+	bool flows_interval; /* the flow test counts client_hll's flows (overrides) */
+	uint16_t bp;	     /* weight in the maps at the last tick: an interval across a
+			      * change is skipped */
+	/* client_hll intervals under the weight tally_bp (UINT16_MAX: none yet); the two
+	 * after a change are left out (the data plane's interval and the poll's differ). */
+	struct hll_tally tally;
+	uint16_t tally_bp;
+	uint8_t tally_skip;
+	double gap;	  /* flow share - client share of the tally (NAN: too few) */
+	bool gap_warning; /* the two are far apart: heavy clients, not an SRM */
 };
 
 /* A business metric's counts, cumulative per arm (stable, canary). Pushed reports are
@@ -143,6 +163,8 @@ struct rollout_input {
 	uint8_t svc_flags;		   /* CANARY_SVC_F_* in the maps now */
 	double dt;			   /* seconds since the previous tick */
 	int64_t now_ms;			   /* wall clock */
+	bool clients_counted;		   /* the pins have client_hll */
+	const struct rollout_clients *clients; /* its interval done since the last tick */
 };
 
 /* What to do about it. */
@@ -197,6 +219,8 @@ void rollout_metric_reading(struct rollout *r, unsigned int idx, bool ok,
 bool rollout_srm_stands(const struct rollout *r);
 /* "srm flows 4.71%/5.00% E=3.2/100, responses ..." for the evidence line. */
 void rollout_srm_summary(const struct rollout *r, char *buf, size_t len);
+/* The canary's share of the weight-decided flows of the client tally (NAN: none). */
+double srm_flow_share(const struct rollout *r);
 
 /* A one-line summary of all evidence ("http_5xx E=1.3/100 ..."). */
 void rollout_evidence(const struct rollout *r, char *buf, size_t len);

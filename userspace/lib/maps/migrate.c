@@ -43,10 +43,10 @@ _Static_assert(sizeof(struct abi2_flow_state) == 112, "ABI 2's flow_state");
 #define ABI2_ERR_BITS	 0x1fU	     /* RESET .. UNANSWERED, bits 0-4 */
 #define ABI2_ERR_COUNTED (1U << 31)
 
-/* Maps this ABI added: the old pins lack them. */
+/* Maps this ABI added: the old pins lack them (client_hll came later still, empty). */
 static bool map_is_new(const char *name)
 {
-	return !strcmp(name, CANARY_MAP_NAME(client_hops));
+	return !strcmp(name, CANARY_MAP_NAME(client_hops)) || canary_map_late(name);
 }
 
 int migrate_pinned_abi(const char *root, uint32_t *abi)

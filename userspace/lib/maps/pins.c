@@ -31,6 +31,11 @@ const struct canary_map_desc canary_map_descs[CANARY_MAP_COUNT] = {CANARY_MAPS(C
 #undef CANARY__MAP_DESC
 const unsigned int canary_map_count = ARRAY_SIZE(canary_map_descs);
 
+bool canary_map_late(const char *name)
+{
+	return !strcmp(name, CANARY_MAP_NAME(client_hll));
+}
+
 int bpffs_ensure(void)
 {
 	struct statfs st;
@@ -181,6 +186,8 @@ int canary_maps_open(struct canary_maps *m, const char *root)
 
 		snprintf(path, sizeof(path), "%s/%s", root, d->name);
 		fd = bpf_obj_get(path);
+		if (fd < 0 && errno == ENOENT && canary_map_late(d->name))
+			continue;
 		if (fd < 0) {
 			err = -errno;
 			log_error("cannot open pinned map %s: %s; the pins under %s are incomplete, "

@@ -36,6 +36,12 @@ static inline int *canary_map_fd(struct canary_maps *m, const struct canary_map_
 	return (int *)((char *)m + d->offset);
 }
 
+/* Whether a map came to this ABI after its first release (client_hll): pins made by an
+ * earlier build of the same ABI lack it. canary_maps_open leaves its fd at -1, its
+ * readers treat that as "not counted yet", and the next attach creates it (libbpf pins a
+ * map it finds no pin for); it starts empty, so nothing needs migrating. */
+bool canary_map_late(const char *name);
+
 /* Mount bpffs on /sys/fs/bpf if it is not mounted. Returns 0 or -errno. */
 int bpffs_ensure(void);
 

@@ -170,7 +170,27 @@ static void write_weights(FILE *f, const struct prom_service *s, unsigned int n)
 	}
 }
 
-/* One line of an SRM gauge for each test that runs: flows, responses. */
+/* The SRM tests, in the order of their unit names. */
+static const char *const srm_units[] = {"flows", "responses", "clients"};
+
+static const struct av_srm_state *srm_test(const struct rollout *r, int u)
+{
+	bool on = u == 0 ? r->srm.flows_off == SRM_ON : u == 1 ? r->srm.http : r->srm.clients_on;
+
+	if (!on)
+		return NULL;
+	return u == 0 ? &r->srm.flows : u == 1 ? &r->srm.responses : &r->srm.clients;
+}
+
+static void gauge_value(FILE *f, double v)
+{
+	if (isnan(v))
+		fputs("NaN\n", f);
+	else
+		fprintf(f, "%g\n", v);
+}
+
+/* One line of an SRM gauge for each test that runs: flows, responses, clients. */
 static void srm_lines(FILE *f, const struct prom_service *s, unsigned int n, const char *name,
 		      int what)
 {
@@ -180,24 +200,41 @@ static void srm_lines(FILE *f, const struct prom_service *s, unsigned int n, con
 	for (i = 0; i < n; i++) {
 		const struct rollout *r = s[i].rollout;
 
-		for (u = 0; r && u < 2; u++) {
-			const struct av_srm_state *t = u ? &r->srm.responses : &r->srm.flows;
-			double v;
+		for (u = 0; r && u < 3; u++) {
+			const struct av_srm_state *t = srm_test(r, u);
 
-			if (u ? !r->srm.http : r->srm.flows_off != SRM_ON)
+			if (!t)
 				continue;
-			v = what == 0	? av_srm_observed(t)
-			    : what == 1 ? av_srm_expected(t)
-			    : what == 2 ? av_evalue(&t->seq)
-					: av_srm_rejected(t);
 			fprintf(f, P "%s{service=\"%s\",unit=\"%s\"} ", name, s[i].svc->info.name,
-				u ? "responses" : "flows");
-			if (isnan(v))
-				fputs("NaN\n", f);
-			else
-				fprintf(f, "%g\n", v);
+				srm_units[u]);
+			gauge_value(f, what == 0   ? av_srm_observed(t)
+				       : what == 1 ? av_srm_expected(t)
+				       : what == 2 ? av_evalue(&t->seq)
+						   : av_srm_rejected(t));
 		}
 	}
+}
+
+/* Client mode: the flow share against the client share (a warning, never an SRM). */
+static void write_gap(FILE *f, const struct prom_service *s, unsigned int n)
+{
+	unsigned int i;
+
+	head(f, "srm_flow_client_gap", "gauge",
+	     "Client mode: canary share of flows minus its share of distinct clients, at this "
+	     "weight (NaN: too few yet).");
+	for (i = 0; i < n; i++)
+		if (s[i].rollout && s[i].rollout->srm.clients_on) {
+			fprintf(f, P "srm_flow_client_gap{service=\"%s\"} ", s[i].svc->info.name);
+			gauge_value(f, s[i].rollout->srm.gap);
+		}
+	head(f, "srm_flow_client_warning", "gauge",
+	     "1 while the flow share is far from the client share (heavy clients): a warning, "
+	     "not an SRM.");
+	for (i = 0; i < n; i++)
+		if (s[i].rollout && s[i].rollout->srm.clients_on)
+			fprintf(f, P "srm_flow_client_warning{service=\"%s\"} %d\n",
+				s[i].svc->info.name, s[i].rollout->srm.gap_warning);
 }
 
 /* The sample-ratio mismatch guard's shares and evidence. */
@@ -207,13 +244,15 @@ static void write_srm(FILE *f, const struct prom_service *s, unsigned int n)
 	     "Canary share of the SRM test's units over the rollout (NaN: none yet).");
 	srm_lines(f, s, n, "srm_observed_share_ratio", 0);
 	head(f, "srm_expected_share_ratio", "gauge",
-	     "Canary share of the SRM test's units the split predicts (the weight for flows).");
+	     "Canary share of the SRM test's units the split predicts (the weight for flows "
+	     "and clients).");
 	srm_lines(f, s, n, "srm_expected_share_ratio", 1);
 	head(f, "srm_evalue", "gauge", "Evidence of a sample-ratio mismatch (e-value).");
 	srm_lines(f, s, n, "srm_evalue", 2);
 	head(f, "srm_mismatch", "gauge",
 	     "1 while a sample-ratio mismatch stands: the rollout holds, rollbacks still apply.");
 	srm_lines(f, s, n, "srm_mismatch", 3);
+	write_gap(f, s, n);
 }
 
 /* The rollouts: phase, step, evidence, business metrics, weight changes, and the

@@ -289,6 +289,22 @@ static __always_inline void flow_touch(struct flow_state *f, __u64 now)
 		f->seen = st;
 }
 
+/* The TCP header's sequence and acknowledgment numbers, host order (0 when the header
+ * is out of bounds, which the parser has ruled out; the verifier needs the check). */
+static __always_inline __u32 tcp_seq(const struct pkt *p)
+{
+	const struct tcphdr *th = p->l4;
+
+	return (void *)(th + 1) > p->data_end ? 0 : bpf_ntohl(th->seq);
+}
+
+static __always_inline __u32 tcp_ack_seq(const struct pkt *p)
+{
+	const struct tcphdr *th = p->l4;
+
+	return (void *)(th + 1) > p->data_end ? 0 : bpf_ntohl(th->ack_seq);
+}
+
 /* What a packet on an existing flow does to it: a SYN after the end of a connection
  * starts a new one (*reuse), a repeated SYN counts (*syn_retx), the client's ACK of the
  * SYN-ACK verifies (*verify), FIN and RST close. */
@@ -316,8 +332,12 @@ static __always_inline void forward_track(struct pkt *p, struct flow_state *f, _
 	} else if (p->tcp_flags & (TCPF_RST | TCPF_FIN)) {
 		flow_track_close(f, p->tcp_flags);
 	} else if (f->state == CANARY_FLOW_SYN_RECV && (p->tcp_flags & TCPF_ACK)) {
-		/* The client completed the handshake: it saw the SYN-ACK, so it is no
-		 * spoofed source. */
+		/* The client completed the handshake with the ACK number the SYN-ACK asked
+		 * for: it saw the SYN-ACK, so it is no spoofed source. A blind ACK with any
+		 * other number proves nothing and changes nothing. */
+		if (f->ack_want && tcp_ack_seq(p) != f->ack_want)
+			return;
+		f->ack_want = 0; /* the HTTP fields start from nothing */
 		f->state = CANARY_FLOW_ESTABLISHED;
 		*verify = f->flags & CANARY_FLOW_F_PENDING;
 	} else if (f->state == CANARY_FLOW_SYN_SENT && (p->tcp_flags & TCPF_ACK)) {
@@ -408,8 +428,10 @@ static __always_inline struct flow_state *reply_pending(struct pkt *p, struct fl
 	health_reply_flags(p, pf, arm_stats_of(pf->svc, pf->arm), bs);
 	if (tcp) {
 		if ((p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK) &&
-		    pf->state == CANARY_FLOW_SYN_SENT)
+		    pf->state == CANARY_FLOW_SYN_SENT) {
 			pf->state = CANARY_FLOW_SYN_RECV;
+			pf->ack_want = tcp_seq(p) + 1;
+		}
 		if (p->tcp_flags & (TCPF_RST | TCPF_FIN))
 			flow_track_close(pf, p->tcp_flags);
 		if (!(pf->flags & CANARY_FLOW_F_MIDSTREAM) || (p->tcp_flags & TCPF_RST))

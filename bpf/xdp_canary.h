@@ -271,9 +271,16 @@ struct flow_state {
 #endif
 		};
 	};
-	__u8 http_pos;	   /* bytes of "HTTP/1.x NNN" matched so far */
-	__u8 pad;
-	__u16 http_code;   /* status digits gathered so far */
+	union {
+		struct {
+			__u8 http_pos;	 /* bytes of "HTTP/1.x NNN" matched so far */
+			__u8 pad;
+			__u16 http_code; /* status digits gathered so far */
+		};
+		/* In SYN_RECV (no HTTP yet): the ACK number that completes the handshake,
+		 * the SYN-ACK's sequence number + 1 (0: not known, any ACK completes it). */
+		__u32 ack_want;
+	};
 	__u32 seen;	   /* last packet, either way: coarse clock >> CANARY_STAMP_SHIFT */
 	/* precise clock (bpf_ktime_get_ns() / 1000, low 32 bits): the first SYN until the
 	 * SYN-ACK, then the start of the client request awaiting its first reply byte */

@@ -45,7 +45,7 @@ _xdp_canary_choices() {
 _xdp_canary_services() {
 	local prog=$1 pin=$2
 	timeout 3 "$prog" status --json ${pin:+--pin-root "$pin"} 2>/dev/null |
-		sed -nE 's/^ *"name": *"([^"]+)".*/\1/p'
+		sed -nE 's/^ *"name": *"([^"]+)".*/\1/p' | sort -u
 }
 
 # The placeholders at positional PAT of a command's synopsis lines ("Usage: PROG CMD

@@ -18,8 +18,11 @@ topo_destroy() { fleet_destroy; }
 SYN_TIMEOUT=3
 need "create the fleet topology" fleet_create
 for n in 1 2 3; do
-	# A short SYN timeout, so that an idle connection outlives it within the test.
-	need "attach node $n" fleet_attach "$n" --syn-timeout "$SYN_TIMEOUT" >/dev/null
+	# A short SYN timeout, so that an idle connection outlives it within the test; a
+	# long closing one, so that a closed connection's entry is still there when the
+	# test looks for it on every node (one explain per connection and node can take
+	# longer than the default on a busy machine).
+	need "attach node $n" fleet_attach "$n" --syn-timeout "$SYN_TIMEOUT" --tcp-closing 300 >/dev/null
 done
 need "start backends" fleet_backends
 fleet_backend "$NS_ST" stable-1b --listen 10.0.2.2:8081

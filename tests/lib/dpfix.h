@@ -185,7 +185,7 @@ static inline void spec_pkt(struct pkt_spec *p, const char *src, int sport, cons
 	p->dport = dport;
 	p->proto = proto;
 	p->tcp_flags = flags;
-	p->seq = 1000;
+	p->seq = 1999; /* a SYN-ACK with it asks for ACK 2000, which ACKs carry */
 	p->ack = flags & TH_ACK ? 2000 : 0;
 }
 

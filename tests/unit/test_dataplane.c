@@ -120,6 +120,19 @@ static void test_tcp4_lifecycle(void)
 	a1 = armst(in, id, 0);
 	ASSERT_EQ(a1.rev_packets - a0.rev_packets, 1, "stable rev_packets +1");
 
+	TEST_STEP("a blind ACK (not the SYN-ACK's number) completes nothing");
+	ASSERT_EQ(st.ack_want, 2000, "the SYN-ACK (seq 1999) asks for ACK 2000");
+	r0 = reasons(in);
+	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, TH_ACK);
+	p.ack = 4242;
+	client_macs(&p);
+	w = fwd_to(&p, "10.0.2.2", 8080, MAC_ST1, MAC_XB);
+	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "blind ack forwarded (the backend refuses it)");
+	flow_get(in, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, &st);
+	ASSERT_EQ(st.state, CANARY_FLOW_SYN_RECV, "still SYN_RECV");
+	ASSERT_TRUE(st.flags & CANARY_FLOW_F_PENDING, "still pending: no spoofed source verified");
+	ASSERT_EQ(reasons(in).flow_verified - r0.flow_verified, 0, "flow_verified unchanged");
+
 	TEST_STEP("ack completes the handshake");
 	spec_pkt(&p, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, TH_ACK);
 	client_macs(&p);
@@ -127,6 +140,9 @@ static void test_tcp4_lifecycle(void)
 	expect_frame(in, if_xa, &p, XDP_REDIRECT, &w, "ack");
 	flow_get(in, "10.0.1.2", 40000, "10.0.0.10", 80, IPPROTO_TCP, &st);
 	ASSERT_EQ(st.state, CANARY_FLOW_ESTABLISHED, "state ESTABLISHED");
+	ASSERT_TRUE(!(st.flags & CANARY_FLOW_F_PENDING), "verified: in the flow table");
+	ASSERT_EQ(reasons(in).flow_verified - r0.flow_verified, 1, "flow_verified +1");
+	ASSERT_EQ(st.ack_want, 0, "the HTTP fields start from nothing");
 
 	TEST_STEP("weight change never moves an established flow");
 	ASSERT_EQ(service_set_weight(&in->maps, "web4", 10000, NULL), 0, "set weight 100%");

@@ -1031,13 +1031,24 @@ static void srm_clients_save(void)
 	ASSERT_TRUE(r2.srm.tally_bp == r.srm.tally_bp && r2.srm.tally_skip == r.srm.tally_skip &&
 			    r2.srm.tally.flows[1] == r.srm.tally.flows[1],
 		    "and the weight, the skip count and the flows");
-	ASSERT_NEAR(r2.srm.tally.clients[0], r.srm.tally.clients[0], 1e-9 * r.srm.tally.clients[0],
-		    "the estimate is recomputed");
+	ASSERT_TRUE(r2.srm.tally.clients[0] == r.srm.tally.clients[0] &&
+			    r2.srm.tally.clients[1] == r.srm.tally.clients[1],
+		    "the running largest estimates come back exactly");
 	ASSERT_EQ(memcmp(&r2.srm.clients, &r.srm.clients, sizeof(r.srm.clients)), 0,
 		  "the client test's evidence too");
 	rollout_free(&r2);
 	srm = json_object_object_get(j, "srm");
 	t = json_object_object_get(srm, "tally");
+	json_object_array_put_idx(json_object_object_get(t, "clients"), 1,
+				  json_object_new_double(r.srm.tally.clients[1] / 2));
+	ASSERT_TRUE(rollout_from_json(&r2, j, "web", err, sizeof(err)) != 0 &&
+			    strstr(err, "srm.tally.clients") != NULL,
+		    "a largest estimate below the registers' is refused, naming the field");
+	rollout_free(&r2);
+	json_object_object_del(t, "clients");
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), 0,
+		  "a tally saved without them restores from the registers");
+	rollout_free(&r2);
 	memset(bad, '0', sizeof(bad) - 1);
 	bad[sizeof(bad) - 1] = '\0';
 	bad[10] = 'f'; /* 0xf0: no rank */

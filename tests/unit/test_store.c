@@ -548,6 +548,15 @@ static const struct hostile_case hostile_cases[] = {
      "\"mod_revision\":\"3\",\"create_revision\":\"3\"}]}",
      -EPROTO},
     {"key-number", H_GET, "200 OK", "{" HDR ",\"kvs\":[{\"key\":5}]}", -EPROTO},
+    /* "/xdp-canary/\0a": a key with a NUL in it (once freed twice) */
+    {"key-with-nul", H_GET, "200 OK",
+     "{" HDR ",\"kvs\":[{\"key\":\"L3hkcC1jYW5hcnkvAGE=\",\"mod_revision\":\"3\","
+     "\"create_revision\":\"3\"}]}",
+     -EPROTO},
+    {"key-with-nul-list", H_LIST, "200 OK",
+     "{" HDR ",\"kvs\":[{\"key\":\"L3hkcC1jYW5hcnkvAGE=\",\"mod_revision\":\"3\","
+     "\"create_revision\":\"3\"}]}",
+     -EPROTO},
     {"mod-revision-zero", H_GET, "200 OK",
      "{" HDR ",\"kvs\":[{\"key\":\"L3hkcC1jYW5hcnkvaw==\","
      "\"mod_revision\":\"0\",\"create_revision\":\"3\"}]}",

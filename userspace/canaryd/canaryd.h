@@ -93,9 +93,10 @@ struct agent {
 	bool have_prev;
 	double dt; /* seconds between the last two polls */
 	struct reason_stats reasons;
-	/* client_hll: the parity the data plane wrote at the last poll; this poll saw it
-	 * flip (clients_done: the parity of the interval just done, read by the ticks). */
-	unsigned int clients_parity;
+	/* client_hll: the interval (clock >> CANARY_HLL_SHIFT) at the last take; this poll
+	 * saw a new one (clients_done: the parity of the interval just done, read by the
+	 * ticks). */
+	uint64_t clients_interval;
 	bool clients_ready;
 	unsigned int clients_done;
 	struct rollout *rollouts[CANARY_MAX_SERVICES]; /* by slot, any order */

@@ -237,20 +237,24 @@ static void follow_pins(void)
 static void clients_poll(void)
 {
 	const uint64_t half = 1ULL << CANARY_HLL_SHIFT;
-	uint64_t now, into;
-	unsigned int parity;
+	uint64_t now, into, interval;
 
 	A.clients_ready = false;
 	if (!clients_counted(&A.maps) || clients_clock(&A.maps, &now) || !now)
 		return;
-	parity = (now >> CANARY_HLL_SHIFT) & 1;
+	/* The interval's number, not only its parity: a poll interval that is a multiple
+	 * of two intervals would otherwise always see the same parity and take nothing.
+	 * When polls skip an interval, the other parity's sets hold the last one done and
+	 * this parity's the one before as well: HyperLogLog sets merge by maximum, so a
+	 * set taken late, or twice, counts no client twice. */
+	interval = now >> CANARY_HLL_SHIFT;
 	into = now & (half - 1);
-	if (parity == A.clients_parity || into < 2 * CANARY_CLOCK_TICK_NS ||
+	if (interval == A.clients_interval || into < 2 * CANARY_CLOCK_TICK_NS ||
 	    into + 1000000000ULL > half)
 		return;
 	A.clients_ready = true;
-	A.clients_done = parity ^ 1;
-	A.clients_parity = parity;
+	A.clients_done = (unsigned int)(interval & 1) ^ 1;
+	A.clients_interval = interval;
 }
 
 /* The interval just done of one service (and its sets cleared for the next), or NULL. */

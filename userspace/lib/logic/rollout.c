@@ -1096,12 +1096,15 @@ static struct json_object *u64_array(const void *p, size_t bytes)
 	return a;
 }
 
-/* The client tally: its weight, the intervals still to leave out, its flows, and each
- * arm's registers in hex (the estimates are recomputed from them on restore). */
+/* The client tally: its weight, the intervals still to leave out, its flows, each
+ * arm's registers in hex, and each arm's running largest estimate (which the registers
+ * alone do not give back: the estimate of a growing set can step back, and a restart
+ * that took it from the registers would count the step again as new clients). */
 static struct json_object *tally_to_json(const struct rollout_srm *m)
 {
 	static const char *const arm_keys[CANARY_ARMS] = {"stable", "canary"};
 	struct json_object *o = json_object_new_object(), *f = json_object_new_array();
+	struct json_object *c = json_object_new_array();
 	char hex[2 * CANARY_HLL_REGS + 1];
 	unsigned int arm, i;
 
@@ -1114,6 +1117,9 @@ static struct json_object *tally_to_json(const struct rollout_srm *m)
 		json_object_object_add(o, arm_keys[arm], json_object_new_string(hex));
 	}
 	json_object_object_add(o, "flows", f);
+	for (arm = 0; arm < CANARY_ARMS; arm++)
+		json_object_array_add(c, json_object_new_double(m->tally.clients[arm]));
+	json_object_object_add(o, "clients", c);
 	return o;
 }
 
@@ -1234,7 +1240,8 @@ static const char *const state_keys[] = {
 	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
 	"srm",		   NULL};
 static const char *const srm_keys[] = {"flows", "responses", "clients", "bp", "tally", NULL};
-static const char *const tally_keys[] = {"bp", "skip", "flows", "stable", "canary", NULL};
+static const char *const tally_keys[] = {"bp",     "skip",    "flows",
+					 "stable", "canary", "clients", NULL};
 static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
 static const char *const check_keys[] = {"name", "state", "order", NULL};
 static const char *const order_keys[] = {"edges", "log_e", "log_e_max", "polls", "reject_poll",
@@ -1526,6 +1533,30 @@ static bool tally_regs(struct jv *v, struct json_object *o, const char *key, uin
 	return true;
 }
 
+/* The tally's running largest estimates (optional: a state saved without them starts
+ * from the registers' estimates): never below what the registers give, and finite. */
+static bool tally_clients(struct jv *v, struct json_object *t, struct rollout_srm *m)
+{
+	struct json_object *c = jv_array(v, t, "clients", "srm.tally.clients", CANARY_ARMS,
+					 CANARY_ARMS, true);
+	int arm;
+
+	if (!c)
+		return !v->failed;
+	for (arm = 0; arm < CANARY_ARMS; arm++) {
+		struct json_object *x = json_object_array_get_idx(c, arm);
+		double d = json_object_get_double(x);
+
+		if (!(json_object_is_type(x, json_type_double) ||
+		      json_object_is_type(x, json_type_int)) ||
+		    !(d >= m->tally.clients[arm] * (1 - 1e-9)) || !(d <= 1e12))
+			return jv_fail(v, "srm.tally.clients",
+				       "must be numbers no smaller than the registers' estimates");
+		m->tally.clients[arm] = d;
+	}
+	return true;
+}
+
 /* The client tally (optional: a state without it starts one afresh). */
 static bool state_tally(struct rollout *r, struct jv *v, struct json_object *o)
 {
@@ -1550,7 +1581,7 @@ static bool state_tally(struct rollout *r, struct jv *v, struct json_object *o)
 		m->tally.flows[arm] = (double)flows[arm];
 		m->tally.clients[arm] = hll_estimate(m->tally.reg[arm]);
 	}
-	return true;
+	return tally_clients(v, t, m);
 }
 
 /* The SRM tests' evidence. Optional: a state saved before the SRM guard existed

@@ -346,11 +346,14 @@ static int call(struct store *s, const char *path, struct json_object *req,
 		s->st.bytes_in += b.len;
 		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
 		    rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE) {
+			/* One member's TLS failing (a reset handshake, an expired certificate)
+			 * is no reason to skip the others: the last failure is the answer. */
 			free(b.buf);
-			return fail(s, -EACCES,
-				    "TLS with etcd at %s failed (%s); check --store-cacert, "
-				    "--store-cert and --store-key",
-				    s->cfg.endpoints[idx], curl_easy_strerror(rc));
+			ret = fail(s, -EACCES,
+				   "TLS with etcd at %s failed (%s); check --store-cacert, "
+				   "--store-cert and --store-key",
+				   s->cfg.endpoints[idx], curl_easy_strerror(rc));
+			continue;
 		}
 		if (rc != CURLE_OK) {
 			free(b.buf);
@@ -500,6 +503,7 @@ static bool jv_b64(struct jv *v, struct json_object *o, const char *key, const c
 		return jv_fail(v, field, "is not base64");
 	if (memchr(*out, 0, *n) && !strcmp(key, "key")) {
 		free(*out);
+		*out = NULL; /* the caller frees what is left here */
 		return jv_fail(v, field, "holds a NUL byte");
 	}
 	return true;

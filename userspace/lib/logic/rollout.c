@@ -298,6 +298,8 @@ void rollout_free(struct rollout *r)
 {
 	free(r->plan_text);
 	r->plan_text = NULL;
+	free(r->fleet);
+	r->fleet = NULL;
 }
 
 bool rollout_active(const struct rollout *r)
@@ -712,6 +714,11 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 	cdelta = in->arm[1].fwd_packets - r->last[1].fwd_packets;
 	sdelta = in->arm[0].fwd_packets - r->last[0].fwd_packets;
 
+	/* A node's watch follows the weight the leader set; nobody's change is manual. */
+	if (r->watch_only) {
+		r->weight_bp = in->weight_bp;
+		r->generation = in->generation;
+	}
 	/* A weight set by someone else wins: record it, never undo it. */
 	if (rollout_notice_manual(r, in->weight_bp, in->generation, in->now_ms, d)) {
 		memcpy(r->last, in->arm, sizeof(r->last));
@@ -721,7 +728,7 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 		return;
 	tick_srm(r, in);
 	all_promote = tick_evidence(r, in, ev, sizeof(ev));
-	if (tick_rollback(r, in, d, ev) || tick_metrics(r, in, d) ||
+	if (tick_rollback(r, in, d, ev) || r->watch_only || tick_metrics(r, in, d) ||
 	    !tick_traffic(r, in, d, cdelta, sdelta) || tick_srm_hold(r, d, ev))
 		return;
 	tick_step(r, in, d, ev, all_promote);
@@ -1008,6 +1015,8 @@ struct json_object *rollout_to_json(const struct rollout *r)
 	}
 	json_object_object_add(j, "metrics", metrics);
 	json_object_object_add(j, "srm", srm_to_json(&r->srm));
+	if (r->fleet)
+		json_object_object_add(j, "fleet", fleet_sum_to_json(r->fleet));
 	return j;
 }
 
@@ -1019,7 +1028,7 @@ static const char *const state_keys[] = {
 	"pause",	   "reason",	 "step",	"step_hold_s", "idle_s",    "generation",
 	"weight_bp",	   "gate_open",	 "pending",	"pending_bp", "pending_reason",
 	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
-	"srm",		   NULL};
+	"srm",		   "fleet",	 NULL};
 static const char *const srm_keys[] = {"flows", "responses", "bp", NULL};
 static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
 static const char *const check_keys[] = {"name", "state", NULL};
@@ -1265,6 +1274,21 @@ static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, cha
 	return 0;
 }
 
+/* A fleet rollout's per-node counters (optional: a single node's state has none). */
+static int state_fleet(struct rollout *r, struct json_object *j, char *err, size_t len)
+{
+	struct json_object *o;
+
+	if (!json_object_object_get_ex(j, "fleet", &o))
+		return 0;
+	r->fleet = malloc(sizeof(*r->fleet));
+	if (!r->fleet) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	return fleet_sum_from_json(r->fleet, o, err, len);
+}
+
 int rollout_from_json(struct rollout *r, struct json_object *j, const char *service, char *err,
 		      size_t len)
 {
@@ -1283,5 +1307,7 @@ int rollout_from_json(struct rollout *r, struct json_object *j, const char *serv
 		rc = state_metrics(r, j, &v, err, len);
 	if (!rc)
 		rc = state_srm(r, j, &v, err, len);
+	if (!rc)
+		rc = state_fleet(r, j, err, len);
 	return rc;
 }

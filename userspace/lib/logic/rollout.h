@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "xdp_canary.h"
 #include "logic/analysis.h"
+#include "logic/fleetsum.h"
 #include "logic/plan.h"
 
 /* Phases, in the spirit of Flagger and Argo Rollouts. */
@@ -120,6 +121,14 @@ struct rollout {
 	struct rollout_check checks[ROLLOUT_MAX_CHECKS];
 	struct metric_state metrics[PLAN_MAX_METRICS];
 	struct rollout_srm srm;
+	/* Fleet mode (docs/FLEET.md): the per-node counters the leader sums into this
+	 * rollout's input, kept and saved with it; NULL on a single node. Owned (freed
+	 * by rollout_free). */
+	struct fleet_sum *fleet;
+	/* A node's own watch of its counters while it may be cut off from the store: the
+	 * tests and guards run and a rollback is decided as ever, but no step is taken,
+	 * no pause for traffic or metrics is made (the leader does those). Not saved. */
+	bool watch_only;
 };
 
 /* What one tick saw. */
@@ -190,7 +199,8 @@ void rollout_srm_summary(const struct rollout *r, char *buf, size_t len);
 /* A one-line summary of all evidence ("http_5xx E=1.3/100 ..."). */
 void rollout_evidence(const struct rollout *r, char *buf, size_t len);
 
-/* Persistence: the whole rollout as JSON (json-c object), and back. */
+/* Persistence: the whole rollout as JSON (json-c object), and back. A fleet rollout's
+ * per-node counters are its "fleet" member (fleet_sum_to_json). */
 struct json_object;
 struct json_object *rollout_to_json(const struct rollout *r);
 /* Restore a saved state of service's rollout. Every field is checked for type and

@@ -432,6 +432,39 @@ static void watch_only_rolls_back(void)
 	rollout_free(&r);
 }
 
+/* The leader loses the store: hold and say why; a node's rollback rolls the fleet back. */
+static void store_pause_and_node_rollback(void)
+{
+	struct node_sim nodes[3] = {};
+	struct rollout r;
+	struct rollout_decision d;
+	struct plan p;
+
+	memset(&p, 0, sizeof(p));
+	plan_parse_text(PLAN, strlen(PLAN), "(test)", &p, NULL);
+	ASSERT_EQ(rollout_init(&r, &p, PLAN, 0, nodes[0].arm, 0, err, sizeof(err)), 0, "starts");
+	r.weight_bp = 500;
+	rollout_store_pause(&r, "the store is unreachable", &d);
+	ASSERT_EQ(r.phase, PHASE_PAUSED, "paused");
+	ASSERT_EQ(r.pause, PAUSE_STORE, "for the store");
+	ASSERT_TRUE(!strcmp(pause_reason_names[r.pause], "store"), "named store");
+	ASSERT_TRUE(d.changed && !d.set_weight, "no weight moves");
+	rollout_store_resume(&r, &d);
+	ASSERT_EQ(r.phase, PHASE_PROGRESSING, "resumes at the same step");
+	ASSERT_EQ(r.step, 0, "step 1");
+	ASSERT_EQ(rollout_pause(&r, &d, err, sizeof(err)), 0, "a pause by hand");
+	rollout_store_pause(&r, "x", &d);
+	ASSERT_EQ(r.pause, PAUSE_USER, "a pause by hand stays one");
+	rollout_store_resume(&r, &d);
+	ASSERT_EQ(r.phase, PHASE_PAUSED, "and is not resumed by the store's return");
+	rollout_node_rollback(&r, "n2", "http_5xx: e-value 200", 5000, &d);
+	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "a node's own rollback rolls the fleet back");
+	ASSERT_TRUE(d.set_weight && d.new_bp == 0 && d.reason == WREASON_ROLLBACK, "weight 0");
+	ASSERT_TRUE(strstr(r.reason, "n2") && strstr(r.reason, "http_5xx"),
+		    "naming node, evidence");
+	rollout_free(&r);
+}
+
 static const struct test_case cases[] = {
     {"sums grow with every node's report", sums_grow},
     {"counters that go back re-base the node, never subtract", rebase_never_subtracts},
@@ -443,6 +476,7 @@ static const struct test_case cases[] = {
     {"one node's failing canary rolls the fleet back", fleet_rolled_back},
     {"a fleet rollout's state keeps its per-node counters", save_restore_with_fleet},
     {"a node's watch rolls back and never steps", watch_only_rolls_back},
+    {"store pause, resume, and a node's rollback of the fleet", store_pause_and_node_rollback},
 };
 
 TEST_MAIN(cases)

@@ -28,7 +28,9 @@
 #include <stdint.h>
 #include "xdp_canary.h"
 
-#define FLEET_NODE_LEN	64  /* a node's name, NUL included */
+#ifndef FLEET_NODE_LEN
+#define FLEET_NODE_LEN 64 /* a node's name, NUL included (store/fleet.h has the same) */
+#endif
 #define FLEET_MAX_NODES 128 /* nodes kept; the oldest gone one is folded into "departed" */
 
 struct fleet_node {

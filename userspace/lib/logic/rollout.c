@@ -16,7 +16,7 @@ const char *const rollout_phase_names[PHASE_COUNT] = {
 	"Promoting", "Succeeded",   "RolledBack", "Aborted",
 };
 const char *const pause_reason_names[PAUSE_COUNT] = {
-    "", "user", "manual_weight", "no_traffic", "metric_errors", "service_gone", "srm"};
+    "", "user", "manual_weight", "no_traffic", "metric_errors", "service_gone", "srm", "store"};
 const char *const srm_off_names[SRM_OFF_COUNT] = {"", "client_mode", "overrides"};
 const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "promote",
 							"auto-rollback", "abort", "manual",
@@ -463,6 +463,41 @@ void rollout_service_gone(struct rollout *r, struct rollout_decision *d)
 	auto_pause(r, d, PAUSE_SERVICE_GONE,
 		   "the service is no longer configured; abort the rollout, or apply the service "
 		   "again and resume");
+}
+
+/* ---- fleet mode (docs/FLEET.md) ------------------------------------------------------------ */
+
+void rollout_store_pause(struct rollout *r, const char *why, struct rollout_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r) || r->phase == PHASE_PAUSED)
+		return; /* a pause of another kind says more, and stays */
+	auto_pause(r, d, PAUSE_STORE, why);
+}
+
+void rollout_store_resume(struct rollout *r, struct rollout_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (r->phase == PHASE_PAUSED && r->pause == PAUSE_STORE)
+		auto_resume(r, d, "the store is back");
+}
+
+void rollout_node_rollback(struct rollout *r, const char *node, const char *why, int64_t now_ms,
+			   struct rollout_decision *d)
+{
+	uint16_t old = r->weight_bp;
+	char a[16];
+
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r))
+		return;
+	set_weight(r, d, 0, WREASON_ROLLBACK);
+	d->reset_flows = r->plan.on_rollback == ROLLBACK_RESET;
+	finish(r, PHASE_ROLLED_BACK, now_ms);
+	snprintf(r->reason, sizeof(r->reason), "node %s rolled itself back on its own evidence: %s",
+		 node, why);
+	LOG(d, "%s: ROLLBACK of the fleet at step %u/%u: weight %s -> 0%%: %s", svc(r),
+	    r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)), r->reason);
 }
 
 /* Other counters (the service was re-created under another id, or the maps were made

@@ -36,6 +36,8 @@ enum pause_reason {
 	PAUSE_SERVICE_GONE,  /* the service is no longer in the maps */
 	PAUSE_SRM,	     /* sample-ratio mismatch: the arms are not comparable; rollback
 			      * tests keep running, resume by hand restarts the SRM tests */
+	PAUSE_STORE,	     /* fleet mode: the leader cannot reach the store; resumes when
+			      * it (or another leader) can */
 	PAUSE_COUNT,
 };
 extern const char *const pause_reason_names[PAUSE_COUNT];
@@ -173,6 +175,15 @@ bool rollout_notice_manual(struct rollout *r, uint16_t weight_bp, uint32_t gener
 
 /* The service vanished from the maps: pause and say so (once). */
 void rollout_service_gone(struct rollout *r, struct rollout_decision *d);
+
+/* Fleet mode. The leader lost the store (it cannot write the weights): hold at this step
+ * and say why; a pause of another kind stays. And back. */
+void rollout_store_pause(struct rollout *r, const char *why, struct rollout_decision *d);
+void rollout_store_resume(struct rollout *r, struct rollout_decision *d);
+/* A node rolled its own node back on its own evidence (while cut off from the store):
+ * roll the rollout back (weight 0 everywhere), naming the node and its evidence. */
+void rollout_node_rollback(struct rollout *r, const char *node, const char *why, int64_t now_ms,
+			   struct rollout_decision *d);
 
 /* Commands from canaryctl. Each returns 0 or -EINVAL with a sentence in err. */
 int rollout_pause(struct rollout *r, struct rollout_decision *d, char *err, size_t len);

@@ -13,12 +13,14 @@ declare -A GROUP=(
 	# a real Prometheus, JSON on the command line, setpriv and flock (util-linux) for
 	# the unprivileged tests, openssl for their TLS certificates, and clang's
 	# sanitizer and libFuzzer runtimes (libclang-rt-14-dev) for the fuzz targets;
-	# scdoc renders the man pages (make man, make install, make test).
+	# scdoc renders the man pages (make man, make install, make test); etcd (etcd-server)
+	# is the fleet's store, which test_store and fleet_store.sh start, and etcdctl
+	# (etcd-client) cross-checks what the library wrote.
 	[base]="clang llvm gcc make pkg-config scdoc
 		libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
 		libyaml-dev libjson-c-dev libmicrohttpd-dev libcurl4-openssl-dev
 		iproute2 procps ethtool nftables conntrack curl wrk prometheus jq util-linux
-		openssl libclang-rt-14-dev"
+		openssl libclang-rt-14-dev etcd-server etcd-client"
 	# make fresh-check: a Debian 12 root built from the package mirror.
 	[fresh-check]="debootstrap"
 	# make bench-scale and make bench-peers: the peers xdp-canary is compared with (nginx stream with

@@ -8,7 +8,9 @@
 #   maps/     base/, the parts of logic/ that describe a service (spec, config,
 #             maglev, salts), never the analysis (analysis, plan, rollout, sim)
 #   present/  base/, logic/, maps/
-#   cli/      base/, maps/, http/
+#   cli/      base/, maps/, http/, store/ (the --store URL)
+#   store/    base/, logic/, http/        (the etcd client; never libbpf: maps/ must
+#             not include it, so a node's maps work without the store)
 #
 # The Makefile enforces the first rule at link time too: the pure-logic unit tests link
 # against base/ and logic/ alone, without libbpf. As a control, a copy of the tree with
@@ -24,14 +26,15 @@ allowed() {
 	http) echo "base/ http/" ;;
 	maps) echo "base/ maps/ logic/spec.h logic/config.h logic/maglev.h logic/salts.h" ;;
 	present) echo "base/ logic/ maps/ present/" ;;
-	cli) echo "base/ maps/ http/ cli/" ;;
+	cli) echo "base/ maps/ http/ store/ cli/" ;;
+	store) echo "base/ logic/ http/ store/" ;;
 	*) echo "" ;;
 	esac
 }
 forbidden_sys() {
 	case $1 in
 	base | logic) echo '^(bpf|xdp|curl)/|^microhttpd\.h$' ;;
-	http) echo '^(bpf|xdp)/' ;;
+	http | store) echo '^(bpf|xdp)/' ;;
 	maps | present) echo '^curl/|^microhttpd\.h$' ;;
 	*) echo '^$' ;;
 	esac
@@ -79,7 +82,7 @@ else
 fi
 
 # Every header a program or library file names by folder exists (no stale path).
-missing=$(grep -rhoE '#include "(base|logic|maps|http|present|cli)/[a-z_]+\.h"' \
+missing=$(grep -rhoE '#include "(base|logic|maps|http|present|cli|store)/[a-z_]+\.h"' \
 	userspace tests | sed 's/#include "\(.*\)"/\1/' | sort -u |
 	while read -r h; do [ -e "userspace/lib/$h" ] || echo "$h"; done)
 if [ -z "$missing" ]; then
@@ -105,6 +108,8 @@ control logic/rollout.c '#include <bpf/libbpf.h>' 'logic/rollout.c includes <bpf
 control maps/stats.c '#include "logic/analysis.h"' 'maps/stats.c includes "logic/analysis.h"'
 control base/util.c '#include "logic/spec.h"' 'base/util.c includes "logic/spec.h"'
 control http/httpc.c '#include <xdp/libxdp.h>' 'http/httpc.c includes <xdp/libxdp.h>'
+control maps/apply.c '#include "store/etcd.h"' 'maps/apply.c includes "store/etcd.h"'
+control store/etcd.c '#include "maps/pins.h"' 'store/etcd.c includes "maps/pins.h"'
 mkdir -p "$tmp/lib/extra" && cp userspace/lib/base/util.h "$tmp/lib/extra/"
 out=$(violations "$tmp/lib")
 if grep -qF "extra/: a folder layers.sh has no rule for" <<<"$out"; then

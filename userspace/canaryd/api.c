@@ -178,6 +178,24 @@ static unsigned int start_allowed(const char *svc, const struct service_state **
 	return 0;
 }
 
+/* In fleet mode only the leader runs rollouts: 409 naming it on another node. */
+static unsigned int fleet_not_leader(char *err, size_t len)
+{
+	char who[64];
+
+	if (!fleet_mode() || fleet_leader(who, sizeof(who)))
+		return 0;
+	if (who[0])
+		snprintf(err, len, "node %s does not lead the fleet's rollouts: %s does (ask its "
+				   "canaryd)",
+			 fleet_node(), who);
+	else
+		snprintf(err, len, "node %s does not lead the fleet's rollouts, and no node leads "
+				   "now (the store may be unreachable); try again",
+			 fleet_node());
+	return 409;
+}
+
 /* A new rollout of q->plan (its text in text) on service s, from the counters now. 0
  * with it in *out, or an HTTP status with the reason in err. */
 static unsigned int start_rollout(const char *svc, const struct service_state *s,
@@ -210,6 +228,8 @@ static unsigned int start_rollout(const char *svc, const struct service_state *s
 	}
 	r->weight_bp = s->cfg.canary_weight;
 	r->generation = s->cfg.generation;
+	if (fleet_mode())
+		fleet_adopt(r);
 	*out = r;
 	return 0;
 }
@@ -237,7 +257,9 @@ static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, stru
 			 q->plan->service, svc);
 		return reply_error(c, 400, err);
 	}
-	code = start_allowed(svc, &s, &old, err, sizeof(err));
+	code = fleet_not_leader(err, sizeof(err));
+	if (!code)
+		code = start_allowed(svc, &s, &old, err, sizeof(err));
 	if (!code)
 		code = start_rollout(svc, s, q, text, t, &r, err, sizeof(err));
 	if (code)
@@ -279,6 +301,8 @@ static enum MHD_Result api_command(struct MHD_Connection *c, const char *svc, co
 		return reply_error(c, 404, "unknown command (pause, resume, abort, promote)");
 	if (b)
 		return resolve_bad(c, b, cmd, q->actor);
+	if (!r && fleet_not_leader(err, sizeof(err)))
+		return reply_error(c, 409, err);
 	if (!r) {
 		snprintf(err, sizeof(err), "there is no rollout of '%s'; start one with 'canaryctl "
 					   "rollout start %s --plan FILE'",

@@ -23,7 +23,7 @@
 #include "store/fleet.h"
 
 static char datadir[256], url[128], endpoint[64];
-static pid_t etcd_pid;
+static pid_t etcd_pid, etcd_tls_pid;
 static struct store *st;
 
 static int free_port(void)
@@ -132,6 +132,11 @@ static void teardown(void)
 		waitpid(etcd_pid, NULL, 0);
 		etcd_pid = 0;
 	}
+	if (etcd_tls_pid > 0) {
+		kill(etcd_tls_pid, SIGKILL);
+		waitpid(etcd_tls_pid, NULL, 0);
+		etcd_tls_pid = 0;
+	}
 	remove_datadir();
 }
 
@@ -139,6 +144,8 @@ static void on_signal(int sig)
 {
 	if (etcd_pid > 0)
 		kill(etcd_pid, SIGKILL);
+	if (etcd_tls_pid > 0)
+		kill(etcd_tls_pid, SIGKILL);
 	remove_datadir();
 	_exit(128 + sig);
 }
@@ -789,6 +796,112 @@ static void test_auth(void)
 	store_close(s2);
 }
 
+/* A CA, a server certificate for 127.0.0.1 and a client certificate, in datadir. */
+static bool make_certs(void)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && exec >certs.log 2>&1 && "
+		 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout "
+		 "ca.key -out ca.pem && "
+		 "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other-ca -keyout "
+		 "o.key -out other.pem && "
+		 "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out "
+		 "server.csr && "
+		 "printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' "
+		 ">server.ext && "
+		 "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days "
+		 "1 -extfile server.ext -out server.pem && "
+		 "openssl req -newkey rsa:2048 -nodes -subj /CN=node1 -keyout client.key -out "
+		 "client.csr && "
+		 "printf 'extendedKeyUsage=clientAuth\n' >client.ext && "
+		 "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days "
+		 "1 -extfile client.ext -out client.pem",
+		 datadir);
+	return system(cmd) == 0;
+}
+
+static pid_t start_tls_etcd(int cport, int pport)
+{
+	char c[64], p[64], cluster[96], dir[300], f[4][300];
+	pid_t pid;
+
+	snprintf(c, sizeof(c), "https://127.0.0.1:%d", cport);
+	snprintf(p, sizeof(p), "http://127.0.0.1:%d", pport);
+	snprintf(cluster, sizeof(cluster), "tls=%s", p);
+	snprintf(dir, sizeof(dir), "%s/tls", datadir);
+	snprintf(f[0], sizeof(f[0]), "%s/server.pem", datadir);
+	snprintf(f[1], sizeof(f[1]), "%s/server.key", datadir);
+	snprintf(f[2], sizeof(f[2]), "%s/ca.pem", datadir);
+	snprintf(f[3], sizeof(f[3]), "%s/etcd-tls.log", datadir);
+	pid = fork();
+	if (pid == 0) {
+		if (!freopen(f[3], "w", stdout) || !freopen(f[3], "a", stderr))
+			_exit(127);
+		execlp("etcd", "etcd", "--name", "tls", "--data-dir", dir, "--listen-client-urls",
+		       c, "--advertise-client-urls", c, "--listen-peer-urls", p,
+		       "--initial-advertise-peer-urls", p, "--initial-cluster", cluster,
+		       "--cert-file", f[0], "--key-file", f[1], "--trusted-ca-file", f[2],
+		       "--client-cert-auth", "--log-level", "error", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* TLS with a client certificate, as etcd's own clients do it (--cacert, --cert, --key). */
+static void test_tls(void)
+{
+	int cport = free_port(), pport = free_port(), i, ret = -1;
+	char u[64], why[256], ca[300], cert[300], key[300], other[300], *val = NULL;
+	struct store_cfg c;
+	struct store *s2;
+
+	if (!ASSERT_TRUE(make_certs(), "openssl makes a CA, a server and a client certificate"))
+		return;
+	etcd_tls_pid = start_tls_etcd(cport, pport);
+	snprintf(u, sizeof(u), "etcd://127.0.0.1:%d", cport);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", datadir);
+	snprintf(cert, sizeof(cert), "%s/client.pem", datadir);
+	snprintf(key, sizeof(key), "%s/client.key", datadir);
+	snprintf(other, sizeof(other), "%s/other.pem", datadir);
+	store_url_parse(u, &c, why, sizeof(why));
+	c.cacert = ca;
+	c.cert = cert;
+	c.key = key;
+	s2 = store_open(&c, why, sizeof(why));
+	if (!ASSERT_TRUE(s2 != NULL, "open with TLS"))
+		return;
+	for (i = 0; i < 100 && (ret = store_put(s2, "tls/k", "secret", 6, 0)); i++)
+		usleep(100000);
+	TL_REPORT(ret == 0, "a put over TLS with the client certificate: %s", store_error(s2));
+	ASSERT_EQ(store_get(s2, "tls/k", &val, NULL, NULL), 0, "and a get");
+	ASSERT_TRUE(val && !strcmp(val, "secret"), "the value");
+	free(val);
+	store_close(s2);
+	c.cert = c.key = NULL;
+	s2 = store_open(&c, why, sizeof(why));
+	ret = store_get(s2, "tls/k", &val, NULL, NULL);
+	TL_REPORT(ret < 0 && ret != -ENOENT, "no client certificate: refused (%s)",
+		  store_error(s2));
+	store_close(s2);
+	c.cacert = other;
+	c.cert = cert;
+	c.key = key;
+	s2 = store_open(&c, why, sizeof(why));
+	ret = store_get(s2, "tls/k", &val, NULL, NULL);
+	TL_REPORT(ret < 0 && ret != -ENOENT, "a server the CA did not sign: refused (%s)",
+		  store_error(s2));
+	store_close(s2);
+	snprintf(u, sizeof(u), "etcd://127.0.0.1:%d", cport);
+	store_url_parse(u, &c, why, sizeof(why));
+	s2 = store_open(&c, why, sizeof(why));
+	ret = store_get(s2, "tls/k", &val, NULL, NULL);
+	TL_REPORT(ret < 0 && ret != -ENOENT, "plain http to a TLS etcd: refused (%s)",
+		  store_error(s2));
+	store_close(s2);
+}
+
 static const struct test_case cases[] = {
     {"url", test_url},
     {"b64", test_b64},
@@ -801,6 +914,7 @@ static const struct test_case cases[] = {
     {"compact", test_compact},
     {"failover", test_failover},
     {"hostile", test_hostile, hostile_names},
+    {"tls", test_tls},
     {"auth", test_auth},
 };
 

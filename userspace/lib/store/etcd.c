@@ -342,6 +342,14 @@ static int call(struct store *s, const char *path, struct json_object *req,
 		    transfer(s, idx, path, body, s->cfg.timeout_ms, httpc_sink, &b, &http);
 
 		s->st.bytes_in += b.len;
+		if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+		    rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE) {
+			free(b.buf);
+			return fail(s, -EACCES,
+				    "TLS with etcd at %s failed (%s); check --store-cacert, "
+				    "--store-cert and --store-key",
+				    s->cfg.endpoints[idx], curl_easy_strerror(rc));
+		}
 		if (rc != CURLE_OK) {
 			free(b.buf);
 			ret = fail(s, rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED,

@@ -20,9 +20,12 @@
 #include "base/util.h"
 #include "canaryd.h"
 #include "cli/cli.h"
+#include "store/etcd.h"
+#include "store/fleet.h"
 
 struct agent A;
 volatile sig_atomic_t stop;
+static pthread_t leader_thread;
 
 /* What the command line asks for (the pin root is the shared block's cli_pin_root). */
 struct agent_opts {
@@ -30,6 +33,9 @@ struct agent_opts {
 	const char *state_dir;
 	double interval, sweep_interval;
 	bool verbose;
+	/* Fleet mode (docs/FLEET.md). */
+	const char *store, *node, *cacert, *cert, *key;
+	double leader_ttl;
 };
 
 static const struct agent_opts defaults = {
@@ -37,6 +43,7 @@ static const struct agent_opts defaults = {
     .state_dir = DEFAULT_STATE_DIR,
     .interval = 1,
     .sweep_interval = 10,
+    .leader_ttl = 10,
 };
 
 #define O(m) CLI_FIELD(struct agent_opts, m)
@@ -64,6 +71,15 @@ static const struct cli_opt agent_opt_table[] = {
     {CLI_DOUBLE, "sweep-interval", 0, O(sweep_interval), .metavar = "S",
      .help = "flow-table sweep interval (0: never)", .dmin = 0, .dmax = 86400},
     {CLI_FLAG, "verbose", 'v', O(verbose), .help = "libbpf and debug output"},
+    {CLI_STR, "store", 0, O(store), .metavar = "URL",
+     .help = "fleet mode: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (docs/FLEET.md)"},
+    {CLI_STR, "node", 0, O(node), .metavar = "NAME", .help = "this node's name in the fleet"},
+    {CLI_STR, "store-cacert", 0, O(cacert), .metavar = "FILE", .help = "the store's CA (TLS)"},
+    {CLI_STR, "store-cert", 0, O(cert), .metavar = "FILE", .help = "client certificate for the store"},
+    {CLI_STR, "store-key", 0, O(key), .metavar = "FILE", .help = "its key"},
+    {CLI_DOUBLE, "leader-ttl", 0, O(leader_ttl), .metavar = "SECONDS",
+     .help = "the leader's lease: another node takes over this long after it dies",
+     .dmin = 1, .dmax = 3600},
     {},
 };
 #undef O
@@ -81,6 +97,33 @@ static const struct cli_cmd agent_cmd = {
 static void on_signal(int sig)
 {
 	stop = 1;
+}
+
+/* Fleet mode: the leader thread (leader.c) on the store named. 0, or 1 after saying why. */
+static int fleet_start(const struct agent_opts *o, pthread_t *t)
+{
+	struct store_cfg cfg;
+	char why[256];
+
+	if (!o->store)
+		return 0;
+	if (!o->node || !fleet_node_valid(o->node)) {
+		log_error("--store needs --node NAME (1 to 63 of a-z, 0-9, '.', '_', '-')");
+		return 1;
+	}
+	if (store_url_parse(o->store, &cfg, why, sizeof(why))) {
+		log_error("--store: %s", why);
+		return 1;
+	}
+	cfg.cacert = o->cacert;
+	cfg.cert = o->cert;
+	cfg.key = o->key;
+	if (o->leader_ttl < 2 * o->interval) {
+		log_error("--leader-ttl %g must be at least two intervals (%g s)", o->leader_ttl,
+			  2 * o->interval);
+		return 1;
+	}
+	return leader_start(&cfg, o->node, (int)(o->leader_ttl + 0.5), t) ? 1 : 0;
 }
 
 static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
@@ -128,6 +171,8 @@ static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 		log_error("cannot start the metric puller thread");
 		return 1;
 	}
+	if (fleet_start(o, &leader_thread))
+		return 1;
 	logline("started: pins %s, state %s, socket %s, listening on %s://%s (reads%s), polling "
 		"every %gs",
 		cli_pin_root, A.state_dir, lo->socket ? lo->socket : "none",
@@ -175,6 +220,7 @@ static void agent_stop(const struct agent_opts *o, pthread_t pull_thread)
 
 	logline("stopping");
 	pthread_join(pull_thread, NULL);
+	leader_stop(leader_thread);
 	doors_stop(&o->listen);
 	pthread_mutex_lock(&A.lock);
 	for (i = 0; i < CANARY_MAX_SERVICES; i++)

@@ -62,6 +62,9 @@ static enum MHD_Result api_metrics(struct MHD_Connection *c)
 		ps[i].weight_changes = A.weight_changes[A.svcs[i].info.id];
 	}
 	A.stats.nstate_errors = A.nbad;
+	A.stats.node = fleet_node();
+	A.stats.leader = fleet_leader(NULL, 0);
+	A.stats.store_up = fleet_store_ok();
 	for (i = 0; i < A.nbad; i++)
 		A.stats.state_errors[i] = A.bad[i].service;
 	prom_write(f, ps, A.nsvcs, &A.reasons, &A.stats);

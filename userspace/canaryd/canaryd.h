@@ -6,6 +6,9 @@
  *   main       sets everything up (main.c), then polls (poll_once) and sweeps every
  *              interval, and stops.
  *   puller     pulls.c: one round of Prometheus queries per interval.
+ *   leader     leader.c, fleet mode only: one round of store calls per interval (the
+ *              election, and the leader's work); it takes A.lock only between calls,
+ *              never during one, so a slow store never delays the poll.
  *   doors      libmicrohttpd: a pool of threads per door (doors.c), one request each.
  *
  * A.lock, one mutex, guards the agent's state: the service list, the counter

@@ -24,12 +24,29 @@
 #include "maps/stats.h"
 #include "maps/sweep.h"
 #include "present/status.h"
+#include "store/fleetctl.h"
 
 /* The settings of the commands that have options of their own; the pin root and where
  * canaryd is are cli.h's (cli_pin_root_opts, cli_agent_opts). */
 #define PINS	   CLI_BLOCKS(&cli_pin_root_opts)
 #define AGENT	   CLI_BLOCKS(&cli_agent_opts)
 #define AGENT_PINS CLI_BLOCKS(&cli_agent_opts, &cli_pin_root_opts)
+/* Commands that work on the local maps or, with --store, on the fleet's store. */
+#define PINS_STORE CLI_BLOCKS(&cli_pin_root_opts, &cli_store_opts)
+#define STORE	   CLI_BLOCKS(&cli_store_opts)
+
+/* With --store: the command's work on the store (fn), the store closed after. */
+static int with_store(int (*fn)(struct store *s, void *arg), void *arg)
+{
+	struct store *s = cli_store_open();
+	int err;
+
+	if (!s)
+		return 1;
+	err = fn(s, arg);
+	store_close(s);
+	return err ? 1 : 0;
+}
 
 /* ---- apply -------------------------------------------------------------------------------- */
 
@@ -51,6 +68,16 @@ static const struct cli_opt apply_opts[] = {
     {},
 };
 
+static int store_apply(struct store *s, void *arg)
+{
+	const struct apply_cfg *c = arg;
+
+	if (c->ao.prune || c->ao.salt_file)
+		log_warn("--prune and --salt-file do not apply to the store: it holds the whole "
+			 "file, and the salts live in it");
+	return fleet_apply(s, c->file, c->ao.dry_run, stdout);
+}
+
 static int cmd_apply(void *cfg, int argc, char **argv)
 {
 	struct apply_cfg *c = cfg;
@@ -61,6 +88,11 @@ static int cmd_apply(void *cfg, int argc, char **argv)
 	int err, lock;
 
 	c->ao.out = stdout;
+	if (cli_store.url) {
+		if (argc > 0 || !c->file)
+			return cli_usage_error("name the services file with -f FILE");
+		return with_store(store_apply, c);
+	}
 	if (!c->ao.salt_file)
 		c->ao.salt_file = getenv("CANARY_SALT_FILE");
 	if (!c->ao.salt_file) {
@@ -92,6 +124,27 @@ static int cmd_apply(void *cfg, int argc, char **argv)
 
 /* ---- weights ------------------------------------------------------------------------------ */
 
+struct store_weight {
+	const char *name;
+	uint16_t bp;
+};
+
+static int store_weight(struct store *s, void *arg)
+{
+	const struct store_weight *w = arg;
+	unsigned int old = 0;
+	int64_t rev = 0;
+	char a[16], b[16];
+	int err = fleet_set_weight(s, w->name, w->bp, "canaryctl", &old, &rev);
+
+	if (!err)
+		printf("%s: canary weight %s%% -> %s%% in the store (revision %lld); every node "
+		       "follows on its next watch event\n",
+		       w->name, bp_str(old, a, sizeof(a)), bp_str(w->bp, b, sizeof(b)),
+		       (long long)rev);
+	return err;
+}
+
 static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 {
 	struct canary_maps m;
@@ -99,6 +152,12 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 	char a[16], b[16];
 	int err, lock;
 
+	if (cli_store.url) {
+		if (reset_flows)
+			return cli_usage_error("--reset-flows works on one node's flow table, not "
+					       "through --store");
+		return with_store(store_weight, &(struct store_weight){name, bp});
+	}
 	if (cli_maps_open(&m, &lock))
 		return 1;
 	err = service_set_weight(&m, name, bp, &old);
@@ -114,7 +173,8 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 			if (n < 0)
 				err = (int)n;
 			else
-				printf("%s: removed %ld canary flows from the flow table\n", name, n);
+				printf("%s: removed %ld canary flows from the flow table\n", name,
+				       n);
 		}
 	}
 	cli_maps_close(&m, lock);
@@ -174,8 +234,8 @@ static int cmd_promote(void *cfg, int argc, char **argv)
 
 /* ---- overrides ---------------------------------------------------------------------------- */
 
-static int override_change(struct canary_maps *m, const char *name, const char *prefix,
-			   int arm, bool add)
+static int override_change(struct canary_maps *m, const char *name, const char *prefix, int arm,
+			   bool add)
 {
 	struct service_state s;
 	struct override_key k;
@@ -208,10 +268,11 @@ static int override_change(struct canary_maps *m, const char *name, const char *
 		if (!(s.cfg.flags & CANARY_SVC_F_OVERRIDES)) {
 			s.cfg.flags |= CANARY_SVC_F_OVERRIDES;
 			if (svc_config_publish(m, s.info.id, name, &s.cfg, s.cfg.generation)) {
-				log_error("%s changed while the override was added (canaryd may have "
-					  "rolled it back); the override is in place but not yet "
-					  "active: run the same command again",
-					  name);
+				log_error(
+				    "%s changed while the override was added (canaryd may have "
+				    "rolled it back); the override is in place but not yet "
+				    "active: run the same command again",
+				    name);
 				return 1;
 			}
 		}
@@ -279,7 +340,7 @@ static int cmd_override(void *cfg, int argc, char **argv)
 /* ---- status ------------------------------------------------------------------------------- */
 
 struct status_cfg {
-	bool json;
+	bool json, nodes;
 	double window; /* --rates: seconds between the two readings; 0: no rates */
 };
 
@@ -288,8 +349,22 @@ static const struct cli_opt status_opts[] = {
     {CLI_DOUBLE, "rates", 0, CLI_FIELD(struct status_cfg, window), .metavar = "SECONDS",
      .help = "also per-second rates, from two readings SECONDS apart", .def = "1", .dmin = 0.01,
      .dmax = 3600, .optional = true, .bare = 1.0},
+    {CLI_FLAG, "nodes", 0, CLI_FIELD(struct status_cfg, nodes),
+     .help = "with --store: each node's counters too, under the fleet's totals"},
     {},
 };
+
+struct fleet_args {
+	const char *svc;
+	bool nodes, json;
+};
+
+static int store_status(struct store *s, void *arg)
+{
+	const struct fleet_args *a = arg;
+
+	return fleet_totals_show(s, a->svc, a->nodes, a->json, stdout);
+}
 
 static int cmd_status(void *cfg, int argc, char **argv)
 {
@@ -299,6 +374,14 @@ static int cmd_status(void *cfg, int argc, char **argv)
 
 	if (argc > 1)
 		return cli_usage_error("expected at most one SERVICE");
+	if (cli_store.url) {
+		if (c->window > 0)
+			return cli_usage_error("--rates reads one node's maps; not with --store");
+		return with_store(store_status,
+				  &(struct fleet_args){argc ? argv[0] : NULL, c->nodes, c->json});
+	}
+	if (c->nodes)
+		return cli_usage_error("--nodes goes with --store");
 	if (cli_maps_open(&m, NULL))
 		return 1;
 	rc = status_show(&m, argc ? argv[0] : NULL, c->json, c->window, stdout);
@@ -424,7 +507,8 @@ static bool phase_ended(const char *phase)
 
 static void print_rollout(struct json_object *j, FILE *f)
 {
-	struct json_object *arms = jget(j, "arms"), *ev = jget(j, "evidence"), *ms = jget(j, "metrics");
+	struct json_object *arms = jget(j, "arms"), *ev = jget(j, "evidence"),
+			   *ms = jget(j, "metrics");
 	struct json_object *share = jget(j, "measured_share");
 	size_t i;
 	int arm;
@@ -432,28 +516,32 @@ static void print_rollout(struct json_object *j, FILE *f)
 	fprintf(f, "%s: %s, step %d/%d at %g%%", jstr(j, "service"), jstr(j, "phase"),
 		(int)jnum(j, "step"), (int)jnum(j, "steps"), jnum(j, "canary_weight"));
 	if (share)
-		fprintf(f, " (measured %.2f%% of new flows this step)", json_object_get_double(share));
+		fprintf(f, " (measured %.2f%% of new flows this step)",
+			json_object_get_double(share));
 	fprintf(f, "\n  %s\n", jstr(j, "reason"));
-	fprintf(f, "  in step %.0fs; hold %.1f of %gs (runs while the canary gets traffic); canary "
-		   "flows %d of %d\n",
+	fprintf(f,
+		"  in step %.0fs; hold %.1f of %gs (runs while the canary gets traffic); canary "
+		"flows %d of %d\n",
 		jnum(j, "time_in_step_s"), jnum(j, "hold_accrued_s"), jnum(j, "hold_s"),
 		(int)jnum(j, "step_canary_flows"), (int)jnum(j, "min_flows"));
 	fprintf(f, "  %-7s %10s %10s %10s %12s %8s %10s\n", "arm", "flows/s", "pkt/s", "req/s",
 		"errored/s", "5xx/s", "resets/s");
 	for (arm = 0; arm < 2; arm++) {
-		struct json_object *a = jget(arms, arm ? "canary" : "stable"), *r = jget(a, "rates");
+		struct json_object *a = jget(arms, arm ? "canary" : "stable"),
+				   *r = jget(a, "rates");
 
-		fprintf(f, "  %-7s %10.1f %10.1f %10.1f %12.2f %8.2f %10.2f\n", arm ? "canary" : "stable",
-			jnum(r, "flows_per_s"), jnum(r, "packets_per_s"), jnum(r, "requests_per_s"),
-			jnum(r, "errored_flows_per_s"), jnum(r, "http_5xx_per_s"),
-			jnum(r, "backend_resets_per_s"));
+		fprintf(f, "  %-7s %10.1f %10.1f %10.1f %12.2f %8.2f %10.2f\n",
+			arm ? "canary" : "stable", jnum(r, "flows_per_s"), jnum(r, "packets_per_s"),
+			jnum(r, "requests_per_s"), jnum(r, "errored_flows_per_s"),
+			jnum(r, "http_5xx_per_s"), jnum(r, "backend_resets_per_s"));
 	}
 	fprintf(f, "  evidence against the canary (rolls back when E reaches the threshold):\n");
 	for (i = 0; ev && i < json_object_array_length(ev); i++) {
 		struct json_object *e = json_object_array_get_idx(ev, i);
 		struct json_object *c = jget(e, "canary"), *st = jget(e, "stable");
 
-		fprintf(f, "    %-16s E=%-10.3g threshold %-6g canary %6d/%-8d stable %6d/%-8d %s\n",
+		fprintf(f,
+			"    %-16s E=%-10.3g threshold %-6g canary %6d/%-8d stable %6d/%-8d %s\n",
 			jstr(e, "signal"), jnum(e, "e_value"), jnum(e, "threshold"),
 			(int)jnum(c, "events"), (int)jnum(c, "exposure"), (int)jnum(st, "events"),
 			(int)jnum(st, "exposure"), jstr(e, "verdict"));
@@ -467,7 +555,8 @@ static void print_rollout(struct json_object *j, FILE *f)
 		struct json_object *m = json_object_array_get_idx(ms, i);
 		struct json_object *st = jget(m, "stable"), *c = jget(m, "canary");
 
-		fprintf(f, "    metric %-9s stable %.4f (%d/%d)  canary %.4f (%d/%d)  from %s%s%s\n",
+		fprintf(f,
+			"    metric %-9s stable %.4f (%d/%d)  canary %.4f (%d/%d)  from %s%s%s\n",
 			jstr(m, "name"), jnum(st, "rate"), (int)jnum(st, "successes"),
 			(int)jnum(st, "trials"), jnum(c, "rate"), (int)jnum(c, "successes"),
 			(int)jnum(c, "trials"), jstr(m, "source"),
@@ -831,26 +920,59 @@ static int cmd_metric(void *cfg, int argc, char **argv)
 	return rc;
 }
 
+/* ---- fleet (the store) -------------------------------------------------------------------- */
+
+struct json_cfg_fleet {
+	bool json;
+};
+
+static const struct cli_opt fleet_opts[] = {
+    {CLI_FLAG, "json", 'j', CLI_FIELD(struct json_cfg_fleet, json),
+     .help = "machine-readable output"},
+    {},
+};
+
+static int store_fleet_status(struct store *s, void *arg)
+{
+	return fleet_status_show(s, *(const bool *)arg, stdout);
+}
+
+static int cmd_fleet(void *cfg, int argc, char **argv)
+{
+	const struct json_cfg_fleet *c = cfg;
+
+	if (argc != 1 || strcmp(argv[0], "status"))
+		return cli_usage_error("expected 'fleet status --store URL [--json]'");
+	if (!cli_store.url)
+		return cli_usage_error("name the store with --store etcd://HOST:PORT");
+	return with_store(store_fleet_status, (void *)&c->json);
+}
+
 /* A command's own options and the settings struct they fill. */
 #define OPTS(table, type) .opts = table, .cfg_size = sizeof(type)
 
 static const struct cli_cmd cmds[] = {
     {"apply", cmd_apply, "apply a services file (YAML)",
      "apply -f FILE [--dry-run] [--prune] [--pin-root DIR]\n"
+     "       canaryctl apply -f FILE --store URL [--dry-run]\n"
      "Validate the whole file, then make the maps match it. Applying the same file\n"
      "twice changes nothing. Services in the maps but not in the file are kept unless\n"
-     "--prune is given.\n",
-     OPTS(apply_opts, struct apply_cfg), .blocks = PINS},
+     "--prune is given. With --store the file goes to the fleet's store instead, with\n"
+     "the services' salts, in one transaction (nothing is written on any error); every\n"
+     "node's canaryd --store applies it.\n",
+     OPTS(apply_opts, struct apply_cfg), .blocks = PINS_STORE},
     {"set-weight", cmd_set_weight, "set a service's canary weight in percent",
-     "set-weight SERVICE PERCENT [--pin-root DIR]\n"
+     "set-weight SERVICE PERCENT [--pin-root DIR | --store URL]\n"
      "PERCENT is 0..100 with up to two decimals. New flows follow the new weight at once;\n"
-     "established flows keep their arm.\n",
-     .blocks = PINS},
+     "established flows keep their arm. With --store the weight goes to the store\n"
+     "(weights/SERVICE) and every node follows.\n",
+     .blocks = PINS_STORE},
     {"rollback", cmd_rollback, "send every new flow to stable (weight 0)",
-     "rollback SERVICE [--reset-flows] [--pin-root DIR]\n",
-     OPTS(rollback_opts, struct rollback_cfg), .blocks = PINS},
+     "rollback SERVICE [--reset-flows] [--pin-root DIR | --store URL]\n",
+     OPTS(rollback_opts, struct rollback_cfg), .blocks = PINS_STORE},
     {"promote", cmd_promote, "send every new flow to canary (weight 100)",
-     "promote SERVICE [--pin-root DIR]\n", .opts = promote_opts, .blocks = PINS},
+     "promote SERVICE [--pin-root DIR | --store URL]\n", .opts = promote_opts,
+     .blocks = PINS_STORE},
     {"override", cmd_override, "pin client groups (source prefixes) to an arm",
      "override add SERVICE PREFIX --arm stable|canary\n"
      "       canaryctl override del SERVICE PREFIX\n"
@@ -861,9 +983,11 @@ static const struct cli_cmd cmds[] = {
      .blocks = PINS},
     {"status", cmd_status, "show weights, backends and per-arm counters",
      "status [SERVICE] [--json] [--rates[=SECONDS]] [--pin-root DIR]\n"
+     "       canaryctl status [SERVICE] --store URL [--nodes] [--json]\n"
      "Per arm: traffic, health (error ratios with Wilson 95% intervals, TTFB and\n"
-     "handshake p50/p90/p99) and per-backend counters.\n",
-     OPTS(status_opts, struct status_cfg), .blocks = PINS},
+     "handshake p50/p90/p99) and per-backend counters. With --store: the fleet's\n"
+     "totals per arm, summed from the nodes' reports, and with --nodes each node's.\n",
+     OPTS(status_opts, struct status_cfg), .blocks = PINS_STORE},
     {"rollout", cmd_rollout, "start and steer a progressive rollout (through canaryd)",
      "rollout start SERVICE --plan FILE\n"
      "       canaryctl rollout status SERVICE [--json] [--wait [--timeout S]]\n"
@@ -901,6 +1025,12 @@ static const struct cli_cmd cmds[] = {
      "entries idle for longer than their state's timeout and counts the flows that\n"
      "leave with their SYN never answered (syn_unanswered).\n",
      .blocks = PINS},
+    {"fleet", cmd_fleet, "list the fleet's nodes and their applied config (--store)",
+     "fleet status --store URL [--json]\n"
+     "Every node that reports to the store (its report lives under a lease: a node\n"
+     "that stopped drops out when the lease ends), the config revision it applied,\n"
+     "how far that is behind the desired one, how long ago it reported, its health.\n",
+     OPTS(fleet_opts, struct json_cfg_fleet), .blocks = STORE},
     {"explain", cmd_explain, "say which arm and backend a new flow would get",
      "explain SERVICE --src ADDR:PORT [--proto tcp|udp] [--json] [--pin-root DIR]\n"
      "Computes the decision with the data plane's own hashing code, and reports an\n"
@@ -912,10 +1042,10 @@ static const struct cli_cmd cmds[] = {
 int main(int argc, char **argv)
 {
 	struct cli c = {
-		.prog = "canaryctl",
-		.version = "0.1",
-		.intro = "Configure and inspect the xdp-canary splitter through its pinned maps.",
-		.cmds = cmds,
+	    .prog = "canaryctl",
+	    .version = "0.1",
+	    .intro = "Configure and inspect the xdp-canary splitter through its pinned maps.",
+	    .cmds = cmds,
 	};
 
 	cli_agent_from_env();

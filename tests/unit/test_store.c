@@ -392,6 +392,14 @@ static void test_wait(void)
 		  "a change made before the wait is seen");
 	ASSERT_EQ(rev, w.rev, "the same revision");
 	ASSERT_EQ(store_wait(st, "w/", w.rev, 300, &rev), -ETIMEDOUT, "none after it");
+	const char *const two[] = {"wa/", "wb/"};
+	int64_t r0 = 0, r1 = 0;
+	ASSERT_EQ(store_revision(st, &r0), 0, "the revision");
+	ASSERT_EQ(store_wait_any(st, two, 2, r0, 300, &rev), -ETIMEDOUT, "two prefixes, no change");
+	ASSERT_EQ(store_put(st, "wb/x", "1", 1, 0), 0, "a put under the second prefix");
+	ASSERT_EQ(store_revision(st, &r1), 0, "its revision");
+	ASSERT_EQ(store_wait_any(st, two, 2, r0, 3000, &rev), 0, "wakes a wait on both");
+	ASSERT_EQ(rev, r1, "at its revision");
 }
 
 static void test_compact(void)

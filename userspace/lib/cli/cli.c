@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "base/util.h"
 #include "maps/pins.h"
+#include "store/etcd.h"
 
 struct cli *cli_current;
 
@@ -122,6 +123,98 @@ void cli_agent_from_env(void)
 		cli_agent.tcp = getenv("CANARY_AGENT");
 	if (getenv("CANARY_SOCKET"))
 		cli_agent.socket = getenv("CANARY_SOCKET");
+}
+
+struct cli_store cli_store = {.timeout = STORE_DEFAULT_TIMEOUT_MS / 1000.0};
+
+const struct cli_block cli_store_opts = {
+    .opts =
+	(const struct cli_opt[]){
+	    {CLI_STR, "store", 0, CLI_FIELD(struct cli_store, url),
+	     .metavar = "etcd://H:P[,H:P...][/PREFIX]",
+	     .help = "the fleet's etcd (docs/FLEET.md); endpoints tried in order; PREFIX "
+		     "defaults to " STORE_DEFAULT_PREFIX},
+	    {CLI_STR, "store-cacert", 0, CLI_FIELD(struct cli_store, cacert), .metavar = "FILE",
+	     .help = "the CA of etcd's certificate (https to the store)"},
+	    {CLI_STR, "store-cert", 0, CLI_FIELD(struct cli_store, cert), .metavar = "FILE",
+	     .help = "a client certificate for etcd (PEM)..."},
+	    {CLI_STR, "store-key", 0, CLI_FIELD(struct cli_store, key), .metavar = "FILE",
+	     .help = "...and its key"},
+	    {CLI_STR, "store-user", 0, CLI_FIELD(struct cli_store, user), .metavar = "NAME",
+	     .help = "an etcd user (etcd auth), with --store-password-file"},
+	    {CLI_STR, "store-password-file", 0, CLI_FIELD(struct cli_store, password_file),
+	     .metavar = "FILE", .help = "the etcd user's password (first line)"},
+	    {CLI_DOUBLE, "store-timeout", 0, CLI_FIELD(struct cli_store, timeout),
+	     .metavar = "SECONDS", .help = "per request to the store", .dmin = 0.1, .dmax = 600},
+	    {},
+	},
+    .base = &cli_store,
+    .defaults = &(const struct cli_store){.timeout = STORE_DEFAULT_TIMEOUT_MS / 1000.0},
+};
+
+/* The first line of the password file. */
+static int read_password(const char *path, char *out, size_t len)
+{
+	char *text;
+	size_t n;
+	int err = file_read_all(path, 4096, &text, &n);
+
+	if (err) {
+		log_error("cannot read the store's password file %s: %s", path, strerror(-err));
+		return -1;
+	}
+	text[strcspn(text, "\r\n")] = 0;
+	snprintf(out, len, "%s", text);
+	memset(text, 0, n);
+	free(text);
+	return 0;
+}
+
+int cli_store_cfg(struct store_cfg *c)
+{
+	static char password[1024];
+	char why[256];
+
+	if (!cli_store.url) {
+		log_error("name the store with --store etcd://HOST:PORT");
+		return -1;
+	}
+	if (store_url_parse(cli_store.url, c, why, sizeof(why))) {
+		log_error("--store: %s", why);
+		return -1;
+	}
+	if (!cli_store.cert != !cli_store.key) {
+		log_error("--store-cert and --store-key go together");
+		return -1;
+	}
+	if (!cli_store.user != !cli_store.password_file) {
+		log_error("--store-user and --store-password-file go together");
+		return -1;
+	}
+	if (cli_store.password_file &&
+	    read_password(cli_store.password_file, password, sizeof(password)))
+		return -1;
+	c->cacert = cli_store.cacert;
+	c->cert = cli_store.cert;
+	c->key = cli_store.key;
+	c->user = cli_store.user;
+	c->password = cli_store.user ? password : NULL;
+	c->timeout_ms = (long)(cli_store.timeout * 1000);
+	return 0;
+}
+
+struct store *cli_store_open(void)
+{
+	struct store_cfg c;
+	struct store *s;
+	char why[512];
+
+	if (cli_store_cfg(&c))
+		return NULL;
+	s = store_open(&c, why, sizeof(why));
+	if (!s)
+		log_error("cannot open the store: %s", why);
+	return s;
 }
 
 int cli_need_root(const char *why)

@@ -33,6 +33,24 @@ extern struct agent_target cli_agent;
 extern const struct cli_block cli_agent_opts;
 void cli_agent_from_env(void);
 
+/* --store etcd://H:P[,H:P...][/PREFIX] and how to reach it: --store-cacert,
+ * --store-cert, --store-key (etcd's own clients call them --cacert, --cert and --key;
+ * canaryctl's --cacert is already the CA of canaryd's TLS), --store-user and
+ * --store-password-file (the password in a file, never on the command line). */
+struct cli_store {
+	const char *url, *cacert, *cert, *key, *user, *password_file;
+	double timeout; /* seconds per request */
+};
+extern struct cli_store cli_store;
+extern const struct cli_block cli_store_opts;
+struct store;
+struct store_cfg;
+/* The store's settings from the options; 0, or -1 after saying why. The password read
+ * from its file lives in a static buffer. */
+int cli_store_cfg(struct store_cfg *c);
+/* Open the store the options name; NULL after saying why. */
+struct store *cli_store_open(void);
+
 /* Unless this runs as root, prints "PROG CMD needs root WHY; run it with sudo" and
  * returns -1. */
 int cli_need_root(const char *why);

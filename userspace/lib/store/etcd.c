@@ -955,19 +955,51 @@ static int watch_result(struct store *s, struct watch *w, CURLcode rc, long http
 	return fail(s, -EIO, "etcd at %s ended the watch with no change", s->cfg.endpoints[idx]);
 }
 
-int store_wait(struct store *s, const char *key_prefix, int64_t after, int timeout_ms, int64_t *rev)
+/* The watch request: one create_request per prefix, as one stream's body (the gateway
+ * reads the body as a sequence of messages). NULL with s->err when a key is too long. */
+static char *watch_body(struct store *s, const char *const *prefixes, int n, int64_t after)
 {
-	struct json_object *req = json_object_new_object(), *cr = json_object_new_object();
-	char full[STORE_MAX_KEY + 160];
-	int i, n = s->cfg.n_endpoints, ret = full_key(s, key_prefix, full, sizeof(full));
-	const char *body;
+	struct json_object *reqs[STORE_MAX_WAIT_PREFIXES];
+	char full[STORE_MAX_KEY + 160], *body = NULL;
+	size_t len = 0;
+	int i, ret = 0;
+	FILE *f = open_memstream(&body, &len);
 
-	json_object_object_add(req, "create_request", cr);
-	add_range(cr, full, true);
-	add_i64(cr, "start_revision", after + 1);
-	body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	for (i = 0; i < n && f; i++) {
+		struct json_object *cr = json_object_new_object();
+
+		reqs[i] = json_object_new_object();
+		json_object_object_add(reqs[i], "create_request", cr);
+		if (!ret)
+			ret = full_key(s, prefixes[i], full, sizeof(full));
+		if (!ret)
+			add_range(cr, full, true);
+		add_i64(cr, "start_revision", after + 1);
+		fprintf(f, "%s\n", json_object_to_json_string_ext(reqs[i], JSON_C_TO_STRING_PLAIN));
+		json_object_put(reqs[i]);
+	}
+	if (f)
+		fclose(f);
+	if (ret || !f) {
+		free(body);
+		return NULL;
+	}
+	return body;
+}
+
+int store_wait_any(struct store *s, const char *const *prefixes, int np, int64_t after,
+		   int timeout_ms, int64_t *rev)
+{
+	int i, n = s->cfg.n_endpoints, ret = 0;
+	char *body;
+
+	if (np < 1 || np > STORE_MAX_WAIT_PREFIXES)
+		return fail(s, -EINVAL, "a wait watches 1 to %d prefixes", STORE_MAX_WAIT_PREFIXES);
 	s->err[0] = 0;
-	for (i = 0; i < n && !ret; i++) {
+	body = watch_body(s, prefixes, np, after);
+	if (!body)
+		return s->err[0] ? -ENAMETOOLONG : fail(s, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
 		int idx = (s->cur + i) % n;
 		struct watch w = {.s = s};
 		long http;
@@ -976,17 +1008,19 @@ int store_wait(struct store *s, const char *key_prefix, int64_t after, int timeo
 
 		ret = watch_result(s, &w, rc, http, idx);
 		free(w.buf);
-		if (ret == -ECONNREFUSED && unreachable(rc)) {
-			ret = 0;
+		if (ret == -ECONNREFUSED && unreachable(rc))
 			continue;
-		}
 		if (!ret) {
 			s->cur = idx;
 			*rev = w.rev;
 		}
-		json_object_put(req);
-		return ret;
+		break;
 	}
-	json_object_put(req);
-	return ret ? ret : -ECONNREFUSED;
+	free(body);
+	return ret;
+}
+
+int store_wait(struct store *s, const char *key_prefix, int64_t after, int timeout_ms, int64_t *rev)
+{
+	return store_wait_any(s, &key_prefix, 1, after, timeout_ms, rev);
 }

@@ -88,9 +88,14 @@ int store_lease_revoke(struct store *s, int64_t lease);
  * caller re-reads. */
 int store_wait(struct store *s, const char *key_prefix, int64_t after, int timeout_ms,
 	       int64_t *rev);
+/* The same over several prefixes at once (one watch stream): the first change under
+ * any of them. */
+#define STORE_MAX_WAIT_PREFIXES 8
+int store_wait_any(struct store *s, const char *const *prefixes, int n, int64_t after,
+		   int timeout_ms, int64_t *rev);
 /* Compact the history up to rev. Compacting a revision already compacted is 0. */
 int store_compact(struct store *s, int64_t rev);
-/* The store's current revision and the oldest one it still keeps (0 when unknown). */
+/* The store's current revision. */
 int store_revision(struct store *s, int64_t *rev);
 
 /* Traffic since open (for docs/FLEET.md's figures): requests, bytes sent (bodies),

@@ -114,9 +114,11 @@ void watch_learn(const char *svc, const char *text, size_t len, unsigned int bp,
 		;
 	active = ph == PHASE_PROGRESSING || ph == PHASE_PAUSED || ph == PHASE_WAITING_GATE ||
 		 ph == PHASE_PROMOTING;
-	/* The leader has acted on this node's rollback (weight 0), or someone set the
-	 * weight since it was recorded: the cap has done its work. */
-	if (w && w->capped && !w->need_record && (bp == 0 || weights_rev > w->recorded_rev)) {
+	/* The leader has acted on this node's rollback (weight 0), or the rollout it
+	 * capped is over and someone set the weight since: the cap has done its work. A
+	 * step the leader wrote before it read the record releases nothing. */
+	if (w && w->capped && !w->need_record &&
+	    (bp == 0 || (weights_rev > w->recorded_rev && (!active || started != w->started_ms)))) {
 		logline("%s: this node's own rollback is resolved in the store (weight %u bp); "
 			"the node follows the store's weight again",
 			svc, bp);

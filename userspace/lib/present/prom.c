@@ -7,11 +7,6 @@
 
 #define P "xdp_canary_"
 
-/* In fleet mode, node="NAME", on every node-level series (the data plane's counters,
- * the weights in this node's maps, the agent's own); "" on one node. The rollouts'
- * series are the fleet's and come from the leader alone (its followers hold none). */
-static char NL[96];
-
 static void head(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP " P "%s %s\n# TYPE " P "%s %s\n", name, help, name, type);
@@ -26,7 +21,7 @@ static void per_arm(FILE *f, const struct prom_service *s, unsigned int n, const
 
 	for (i = 0; i < n; i++)
 		for (arm = 0; arm < CANARY_ARMS; arm++)
-			fprintf(f, P "%s{%sservice=\"%s\",arm=\"%s\"%s} %llu\n", name, NL,
+			fprintf(f, P "%s{service=\"%s\",arm=\"%s\"%s} %llu\n", name,
 				s[i].svc->info.name, arm_name(arm), extra,
 				*(unsigned long long *)((const char *)&s[i].arm[arm] + off));
 }
@@ -69,17 +64,16 @@ static void histogram(FILE *f, const struct prom_service *s, unsigned int n, con
 			for (b = 0; b < CANARY_HIST_BUCKETS; b++) {
 				cum += hist[b];
 				/* Bucket b ends at 2^(b+1) us. */
-				fprintf(f,
-					P "%s_bucket{%sservice=\"%s\",arm=\"%s\",le=\"%g\"} %llu\n",
-					name, NL, s[i].svc->info.name, arm_name(arm),
+				fprintf(f, P "%s_bucket{service=\"%s\",arm=\"%s\",le=\"%g\"} %llu\n",
+					name, s[i].svc->info.name, arm_name(arm),
 					ldexp(1.0, (int)b + 1) / 1e6, cum);
 			}
-			fprintf(f, P "%s_bucket{%sservice=\"%s\",arm=\"%s\",le=\"+Inf\"} %llu\n",
-				name, NL, s[i].svc->info.name, arm_name(arm), cum);
-			fprintf(f, P "%s_sum{%sservice=\"%s\",arm=\"%s\"} %g\n", name, NL,
+			fprintf(f, P "%s_bucket{service=\"%s\",arm=\"%s\",le=\"+Inf\"} %llu\n", name,
+				s[i].svc->info.name, arm_name(arm), cum);
+			fprintf(f, P "%s_sum{service=\"%s\",arm=\"%s\"} %g\n", name,
 				s[i].svc->info.name, arm_name(arm),
 				*(const __u64 *)(a + sum_off) / 1e6);
-			fprintf(f, P "%s_count{%sservice=\"%s\",arm=\"%s\"} %llu\n", name, NL,
+			fprintf(f, P "%s_count{service=\"%s\",arm=\"%s\"} %llu\n", name,
 				s[i].svc->info.name, arm_name(arm),
 				(unsigned long long)*(const __u64 *)(a + count_off));
 		}
@@ -90,20 +84,20 @@ static void histogram(FILE *f, const struct prom_service *s, unsigned int n, con
  * HTTP classes, and the TTFB and handshake histograms. */
 static void write_arms(FILE *f, const struct prom_service *s, unsigned int n)
 {
-	static const char *cls[CANARY_HTTP_CLASSES] = {"unparsed", "1xx", "2xx",
-						       "3xx",	   "4xx", "5xx"};
+	static const char *cls[CANARY_HTTP_CLASSES] = {"unparsed", "1xx", "2xx", "3xx", "4xx",
+						       "5xx"};
 	static const struct {
 		const char *kind;
 		size_t off;
 	} errs[] = {
-	    {"backend_reset", offsetof(struct arm_stats, backend_resets)},
-	    {"reset_flow", offsetof(struct arm_stats, reset_flows)},
-	    {"syn_retransmit", offsetof(struct arm_stats, syn_retransmits)},
-	    {"syn_retransmit_flow", offsetof(struct arm_stats, syn_retx_flows)},
-	    {"syn_unanswered", offsetof(struct arm_stats, syn_unanswered)},
-	    {"icmp_error", offsetof(struct arm_stats, icmp_errors)},
-	    {"http_5xx", offsetof(struct arm_stats, http_class[5])},
-	    {"errored_flow", offsetof(struct arm_stats, errored_flows)},
+		{"backend_reset", offsetof(struct arm_stats, backend_resets)},
+		{"reset_flow", offsetof(struct arm_stats, reset_flows)},
+		{"syn_retransmit", offsetof(struct arm_stats, syn_retransmits)},
+		{"syn_retransmit_flow", offsetof(struct arm_stats, syn_retx_flows)},
+		{"syn_unanswered", offsetof(struct arm_stats, syn_unanswered)},
+		{"icmp_error", offsetof(struct arm_stats, icmp_errors)},
+		{"http_5xx", offsetof(struct arm_stats, http_class[5])},
+		{"errored_flow", offsetof(struct arm_stats, errored_flows)},
 	};
 	unsigned int k;
 
@@ -112,8 +106,7 @@ static void write_arms(FILE *f, const struct prom_service *s, unsigned int n)
 		offsetof(struct arm_stats, fwd_packets));
 	per_arm(f, s, n, "packets_total", ",direction=\"to_client\"",
 		offsetof(struct arm_stats, rev_packets));
-	head(f, "bytes_total", "counter",
-	     "Frame bytes through the splitter, by arm and direction.");
+	head(f, "bytes_total", "counter", "Frame bytes through the splitter, by arm and direction.");
 	per_arm(f, s, n, "bytes_total", ",direction=\"to_backend\"",
 		offsetof(struct arm_stats, fwd_bytes));
 	per_arm(f, s, n, "bytes_total", ",direction=\"to_client\"",
@@ -125,8 +118,7 @@ static void write_arms(FILE *f, const struct prom_service *s, unsigned int n)
 	per_arm(f, s, n, "midstream_flows_total", "", offsetof(struct arm_stats, midstream_flows));
 	head(f, "midstream_errors_total", "counter",
 	     "Mid-stream flows that saw an error (a backend RST): not counted as errored flows.");
-	per_arm(f, s, n, "midstream_errors_total", "",
-		offsetof(struct arm_stats, midstream_errors));
+	per_arm(f, s, n, "midstream_errors_total", "", offsetof(struct arm_stats, midstream_errors));
 	head(f, "requests_total", "counter", "Request/response exchanges seen (TTFB samples).");
 	per_arm(f, s, n, "requests_total", "", offsetof(struct arm_stats, requests));
 	head(f, "errors_total", "counter",
@@ -147,8 +139,7 @@ static void write_arms(FILE *f, const struct prom_service *s, unsigned int n)
 		per_arm(f, s, n, "http_responses_total", extra,
 			offsetof(struct arm_stats, http_class) + k * sizeof(__u64));
 	}
-	histogram(f, s, n, "ttfb_seconds",
-		  "Time from a request's first byte to the reply's first byte.",
+	histogram(f, s, n, "ttfb_seconds", "Time from a request's first byte to the reply's first byte.",
 		  offsetof(struct arm_stats, ttfb_hist), offsetof(struct arm_stats, ttfb_sum_us),
 		  offsetof(struct arm_stats, requests));
 	histogram(f, s, n, "handshake_seconds", "Time from the SYN to the backend's SYN-ACK.",
@@ -164,12 +155,12 @@ static void write_weights(FILE *f, const struct prom_service *s, unsigned int n)
 
 	head(f, "canary_weight_ratio", "gauge", "Canary weight set in the data plane (0..1).");
 	for (i = 0; i < n; i++)
-		fprintf(f, P "canary_weight_ratio{%sservice=\"%s\"} %g\n", NL, s[i].svc->info.name,
+		fprintf(f, P "canary_weight_ratio{service=\"%s\"} %g\n", s[i].svc->info.name,
 			s[i].svc->cfg.canary_weight / 10000.0);
 	head(f, "canary_share_ratio", "gauge",
 	     "Measured canary share of new flows over the last poll interval (NaN: no flows).");
 	for (i = 0; i < n; i++) {
-		fprintf(f, P "canary_share_ratio{%sservice=\"%s\"} ", NL, s[i].svc->info.name);
+		fprintf(f, P "canary_share_ratio{service=\"%s\"} ", s[i].svc->info.name);
 		if (s[i].share < 0)
 			fputs("NaN\n", f);
 		else
@@ -258,11 +249,10 @@ static void write_rollouts(FILE *f, const struct prom_service *s, unsigned int n
 	head(f, "evalue", "gauge", "Evidence against the canary (e-value) per signal.");
 	for (i = 0; i < n; i++)
 		for (k = 0; s[i].rollout && k < s[i].rollout->nchecks; k++)
-			fprintf(f, P "evalue{service=\"%s\",signal=\"%s\"} %g\n",
-				s[i].svc->info.name, s[i].rollout->checks[k].name,
+			fprintf(f, P "evalue{service=\"%s\",signal=\"%s\"} %g\n", s[i].svc->info.name,
+				s[i].rollout->checks[k].name,
 				av_evalue(&s[i].rollout->checks[k].st.rollback));
-	head(f, "evalue_threshold", "gauge",
-	     "The e-value at which the rollout rolls back (1/alpha).");
+	head(f, "evalue_threshold", "gauge", "The e-value at which the rollout rolls back (1/alpha).");
 	for (i = 0; i < n; i++)
 		for (k = 0; s[i].rollout && k < s[i].rollout->nchecks; k++)
 			fprintf(f, P "evalue_threshold{service=\"%s\",signal=\"%s\"} %g\n",
@@ -285,43 +275,34 @@ static void write_rollouts(FILE *f, const struct prom_service *s, unsigned int n
 /* The fast path's reason counters and canaryd's own. */
 static void write_agent(FILE *f, const struct reason_stats *reasons, const struct prom_agent *agent)
 {
-	char one[100] = "";
 	unsigned int k;
-
-	if (agent->node)
-		snprintf(one, sizeof(one), "{node=\"%s\"}", agent->node);
 
 	head(f, "reason_packets_total", "counter",
 	     "Packets the fast path did not forward itself, and forwarding verdicts, by reason.");
 	for (k = 0; k < reason_field_count; k++)
-		fprintf(f, P "reason_packets_total{%sreason=\"%s\"} %llu\n", NL,
-			reason_fields[k].name,
+		fprintf(f, P "reason_packets_total{reason=\"%s\"} %llu\n", reason_fields[k].name,
 			*(unsigned long long *)((const char *)reasons + reason_fields[k].offset));
 	head(f, "agent_polls_total", "counter", "Counter polls made by canaryd.");
-	fprintf(f, P "agent_polls_total%s %llu\n", one, (unsigned long long)agent->polls);
+	fprintf(f, P "agent_polls_total %llu\n", (unsigned long long)agent->polls);
 	head(f, "agent_poll_duration_seconds", "gauge", "How long the last poll took.");
-	fprintf(f, P "agent_poll_duration_seconds%s %g\n", one, agent->poll_seconds);
+	fprintf(f, P "agent_poll_duration_seconds %g\n", agent->poll_seconds);
 	head(f, "agent_sweeps_total", "counter", "Flow-table sweeps made by canaryd.");
-	fprintf(f, P "agent_sweeps_total%s %llu\n", one, (unsigned long long)agent->sweeps);
+	fprintf(f, P "agent_sweeps_total %llu\n", (unsigned long long)agent->sweeps);
 	head(f, "agent_expired_flows_total", "counter", "Expired flows removed by the sweeper.");
-	fprintf(f, P "agent_expired_flows_total%s %llu\n", one,
-		(unsigned long long)agent->swept_flows);
-	if (agent->node) {
+	fprintf(f, P "agent_expired_flows_total %llu\n", (unsigned long long)agent->swept_flows);
+	if (agent->node) { /* fleet mode: canaryd labels every series with the node */
 		head(f, "fleet_leader", "gauge",
-		     "1 on the node whose agent leads the fleet's rollouts (its rollout series "
-		     "are the fleet's), 0 on the others.");
-		fprintf(f, P "fleet_leader%s %d\n", one, agent->leader);
-		head(f, "fleet_store_up", "gauge", "1 when the store answered the last round.");
-		fprintf(f, P "fleet_store_up%s %d\n", one, agent->store_up);
+		     "1 on the node whose agent leads the fleet's rollouts (its rollout series are "
+		     "the fleet's; the other nodes export none), 0 elsewhere.");
+		fprintf(f, P "fleet_leader %d\n", agent->leader);
+		head(f, "fleet_store_up", "gauge", "1 when the store answered the agent's last round.");
+		fprintf(f, P "fleet_store_up %d\n", agent->store_up);
 	}
 }
 
 void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 		const struct reason_stats *reasons, const struct prom_agent *agent)
 {
-	NL[0] = 0;
-	if (agent->node)
-		snprintf(NL, sizeof(NL), "node=\"%s\",", agent->node);
 	write_arms(f, s, n);
 	write_weights(f, s, n);
 	write_rollouts(f, s, n, agent);

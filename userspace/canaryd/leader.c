@@ -341,9 +341,11 @@ static void fold_reports(const struct kvlist *nodes, char (*names)[FLEET_NODE_LE
 		for (k = 0; k < F.report->n_svc; k++) {
 			struct rollout *r = find_rollout(F.report->svc[k].name);
 
+			/* The counters are the maps' own, cumulative since the attach (an
+			 * agent's restart keeps them): a re-attach shows as counters that go
+			 * back, so no epoch is given. */
 			if (r && r->fleet && rollout_active(r) &&
-			    fleet_sum_report(r->fleet, node, (uint64_t)F.report->started_ms,
-					     F.report->svc[k].arm, now) == 1)
+			    fleet_sum_report(r->fleet, node, 0, F.report->svc[k].arm, now) == 1)
 				logline("%s: the counters of node %s started again (re-attach or "
 					"restart): re-based, nothing subtracted",
 					r->plan.service, node);

@@ -140,8 +140,7 @@ static int store_weight(struct store *s, void *arg)
 	if (!err)
 		printf("%s: canary weight %s%% -> %s%% in the store (revision %lld); every node "
 		       "follows on its next watch event\n",
-		       w->name, bp_str(old, a, sizeof(a)), bp_str(w->bp, b, sizeof(b)),
-		       (long long)rev);
+		       w->name, bp_str(old, a, sizeof(a)), bp_str(w->bp, b, sizeof(b)), (long long)rev);
 	return err;
 }
 
@@ -173,8 +172,7 @@ static int set_weight(const char *name, uint16_t bp, bool reset_flows)
 			if (n < 0)
 				err = (int)n;
 			else
-				printf("%s: removed %ld canary flows from the flow table\n", name,
-				       n);
+				printf("%s: removed %ld canary flows from the flow table\n", name, n);
 		}
 	}
 	cli_maps_close(&m, lock);
@@ -234,8 +232,8 @@ static int cmd_promote(void *cfg, int argc, char **argv)
 
 /* ---- overrides ---------------------------------------------------------------------------- */
 
-static int override_change(struct canary_maps *m, const char *name, const char *prefix, int arm,
-			   bool add)
+static int override_change(struct canary_maps *m, const char *name, const char *prefix,
+			   int arm, bool add)
 {
 	struct service_state s;
 	struct override_key k;
@@ -268,11 +266,10 @@ static int override_change(struct canary_maps *m, const char *name, const char *
 		if (!(s.cfg.flags & CANARY_SVC_F_OVERRIDES)) {
 			s.cfg.flags |= CANARY_SVC_F_OVERRIDES;
 			if (svc_config_publish(m, s.info.id, name, &s.cfg, s.cfg.generation)) {
-				log_error(
-				    "%s changed while the override was added (canaryd may have "
-				    "rolled it back); the override is in place but not yet "
-				    "active: run the same command again",
-				    name);
+				log_error("%s changed while the override was added (canaryd may have "
+					  "rolled it back); the override is in place but not yet "
+					  "active: run the same command again",
+					  name);
 				return 1;
 			}
 		}
@@ -507,8 +504,7 @@ static bool phase_ended(const char *phase)
 
 static void print_rollout(struct json_object *j, FILE *f)
 {
-	struct json_object *arms = jget(j, "arms"), *ev = jget(j, "evidence"),
-			   *ms = jget(j, "metrics");
+	struct json_object *arms = jget(j, "arms"), *ev = jget(j, "evidence"), *ms = jget(j, "metrics");
 	struct json_object *share = jget(j, "measured_share");
 	size_t i;
 	int arm;
@@ -516,32 +512,28 @@ static void print_rollout(struct json_object *j, FILE *f)
 	fprintf(f, "%s: %s, step %d/%d at %g%%", jstr(j, "service"), jstr(j, "phase"),
 		(int)jnum(j, "step"), (int)jnum(j, "steps"), jnum(j, "canary_weight"));
 	if (share)
-		fprintf(f, " (measured %.2f%% of new flows this step)",
-			json_object_get_double(share));
+		fprintf(f, " (measured %.2f%% of new flows this step)", json_object_get_double(share));
 	fprintf(f, "\n  %s\n", jstr(j, "reason"));
-	fprintf(f,
-		"  in step %.0fs; hold %.1f of %gs (runs while the canary gets traffic); canary "
-		"flows %d of %d\n",
+	fprintf(f, "  in step %.0fs; hold %.1f of %gs (runs while the canary gets traffic); canary "
+		   "flows %d of %d\n",
 		jnum(j, "time_in_step_s"), jnum(j, "hold_accrued_s"), jnum(j, "hold_s"),
 		(int)jnum(j, "step_canary_flows"), (int)jnum(j, "min_flows"));
 	fprintf(f, "  %-7s %10s %10s %10s %12s %8s %10s\n", "arm", "flows/s", "pkt/s", "req/s",
 		"errored/s", "5xx/s", "resets/s");
 	for (arm = 0; arm < 2; arm++) {
-		struct json_object *a = jget(arms, arm ? "canary" : "stable"),
-				   *r = jget(a, "rates");
+		struct json_object *a = jget(arms, arm ? "canary" : "stable"), *r = jget(a, "rates");
 
-		fprintf(f, "  %-7s %10.1f %10.1f %10.1f %12.2f %8.2f %10.2f\n",
-			arm ? "canary" : "stable", jnum(r, "flows_per_s"), jnum(r, "packets_per_s"),
-			jnum(r, "requests_per_s"), jnum(r, "errored_flows_per_s"),
-			jnum(r, "http_5xx_per_s"), jnum(r, "backend_resets_per_s"));
+		fprintf(f, "  %-7s %10.1f %10.1f %10.1f %12.2f %8.2f %10.2f\n", arm ? "canary" : "stable",
+			jnum(r, "flows_per_s"), jnum(r, "packets_per_s"), jnum(r, "requests_per_s"),
+			jnum(r, "errored_flows_per_s"), jnum(r, "http_5xx_per_s"),
+			jnum(r, "backend_resets_per_s"));
 	}
 	fprintf(f, "  evidence against the canary (rolls back when E reaches the threshold):\n");
 	for (i = 0; ev && i < json_object_array_length(ev); i++) {
 		struct json_object *e = json_object_array_get_idx(ev, i);
 		struct json_object *c = jget(e, "canary"), *st = jget(e, "stable");
 
-		fprintf(f,
-			"    %-16s E=%-10.3g threshold %-6g canary %6d/%-8d stable %6d/%-8d %s\n",
+		fprintf(f, "    %-16s E=%-10.3g threshold %-6g canary %6d/%-8d stable %6d/%-8d %s\n",
 			jstr(e, "signal"), jnum(e, "e_value"), jnum(e, "threshold"),
 			(int)jnum(c, "events"), (int)jnum(c, "exposure"), (int)jnum(st, "events"),
 			(int)jnum(st, "exposure"), jstr(e, "verdict"));
@@ -555,8 +547,7 @@ static void print_rollout(struct json_object *j, FILE *f)
 		struct json_object *m = json_object_array_get_idx(ms, i);
 		struct json_object *st = jget(m, "stable"), *c = jget(m, "canary");
 
-		fprintf(f,
-			"    metric %-9s stable %.4f (%d/%d)  canary %.4f (%d/%d)  from %s%s%s\n",
+		fprintf(f, "    metric %-9s stable %.4f (%d/%d)  canary %.4f (%d/%d)  from %s%s%s\n",
 			jstr(m, "name"), jnum(st, "rate"), (int)jnum(st, "successes"),
 			(int)jnum(st, "trials"), jnum(c, "rate"), (int)jnum(c, "successes"),
 			(int)jnum(c, "trials"), jstr(m, "source"),
@@ -922,13 +913,12 @@ static int cmd_metric(void *cfg, int argc, char **argv)
 
 /* ---- fleet (the store) -------------------------------------------------------------------- */
 
-struct json_cfg_fleet {
+struct fleet_cfg {
 	bool json;
 };
 
 static const struct cli_opt fleet_opts[] = {
-    {CLI_FLAG, "json", 'j', CLI_FIELD(struct json_cfg_fleet, json),
-     .help = "machine-readable output"},
+    {CLI_FLAG, "json", 'j', CLI_FIELD(struct fleet_cfg, json), .help = "machine-readable output"},
     {},
 };
 
@@ -939,7 +929,7 @@ static int store_fleet_status(struct store *s, void *arg)
 
 static int cmd_fleet(void *cfg, int argc, char **argv)
 {
-	const struct json_cfg_fleet *c = cfg;
+	const struct fleet_cfg *c = cfg;
 
 	if (argc != 1 || strcmp(argv[0], "status"))
 		return cli_usage_error("expected 'fleet status --store URL [--json]'");
@@ -1030,7 +1020,7 @@ static const struct cli_cmd cmds[] = {
      "Every node that reports to the store (its report lives under a lease: a node\n"
      "that stopped drops out when the lease ends), the config revision it applied,\n"
      "how far that is behind the desired one, how long ago it reported, its health.\n",
-     OPTS(fleet_opts, struct json_cfg_fleet), .blocks = STORE},
+     OPTS(fleet_opts, struct fleet_cfg), .blocks = STORE},
     {"explain", cmd_explain, "say which arm and backend a new flow would get",
      "explain SERVICE --src ADDR:PORT [--proto tcp|udp] [--json] [--pin-root DIR]\n"
      "Computes the decision with the data plane's own hashing code, and reports an\n"
@@ -1042,10 +1032,10 @@ static const struct cli_cmd cmds[] = {
 int main(int argc, char **argv)
 {
 	struct cli c = {
-	    .prog = "canaryctl",
-	    .version = "0.1",
-	    .intro = "Configure and inspect the xdp-canary splitter through its pinned maps.",
-	    .cmds = cmds,
+		.prog = "canaryctl",
+		.version = "0.1",
+		.intro = "Configure and inspect the xdp-canary splitter through its pinned maps.",
+		.cmds = cmds,
 	};
 
 	cli_agent_from_env();

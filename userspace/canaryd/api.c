@@ -68,7 +68,14 @@ static enum MHD_Result api_metrics(struct MHD_Connection *c)
 	for (i = 0; i < A.nbad; i++)
 		A.stats.state_errors[i] = A.bad[i].service;
 	prom_write(f, ps, A.nsvcs, &A.reasons, &A.stats);
+	node_metrics(f);
 	fclose(f);
+	if (node_name() && buf) { /* a fleet's node: every series of this agent is the node's */
+		char *labelled = prom_add_label(buf, "node", node_name());
+
+		free(buf);
+		buf = labelled;
+	}
 	ret = reply(c, 200, "text/plain; version=0.0.4", buf ? buf : "");
 	free(buf);
 	free(ps);

@@ -53,9 +53,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "cli/params.h"
 #include "http/apiauth.h"
 #include "logic/plan.h"
 #include "logic/rollout.h"
@@ -182,6 +184,18 @@ enum MHD_Result reply_error(struct MHD_Connection *c, unsigned int code, const c
 
 enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method,
 		      struct request *q);
+
+/* ---- node.c: the node role (--store URL --node NAME), a thread of its own ---- */
+
+extern const struct cli_block node_cli_opts;
+/* Start the node thread when --store and --node are given: 0, 1 (after saying why) or
+ * 2 (a usage error). Before the doors. */
+int node_start(void);
+void node_stop(void);
+/* This node's name while the node role runs, else NULL (the node label of /metrics). */
+const char *node_name(void);
+/* The node's store traffic, for /metrics (docs/FLEET.md). */
+void node_metrics(FILE *f);
 
 /* ---- view.c: the JSON the API shows of rollouts ---- */
 

@@ -21,7 +21,6 @@
 #include "canaryd.h"
 #include "cli/cli.h"
 #include "store/etcd.h"
-#include "store/fleet.h"
 
 struct agent A;
 volatile sig_atomic_t stop;
@@ -33,9 +32,7 @@ struct agent_opts {
 	const char *state_dir;
 	double interval, sweep_interval;
 	bool verbose;
-	/* Fleet mode (docs/FLEET.md). */
-	const char *store, *node, *cacert, *cert, *key;
-	double leader_ttl;
+	double leader_ttl; /* fleet mode (docs/FLEET.md) */
 };
 
 static const struct agent_opts defaults = {
@@ -71,14 +68,9 @@ static const struct cli_opt agent_opt_table[] = {
     {CLI_DOUBLE, "sweep-interval", 0, O(sweep_interval), .metavar = "S",
      .help = "flow-table sweep interval (0: never)", .dmin = 0, .dmax = 86400},
     {CLI_FLAG, "verbose", 'v', O(verbose), .help = "libbpf and debug output"},
-    {CLI_STR, "store", 0, O(store), .metavar = "URL",
-     .help = "fleet mode: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (docs/FLEET.md)"},
-    {CLI_STR, "node", 0, O(node), .metavar = "NAME", .help = "this node's name in the fleet"},
-    {CLI_STR, "store-cacert", 0, O(cacert), .metavar = "FILE", .help = "the store's CA (TLS)"},
-    {CLI_STR, "store-cert", 0, O(cert), .metavar = "FILE", .help = "client certificate for the store"},
-    {CLI_STR, "store-key", 0, O(key), .metavar = "FILE", .help = "its key"},
     {CLI_DOUBLE, "leader-ttl", 0, O(leader_ttl), .metavar = "SECONDS",
-     .help = "the leader's lease: another node takes over this long after it dies",
+     .help = "with --store: the leader's lease; another node takes over this long after "
+	     "it dies",
      .dmin = 1, .dmax = 3600},
     {},
 };
@@ -91,7 +83,7 @@ static const struct cli_cmd agent_cmd = {
     .opts = agent_opt_table,
     .defaults = &defaults,
     .cfg_size = sizeof(struct agent_opts),
-    .blocks = CLI_BLOCKS(&cli_pin_root_opts),
+    .blocks = CLI_BLOCKS(&cli_pin_root_opts, &cli_store_opts, &node_cli_opts),
 };
 
 static void on_signal(int sig)
@@ -99,37 +91,29 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* Fleet mode: the leader thread (leader.c) on the store named. 0, or 1 after saying why. */
+/* Fleet mode (the node role runs): the leader thread (leader.c) on the same store. 0,
+ * or 1 after saying why. */
 static int fleet_start(const struct agent_opts *o, pthread_t *t)
 {
 	struct store_cfg cfg;
-	char why[256];
 
-	if (!o->store)
+	if (!node_name())
 		return 0;
-	if (!o->node || !fleet_node_valid(o->node)) {
-		log_error("--store needs --node NAME (1 to 63 of a-z, 0-9, '.', '_', '-')");
-		return 1;
-	}
-	if (store_url_parse(o->store, &cfg, why, sizeof(why))) {
-		log_error("--store: %s", why);
-		return 1;
-	}
-	cfg.cacert = o->cacert;
-	cfg.cert = o->cert;
-	cfg.key = o->key;
 	if (o->leader_ttl < 2 * o->interval) {
 		log_error("--leader-ttl %g must be at least two intervals (%g s)", o->leader_ttl,
 			  2 * o->interval);
 		return 1;
 	}
-	return leader_start(&cfg, o->node, (int)(o->leader_ttl + 0.5), t) ? 1 : 0;
+	if (cli_store_cfg(&cfg))
+		return 1;
+	return leader_start(&cfg, node_name(), (int)(o->leader_ttl + 0.5), t) ? 1 : 0;
 }
 
 static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 {
 	const struct listen_opts *lo = &o->listen;
 	struct sigaction sa = {.sa_handler = on_signal};
+	int rc;
 
 	if (o->verbose)
 		canary_verbose = 1;
@@ -163,6 +147,9 @@ static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 	arm_stats_read_all(&A.maps, &A.batch, A.snap);
 
 	signal(SIGPIPE, SIG_IGN);
+	rc = node_start(); /* --store --node: the fleet's config and weights (node.c) */
+	if (rc)
+		return rc;
 	if (doors_start(lo))
 		return 1;
 	sigaction(SIGINT, &sa, NULL);
@@ -222,6 +209,7 @@ static void agent_stop(const struct agent_opts *o, pthread_t pull_thread)
 	pthread_join(pull_thread, NULL);
 	leader_stop(leader_thread);
 	doors_stop(&o->listen);
+	node_stop();
 	pthread_mutex_lock(&A.lock);
 	for (i = 0; i < CANARY_MAX_SERVICES; i++)
 		if (A.rollouts[i])

@@ -1,5 +1,7 @@
 /* prom.c: Prometheus text exposition (see prom.h). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "present/prom.h"
@@ -307,4 +309,33 @@ void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 	write_weights(f, s, n);
 	write_rollouts(f, s, n, agent);
 	write_agent(f, reasons, agent);
+}
+
+char *prom_add_label(const char *in, const char *name, const char *value)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	const char *line = in;
+
+	if (!f)
+		return NULL;
+	while (*line) {
+		const char *nl = strchr(line, '\n'), *end = nl ? nl : line + strlen(line);
+		size_t n = strcspn(line, "{ \n");
+
+		if (line[0] == '#' || line == end)
+			fwrite(line, 1, (size_t)(end - line), f);
+		else if (line[n] == '{')
+			fprintf(f, "%.*s{%s=\"%s\",%.*s", (int)n, line, name, value,
+				(int)(end - line - n - 1), line + n + 1);
+		else
+			fprintf(f, "%.*s{%s=\"%s\"}%.*s", (int)n, line, name, value,
+				(int)(end - line - n), line + n);
+		if (nl)
+			fputc('\n', f);
+		line = nl ? nl + 1 : end;
+	}
+	fclose(f);
+	return out;
 }

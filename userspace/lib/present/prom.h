@@ -32,4 +32,9 @@ struct prom_agent {
 void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 		const struct reason_stats *reasons, const struct prom_agent *agent);
 
+/* The exposition text in with label name="value" added to every sample (the node
+ * label of a fleet's node, docs/FLEET.md); malloc'ed, NULL when out of memory. value
+ * is a node name: no quote or backslash to escape. */
+char *prom_add_label(const char *in, const char *name, const char *value);
+
 #endif

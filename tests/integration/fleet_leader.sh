@@ -14,7 +14,7 @@ INTERVAL=0.2
 TTL=2
 FL_ID=$(printf '%04x%02x' $RANDOM $((RANDOM % 256)))
 NODES=(1 2 3)
-declare -A APID APORT
+declare -A APID
 
 # Point topology.sh's names at node N (each node is one topology of its own).
 use_node() {
@@ -29,6 +29,7 @@ use_node() {
 	export CANARY_SALT_FILE=$TOPO_LOGDIR/salts-$TOPO_ID.json
 }
 
+NS_STORE=xcan-$FL_ID-etcd
 ETCD_PID=
 fl_cleanup() {
 	local rc=$? n
@@ -38,6 +39,8 @@ fl_cleanup() {
 		topo_destroy
 	done
 	[ -z "$ETCD_PID" ] || { kill "$ETCD_PID" 2>/dev/null; wait "$ETCD_PID" 2>/dev/null; }
+	ip netns pids "$NS_STORE" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns del "$NS_STORE" 2>/dev/null
 	if [ "$T_FAILED" = 1 ] || [ $rc -ne 0 ]; then
 		echo "# logs kept in $TOPO_LOGDIR"
 	else
@@ -46,28 +49,19 @@ fl_cleanup() {
 }
 trap fl_cleanup EXIT
 
-# A free TCP port on 127.0.0.1.
-free_port() {
-	local p
-	for ((;;)); do
-		p=$((20000 + RANDOM % 30000))
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-}
-ETCD_PORT=$(free_port)
-ETCD_PEER=$(free_port)
-STORE=etcd://127.0.0.1:$ETCD_PORT
+# etcd in a namespace of its own, linked to each node's splitter namespace (node N
+# reaches it at 10.9.N.1), its data in the test's temporary directory.
+STORE=etcd://10.9.1.1:2379,10.9.2.1:2379,10.9.3.1:2379
+in_store() { ip netns exec "$NS_STORE" "$@"; }
 etcd_start() {
-	etcd --name fl --data-dir "$TOPO_LOGDIR/etcd" \
-		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
-		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-		--listen-peer-urls "http://127.0.0.1:$ETCD_PEER" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER" \
-		--initial-cluster "fl=http://127.0.0.1:$ETCD_PEER" >>"$TOPO_LOGDIR/etcd.log" 2>&1 &
-	ETCD_PID=$!
 	local i
+	ip netns exec "$NS_STORE" etcd --name fl --data-dir "$TOPO_LOGDIR/etcd" \
+		--listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://10.9.1.1:2379 \
+		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster fl=http://127.0.0.1:2380 --log-level error >>"$TOPO_LOGDIR/etcd.log" 2>&1 &
+	ETCD_PID=$!
 	for ((i = 0; i < 100; i++)); do
-		etcdctl --endpoints "127.0.0.1:$ETCD_PORT" endpoint health >/dev/null 2>&1 && return 0
+		in_store etcdctl --endpoints http://10.9.1.1:2379 endpoint health >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	return 1
@@ -77,34 +71,44 @@ etcd_stop() {
 	wait "$ETCD_PID" 2>/dev/null
 	ETCD_PID=
 }
-eget() { etcdctl --endpoints "127.0.0.1:$ETCD_PORT" get "/xdp-canary/$1" --print-value-only 2>/dev/null; }
+eget() { in_store etcdctl --endpoints http://10.9.1.1:2379 get "/xdp-canary/$1" --print-value-only 2>/dev/null; }
 leader_name() { eget leader; }
+link_store() { # node N's splitter to the store's namespace
+	use_node "$1"
+	ip link add name to-store netns "$NS_SPL" type veth peer name "to-n$1" netns "$NS_STORE" || return 1
+	ip -n "$NS_SPL" addr add "10.9.$1.2/24" dev to-store
+	ip -n "$NS_SPL" link set to-store up
+	ip -n "$NS_STORE" addr add "10.9.$1.1/24" dev "to-n$1"
+	ip -n "$NS_STORE" link set "to-n$1" up
+}
 
-# The node's canaryd, in the root namespace (it reaches etcd on loopback; it needs only
-# the node's pins): agent_on N.
+# The node's canaryd, in its splitter's namespace (the maps are applied from there):
+# agent_on N.
 agent_on() {
 	local n=$1 i
 	use_node "$n"
 	mkdir -p "$AGENT_SOCK_DIR"
-	[ -n "${APORT[$n]:-}" ] || APORT[$n]=$(free_port)
-	"$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state-n$n" \
-		--socket "$AGENT_SOCK" --listen "127.0.0.1:${APORT[$n]}" --interval "$INTERVAL" \
-		--store "$STORE" --node "n$n" --leader-ttl "$TTL" 2>>"$TOPO_LOGDIR/canaryd-n$n.log" &
-	APID[$n]=$!
-	TOPO_PIDS+=("${APID[$n]}")
+	bg_in_ns "$NS_SPL" "$BUILD/canaryd" --pin-root "$PIN_ROOT" --state-dir "$TOPO_LOGDIR/state-n$n" \
+		--socket "$AGENT_SOCK" --listen 127.0.0.1:9181 --interval "$INTERVAL" \
+		--store "$STORE" --node "n$n" --leader-ttl "$TTL" 2>>"$TOPO_LOGDIR/canaryd-n$n.log"
+	APID[$n]=$BG_PID
 	for ((i = 0; i < 50; i++)); do
-		curl -sf -o /dev/null --unix-socket "$AGENT_SOCK" http://localhost/healthz && return 0
+		spl curl -sf -o /dev/null --unix-socket "$AGENT_SOCK" http://localhost/healthz && return 0
 		sleep 0.1
 	done
 	cat "$TOPO_LOGDIR/canaryd-n$n.log" >&2
 	return 1
+}
+nmetrics() {
+	use_node "$1"
+	spl curl -sf --unix-socket "$AGENT_SOCK" http://localhost/metrics
 }
 # canaryctl against node N's canaryd: nact N ARGS...
 nact() {
 	local n=$1
 	shift
 	use_node "$n"
-	CANARY_SOCKET=$AGENT_SOCK "$BUILD/canaryctl" "$@"
+	CANARY_SOCKET=$AGENT_SOCK spl "$BUILD/canaryctl" "$@"
 }
 # The leader's node number.
 lnode() { local l; l=$(leader_name); echo "${l#n}"; }
@@ -115,7 +119,7 @@ lfield() { lact rollout status "$1" --json 2>/dev/null | jq -r "$2"; }
 # The weight (percent) of SVC in node N's own maps.
 nweight() {
 	use_node "$1"
-	"$BUILD/canaryctl" status "$2" --pin-root "$PIN_ROOT" --json 2>/dev/null |
+	spl "$BUILD/canaryctl" status "$2" --pin-root "$PIN_ROOT" --json 2>/dev/null |
 		jq -r '.services[0].canary_weight'
 }
 # Wait up to S seconds until COMMAND... succeeds.
@@ -166,7 +170,8 @@ if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 	exit 1
 fi
 export ETCDCTL_API=3
-need "etcd" etcd_start
+ip netns add "$NS_STORE" || exit 1
+ip -n "$NS_STORE" link set lo up
 
 # ---- three nodes -----------------------------------------------------------------------
 # Per node: one stable backend and one canary per service port, the canaries' faults in
@@ -186,7 +191,9 @@ for n in "${NODES[@]}"; do
 		need "backends n$n" topo_wait_port "$NS_CA" 10.0.3.2 $p
 		need "backends n$n" topo_wait_port "$NS_ST" 10.0.2.2 $p
 	done
+	need "n$n reaches the store" link_store "$n"
 done
+need "etcd" etcd_start
 # faults N PORT RATE: the canary of PORT on node N answers RATE of requests with 500.
 faults() {
 	echo "error_rate=$3" >"$TOPO_LOGDIR/faults-n$1-$2"
@@ -204,7 +211,7 @@ services:
   - { name: alone, vip: 10.0.0.10, port: 84, hash: flow, http: true,
       stable: ["10.0.2.2:8084"], canary: ["10.0.3.2:8084"] }
 YAML
-need "apply to the store" "$BUILD/canaryctl" apply -f "$TOPO_LOGDIR/services.yaml" --store "$STORE" >/dev/null
+need "apply to the store" in_store "$BUILD/canaryctl" apply -f "$TOPO_LOGDIR/services.yaml" --store "$STORE" >/dev/null
 for n in "${NODES[@]}"; do need "canaryd n$n" agent_on "$n"; done
 has_leader() { [ -n "$(leader_name)" ]; }
 need "a leader is elected" wait_for 10 has_leader
@@ -240,6 +247,7 @@ check "promo: every node follows step 2 (50%)" wait_for 5 all_weight promo 50
 accrued=$(lfield promo .hold_accrued_s)
 kill -9 "${APID[$L1]}"
 t_kill=$(now)
+wait "${APID[$L1]}" 2>/dev/null
 new_leader() { local l; l=$(leader_name); [ -n "$l" ] && [ "$l" != "n$L1" ]; }
 check "promo: another node takes over after kill -9 of the leader's agent" wait_for 15 new_leader
 t_new=$(now)
@@ -251,10 +259,12 @@ eq "promo: with the evidence kept (hold accrued before the kill is not lost)" \
 	"$(awk -v a="$(lfield promo .hold_accrued_s)" -v b="$accrued" 'BEGIN { print (a + 0.001 >= b) ? "kept" : "lost" }')" kept
 check "promo: finishes (Succeeded) under the new leader" wait_for 30 phase_is promo Succeeded
 eq "promo: the last step written by the new leader" "$(eget weights/promo | jq -r .by)" "leader n$L2"
-check "promo: every node at 100%" wait_for 5 all_weight promo 100
+check "promo: no manual change seen at the takeover" \
+	test -z "$(grep -h "promo: manual change" "$TOPO_LOGDIR"/canaryd-n*.log)"
 need "restart n$L1's agent" agent_on "$L1"
-wait_for 5 grep -q "the rollout is led by n$L2 now" "$TOPO_LOGDIR/canaryd-n$L1.log"
-ok "n$L1 comes back as a follower"
+check "n$L1 comes back as a follower" \
+	wait_for 5 grep -q "the rollout is led by n$L2 now" "$TOPO_LOGDIR/canaryd-n$L1.log"
+check "promo: every node at 100% (n$L1 once its agent is back)" wait_for 5 all_weight promo 100
 loads_wait
 eq "promo: 0 failed connections through the takeover" "$(load_failed promo)" 0
 
@@ -271,14 +281,14 @@ d=$(secs "$t_dec" "$t_all")
 echo "# rollback propagation: every node at 0% $d s after the leader's decision (interval $INTERVAL s)"
 le "bad: propagation within 5 intervals" "$d" "$(awk -v i="$INTERVAL" 'BEGIN { print 5 * i }')"
 check "bad: the reason names the signal" grep -q "http_5xx" <<<"$(lfield bad .reason)"
-m=$(curl -sf "http://127.0.0.1:${APORT[$(lnode)]}/metrics")
+m=$(nmetrics "$(lnode)")
 check "/metrics: the leader exports the fleet's rollout series" \
-	grep -q 'xdp_canary_rollout_phase{service="bad",phase="RolledBack"} 1' <<<"$m"
+	grep -Eq '^xdp_canary_rollout_phase\{.*service="bad",phase="RolledBack".*\} 1' <<<"$m"
 check "/metrics: node-level series carry the node" \
 	grep -Eq "^xdp_canary_flows_total\{.*node=\"n$(lnode)\"" <<<"$m"
 f=$(( $(lnode) % 3 + 1 ))
-m=$(curl -sf "http://127.0.0.1:${APORT[$f]}/metrics")
-if grep -q 'xdp_canary_rollout_phase' <<<"$m"; then
+m=$(nmetrics "$f")
+if grep -q '^xdp_canary_rollout_phase{' <<<"$m"; then
 	not_ok "/metrics: a follower (n$f) exports no rollout series"
 else
 	ok "/metrics: a follower (n$f) exports no rollout series"

@@ -31,6 +31,7 @@ struct svc_seen {
 	int64_t rollout_rev; /* mod revision of rollouts/SVC last read or written; 0: none */
 	int64_t weights_rev; /* of weights/SVC; 0: none */
 	unsigned int bp;     /* the weight there */
+	bool by_leader;	     /* and a leader wrote it */
 	bool final_written;  /* an ended rollout's last state is in the store */
 };
 
@@ -408,6 +409,15 @@ static void lead_tick(struct rollout *r, const struct svc_seen *w, const struct 
 	in.svc_flags = s ? s->cfg.flags : 0;
 	in.dt = dt;
 	in.now_ms = now;
+	/* The state written with a weight carries the revision before that write: a
+	 * leader's weight equal to the rollout's is the rollout's own (a takeover right
+	 * after a step), not a change by someone else. */
+	if (w && w->by_leader && w->bp == r->weight_bp)
+		r->generation = in.generation;
+	if (rollout_active(r) && in.generation != r->generation)
+		logline("%s: weights/%s is at revision %u, the rollout last wrote or accepted %u: "
+			"someone else set it",
+			r->plan.service, r->plan.service, in.generation, r->generation);
 	rollout_tick(r, &in, &d);
 	apply(r, &d, ACTOR_AGENT, now);
 }
@@ -504,6 +514,7 @@ static void write_one(struct pending_write *p)
 			if (p->weight) {
 				w->weights_rev = rev;
 				w->bp = p->bp;
+				w->by_leader = true;
 			}
 		}
 		if (p->weight && r && r->fleet && r->started_ms == p->started_ms)
@@ -530,6 +541,7 @@ static void note_weights(const struct kvlist *wt)
 		if (w) {
 			w->bp = fw.bp;
 			w->weights_rev = wt->kv[i].rev;
+			w->by_leader = !strncmp(fw.by, "leader ", 7);
 		}
 	}
 }

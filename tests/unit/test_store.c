@@ -679,8 +679,13 @@ static void test_fleet_values(void)
 	ASSERT_TRUE(w2.bp == 1250 && !strcmp(w2.by, "canaryctl") && w2.time_ms == w.time_ms,
 		    "same");
 	free(s);
-	static const char *const bad_w[] = {"{\"weight_bp\":10001}", "{\"weight_bp\":-1}", "{}",
-					    "{\"weight_bp\":5,\"x\":1}", "{\"weight_bp\":5.5}"};
+	static const char *const bad_w[] = {
+	    "{\"weight_bp\":10001}", "{\"weight_bp\":-1}",	   "{}",
+	    "{\"weight_bp\":5.5}",   "{\"weight_bp\":5,\"by\":7}", "[5]"};
+	const char *more = "{\"weight_bp\":5,\"by\":\"leader node-a\",\"step\":3}";
+	ASSERT_EQ(fleet_weight_decode(more, strlen(more), &w2, why, sizeof(why)), 0,
+		  "a weight with more members (a newer writer) still reads");
+	ASSERT_TRUE(w2.bp == 5 && !strcmp(w2.by, "leader node-a"), "its weight and writer");
 	for (size_t i = 0; i < ARRAY_SIZE(bad_w); i++)
 		TL_REPORT(fleet_weight_decode(bad_w[i], strlen(bad_w[i]), &w2, why, sizeof(why)) ==
 			      -EINVAL,
@@ -736,6 +741,50 @@ static void test_fleet_values(void)
 		    "leaf");
 	free(r);
 	free(r2);
+}
+
+/* The largest report: 256 services, every counter of both arms nonzero (2^40, 13
+ * digits). It must fit etcd's default --max-request-bytes (1.5 MiB) after base64 and
+ * the put's JSON; the sizes go into docs/FLEET.md. */
+static void test_report_size(void)
+{
+	struct fleet_report *r = calloc(1, sizeof(*r));
+	size_t idle, full;
+	char *s;
+	unsigned int i, arm;
+
+	if (!ASSERT_TRUE(r != NULL, "memory"))
+		return;
+	snprintf(r->node, sizeof(r->node), "node-with-a-long-name-000");
+	r->config_rev = r->weights_rev = 123456789;
+	r->time_ms = r->started_ms = 1764600000000;
+	snprintf(r->health, sizeof(r->health), "ok");
+	r->n_svc = CANARY_MAX_SERVICES;
+	for (i = 0; i < r->n_svc; i++) {
+		snprintf(r->svc[i].name, sizeof(r->svc[i].name), "service-%03u", i);
+		r->svc[i].weight_bp = 1000;
+	}
+	s = fleet_report_encode(r);
+	idle = s ? strlen(s) : 0;
+	free(s);
+	for (i = 0; i < r->n_svc; i++)
+		for (arm = 0; arm < 2; arm++)
+			for (size_t k = 0; k < sizeof(struct arm_stats) / 8; k++)
+				((__u64 *)&r->svc[i].arm[arm])[k] = 1ull << 40;
+	s = fleet_report_encode(r);
+	full = s ? strlen(s) : 0;
+	free(s);
+	printf("# report of %u services: %zu bytes idle, %zu bytes with every counter at 2^40 "
+	       "(%zu per service)\n",
+	       r->n_svc, idle, full, full / r->n_svc);
+	TL_REPORT(idle > 0 && full > idle, "both encode (%zu, %zu bytes)", idle, full);
+	TL_REPORT(b64_len(full) + 512 < 1572864,
+		  "the largest fits etcd's default request limit "
+		  "after base64 (%zu of 1572864 bytes)",
+		  b64_len(full) + 512);
+	TL_REPORT(full < STORE_MAX_VALUE, "and the client's value limit (%zu of %u)", full,
+		  STORE_MAX_VALUE);
+	free(r);
 }
 
 static void test_b64(void)
@@ -914,6 +963,7 @@ static const struct test_case cases[] = {
     {"url", test_url},
     {"b64", test_b64},
     {"fleet-values", test_fleet_values},
+    {"report-size", test_report_size},
     {"put-get", test_put_get},
     {"list-delete", test_list_delete},
     {"txn", test_txn},

@@ -24,23 +24,33 @@
 #include "store/etcd.h"
 #include "store/fleet.h"
 
+/* Keep this many revisions of history when compacting (docs/FLEET.md). */
+#define NODE_COMPACT_KEEP 1000
+
 static struct node_opts {
 	const char *name;
-} NO;
+	uint64_t keep;
+	double report; /* seconds between reports; 0: canaryd's --interval */
+} NO = {.keep = NODE_COMPACT_KEEP};
 
 const struct cli_block node_cli_opts = {
     .opts =
 	(const struct cli_opt[]){
 	    {CLI_STR, "node", 0, CLI_FIELD(struct node_opts, name), .metavar = "NAME",
 	     .help = "with --store: this node's name in the fleet ([a-z0-9._-], up to 63)"},
+	    {CLI_UINT, "store-keep", 0, CLI_FIELD(struct node_opts, keep), .metavar = "REVISIONS",
+	     .help = "revisions of history the store keeps when this node compacts it", .min = 10,
+	     .max = 100000000},
+	    {CLI_DOUBLE, "store-interval", 0, CLI_FIELD(struct node_opts, report),
+	     .metavar = "SECONDS",
+	     .help = "how often the node reports to the store; its lease "
+		     "is 3 of these (at least 3 s)",
+	     .def = "--interval", .dmin = 0.05, .dmax = 3600},
 	    {},
 	},
     .base = &NO,
+    .defaults = &(const struct node_opts){.keep = NODE_COMPACT_KEEP},
 };
-
-/* Keep this many revisions of history when compacting (docs/FLEET.md). */
-#define NODE_COMPACT_KEEP  1000
-#define NODE_COMPACT_EVERY 60.0 /* seconds */
 
 /* The node thread's own state: written by it alone; the counters in st are read by
  * /metrics without a lock (plain words, a torn read is one scrape off). */
@@ -53,7 +63,7 @@ static struct {
 	bool store_up;
 	char health[64];
 	struct fleet_report *rep;
-	uint64_t next_compact_ns;
+	int64_t compacted_rev; /* the last compaction (or the last look, on a follower) */
 	_Atomic uint64_t reports, report_bytes, applies, rejects, weight_writes;
 	/* Copies of the store client's counters, for /metrics (the client is the thread's). */
 	_Atomic uint64_t requests, bytes_out, bytes_in, keys_written, watch_events;
@@ -190,29 +200,35 @@ static int config_fill(struct canary_config *conf, const struct config_read *c,
 	return err;
 }
 
-/* config_apply on the agent's maps, under the agent's lock and the writers' lock.
- * -EAGAIN when another process holds the writers' lock (tried again soon). */
+/* The writers' lock, taken before the agent's lock (the poll only ever tries it, so
+ * waiting for it here never holds up the poll). -EAGAIN when another process keeps it
+ * (tried again soon). */
+static int writers_lock(void)
+{
+	int lock = canary_lock(cli_pin_root, 2000);
+
+	return lock < 0 ? -EAGAIN : lock;
+}
+
+/* config_apply on the agent's maps, under the writers' lock and the agent's lock. */
 static int maps_apply(struct canary_config *conf, struct apply_summary *sum)
 {
 	struct apply_opts ao = {.prune = true};
+	int lock = writers_lock(), err;
 	unsigned int i, cap;
-	int lock, err;
 
+	if (lock < 0)
+		return lock;
 	pthread_mutex_lock(&A.lock);
 	/* A service this node rolled back on its own (watch.c) stays at its cap. */
 	for (i = 0; i < conf->nservices; i++)
 		if (watch_weight_cap(conf->services[i].name, &cap) &&
 		    conf->services[i].weight_bp > cap)
 			conf->services[i].weight_bp = (uint16_t)cap;
-	lock = canary_lock(cli_pin_root, 2000);
-	if (lock < 0) {
-		pthread_mutex_unlock(&A.lock);
-		return -EAGAIN;
-	}
 	err = config_apply(&A.maps, conf, &ao, sum);
-	canary_unlock(lock);
 	refresh_services();
 	pthread_mutex_unlock(&A.lock);
+	canary_unlock(lock);
 	return err;
 }
 
@@ -251,29 +267,48 @@ static int apply_config(const struct config_read *c, const struct weight_table *
 	return 0;
 }
 
+/* Whether the maps hold a weight other than the store's (under the agent's lock). */
+static bool weights_differ(const struct weight_table *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < w->n; i++) {
+		const struct service_state *ss = find_service(w->e[i].name);
+		unsigned int cap;
+
+		if (ss && ss->cfg.canary_weight != w->e[i].bp &&
+		    !(watch_weight_cap(w->e[i].name, &cap) && w->e[i].bp > cap))
+			return true;
+	}
+	return false;
+}
+
 /* Each weight in the store that the maps do not hold yet. */
 static int apply_weights(const struct weight_table *w)
 {
 	unsigned int i;
-	int lock = -1, err = 0;
+	int lock;
 	char a[16], b[16];
+	bool differ;
 
 	pthread_mutex_lock(&A.lock);
-	for (i = 0; i < w->n && !err; i++) {
+	differ = weights_differ(w);
+	pthread_mutex_unlock(&A.lock);
+	if (!differ)
+		return 0;
+	lock = writers_lock();
+	if (lock < 0)
+		return lock;
+	pthread_mutex_lock(&A.lock);
+	for (i = 0; i < w->n; i++) {
 		const struct service_state *ss = find_service(w->e[i].name);
 		unsigned int cap;
 		uint16_t old;
 
-		if (!ss || ss->cfg.canary_weight == w->e[i].bp)
-			continue;
 		/* Never above this node's own rollback (watch.c) until the fleet has it. */
-		if (watch_weight_cap(w->e[i].name, &cap) && w->e[i].bp > cap)
-			continue;
-		if (lock < 0 && (lock = canary_lock(cli_pin_root, 2000)) < 0) {
-			err = -EAGAIN;
-			break;
-		}
-		if (service_set_weight(&A.maps, w->e[i].name, (uint16_t)w->e[i].bp, &old))
+		if (!ss || ss->cfg.canary_weight == w->e[i].bp ||
+		    (watch_weight_cap(w->e[i].name, &cap) && w->e[i].bp > cap) ||
+		    service_set_weight(&A.maps, w->e[i].name, (uint16_t)w->e[i].bp, &old))
 			continue;
 		A.weight_changes[ss->info.id][WREASON_EXTERNAL]++;
 		N.weight_writes++;
@@ -281,12 +316,10 @@ static int apply_weights(const struct weight_table *w)
 			w->e[i].name, bp_str(old, a, sizeof(a)), bp_str(w->e[i].bp, b, sizeof(b)),
 			w->e[i].name, w->e[i].by[0] ? w->e[i].by : "?");
 	}
-	if (lock >= 0) {
-		canary_unlock(lock);
-		refresh_services();
-	}
+	refresh_services();
 	pthread_mutex_unlock(&A.lock);
-	return err;
+	canary_unlock(lock);
+	return 0;
 }
 
 /* Read config/ and weights/, apply what changed. 0, -EAGAIN (try again soon) or the
@@ -383,27 +416,29 @@ static int node_report(void)
 }
 
 /* The leader compacts (docs/FLEET.md); while there is none, every node does: compacting
- * to a revision already compacted is a no-op. */
+ * to a revision already compacted is a no-op. Due once the store has moved
+ * --store-keep revisions past the last compaction, so the history it holds stays under
+ * twice that whatever the fleet's size. */
 static void maybe_compact(void)
 {
 	char *leader = NULL;
-	int64_t rev = 0;
+	int64_t keep = (int64_t)NO.keep, to = N.seen_rev - keep;
 	int err;
 
-	if (now_ns() < N.next_compact_ns)
+	if (to <= 0 || to - N.compacted_rev < keep)
 		return;
-	N.next_compact_ns = now_ns() + (uint64_t)(NODE_COMPACT_EVERY * 1e9);
 	err = store_get(N.s, FLEET_KEY_LEADER, &leader, NULL, NULL);
 	if (!err && strcmp(leader, NO.name)) {
 		free(leader);
+		N.compacted_rev = to; /* the leader's job: look again after as many */
 		return;
 	}
 	free(leader);
-	if (store_revision(N.s, &rev) || rev <= NODE_COMPACT_KEEP)
-		return;
-	if (store_compact(N.s, rev - NODE_COMPACT_KEEP))
-		logline("store: compaction to revision %" PRId64 " failed: %s",
-			rev - NODE_COMPACT_KEEP, store_error(N.s));
+	if (store_compact(N.s, to))
+		logline("store: compaction to revision %" PRId64 " failed: %s", to,
+			store_error(N.s));
+	else
+		N.compacted_rev = to;
 }
 
 /* ---- the thread ---- */
@@ -471,10 +506,15 @@ void node_metrics(FILE *f)
 		atomic_load(&N.m_up) ? 1 : 0, (long long)atomic_load(&N.m_config_rev));
 }
 
+static double report_interval(void)
+{
+	return NO.report > 0 ? NO.report : A.interval;
+}
+
 static void *node_main(void *arg)
 {
 	const char *const watch[] = {FLEET_DIR_CONFIG, FLEET_DIR_WEIGHTS};
-	uint64_t interval_ns = (uint64_t)(A.interval * 1e9), next_report = 0;
+	uint64_t interval_ns = (uint64_t)(report_interval() * 1e9), next_report = 0;
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -500,6 +540,8 @@ static void *node_main(void *arg)
 			sleep_ms(wait_ms < 200 ? wait_ms : 200);
 			continue;
 		}
+		if (wait_ms > 1000) /* a stop is seen within a second */
+			wait_ms = 1000;
 		if (wait_ms > 0)
 			store_wait_any(N.s, watch, 2, N.seen_rev, wait_ms, &rev);
 	}
@@ -534,7 +576,7 @@ int node_start(void)
 		log_error("cannot open the store: %s", N.s ? "out of memory" : why);
 		return 1;
 	}
-	N.ttl = (int)ceil(3 * A.interval) < 3 ? 3 : (int)ceil(3 * A.interval);
+	N.ttl = (int)ceil(3 * report_interval()) < 3 ? 3 : (int)ceil(3 * report_interval());
 	N.started_ms = wall_ms();
 	N.store_up = true;
 	set_health("starting");
@@ -544,7 +586,7 @@ int node_start(void)
 	}
 	N.running = true;
 	logline("node %s: store %s%s, reports every %gs under a %ds lease", NO.name,
-		store_endpoint(N.s), store_prefix(N.s), A.interval, N.ttl);
+		store_endpoint(N.s), store_prefix(N.s), report_interval(), N.ttl);
 	return 0;
 }
 

@@ -140,15 +140,15 @@ char *fleet_weight_encode(const struct fleet_weight *w)
 int fleet_weight_decode(const char *text, size_t len, struct fleet_weight *w, char *why,
 			size_t wlen)
 {
-	static const char *const keys[] = {"weight_bp", "by", "time_ms", NULL};
 	struct jv v = {0};
 	struct json_object *o = parse_object(text, len, &v);
 	const char *by = "";
 	int64_t bp = 0;
 
+	/* Other members are left alone: a newer writer (the leader) may say more, and an
+	 * older node must still follow the weight. */
 	memset(w, 0, sizeof(*w));
-	if (o && jv_known_keys(&v, o, "(weight)", keys) &&
-	    jv_int(&v, o, "weight_bp", NULL, 0, 10000, false, &bp) &&
+	if (o && jv_int(&v, o, "weight_bp", NULL, 0, 10000, false, &bp) &&
 	    jv_str(&v, o, "by", NULL, sizeof(w->by) - 1, true, &by) &&
 	    jv_int(&v, o, "time_ms", NULL, 0, INT64_MAX, true, &w->time_ms)) {
 		w->bp = (unsigned int)bp;

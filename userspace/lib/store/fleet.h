@@ -42,7 +42,8 @@ const char *fleet_key_leaf(const char *key, const char *dir);
 char *fleet_salts_encode(const struct salt_table *t);
 int fleet_salts_decode(const char *text, size_t len, struct salt_table *t, char *why, size_t wlen);
 
-/* weights/SVC: {"weight_bp": 1000, "by": "canaryctl", "time_ms": 1764600000000} */
+/* weights/SVC: {"weight_bp": 1000, "by": "canaryctl", "time_ms": 1764600000000}; other
+ * members are ignored (a newer writer may add some), these three are checked. */
 struct fleet_weight {
 	unsigned int bp; /* 0..10000 */
 	char by[64];	 /* who set it: "canaryctl", "leader NODE", ... */

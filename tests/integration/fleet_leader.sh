@@ -258,6 +258,7 @@ check "promo: the new leader resumes at the same step (2/3)" wait_for 5 resumed
 eq "promo: with the evidence kept (hold accrued before the kill is not lost)" \
 	"$(awk -v a="$(lfield promo .hold_accrued_s)" -v b="$accrued" 'BEGIN { print (a + 0.001 >= b) ? "kept" : "lost" }')" kept
 check "promo: finishes (Succeeded) under the new leader" wait_for 30 phase_is promo Succeeded
+echo "# rollouts/promo holds $(eget rollouts/promo | wc -c) bytes with 3 nodes' counters (written each round while active)"
 eq "promo: the last step written by the new leader" "$(eget weights/promo | jq -r .by)" "leader n$L2"
 check "promo: no manual change seen at the takeover" \
 	test -z "$(grep -h "promo: manual change" "$TOPO_LOGDIR"/canaryd-n*.log)"

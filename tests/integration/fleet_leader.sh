@@ -240,6 +240,8 @@ check "promo: the leader n$L1 starts the rollout${out:+ ($out)}" grep -q "rollou
 other=$((L1 % 3 + 1))
 out=$(nact "$other" rollout start hold --plan "$(plan hold 4s)" 2>&1)
 check "a follower refuses to start a rollout, naming the leader" grep -q "n$L1 does" <<<"$out"
+out=$(nact "$other" rollout status promo 2>&1)
+check "a follower's rollout status names the leader" grep -q "n$L1 does" <<<"$out"
 check "promo: every node follows the first step (10%)" wait_for 5 all_weight promo 10
 step_is() { [ "$(lfield promo .step)" = "$1" ]; }
 check "promo: reaches step 2/3 on the fleet's evidence" wait_for 20 step_is 2

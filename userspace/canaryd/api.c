@@ -206,6 +206,16 @@ static unsigned int fleet_not_leader(char *err, size_t len)
 	return 409;
 }
 
+/* 404 for a rollout this agent does not have; on a follower, naming the leader. */
+static enum MHD_Result no_rollout(struct MHD_Connection *c)
+{
+	char err[256];
+
+	if (fleet_not_leader(err, sizeof(err)))
+		return reply_error(c, 404, err);
+	return reply_error(c, 404, "no rollout of this service");
+}
+
 /* A new rollout of q->plan (its text in text) on service s, from the counters now. 0
  * with it in *out, or an HTTP status with the reason in err. */
 static unsigned int start_rollout(const char *svc, const struct service_state *s,
@@ -574,7 +584,7 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 		if (!cmd[0] && get)
 			return b ? reply_json(c, 200, bad_json(b))
 			       : r ? reply_json(c, 200, rollout_json(r))
-				   : reply_error(c, 404, "no rollout of this service");
+				   : no_rollout(c);
 		if (!cmd[0] && post)
 			return api_start(c, svc, q);
 		if (!strcmp(cmd, "history") && get)
@@ -583,7 +593,7 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 			return b ? reply_error(c, 409, "the rollout's saved state is invalid; "
 						       "abort or promote it by hand")
 			       : r ? reply_json(c, 200, verdict_json(r))
-				   : reply_error(c, 404, "no rollout of this service");
+				   : no_rollout(c);
 		if (post)
 			return api_command(c, svc, cmd, q);
 		return reply_error(c, 405, "method not allowed");

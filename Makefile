@@ -123,7 +123,7 @@ help:
 	@echo '  asan      build with ASan+UBSan into $(BUILD)/asan and run the unit tests and'
 	@echo '            the input-handling integration tests (make test does this too)'
 	@echo '  fuzz      libFuzzer targets (services file, plan, state file, Prometheus'
-	@echo '            answer) for FUZZ_SECONDS each (default $(FUZZ_SECONDS))'
+	@echo '            answer, fleet store values) for FUZZ_SECONDS each (default $(FUZZ_SECONDS))'
 	@echo '  soak      long runs: steady load with weight changes and rollbacks, kill -9'
 	@echo '            of canaryd mid-rollout, a SYN flood into a full table (root)'
 	@echo '  fuzz-dataplane  the data plane against its reference classifier for'

@@ -157,7 +157,10 @@ static __always_inline int icmp_unmatched(struct reason_stats *rs)
 
 /* An error about a packet we sent to backend bi: the quote runs client -> backend, and
  * the error comes from the backend's side. Counted against the flow's arm and translated
- * towards the client. Returns the verdict. */
+ * towards the client. With no entry for the flow (another node forwarded it: ECMP in
+ * front, the return path through this node) it is translated all the same, from the
+ * reply index, as every reply is, and counted against no arm (reply_no_flow). An entry
+ * that names another backend leaves it unmatched. Returns the verdict. */
 static __always_inline int icmp_about_forward(struct xdp_md *ctx, struct pkt *p,
 					      struct icmp_quote *q, struct backend_info *bi,
 					      __u32 be_slot, struct reason_stats *rs)
@@ -179,29 +182,33 @@ static __always_inline int icmp_about_forward(struct xdp_md *ctx, struct pkt *p,
 	fk.client = q->src.addr;
 	fk.client_port = q->src.port;
 	f = icmp_flow(&fk);
-	if (!f || f->backend != be_slot)
+	if (f && f->backend != be_slot)
 		return icmp_unmatched(rs);
 	/* Sent by the backend itself (port unreachable): it must come from the VIP. */
 	from_backend = addr_eq(outer_src, &q->dst.addr);
 	rc = icmp_route(ctx, p, from_backend ? &bi->vip.addr : outer_src, outer_dst, &nh, rs);
 	if (!fib_usable(rc))
 		return XDP_DROP;
-	as = arm_stats_of(f->svc, f->arm);
-	bs = backend_stats_of(f->svc, f->arm, f->backend_idx);
-	if (flow_counts(f)) {
-		if (as)
-			as->icmp_errors++;
-		if (bs)
-			bs->icmp_errors++;
+	if (f) {
+		as = arm_stats_of(f->svc, f->arm);
+		bs = backend_stats_of(f->svc, f->arm, f->backend_idx);
+		if (flow_counts(f)) {
+			if (as)
+				as->icmp_errors++;
+			if (bs)
+				bs->icmp_errors++;
+		}
+		flow_error(f, CANARY_ERR_ICMP, as, bs);
+		rs->icmp_mapped++;
+	} else {
+		rs->reply_no_flow++;
 	}
-	flow_error(f, CANARY_ERR_ICMP, as, bs);
 
 	acc =
 	    icmp_quote_rewrite(p, q, false, &bi->vip.addr, bi->vip.port, bi->csum_ip, bi->csum_l4);
 	if (from_backend)
 		acc += icmp_outer_rewrite(p, true, &bi->vip.addr, bi->csum_ip);
 	icmp_csum_update(p, q, acc);
-	rs->icmp_mapped++;
 	return xmit(ctx, p, rc, &nh, rs);
 }
 

@@ -51,15 +51,27 @@ static __always_inline int nexthop_resolve(struct xdp_md *ctx, const struct pkt 
 }
 
 /* Keep a direction's next hop fresh: re-resolve when unresolved or older than the
- * TTL, so route and neighbour changes are picked up within CANARY_NEXTHOP_TTL_NS. */
+ * TTL, so route and neighbour changes are picked up within CANARY_NEXTHOP_TTL_NS.
+ * A backend's entry is shared by every CPU, so it is resolved into a local copy and
+ * published (with its stamp) only on success: a lookup that fails on one CPU (a
+ * neighbour being re-learnt) never leaves an unresolved hop under a packet that another
+ * CPU is sending with it. A failed lookup leaves the stamp old, so the next packet
+ * tries again, as an unresolved hop always did. */
 static __always_inline int nexthop_get(struct xdp_md *ctx, const struct pkt *p,
 				       const union canary_addr *src, const union canary_addr *dst,
 				       struct canary_nexthop *nh, __u64 *stamp, __u64 now)
 {
+	struct canary_nexthop fresh;
+	int rc;
+
 	if (nh->ifindex && (__s64)(now - *stamp) < (__s64)CANARY_NEXTHOP_TTL_NS)
 		return BPF_FIB_LKUP_RET_SUCCESS;
-	*stamp = now;
-	return nexthop_resolve(ctx, p, src, dst, nh);
+	rc = nexthop_resolve(ctx, p, src, dst, &fresh);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		*nh = fresh;
+		*stamp = now;
+	}
+	return rc;
 }
 
 static __always_inline __u16 l4_csum_apply(__u16 check, __u16 delta, __u8 proto)

@@ -289,6 +289,13 @@ static __always_inline void forward_track(struct pkt *p, struct flow_state *f, _
 		 * spoofed source. */
 		f->state = CANARY_FLOW_ESTABLISHED;
 		*verify = f->flags & CANARY_FLOW_F_PENDING;
+	} else if (f->state == CANARY_FLOW_SYN_SENT && (p->tcp_flags & TCPF_ACK)) {
+		/* The client answers a SYN-ACK this node never saw: the return path runs
+		 * through another node. The handshake was answered (no unanswered SYN for
+		 * the sweeper), but nothing here proves the source real, so the entry
+		 * stays in `pending`. */
+		f->state = CANARY_FLOW_ESTABLISHED;
+		f->flags |= CANARY_FLOW_F_ONEWAY;
 	}
 }
 

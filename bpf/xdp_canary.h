@@ -98,6 +98,10 @@ enum canary_flow_state {
 #define CANARY_FLOW_F_FALLBACK	 (1U << 2) /* chosen arm was empty, other arm used */
 #define CANARY_FLOW_F_HTTP	 (1U << 3) /* the service counts HTTP status lines */
 #define CANARY_FLOW_F_PENDING	 (1U << 4) /* the entry is in `pending`, not yet verified */
+/* The client completed the handshake, but its SYN-ACK came back through another node (an
+ * asymmetric return path behind ECMP): established, never verified here, and the
+ * reply-side signals of the flow are not this node's to measure (docs/FLEET.md). */
+#define CANARY_FLOW_F_ONEWAY	 (1U << 5)
 
 /* ---- keys and values ------------------------------------------------------------------- */
 

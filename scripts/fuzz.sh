@@ -11,7 +11,7 @@ dir=${1:?usage: fuzz.sh FUZZ_BUILD SECONDS [TARGET...]}
 secs=${2:?usage: fuzz.sh FUZZ_BUILD SECONDS [TARGET...]}
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_services fuzz_plan fuzz_state fuzz_prom)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_services fuzz_plan fuzz_state fuzz_prom fuzz_fleet)
 
 seeds() {
 	case $1 in
@@ -19,6 +19,7 @@ seeds() {
 	fuzz_plan) echo tests/fuzz/seeds/plans tests/data/plans-bad ;;
 	fuzz_state) echo tests/fuzz/seeds/state ;;
 	fuzz_prom) echo tests/data/prom-answers ;;
+	fuzz_fleet) echo tests/fuzz/seeds/fleet ;;
 	*) return 1 ;;
 	esac
 }

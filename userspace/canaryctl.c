@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "http/agentclient.h"
 #include "logic/config.h"
+#include "logic/forecast.h"
 #include "logic/plan.h"
 #include "logic/salts.h"
 #include "maps/apply.h"
@@ -842,16 +843,62 @@ static int cmd_watch(void *cfg, int argc, char **argv)
 
 struct plan_cfg {
 	bool dry_run; /* what plan does anyway */
+	double rate, base_error, regression;
+	uint64_t rollouts, seed;
 };
+
+static const struct plan_cfg plan_defaults = {
+    .base_error = 1, .regression = 2, .rollouts = 2000, .seed = 1};
 
 static const struct cli_opt plan_opts[] = {
     {CLI_FLAG, "dry-run", 'n', CLI_FIELD(struct plan_cfg, dry_run),
      .help = "validate and print, change nothing (plan never changes anything)"},
+    {CLI_DOUBLE, "rate", 'r', CLI_FIELD(struct plan_cfg, rate), .metavar = "RPS",
+     .help = "also forecast, by simulation, the plan's duration and harm at RPS requests "
+	     "per second (one request per new flow)",
+     .dmin = 0.01, .dmax = 1e7},
+    {CLI_DOUBLE, "base-error", 0, CLI_FIELD(struct plan_cfg, base_error), .metavar = "PCT",
+     .help = "the forecast's stable error rate, in percent", .def = "1", .dmin = 0.001,
+     .dmax = 50},
+    {CLI_DOUBLE, "regression", 0, CLI_FIELD(struct plan_cfg, regression), .metavar = "X",
+     .help = "the forecast's bad canary: X times stable's error rate", .def = "2",
+     .dmin = 1.01, .dmax = 1000},
+    {CLI_UINT, "rollouts", 0, CLI_FIELD(struct plan_cfg, rollouts), .metavar = "N",
+     .help = "simulated rollouts per forecast scenario", .def = "2000", .min = 100,
+     .max = 1000000},
+    {CLI_UINT, "seed", 0, CLI_FIELD(struct plan_cfg, seed), .metavar = "N",
+     .help = "the forecast's random seed (the same seed gives the same figures)", .def = "1",
+     .max = UINT64_MAX},
     {},
 };
 
+/* The simulator on the plan's own schedule and test (logic/forecast). */
+static int plan_forecast(const struct plan *p, const struct plan_cfg *c)
+{
+	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	struct forecast_opts o = {.rate = c->rate,
+				  .base_error = c->base_error / 100,
+				  .regression = c->regression,
+				  .rollouts = c->rollouts,
+				  .seed = c->seed,
+				  .threads = nproc > 0 ? (unsigned)nproc : 1};
+	struct forecast fc;
+	char why[200];
+	int rc = 0;
+
+	if (forecast_run(p, &o, &fc, why, sizeof(why))) {
+		fprintf(stderr, "canaryctl plan: %s: no forecast: %s\n", p->file, why);
+		rc = 1;
+	} else {
+		forecast_print(&fc, &o, stdout);
+	}
+	forecast_free(&fc);
+	return rc;
+}
+
 static int cmd_plan(void *cfg, int argc, char **argv)
 {
+	const struct plan_cfg *c = cfg;
 	struct plan p;
 
 	if (argc != 1)
@@ -859,7 +906,7 @@ static int cmd_plan(void *cfg, int argc, char **argv)
 	if (plan_load(argv[0], &p))
 		return 1;
 	plan_print_schedule(&p, stdout);
-	return 0;
+	return c->rate > 0 ? plan_forecast(&p, c) : 0;
 }
 
 struct metric_cfg {
@@ -999,10 +1046,14 @@ static const struct cli_cmd cmds[] = {
      "Redraws every interval until Ctrl-C (or N times).\n",
      OPTS(watch_opts, struct watch_cfg), .defaults = &watch_defaults, .blocks = AGENT_PINS},
     {"plan", cmd_plan, "validate a rollout plan and print its schedule",
-     "plan --dry-run FILE\n"
+     "plan --dry-run FILE [--rate RPS [--base-error PCT] [--regression X]]\n"
      "Validates the plan and prints its steps, analysis, and fastest and slowest\n"
-     "durations. Changes nothing.\n",
-     OPTS(plan_opts, struct plan_cfg)},
+     "durations. With --rate, also simulates the plan (its steps, holds, minimum\n"
+     "flows, early promotion and error test) at that traffic: the time a healthy\n"
+     "canary takes to reach 100%, its false-rollback rate, and for a canary with X\n"
+     "times the errors, how soon it is rolled back and how many canary requests saw\n"
+     "the regression first. Changes nothing.\n",
+     OPTS(plan_opts, struct plan_cfg), .defaults = &plan_defaults},
     {"metric", cmd_metric, "push business-metric counts for a running rollout",
      "metric push SERVICE --arm stable|canary --name NAME --successes S --trials T\n"
      "Adds S successes out of T trials (since the last push) to the arm's counts of a\n"

@@ -40,6 +40,7 @@ site() {
 fleet_cleanup() {
 	local s p
 	for p in "${NODE_PID[@]}" $ETCD_PID; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${NODE_PID[@]}" $ETCD_PID; do wait_gone "$p"; done
 	for s in "${SITES[@]}"; do
 		[ -n "${SITE_ID[$s]:-}" ] || continue
 		site "$s"
@@ -53,6 +54,15 @@ fleet_cleanup() {
 trap fleet_cleanup EXIT
 
 in_store() { ip netns exec "$NS_STORE" "$@"; }
+# Wait until process $1 (not a child: disowned) is gone.
+wait_gone() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
+}
 URL=etcd://10.9.1.1:2379,10.9.2.1:2379,10.9.3.1:2379
 sctl() { in_store "$BUILD/canaryctl" "$@" --store "$URL"; }
 ectl() { in_store env ETCDCTL_API=3 etcdctl --endpoints=http://10.9.1.1:2379 "$@"; }
@@ -65,6 +75,7 @@ etcd_start() {
 		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
 		--initial-cluster fleet=http://127.0.0.1:2380 --log-level error >>"$TOPO_LOGDIR/etcd.log" 2>&1 &
 	ETCD_PID=$!
+	disown "$ETCD_PID" # killed by pid below; no job report when it is
 	for ((i = 0; i < 100; i++)); do
 		ectl endpoint health >/dev/null 2>&1 && return 0
 		sleep 0.1
@@ -96,6 +107,7 @@ node_start() {
 		--socket "$AGENT_SOCK" --listen 127.0.0.1:9181 --interval "$INTERVAL" \
 		--store "$URL" --node "node-$s" --store-keep 50 2>>"$TOPO_LOGDIR/canaryd-$s.log"
 	NODE_PID[$s]=$BG_PID
+	disown "$BG_PID"
 	for ((i = 0; i < 50; i++)); do
 		spl curl -sf -o /dev/null --unix-socket "$AGENT_SOCK" http://localhost/healthz && return 0
 		sleep 0.1
@@ -248,9 +260,27 @@ check "the message names the file, the line and the field" grep -q "bad.yaml:4: 
 eq "the store's config revision is unchanged" "$(desired_rev)" "$rev"
 eq "the nodes keep it" "$(fleet_json | jq '[.nodes[] | select(.applied_revision == '"$rev"')] | length')" 3
 
+# ---- a revision written around canaryctl, with no salt for its service: every node
+# refuses it and keeps what it has (a node never draws a salt of its own) ----
+sed 's/name: web/name: web2/; s/10.0.0.10/10.0.0.12/' "$CFG" >"$TOPO_LOGDIR/nosalt.yaml"
+in_store env ETCDCTL_API=3 etcdctl --endpoints=http://10.9.1.1:2379 put /xdp-canary/config/services \
+	<"$TOPO_LOGDIR/nosalt.yaml" >/dev/null
+rejected() { [ "$(fleet_json | jq '[.nodes[] | select(.health | test("rejected"))] | length')" = 3 ]; }
+check "every node reports the revision rejected" wait_for 10 rejected
+kept=0
+for s in "${SITES[@]}"; do
+	site "$s"
+	ctl status web --json >/dev/null 2>&1 && ! ctl status web2 --json >/dev/null 2>&1 && kept=$((kept + 1))
+done
+eq "every node's maps still hold web, and no web2" "$kept" 3
+check "the log says why" grep -q "no salt for web2" "$TOPO_LOGDIR/canaryd-a.log"
+out=$(sctl apply -f "$CFG" 2>&1)
+check "a good apply after it: $out" grep -q "written to the store" <<<"$out"
+check "every node applies it again" wait_for 10 all_current 3
+
 # ---- a node killed drops out when its lease ends ----
 kill -9 "${NODE_PID[c]}"
-wait "${NODE_PID[c]}" 2>/dev/null
+wait_gone "${NODE_PID[c]}"
 tk=$(date +%s.%N)
 gone() { [ "$(fleet_json | jq '.nodes | length')" = 2 ]; }
 check "node-c drops out of fleet status after its lease" wait_for 15 gone
@@ -260,7 +290,7 @@ need "node-c again" node_start c
 
 # ---- etcd down: the nodes keep forwarding; back: they catch up ----
 kill -9 "$ETCD_PID"
-wait "$ETCD_PID" 2>/dev/null
+wait_gone "$ETCD_PID"
 ETCD_PID=
 sleep 2
 site a
@@ -269,6 +299,12 @@ eq "etcd down: 200 connections through node-a, none failed" "$(jq .failed <<<"$r
 check "node-a's canaryd is still up" kill -0 "${NODE_PID[a]}"
 eq "its /metrics says the store is down" "$(metric a xdp_canary_store_up)" 0
 check "its log says so" grep -q "store: unreachable" "$TOPO_LOGDIR/canaryd-a.log"
+kill "${NODE_PID[b]}"
+wait_gone "${NODE_PID[b]}"
+check "node-b's canaryd restarts while the store is down" node_start b
+site b
+r=$(client --target 10.0.0.10:80 --connections 100 --concurrency 16)
+eq "and node-b forwards: 100 connections, none failed" "$(jq .failed <<<"$r")" 0
 need "etcd restarts on its data" etcd_start
 sed -i 's/canary_weight: 30/canary_weight: 40/' "$CFG"
 sed -i 's/"10.0.2.3:8080"]/"10.0.2.3:8080"]\n    http: true/' "$CFG"
@@ -276,6 +312,24 @@ out=$(sctl apply -f "$CFG" 2>&1)
 check "apply after the store returned: $out" grep -q "written to the store" <<<"$out"
 check "all three nodes catch up" wait_for 15 all_current 3
 eq "the store's weight (50%) still wins over the file's on every node" "$(w_all && echo yes)" yes
+
+# ---- etcd auth through canaryctl's options (last: the nodes have no user) ----
+ectl user add root:rootpw >/dev/null && ectl user grant-role root root >/dev/null 2>&1
+ectl role add canary-admin >/dev/null &&
+	ectl role grant-permission canary-admin --prefix=true readwrite /xdp-canary/ >/dev/null &&
+	ectl user add admin:adminpw >/dev/null && ectl user grant-role admin canary-admin >/dev/null
+check "etcd auth enabled" bash -c "ip netns exec $NS_STORE env ETCDCTL_API=3 etcdctl --endpoints=http://10.9.1.1:2379 auth enable >/dev/null"
+printf 'adminpw\n' >"$TOPO_LOGDIR/pw" && chmod 600 "$TOPO_LOGDIR/pw"
+if sctl fleet status >/dev/null 2>&1; then
+	not_ok "fleet status without a user is refused"
+else
+	ok "fleet status without a user is refused"
+fi
+out=$(sctl fleet status --store-user admin --store-password-file "$TOPO_LOGDIR/pw" 2>&1)
+check "with --store-user and --store-password-file it works" grep -q "desired config revision" <<<"$out"
+printf 'wrong\n' >"$TOPO_LOGDIR/pw"
+out=$(sctl fleet status --store-user admin --store-password-file "$TOPO_LOGDIR/pw" 2>&1)
+check "a wrong password is refused: $out" grep -q "authentication failed" <<<"$out"
 
 echo "# logs in $TOPO_LOGDIR (removed on success)"
 [ "$T_FAILED" = 0 ]

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # rollout.sh: canaryd runs rollouts on real traffic. A healthy canary completes its plan;
 # canaries with injected 5xx or resets are rolled back (the 5xx one at its first step)
-# and get no new connection afterwards; an A/A run completes; an invalid plan changes
+# and get no new connection afterwards; a canary whose answers come a few ms later is
+# rolled back by the TTFB distribution test (ttfb_order); an A/A run completes; an invalid plan changes
 # nothing; /metrics agrees with canaryctl status --json; the history tells what happened.
 . "$(dirname "$0")/lib.sh"
 
 need "create topology" topo_create
 need "attach" topo_attach >/dev/null
 topo_backend "$NS_ST" stable-1 --listen 10.0.2.2:8080 --listen 10.0.2.2:8082 --listen 10.0.2.2:8083 \
-	--listen 10.0.2.2:8084 --error-rate 0.02 --seed 11
+	--listen 10.0.2.2:8084 --listen 10.0.2.2:8085 --error-rate 0.02 --seed 11
 topo_backend "$NS_CA" canary-ok --listen 10.0.3.2:8080
 topo_backend "$NS_CA" canary-5xx --listen 10.0.3.2:8082 --error-rate 0.25
 topo_backend "$NS_CA" canary-rst --listen 10.0.3.2:8083 --reset-rate 0.25
 topo_backend "$NS_CA" canary-aa --listen 10.0.3.2:8084 --error-rate 0.02 --seed 12
-for p in 8080 8082 8083 8084; do need "listeners" topo_wait_port "$NS_CA" 10.0.3.2 $p; done
-need "stable listeners" topo_wait_port "$NS_ST" 10.0.2.2 8084
+topo_backend "$NS_CA" canary-slow --listen 10.0.3.2:8085 --error-rate 0.02 --seed 13 --delay 8
+for p in 8080 8082 8083 8084 8085; do need "listeners" topo_wait_port "$NS_CA" 10.0.3.2 $p; done
+need "stable listeners" topo_wait_port "$NS_ST" 10.0.2.2 8085
 apply_services <<'YAML'
 services:
   - { name: ok, vip: 10.0.0.21, port: 80, hash: flow, http: true,
@@ -25,6 +27,8 @@ services:
       stable: ["10.0.2.2:8083"], canary: ["10.0.3.2:8083"] }
   - { name: aa, vip: 10.0.0.24, port: 80, hash: flow, http: true,
       stable: ["10.0.2.2:8084"], canary: ["10.0.3.2:8084"] }
+  - { name: slow, vip: 10.0.0.25, port: 80, hash: flow, http: true,
+      stable: ["10.0.2.2:8085"], canary: ["10.0.3.2:8085"] }
 YAML
 need "canaryd" agent_start
 
@@ -94,6 +98,29 @@ check "resets: because of resets or errored flows" \
 	grep -Eq '^(resets|errored_flows):' <<<"$(actl rollout status badrst --json | jq -r .reason)"
 r=$(client --target 10.0.0.23:80 --connections 300 --concurrency 32)
 eq "resets: no new connection reaches the canary" "$(canary_share "$r")" 0
+
+# --- 2c. answers 8 ms later: rolled back by the TTFB distribution test --------------------
+cat >"$TOPO_LOGDIR/plan-slow.yaml" <<'YAML'
+service: slow
+steps: [10, 25, 50, 100]
+hold: 3s
+min_flows: 30
+analysis:
+  signals: [http_5xx, {name: ttfb_order, from: 1ms, to: 64ms}]
+YAML
+out=$(actl plan --dry-run "$TOPO_LOGDIR/plan-slow.yaml")
+check "ttfb_order: plan --dry-run names its edges" grep -q "ttfb_order .*at any of 6 edges from 1.02 to 32.8 ms" <<<"$out"
+load_start 10.0.0.25:80 150 30 load-slow
+actl rollout start slow --plan "$TOPO_LOGDIR/plan-slow.yaml" >/dev/null
+wait_phase slow 20 RolledBack Succeeded
+eq "ttfb_order: a slower canary is rolled back" "$(phase_of slow)" RolledBack
+check "ttfb_order: the reason names the order test and its evidence" \
+	grep -q '^ttfb_order: e-value' <<<"$(actl rollout status slow --json | jq -r .reason)"
+j=$(actl rollout status slow --json)
+check "ttfb_order: status shows its e-value at or past its threshold" \
+	jq -e '[.evidence[] | select(.signal == "ttfb_order") | .e_value >= .threshold] == [true]' <<<"$j"
+check "ttfb_order: /metrics carries its e-value" \
+	grep -q '^xdp_canary_evalue{service="slow",signal="ttfb_order"}' <<<"$(spl curl -sf http://127.0.0.1:9181/metrics)"
 
 # --- 3. A/A: both arms answer 2% of requests with 500; the rollout completes ------------
 load_start 10.0.0.24:80 200 30 load-aa

@@ -297,11 +297,13 @@ static void ref_icmp(const uint8_t *f, size_t len, size_t l3, size_t l4, size_t 
 		fk.svc = bi.vip;
 		fk.client = qsrc.addr;
 		fk.client_port = qsrc.port;
-		if (!lookup_flow(&fk, &fs))
-			return;
-		fb = flow_be_addr(&fs, &fbport);
-		if (fbport != qdst.port || memcmp(&fb, &qdst.addr, 16))
-			return;
+		/* No entry here (another node forwarded the flow): translated all the same;
+		 * an entry of another backend: unmatched. */
+		if (lookup_flow(&fk, &fs)) {
+			fb = flow_be_addr(&fs, &fbport);
+			if (fbport != qdst.port || memcmp(&fb, &qdst.addr, 16))
+				return;
+		}
 		from_backend = !memcmp(&outer_src, &qdst.addr, 16);
 		forwarding(e, fam, from_backend ? &bi.vip.addr : &outer_src, &outer_dst);
 		return;

@@ -444,12 +444,39 @@ static void icmp_no_flow(void)
 	expect_unmatched(&p, "10.0.9.9", if_xb, MAC_ST1, MAC_XB, "unmatched");
 }
 
+/* Behind ECMP the datagram went through another node, and the backend's port unreachable
+ * comes back through this one: translated from the reply index alone, counted nowhere. */
 static void icmp_backend_no_flow(void)
 {
-	struct pkt_spec p;
+	uint8_t q[256], qw[256], frame[512], want[512];
+	struct reason_stats r0 = reasons(&in), r1;
+	struct arm_stats a0 = st(dns), a1;
+	struct pkt_spec p, pw;
+	size_t ql, len, wlen;
 
-	spec_pkt(&p, "10.0.1.2", 5998, "10.0.2.2", 5353, IPPROTO_UDP, 0); /* no such flow */
-	expect_unmatched(&p, "10.0.2.2", if_xb, MAC_ST1, MAC_XB, "backend quoted, no flow");
+	spec_pkt(&p, "10.0.1.2", 5998, "10.0.0.10", 53, IPPROTO_UDP, 0); /* no such flow here */
+	p.payload = "query!!";
+	p.plen = 7;
+	pw = p;
+	addr_parse("10.0.2.2", &pw.dst);
+	pw.dport = 5353;
+	ql = ip_packet(&pw, q);
+	len =
+	    icmp_frame(frame, CANARY_AF_INET, "10.0.2.2", "10.0.1.2", 3, 3, q, ql, MAC_ST1, MAC_XB);
+	ql = ip_packet(&p, qw);
+	wlen = icmp_frame(want, CANARY_AF_INET, "10.0.0.10", "10.0.1.2", 3, 3, qw, ql, MAC_XA,
+			  MAC_CLIENT);
+	expect_icmp(if_xb, frame, len, XDP_REDIRECT, want, wlen, "translated for the client");
+	r1 = reasons(&in);
+	a1 = st(dns);
+	ASSERT_EQ(r1.reply_no_flow - r0.reply_no_flow, 1, "reply_no_flow +1");
+	ASSERT_EQ(r1.icmp_mapped - r0.icmp_mapped, 0, "icmp_mapped unchanged");
+	ASSERT_EQ(r1.icmp_unmatched - r0.icmp_unmatched, 0, "not unmatched");
+	ASSERT_EQ(a1.icmp_errors - a0.icmp_errors, 0, "counted against no arm");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 0, "nor as an errored flow");
+	TEST_STEP("the same error forged on the client side: unmatched");
+	expect_unmatched(&pw, "10.0.2.2", if_xa, MAC_CLIENT, MAC_XA,
+			 "arrived on the client's side");
 }
 
 static void icmp_no_route_back(void)
@@ -509,6 +536,8 @@ static void test_sweeper(void)
 	C(50100, TH_SYN, NULL);		      /* never answered */
 	C(50101, TH_SYN, NULL);		      /* answered */
 	B(50101, TH_SYN | TH_ACK, NULL);
+	C(50103, TH_SYN, NULL); /* answered through another node (asymmetric return path) */
+	C(50103, TH_ACK, NULL);
 	usleep(1300 * 1000); /* the instance's meta says: SYN timeout 1 s */
 	establish(50102);    /* fresh: must survive */
 	ASSERT_EQ(flows_sweep(&in.maps, &res, 0), 0, "sweep runs");
@@ -523,10 +552,44 @@ static void test_sweeper(void)
 		    "the expired answered entry is gone too");
 	ASSERT_TRUE(flow_get(&in, "10.0.1.2", 50102, "10.0.0.10", 80, IPPROTO_TCP, &f),
 		    "the fresh entry stays");
+	ASSERT_TRUE(flow_get(&in, "10.0.1.2", 50103, "10.0.0.10", 80, IPPROTO_TCP, &f) &&
+			f.state == CANARY_FLOW_ESTABLISHED,
+		    "the handshake answered through another node stays, established");
 	ASSERT_TRUE(res.unanswered == 1 && res.expired >= 2, "result counts");
 	ASSERT_EQ(flows_sweep(&in.maps, &res, 0), 0, "second sweep runs");
 	a1 = st(web);
 	ASSERT_EQ(a1.syn_unanswered - a0.syn_unanswered, 1, "nothing counted twice");
+}
+
+/* Behind ECMP the SYN-ACK may come back through another node: this one sees the SYN and
+ * then the client's ACK. The handshake was answered, but not here. */
+static void oneway_handshake(void)
+{
+	struct arm_stats a0 = st(web), a1;
+	struct reason_stats r0 = reasons(&in), r1;
+	struct flow_state f;
+
+	TEST_STEP("SYN, then the client's ACK of a SYN-ACK this node never saw");
+	C(50300, TH_SYN, NULL);
+	ASSERT_EQ(C(50300, TH_ACK, NULL), XDP_REDIRECT, "the ACK is forwarded");
+	if (ASSERT_TRUE(flow_get(&in, "10.0.1.2", 50300, "10.0.0.10", 80, IPPROTO_TCP, &f),
+			"entry kept")) {
+		ASSERT_EQ(f.state, CANARY_FLOW_ESTABLISHED, "state ESTABLISHED");
+		ASSERT_TRUE(f.flags & CANARY_FLOW_F_ONEWAY, "flagged ONEWAY");
+		ASSERT_TRUE(f.flags & CANARY_FLOW_F_PENDING,
+			    "still pending: nothing here proves the source real");
+	}
+	TEST_STEP("a request, a retransmitted SYN: no signal moves");
+	ASSERT_EQ(C(50300, TH_ACK | TH_PSH, GET), XDP_REDIRECT, "the request is forwarded");
+	C(50300, TH_SYN, NULL);
+	a1 = st(web);
+	r1 = reasons(&in);
+	ASSERT_EQ(a1.flows - a0.flows, 1, "one flow, counted at its SYN");
+	ASSERT_EQ(a1.handshake_count - a0.handshake_count, 0, "no handshake sample");
+	ASSERT_EQ(a1.syn_retransmits - a0.syn_retransmits, 0,
+		  "a SYN after the ACK is no retransmit");
+	ASSERT_EQ(a1.errored_flows - a0.errored_flows, 0, "errored_flows unchanged");
+	ASSERT_EQ(r1.flow_verified - r0.flow_verified, 0, "not verified");
 }
 
 static bool setup(void)
@@ -579,10 +642,11 @@ static const struct test_case cases[] = {
 	{"ICMP errors about a UDP flow", icmp_udp_flow},
 	{"ICMPv6 packet too big from a router, quoting a TCP flow", icmp6_too_big},
 	{"ICMP quoting no known flow passes untouched", icmp_no_flow},
-	{"ICMP quoting a backend but no flow: unmatched, untouched, not counted",
+	{"ICMP quoting a backend but no flow here: translated statelessly, not counted",
 	 icmp_backend_no_flow},
 	{"ICMP error whose way back has no route: dropped before any rewrite", icmp_no_route_back},
 	{"ICMP echo is not an error: passed, as not our service", icmp_echo},
+	{"a handshake answered through another node", oneway_handshake},
 	{"sweeper counts flows that leave with their SYN unanswered", test_sweeper},
 };
 

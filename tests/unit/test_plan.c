@@ -1,10 +1,12 @@
 /* test_plan.c: rollout plans. The issue's minimal plan and the other step forms parse
  * to the right schedule; each bad plan is refused with "FILE:LINE: field: problem". */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testlib.h"
+#include "logic/forecast.h"
 #include "logic/plan.h"
 
 static char errbuf[4096];
@@ -59,6 +61,21 @@ static const struct refusal refusals[] = {
 	 "plan.yaml:5: analysis.metrics[0]", "must be lower_is_worse"},
 	{"a guard on ttfb", "service: web\nsteps: [5]\nanalysis:\n  guards:\n"
 				  "    - {signal: ttfb, max_ratio: 0.5}\n",
+	 "plan.yaml:5: analysis.guards[0]", "cannot be guarded"},
+	{"ttfb_order with from above to",
+	 "service: web\nsteps: [5]\nanalysis:\n  signals:\n"
+	 "    - {name: ttfb_order, from: 2s, to: 1s}\n",
+	 "plan.yaml:5: analysis.signals[0]", "ttfb_order needs from < to"},
+	{"ttfb_order beyond the histogram",
+	 "service: web\nsteps: [5]\nanalysis:\n  signals:\n"
+	 "    - {name: ttfb_order, from: 1ms, to: 1h}\n",
+	 "plan.yaml:5: analysis.signals[0]", "to at most 8388 ms"},
+	{"from on another signal",
+	 "service: web\nsteps: [5]\nanalysis:\n  signals:\n    - {name: resets, from: 1ms}\n",
+	 "plan.yaml:5: analysis.signals[0]", "from and to are for ttfb_order only"},
+	{"a guard on ttfb_order",
+	 "service: web\nsteps: [5]\nanalysis:\n  guards:\n"
+	 "    - {signal: ttfb_order, max_ratio: 0.5}\n",
 	 "plan.yaml:5: analysis.guards[0]", "cannot be guarded"},
 	{"YAML syntax", "service: web\nsteps: [5\n", "plan.yaml:3", "YAML syntax error"},
 
@@ -133,6 +150,33 @@ static void mapping_steps(void)
 	}
 }
 
+/* ttfb_order's edges are the powers of two microseconds from `from` to `to`. */
+static void order_edges(void)
+{
+	struct plan p;
+
+	if (ASSERT_EQ(parse("service: web\nsteps: [5]\nanalysis:\n  signals:\n"
+			    "    - ttfb_order\n    - {name: ttfb_order, from: 4ms, to: 64ms}\n",
+			    &p),
+		      -EINVAL, "listed twice: refused"))
+		ASSERT_TRUE(strstr(errbuf, "listed twice") != NULL, "says so");
+	if (ASSERT_EQ(parse("service: web\nsteps: [5]\nanalysis:\n  signals:\n    - ttfb_order\n",
+			    &p),
+		      0, "defaults parse")) {
+		ASSERT_EQ(p.signals[0].kind, SIG_TTFB_ORDER, "the order signal");
+		ASSERT_EQ(p.signals[0].order_k_lo, 10, "from 1 ms: first edge 1024 us");
+		ASSERT_EQ(p.signals[0].order_k_hi, 19, "to 1 s: last edge 524288 us");
+	}
+	if (ASSERT_EQ(parse("service: web\nsteps: [5]\nanalysis:\n  signals:\n"
+			    "    - {name: ttfb_order, from: 4ms, to: 64ms, alpha: 0.005}\n",
+			    &p),
+		      0, "a range parses")) {
+		ASSERT_EQ(p.signals[0].order_k_lo, 12, "4 ms: 4096 us");
+		ASSERT_EQ(p.signals[0].order_k_hi, 15, "64 ms: 32768 us is the last power below");
+		ASSERT_NEAR(p.signals[0].alpha, 0.005, 1e-12, "its own alpha");
+	}
+}
+
 static void every_problem(void)
 {
 	struct plan p;
@@ -141,11 +185,90 @@ static void every_problem(void)
 	ASSERT_TRUE(strstr(errbuf, "3 problems; nothing was changed") != NULL, "counted");
 }
 
+/* The forecast is the simulator on the plan's own schedule: a plan written as the
+ * simulator's default ramp gives exactly what sim_run gives on that ramp. */
+static void forecast_is_the_simulator(void)
+{
+	struct forecast_opts o = {.rate = 200, .base_error = 0.01, .regression = 2,
+				  .rollouts = 300, .seed = 7, .threads = 2};
+	struct sim_scenario sc;
+	struct sim_result direct;
+	struct forecast fc;
+	struct plan p;
+	char why[200];
+
+	if (!ASSERT_EQ(parse("service: web\nsteps: [1, 5, 25, 50]\nhold: 150s\nmin_flows: 0\n",
+			     &p),
+		       0, "parses"))
+		return;
+	if (!ASSERT_EQ(forecast_run(&p, &o, &fc, why, sizeof(why)), 0, "runs"))
+		return;
+	sim_scenario_default(&sc, "plan, regression", 200, 0.01, 2);
+	ASSERT_EQ(fc.bad.n_steps, 4, "the 100% step is not simulated");
+	ASSERT_EQ(fc.bad.step_hold[2], 150, "hold 150 s");
+	if (ASSERT_EQ(sim_run(&sc, 300, 7, 1, &direct), 0, "direct run")) {
+		ASSERT_EQ(fc.res[1].fired[SIM_SEQ], direct.fired[SIM_SEQ], "same rollbacks");
+		ASSERT_EQ(sim_quantile(fc.res[1].harm, 300, 0.5), sim_quantile(direct.harm, 300, 0.5),
+			  "same median harm");
+		ASSERT_EQ(sim_quantile(fc.res[1].when[SIM_SEQ], 300, 0.9),
+			  sim_quantile(direct.when[SIM_SEQ], 300, 0.9), "same p90 delay");
+		ASSERT_TRUE(fc.res[1].fired[SIM_SEQ] > 290, "a 2x canary is rolled back");
+		ASSERT_EQ(sim_quantile(fc.res[0].duration, 300, 0.5), 600,
+			  "a healthy canary takes the four holds");
+		sim_result_free(&direct);
+	}
+	forecast_free(&fc);
+}
+
+/* The plan's settings reach the simulation: early promotion shortens a healthy rollout,
+ * a step's minimum that the traffic cannot reach stops at the cap, and what cannot be
+ * simulated is refused with why. */
+static void forecast_follows_the_plan(void)
+{
+	struct forecast_opts o = {.rate = 2000, .base_error = 0.01, .regression = 2,
+				  .rollouts = 200, .seed = 1, .threads = 2};
+	struct forecast fc;
+	struct plan p;
+	char why[200];
+
+	if (ASSERT_EQ(parse("service: web\nsteps: [1, 5, 25, 50]\nhold: 150s\n"
+			    "early_promotion: true\n",
+			    &p),
+		      0, "parses") &&
+	    ASSERT_EQ(forecast_run(&p, &o, &fc, why, sizeof(why)), 0, "runs")) {
+		ASSERT_TRUE(sim_quantile(fc.res[0].duration, 200, 0.5) < 600,
+			    "early promotion: a healthy canary passes before the holds end");
+		ASSERT_TRUE(fc.healthy.adaptive, "adaptive");
+	}
+	forecast_free(&fc);
+	o.rate = 1;
+	o.rollouts = 100;
+	if (ASSERT_EQ(parse("service: web\nsteps: [1, 50]\nhold: 10s\nmin_flows: 100000\n", &p),
+		      0, "parses") &&
+	    ASSERT_EQ(forecast_run(&p, &o, &fc, why, sizeof(why)), 0, "runs"))
+		ASSERT_EQ(sim_quantile(fc.res[0].duration, 100, 0.5), SIM_MAX_SECS,
+			  "a minimum the traffic never reaches: the rollout stops at the cap");
+	forecast_free(&fc);
+	o.rate = 0;
+	ASSERT_TRUE(forecast_run(&p, &o, &fc, why, sizeof(why)) != 0 && strstr(why, "rate"),
+		    "no rate: refused with why");
+	forecast_free(&fc);
+	o.rate = 100;
+	if (ASSERT_EQ(parse("service: web\nsteps: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n", &p), 0, "parses"))
+		ASSERT_TRUE(forecast_run(&p, &o, &fc, why, sizeof(why)) != 0 &&
+				strstr(why, "more than 8 steps"),
+			    "nine steps below 100%: refused with why");
+	forecast_free(&fc);
+}
+
 static const struct test_case cases[] = {
+	{"the forecast of a plan is the simulator on its schedule", forecast_is_the_simulator},
+	{"the forecast follows the plan's settings", forecast_follows_the_plan},
 	{"range steps {start, step, max} end with the promotion", range_steps},
 	{"mapping steps, gates, signals with their own settings, guards, metrics", mapping_steps},
 	{"refused plans", refused_plans, refusal_name},
 	{"every problem is reported at once", every_problem},
+	{"ttfb_order's edges come from its from and to", order_edges},
 };
 
 TEST_MAIN(cases)

@@ -475,6 +475,120 @@ static void ttfb(void)
 	rollout_free(&r);
 }
 
+/* Spread each arm's requests not yet in its TTFB histogram over the buckets by dist
+ * (a share per bucket, summing to 1; the rest into the last one listed). */
+static void ttfb_spread(struct sim *sv, const double *const dist[2], unsigned int nb)
+{
+	int arm;
+
+	for (arm = 0; arm < 2; arm++) {
+		uint64_t have = 0, fresh, left;
+		unsigned int b;
+
+		for (b = 0; b < CANARY_HIST_BUCKETS; b++)
+			have += sv->arm[arm].ttfb_hist[b];
+		fresh = sv->arm[arm].requests - have;
+		left = fresh;
+		for (b = 0; b + 1 < nb; b++) {
+			uint64_t k = (uint64_t)llround((double)fresh * dist[arm][b]);
+
+			k = k > left ? left : k;
+			sv->arm[arm].ttfb_hist[8 + b] += k;
+			left -= k;
+		}
+		sv->arm[arm].ttfb_hist[8 + nb - 1] += left;
+	}
+}
+
+/* Stable's TTFB spread over 256 us .. 8 ms (buckets 8..13). */
+static const double TTFB_STABLE[6] = {0.05, 0.20, 0.35, 0.25, 0.10, 0.05};
+/* A canary whose every response is a bucket slower (about 2x) for a third of them. */
+static const double TTFB_SLOWER[6] = {0.035, 0.15, 0.30, 0.28, 0.15, 0.085};
+
+static const char *ORDER_PLAN = "service: web\nsteps: [20, 50, 100]\nhold: 60s\n"
+				"min_flows: 10\nearly_promotion: true\nanalysis:\n"
+				"  signals:\n    - {name: ttfb_order, from: 1ms, to: 1s}\n";
+
+static int order_run(const double *canary, int ticks)
+{
+	const double *const dist[2] = {TTFB_STABLE, canary};
+	int t;
+
+	start(&r, &s, ORDER_PLAN);
+	for (t = 0; t < ticks && rollout_active(&r); t++) {
+		tick(&r, &s, &d);
+		ttfb_spread(&s, dist, 6);
+	}
+	return t;
+}
+
+static void ttfb_order_slower(void)
+{
+	int t = order_run(TTFB_SLOWER, 400);
+
+	ASSERT_EQ(r.phase, PHASE_ROLLED_BACK, "RolledBack");
+	ASSERT_TRUE(strstr(r.reason, "ttfb_order") != NULL, "because of ttfb_order");
+	ASSERT_EQ(r.checks[0].order->cfg.k_lo, 10, "first edge 2^10 us (1 ms)");
+	ASSERT_EQ(r.checks[0].order->cfg.k_hi, 19, "last edge 2^19 us (under 1 s)");
+	ASSERT_TRUE(r.checks[0].st.rollback.rejected && av_order_rejected(&r.checks[0].order->st),
+		    "the check shows the order test's verdict");
+	ASSERT_TRUE(t < 200, "within the first steps");
+	printf("# %s\n", r.reason);
+	rollout_free(&r);
+}
+
+/* The same distribution on both arms: no rollback, and since the order test has no
+ * promotion test, a plan whose only signal is ttfb_order passes steps on their holds. */
+static void ttfb_order_same(void)
+{
+	int t = order_run(TTFB_STABLE, 400);
+
+	ASSERT_EQ(r.phase, PHASE_SUCCEEDED, "Succeeded");
+	ASSERT_TRUE(av_order_evalue(&r.checks[0].order->st) < 100, "e-value below 1/alpha");
+	ASSERT_TRUE(t >= 180, "no early promotion on the order test alone: three holds");
+	rollout_free(&r);
+}
+
+/* The order test survives a restart, and a saved order state that does not add up is
+ * refused. */
+static void ttfb_order_saved(void)
+{
+	const double *const dist[2] = {TTFB_STABLE, TTFB_SLOWER};
+	struct json_object *j, *o;
+	struct rollout r2;
+	int t;
+
+	start(&r, &s, ORDER_PLAN);
+	for (t = 0; t < 3; t++) {
+		tick(&r, &s, &d);
+		ttfb_spread(&s, dist, 6);
+	}
+	j = rollout_to_json(&r);
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), 0, "restores");
+	ASSERT_TRUE(r2.checks[0].order &&
+			    !memcmp(&r.checks[0].order->st, &r2.checks[0].order->st,
+				    sizeof(r.checks[0].order->st)),
+		    "bit-identical order state");
+	ASSERT_NEAR(r2.checks[0].st.rollback.log_e, r.checks[0].st.rollback.log_e, 0,
+		    "the mirror shows the same e-value");
+	rollout_free(&r2);
+	o = json_object_object_get(json_object_array_get_idx(json_object_object_get(j, "checks"), 0),
+				   "order");
+	ASSERT_TRUE(!r.checks[0].order->st.rejected, "not crossed yet after 3 s");
+	json_object_object_add(o, "rejected", json_object_new_boolean(1));
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), -EINVAL,
+		  "a latch without the evidence for it is refused");
+	ASSERT_TRUE(strstr(err, "checks[0].order") != NULL, "names the field");
+	rollout_free(&r2);
+	json_object_object_add(o, "rejected", json_object_new_boolean(0));
+	json_object_array_del_idx(json_object_object_get(o, "edges"), 0, 1);
+	ASSERT_EQ(rollout_from_json(&r2, j, "web", err, sizeof(err)), -EINVAL,
+		  "an edge missing is refused");
+	rollout_free(&r2);
+	json_object_put(j);
+	rollout_free(&r);
+}
+
 static void save_restore(void)
 {
 	struct rollout r2;
@@ -852,6 +966,9 @@ static const struct test_case cases[] = {
 	{"business metric: a source that stops reporting pauses, never rolls back",
 	 ctr_source_stops},
 	{"ttfb: a canary slower than the bound is rolled back", ttfb},
+	{"ttfb_order: a canary slower across the distribution is rolled back", ttfb_order_slower},
+	{"ttfb_order: the same distribution on both arms completes on the holds", ttfb_order_same},
+	{"ttfb_order: its state is saved, restored, and checked", ttfb_order_saved},
 	{"save and restore mid-ramp: same step, same evidence", save_restore},
 	{"a saved state that does not fit is refused whole, naming the field", bad_state_refused},
 	{"the state fuzzer's seeds restore", fuzz_seeds_restore},

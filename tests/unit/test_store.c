@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -92,6 +93,7 @@ static bool start_etcd(void)
 		char log[300];
 
 		snprintf(log, sizeof(log), "%s/etcd.log", datadir);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* etcd goes with the test, even on kill -9 */
 		if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
 			_exit(127);
 		execlp("etcd", "etcd", "--name", "t", "--data-dir", dir, "--listen-client-urls", c,
@@ -851,6 +853,19 @@ static void test_auth(void)
 	s2 = store_open(&c, why, sizeof(why));
 	TL_REPORT(!s2, "a wrong password fails the open: %s", why);
 	store_close(s2);
+	/* A node starts while the store is away: the open works, calls fail until it is back
+	 * (then the first call authenticates). */
+	snprintf(u, sizeof(u), "etcd://127.0.0.1:%d", free_port());
+	store_url_parse(u, &c, why, sizeof(why));
+	c.user = "node1";
+	c.password = "n1pw";
+	s2 = store_open(&c, why, sizeof(why));
+	if (ASSERT_TRUE(s2 != NULL, "open with a user while the store is down")) {
+		ASSERT_EQ(store_get(s2, "t/k1", &val, NULL, NULL), -ECONNREFUSED,
+			  "then a get: -ECONNREFUSED");
+		ASSERT_EQ(store_wait(s2, "t/", 1, 200, &(int64_t){0}), -ECONNREFUSED, "and a wait");
+		store_close(s2);
+	}
 }
 
 /* A CA, a server certificate for 127.0.0.1 and a client certificate, in datadir. */
@@ -894,6 +909,7 @@ static pid_t start_tls_etcd(int cport, int pport)
 	snprintf(f[3], sizeof(f[3]), "%s/etcd-tls.log", datadir);
 	pid = fork();
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* etcd goes with the test, even on kill -9 */
 		if (!freopen(f[3], "w", stdout) || !freopen(f[3], "a", stderr))
 			_exit(127);
 		execlp("etcd", "etcd", "--name", "tls", "--data-dir", dir, "--listen-client-urls",

@@ -10,6 +10,10 @@
  *              election, and the leader's work); it takes A.lock only between calls,
  *              never during one, so a slow store never delays the poll.
  *   doors      libmicrohttpd: a pool of threads per door (doors.c), one request each.
+ *   node       node.c, with --store and --node: watches the store, applies a config
+ *              (config_apply) and weights to A.maps with the writers' lock taken first
+ *              and then A.lock, and reads A.svcs and A.snap under A.lock for its
+ *              report; its own state is its own (the counters /metrics shows are atomic).
  *
  * A.lock, one mutex, guards the agent's state: the service list, the counter
  * snapshots, the rollouts and their saved state and history files, the invalid states,
@@ -39,10 +43,11 @@
  * logline() takes no lock: lines of two threads could interleave mid-line.
  *
  * Between processes: the writers' lock (an flock on the pin root, shared with
- * canaryctl) is only ever tried, never waited for: by a weight write (poll.c, which
- * writes a rollback without it when another process holds it) and by the sweep (which
- * skips its round); ending an invalid saved state (resolve_bad, api.c) writes its
- * weight as a compare-and-swap without it. A.state_lock, an flock on the state
+ * canaryctl) is only ever tried, never waited for, by the threads that hold A.lock: by a
+ * weight write (poll.c, which writes a rollback without it when another process holds
+ * it) and by the sweep (which skips its round); the node thread waits for it (2 s at
+ * most) before it takes A.lock, never while holding it; ending an invalid saved state
+ * (resolve_bad, api.c) writes its weight as a compare-and-swap without it. A.state_lock, an flock on the state
  * directory, is held for the agent's life: one agent per directory. */
 #ifndef CANARYD_H
 #define CANARYD_H

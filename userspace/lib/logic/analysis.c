@@ -924,3 +924,26 @@ const char *av_unit_name(enum av_unit u)
 
 	return (unsigned)u < sizeof(names) / sizeof(names[0]) ? names[u] : "?";
 }
+
+int av_config_tolerance(struct av_config *cfg, bool lower_is_worse, double alpha, double tol,
+			bool promote, uint32_t unit, char *err, size_t errlen)
+{
+	double k;
+	unsigned int i;
+
+	if (lower_is_worse)
+		av_config_default_lower_is_worse(cfg);
+	else
+		av_config_default(cfg);
+	k = tol / cfg->rollback.r_null;
+	cfg->rollback.r_null = tol;
+	cfg->rollback.alpha = alpha;
+	for (i = 0; i < cfg->rollback.n_alt; i++)
+		cfg->rollback.alt[i] *= k;
+	cfg->promote.r_null *= k;
+	for (i = 0; i < cfg->promote.n_alt; i++)
+		cfg->promote.alt[i] *= k;
+	cfg->promote_enabled = promote;
+	cfg->unit = unit;
+	return av_config_finalize(cfg, err, errlen);
+}

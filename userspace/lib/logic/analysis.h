@@ -4,6 +4,7 @@
 #define XDP_CANARY_ANALYSIS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -142,6 +143,12 @@ void av_config_default(struct av_config *cfg);
 void av_config_default_lower_is_worse(struct av_config *cfg);
 /* Validate and derive.  Returns 0, or -1 with a reason in err. */
 int av_config_finalize(struct av_config *cfg, char *err, size_t errlen);
+/* A plan's test: the defaults for its direction, with both grids moved so that the
+ * tolerance tol becomes the rollback null ratio, at level alpha, the promotion test
+ * on or off, finalized.  The agent's rollouts and the simulator's forecast use it, so
+ * they judge with the same test.  Returns 0, or -1 with a reason in err. */
+int av_config_tolerance(struct av_config *cfg, bool lower_is_worse, double alpha, double tol,
+			bool promote, uint32_t unit, char *err, size_t errlen);
 
 /* Start a signal from scratch (E = 1, no baseline). */
 void av_state_init(struct av_state *st, const struct av_config *cfg);

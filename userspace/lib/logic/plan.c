@@ -6,11 +6,12 @@
 #include <string.h>
 
 #include "logic/plan.h"
+#include "logic/analysis.h"
 #include "base/util.h"
 #include "base/yamlutil.h"
 
-const char *const plan_signal_names[SIG_KINDS] = {"http_5xx", "resets", "unanswered_syn",
-						   "errored_flows", "ttfb", "metric"};
+const char *const plan_signal_names[SIG_KINDS] = {
+    "http_5xx", "resets", "unanswered_syn", "errored_flows", "ttfb", "ttfb_order", "metric"};
 
 static const char *const top_keys[] = {"service",    "steps",	    "hold",
 				       "min_flows",  "gate",	    "early_promotion",
@@ -20,7 +21,8 @@ static const char *const step_keys[] = {"weight", "hold", "min_flows", "gate", N
 static const char *const range_keys[] = {"start", "step", "max", NULL};
 static const char *const analysis_keys[] = {"alpha",   "tolerance",	"signals", "guards",
 					    "metrics", "srm_responses", NULL};
-static const char *const signal_keys[] = {"name", "alpha", "tolerance", "bound", NULL};
+static const char *const signal_keys[] = {"name", "alpha", "tolerance", "bound", "from", "to",
+					  NULL};
 static const char *const guard_keys[] = {"signal", "max_ratio", "min_exposure", NULL};
 static const char *const metric_keys[] = {"name",	 "direction",	"alpha",      "tolerance",
 					  "source",	 "error_limit", "stale_after", NULL};
@@ -35,6 +37,36 @@ static int signal_kind(const char *name)
 		if (!strcmp(name, plan_signal_names[k]))
 			return k;
 	return -1;
+}
+
+/* ttfb_order's edges: the powers of two (in us) from `from` to `to`, defaults 1 ms and
+ * 1 s, within the data plane's histogram (its last bucket is open, so 2^23 us at most). */
+static void order_edges(struct ydoc *d, yaml_node_t *it, const char *field,
+			struct plan_signal *s)
+{
+	long from_ms = 1, to_ms = 1000;
+	uint64_t from_us, to_us;
+	uint32_t lo = 0, hi = 0;
+
+	if (yis_map(it)) {
+		yget_duration_ms(d, it, field, "from", &from_ms, false);
+		yget_duration_ms(d, it, field, "to", &to_ms, false);
+	}
+	from_us = (uint64_t)(from_ms > 0 ? from_ms : 1) * 1000;
+	to_us = (uint64_t)(to_ms > 0 ? to_ms : 1) * 1000;
+	while (lo < 63 && (1ull << lo) < from_us)
+		lo++;
+	while (hi < 62 && (2ull << hi) <= to_us)
+		hi++;
+	if (lo > hi || lo < 1 || hi >= CANARY_HIST_BUCKETS || hi - lo + 1 > AV_ORDER_MAX) {
+		yerr(d, it, field, "ttfb_order needs from < to with a power of two microseconds "
+				   "between them, and to at most %llu ms (e.g. {name: ttfb_order, "
+				   "from: 1ms, to: 1s})",
+		     (unsigned long long)((1ull << (CANARY_HIST_BUCKETS - 1)) / 1000));
+		return;
+	}
+	s->order_k_lo = lo;
+	s->order_k_hi = hi;
 }
 
 /* A weight: a number 0..100 with at most two decimals. */
@@ -222,6 +254,8 @@ static void parse_signals(struct ydoc *d, yaml_node_t *an, struct plan *p)
 			yget_double(d, it, field, "tolerance", 1.0, 100, &s->tolerance, false);
 			if (yget_duration_ms(d, it, field, "bound", &bound, false) > 0)
 				s->ttfb_bound_us = (uint64_t)bound * 1000;
+			if ((yget(d, it, "from") || yget(d, it, "to")) && strcmp(name, "ttfb_order"))
+				yerr(d, it, field, "from and to are for ttfb_order only");
 		}
 		if (!name) {
 			yerr(d, it, field, "must be a signal name or {name: ..., alpha: ...}");
@@ -230,10 +264,12 @@ static void parse_signals(struct ydoc *d, yaml_node_t *an, struct plan *p)
 		s->kind = signal_kind(name);
 		if (s->kind < 0) {
 			yerr(d, it, field, "unknown signal '%s' (known: http_5xx, resets, "
-					   "unanswered_syn, errored_flows, ttfb)",
+					   "unanswered_syn, errored_flows, ttfb, ttfb_order)",
 			     name);
 			continue;
 		}
+		if (s->kind == SIG_TTFB_ORDER)
+			order_edges(d, it, field, s);
 		if (s->kind == SIG_TTFB && !s->ttfb_bound_us) {
 			yerr(d, it, field, "ttfb needs a latency bound: {name: ttfb, bound: 200ms}");
 			continue;
@@ -282,7 +318,7 @@ static void parse_guards(struct ydoc *d, yaml_node_t *an, struct plan *p)
 		if (yget_long(d, it, field, "min_exposure", 1, 1000000000L, &v, false) > 0)
 			g->min_exposure = v;
 		g->kind = signal_kind(name);
-		if (g->kind < 0 || g->kind == SIG_TTFB) {
+		if (g->kind < 0 || g->kind == SIG_TTFB || g->kind == SIG_TTFB_ORDER) {
 			yerr(d, yget(d, it, "signal"), field,
 			     "'%s' cannot be guarded (use http_5xx, resets, unanswered_syn or "
 			     "errored_flows)",
@@ -599,6 +635,10 @@ void plan_print_schedule(const struct plan *p, FILE *f)
 		if (s->kind == SIG_TTFB)
 			fprintf(f, ", responses slower than %llu ms",
 				(unsigned long long)s->ttfb_bound_us / 1000);
+		if (s->kind == SIG_TTFB_ORDER)
+			fprintf(f, ", slower responses at any of %u edges from %.3g to %.3g ms",
+				s->order_k_hi - s->order_k_lo + 1, (double)(1ull << s->order_k_lo) / 1000,
+				(double)(1ull << s->order_k_hi) / 1000);
 		fputc('\n', f);
 	}
 	for (i = 0; i < p->nmetrics; i++) {

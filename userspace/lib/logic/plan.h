@@ -24,6 +24,8 @@ enum plan_signal_kind {
 	SIG_UNANSWERED_SYN, /* flows whose SYN was repeated before any SYN-ACK / flows */
 	SIG_ERRORED_FLOWS,  /* flows with any error / flows */
 	SIG_TTFB,	    /* responses slower than a bound / requests */
+	SIG_TTFB_ORDER,	    /* the TTFB distribution: slower at any edge of a range (the
+			     * stochastic-order test, docs/ANALYSIS.md) / responses */
 	SIG_METRIC,	    /* a business metric (successes / trials) */
 	SIG_KINDS,
 };
@@ -42,6 +44,9 @@ struct plan_signal {
 	double alpha;	  /* false-rollback level */
 	double tolerance; /* r0: canary may be this many times worse than stable */
 	uint64_t ttfb_bound_us; /* SIG_TTFB: responses slower than this count */
+	/* SIG_TTFB_ORDER: its edges "TTFB >= 2^k us" for k = order_k_lo..order_k_hi, the
+	 * powers of two from `from` to `to` */
+	uint32_t order_k_lo, order_k_hi;
 };
 
 struct plan_guard {

@@ -30,24 +30,83 @@ const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "prom
 static int check_config(struct av_config *cfg, bool lower_is_worse, double alpha, double tol,
 			bool early, int unit, char *err, size_t len)
 {
-	double k;
-	unsigned int i;
+	return av_config_tolerance(cfg, lower_is_worse, alpha, tol, early, (uint32_t)unit, err,
+				   len)
+		       ? -EINVAL
+		       : 0;
+}
 
-	if (lower_is_worse)
-		av_config_default_lower_is_worse(cfg);
-	else
-		av_config_default(cfg);
-	k = tol / cfg->rollback.r_null;
-	cfg->rollback.r_null = tol;
-	cfg->rollback.alpha = alpha;
-	for (i = 0; i < cfg->rollback.n_alt; i++)
-		cfg->rollback.alt[i] *= k;
-	cfg->promote.r_null *= k;
-	for (i = 0; i < cfg->promote.n_alt; i++)
-		cfg->promote.alt[i] *= k;
-	cfg->promote_enabled = early;
-	cfg->unit = unit;
-	return av_config_finalize(cfg, err, len) ? -EINVAL : 0;
+static void rollout_check_counts(const struct rollout *r, const struct rollout_check *c,
+				 const struct arm_stats *a, uint64_t *x, uint64_t *n);
+
+/* Show the order test through the check's own cfg/st (see rollout.h). */
+static void order_mirror(struct rollout_check *c)
+{
+	const struct av_order_state *o = &c->order->st;
+	const struct av_state *lo = &o->edge[0];
+
+	c->st.rollback.log_e = o->log_e;
+	c->st.rollback.log_e_max = o->log_e_max;
+	c->st.rollback.rejected = o->rejected;
+	c->st.rollback.reject_poll = o->reject_poll;
+	c->st.polls = o->polls;
+	memcpy(c->st.x, lo->x, sizeof(c->st.x));
+	memcpy(c->st.n, lo->n, sizeof(c->st.n));
+}
+
+/* A ttfb_order signal: the order test at each edge, each edge the plan's count test at
+ * the signal's alpha and tolerance (no promotion test: it can only roll back). */
+static int order_check(struct rollout_check *c, const struct plan_signal *s, char *why,
+		       size_t len)
+{
+	struct rollout_order *o = calloc(1, sizeof(*o));
+
+	if (!o) {
+		snprintf(why, len, "out of memory");
+		return -ENOMEM;
+	}
+	c->order = o;
+	av_order_config_default(&o->cfg, s->order_k_lo, s->order_k_hi);
+	o->cfg.alpha = s->alpha;
+	if (check_config(&o->cfg.edge, false, s->alpha, s->tolerance, false, AV_UNIT_RESPONSES,
+			 why, len) ||
+	    av_order_finalize(&o->cfg, why, len))
+		return -EINVAL;
+	av_order_init(&o->st, &o->cfg);
+	c->cfg = o->cfg.edge;
+	av_state_init(&c->st, &c->cfg);
+	order_mirror(c);
+	return 0;
+}
+
+/* One tick of a check: the order test on the arms' TTFB histograms, the count test on
+ * the check's events otherwise. */
+static enum av_poll check_update(const struct rollout *r, struct rollout_check *c,
+				 const struct arm_stats *a)
+{
+	uint64_t x[2], n[2];
+	enum av_poll res;
+
+	if (c->order) {
+		res = av_order_update(&c->order->cfg, &c->order->st,
+				      (const uint64_t *)a[1].ttfb_hist,
+				      (const uint64_t *)a[0].ttfb_hist, CANARY_HIST_BUCKETS);
+		order_mirror(c);
+		return res;
+	}
+	rollout_check_counts(r, c, a, x, n);
+	return av_update(&c->cfg, &c->st, n[1], x[1], n[0], x[0]);
+}
+
+/* The counters started again: every test takes its next reading as a new baseline. */
+static void check_rebase(struct rollout_check *c)
+{
+	unsigned int k;
+
+	c->st.have_prev = 0;
+	if (c->order)
+		for (k = 0; k < AV_ORDER_MAX; k++)
+			c->order->st.edge[k].have_prev = 0;
 }
 
 static int build_checks(struct rollout *r, char *err, size_t len)
@@ -64,6 +123,13 @@ static int build_checks(struct rollout *r, char *err, size_t len)
 		c->kind = k;
 		c->metric = -1;
 		snprintf(c->name, sizeof(c->name), "%s", plan_signal_names[k]);
+		if (k == SIG_TTFB_ORDER) {
+			if (order_check(c, &p->signals[i], why, sizeof(why))) {
+				snprintf(err, len, "signal %s: %s", c->name, why);
+				return -EINVAL;
+			}
+			continue;
+		}
 		if (check_config(&c->cfg, false, p->signals[i].alpha, p->signals[i].tolerance,
 				 p->early_promotion,
 				 k == SIG_HTTP_5XX || k == SIG_TTFB ? AV_UNIT_RESPONSES
@@ -152,6 +218,12 @@ static void rollout_check_counts(const struct rollout *r, const struct rollout_c
 			n[arm] = s->requests;
 			break;
 		}
+		case SIG_TTFB_ORDER:
+			x[arm] = c->order ? c->order->st.edge[0].x[arm == 1 ? AV_CANARY : AV_STABLE]
+					  : 0;
+			n[arm] = c->order ? c->order->st.edge[0].n[arm == 1 ? AV_CANARY : AV_STABLE]
+					  : 0;
+			break;
 		default:
 			x[arm] = r->metrics[c->metric].successes[arm];
 			n[arm] = r->metrics[c->metric].trials[arm];
@@ -296,8 +368,14 @@ int rollout_init(struct rollout *r, const struct plan *p, const char *plan_text,
 
 void rollout_free(struct rollout *r)
 {
+	unsigned int i;
+
 	free(r->plan_text);
 	r->plan_text = NULL;
+	for (i = 0; i < ROLLOUT_MAX_CHECKS; i++) {
+		free(r->checks[i].order);
+		r->checks[i].order = NULL;
+	}
 	free(r->fleet);
 	r->fleet = NULL;
 }
@@ -516,7 +594,7 @@ static bool tick_rebase(struct rollout *r, const struct rollout_input *in,
 	memcpy(r->last, in->arm, sizeof(r->last));
 	r->step_hold_s = 0;
 	for (i = 0; i < r->nchecks; i++)
-		r->checks[i].st.have_prev = 0;
+		check_rebase(&r->checks[i]);
 	d->changed = true;
 	LOG(d,
 	    "%s: the service's counters started again (re-created, or new maps); "
@@ -529,18 +607,22 @@ static bool tick_rebase(struct rollout *r, const struct rollout_input *in,
  * every check says the canary is not worse (early promotion). */
 static bool tick_evidence(struct rollout *r, const struct rollout_input *in, char *ev, size_t evlen)
 {
-	bool all_promote = r->nchecks > 0;
+	bool all_promote = r->nchecks > 0, any_promote_test = false;
 	unsigned int i;
 
 	for (i = 0; i < r->nchecks; i++) {
 		struct rollout_check *c = &r->checks[i];
-		uint64_t x[2], n[2];
 
-		rollout_check_counts(r, c, in->arm, x, n);
-		c->last_poll = av_update(&c->cfg, &c->st, n[1], x[1], n[0], x[0]);
+		c->last_poll = check_update(r, c, in->arm);
+		/* The order test has no promotion test: it only ever rolls back, and early
+		 * promotion is the other checks' to decide. */
+		if (c->order)
+			continue;
+		any_promote_test = true;
 		if (av_verdict(&c->cfg, &c->st) != AV_PROMOTE)
 			all_promote = false;
 	}
+	all_promote = all_promote && any_promote_test;
 	memcpy(r->last, in->arm, sizeof(r->last));
 	rollout_evidence(r, ev, evlen);
 	return all_promote;
@@ -988,6 +1070,27 @@ static struct json_object *srm_to_json(const struct rollout_srm *m)
 	return o;
 }
 
+/* The order test: each edge's state (as a count test's), the mean's running maximum
+ * and the latch; the mean itself is derived again from the edges on restore. */
+static struct json_object *order_to_json(const struct rollout_order *o)
+{
+	struct json_object *j = json_object_new_object(), *edges = json_object_new_array();
+	char text[AV_STATE_TEXT];
+	uint32_t k;
+
+	for (k = 0; k <= o->cfg.k_hi - o->cfg.k_lo; k++) {
+		av_state_format(&o->st.edge[k], text, sizeof(text));
+		json_object_array_add(edges, json_object_new_string(text));
+	}
+	json_object_object_add(j, "edges", edges);
+	json_object_object_add(j, "log_e", json_object_new_double(o->st.log_e));
+	json_object_object_add(j, "log_e_max", json_object_new_double(o->st.log_e_max));
+	json_object_object_add(j, "polls", json_object_new_int64((int64_t)o->st.polls));
+	json_object_object_add(j, "reject_poll", json_object_new_int64((int64_t)o->st.reject_poll));
+	json_object_object_add(j, "rejected", json_object_new_boolean(o->st.rejected));
+	return j;
+}
+
 struct json_object *rollout_to_json(const struct rollout *r)
 {
 	struct json_object *j = json_object_new_object(), *checks = json_object_new_array();
@@ -1033,6 +1136,8 @@ struct json_object *rollout_to_json(const struct rollout *r)
 		av_state_format(&r->checks[i].st, text, sizeof(text));
 		json_object_object_add(c, "name", json_object_new_string(r->checks[i].name));
 		json_object_object_add(c, "state", json_object_new_string(text));
+		if (r->checks[i].order)
+			json_object_object_add(c, "order", order_to_json(r->checks[i].order));
 		json_object_array_add(checks, c);
 	}
 	json_object_object_add(j, "checks", checks);
@@ -1066,7 +1171,9 @@ static const char *const state_keys[] = {
 	"srm",		   "fleet",	 NULL};
 static const char *const srm_keys[] = {"flows", "responses", "bp", NULL};
 static const char *const counter_keys[] = {"base", "step_base", "last", NULL};
-static const char *const check_keys[] = {"name", "state", NULL};
+static const char *const check_keys[] = {"name", "state", "order", NULL};
+static const char *const order_keys[] = {"edges", "log_e", "log_e_max", "polls", "reject_poll",
+					 "rejected", NULL};
 static const char *const metric_state_keys[] = {"name",	  "successes",	"trials",
 						"errors", "last_error", "last_report_ms", NULL};
 
@@ -1217,6 +1324,53 @@ static int state_item(struct jv *v, struct json_object *o, const char *f, const 
 	return 0;
 }
 
+/* A saved order test: every edge the plan's, and the mean, its maximum and the latch
+ * consistent with each other and with the threshold. */
+static int state_order(struct rollout_check *c, struct json_object *o, const char *f,
+		       struct jv *v, char *err, size_t len)
+{
+	struct rollout_order *ord = c->order;
+	uint32_t k, K = ord->cfg.k_hi - ord->cfg.k_lo + 1;
+	struct json_object *j, *edges;
+	int64_t polls = 0, rp = 0;
+	double le = 0, lmax = 0;
+	bool rej = false;
+	char g[48];
+
+	snprintf(g, sizeof(g), "%s.order", f);
+	j = jv_object(v, o, "order", f, false);
+	if (!j || !jv_known_keys(v, j, g, order_keys) ||
+	    !(edges = jv_array(v, j, "edges", g, K, K, false)) ||
+	    !jv_double(v, j, "log_e", g, -1e300, 1e300, false, &le) ||
+	    !jv_double(v, j, "log_e_max", g, 0, 1e300, false, &lmax) ||
+	    !jv_int(v, j, "polls", g, 0, INT64_MAX, false, &polls) ||
+	    !jv_int(v, j, "reject_poll", g, 0, polls, false, &rp) ||
+	    !jv_bool(v, j, "rejected", g, false, &rej))
+		return state_fail(v, err, len);
+	for (k = 0; k < K; k++) {
+		const char *t = json_object_get_string(json_object_array_get_idx(edges, k));
+
+		if (!json_object_is_type(json_object_array_get_idx(edges, k), json_type_string) ||
+		    av_state_parse(&ord->st.edge[k], t) ||
+		    ord->st.edge[k].fingerprint != ord->cfg.edge.fingerprint) {
+			snprintf(err, len, "%s.edges[%u]: the saved evidence does not match the plan",
+				 g, k);
+			return -EINVAL;
+		}
+	}
+	if (le > lmax + 1e-9 || rej != (lmax >= ord->cfg.log_threshold) || rej != (rp > 0)) {
+		snprintf(err, len, "%s: log_e, log_e_max, rejected and reject_poll do not agree", g);
+		return -EINVAL;
+	}
+	ord->st.log_e = le;
+	ord->st.log_e_max = lmax;
+	ord->st.polls = (uint64_t)polls;
+	ord->st.reject_poll = (uint64_t)rp;
+	ord->st.rejected = rej;
+	order_mirror(c);
+	return 0;
+}
+
 /* The evidence of each check, which must be the plan's checks in the plan's order. */
 static int state_checks(struct rollout *r, struct json_object *j, struct jv *v, char *err,
 			size_t len)
@@ -1241,6 +1395,12 @@ static int state_checks(struct rollout *r, struct json_object *j, struct jv *v, 
 		    r->checks[i].st.fingerprint != r->checks[i].cfg.fingerprint) {
 			snprintf(err, len, "%s.state: the saved evidence of %s does not match the plan",
 				 f, r->checks[i].name);
+			return -EINVAL;
+		}
+		if (r->checks[i].order && state_order(&r->checks[i], o, f, v, err, len))
+			return -EINVAL;
+		if (!r->checks[i].order && json_object_object_get_ex(o, "order", NULL)) {
+			snprintf(err, len, "%s.order: %s has no order test", f, r->checks[i].name);
 			return -EINVAL;
 		}
 	}

@@ -57,7 +57,17 @@ extern const char *const weight_reason_names[WREASON_COUNT];
 
 #define ROLLOUT_MAX_CHECKS (PLAN_MAX_SIGNALS + PLAN_MAX_METRICS)
 
-/* One sequential test: a data-plane signal or a business metric. */
+/* The stochastic-order test of a ttfb_order signal (one av_state per edge). */
+struct rollout_order {
+	struct av_order_config cfg;
+	struct av_order_state st;
+};
+
+/* One sequential test: a data-plane signal or a business metric. For SIG_TTFB_ORDER,
+ * `order` runs the test and cfg/st mirror its verdict after each tick (cfg is the
+ * edges' test, st.rollback the mean e-value, st.x/n its lowest edge's counts), so
+ * every reader of cfg/st (status, metrics, the verdict, the evidence line) shows it
+ * as any other check. */
 struct rollout_check {
 	int kind;   /* enum plan_signal_kind */
 	int metric; /* index into plan.metrics for SIG_METRIC */
@@ -65,6 +75,7 @@ struct rollout_check {
 	struct av_config cfg;
 	struct av_state st;
 	enum av_poll last_poll;
+	struct rollout_order *order; /* SIG_TTFB_ORDER only; freed by rollout_free() */
 };
 
 /* Why the SRM test of flows is not run (it is in flow mode without overrides). */

@@ -260,7 +260,8 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	struct av_state seq, fix, orc;
 	uint64_t nc = 0, xc = 0, ns = 0, xs = 0, wn = 0, wx = 0;
 	uint32_t fails[2] = {0, 0}, when[SIM_NMETHODS], step = 0, step_t = 0, t = 0;
-	uint32_t promote = SIM_NEVER, srm_when = SIM_NEVER, harm = 0;
+	uint32_t promote = SIM_NEVER, srm_when = SIM_NEVER, harm = 0, hold;
+	uint64_t step_n = 0;
 	struct av_srm_state srm;
 	double lim[2], share[SIM_MAX_STEPS];
 	uint64_t s = j->seed ^ (idx * 0xd1b54a32d192ed03ULL);
@@ -282,7 +283,7 @@ static void one_rollout(const struct job *j, uint64_t idx)
 	lim[0] = sc->p_stable;
 	lim[1] = sc->lower_is_worse ? sc->p_stable / 2 : sc->p_stable * 2;
 
-	while (step < sc->n_steps) {
+	while (step < sc->n_steps && t < SIM_MAX_SECS) {
 		double w = sc->weight[step];
 		double pc = sc->p_stable * (t >= sc->onset ? sc->ratio : 1);
 		uint64_t dnc, dns, dxc, dxs;
@@ -294,7 +295,7 @@ static void one_rollout(const struct job *j, uint64_t idx)
 		dns = sim_poisson(&rng, sc->rps * (1 - share[step]));
 		dxc = sim_binomial(&rng, dnc, pc > 1 ? 1 : pc);
 		dxs = sim_binomial(&rng, dns, sc->p_stable);
-		nc += dnc, xc += dxc, ns += dns, xs += dxs;
+		nc += dnc, xc += dxc, ns += dns, xs += dxs, step_n += dnc;
 		wn += dnc, wx += dxc;
 
 		/* The flow SRM test, against the weight; a step's first second is no
@@ -328,9 +329,12 @@ static void one_rollout(const struct job *j, uint64_t idx)
 		}
 		if (promote == SIM_NEVER && seq.promote.rejected)
 			promote = t;
-		if (step_t >= sc->step_secs || (sc->adaptive && seq.promote.rejected)) {
+		hold = sc->step_hold[step] ? sc->step_hold[step] : sc->step_secs;
+		if ((step_t >= hold && step_n >= sc->step_min_units[step]) ||
+		    (sc->adaptive && seq.promote.rejected)) {
 			step++;
 			step_t = 0;
+			step_n = 0;
 			av_promote_reset(&seq);
 		}
 	}
@@ -365,6 +369,8 @@ static double r0_of(const struct sim_scenario *sc)
 {
 	struct av_config c;
 
+	if (sc->r0 > 0)
+		return sc->r0;
 	if (sc->lower_is_worse)
 		av_config_default_lower_is_worse(&c);
 	else
@@ -417,7 +423,11 @@ int sim_run(const struct sim_scenario *sc, uint64_t rollouts, uint64_t seed, uns
 		av_config_default_lower_is_worse(&seq);
 	else
 		av_config_default(&seq);
-	seq.rollback.alpha = sc->alpha;
+	/* The agent's test for a plan with this alpha and tolerance (the default's r0
+	 * leaves the grids as they are). */
+	if (av_config_tolerance(&seq, sc->lower_is_worse, sc->alpha,
+				sc->r0 > 0 ? sc->r0 : seq.rollback.r_null, true, seq.unit, NULL, 0))
+		return -1;
 	fix = seq;
 	fix.rollback.cp_share = 0;
 	av_srm_config_default(&srm);

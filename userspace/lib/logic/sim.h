@@ -61,14 +61,23 @@ struct sim_scenario {
 	 * mode, every unit decided on its own. */
 	uint32_t clients, heavy;
 	double heavy_share;
+	/* A plan's own schedule (canaryctl plan --dry-run): per-step holds (0: step_secs),
+	 * canary units a step needs before it may pass, and the rollback tolerance r0
+	 * (0: the library's default). */
+	uint32_t step_hold[SIM_MAX_STEPS];
+	uint64_t step_min_units[SIM_MAX_STEPS];
+	double r0;
 };
+
+/* A rollout whose steps never pass (a step's minimum never reached) stops here. */
+#define SIM_MAX_SECS 86400
 
 struct sim_result {
 	uint64_t rollouts;
 	uint64_t fired[SIM_NMETHODS];
 	uint32_t *when[SIM_NMETHODS]; /* per rollout: second it fired, or SIM_NEVER */
 	uint32_t *promote;	      /* first second the promotion test crossed */
-	uint32_t *duration;	      /* seconds until the schedule completed */
+	uint32_t *duration;	      /* seconds until the schedule completed, at most SIM_MAX_SECS */
 	uint64_t promoted;	      /* rollouts whose promotion test crossed */
 	uint32_t *srm;		      /* first second the flow SRM test crossed */
 	uint64_t srm_fired;	      /* rollouts whose flow SRM test crossed */

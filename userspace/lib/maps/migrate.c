@@ -271,9 +271,20 @@ static void copy_flow(struct flow_copy *c, const struct flow_key *k,
 	bool pending = v->state == CANARY_FLOW_SYN_SENT || v->state == CANARY_FLOW_SYN_RECV ||
 		       (v->flags & CANARY_FLOW_F_MIDSTREAM);
 
-	if (bpf_map_lookup_elem(c->new->flows, k, &cur) == 0 ||
-	    bpf_map_lookup_elem(c->new->pending, k, &cur) == 0)
-		return; /* copied already, or the new program has it */
+	if (bpf_map_lookup_elem(c->new->flows, k, &cur) == 0)
+		return; /* the new program has it */
+	if (bpf_map_lookup_elem(c->new->pending, k, &cur) == 0) {
+		if (pending)
+			return; /* copied already, or the new program has it */
+		/* Copied while pending, verified by the old program since: promote it. */
+		if (!flow_convert(c, k, v, &f))
+			return;
+		f.flags &= ~CANARY_FLOW_F_PENDING;
+		if (bpf_map_update_elem(c->new->flows, k, &f, BPF_NOEXIST) == 0 &&
+		    bpf_map_delete_elem(c->new->pending, k) == 0)
+			c->r->flows++; /* then it was copied into both tables */
+		return;
+	}
 	if (!flow_convert(c, k, v, &f))
 		return;
 	f.flags = (f.flags & ~CANARY_FLOW_F_PENDING) | (pending ? CANARY_FLOW_F_PENDING : 0);
@@ -310,10 +321,13 @@ int migrate_flows(struct canary_maps *old, struct canary_maps *new, struct migra
 	struct flow_copy c = {new, r, calloc(CANARY_BACKEND_SLOTS, sizeof(struct backend_slot)), 0};
 	int err = c.slots ? backend_index_read(new, c.slots) : -ENOMEM;
 
-	if (!err)
-		err = copy_table(&c, old->flows);
+	/* Pending first: a flow the old program verifies while the copy runs moves from
+	 * its `pending` to its `flows`, so walking `flows` first could miss it in both.
+	 * In this order it is copied as pending, and promoted when `flows` has it. */
 	if (!err)
 		err = copy_table(&c, old->pending);
+	if (!err)
+		err = copy_table(&c, old->flows);
 	free(c.slots);
 	return err;
 }

@@ -687,6 +687,9 @@ static void explain_json(const struct explain *x, FILE *f)
 		json_object_object_add(
 		    je, "verified",
 		    json_object_new_boolean(!(x->st.flags & CANARY_FLOW_F_PENDING)));
+		json_object_object_add(
+		    je, "replies_elsewhere",
+		    json_object_new_boolean(x->st.flags & CANARY_FLOW_F_ONEWAY));
 		json_object_object_add(j, "existing_flow", je);
 	}
 	fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
@@ -755,6 +758,9 @@ static void explain_text_outcome(const struct explain *x, FILE *f)
 			x->st.flags & CANARY_FLOW_F_MIDSTREAM ? "picked up mid-stream"
 							      : "since its SYN",
 			arm_name(x->st.arm), x->fep);
+		if (x->st.flags & CANARY_FLOW_F_ONEWAY)
+			fprintf(f, "  note     its SYN-ACK came back through another node: its "
+				   "replies are rewritten there\n");
 	}
 }
 

@@ -334,6 +334,8 @@ static int call(struct store *s, const char *path, struct json_object *req,
 
 	*out = NULL;
 	s->err[0] = 0;
+	if (s->user && !s->token[0] && !strstr(path, "/auth/") && (ret = authenticate(s)))
+		return ret;
 	for (i = 0; i < n; i++) {
 		int idx = (s->cur + i) % n;
 		struct httpc_body b = {.max = STORE_MAX_REPLY};
@@ -437,10 +439,16 @@ struct store *store_open(const struct store_cfg *c, char *why, size_t len)
 		store_close(s);
 		return NULL;
 	}
-	if (s->user && authenticate(s)) {
-		snprintf(why, len, "%s", s->err);
-		store_close(s);
-		return NULL;
+	/* A wrong password fails here; a store that is down is tried again at the first
+	 * call (a node starts, and forwards, while the store is away). */
+	if (s->user) {
+		int err = authenticate(s);
+
+		if (err && err != -ECONNREFUSED && err != -ETIMEDOUT && err != -EAGAIN) {
+			snprintf(why, len, "%s", s->err);
+			store_close(s);
+			return NULL;
+		}
 	}
 	return s;
 }
@@ -996,6 +1004,8 @@ int store_wait_any(struct store *s, const char *const *prefixes, int np, int64_t
 	if (np < 1 || np > STORE_MAX_WAIT_PREFIXES)
 		return fail(s, -EINVAL, "a wait watches 1 to %d prefixes", STORE_MAX_WAIT_PREFIXES);
 	s->err[0] = 0;
+	if (s->user && !s->token[0] && (ret = authenticate(s)))
+		return ret;
 	body = watch_body(s, prefixes, np, after);
 	if (!body)
 		return s->err[0] ? -ENAMETOOLONG : fail(s, -ENOMEM, "out of memory");

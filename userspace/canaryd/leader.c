@@ -677,7 +677,10 @@ static void settle(bool mine, bool lost, const char *holder, bool *took)
 
 	*took = false;
 	if (was && (!mine || lost))
-		step_down(lost ? "its lease expired" : "the leader key is no longer its own");
+		step_down(lost ? "this node's leader lease expired (the store was slow or away); a "
+				 "leader takes the rollouts from the store"
+			       : "the leader key no longer names this node; its leader takes the "
+				 "rollouts from the store");
 	snprintf(F.leader_name, sizeof(F.leader_name), "%s", holder);
 	if (mine && (!was || lost)) {
 		atomic_store(&F.leader, true);

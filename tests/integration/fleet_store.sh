@@ -313,6 +313,48 @@ check "apply after the store returned: $out" grep -q "written to the store" <<<"
 check "all three nodes catch up" wait_for 15 all_current 3
 eq "the store's weight (50%) still wins over the file's on every node" "$(w_all && echo yes)" yes
 
+# ---- TLS with a client certificate through canaryctl's options: a second etcd ----
+tls_store() {
+	local d=$TOPO_LOGDIR/tls i
+	mkdir -p "$d" && (
+		cd "$d" || exit 1
+		exec >certs.log 2>&1
+		openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fleet-ca -keyout ca.key -out ca.pem &&
+			openssl req -newkey rsa:2048 -nodes -subj /CN=10.9.1.1 -keyout server.key -out server.csr &&
+			printf 'subjectAltName=IP:10.9.1.1\nextendedKeyUsage=serverAuth,clientAuth\n' >server.ext &&
+			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+				-extfile server.ext -out server.pem &&
+			openssl req -newkey rsa:2048 -nodes -subj /CN=admin -keyout client.key -out client.csr &&
+			printf 'extendedKeyUsage=clientAuth\n' >client.ext &&
+			openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+				-extfile client.ext -out client.pem
+	) || return 1
+	ip netns exec "$NS_STORE" etcd --name tls --data-dir "$d/data" \
+		--listen-client-urls https://10.9.1.1:2389 --advertise-client-urls https://10.9.1.1:2389 \
+		--listen-peer-urls http://127.0.0.1:2390 --initial-advertise-peer-urls http://127.0.0.1:2390 \
+		--initial-cluster tls=http://127.0.0.1:2390 --cert-file "$d/server.pem" \
+		--key-file "$d/server.key" --trusted-ca-file "$d/ca.pem" --client-cert-auth \
+		--log-level error >>"$TOPO_LOGDIR/etcd-tls.log" 2>&1 &
+	TLS_PID=$!
+	disown "$TLS_PID"
+	NODE_PID[tls]=$TLS_PID # killed with the rest
+	for ((i = 0; i < 100; i++)); do
+		in_store "$BUILD/canaryctl" fleet status --store etcd://10.9.1.1:2389 \
+			--store-cacert "$d/ca.pem" --store-cert "$d/client.pem" --store-key "$d/client.key" \
+			>/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+if tls_store; then
+	ok "canaryctl reaches a TLS etcd with --store-cacert, --store-cert and --store-key"
+	out=$(in_store "$BUILD/canaryctl" fleet status --store etcd://10.9.1.1:2389 \
+		--store-cacert "$TOPO_LOGDIR/tls/ca.pem" 2>&1)
+	check "without the client certificate it is refused: ${out%%$'\n'*}" grep -q "cannot\|refused\|failed" <<<"$out"
+else
+	not_ok "canaryctl reaches a TLS etcd with --store-cacert, --store-cert and --store-key"
+fi
+
 # ---- etcd auth through canaryctl's options (last: the nodes have no user) ----
 ectl user add root:rootpw >/dev/null && ectl user grant-role root root >/dev/null 2>&1
 ectl role add canary-admin >/dev/null &&

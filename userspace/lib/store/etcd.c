@@ -355,8 +355,13 @@ static int call(struct store *s, const char *path, struct json_object *req,
 		if (rc != CURLE_OK) {
 			free(b.buf);
 			ret = fail(s, rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED,
-				   "etcd is not reachable at %s (%s)", s->cfg.endpoints[idx],
-				   curl_easy_strerror(rc));
+				   "etcd is not reachable at %s (%s)%s", s->cfg.endpoints[idx],
+				   curl_easy_strerror(rc),
+				   (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR) &&
+					   s->cacert && !s->cert
+				       ? "; does it want a client certificate (--store-cert, "
+					 "--store-key)?"
+				       : "");
 			if (unreachable(rc))
 				continue;
 			return ret;

@@ -67,7 +67,7 @@ LOGIC_OBJS  := $(filter $(BUILD)/lib/base/% $(BUILD)/lib/logic/%,$(LIB_OBJS))
 LIBLOGIC    := $(BUILD)/liblogic.a
 LOGIC_LIBS  := $(shell pkg-config --libs yaml-0.1 json-c 2>/dev/null) -lm
 # Unit tests of the pure logic: linked with liblogic.a and no libbpf, libxdp or libcurl.
-PURE_TESTS  := test_analysis test_config test_hll test_maglev test_plan test_rollout
+PURE_TESTS  := test_analysis test_config test_fleetsum test_hll test_maglev test_plan test_rollout
 
 # A program is one file, userspace/NAME.c, or a folder of files, userspace/NAME/ (canaryd),
 # whose objects go to $(BUILD)/obj/NAME/.

@@ -62,6 +62,9 @@ static enum MHD_Result api_metrics(struct MHD_Connection *c)
 		ps[i].weight_changes = A.weight_changes[A.svcs[i].info.id];
 	}
 	A.stats.nstate_errors = A.nbad;
+	A.stats.node = fleet_node();
+	A.stats.leader = fleet_leader(NULL, 0);
+	A.stats.store_up = fleet_store_ok();
 	for (i = 0; i < A.nbad; i++)
 		A.stats.state_errors[i] = A.bad[i].service;
 	prom_write(f, ps, A.nsvcs, &A.reasons, &A.stats);
@@ -185,6 +188,34 @@ static unsigned int start_allowed(const char *svc, const struct service_state **
 	return 0;
 }
 
+/* In fleet mode only the leader runs rollouts: 409 naming it on another node. */
+static unsigned int fleet_not_leader(char *err, size_t len)
+{
+	char who[64];
+
+	if (!fleet_mode() || fleet_leader(who, sizeof(who)))
+		return 0;
+	if (who[0])
+		snprintf(err, len, "node %s does not lead the fleet's rollouts: %s does (ask its "
+				   "canaryd)",
+			 fleet_node(), who);
+	else
+		snprintf(err, len, "node %s does not lead the fleet's rollouts, and no node leads "
+				   "now (the store may be unreachable); try again",
+			 fleet_node());
+	return 409;
+}
+
+/* 404 for a rollout this agent does not have; on a follower, naming the leader. */
+static enum MHD_Result no_rollout(struct MHD_Connection *c)
+{
+	char err[256];
+
+	if (fleet_not_leader(err, sizeof(err)))
+		return reply_error(c, 404, err);
+	return reply_error(c, 404, "no rollout of this service");
+}
+
 /* A new rollout of q->plan (its text in text) on service s, from the counters now. 0
  * with it in *out, or an HTTP status with the reason in err. */
 static unsigned int start_rollout(const char *svc, const struct service_state *s,
@@ -217,6 +248,8 @@ static unsigned int start_rollout(const char *svc, const struct service_state *s
 	}
 	r->weight_bp = s->cfg.canary_weight;
 	r->generation = s->cfg.generation;
+	if (fleet_mode())
+		fleet_adopt(r);
 	*out = r;
 	return 0;
 }
@@ -244,7 +277,9 @@ static enum MHD_Result api_start(struct MHD_Connection *c, const char *svc, stru
 			 q->plan->service, svc);
 		return reply_error(c, 400, err);
 	}
-	code = start_allowed(svc, &s, &old, err, sizeof(err));
+	code = fleet_not_leader(err, sizeof(err));
+	if (!code)
+		code = start_allowed(svc, &s, &old, err, sizeof(err));
 	if (!code)
 		code = start_rollout(svc, s, q, text, t, &r, err, sizeof(err));
 	if (code)
@@ -286,6 +321,8 @@ static enum MHD_Result api_command(struct MHD_Connection *c, const char *svc, co
 		return reply_error(c, 404, "unknown command (pause, resume, abort, promote)");
 	if (b)
 		return resolve_bad(c, b, cmd, q->actor);
+	if (!r && fleet_not_leader(err, sizeof(err)))
+		return reply_error(c, 409, err);
 	if (!r) {
 		snprintf(err, sizeof(err), "there is no rollout of '%s'; start one with 'canaryctl "
 					   "rollout start %s --plan FILE'",
@@ -549,7 +586,7 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 		if (!cmd[0] && get)
 			return b ? reply_json(c, 200, bad_json(b))
 			       : r ? reply_json(c, 200, rollout_json(r))
-				   : reply_error(c, 404, "no rollout of this service");
+				   : no_rollout(c);
 		if (!cmd[0] && post)
 			return api_start(c, svc, q);
 		if (!strcmp(cmd, "history") && get)
@@ -558,7 +595,7 @@ enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *met
 			return b ? reply_error(c, 409, "the rollout's saved state is invalid; "
 						       "abort or promote it by hand")
 			       : r ? reply_json(c, 200, verdict_json(r))
-				   : reply_error(c, 404, "no rollout of this service");
+				   : no_rollout(c);
 		if (post)
 			return api_command(c, svc, cmd, q);
 		return reply_error(c, 405, "method not allowed");

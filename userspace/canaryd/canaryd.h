@@ -6,6 +6,9 @@
  *   main       sets everything up (main.c), then polls (poll_once) and sweeps every
  *              interval, and stops.
  *   puller     pulls.c: one round of Prometheus queries per interval.
+ *   leader     leader.c, fleet mode only: one round of store calls per interval (the
+ *              election, and the leader's work); it takes A.lock only between calls,
+ *              never during one, so a slow store never delays the poll.
  *   doors      libmicrohttpd: a pool of threads per door (doors.c), one request each.
  *   node       node.c, with --store and --node: watches the store, applies a config
  *              (config_apply) and weights to A.maps with the writers' lock taken first
@@ -219,5 +222,48 @@ bool dash_asset(const char *url);
 enum MHD_Result dash_reply(struct MHD_Connection *c, const char *url);
 enum MHD_Result dash_options(struct MHD_Connection *c);
 struct json_object *services_json(void); /* under A.lock */
+
+/* ---- leader.c: fleet mode's election and the leader's work (docs/FLEET.md) ---- */
+
+struct store_cfg;
+/* Start the leader thread on its own store handle (every node runs one: it elects, and
+ * it leads or follows). 0, or -1 after saying why. */
+int leader_start(const struct store_cfg *cfg, const char *node, int ttl_s, pthread_t *t);
+/* Join it and revoke its lease, so that another node takes over at once. */
+void leader_stop(pthread_t t);
+/* Lock-free: whether --store runs this agent, this node's name (NULL without), and
+ * whether the store answered the last round. */
+bool fleet_mode(void);
+const char *fleet_node(void);
+bool fleet_store_ok(void);
+/* Whether this node leads, and who does (who may be NULL); A.lock held. */
+bool fleet_leader(char *who, size_t len);
+/* A rollout started on the leader becomes the fleet's: sums from zero, the weight and
+ * revision the store holds. */
+void fleet_adopt(struct rollout *r);
+
+/* ---- watch.c: each node's own watch of its counters, in fleet mode ---- */
+
+/* A rollout in the store as this round read it: watched while active. */
+void watch_learn(const char *svc, const char *text, size_t len, unsigned int bp,
+		 int64_t weights_rev);
+/* After a round's watch_learn calls: watches no longer needed end. */
+void watch_sweep(void);
+/* Each poll (poll_once): the watches' ticks on this node's counters. */
+void watch_poll(double dt, int64_t now_ms);
+/* Whether this node's own rollback caps svc's weight (*bp: the cap). */
+bool watch_weight_cap(const char *svc, unsigned int *bp);
+/* The next rollback of this node not yet recorded: its service and value (malloc'd). */
+char *watch_next_record(const char *node, char *svc, size_t svclen, size_t *len);
+void watch_recorded(const char *svc, int64_t rev);
+/* rollbacks/SVC/NODE as the leader reads it, every field checked. */
+struct node_rollback {
+	char node[64];
+	char service[CANARY_NAME_LEN];
+	int64_t rollout_started_ms, time_ms;
+	char reason[512];
+};
+int watch_record_decode(const char *text, size_t len, struct node_rollback *out, char *why,
+			size_t wlen);
 
 #endif

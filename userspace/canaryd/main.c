@@ -20,9 +20,11 @@
 #include "base/util.h"
 #include "canaryd.h"
 #include "cli/cli.h"
+#include "store/etcd.h"
 
 struct agent A;
 volatile sig_atomic_t stop;
+static pthread_t leader_thread;
 
 /* What the command line asks for (the pin root is the shared block's cli_pin_root). */
 struct agent_opts {
@@ -30,6 +32,7 @@ struct agent_opts {
 	const char *state_dir;
 	double interval, sweep_interval;
 	bool verbose;
+	double leader_ttl; /* fleet mode (docs/FLEET.md) */
 };
 
 static const struct agent_opts defaults = {
@@ -37,6 +40,7 @@ static const struct agent_opts defaults = {
     .state_dir = DEFAULT_STATE_DIR,
     .interval = 1,
     .sweep_interval = 10,
+    .leader_ttl = 10,
 };
 
 #define O(m) CLI_FIELD(struct agent_opts, m)
@@ -64,6 +68,10 @@ static const struct cli_opt agent_opt_table[] = {
     {CLI_DOUBLE, "sweep-interval", 0, O(sweep_interval), .metavar = "S",
      .help = "flow-table sweep interval (0: never)", .dmin = 0, .dmax = 86400},
     {CLI_FLAG, "verbose", 'v', O(verbose), .help = "libbpf and debug output"},
+    {CLI_DOUBLE, "leader-ttl", 0, O(leader_ttl), .metavar = "SECONDS",
+     .help = "with --store: the leader's lease; another node takes over this long after "
+	     "it dies",
+     .dmin = 1, .dmax = 3600},
     {},
 };
 #undef O
@@ -81,6 +89,24 @@ static const struct cli_cmd agent_cmd = {
 static void on_signal(int sig)
 {
 	stop = 1;
+}
+
+/* Fleet mode (the node role runs): the leader thread (leader.c) on the same store. 0,
+ * or 1 after saying why. */
+static int fleet_start(const struct agent_opts *o, pthread_t *t)
+{
+	struct store_cfg cfg;
+
+	if (!node_name())
+		return 0;
+	if (o->leader_ttl < 2 * o->interval) {
+		log_error("--leader-ttl %g must be at least two intervals (%g s)", o->leader_ttl,
+			  2 * o->interval);
+		return 1;
+	}
+	if (cli_store_cfg(&cfg))
+		return 1;
+	return leader_start(&cfg, node_name(), (int)(o->leader_ttl + 0.5), t) ? 1 : 0;
 }
 
 static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
@@ -132,6 +158,8 @@ static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 		log_error("cannot start the metric puller thread");
 		return 1;
 	}
+	if (fleet_start(o, &leader_thread))
+		return 1;
 	logline("started: pins %s, state %s, socket %s, listening on %s://%s (reads%s), polling "
 		"every %gs",
 		cli_pin_root, A.state_dir, lo->socket ? lo->socket : "none",
@@ -179,6 +207,7 @@ static void agent_stop(const struct agent_opts *o, pthread_t pull_thread)
 
 	logline("stopping");
 	pthread_join(pull_thread, NULL);
+	leader_stop(leader_thread);
 	doors_stop(&o->listen);
 	node_stop();
 	pthread_mutex_lock(&A.lock);

@@ -211,14 +211,20 @@ static int writers_lock(void)
 }
 
 /* config_apply on the agent's maps, under the writers' lock and the agent's lock. */
-static int maps_apply(const struct canary_config *conf, struct apply_summary *sum)
+static int maps_apply(struct canary_config *conf, struct apply_summary *sum)
 {
 	struct apply_opts ao = {.prune = true};
 	int lock = writers_lock(), err;
+	unsigned int i, cap;
 
 	if (lock < 0)
 		return lock;
 	pthread_mutex_lock(&A.lock);
+	/* A service this node rolled back on its own (watch.c) stays at its cap. */
+	for (i = 0; i < conf->nservices; i++)
+		if (watch_weight_cap(conf->services[i].name, &cap) &&
+		    conf->services[i].weight_bp > cap)
+			conf->services[i].weight_bp = (uint16_t)cap;
 	err = config_apply(&A.maps, conf, &ao, sum);
 	refresh_services();
 	pthread_mutex_unlock(&A.lock);
@@ -268,8 +274,10 @@ static bool weights_differ(const struct weight_table *w)
 
 	for (i = 0; i < w->n; i++) {
 		const struct service_state *ss = find_service(w->e[i].name);
+		unsigned int cap;
 
-		if (ss && ss->cfg.canary_weight != w->e[i].bp)
+		if (ss && ss->cfg.canary_weight != w->e[i].bp &&
+		    !(watch_weight_cap(w->e[i].name, &cap) && w->e[i].bp > cap))
 			return true;
 	}
 	return false;
@@ -294,9 +302,12 @@ static int apply_weights(const struct weight_table *w)
 	pthread_mutex_lock(&A.lock);
 	for (i = 0; i < w->n; i++) {
 		const struct service_state *ss = find_service(w->e[i].name);
+		unsigned int cap;
 		uint16_t old;
 
+		/* Never above this node's own rollback (watch.c) until the fleet has it. */
 		if (!ss || ss->cfg.canary_weight == w->e[i].bp ||
+		    (watch_weight_cap(w->e[i].name, &cap) && w->e[i].bp > cap) ||
 		    service_set_weight(&A.maps, w->e[i].name, (uint16_t)w->e[i].bp, &old))
 			continue;
 		A.weight_changes[ss->info.id][WREASON_EXTERNAL]++;

@@ -128,13 +128,15 @@ void apply(struct rollout *r, const struct rollout_decision *d, const char *acto
 		history_line(r->plan.service, d, "srm_hold", r->step + 1, r->plan.nsteps,
 			     rollout_phase_names[r->phase], r->reason, ev, actor, now_ms);
 	}
-	if (d->set_weight && s) {
-		int rc = write_weight(r, s, d);
+	if (d->set_weight && (s || r->fleet)) {
+		/* A fleet rollout's weight goes to the store (leader.c), not to the maps. */
+		int rc = r->fleet ? 0 : write_weight(r, s, d);
 
 		if (rc == 0) {
 			r->pending = false;
-			A.weight_changes[s->info.id][d->reason]++;
-			if (d->reset_flows) {
+			if (s)
+				A.weight_changes[s->info.id][d->reason]++;
+			if (d->reset_flows && !r->fleet) {
 				long n = service_reset_flows(&A.maps, s->info.id, CANARY_ARM_CANARY);
 
 				logline("%s: removed %ld canary flows from the flow table "
@@ -184,6 +186,8 @@ void sync_manual(struct rollout *r, int64_t now_ms)
 	struct rollout_decision d = {};
 	struct svc_config cfg;
 
+	if (r->fleet)
+		return; /* the leader's tick records changes to the store's weight */
 	if (s && svc_config_read(&A.maps, s->info.id, &cfg) == 0 &&
 	    rollout_notice_manual(r, cfg.canary_weight, cfg.generation, now_ms, &d))
 		apply(r, &d, ACTOR_AGENT, now_ms);
@@ -383,8 +387,9 @@ void poll_once(double dt)
 		return;
 	}
 	for (i = 0; i < CANARY_MAX_SERVICES; i++)
-		if (A.rollouts[i])
+		if (A.rollouts[i] && !A.rollouts[i]->fleet) /* the leader ticks the fleet's */
 			poll_rollout(A.rollouts[i], dt, now);
+	watch_poll(dt, now);
 	A.have_prev = true;
 	A.stats.polls++;
 	A.stats.poll_seconds = (now_ns() - t0) / 1e9;

@@ -18,7 +18,7 @@ const char *const rollout_phase_names[PHASE_COUNT] = {
 	"Promoting", "Succeeded",   "RolledBack", "Aborted",
 };
 const char *const pause_reason_names[PAUSE_COUNT] = {
-    "", "user", "manual_weight", "no_traffic", "metric_errors", "service_gone", "srm"};
+    "", "user", "manual_weight", "no_traffic", "metric_errors", "service_gone", "srm", "store"};
 const char *const srm_off_names[SRM_OFF_COUNT] = {"", "client_mode", "overrides"};
 const char *const weight_reason_names[WREASON_COUNT] = {"start",	 "step",  "promote",
 							"auto-rollback", "abort", "manual",
@@ -458,6 +458,8 @@ void rollout_free(struct rollout *r)
 		free(r->checks[i].order);
 		r->checks[i].order = NULL;
 	}
+	free(r->fleet);
+	r->fleet = NULL;
 }
 
 bool rollout_active(const struct rollout *r)
@@ -621,6 +623,41 @@ void rollout_service_gone(struct rollout *r, struct rollout_decision *d)
 	auto_pause(r, d, PAUSE_SERVICE_GONE,
 		   "the service is no longer configured; abort the rollout, or apply the service "
 		   "again and resume");
+}
+
+/* ---- fleet mode (docs/FLEET.md) ------------------------------------------------------------ */
+
+void rollout_store_pause(struct rollout *r, const char *why, struct rollout_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r) || r->phase == PHASE_PAUSED)
+		return; /* a pause of another kind says more, and stays */
+	auto_pause(r, d, PAUSE_STORE, why);
+}
+
+void rollout_store_resume(struct rollout *r, struct rollout_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (r->phase == PHASE_PAUSED && r->pause == PAUSE_STORE)
+		auto_resume(r, d, "the store is back");
+}
+
+void rollout_node_rollback(struct rollout *r, const char *node, const char *why, int64_t now_ms,
+			   struct rollout_decision *d)
+{
+	uint16_t old = r->weight_bp;
+	char a[16];
+
+	memset(d, 0, sizeof(*d));
+	if (!rollout_active(r))
+		return;
+	set_weight(r, d, 0, WREASON_ROLLBACK);
+	d->reset_flows = r->plan.on_rollback == ROLLBACK_RESET;
+	finish(r, PHASE_ROLLED_BACK, now_ms);
+	snprintf(r->reason, sizeof(r->reason), "node %s rolled itself back on its own evidence: %s",
+		 node, why);
+	LOG(d, "%s: ROLLBACK of the fleet at step %u/%u: weight %s -> 0%%: %s", svc(r),
+	    r->step + 1, r->plan.nsteps, bp_pct(old, a, sizeof(a)), r->reason);
 }
 
 /* Other counters (the service was re-created under another id, or the maps were made
@@ -876,6 +913,11 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 	cdelta = in->arm[1].fwd_packets - r->last[1].fwd_packets;
 	sdelta = in->arm[0].fwd_packets - r->last[0].fwd_packets;
 
+	/* A node's watch follows the weight the leader set; nobody's change is manual. */
+	if (r->watch_only) {
+		r->weight_bp = in->weight_bp;
+		r->generation = in->generation;
+	}
 	/* A weight set by someone else wins: record it, never undo it. */
 	if (rollout_notice_manual(r, in->weight_bp, in->generation, in->now_ms, d)) {
 		memcpy(r->last, in->arm, sizeof(r->last));
@@ -885,7 +927,7 @@ void rollout_tick(struct rollout *r, const struct rollout_input *in, struct roll
 		return;
 	tick_srm(r, in);
 	all_promote = tick_evidence(r, in, ev, sizeof(ev));
-	if (tick_rollback(r, in, d, ev) || tick_metrics(r, in, d) ||
+	if (tick_rollback(r, in, d, ev) || r->watch_only || tick_metrics(r, in, d) ||
 	    !tick_traffic(r, in, d, cdelta, sdelta) || tick_srm_hold(r, d, ev))
 		return;
 	tick_step(r, in, d, ev, all_promote);
@@ -1227,6 +1269,8 @@ struct json_object *rollout_to_json(const struct rollout *r)
 	}
 	json_object_object_add(j, "metrics", metrics);
 	json_object_object_add(j, "srm", srm_to_json(&r->srm));
+	if (r->fleet)
+		json_object_object_add(j, "fleet", fleet_sum_to_json(r->fleet));
 	return j;
 }
 
@@ -1238,7 +1282,7 @@ static const char *const state_keys[] = {
 	"pause",	   "reason",	 "step",	"step_hold_s", "idle_s",    "generation",
 	"weight_bp",	   "gate_open",	 "pending",	"pending_bp", "pending_reason",
 	"started_ms",	   "step_started_ms", "ended_ms", "counters", "checks",	    "metrics",
-	"srm",		   NULL};
+	"srm",		   "fleet",	 NULL};
 static const char *const srm_keys[] = {"flows", "responses", "clients", "bp", "tally", NULL};
 static const char *const tally_keys[] = {"bp",     "skip",    "flows",
 					 "stable", "canary", "clients", NULL};
@@ -1620,6 +1664,21 @@ static int state_srm(struct rollout *r, struct json_object *j, struct jv *v, cha
 	return 0;
 }
 
+/* A fleet rollout's per-node counters (optional: a single node's state has none). */
+static int state_fleet(struct rollout *r, struct json_object *j, char *err, size_t len)
+{
+	struct json_object *o;
+
+	if (!json_object_object_get_ex(j, "fleet", &o))
+		return 0;
+	r->fleet = malloc(sizeof(*r->fleet));
+	if (!r->fleet) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	return fleet_sum_from_json(r->fleet, o, err, len);
+}
+
 int rollout_from_json(struct rollout *r, struct json_object *j, const char *service, char *err,
 		      size_t len)
 {
@@ -1638,5 +1697,7 @@ int rollout_from_json(struct rollout *r, struct json_object *j, const char *serv
 		rc = state_metrics(r, j, &v, err, len);
 	if (!rc)
 		rc = state_srm(r, j, &v, err, len);
+	if (!rc)
+		rc = state_fleet(r, j, err, len);
 	return rc;
 }

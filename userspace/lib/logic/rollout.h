@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "xdp_canary.h"
 #include "logic/analysis.h"
+#include "logic/fleetsum.h"
 #include "logic/hll.h"
 #include "logic/plan.h"
 
@@ -36,6 +37,8 @@ enum pause_reason {
 	PAUSE_SERVICE_GONE,  /* the service is no longer in the maps */
 	PAUSE_SRM,	     /* sample-ratio mismatch: the arms are not comparable; rollback
 			      * tests keep running, resume by hand restarts the SRM tests */
+	PAUSE_STORE,	     /* fleet mode: the leader cannot reach the store; resumes when
+			      * it (or another leader) can */
 	PAUSE_COUNT,
 };
 extern const char *const pause_reason_names[PAUSE_COUNT];
@@ -151,6 +154,14 @@ struct rollout {
 	struct rollout_check checks[ROLLOUT_MAX_CHECKS];
 	struct metric_state metrics[PLAN_MAX_METRICS];
 	struct rollout_srm srm;
+	/* Fleet mode (docs/FLEET.md): the per-node counters the leader sums into this
+	 * rollout's input, kept and saved with it; NULL on a single node. Owned (freed
+	 * by rollout_free). */
+	struct fleet_sum *fleet;
+	/* A node's own watch of its counters while it may be cut off from the store: the
+	 * tests and guards run and a rollback is decided as ever, but no step is taken,
+	 * no pause for traffic or metrics is made (the leader does those). Not saved. */
+	bool watch_only;
 };
 
 /* What one tick saw. */
@@ -198,6 +209,15 @@ bool rollout_notice_manual(struct rollout *r, uint16_t weight_bp, uint32_t gener
 /* The service vanished from the maps: pause and say so (once). */
 void rollout_service_gone(struct rollout *r, struct rollout_decision *d);
 
+/* Fleet mode. The leader lost the store (it cannot write the weights): hold at this step
+ * and say why; a pause of another kind stays. And back. */
+void rollout_store_pause(struct rollout *r, const char *why, struct rollout_decision *d);
+void rollout_store_resume(struct rollout *r, struct rollout_decision *d);
+/* A node rolled its own node back on its own evidence (while cut off from the store):
+ * roll the rollout back (weight 0 everywhere), naming the node and its evidence. */
+void rollout_node_rollback(struct rollout *r, const char *node, const char *why, int64_t now_ms,
+			   struct rollout_decision *d);
+
 /* Commands from canaryctl. Each returns 0 or -EINVAL with a sentence in err. */
 int rollout_pause(struct rollout *r, struct rollout_decision *d, char *err, size_t len);
 int rollout_resume(struct rollout *r, struct rollout_decision *d, int64_t now_ms, char *err,
@@ -225,7 +245,8 @@ double srm_flow_share(const struct rollout *r);
 /* A one-line summary of all evidence ("http_5xx E=1.3/100 ..."). */
 void rollout_evidence(const struct rollout *r, char *buf, size_t len);
 
-/* Persistence: the whole rollout as JSON (json-c object), and back. */
+/* Persistence: the whole rollout as JSON (json-c object), and back. A fleet rollout's
+ * per-node counters are its "fleet" member (fleet_sum_to_json). */
 struct json_object;
 struct json_object *rollout_to_json(const struct rollout *r);
 /* Restore a saved state of service's rollout. Every field is checked for type and

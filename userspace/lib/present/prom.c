@@ -331,6 +331,14 @@ static void write_agent(FILE *f, const struct reason_stats *reasons, const struc
 	fprintf(f, P "agent_sweeps_total %llu\n", (unsigned long long)agent->sweeps);
 	head(f, "agent_expired_flows_total", "counter", "Expired flows removed by the sweeper.");
 	fprintf(f, P "agent_expired_flows_total %llu\n", (unsigned long long)agent->swept_flows);
+	if (agent->node) { /* fleet mode: canaryd labels every series with the node */
+		head(f, "fleet_leader", "gauge",
+		     "1 on the node whose agent leads the fleet's rollouts (its rollout series are "
+		     "the fleet's; the other nodes export none), 0 elsewhere.");
+		fprintf(f, P "fleet_leader %d\n", agent->leader);
+		head(f, "fleet_store_up", "gauge", "1 when the store answered the agent's last round.");
+		fprintf(f, P "fleet_store_up %d\n", agent->store_up);
+	}
 }
 
 void prom_write(FILE *f, const struct prom_service *s, unsigned int n,

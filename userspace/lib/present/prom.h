@@ -22,9 +22,13 @@ struct prom_agent {
 	/* Services whose saved rollout state failed validation (phase Error). */
 	unsigned int nstate_errors;
 	const char *state_errors[CANARY_MAX_SERVICES];
+	/* Fleet mode: this node's name (node-level series carry it as a label), whether it
+	 * leads, whether the store answered. NULL on one node. */
+	const char *node;
+	int leader, store_up;
 };
 
-/* Write the whole exposition to f. */
+/* Write the whole exposition to f (one caller at a time: canaryd holds its lock). */
 void prom_write(FILE *f, const struct prom_service *s, unsigned int n,
 		const struct reason_stats *reasons, const struct prom_agent *agent);
 

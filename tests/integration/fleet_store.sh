@@ -222,6 +222,23 @@ w_all() {
 }
 check "every node's maps hold weight 50%" wait_for 10 w_all
 
+# A weight set on one node alone (no --store) is lowered to the store's, never raised
+# to it: no node raises a weight on its own. A new weight in the store applies again.
+site a
+w_a() { [ "$(ctl status web --json | jq '.services[0].canary_weight')" = "$1" ]; }
+ctl set-weight web 0 >/dev/null
+sleep $((3 * ${INTERVAL%.*} + 3))
+check "a weight lowered on node-a alone stays lowered (the store says 50%)" w_a 0
+check "node-a says why it leaves it" grep -q "web canary weight is 0% on this node, below the store's 50%" \
+	"$TOPO_LOGDIR/canaryd-a.log"
+ctl set-weight web 80 >/dev/null
+check "a weight raised on node-a alone comes back down to the store's 50%" wait_for 10 w_a 50
+out=$(sctl set-weight web 40 2>&1)
+check "set-weight --store 40: $out" grep -q "50% -> 40%" <<<"$out"
+check "every node follows the store's new weight" wait_for 10 w_a 40
+out=$(sctl set-weight web 50 2>&1)
+check "every node's maps hold weight 50% again" wait_for 10 w_all
+
 # The fleet's totals: the sum of the three reports.
 sleep 1.5
 tot=$(sctl status web --json --nodes)

@@ -69,6 +69,17 @@ static struct {
 	_Atomic uint64_t requests, bytes_out, bytes_in, keys_written, watch_events;
 	_Atomic int64_t m_config_rev;
 	_Atomic bool m_up;
+	/* Per service, the revision of weights/SVC this node has applied (or found the maps
+	 * already at): the store's weight is re-applied only when it changes. A weight set
+	 * on this node since (canaryctl set-weight without --store, canaryd's own rollback)
+	 * is lowered to the store's, never raised to it: no node raises a weight on its
+	 * own. warned: the drift was logged. */
+	struct {
+		char name[CANARY_NAME_LEN];
+		int64_t rev;
+		bool warned;
+	} seen[CANARY_MAX_SERVICES];
+	unsigned int nseen;
 } N;
 
 struct weight_table {
@@ -77,6 +88,7 @@ struct weight_table {
 		char name[CANARY_NAME_LEN];
 		unsigned int bp;
 		char by[64];
+		int64_t mod_rev; /* of weights/NAME */
 	} e[CANARY_MAX_SERVICES];
 	int64_t rev;
 };
@@ -150,6 +162,7 @@ static int weight_cb(const struct store_kv *kv, void *arg)
 	}
 	snprintf(t->e[t->n].name, sizeof(t->e[0].name), "%s", svc);
 	snprintf(t->e[t->n].by, sizeof(t->e[0].by), "%s", w.by);
+	t->e[t->n].mod_rev = kv->mod_rev;
 	t->e[t->n++].bp = w.bp;
 	return 0;
 }
@@ -268,19 +281,88 @@ static int apply_config(const struct config_read *c, const struct weight_table *
 }
 
 /* Whether the maps hold a weight other than the store's (under the agent's lock). */
+/* The revision of weights/NAME this node last applied, or NULL (a slot for it when add). */
+static int64_t *seen_rev(const char *name, bool add, bool **warned)
+{
+	unsigned int i;
+
+	for (i = 0; i < N.nseen && strcmp(N.seen[i].name, name); i++)
+		;
+	if (i == N.nseen) {
+		if (!add || N.nseen == CANARY_MAX_SERVICES)
+			return NULL;
+		snprintf(N.seen[i].name, sizeof(N.seen[i].name), "%s", name);
+		N.seen[i].rev = 0;
+		N.seen[i].warned = false;
+		N.nseen++;
+	}
+	if (warned)
+		*warned = &N.seen[i].warned;
+	return &N.seen[i].rev;
+}
+
+/* Whether the store's weight e goes into the maps, which hold map_bp: never above this
+ * node's own rollback (watch.c) until the fleet has it; a new value in the store, or
+ * one this node has not applied yet, goes in; the same value again only to lower a
+ * weight set here since, never to raise it. A.lock held. */
+static bool weight_wanted(const char *name, unsigned int bp, int64_t rev, unsigned int map_bp)
+{
+	int64_t *seen = seen_rev(name, false, NULL);
+	unsigned int cap;
+
+	if (bp == map_bp || (watch_weight_cap(name, &cap) && bp > cap))
+		return false;
+	return !seen || *seen != rev || bp < map_bp;
+}
+
+static void weight_note(const struct weight_table *w, unsigned int i, unsigned int map_bp,
+			bool applied);
+
+/* Whether any weight is to go into the maps; the ones the maps already hold are noted
+ * as applied (a config apply takes the store's weights too). A.lock held. */
 static bool weights_differ(const struct weight_table *w)
 {
+	bool differ = false;
 	unsigned int i;
 
 	for (i = 0; i < w->n; i++) {
 		const struct service_state *ss = find_service(w->e[i].name);
-		unsigned int cap;
 
-		if (ss && ss->cfg.canary_weight != w->e[i].bp &&
-		    !(watch_weight_cap(w->e[i].name, &cap) && w->e[i].bp > cap))
-			return true;
+		if (!ss)
+			continue;
+		if (ss->cfg.canary_weight == w->e[i].bp)
+			weight_note(w, i, w->e[i].bp, true);
+		else if (weight_wanted(w->e[i].name, w->e[i].bp, w->e[i].mod_rev,
+				       ss->cfg.canary_weight))
+			differ = true;
+		else
+			weight_note(w, i, ss->cfg.canary_weight, false);
 	}
-	return false;
+	return differ;
+}
+
+/* What a weight the store holds and the maps do not, left as it is, is noted: once,
+ * in sync, or logged once when it was set on this node (below the store's). */
+static void weight_note(const struct weight_table *w, unsigned int i, unsigned int map_bp,
+			bool applied)
+{
+	bool *warned;
+	int64_t *seen = seen_rev(w->e[i].name, true, &warned);
+	char a[16], b[16];
+
+	if (!seen)
+		return;
+	if (applied || map_bp == w->e[i].bp || *seen != w->e[i].mod_rev) {
+		*seen = applied || map_bp == w->e[i].bp ? w->e[i].mod_rev : *seen;
+		*warned = false;
+		return;
+	}
+	if (!*warned)
+		logline("store: %s canary weight is %s%% on this node, below the store's %s%%: "
+			"set here since the store's was applied; left as it is until the store's "
+			"weight changes (change it for the fleet with --store)",
+			w->e[i].name, bp_str(map_bp, a, sizeof(a)), bp_str(w->e[i].bp, b, sizeof(b)));
+	*warned = true;
 }
 
 /* Each weight in the store that the maps do not hold yet. */
@@ -302,14 +384,17 @@ static int apply_weights(const struct weight_table *w)
 	pthread_mutex_lock(&A.lock);
 	for (i = 0; i < w->n; i++) {
 		const struct service_state *ss = find_service(w->e[i].name);
-		unsigned int cap;
 		uint16_t old;
 
-		/* Never above this node's own rollback (watch.c) until the fleet has it. */
-		if (!ss || ss->cfg.canary_weight == w->e[i].bp ||
-		    (watch_weight_cap(w->e[i].name, &cap) && w->e[i].bp > cap) ||
-		    service_set_weight(&A.maps, w->e[i].name, (uint16_t)w->e[i].bp, &old))
+		if (!ss)
 			continue;
+		if (!weight_wanted(w->e[i].name, w->e[i].bp, w->e[i].mod_rev,
+				   ss->cfg.canary_weight) ||
+		    service_set_weight(&A.maps, w->e[i].name, (uint16_t)w->e[i].bp, &old)) {
+			weight_note(w, i, ss->cfg.canary_weight, false);
+			continue;
+		}
+		weight_note(w, i, w->e[i].bp, true);
 		A.weight_changes[ss->info.id][WREASON_EXTERNAL]++;
 		N.weight_writes++;
 		logline("store: %s canary weight %s%% -> %s%% (weights/%s, set by %s)",

@@ -1057,6 +1057,7 @@ static void srm_clients_save(void)
 			    strstr(err, "canary") != NULL,
 		    "a register that is no rank is refused, naming the arm");
 	printf("# %s\n", err);
+	rollout_free(&r2);
 	json_object_put(j);
 	rollout_free(&r);
 }

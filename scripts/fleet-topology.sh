@@ -42,13 +42,9 @@ VIP4=10.0.0.10 VIP6=fd00::10
 ns_of_node() { echo "xfl-$FLEET_ID-s$1"; }
 pin_of_node() { echo "$FLEET_PIN_ROOT-s$1"; }
 
-# Run a command in a namespace without remounting /sys, so the pins stay visible.
-in_ns() {
-	local ns=$1
-	shift
-	nsenter --net=/run/netns/"$ns" "$@"
-}
-cli() { in_ns "$NS_CLI" "$@"; }
+NETNS_ID=$FLEET_ID
+# shellcheck source=scripts/netns.sh
+. "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 rtr() { in_ns "$NS_RTR" "$@"; }
 # A command in node N's namespace: node N CMD...
 node() {
@@ -61,23 +57,6 @@ nctl() {
 	local n=$1 cmd=$2
 	shift 2
 	node "$n" "$BUILD/canaryctl" "$cmd" --pin-root "$(pin_of_node "$n")" "$@"
-}
-
-# Start a command in a namespace in the background; BG_PID is the command's own pid.
-bg_in_ns() {
-	local ns=$1
-	shift
-	nsenter --net=/run/netns/"$ns" "$@" &
-	BG_PID=$!
-	TOPO_PIDS+=("$BG_PID")
-}
-
-# A veth end that behaves like a real NIC (see topology.sh's nic_like); GRO on lets
-# XDP_REDIRECT deliver to it.
-nic_like() {
-	local ns=$1 dev=$2
-	in_ns "$ns" ethtool -K "$dev" tx off rx off tso off gso off gro on >/dev/null 2>&1 ||
-		in_ns "$ns" ethtool -K "$dev" tx off gro on >/dev/null
 }
 
 fleet_sysctls() {
@@ -249,57 +228,23 @@ fleet_apply() {
 	done
 }
 
-# Add N consecutive client addresses from 10.1.0.1 to the client namespace.
-fleet_add_clients() {
-	local n=$1 i
-	for ((i = 1; i <= n; i++)); do
-		echo "addr add 10.1.$((i / 256)).$((i % 256))/32 dev eth0"
-	done | ip -n "$NS_CLI" -b -
-}
-
-fleet_backend() {
-	local ns=$1 name=$2
-	shift 2
-	bg_in_ns "$ns" "$BUILD/tools/canary-backend" --name "$name" --quiet "$@" \
-		>"${TOPO_LOGDIR:-/tmp}/backend-$FLEET_ID-$name.log" 2>&1
-}
-
-fleet_wait_port() {
-	local ns=$1 addr=$2 port=$3 i
-	for ((i = 0; i < 100; i++)); do
-		in_ns "$ns" ss -Hltn "src $addr:$port" 2>/dev/null | grep -q LISTEN && return 0
-		sleep 0.05
-	done
-	echo "backend on $addr:$port in $ns did not come up" >&2
-	return 1
-}
-
 # Two stable instances and one canary, TCP 8080 (IPv4 and IPv6).
 fleet_backends() {
-	fleet_backend "$NS_ST" stable-1 --listen 10.0.2.2:8080 --listen '[fd00:2::2]:8080'
-	fleet_backend "$NS_ST" stable-2 --listen 10.0.2.3:8080 --listen '[fd00:2::3]:8080'
-	fleet_backend "$NS_CA" canary-1 --listen 10.0.3.2:8080 --listen '[fd00:3::2]:8080' "$@"
-	fleet_wait_port "$NS_ST" 10.0.2.2 8080 && fleet_wait_port "$NS_ST" 10.0.2.3 8080 &&
-		fleet_wait_port "$NS_CA" 10.0.3.2 8080
+	topo_backend "$NS_ST" stable-1 --listen 10.0.2.2:8080 --listen '[fd00:2::2]:8080'
+	topo_backend "$NS_ST" stable-2 --listen 10.0.2.3:8080 --listen '[fd00:2::3]:8080'
+	topo_backend "$NS_CA" canary-1 --listen 10.0.3.2:8080 --listen '[fd00:3::2]:8080' "$@"
+	topo_wait_port "$NS_ST" 10.0.2.2 8080 && topo_wait_port "$NS_ST" 10.0.2.3 8080 &&
+		topo_wait_port "$NS_CA" 10.0.3.2 8080
 }
 
 fleet_destroy() {
 	# Runs from EXIT traps, also under `set -e`: no step may abort the rest.
-	local p ns n
-	for p in "${TOPO_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${TOPO_PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	TOPO_PIDS=()
+	local p n
+	netns_stop_pids
 	[ "$FLEET_CREATED" = 1 ] || return 0
-	# Deleting the namespaces removes the veths and with them the XDP attachments.
-	for ns in "$NS_CLI" "$NS_RTR" "$NS_LAN" "$NS_ST" "$NS_CA" \
-		$(for n in $(seq 1 "$FLEET_NODES"); do ns_of_node "$n"; done); do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-		ip netns del "$ns" 2>/dev/null || true
-	done
+	# shellcheck disable=SC2046 # one namespace name per word
+	netns_delete "$NS_CLI" "$NS_RTR" "$NS_LAN" "$NS_ST" "$NS_CA" \
+		$(for n in $(seq 1 "$FLEET_NODES"); do ns_of_node "$n"; done)
 	for n in $(seq 1 "$FLEET_NODES"); do
 		p=$(pin_of_node "$n")
 		[ ! -d "$p" ] || rm -rf "$p" || true

@@ -30,26 +30,10 @@ TOPO_CREATED=0
 VIP4=10.0.0.10
 VIP6=fd00::10
 
-# Run a command in a namespace without remounting /sys, so the pins stay visible.
-in_ns() {
-	local ns=$1
-	shift
-	nsenter --net=/run/netns/"$ns" "$@"
-}
+NETNS_ID=$TOPO_ID
+# shellcheck source=scripts/netns.sh
+. "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 spl() { in_ns "$NS_SPL" "$@"; }
-
-# Start a command in a namespace in the background. nsenter execs the command, so
-# BG_PID is the command's own pid (a backgrounded shell function would give the pid
-# of a subshell instead, and killing that would leave the command running).
-# Redirect the call itself: bg_in_ns NS CMD... >log 2>&1
-bg_in_ns() {
-	local ns=$1
-	shift
-	nsenter --net=/run/netns/"$ns" "$@" &
-	BG_PID=$!
-	TOPO_PIDS+=("$BG_PID")
-}
-cli() { in_ns "$NS_CLI" "$@"; }
 
 # canaryctl against this topology's pins: ctl COMMAND ARGS...
 ctl() {
@@ -84,14 +68,6 @@ agent_start() {
 	return 1
 }
 
-# Make a veth end behave like a real NIC: full checksums on transmit, no TSO
-# super-packets, and checksums verified by the kernel on receive (so a bad rewrite
-# shows up in the Csum error counters). GRO on lets XDP_REDIRECT deliver to it.
-nic_like() {
-	local ns=$1 dev=$2
-	in_ns "$ns" ethtool -K "$dev" tx off rx off tso off gso off gro on >/dev/null 2>&1 ||
-		in_ns "$ns" ethtool -K "$dev" tx off gro on >/dev/null
-}
 
 topo_create() {
 	local ns
@@ -169,14 +145,6 @@ topo_create() {
 	return 0
 }
 
-# Add N consecutive client addresses from 10.1.0.1 (one "client" each) to the client
-# namespace, matching canary-client --source-range 10.1.0.1/N.
-topo_add_clients() {
-	local n=$1 i
-	for ((i = 1; i <= n; i++)); do
-		echo "addr add 10.1.$((i / 256)).$((i % 256))/32 dev eth0"
-	done | ip -n "$NS_CLI" -b -
-}
 
 # Attach the splitter to all three interfaces (extra args go to canary-loader attach).
 topo_attach() {
@@ -184,14 +152,6 @@ topo_attach() {
 		--pin-root "$PIN_ROOT" "$@"
 }
 
-# Start a backend in a namespace; remembers its pid for topo_destroy.
-#   topo_backend NS NAME ARGS...
-topo_backend() {
-	local ns=$1 name=$2
-	shift 2
-	bg_in_ns "$ns" "$BUILD/tools/canary-backend" --name "$name" --quiet "$@" \
-		>"${TOPO_LOGDIR:-/tmp}/backend-$TOPO_ID-$name.log" 2>&1
-}
 
 # The standard backends: two stable instances and one canary, TCP 8080 and UDP 5353,
 # IPv4 and IPv6. Extra args (faults) go to the canary only.
@@ -206,32 +166,12 @@ topo_backends() {
 		topo_wait_port "$NS_CA" 10.0.3.2 8080
 }
 
-topo_wait_port() {
-	local ns=$1 addr=$2 port=$3 i
-	for ((i = 0; i < 100; i++)); do
-		in_ns "$ns" ss -Hltn "src $addr:$port" 2>/dev/null | grep -q LISTEN && return 0
-		sleep 0.05
-	done
-	echo "backend on $addr:$port in $ns did not come up" >&2
-	return 1
-}
 
 topo_destroy() {
 	# Runs from EXIT traps, also under `set -e`: no step may abort the rest.
-	local p ns
-	for p in "${TOPO_PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${TOPO_PIDS[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	TOPO_PIDS=()
+	netns_stop_pids
 	[ "$TOPO_CREATED" = 1 ] || return 0
-	# Deleting the namespaces removes the veths and with them the XDP attachments.
-	for ns in "$NS_CLI" "$NS_SPL" "$NS_ST" "$NS_CA"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-		ip netns del "$ns" 2>/dev/null || true
-	done
+	netns_delete "$NS_CLI" "$NS_SPL" "$NS_ST" "$NS_CA"
 	if [ -d "$PIN_ROOT" ]; then
 		rm -rf "$PIN_ROOT" || true
 	fi

@@ -25,10 +25,10 @@ for n in 1 2 3; do
 	need "attach node $n" fleet_attach "$n" --syn-timeout "$SYN_TIMEOUT" --tcp-closing 300 >/dev/null
 done
 need "start backends" fleet_backends
-fleet_backend "$NS_ST" stable-1b --listen 10.0.2.2:8081
-fleet_backend "$NS_ST" stable-2b --listen 10.0.2.3:8081
-fleet_backend "$NS_CA" canary-1b --listen 10.0.3.2:8081
-need "8081 listeners" fleet_wait_port "$NS_CA" 10.0.3.2 8081
+topo_backend "$NS_ST" stable-1b --listen 10.0.2.2:8081
+topo_backend "$NS_ST" stable-2b --listen 10.0.2.3:8081
+topo_backend "$NS_CA" canary-1b --listen 10.0.3.2:8081
+need "8081 listeners" topo_wait_port "$NS_CA" 10.0.3.2 8081
 
 CFG=$TOPO_LOGDIR/services.yaml
 cat >"$CFG" <<'YAML'
@@ -108,7 +108,7 @@ for i in $(seq 1 40); do
 done
 eq "explain gives 40 flows the same arm and backend on all three nodes" "$bad" 0
 
-fleet_add_clients 300
+topo_add_clients 300
 r=$(client --target 10.0.0.10:80 --source-range 10.1.0.1/300 --connections 1500 \
 	--concurrency 64 --by-source)
 eq "web: 1500 connections from 300 clients through the fleet, none failed" \

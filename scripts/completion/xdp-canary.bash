@@ -45,7 +45,7 @@ _xdp_canary_choices() {
 _xdp_canary_services() {
 	local prog=$1 pin=$2
 	timeout 3 "$prog" status --json ${pin:+--pin-root "$pin"} 2>/dev/null |
-		sed -nE 's/^ *"name": *"([^"]+)".*/\1/p' | sort -u
+		sed -nE 's/^ *"name": *"([^"]+)".*/\1/p'
 }
 
 # The placeholders at positional PAT of a command's synopsis lines ("Usage: PROG CMD
@@ -176,7 +176,9 @@ _xdp_canary_reply() {
 		return 0
 	fi
 	local cands="" p
-	for p in $(_xdp_canary_positional "$prog" "$cmd" "${#typed[@]}" "${typed[@]}"); do
+	# Each placeholder once: a command with several synopsis lines (status, and status
+	# --store) names SERVICE in each.
+	for p in $(_xdp_canary_positional "$prog" "$cmd" "${#typed[@]}" "${typed[@]}" | sort -u); do
 		case $p in
 		SERVICE) cands+=" $(_xdp_canary_services "$prog" "$pin")" ;;
 		[a-z]*) cands+=" ${p//|/ }" ;;

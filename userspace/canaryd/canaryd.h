@@ -113,6 +113,9 @@ struct agent {
 
 extern struct agent A;		   /* main.c */
 extern volatile sig_atomic_t stop; /* main.c: SIGINT or SIGTERM came */
+/* main.c: wait until *last + the poll interval on the monotonic clock (from the end of
+ * the last wait); *dt the seconds since *last, which becomes now. False at a stop. */
+bool interval_wait(uint64_t *last, double *dt);
 
 /* ---- log.c: the log, one line per decision on stderr ---- */
 
@@ -151,6 +154,10 @@ void apply(struct rollout *r, const struct rollout_decision *d, const char *acto
 void sync_manual(struct rollout *r, int64_t now_ms);
 /* One poll: takes the lock itself. */
 void poll_once(double dt);
+/* What a rollout's tick sees of service s now, from the poll's snapshot (A.lock held):
+ * the counters summed over CPUs, the weight, generation, hash mode and flags of cfg. */
+void rollout_input_of(const struct service_state *s, const struct svc_config *cfg, double dt,
+		      int64_t now_ms, struct rollout_input *in);
 /* One sweep of the flow table: takes the lock itself, only to count. */
 void sweep_once(void);
 

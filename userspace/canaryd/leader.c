@@ -746,24 +746,11 @@ static void round_once(double dt)
 static void *leader_main(void *arg)
 {
 	uint64_t last = now_ns();
+	double dt;
 
-	while (!stop) {
-		struct timespec ts;
-		uint64_t target = last + (uint64_t)(A.interval * 1e9), now;
-		double dt;
-
-		ts.tv_sec = target / 1000000000ull;
-		ts.tv_nsec = target % 1000000000ull;
-		while (!stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-			;
-		if (stop)
-			break;
-		now = now_ns();
-		dt = (now - last) / 1e9;
-		last = now;
+	while (interval_wait(&last, &dt))
 		/* The hold never jumps over a time without rounds (a slow store). */
 		round_once(dt > 2 * A.interval ? 2 * A.interval : dt);
-	}
 	return NULL;
 }
 

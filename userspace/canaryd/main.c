@@ -168,28 +168,29 @@ static int agent_start(const struct agent_opts *o, pthread_t *pull_thread)
 	return 0;
 }
 
-/* Poll every interval (on the monotonic clock, from the end of the last wait) and sweep
- * every sweep interval, until a stop signal. */
+bool interval_wait(uint64_t *last, double *dt)
+{
+	uint64_t target = *last + (uint64_t)(A.interval * 1e9), now;
+	struct timespec ts = {(time_t)(target / 1000000000ull), (long)(target % 1000000000ull)};
+
+	while (!stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	if (stop)
+		return false;
+	now = now_ns();
+	*dt = (double)(now - *last) / 1e9;
+	*last = now;
+	return true;
+}
+
+/* Poll every interval and sweep every sweep interval, until a stop signal. */
 static void agent_loop(void)
 {
 	uint64_t last = now_ns();
-	double next_sweep = A.sweep_interval;
+	double next_sweep = A.sweep_interval, dt;
 
 	atomic_store(&A.last_poll_ns, last);
-	while (!stop) {
-		struct timespec ts;
-		uint64_t target = last + (uint64_t)(A.interval * 1e9), now;
-		double dt;
-
-		ts.tv_sec = target / 1000000000ull;
-		ts.tv_nsec = target % 1000000000ull;
-		while (!stop && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-			;
-		if (stop)
-			break;
-		now = now_ns();
-		dt = (now - last) / 1e9;
-		last = now;
+	while (interval_wait(&last, &dt)) {
 		poll_once(dt);
 		atomic_store(&A.last_poll_ns, now_ns());
 		if (A.sweep_interval > 0 && (next_sweep -= dt) <= 0) {

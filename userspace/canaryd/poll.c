@@ -234,6 +234,22 @@ static void follow_pins(void)
 	logline("the maps under %s were replaced (an upgrade): following them", A.maps.root);
 }
 
+void rollout_input_of(const struct service_state *s, const struct svc_config *cfg, double dt,
+		      int64_t now_ms, struct rollout_input *in)
+{
+	int arm;
+
+	for (arm = 0; arm < CANARY_ARMS; arm++)
+		arm_stats_total(A.snap, s->info.id, arm, &in->arm[arm]);
+	in->svc_id = s->info.id;
+	in->weight_bp = cfg->canary_weight;
+	in->generation = cfg->generation;
+	in->hash_mode = cfg->hash_mode;
+	in->svc_flags = cfg->flags;
+	in->dt = dt;
+	in->now_ms = now_ms;
+}
+
 /* Whether the data plane's client_hll interval moved on since the last poll: then the
  * other parity's sets hold the interval just done, and nothing writes them for 4.3 s.
  * Taken only well inside the new interval (two clock ticks after the flip, a second
@@ -335,10 +351,9 @@ static void poll_rollout(struct rollout *r, double dt, int64_t now)
 {
 	const struct service_state *s = find_service(r->plan.service);
 	static struct rollout_clients clients; /* under A.lock */
-	struct rollout_input in;
+	struct rollout_input in = {0};
 	struct rollout_decision d;
 	struct svc_config cfg;
-	int arm;
 
 	poll_rewrite(r, s, now);
 	if (!rollout_active(r))
@@ -348,15 +363,7 @@ static void poll_rollout(struct rollout *r, double dt, int64_t now)
 		apply(r, &d, ACTOR_AGENT, now);
 		return;
 	}
-	for (arm = 0; arm < CANARY_ARMS; arm++)
-		arm_stats_total(A.snap, s->info.id, arm, &in.arm[arm]);
-	in.svc_id = s->info.id;
-	in.weight_bp = cfg.canary_weight;
-	in.generation = cfg.generation;
-	in.hash_mode = cfg.hash_mode;
-	in.svc_flags = cfg.flags;
-	in.dt = dt;
-	in.now_ms = now;
+	rollout_input_of(s, &cfg, dt, now, &in);
 	in.clients_counted = clients_counted(&A.maps);
 	in.clients = clients_take(s->info.id, &clients);
 	rollout_tick(r, &in, &d);

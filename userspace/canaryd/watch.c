@@ -237,7 +237,6 @@ static void watch_one(struct watch *w, double dt, int64_t now)
 	struct rollout_decision d;
 	struct rollout_input in = {};
 	struct svc_config cfg;
-	int a;
 
 	if (!s || svc_config_read(&A.maps, s->info.id, &cfg))
 		return;
@@ -251,15 +250,7 @@ static void watch_one(struct watch *w, double dt, int64_t now)
 		watch_make(w, s, &cfg, now);
 		return;
 	}
-	for (a = 0; a < CANARY_ARMS; a++)
-		arm_stats_total(A.snap, s->info.id, a, &in.arm[a]);
-	in.svc_id = s->info.id;
-	in.weight_bp = cfg.canary_weight;
-	in.generation = cfg.generation;
-	in.hash_mode = cfg.hash_mode;
-	in.svc_flags = cfg.flags;
-	in.dt = dt;
-	in.now_ms = now;
+	rollout_input_of(s, &cfg, dt, now, &in);
 	rollout_tick(w->r, &in, &d);
 	if (d.set_weight && d.reason == WREASON_ROLLBACK)
 		watch_rollback(w, s, &d, now);

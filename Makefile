@@ -102,7 +102,7 @@ UNITDIR     := $(PREFIX)/lib/systemd/system
 COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
 UNITS       := xdp-canary-dataplane.service canaryd.service
 
-.PHONY: all deps test unit integration bench bench-scale bench-peers sim demo install man deb deb-check clean help format \
+.PHONY: all deps test unit integration bench bench-scale bench-peers bench-fleet sim demo install man deb deb-check clean help format \
 	fresh-check asan asan-build fuzz fuzz-build fuzz-bins fuzz-dataplane soak
 
 # The previous ABI's data plane, for the upgrade test (tests/fixtures/abi2/README.md).
@@ -121,6 +121,8 @@ help:
 	@echo '  bench-peers  xdp-canary against nftables DNAT, nginx, HAProxy and plain'
 	@echo '            routing: splitter CPU, packet rate, wrk, live cost (root, about'
 	@echo '            8 minutes; BENCH_PEERS_ARGS="--rounds N --duration S")'
+	@echo '  bench-fleet  the fleet'"'"'s delays (apply, rollback, takeover) over'
+	@echo '            BENCH_FLEET_RUNS runs of the fleet tests on a real etcd (root)'
 	@echo '  sim       run the full analysis simulation'
 	@echo '  demo      build, run the namespace demo end to end, tear down'
 	@echo '  fresh-check  build a Debian 12 chroot (debootstrap), install only what'
@@ -306,6 +308,12 @@ bench-peers: deps
 	$(Q)scripts/install-deps.sh --if-missing --group bench
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/bench-peers.sh $(BENCH_PEERS_ARGS)
+
+# Not part of make test: the fleet's delays over BENCH_FLEET_RUNS runs of the fleet
+# tests (docs/BENCHMARKS.md, "Fleet"), about 5 minutes a run.
+BENCH_FLEET_RUNS ?= 3
+bench-fleet: all
+	$(Q)BUILD=$(BUILD) scripts/bench-fleet.sh $(BENCH_FLEET_RUNS)
 
 sim: all
 	$(Q)$(BUILD)/canary-sim --full

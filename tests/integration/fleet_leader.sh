@@ -30,7 +30,8 @@ use_node() {
 }
 
 NS_STORE=xcan-$FL_ID-etcd
-ETCD_PID=
+# shellcheck source=tests/integration/fleet_lib.sh
+. "$(dirname "$0")/fleet_lib.sh"
 fl_cleanup() {
 	local rc=$? n
 	for n in "${NODES[@]}"; do
@@ -38,9 +39,7 @@ fl_cleanup() {
 		TOPO_CREATED=1
 		topo_destroy
 	done
-	[ -z "$ETCD_PID" ] || { kill "$ETCD_PID" 2>/dev/null; wait "$ETCD_PID" 2>/dev/null; }
-	ip netns pids "$NS_STORE" 2>/dev/null | xargs -r kill -9 2>/dev/null
-	ip netns del "$NS_STORE" 2>/dev/null
+	store_destroy
 	if [ "$T_FAILED" = 1 ] || [ $rc -ne 0 ]; then
 		echo "# logs kept in $TOPO_LOGDIR"
 	else
@@ -49,37 +48,12 @@ fl_cleanup() {
 }
 trap fl_cleanup EXIT
 
-# etcd in a namespace of its own, linked to each node's splitter namespace (node N
-# reaches it at 10.9.N.1), its data in the test's temporary directory.
-STORE=etcd://10.9.1.1:2379,10.9.2.1:2379,10.9.3.1:2379
-in_store() { ip netns exec "$NS_STORE" "$@"; }
-etcd_start() {
-	local i
-	ip netns exec "$NS_STORE" etcd --name fl --data-dir "$TOPO_LOGDIR/etcd" \
-		--listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://10.9.1.1:2379 \
-		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-		--initial-cluster fl=http://127.0.0.1:2380 --log-level error >>"$TOPO_LOGDIR/etcd.log" 2>&1 &
-	ETCD_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		in_store etcdctl --endpoints http://10.9.1.1:2379 endpoint health >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-etcd_stop() {
-	kill "$ETCD_PID"
-	wait "$ETCD_PID" 2>/dev/null
-	ETCD_PID=
-}
-eget() { in_store etcdctl --endpoints http://10.9.1.1:2379 get "/xdp-canary/$1" --print-value-only 2>/dev/null; }
+STORE=$STORE_URL
+eget() { ectl get "/xdp-canary/$1" --print-value-only 2>/dev/null; }
 leader_name() { eget leader; }
 link_store() { # node N's splitter to the store's namespace
 	use_node "$1"
-	ip link add name to-store netns "$NS_SPL" type veth peer name "to-n$1" netns "$NS_STORE" || return 1
-	ip -n "$NS_SPL" addr add "10.9.$1.2/24" dev to-store
-	ip -n "$NS_SPL" link set to-store up
-	ip -n "$NS_STORE" addr add "10.9.$1.1/24" dev "to-n$1"
-	ip -n "$NS_STORE" link set "to-n$1" up
+	store_link "$NS_SPL" "$1" "to-n$1"
 }
 
 # The node's canaryd, in its splitter's namespace (the maps are applied from there):
@@ -122,16 +96,6 @@ nweight() {
 	spl "$BUILD/canaryctl" status "$2" --pin-root "$PIN_ROOT" --json 2>/dev/null |
 		jq -r '.services[0].canary_weight'
 }
-# Wait up to S seconds until COMMAND... succeeds.
-wait_for() {
-	local s=$1 i
-	shift
-	for ((i = 0; i < s * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 phase_is() { [ "$(lphase "$1")" = "$2" ]; }
 all_weight() { # SVC PCT: every node's maps hold it
 	local n
@@ -165,13 +129,7 @@ load_failed() {
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
-	not_ok "etcd and etcdctl are installed (scripts/install-deps.sh)"
-	exit 1
-fi
-export ETCDCTL_API=3
-ip netns add "$NS_STORE" || exit 1
-ip -n "$NS_STORE" link set lo up
+store_create || exit 1
 
 # ---- three nodes -----------------------------------------------------------------------
 # Per node: one stable backend and one canary per service port, the canaries' faults in

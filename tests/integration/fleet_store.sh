@@ -11,17 +11,10 @@
 # no threshold).
 . "$(dirname "$0")/lib.sh"
 
-for tool in etcd etcdctl; do
-	command -v "$tool" >/dev/null || {
-		not_ok "setup: $tool is installed (scripts/install-deps.sh: etcd-server, etcd-client)"
-		exit 1
-	}
-done
-
 FID=$(printf '%04x%04x' $RANDOM $RANDOM)
 NS_STORE=xcan-$FID-etcd
-ETCD_DIR=$TOPO_LOGDIR/etcd
-ETCD_PID=
+# shellcheck source=tests/integration/fleet_lib.sh
+. "$(dirname "$0")/fleet_lib.sh"
 SITES=(a b c)
 declare -A SITE_ID NODE_PID
 ALL_PIDS=()
@@ -39,49 +32,21 @@ site() {
 
 fleet_cleanup() {
 	local s p
-	for p in "${NODE_PID[@]}" $ETCD_PID; do kill -9 "$p" 2>/dev/null || true; done
-	for p in "${NODE_PID[@]}" $ETCD_PID; do wait_gone "$p"; done
+	for p in "${NODE_PID[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${NODE_PID[@]}"; do wait_gone "$p"; done
+	store_destroy
 	for s in "${SITES[@]}"; do
 		[ -n "${SITE_ID[$s]:-}" ] || continue
 		site "$s"
 		topo_destroy
 	done
 	for p in ${ALL_PIDS[@]+"${ALL_PIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
-	ip netns pids "$NS_STORE" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-	ip netns del "$NS_STORE" 2>/dev/null || true
 	t_cleanup
 }
 trap fleet_cleanup EXIT
 
-in_store() { ip netns exec "$NS_STORE" "$@"; }
-# Wait until process $1 (not a child: disowned) is gone.
-wait_gone() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	return 1
-}
-URL=etcd://10.9.1.1:2379,10.9.2.1:2379,10.9.3.1:2379
+URL=$STORE_URL
 sctl() { in_store "$BUILD/canaryctl" "$@" --store "$URL"; }
-ectl() { in_store env ETCDCTL_API=3 etcdctl --endpoints=http://10.9.1.1:2379 "$@"; }
-
-etcd_start() {
-	local i
-	# Not through in_store: a backgrounded function is a subshell, and its pid not etcd's.
-	ip netns exec "$NS_STORE" etcd --name fleet --data-dir "$ETCD_DIR" \
-		--listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://10.9.1.1:2379 \
-		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-		--initial-cluster fleet=http://127.0.0.1:2380 --log-level error >>"$TOPO_LOGDIR/etcd.log" 2>&1 &
-	ETCD_PID=$!
-	disown "$ETCD_PID" # killed by pid below; no job report when it is
-	for ((i = 0; i < 100; i++)); do
-		ectl endpoint health >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # Site $1: its topology, the splitter attached, backends, and a veth to the store.
 site_up() {
@@ -91,11 +56,7 @@ site_up() {
 	need "site $s: topology" topo_create
 	need "site $s: attach" topo_attach >/dev/null
 	need "site $s: backends" topo_backends
-	ip link add name to-store netns "$NS_SPL" type veth peer name "to-$s" netns "$NS_STORE" || return 1
-	ip -n "$NS_SPL" addr add "10.9.$k.2/24" dev to-store
-	ip -n "$NS_SPL" link set to-store up
-	ip -n "$NS_STORE" addr add "10.9.$k.1/24" dev "to-$s"
-	ip -n "$NS_STORE" link set "to-$s" up
+	store_link "$NS_SPL" "$k" "to-$s"
 }
 
 # canaryd --store --node on site $1, its log and state of its own.
@@ -128,20 +89,9 @@ all_current() {
 	fleet_json | jq -e --argjson n "${1:-3}" \
 		'(.nodes | length) == $n and all(.nodes[]; .current and .applied_revision > 0)' >/dev/null
 }
-wait_for() {
-	local secs=$1 i
-	shift
-	for ((i = 0; i < secs * 20; i++)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
 desired_rev() { ectl get /xdp-canary/config/services -w json | jq -r '.kvs[0].mod_revision // 0'; }
 
-ip netns add "$NS_STORE" || exit 1
-ip -n "$NS_STORE" link set lo up
-mkdir -p "$ETCD_DIR"
+store_create || exit 1
 k=0
 for s in "${SITES[@]}"; do
 	k=$((k + 1))

@@ -301,7 +301,7 @@ static int64_t *seen_rev(const char *name, bool add, bool **warned)
 	return &N.seen[i].rev;
 }
 
-/* Whether the store's weight e goes into the maps, which hold map_bp: never above this
+/* Whether the store's weight bp goes into the maps, which hold map_bp: never above this
  * node's own rollback (watch.c) until the fleet has it; a new value in the store, or
  * one this node has not applied yet, goes in; the same value again only to lower a
  * weight set here since, never to raise it. A.lock held. */

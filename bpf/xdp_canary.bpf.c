@@ -163,20 +163,19 @@ static __always_inline __u64 coarse_now(struct canary_clock *c)
  * verification, not at the SYN, so a spoofed source (which never completes a handshake)
  * is no client; a flow an override placed, or one picked up mid-stream, is left out: the
  * SRM tests count only what the weight placed (docs/ANALYSIS.md). */
-static __always_inline void clients_count(const struct flow_key *k, const struct flow_state *f)
+static __always_inline void clients_count(const struct flow_key *k, const struct flow_state *f,
+					  __u64 now)
 {
 	struct svc_config *cfg;
-	struct canary_clock *c;
 	struct client_hll *h;
-	__u32 zero = 0, idx, who, reg, rank;
+	__u32 idx, who, reg, rank;
 
 	if (f->flags & (CANARY_FLOW_F_OVERRIDE | CANARY_FLOW_F_MIDSTREAM))
 		return;
-	c = bpf_map_lookup_elem(&clock, &zero);
 	cfg = svc_config_of(f->svc);
-	if (!c || !cfg)
+	if (!cfg)
 		return;
-	idx = CANARY_HLL_SLOT(f->svc, f->arm & 1, (c->now_ns >> CANARY_HLL_SHIFT) & 1);
+	idx = CANARY_HLL_SLOT(f->svc, f->arm & 1, (now >> CANARY_HLL_SHIFT) & 1);
 	h = bpf_map_lookup_elem(&client_hll, &idx);
 	if (!h)
 		return;
@@ -193,7 +192,7 @@ static __always_inline void clients_count(const struct flow_key *k, const struct
  * written there before it leaves `pending`, so a packet on another CPU finds it in one
  * table or the other; the state and health updates of this packet are already in it. */
 static __always_inline void flow_verify(const struct flow_key *k, struct flow_state *f,
-					struct reason_stats *rs)
+					__u64 now, struct reason_stats *rs)
 {
 	f->flags &= ~CANARY_FLOW_F_PENDING;
 	if (bpf_map_update_elem(&flows, k, f, BPF_ANY)) {
@@ -202,7 +201,7 @@ static __always_inline void flow_verify(const struct flow_key *k, struct flow_st
 	}
 	bpf_map_delete_elem(&pending, k);
 	rs->flow_verified++;
-	clients_count(k, f);
+	clients_count(k, f, now);
 }
 
 /* ---- client -> service -------------------------------------------------------------------- */
@@ -409,7 +408,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
 	if (f != &fresh)
 		health_forward(p, f, syn_retx, as, bs);
 	if (verify)
-		flow_verify(&p->key, f, rs);
+		flow_verify(&p->key, f, now, rs);
 	nat_rewrite(p, true, &slot->key.addr, slot->key.port, slot->csum_ip, slot->csum_l4);
 	return xmit(ctx, p, fib_rc, &slot->nh, rs);
 }
@@ -419,7 +418,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct flo
  * answers with anything but a RST). A verified flow moves to the flow table and is
  * returned from there, so the rest of the reply path sees one kind of entry. */
 static __always_inline struct flow_state *reply_pending(struct pkt *p, struct flow_key *fk,
-							struct flow_state *pf,
+							struct flow_state *pf, __u64 now,
 							struct reason_stats *rs)
 {
 	bool tcp = p->key.svc.proto == IPPROTO_TCP;
@@ -437,7 +436,7 @@ static __always_inline struct flow_state *reply_pending(struct pkt *p, struct fl
 		if (!(pf->flags & CANARY_FLOW_F_MIDSTREAM) || (p->tcp_flags & TCPF_RST))
 			return NULL;
 	}
-	flow_verify(fk, pf, rs);
+	flow_verify(fk, pf, now, rs);
 	return bpf_map_lookup_elem(&flows, fk);
 }
 
@@ -475,7 +474,7 @@ static __always_inline struct backend_info *reply_backend(struct xdp_md *ctx, st
  * stays pending), or neither. */
 static __always_inline struct flow_state *reply_flow(struct xdp_md *ctx, struct pkt *p,
 						     struct flow_key *fk, __u32 be_slot,
-						     struct flow_state **pf,
+						     struct flow_state **pf, __u64 now,
 						     struct reason_stats *rs)
 {
 	struct flow_state *f;
@@ -487,7 +486,7 @@ static __always_inline struct flow_state *reply_flow(struct xdp_md *ctx, struct 
 		/* A pending flow re-placed on another backend is not this one's. */
 		if (*pf && (*pf)->backend != be_slot)
 			*pf = NULL;
-		return *pf ? reply_pending(p, fk, *pf, rs) : NULL;
+		return *pf ? reply_pending(p, fk, *pf, now, rs) : NULL;
 	}
 	if (f->backend != be_slot)
 		return NULL;
@@ -524,7 +523,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct canar
 	fk.client = p->key.svc.addr;
 	fk.client_port = p->key.svc.port;
 	now = coarse_now(clk);
-	f = reply_flow(ctx, p, &fk, be_slot, &pf, rs);
+	f = reply_flow(ctx, p, &fk, be_slot, &pf, now, rs);
 	if (f) {
 		flow_touch(f, now);
 		svc = f->svc;
